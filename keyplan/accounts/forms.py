@@ -1,0 +1,98 @@
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from keyplan.accounts import services
+from keyplan.accounts.models import Account, TeamMember, TeamRole, Tier, time_zone_names
+from keyplan.core.models import User
+
+
+def time_zone_choices() -> list[tuple[str, str]]:
+    return [("", "—")] + [(name, name) for name in sorted(time_zone_names())]
+
+
+class AccountForm(forms.ModelForm):
+    """The profile form. The parent is named by external id: a select of 100,000 accounts helps nobody."""
+
+    parent_external_id = forms.CharField(
+        label=_("Parent account"),
+        required=False,
+        help_text=_("External id of the parent account, for subsidiaries and divisions."),
+        widget=forms.TextInput(attrs={"list": "parent-suggestions", "autocomplete": "off"}),
+    )
+    time_zone = forms.ChoiceField(label=_("Time zone"), required=False, choices=time_zone_choices)
+
+    class Meta:
+        model = Account
+        fields = [f for f in services.PROFILE_FIELDS if f != "parent"]
+        widgets = {
+            "relationship_start": forms.DateInput(attrs={"type": "date"}),
+            "business_plan": forms.Textarea(attrs={"rows": 3}),
+            "target_audience": forms.Textarea(attrs={"rows": 3}),
+            "relationship_history": forms.Textarea(attrs={"rows": 3}),
+        }
+
+    def __init__(self, *args, user: User, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        if self.instance.parent_id:
+            self.fields["parent_external_id"].initial = self.instance.parent.external_id
+        # Put the parent next to the name, where people look for it.
+        order = ["name", "external_id", "parent_external_id"]
+        self.order_fields(order + [f for f in self.fields if f not in order])
+
+    def clean_parent_external_id(self):
+        external_id = self.cleaned_data["parent_external_id"].strip()
+        if not external_id:
+            self.instance.parent = None
+            return None
+        parent = services.find_account(self.user, external_id=external_id)
+        if parent is None:
+            raise forms.ValidationError(_("No account has the external id %(id)s.") % {"id": external_id})
+        # Set before model validation runs, so that Account.clean() sees the parent and can refuse a cycle.
+        self.instance.parent = parent
+        return parent
+
+    def _update_errors(self, errors):
+        # Model validation reports a cycle on "parent"; show it on the field people typed into.
+        if hasattr(errors, "error_dict") and "parent" in errors.error_dict:
+            errors.error_dict["parent_external_id"] = errors.error_dict.pop("parent")
+        super()._update_errors(errors)
+
+    def profile_data(self) -> dict:
+        data = {name: self.cleaned_data[name] for name in self._meta.fields}
+        data["parent"] = self.cleaned_data.get("parent_external_id")
+        return data
+
+
+class TierForm(forms.Form):
+    tier = forms.ChoiceField(label=_("Key status"), choices=Tier.choices)
+    reason = forms.CharField(label=_("Reason"), widget=forms.Textarea(attrs={"rows": 2}))
+    effective_date = forms.DateField(
+        label=_("Effective date"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+
+class TeamMemberForm(forms.Form):
+    user = forms.ModelChoiceField(label=_("Person"), queryset=User.objects.filter(is_active=True))
+    role = forms.ChoiceField(label=_("Role"), choices=TeamRole.choices)
+    responsibilities = forms.CharField(
+        label=_("Responsibilities"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+
+class TeamMemberEditForm(forms.ModelForm):
+    class Meta:
+        model = TeamMember
+        fields = ["role", "responsibilities"]
+        widgets = {"responsibilities": forms.Textarea(attrs={"rows": 2})}
+
+
+class CompetitorForm(forms.Form):
+    name = forms.CharField(label=_("Competitor"), max_length=200)
+    unique_selling_point = forms.CharField(
+        label=_("Unique selling point"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+
+class KamCapacityForm(forms.Form):
+    kam_capacity = forms.IntegerField(label=_("Capacity"), min_value=0, max_value=50, required=False)

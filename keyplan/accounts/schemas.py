@@ -1,0 +1,163 @@
+"""API input and output shapes for accounts; validation of values stays in the model and services."""
+
+import datetime
+
+from ninja import Field, Schema
+
+from keyplan.accounts.models import Account
+
+
+class UserRef(Schema):
+    id: int
+    username: str
+    name: str
+
+    @staticmethod
+    def resolve_name(user) -> str:
+        return user.get_full_name() or user.username
+
+
+class AccountOut(Schema):
+    id: int
+    name: str
+    external_id: str
+    parent_id: int | None
+    industry: str
+    employees: int | None
+    revenue_band: str
+    country: str
+    city: str
+    time_zone: str
+    website: str
+    lifecycle: str
+    onboarding_status: str
+    reporting_currency: str
+    business_plan: str
+    target_audience: str
+    relationship_start: datetime.date | None
+    relationship_history: str
+    tier: str
+    archived_at: datetime.datetime | None
+    created_at: datetime.datetime
+    updated_at: datetime.datetime
+
+    @staticmethod
+    def resolve_country(account: Account) -> str:
+        return account.country.code or ""
+
+
+class AccountIn(Schema):
+    name: str
+    external_id: str
+    parent_id: int | None = None
+    industry: str = ""
+    employees: int | None = None
+    revenue_band: str = ""
+    country: str = ""
+    city: str = ""
+    time_zone: str = ""
+    website: str = ""
+    lifecycle: str = "prospect"
+    onboarding_status: str = "not_started"
+    reporting_currency: str = "EUR"
+    business_plan: str = ""
+    target_audience: str = ""
+    relationship_start: datetime.date | None = None
+    relationship_history: str = ""
+    tier: str = "standard"
+    tier_reason: str = ""
+
+
+class AccountPatch(Schema):
+    name: str | None = None
+    external_id: str | None = None
+    parent_id: int | None = None
+    industry: str | None = None
+    employees: int | None = None
+    revenue_band: str | None = None
+    country: str | None = None
+    city: str | None = None
+    time_zone: str | None = None
+    website: str | None = None
+    lifecycle: str | None = None
+    onboarding_status: str | None = None
+    reporting_currency: str | None = None
+    business_plan: str | None = None
+    target_audience: str | None = None
+    relationship_start: datetime.date | None = None
+    relationship_history: str | None = None
+
+
+class AccountQuery(Schema):
+    """Query parameters of the account list; their meaning is keyplan.accounts.filters.AccountFilter."""
+
+    q: str | None = None
+    external_id: str | None = None
+    tier: str | None = None
+    industry: str | None = None
+    country: str | None = None
+    lifecycle: str | None = None
+    kam: int | None = Field(None, description="User id of the key account manager")
+    parent: int | None = Field(None, description="Id of the parent account")
+    archived: bool = Field(False, description="List archived accounts instead of active ones")
+    sort: str | None = Field(None, description="name, -name, external_id, -external_id, tier, country, industry, lifecycle, -updated")
+
+
+class TeamMemberOut(Schema):
+    id: int
+    user: UserRef
+    role: str
+    responsibilities: str
+
+
+class TeamMemberIn(Schema):
+    user_id: int | None = None
+    username: str | None = None
+    role: str
+    responsibilities: str = ""
+
+
+class TeamMemberPatch(Schema):
+    role: str | None = None
+    responsibilities: str | None = None
+
+
+class CompetitorOut(Schema):
+    id: int
+    name: str
+    unique_selling_point: str
+
+
+class CompetitorIn(Schema):
+    name: str
+    unique_selling_point: str = ""
+
+
+class TierIn(Schema):
+    tier: str
+    reason: str
+    effective_date: datetime.date | None = None
+
+
+class TierChangeOut(Schema):
+    id: int
+    from_tier: str
+    to_tier: str
+    reason: str
+    effective_date: datetime.date
+    changed_by: UserRef | None
+    changed_at: datetime.datetime
+
+
+class ChangeOut(Schema):
+    field: str
+    old: str
+    new: str
+
+
+class LogEntryOut(Schema):
+    when: datetime.datetime
+    who: str
+    subject: str
+    action: str
+    changes: list[ChangeOut]

@@ -1,0 +1,413 @@
+"""What may happen to accounts, teams, competitors and key status.
+
+Every write is one function: it checks permission, validates, writes inside
+one transaction and leaves history (who, when, which fields, old and new).
+Views, the API, the CLI and the demo generator all go through here.
+"""
+
+import datetime
+from dataclasses import dataclass, field
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, models, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from keyplan.accounts.models import Account, Competitor, TeamMember, TeamRole, Tier, TierChange
+from keyplan.core.models import User
+
+# Profile fields a user may set directly; key status goes through set_tier(), archiving through archive_account().
+PROFILE_FIELDS = (
+    "name",
+    "external_id",
+    "parent",
+    "industry",
+    "employees",
+    "revenue_band",
+    "country",
+    "city",
+    "time_zone",
+    "website",
+    "lifecycle",
+    "onboarding_status",
+    "reporting_currency",
+    "business_plan",
+    "target_audience",
+    "relationship_start",
+    "relationship_history",
+)
+SINGLE_HOLDER_ROLES = (TeamRole.KAM, TeamRole.EXECUTIVE_SPONSOR)
+
+
+# ---------------------------------------------------------------- permissions
+
+
+def can_create_accounts(user: User) -> bool:
+    return user.is_authenticated and user.edits_all_accounts
+
+
+def can_edit(user: User, account: Account) -> bool:
+    return Account.objects.editable_by(user).filter(pk=account.pk).exists()
+
+
+def can_set_tier(user: User) -> bool:
+    # Key status is a program decision: KAM leads and admins take it.
+    return user.is_authenticated and user.edits_all_accounts
+
+
+def _require_edit(user: User, account: Account) -> None:
+    if not can_edit(user, account):
+        raise PermissionDenied(_("You may not change this account."))
+
+
+# ---------------------------------------------------------------- lookups
+
+
+def find_account(user: User, *, pk: int | None = None, external_id: str | None = None) -> Account | None:
+    """The account with this id or external id, if ``user`` may see it."""
+    accounts = Account.objects.visible_to(user)
+    if pk is not None:
+        return accounts.filter(pk=pk).first()
+    if external_id:
+        return accounts.filter(external_id=external_id.strip()).first()
+    return None
+
+
+# ---------------------------------------------------------------- accounts
+
+
+def _check_profile_fields(data: dict) -> None:
+    unknown = sorted(set(data) - set(PROFILE_FIELDS))
+    if unknown:
+        raise ValidationError({name: _("This field cannot be set here.") for name in unknown})
+
+
+def _save_validated(account: Account, *, by: User) -> None:
+    account.full_clean()
+    account._history_user = by
+    try:
+        account.save()
+    except IntegrityError as exc:  # a concurrent writer took the external id first
+        raise ValidationError({"external_id": _("An account with this external id already exists.")}) from exc
+
+
+@transaction.atomic
+def create_account(
+    *, by: User, data: dict, tier: str = Tier.STANDARD, tier_reason: str = ""
+) -> Account:
+    if not can_create_accounts(by):
+        raise PermissionDenied(_("Only KAM leads and admins create accounts."))
+    _check_profile_fields(data)
+    account = Account(**data, tier=tier)
+    _save_validated(account, by=by)
+    TierChange.objects.create(
+        account=account,
+        from_tier="",
+        to_tier=account.tier,
+        reason=tier_reason or _("Account created"),
+        effective_date=timezone.localdate(),
+        changed_by=by,
+    )
+    return account
+
+
+@transaction.atomic
+def update_account(account: Account, *, by: User, changes: dict) -> Account:
+    _require_edit(by, account)
+    if "tier" in changes:
+        raise ValidationError({"tier": _("Change the key status with a reason, not as a profile field.")})
+    _check_profile_fields(changes)
+    account = Account.objects.select_for_update().get(pk=account.pk)
+    changed = {name: value for name, value in changes.items() if getattr(account, name) != value}
+    if not changed:
+        return account
+    for name, value in changed.items():
+        setattr(account, name, value)
+    _save_validated(account, by=by)
+    return account
+
+
+@transaction.atomic
+def set_tier(
+    account: Account,
+    *,
+    by: User,
+    tier: str,
+    reason: str,
+    effective_date: datetime.date | None = None,
+) -> TierChange:
+    if not can_set_tier(by):
+        raise PermissionDenied(_("Only KAM leads and admins change key status."))
+    if tier not in Tier.values:
+        raise ValidationError({"tier": _("Choose one of: %(choices)s.") % {"choices": ", ".join(Tier.values)}})
+    if not reason or not reason.strip():
+        raise ValidationError({"reason": _("Say why the key status changes; it is kept in the tier history.")})
+    account = Account.objects.select_for_update().get(pk=account.pk)
+    if account.tier == tier:
+        raise ValidationError({"tier": _("The account already has this key status.")})
+    change = TierChange.objects.create(
+        account=account,
+        from_tier=account.tier,
+        to_tier=tier,
+        reason=reason.strip(),
+        effective_date=effective_date or timezone.localdate(),
+        changed_by=by,
+    )
+    account.tier = tier
+    account._history_user = by
+    account.save(update_fields=["tier", "updated_at"])
+    return change
+
+
+@transaction.atomic
+def archive_account(account: Account, *, by: User) -> Account:
+    """Accounts with history are never destroyed: archiving hides them from lists and keeps everything."""
+    _require_edit(by, account)
+    account = Account.objects.select_for_update().get(pk=account.pk)
+    if account.archived_at is None:
+        account.archived_at = timezone.now()
+        account._history_user = by
+        account.save(update_fields=["archived_at", "updated_at"])
+    return account
+
+
+@transaction.atomic
+def restore_account(account: Account, *, by: User) -> Account:
+    _require_edit(by, account)
+    account = Account.objects.select_for_update().get(pk=account.pk)
+    if account.archived_at is not None:
+        account.archived_at = None
+        account._history_user = by
+        account.save(update_fields=["archived_at", "updated_at"])
+    return account
+
+
+# ---------------------------------------------------------------- teams
+
+
+def _check_single_holder(account: Account, role: str, *, exclude_pk: int | None = None) -> None:
+    if role not in SINGLE_HOLDER_ROLES:
+        return
+    holder = TeamMember.objects.filter(account=account, role=role).exclude(pk=exclude_pk).select_related("user").first()
+    if holder is not None:
+        raise ValidationError(
+            {
+                "role": _("%(user)s is already the %(role)s of this account; an account has only one.")
+                % {"user": holder.user, "role": TeamRole(role).label.lower()}
+            }
+        )
+
+
+def _save_member(member: TeamMember, *, by: User) -> TeamMember:
+    member.full_clean(validate_constraints=False)
+    member._history_user = by
+    try:
+        with transaction.atomic():
+            member.save()
+    except IntegrityError as exc:
+        raise ValidationError({"role": _("This person already has this role on the account.")}) from exc
+    return member
+
+
+@transaction.atomic
+def add_team_member(
+    account: Account, *, by: User, user: User, role: str, responsibilities: str = ""
+) -> TeamMember:
+    _require_edit(by, account)
+    if role not in TeamRole.values:
+        raise ValidationError({"role": _("Choose one of: %(choices)s.") % {"choices": ", ".join(TeamRole.values)}})
+    # Lock the account so two people cannot both add a KAM at once.
+    Account.objects.select_for_update().get(pk=account.pk)
+    _check_single_holder(account, role)
+    if TeamMember.objects.filter(account=account, user=user, role=role).exists():
+        raise ValidationError({"user": _("%(user)s already has this role on the account.") % {"user": user}})
+    if not user.is_active:
+        raise ValidationError({"user": _("%(user)s is not an active user.") % {"user": user}})
+    member = TeamMember(account=account, user=user, role=role, responsibilities=responsibilities.strip())
+    return _save_member(member, by=by)
+
+
+@transaction.atomic
+def update_team_member(
+    member: TeamMember, *, by: User, role: str | None = None, responsibilities: str | None = None
+) -> TeamMember:
+    _require_edit(by, member.account)
+    Account.objects.select_for_update().get(pk=member.account_id)
+    member = TeamMember.objects.get(pk=member.pk)
+    if role is not None and role != member.role:
+        if role not in TeamRole.values:
+            raise ValidationError({"role": _("Choose one of: %(choices)s.") % {"choices": ", ".join(TeamRole.values)}})
+        _check_single_holder(member.account, role, exclude_pk=member.pk)
+        member.role = role
+    if responsibilities is not None:
+        member.responsibilities = responsibilities.strip()
+    return _save_member(member, by=by)
+
+
+@transaction.atomic
+def remove_team_member(member: TeamMember, *, by: User) -> None:
+    _require_edit(by, member.account)
+    member._history_user = by
+    member.delete()
+
+
+# ---------------------------------------------------------------- competitors
+
+
+@transaction.atomic
+def add_competitor(account: Account, *, by: User, name: str, unique_selling_point: str = "") -> Competitor:
+    _require_edit(by, account)
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"name": _("Name the competitor.")})
+    if account.competitors.filter(name__iexact=name).exists():
+        raise ValidationError({"name": _("%(name)s is already listed for this account.") % {"name": name}})
+    competitor = Competitor(account=account, name=name, unique_selling_point=unique_selling_point.strip())
+    competitor.full_clean()
+    competitor._history_user = by
+    competitor.save()
+    return competitor
+
+
+@transaction.atomic
+def remove_competitor(competitor: Competitor, *, by: User) -> None:
+    _require_edit(by, competitor.account)
+    competitor._history_user = by
+    competitor.delete()
+
+
+# ---------------------------------------------------------------- history
+
+
+@dataclass
+class Change:
+    field: str
+    old: str
+    new: str
+
+
+@dataclass
+class LogEntry:
+    when: datetime.datetime
+    who: str
+    subject: str
+    action: str
+    changes: list[Change] = field(default_factory=list)
+
+
+def _display(record, name: str) -> str:
+    value = getattr(record, name)
+    if value in (None, ""):
+        return "—"
+    model_field = record.instance_type._meta.get_field(name)
+    if model_field.choices:
+        return str(dict(model_field.flatchoices).get(value, value))
+    if model_field.is_relation:
+        related = getattr(record, name)
+        return str(related) if related is not None else "—"
+    return str(value)
+
+
+def _entries(records, tracked: list[str], subject) -> list[LogEntry]:
+    """Turn one object's historical records (oldest first) into log entries with field-level diffs."""
+    entries, previous = [], None
+    actions = {"+": _("created"), "~": _("changed"), "-": _("removed")}
+    for record in records:
+        changes = []
+        if record.history_type == "~" and previous is not None:
+            for name in tracked:
+                if getattr(previous, name) != getattr(record, name):
+                    verbose = str(record.instance_type._meta.get_field(name).verbose_name)
+                    changes.append(Change(verbose, _display(previous, name), _display(record, name)))
+            if not changes:
+                previous = record
+                continue
+        who = str(record.history_user) if record.history_user else _("system")
+        entries.append(LogEntry(record.history_date, who, subject(record), actions[record.history_type], changes))
+        previous = record
+    return entries
+
+
+def change_log(account: Account, *, limit: int = 100) -> list[LogEntry]:
+    """Every change to the account, its team and its competitors, newest first."""
+    account_fields = [f for f in PROFILE_FIELDS] + ["tier", "archived_at"]
+    entries = _entries(
+        account.history.select_related("history_user").order_by("history_date", "history_id"),
+        account_fields,
+        lambda r: _("Profile"),
+    )
+    members = TeamMember.history.filter(account_id=account.pk).select_related("history_user", "user")
+    by_member: dict[int, list] = {}
+    for record in members.order_by("history_date", "history_id"):
+        by_member.setdefault(record.id, []).append(record)
+    for records in by_member.values():
+        entries += _entries(
+            records,
+            ["role", "responsibilities"],
+            lambda r: _("Team: %(user)s, %(role)s") % {"user": r.user, "role": r.get_role_display()},
+        )
+    competitors = Competitor.history.filter(account_id=account.pk).select_related("history_user")
+    by_competitor: dict[int, list] = {}
+    for record in competitors.order_by("history_date", "history_id"):
+        by_competitor.setdefault(record.id, []).append(record)
+    for records in by_competitor.values():
+        entries += _entries(
+            records, ["name", "unique_selling_point"], lambda r: _("Competitor: %(name)s") % {"name": r.name}
+        )
+    entries.sort(key=lambda e: e.when, reverse=True)
+    return entries[:limit]
+
+
+# ---------------------------------------------------------------- workload
+
+
+@dataclass
+class KamLoad:
+    kam: User
+    key_accounts: list[Account]
+    accounts_total: int
+
+    @property
+    def capacity(self) -> int:
+        return self.kam.capacity
+
+    @property
+    def over_capacity(self) -> bool:
+        return len(self.key_accounts) > self.capacity
+
+
+@dataclass
+class Workload:
+    kams: list[KamLoad]
+    key_accounts_without_kam: list[Account]
+
+    @property
+    def over_capacity(self) -> list[KamLoad]:
+        return [load for load in self.kams if load.over_capacity]
+
+
+def kam_workload(user: User) -> Workload:
+    """Each key account manager with the key accounts they carry, against their capacity.
+
+    Team members see their own line only; leads, admins and viewers see every KAM.
+    """
+    memberships = TeamMember.objects.filter(role=TeamRole.KAM, account__archived_at__isnull=True)
+    if not user.sees_all_accounts:
+        memberships = memberships.filter(user=user)
+    totals = {
+        row["user_id"]: row["n"]
+        for row in memberships.values("user_id").annotate(n=models.Count("id")).order_by()
+    }
+    kams = {u.pk: KamLoad(u, [], totals[u.pk]) for u in User.objects.filter(pk__in=totals)}
+    for member in memberships.filter(account__tier=Tier.KEY).select_related("account").order_by("account__name"):
+        kams[member.user_id].key_accounts.append(member.account)
+    loads = sorted(kams.values(), key=lambda load: (-len(load.key_accounts), str(load.kam)))
+    without_kam = []
+    if user.sees_all_accounts:
+        without_kam = list(
+            Account.objects.active()
+            .filter(tier=Tier.KEY)
+            .exclude(pk__in=TeamMember.objects.filter(role=TeamRole.KAM).values("account_id"))
+            .order_by("name")
+        )
+    return Workload(loads, without_kam)

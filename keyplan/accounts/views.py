@@ -1,0 +1,294 @@
+"""Account pages: parse, authorize, call a service, render."""
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Count, Q
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import trigger_client_event
+
+from keyplan.accounts import services
+from keyplan.accounts.filters import AccountFilter, with_kam
+from keyplan.accounts.forms import (
+    AccountForm,
+    CompetitorForm,
+    KamCapacityForm,
+    TeamMemberEditForm,
+    TeamMemberForm,
+    TierForm,
+)
+from keyplan.accounts.models import Account, Competitor, TeamMember, TeamRole, Tier
+from keyplan.core.models import User
+from keyplan.core.services import set_kam_capacity
+
+PAGE_SIZE = 50
+CHANGED = "accountChanged"  # HTMX event: parts of the account page listen to it and refresh
+NOTE_FIELDS = ["business_plan", "target_audience", "relationship_history"]
+FACT_FIELDS = [f for f in services.PROFILE_FIELDS if f not in ("parent", "name", "external_id", *NOTE_FIELDS)]
+INLINE_FIELDS = FACT_FIELDS + NOTE_FIELDS
+
+
+def _visible_account(request: HttpRequest, pk: int) -> Account:
+    # Outside the user's reach is a 404, never a 403: the page does not admit the account exists.
+    return get_object_or_404(Account.objects.visible_to(request.user).select_related("parent"), pk=pk)
+
+
+def _add_errors(form, error: ValidationError) -> None:
+    for field, messages_ in error.message_dict.items():
+        form.add_error(field if field in form.fields else None, messages_)
+
+
+@require_GET
+def account_list(request: HttpRequest) -> HttpResponse:
+    filters = AccountFilter(request.GET)
+    accounts = Account.objects.none()
+    if filters.is_valid():
+        accounts = filters.apply(Account.objects.visible_to(request.user))
+    page = Paginator(with_kam(accounts), PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "filters": filters,
+        "page": page,
+        "query": query.urlencode(),
+        "can_create": services.can_create_accounts(request.user),
+    }
+    template = "accounts/account_list.html#results" if request.htmx else "accounts/account_list.html"
+    return render(request, template, context)
+
+
+@require_GET
+def parent_suggestions(request: HttpRequest) -> HttpResponse:
+    q = request.GET.get("parent_external_id", "").strip()
+    accounts = Account.objects.none()
+    if len(q) >= 2:
+        accounts = (
+            Account.objects.visible_to(request.user)
+            .active()
+            .filter(Q(name__icontains=q) | Q(external_id__istartswith=q))
+            .only("name", "external_id")[:15]
+        )
+    return render(request, "accounts/account_form.html#suggestions", {"suggestions": accounts})
+
+
+def _detail_context(request: HttpRequest, account: Account, **extra) -> dict:
+    can_edit = services.can_edit(request.user, account)
+    children = account.children.order_by("name")
+    context = {
+        "account": account,
+        "ancestors": account.ancestors(),
+        "children": children[:25],
+        "children_count": children.count(),
+        "team": account.team_members.select_related("user"),
+        "competitors": account.competitors.all(),
+        "tier_changes": account.tier_changes.select_related("changed_by"),
+        "change_log": services.change_log(account),
+        "can_edit": can_edit,
+        "can_set_tier": services.can_set_tier(request.user),
+        "team_form": TeamMemberForm(),
+        "competitor_form": CompetitorForm(),
+        "tier_form": TierForm(initial={"tier": account.tier}),
+        "fact_fields": FACT_FIELDS,
+        "note_fields": NOTE_FIELDS,
+    }
+    context.update(extra)
+    return context
+
+
+@require_GET
+def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    account = _visible_account(request, pk)
+    return render(request, "accounts/account_detail.html", _detail_context(request, account))
+
+
+@require_GET
+def account_history(request: HttpRequest, pk: int) -> HttpResponse:
+    account = _visible_account(request, pk)
+    context = {"account": account, "change_log": services.change_log(account)}
+    return render(request, "accounts/account_detail.html#history", context)
+
+
+@require_http_methods(["GET", "POST"])
+def account_create(request: HttpRequest) -> HttpResponse:
+    if not services.can_create_accounts(request.user):
+        raise PermissionDenied
+    form = AccountForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        try:
+            account = services.create_account(by=request.user, data=form.profile_data())
+        except ValidationError as error:
+            _add_errors(form, error)
+        else:
+            messages.success(request, _("Account %(name)s created.") % {"name": account.name})
+            return redirect("accounts:detail", pk=account.pk)
+    return render(request, "accounts/account_form.html", {"form": form, "account": None})
+
+
+@require_http_methods(["GET", "POST"])
+def account_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    account = _visible_account(request, pk)
+    if not services.can_edit(request.user, account):
+        raise PermissionDenied
+    form = AccountForm(request.POST or None, instance=account, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.update_account(Account.objects.get(pk=pk), by=request.user, changes=form.profile_data())
+        except ValidationError as error:
+            _add_errors(form, error)
+        else:
+            messages.success(request, _("Changes saved."))
+            return redirect("accounts:detail", pk=account.pk)
+    return render(request, "accounts/account_form.html", {"form": form, "account": account})
+
+
+
+
+@require_http_methods(["GET", "POST"])
+def account_field(request: HttpRequest, pk: int, name: str) -> HttpResponse:
+    """Inline edit of one profile field: GET gives its editor, POST saves it and gives the value back."""
+    if name not in INLINE_FIELDS:
+        raise Http404
+    account = _visible_account(request, pk)
+    if request.method == "GET" and request.GET.get("cancel"):
+        return render(request, "accounts/account_detail.html#field", {"account": account, "name": name, "can_edit": True})
+    if not services.can_edit(request.user, account):
+        raise PermissionDenied
+    form = AccountForm(request.POST or None, instance=account, user=request.user)
+    editor = {"account": account, "name": name, "field": form[name]}
+    if request.method == "POST":
+        form.is_valid()
+        if name in form.errors:
+            return render(request, "accounts/account_detail.html#field-editor", editor)
+        try:
+            account = services.update_account(account, by=request.user, changes={name: form.cleaned_data[name]})
+        except ValidationError as error:
+            _add_errors(form, error)
+            return render(request, "accounts/account_detail.html#field-editor", editor)
+        response = render(request, "accounts/account_detail.html#field", {"account": account, "name": name, "can_edit": True})
+        return trigger_client_event(response, CHANGED)
+    return render(request, "accounts/account_detail.html#field-editor", editor)
+
+
+def _fragment_or_redirect(request, account, fragment: str, **extra) -> HttpResponse:
+    """After a write: the refreshed fragment for HTMX, the account page for a plain form post."""
+    if not request.htmx:
+        return redirect("accounts:detail", pk=account.pk)
+    response = render(request, f"accounts/account_detail.html#{fragment}", _detail_context(request, account, **extra))
+    return trigger_client_event(response, CHANGED)
+
+
+@require_POST
+def account_tier(request: HttpRequest, pk: int) -> HttpResponse:
+    account = _visible_account(request, pk)
+    form = TierForm(request.POST)
+    if form.is_valid():
+        try:
+            services.set_tier(
+                account,
+                by=request.user,
+                tier=form.cleaned_data["tier"],
+                reason=form.cleaned_data["reason"],
+                effective_date=form.cleaned_data["effective_date"],
+            )
+        except ValidationError as error:
+            _add_errors(form, error)
+        else:
+            account.refresh_from_db()
+            return _fragment_or_redirect(request, account, "tier")
+    return _invalid(request, account, "tier", tier_form=form)
+
+
+def _invalid(request, account, fragment, **forms_) -> HttpResponse:
+    context = _detail_context(request, account, **forms_)
+    template = f"accounts/account_detail.html#{fragment}" if request.htmx else "accounts/account_detail.html"
+    # 200 for HTMX so the fragment with its field errors is swapped in; 400 for a plain post.
+    return render(request, template, context, status=200 if request.htmx else 400)
+
+
+@require_POST
+def account_archive(request: HttpRequest, pk: int) -> HttpResponse:
+    account = _visible_account(request, pk)
+    if request.POST.get("restore"):
+        services.restore_account(account, by=request.user)
+        messages.success(request, _("Account restored."))
+    else:
+        services.archive_account(account, by=request.user)
+        messages.success(request, _("Account archived; its history is kept and it can be restored."))
+    return redirect("accounts:detail", pk=account.pk)
+
+
+@require_POST
+def team_add(request: HttpRequest, pk: int) -> HttpResponse:
+    account = _visible_account(request, pk)
+    form = TeamMemberForm(request.POST)
+    if form.is_valid():
+        try:
+            services.add_team_member(account, by=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            _add_errors(form, error)
+        else:
+            return _fragment_or_redirect(request, account, "team")
+    return _invalid(request, account, "team", team_form=form)
+
+
+@require_POST
+def team_member(request: HttpRequest, pk: int, member_pk: int) -> HttpResponse:
+    account = _visible_account(request, pk)
+    member = get_object_or_404(TeamMember, pk=member_pk, account=account)
+    if request.POST.get("remove"):
+        services.remove_team_member(member, by=request.user)
+        return _fragment_or_redirect(request, account, "team")
+    form = TeamMemberEditForm(request.POST, instance=TeamMember.objects.get(pk=member.pk))
+    if form.is_valid():
+        try:
+            services.update_team_member(member, by=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            _add_errors(form, error)
+        else:
+            return _fragment_or_redirect(request, account, "team")
+    return _invalid(request, account, "team", member_errors={member.pk: form.errors})
+
+
+@require_POST
+def competitor_add(request: HttpRequest, pk: int) -> HttpResponse:
+    account = _visible_account(request, pk)
+    form = CompetitorForm(request.POST)
+    if form.is_valid():
+        try:
+            services.add_competitor(account, by=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            _add_errors(form, error)
+        else:
+            return _fragment_or_redirect(request, account, "competitors")
+    return _invalid(request, account, "competitors", competitor_form=form)
+
+
+@require_POST
+def competitor_remove(request: HttpRequest, pk: int, competitor_pk: int) -> HttpResponse:
+    account = _visible_account(request, pk)
+    competitor = get_object_or_404(Competitor, pk=competitor_pk, account=account)
+    services.remove_competitor(competitor, by=request.user)
+    return _fragment_or_redirect(request, account, "competitors")
+
+
+@require_http_methods(["GET", "POST"])
+def workload(request: HttpRequest) -> HttpResponse:
+    """Each KAM with their key accounts, warning when one carries more than their capacity."""
+    if request.method == "POST":
+        kam = get_object_or_404(User, pk=request.POST.get("user"))
+        form = KamCapacityForm(request.POST)
+        if form.is_valid():
+            try:
+                set_kam_capacity(kam, by=request.user, capacity=form.cleaned_data["kam_capacity"])
+            except ValidationError as error:
+                messages.error(request, " ".join(error.messages))
+            else:
+                messages.success(request, _("Capacity of %(user)s saved.") % {"user": kam})
+        else:
+            messages.error(request, _("Capacity: %(errors)s") % {"errors": " ".join(form.errors.get("kam_capacity", []))})
+        return redirect("accounts:workload")
+    context = {"workload": services.kam_workload(request.user), "can_set_capacity": request.user.edits_all_accounts}
+    return render(request, "accounts/workload.html", context)

@@ -1,0 +1,159 @@
+"""/api/v1/accounts/: the same services as the pages, so both always agree."""
+
+from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404
+from ninja import Query, Router
+from ninja.errors import ValidationError as SchemaValidationError
+from ninja.pagination import LimitOffsetPagination, paginate
+
+from keyplan.accounts import services
+from keyplan.accounts.filters import AccountFilter
+from keyplan.accounts.models import Account, Competitor, TeamMember
+from keyplan.accounts.schemas import (
+    AccountIn,
+    AccountOut,
+    AccountPatch,
+    AccountQuery,
+    CompetitorIn,
+    CompetitorOut,
+    LogEntryOut,
+    TeamMemberIn,
+    TeamMemberOut,
+    TeamMemberPatch,
+    TierChangeOut,
+    TierIn,
+)
+from keyplan.api.errors import validation_detail
+from keyplan.core.models import User
+
+router = Router(tags=["accounts"])
+
+
+def _account(request, account_id: int) -> Account:
+    return get_object_or_404(Account.objects.visible_to(request.user), pk=account_id)
+
+
+def _parent(request, parent_id: int | None) -> Account | None:
+    if parent_id is None:
+        return None
+    parent = services.find_account(request.user, pk=parent_id)
+    if parent is None:
+        raise ValidationError({"parent_id": f"No account has id {parent_id}."})
+    return parent
+
+
+def _profile(request, data: dict) -> dict:
+    if "parent_id" in data:
+        data["parent"] = _parent(request, data.pop("parent_id"))
+    return data
+
+
+@router.get("/", response=list[AccountOut], summary="List accounts")
+@paginate(LimitOffsetPagination)
+def list_accounts(request, filters: Query[AccountQuery]):
+    form = AccountFilter({k: v for k, v in filters.dict().items() if v is not None and v is not False})
+    if not form.is_valid():
+        raise SchemaValidationError(validation_detail(ValidationError(form.errors.as_data()), "query"))
+    return form.apply(Account.objects.visible_to(request.user))
+
+
+@router.post("/", response={201: AccountOut}, summary="Create an account")
+def create_account(request, payload: AccountIn):
+    data = payload.dict()
+    tier, reason = data.pop("tier"), data.pop("tier_reason")
+    account = services.create_account(by=request.user, data=_profile(request, data), tier=tier, tier_reason=reason)
+    return 201, account
+
+
+@router.get("/{account_id}", response=AccountOut, summary="One account")
+def get_account(request, account_id: int):
+    return _account(request, account_id)
+
+
+@router.patch("/{account_id}", response=AccountOut, summary="Change an account's profile")
+def patch_account(request, account_id: int, payload: AccountPatch):
+    account = _account(request, account_id)
+    return services.update_account(account, by=request.user, changes=_profile(request, payload.dict(exclude_unset=True)))
+
+
+@router.delete("/{account_id}", response={204: None}, summary="Archive an account (nothing with history is destroyed)")
+def archive_account(request, account_id: int):
+    services.archive_account(_account(request, account_id), by=request.user)
+    return 204, None
+
+
+@router.get("/{account_id}/history", response=list[LogEntryOut], summary="Change history of the account, its team and competitors")
+def account_history(request, account_id: int):
+    return services.change_log(_account(request, account_id))
+
+
+@router.get("/{account_id}/tier", response=list[TierChangeOut], summary="Key status history, newest first")
+def tier_history(request, account_id: int):
+    return _account(request, account_id).tier_changes.select_related("changed_by")
+
+
+@router.post("/{account_id}/tier", response={201: TierChangeOut}, summary="Change key status, with a reason")
+def set_tier(request, account_id: int, payload: TierIn):
+    change = services.set_tier(_account(request, account_id), by=request.user, **payload.dict())
+    return 201, change
+
+
+@router.get("/{account_id}/team/", response=list[TeamMemberOut], summary="The account team")
+def list_team(request, account_id: int):
+    return _account(request, account_id).team_members.select_related("user")
+
+
+def _team_user(payload: TeamMemberIn) -> User:
+    if payload.user_id is not None:
+        user = User.objects.filter(pk=payload.user_id).first()
+        if user is None:
+            raise ValidationError({"user_id": f"No user has id {payload.user_id}."})
+        return user
+    if payload.username:
+        user = User.objects.filter(username=payload.username).first()
+        if user is None:
+            raise ValidationError({"username": f"No user is named {payload.username!r}."})
+        return user
+    raise ValidationError({"user_id": "Give user_id or username."})
+
+
+@router.post("/{account_id}/team/", response={201: TeamMemberOut}, summary="Add a team member")
+def add_team_member(request, account_id: int, payload: TeamMemberIn):
+    account = _account(request, account_id)
+    member = services.add_team_member(
+        account, by=request.user, user=_team_user(payload), role=payload.role, responsibilities=payload.responsibilities
+    )
+    return 201, member
+
+
+def _member(request, account_id: int, member_id: int) -> TeamMember:
+    return get_object_or_404(TeamMember.objects.select_related("user", "account"), pk=member_id, account=_account(request, account_id))
+
+
+@router.patch("/{account_id}/team/{member_id}", response=TeamMemberOut, summary="Change a team member's role or responsibilities")
+def patch_team_member(request, account_id: int, member_id: int, payload: TeamMemberPatch):
+    member = _member(request, account_id, member_id)
+    return services.update_team_member(member, by=request.user, **payload.dict(exclude_unset=True))
+
+
+@router.delete("/{account_id}/team/{member_id}", response={204: None}, summary="Remove a team member")
+def remove_team_member(request, account_id: int, member_id: int):
+    services.remove_team_member(_member(request, account_id, member_id), by=request.user)
+    return 204, None
+
+
+@router.get("/{account_id}/competitors/", response=list[CompetitorOut], summary="Key competitors")
+def list_competitors(request, account_id: int):
+    return _account(request, account_id).competitors.all()
+
+
+@router.post("/{account_id}/competitors/", response={201: CompetitorOut}, summary="Add a competitor")
+def add_competitor(request, account_id: int, payload: CompetitorIn):
+    return 201, services.add_competitor(_account(request, account_id), by=request.user, **payload.dict())
+
+
+@router.delete("/{account_id}/competitors/{competitor_id}", response={204: None}, summary="Remove a competitor")
+def remove_competitor(request, account_id: int, competitor_id: int):
+    competitor = get_object_or_404(Competitor, pk=competitor_id, account=_account(request, account_id))
+    services.remove_competitor(competitor, by=request.user)
+    return 204, None

@@ -1,0 +1,57 @@
+"""The REST API: one NinjaAPI, one router per domain app, one OpenAPI document at /api/v1/openapi.json."""
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError
+from ninja.security import HttpBearer, SessionAuth
+
+from keyplan.api.errors import validation_detail
+from keyplan.core.services import user_for_token
+
+
+class BearerToken(HttpBearer):
+    """``Authorization: Bearer <token>``, with a token from ``keyplan token create``."""
+
+    def authenticate(self, request, token):
+        user = user_for_token(token)
+        if user is not None:
+            request.user = user  # services and history see who acts
+        return user
+
+
+api = NinjaAPI(
+    title="Keyplan API",
+    version="1",
+    description="Key account management: accounts, teams and key status. "
+    "Authenticate with `Authorization: Bearer <token>` (create one with `keyplan token create USERNAME`).",
+    auth=[BearerToken(), SessionAuth()],
+    urls_namespace="api",
+    docs_url="/docs",
+    openapi_url="/openapi.json",
+)
+
+
+@api.exception_handler(ValidationError)
+def on_validation_error(request, exc: ValidationError):
+    return api.create_response(request, {"detail": validation_detail(exc)}, status=422)
+
+
+@api.exception_handler(PermissionDenied)
+def on_permission_denied(request, exc: PermissionDenied):
+    return api.create_response(request, {"detail": str(exc) or "You may not do this."}, status=403)
+
+
+@api.exception_handler(Http404)
+def on_not_found(request, exc: Http404):
+    return api.create_response(request, {"detail": "Not found."}, status=404)
+
+
+@api.exception_handler(AuthenticationError)
+def on_unauthenticated(request, exc: AuthenticationError):
+    return api.create_response(request, {"detail": "Authentication required: send Authorization: Bearer <token>."}, status=401)
+
+
+from keyplan.api import accounts  # noqa: E402  (routers register themselves on `api`)
+
+api.add_router("/accounts/", accounts.router)

@@ -1,0 +1,75 @@
+"""Users, their roles and API tokens."""
+
+import hashlib
+import secrets
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Role(models.TextChoices):
+    ADMIN = "admin", _("Admin")
+    KAM_LEAD = "kam_lead", _("KAM lead")
+    TEAM_MEMBER = "team_member", _("Account team member")
+    VIEWER = "viewer", _("Viewer")
+
+
+class User(AbstractUser):
+    role = models.CharField(_("role"), max_length=20, choices=Role.choices, default=Role.TEAM_MEMBER)
+    kam_capacity = models.PositiveSmallIntegerField(
+        _("key account capacity"),
+        null=True,
+        blank=True,
+        help_text=_("How many key accounts this person can carry as key account manager. Empty: the default."),
+    )
+
+    class Meta:
+        ordering = ["username"]
+
+    def __str__(self) -> str:
+        return self.get_full_name() or self.username
+
+    @property
+    def capacity(self) -> int:
+        if self.kam_capacity is not None:
+            return self.kam_capacity
+        return settings.KEYPLAN_DEFAULT_KAM_CAPACITY
+
+    @property
+    def sees_all_accounts(self) -> bool:
+        return self.role in {Role.ADMIN, Role.KAM_LEAD, Role.VIEWER} or self.is_superuser
+
+    @property
+    def edits_all_accounts(self) -> bool:
+        return self.role in {Role.ADMIN, Role.KAM_LEAD} or self.is_superuser
+
+    @property
+    def is_read_only(self) -> bool:
+        return self.role == Role.VIEWER and not self.is_superuser
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class ApiToken(models.Model):
+    """A bearer token for scripts. Only its digest is stored; the token is shown once."""
+
+    PREFIX = "kp_"
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100, blank=True)
+    digest = models.CharField(max_length=64, unique=True)
+    hint = models.CharField(max_length=12, help_text=_("The first characters, to recognise the token."))
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.hint}… ({self.user})"
+
+    @classmethod
+    def new_secret(cls) -> str:
+        return cls.PREFIX + secrets.token_urlsafe(32)
