@@ -144,9 +144,10 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = Path(os.environ.get("KEYPLAN_STATIC_ROOT", Path.cwd() / "staticfiles"))
 # Static assets come from installed packages and the project; WhiteNoise
 # serves them straight from the finders, so no collectstatic step is needed.
+# A deployment that prefers collected, compressed files sets KEYPLAN_STATIC_ROOT.
+STATIC_ROOT = os.environ.get("KEYPLAN_STATIC_ROOT") or None
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 

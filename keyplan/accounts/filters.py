@@ -7,6 +7,7 @@ from django_countries import countries
 
 from keyplan.accounts.models import Account, Industry, Lifecycle, TeamMember, TeamRole, Tier
 from keyplan.core.models import User
+from keyplan.core.widgets import FastSelect
 
 SORTS = {
     "name": ("name", "external_id"),
@@ -29,16 +30,16 @@ def kam_choices():
 class AccountFilter(forms.Form):
     q = forms.CharField(label=_("Search"), required=False, max_length=100)
     external_id = forms.CharField(label=_("External id"), required=False, max_length=64)
-    tier = forms.ChoiceField(label=_("Key status"), required=False, choices=[("", _("Any key status"))] + Tier.choices)
-    industry = forms.ChoiceField(label=_("Industry"), required=False, choices=[("", _("Any industry"))] + Industry.choices)
-    country = forms.ChoiceField(label=_("Country"), required=False, choices=lambda: [("", _("Any country"))] + list(countries))
+    tier = forms.ChoiceField(label=_("Key status"), required=False, widget=FastSelect, choices=[("", _("Any key status"))] + Tier.choices)
+    industry = forms.ChoiceField(label=_("Industry"), required=False, widget=FastSelect, choices=[("", _("Any industry"))] + Industry.choices)
+    country = forms.ChoiceField(label=_("Country"), required=False, widget=FastSelect, choices=lambda: [("", _("Any country"))] + list(countries))
     lifecycle = forms.ChoiceField(
-        label=_("Lifecycle"), required=False, choices=[("", _("Any lifecycle"))] + Lifecycle.choices
+        label=_("Lifecycle"), required=False, widget=FastSelect, choices=[("", _("Any lifecycle"))] + Lifecycle.choices
     )
-    kam = forms.TypedChoiceField(label=_("KAM"), required=False, coerce=int, empty_value=None, choices=kam_choices)
+    kam = forms.TypedChoiceField(label=_("KAM"), required=False, coerce=int, empty_value=None, widget=FastSelect, choices=kam_choices)
     parent = forms.IntegerField(label=_("Parent account id"), required=False, min_value=1)
     archived = forms.BooleanField(label=_("Archived accounts"), required=False)
-    sort = forms.ChoiceField(label=_("Sort"), required=False, choices=[(k, k) for k in SORTS])
+    sort = forms.ChoiceField(label=_("Sort"), required=False, widget=FastSelect, choices=[(k, k) for k in SORTS])
 
     def apply(self, accounts: QuerySet[Account]) -> QuerySet[Account]:
         """Filter and sort ``accounts``; call after is_valid()."""

@@ -4,6 +4,7 @@ from django.utils.translation import gettext_lazy as _
 from keyplan.accounts import services
 from keyplan.accounts.models import Account, TeamMember, TeamRole, Tier, time_zone_names
 from keyplan.core.models import User
+from keyplan.core.widgets import FastSelect
 
 
 def time_zone_choices() -> list[tuple[str, str]]:
@@ -19,12 +20,18 @@ class AccountForm(forms.ModelForm):
         help_text=_("External id of the parent account, for subsidiaries and divisions."),
         widget=forms.TextInput(attrs={"list": "parent-suggestions", "autocomplete": "off"}),
     )
-    time_zone = forms.ChoiceField(label=_("Time zone"), required=False, choices=time_zone_choices)
+    time_zone = forms.ChoiceField(label=_("Time zone"), required=False, choices=time_zone_choices, widget=FastSelect)
+    website = forms.URLField(label=_("Website"), required=False, assume_scheme="https")
 
     class Meta:
         model = Account
         fields = [f for f in services.PROFILE_FIELDS if f != "parent"]
         widgets = {
+            "country": FastSelect,
+            "industry": FastSelect,
+            "revenue_band": FastSelect,
+            "lifecycle": FastSelect,
+            "onboarding_status": FastSelect,
             "relationship_start": forms.DateInput(attrs={"type": "date"}),
             "business_plan": forms.Textarea(attrs={"rows": 3}),
             "target_audience": forms.Textarea(attrs={"rows": 3}),

@@ -2,7 +2,6 @@
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -22,6 +21,7 @@ from keyplan.accounts.forms import (
 )
 from keyplan.accounts.models import Account, Competitor, TeamMember, TeamRole, Tier
 from keyplan.core.models import User
+from keyplan.core.pagination import KeysetPaginator
 from keyplan.core.services import set_kam_capacity
 
 PAGE_SIZE = 50
@@ -47,7 +47,7 @@ def account_list(request: HttpRequest) -> HttpResponse:
     accounts = Account.objects.none()
     if filters.is_valid():
         accounts = filters.apply(Account.objects.visible_to(request.user))
-    page = Paginator(with_kam(accounts), PAGE_SIZE).get_page(request.GET.get("page"))
+    page = KeysetPaginator(with_kam(accounts), PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     context = {

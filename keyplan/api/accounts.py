@@ -2,9 +2,9 @@
 
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404
-from ninja import Query, Router
+from ninja import Query, Router, Status
 from ninja.errors import ValidationError as SchemaValidationError
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
 
 from keyplan.accounts import services
 from keyplan.accounts.filters import AccountFilter
@@ -25,6 +25,7 @@ from keyplan.accounts.schemas import (
 )
 from keyplan.api.errors import validation_detail
 from keyplan.core.models import User
+from keyplan.core.pagination import LimitOffset
 
 router = Router(tags=["accounts"])
 
@@ -49,7 +50,7 @@ def _profile(request, data: dict) -> dict:
 
 
 @router.get("/", response=list[AccountOut], summary="List accounts")
-@paginate(LimitOffsetPagination)
+@paginate(LimitOffset)
 def list_accounts(request, filters: Query[AccountQuery]):
     form = AccountFilter({k: v for k, v in filters.dict().items() if v is not None and v is not False})
     if not form.is_valid():
@@ -62,7 +63,7 @@ def create_account(request, payload: AccountIn):
     data = payload.dict()
     tier, reason = data.pop("tier"), data.pop("tier_reason")
     account = services.create_account(by=request.user, data=_profile(request, data), tier=tier, tier_reason=reason)
-    return 201, account
+    return Status(201, account)
 
 
 @router.get("/{account_id}", response=AccountOut, summary="One account")
@@ -79,7 +80,7 @@ def patch_account(request, account_id: int, payload: AccountPatch):
 @router.delete("/{account_id}", response={204: None}, summary="Archive an account (nothing with history is destroyed)")
 def archive_account(request, account_id: int):
     services.archive_account(_account(request, account_id), by=request.user)
-    return 204, None
+    return Status(204, None)
 
 
 @router.get("/{account_id}/history", response=list[LogEntryOut], summary="Change history of the account, its team and competitors")
@@ -95,7 +96,7 @@ def tier_history(request, account_id: int):
 @router.post("/{account_id}/tier", response={201: TierChangeOut}, summary="Change key status, with a reason")
 def set_tier(request, account_id: int, payload: TierIn):
     change = services.set_tier(_account(request, account_id), by=request.user, **payload.dict())
-    return 201, change
+    return Status(201, change)
 
 
 @router.get("/{account_id}/team/", response=list[TeamMemberOut], summary="The account team")
@@ -123,7 +124,7 @@ def add_team_member(request, account_id: int, payload: TeamMemberIn):
     member = services.add_team_member(
         account, by=request.user, user=_team_user(payload), role=payload.role, responsibilities=payload.responsibilities
     )
-    return 201, member
+    return Status(201, member)
 
 
 def _member(request, account_id: int, member_id: int) -> TeamMember:
@@ -139,7 +140,7 @@ def patch_team_member(request, account_id: int, member_id: int, payload: TeamMem
 @router.delete("/{account_id}/team/{member_id}", response={204: None}, summary="Remove a team member")
 def remove_team_member(request, account_id: int, member_id: int):
     services.remove_team_member(_member(request, account_id, member_id), by=request.user)
-    return 204, None
+    return Status(204, None)
 
 
 @router.get("/{account_id}/competitors/", response=list[CompetitorOut], summary="Key competitors")
@@ -149,11 +150,11 @@ def list_competitors(request, account_id: int):
 
 @router.post("/{account_id}/competitors/", response={201: CompetitorOut}, summary="Add a competitor")
 def add_competitor(request, account_id: int, payload: CompetitorIn):
-    return 201, services.add_competitor(_account(request, account_id), by=request.user, **payload.dict())
+    return Status(201, services.add_competitor(_account(request, account_id), by=request.user, **payload.dict()))
 
 
 @router.delete("/{account_id}/competitors/{competitor_id}", response={204: None}, summary="Remove a competitor")
 def remove_competitor(request, account_id: int, competitor_id: int):
     competitor = get_object_or_404(Competitor, pk=competitor_id, account=_account(request, account_id))
     services.remove_competitor(competitor, by=request.user)
-    return 204, None
+    return Status(204, None)

@@ -172,7 +172,8 @@ def make_accounts(demo: Demo) -> None:
     industries = [i for i in Industry.values if i != Industry.OTHER]
     n_groups = max(2, demo.size // 100)
     n_children = max(4, demo.size // 20)
-    n_key = max(3, min(len(demo.kams) * 5 - 2, demo.size // 60))
+    # Enough key accounts for the first KAM to carry one more than capacity (see make_teams).
+    n_key = max(8, min(len(demo.kams) * 5 - 2, demo.size // 60))
     n_candidate = max(3, demo.size // 30)
     used_names = set()
     rows = []
@@ -221,6 +222,12 @@ def make_accounts(demo: Demo) -> None:
         account.tier = Tier.KEY
     for account in by_size[n_key:n_key + n_candidate]:
         account.tier = Tier.CANDIDATE
+    # Key accounts and candidates grew with us: their relationship predates their selection.
+    earliest = demo.today - datetime.timedelta(days=730)
+    for account in by_size[:n_key + n_candidate]:
+        if account.relationship_start > earliest:
+            account.relationship_start = earliest - datetime.timedelta(days=rng.randint(0, 365 * 5))
+            account.relationship_history = f"Customer since {account.relationship_start.year}."
     demo.accounts = bulk_create_with_history(rows, Account, batch_size=500)
     if not all(a.pk for a in demo.accounts):  # databases that do not return ids on bulk insert
         demo.accounts = list(Account.objects.order_by("pk"))

@@ -1,0 +1,91 @@
+"""Shared fixtures: users of every role and accounts, all made through the services users go through."""
+
+import pytest
+from django.test import Client
+
+from keyplan.accounts import services as accounts
+from keyplan.accounts.models import TeamRole
+from keyplan.core.models import Role
+from keyplan.core.services import create_token, create_user
+
+PASSWORD = "a-long-test-password"
+
+
+@pytest.fixture
+def make_user(db):
+    def make(username: str, role: str = Role.TEAM_MEMBER, **extra):
+        return create_user(username=username, password=PASSWORD, role=role, check_password=False, **extra)
+
+    return make
+
+
+@pytest.fixture
+def admin(make_user):
+    return make_user("admin", Role.ADMIN)
+
+
+@pytest.fixture
+def lead(make_user):
+    return make_user("lead", Role.KAM_LEAD, first_name="Lena", last_name="Lead")
+
+
+@pytest.fixture
+def viewer(make_user):
+    return make_user("viewer", Role.VIEWER)
+
+
+@pytest.fixture
+def kam(make_user):
+    return make_user("kam", Role.TEAM_MEMBER, first_name="Karl", last_name="Kam")
+
+
+@pytest.fixture
+def outsider(make_user):
+    """A team member who is on no team."""
+    return make_user("outsider", Role.TEAM_MEMBER)
+
+
+@pytest.fixture
+def make_account(lead):
+    counter = iter(range(1, 10_000))
+
+    def make(name: str | None = None, **data):
+        n = next(counter)
+        data.setdefault("external_id", f"T-{n:04d}")
+        return accounts.create_account(by=lead, data={"name": name or f"Account {n}", **data})
+
+    return make
+
+
+@pytest.fixture
+def account(make_account):
+    return make_account("Acme Manufacturing", country="NL", city="Utrecht", time_zone="Europe/Amsterdam")
+
+
+@pytest.fixture
+def kam_account(account, lead, kam):
+    """``account`` with ``kam`` as its key account manager."""
+    accounts.add_team_member(account, by=lead, user=kam, role=TeamRole.KAM, responsibilities="Owns the plan")
+    return account
+
+
+def client_for(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def api_client(db):
+    """A client that calls the API with a bearer token of the given user."""
+
+    def make(user) -> Client:
+        return Client(headers={"Authorization": f"Bearer {create_token(user)}"})
+
+    return make
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    # Real hashing is slow by design; tests check behaviour, not the hash's strength.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

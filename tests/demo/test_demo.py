@@ -1,0 +1,56 @@
+from keyplan.accounts.models import Account, TeamMember, TeamRole, Tier, TierChange
+from keyplan.accounts.services import change_log, kam_workload
+from keyplan.core.models import Role, User
+from keyplan.demo.generator import build_demo
+
+
+def _snapshot():
+    return [
+        (a.external_id, a.name, a.tier, a.country.code, a.parent.external_id if a.parent else None)
+        for a in Account.objects.select_related("parent").order_by("external_id")
+    ]
+
+
+def test_same_seed_same_portfolio(db, django_db_blocker):
+    build_demo(accounts=120, seed=3)
+    first = _snapshot()
+    teams = sorted(TeamMember.objects.values_list("account__external_id", "user__username", "role"))
+    for model in (TierChange, TeamMember):
+        model.objects.all().delete()
+    Account.objects.update(parent=None)
+    Account.objects.all().delete()
+    User.objects.all().delete()
+    build_demo(accounts=120, seed=3)
+    assert _snapshot() == first
+    assert sorted(TeamMember.objects.values_list("account__external_id", "user__username", "role")) == teams
+
+
+def test_portfolio_is_realistic(db):
+    demo = build_demo(accounts=300, seed=42)
+    assert Account.objects.count() == 300
+    assert {Role.ADMIN, Role.KAM_LEAD, Role.VIEWER, Role.TEAM_MEMBER} <= set(User.objects.values_list("role", flat=True))
+    assert Account.objects.values("country").distinct().count() >= 8
+    assert Account.objects.values("industry").distinct().count() >= 10
+    assert Account.objects.filter(parent__isnull=False).exists()
+    key = Account.objects.filter(tier=Tier.KEY)
+    assert key.exists() and Account.objects.filter(tier=Tier.CANDIDATE).exists()
+    # Every key account has exactly one KAM, and each has its tier history.
+    for account in key:
+        assert account.team_members.filter(role=TeamRole.KAM).count() == 1
+        assert [c.to_tier for c in account.tier_changes.order_by("effective_date")] == ["standard", "candidate", "key"]
+    # The workload page has something true to say: one KAM over capacity.
+    assert len(kam_workload(demo.users["lead"]).over_capacity) == 1
+    # History exists from the start.
+    assert change_log(key.first())
+
+
+def test_a_different_seed_gives_a_different_portfolio(db):
+    build_demo(accounts=50, seed=1)
+    names = set(Account.objects.values_list("name", flat=True))
+    TeamMember.objects.all().delete()
+    TierChange.objects.all().delete()
+    Account.objects.update(parent=None)
+    Account.objects.all().delete()
+    User.objects.all().delete()
+    build_demo(accounts=50, seed=2)
+    assert set(Account.objects.values_list("name", flat=True)) != names
