@@ -38,6 +38,7 @@ def main() -> int:
     from django.test.utils import CaptureQueriesContext
 
     from keyplan.accounts.models import Account, TeamMember, TeamRole
+    from keyplan.core.db import refresh_statistics
     from keyplan.core.models import User
     from keyplan.demo.generator import build_demo
 
@@ -47,6 +48,7 @@ def main() -> int:
         started = time.perf_counter()
         build_demo(accounts=args.accounts, seed=42)
         print(f"demo portfolio of {args.accounts:,} accounts built in {time.perf_counter() - started:.1f} s")
+    refresh_statistics()  # as `keyplan demo` and `keyplan migrate` do
 
     lead = User.objects.get(username="lead")
     kam = TeamMember.objects.filter(role=TeamRole.KAM).values_list("user_id", flat=True).first()

@@ -25,7 +25,10 @@ def _fail(message: str, code: int = 2) -> int:
 def _migrate(verbosity: int = 0) -> None:
     from django.core.management import call_command
 
+    from keyplan.core.db import refresh_statistics
+
     call_command("migrate", interactive=False, verbosity=verbosity)
+    refresh_statistics()
 
 
 def cmd_migrate(args) -> int:
@@ -61,6 +64,7 @@ def cmd_demo(args) -> int:
     from django.core.management import call_command
 
     from keyplan.accounts.models import Account
+    from keyplan.core.db import refresh_statistics
     from keyplan.demo.generator import build_demo, database_is_empty
 
     _migrate()
@@ -72,6 +76,7 @@ def cmd_demo(args) -> int:
             build_demo(accounts=args.accounts, seed=args.seed, progress=lambda step: print(f"  · {step}", flush=True))
         except ValueError as error:
             return _fail(str(error))
+        refresh_statistics()
     else:
         print(f"The database already holds {Account.objects.count()} accounts; keeping them "
               "(run `keyplan demo --reset` to replace everything with the demo).")

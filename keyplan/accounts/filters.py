@@ -2,6 +2,7 @@
 
 from django import forms
 from django.db.models import Prefetch, Q, QuerySet
+from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 
@@ -20,6 +21,12 @@ SORTS = {
     "lifecycle": ("lifecycle", "name"),
     "-updated": ("-updated_at",),
 }
+
+
+def _unindexed(field: str):
+    name = field.lstrip("-")
+    expression = Coalesce(name, name)
+    return expression.desc() if field.startswith("-") else expression.asc()
 
 
 def kam_choices():
@@ -59,7 +66,12 @@ class AccountFilter(forms.Form):
             )
         if data["parent"]:
             accounts = accounts.filter(parent_id=data["parent"])
-        return accounts.order_by(*SORTS[data["sort"] or "name"])
+        ordering = SORTS[data["sort"] or "name"]
+        if data["q"]:
+            # A search matches few rows: sorting them beats walking the whole name index,
+            # which the planner would otherwise pick for ORDER BY … LIMIT. Coalesce hides the index.
+            ordering = [_unindexed(field) for field in ordering]
+        return accounts.order_by(*ordering)
 
 
 def with_kam(accounts: QuerySet[Account]) -> QuerySet[Account]:

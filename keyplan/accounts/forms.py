@@ -1,14 +1,21 @@
+from babel.numbers import get_currency_name
 from django import forms
+from django.utils.translation import get_language, to_locale
 from django.utils.translation import gettext_lazy as _
 
 from keyplan.accounts import services
-from keyplan.accounts.models import Account, TeamMember, TeamRole, Tier, time_zone_names
+from keyplan.accounts.models import Account, TeamMember, TeamRole, Tier, currency_codes, time_zone_names
 from keyplan.core.models import User
 from keyplan.core.widgets import FastSelect
 
 
 def time_zone_choices() -> list[tuple[str, str]]:
     return [("", "—")] + [(name, name) for name in sorted(time_zone_names())]
+
+
+def currency_choices() -> list[tuple[str, str]]:
+    locale = to_locale(get_language() or "en")
+    return [(code, f"{code} · {get_currency_name(code, locale=locale)}") for code in sorted(currency_codes())]
 
 
 class AccountForm(forms.ModelForm):
@@ -22,6 +29,7 @@ class AccountForm(forms.ModelForm):
     )
     time_zone = forms.ChoiceField(label=_("Time zone"), required=False, choices=time_zone_choices, widget=FastSelect)
     website = forms.URLField(label=_("Website"), required=False, assume_scheme="https")
+    reporting_currency = forms.ChoiceField(label=_("Reporting currency"), choices=currency_choices, widget=FastSelect)
 
     class Meta:
         model = Account
