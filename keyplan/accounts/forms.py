@@ -40,7 +40,7 @@ class AccountForm(forms.ModelForm):
             "revenue_band": FastSelect,
             "lifecycle": FastSelect,
             "onboarding_status": FastSelect,
-            "relationship_start": forms.DateInput(attrs={"type": "date"}),
+            "relationship_start": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
             "business_plan": forms.Textarea(attrs={"rows": 3}),
             "target_audience": forms.Textarea(attrs={"rows": 3}),
             "relationship_history": forms.Textarea(attrs={"rows": 3}),
@@ -83,7 +83,7 @@ class TierForm(forms.Form):
     tier = forms.ChoiceField(label=_("Key status"), choices=Tier.choices)
     reason = forms.CharField(label=_("Reason"), widget=forms.Textarea(attrs={"rows": 2}))
     effective_date = forms.DateField(
-        label=_("Effective date"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label=_("Effective date"), required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
     )
 
 
