@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "ninja",
     "keyplan.core",
     "keyplan.accounts",
+    "keyplan.relationships",
     "keyplan.web",
 ]
 

@@ -1,0 +1,596 @@
+"""What may happen to stakeholders, influence lines and interactions, and the reads the pages share.
+
+Every write is one function: it checks that ``by`` may edit the account, validates
+(naming the field), writes inside one transaction and leaves history. Bad input
+raises ``ValidationError({field: message})`` and changes nothing. Views, the API,
+the CLI and the demo generator all go through here.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from keyplan.accounts.models import Account, TeamMember
+from keyplan.accounts.services import Change, LogEntry, can_edit
+from keyplan.core.models import Role, User
+from keyplan.relationships import analysis
+from keyplan.relationships.models import (
+    BuyingRole,
+    ContactStrength,
+    DecisionPower,
+    InfluenceLine,
+    Interaction,
+    InteractionKind,
+    LineStrength,
+    Polarity,
+    Sentiment,
+    Stakeholder,
+)
+
+STAKEHOLDER_FIELDS = (
+    "name",
+    "title",
+    "department",
+    "external_organisation",
+    "email",
+    "phone",
+    "reports_to",
+    "buying_role",
+    "decision_power",
+    "sentiment",
+    "contact_strength",
+    "is_key_contact",
+    "owner",
+    "notes",
+)
+TEXT_FIELDS = ("name", "title", "department", "external_organisation", "email", "phone", "notes")
+CHOICES = {
+    "buying_role": ("", *BuyingRole.values),
+    "decision_power": tuple(DecisionPower.values),
+    "sentiment": tuple(Sentiment.values),
+    "contact_strength": tuple(ContactStrength.values),
+    "polarity": tuple(Polarity.values),
+    "strength": tuple(LineStrength.values),
+    "kind": tuple(InteractionKind.values),
+}
+LINE_FIELDS = ("polarity", "strength", "note", "since")
+INTERACTION_FIELDS = (
+    "kind",
+    "date",
+    "time",
+    "duration_minutes",
+    "location",
+    "summary",
+    "stakeholders",
+    "users",
+    "next_step",
+    "next_step_owner",
+    "next_step_due",
+    "next_step_done",
+)
+
+
+# ---------------------------------------------------------------- permissions and small checks
+
+
+def _require_edit(user: User, account: Account) -> None:
+    if not can_edit(user, account):
+        raise PermissionDenied(_("You may not change this account's relationships."))
+
+
+def _check_fields(data: dict, allowed: Sequence[str]) -> None:
+    unknown = sorted(set(data) - set(allowed))
+    if unknown:
+        raise ValidationError({name: _("This field cannot be set here.") for name in unknown})
+
+
+def _check_choices(data: dict) -> None:
+    errors = {}
+    for name, value in data.items():
+        if name in CHOICES and value not in CHOICES[name]:
+            allowed = ", ".join(v for v in CHOICES[name] if v)
+            errors[name] = _("%(value)s is not allowed; choose one of: %(choices)s.") % {"value": repr(value), "choices": allowed}
+    if errors:
+        raise ValidationError(errors)
+
+
+def _lock(account: Account) -> None:
+    # Writes to one account's map are serialised, so that two people cannot build a cycle between them.
+    Account.objects.select_for_update().filter(pk=account.pk).first()
+
+
+def team_users(account: Account) -> QuerySet[User]:
+    """Users on the account team: they may own relationships."""
+    return User.objects.filter(
+        is_active=True, pk__in=TeamMember.objects.filter(account=account).values("user_id")
+    ).order_by("first_name", "last_name", "username")
+
+
+def participant_users(account: Account) -> QuerySet[User]:
+    """Users who may take part in an interaction or own a next step: the team, plus KAM leads and admins."""
+    return User.objects.filter(
+        Q(pk__in=TeamMember.objects.filter(account=account).values("user_id"))
+        | Q(role__in=[Role.KAM_LEAD, Role.ADMIN])
+        | Q(is_superuser=True),
+        is_active=True,
+    ).order_by("first_name", "last_name", "username")
+
+
+# ---------------------------------------------------------------- stakeholders
+
+
+def _check_stakeholder(stakeholder: Stakeholder) -> None:
+    """The rules a stakeholder must keep: the database only sees some of them."""
+    errors: dict[str, str] = {}
+    manager = stakeholder.reports_to
+    if manager is not None:
+        if stakeholder.pk is not None and manager.pk == stakeholder.pk:
+            errors["reports_to"] = _("A person cannot report to themselves.")
+        elif manager.account_id != stakeholder.account_id:
+            errors["reports_to"] = _("%(name)s is a stakeholder of another account.") % {"name": manager.name}
+        elif manager.is_archived:
+            errors["reports_to"] = _("%(name)s is archived; choose someone still on the map.") % {"name": manager.name}
+        elif manager.external_organisation.strip().casefold() != stakeholder.external_organisation.strip().casefold():
+            errors["reports_to"] = _(
+                "%(name)s belongs to another organisation; reporting lines stay within one organisation "
+                "(use an influence line for influence across them)."
+            ) % {"name": manager.name}
+        elif stakeholder.pk is not None:
+            # Walk up from the new manager: meeting this person again means a cycle.
+            ancestor_id, seen = manager.reports_to_id, {manager.pk}
+            while ancestor_id is not None and ancestor_id not in seen:
+                if ancestor_id == stakeholder.pk:
+                    errors["reports_to"] = _(
+                        "%(name)s already reports (directly or indirectly) to %(person)s; that would make a cycle."
+                    ) % {"name": manager.name, "person": stakeholder.name}
+                    break
+                seen.add(ancestor_id)
+                ancestor_id = Stakeholder.objects.filter(pk=ancestor_id).values_list("reports_to_id", flat=True).first()
+    if stakeholder.owner_id is not None and not team_users(stakeholder.account).filter(pk=stakeholder.owner_id).exists():
+        errors["owner"] = _("%(user)s is not on this account's team; add them to the team first.") % {"user": stakeholder.owner}
+    if errors:
+        raise ValidationError(errors)
+    stakeholder.full_clean(exclude=["account", "reports_to", "owner"])
+
+
+def _clean_text(data: dict) -> dict:
+    return {k: (" ".join(v.split()) if k not in ("notes",) else v.strip()) if isinstance(v, str) and k in TEXT_FIELDS else v
+            for k, v in data.items()}
+
+
+@transaction.atomic
+def create_stakeholder(account: Account, *, by: User, data: dict) -> Stakeholder:
+    _require_edit(by, account)
+    _check_fields(data, STAKEHOLDER_FIELDS)
+    _check_choices(data)
+    _lock(account)
+    stakeholder = Stakeholder(account=account, **_clean_text(data))
+    _check_stakeholder(stakeholder)
+    stakeholder._history_user = by
+    stakeholder.save()
+    return stakeholder
+
+
+@transaction.atomic
+def update_stakeholder(stakeholder: Stakeholder, *, by: User, changes: dict) -> Stakeholder:
+    _require_edit(by, stakeholder.account)
+    _check_fields(changes, STAKEHOLDER_FIELDS)
+    _check_choices(changes)
+    _lock(stakeholder.account)
+    stakeholder = Stakeholder.objects.select_related("account", "reports_to", "owner").get(pk=stakeholder.pk)
+    changed = {name: value for name, value in _clean_text(changes).items() if getattr(stakeholder, name) != value}
+    if not changed:
+        return stakeholder
+    for name, value in changed.items():
+        setattr(stakeholder, name, value)
+    _check_stakeholder(stakeholder)
+    stakeholder._history_user = by
+    stakeholder.save()
+    return stakeholder
+
+
+@dataclass(frozen=True)
+class Removal:
+    stakeholder: Stakeholder
+    archived: bool  # True: kept (archived) because interactions name them; False: deleted
+
+
+@transaction.atomic
+def remove_stakeholder(stakeholder: Stakeholder, *, by: User) -> Removal:
+    """Delete a stakeholder; one who appears in the interaction log is archived instead, so the log stays whole.
+
+    Either way their direct reports move up to their manager, and their influence lines leave the map.
+    """
+    _require_edit(by, stakeholder.account)
+    _lock(stakeholder.account)
+    stakeholder = Stakeholder.objects.select_related("account").get(pk=stakeholder.pk)
+    for report in Stakeholder.objects.filter(reports_to=stakeholder):
+        report.reports_to_id = stakeholder.reports_to_id
+        report._history_user = by
+        report.save(update_fields=["reports_to", "updated_at"])
+    if stakeholder.interactions.exists():
+        if stakeholder.archived_at is None:
+            stakeholder.archived_at = timezone.now()
+            stakeholder.reports_to = None
+            stakeholder._history_user = by
+            stakeholder.save(update_fields=["archived_at", "reports_to", "updated_at"])
+        return Removal(stakeholder, archived=True)
+    for line in InfluenceLine.objects.filter(Q(source=stakeholder) | Q(target=stakeholder)):
+        line._history_user = by
+        line.delete()
+    stakeholder._history_user = by
+    stakeholder.delete()
+    return Removal(stakeholder, archived=False)
+
+
+@transaction.atomic
+def restore_stakeholder(stakeholder: Stakeholder, *, by: User) -> Stakeholder:
+    _require_edit(by, stakeholder.account)
+    stakeholder = Stakeholder.objects.get(pk=stakeholder.pk)
+    if stakeholder.archived_at is not None:
+        stakeholder.archived_at = None
+        stakeholder._history_user = by
+        stakeholder.save(update_fields=["archived_at", "updated_at"])
+    return stakeholder
+
+
+# ---------------------------------------------------------------- influence lines
+
+
+def _check_line_ends(account: Account, source: Stakeholder | None, target: Stakeholder | None) -> None:
+    errors = {}
+    for name, person in (("source", source), ("target", target)):
+        if person is None:
+            errors[name] = _("Choose a stakeholder.")
+        elif person.account_id != account.pk:
+            errors[name] = _("%(name)s is a stakeholder of another account.") % {"name": person.name}
+        elif person.is_archived:
+            errors[name] = _("%(name)s is archived.") % {"name": person.name}
+    if not errors and source.pk == target.pk:
+        errors["target"] = _("An influence line joins two different people; %(name)s cannot influence themselves here.") % {"name": source.name}
+    if errors:
+        raise ValidationError(errors)
+
+
+@transaction.atomic
+def add_influence_line(
+    account: Account,
+    *,
+    by: User,
+    source: Stakeholder | None,
+    target: Stakeholder | None,
+    polarity: str = Polarity.POSITIVE,
+    strength: str = LineStrength.MEDIUM,
+    note: str = "",
+    since: datetime.date | None = None,
+) -> InfluenceLine:
+    _require_edit(by, account)
+    _check_choices({"polarity": polarity, "strength": strength})
+    _check_line_ends(account, source, target)
+    _lock(account)
+    existing = InfluenceLine.objects.filter(source=source, target=target).first()
+    if existing is not None:
+        raise ValidationError({"target": _("There is already a line from %(source)s to %(target)s; change that one instead.")
+                               % {"source": source.name, "target": target.name}})
+    line = InfluenceLine(account=account, source=source, target=target, polarity=polarity, strength=strength,
+                         note=(note or "").strip(), since=since)
+    line.full_clean(exclude=["account", "source", "target"], validate_constraints=False)
+    line._history_user = by
+    try:
+        with transaction.atomic():
+            line.save()
+    except IntegrityError as exc:  # a concurrent writer drew the same line first
+        raise ValidationError({"target": _("There is already a line between these two people in this direction.")}) from exc
+    return line
+
+
+@transaction.atomic
+def update_influence_line(line: InfluenceLine, *, by: User, changes: dict) -> InfluenceLine:
+    _require_edit(by, line.account)
+    _check_fields(changes, LINE_FIELDS)
+    _check_choices(changes)
+    line = InfluenceLine.objects.select_related("account", "source", "target").get(pk=line.pk)
+    changed = {k: (v.strip() if isinstance(v, str) and k == "note" else v) for k, v in changes.items() if getattr(line, k) != v}
+    if not changed:
+        return line
+    for name, value in changed.items():
+        setattr(line, name, value)
+    line.full_clean(exclude=["account", "source", "target"], validate_constraints=False)
+    line._history_user = by
+    line.save()
+    return line
+
+
+@transaction.atomic
+def remove_influence_line(line: InfluenceLine, *, by: User) -> None:
+    _require_edit(by, line.account)
+    line._history_user = by
+    line.delete()
+
+
+# ---------------------------------------------------------------- interactions
+
+
+def _check_interaction(interaction: Interaction, stakeholders: Sequence[Stakeholder] | None,
+                       users: Sequence[User] | None, *, previous: set[int] = frozenset()) -> None:
+    account = interaction.account
+    errors: dict[str, str] = {}
+    if not (interaction.summary or "").strip():
+        errors["summary"] = _("Say what happened or what is planned.")
+    if interaction.date is None:
+        errors["date"] = _("Give the date.")
+    if stakeholders is not None:
+        for person in stakeholders:
+            if person.account_id != account.pk:
+                errors["stakeholders"] = _("%(name)s is a stakeholder of another account.") % {"name": person.name}
+                break
+            if person.is_archived and person.pk not in previous:
+                errors["stakeholders"] = _("%(name)s is archived.") % {"name": person.name}
+                break
+    allowed = participant_users(account)
+    if users is not None:
+        outside = [u for u in users if not allowed.filter(pk=u.pk).exists()]
+        if outside:
+            errors["users"] = _("%(user)s is not on this account's team.") % {"user": outside[0]}
+    if interaction.next_step_owner_id is not None and not allowed.filter(pk=interaction.next_step_owner_id).exists():
+        errors["next_step_owner"] = _("%(user)s is not on this account's team.") % {"user": interaction.next_step_owner}
+    has_step = bool((interaction.next_step or "").strip())
+    if not has_step and (interaction.next_step_owner_id or interaction.next_step_due):
+        errors["next_step"] = _("Describe the next step before giving it an owner or a due date.")
+    if has_step and interaction.next_step_due and interaction.date and interaction.next_step_due < interaction.date:
+        errors["next_step_due"] = _("The next step cannot be due before the interaction itself.")
+    if errors:
+        raise ValidationError(errors)
+    interaction.full_clean(exclude=["account", "created_by", "next_step_owner"])
+
+
+@transaction.atomic
+def log_interaction(
+    account: Account,
+    *,
+    by: User,
+    kind: str,
+    date: datetime.date | None,
+    summary: str,
+    stakeholders: Iterable[Stakeholder] = (),
+    users: Iterable[User] = (),
+    time: datetime.time | None = None,
+    duration_minutes: int = 60,
+    location: str = "",
+    next_step: str = "",
+    next_step_owner: User | None = None,
+    next_step_due: datetime.date | None = None,
+) -> Interaction:
+    """Record a meeting, call, email, visit or event — held, or planned when the date is still to come."""
+    _require_edit(by, account)
+    _check_choices({"kind": kind})
+    stakeholders, users = list(stakeholders), list(users)
+    interaction = Interaction(
+        account=account, kind=kind, date=date, time=time, duration_minutes=duration_minutes,
+        location=(location or "").strip(), summary=(summary or "").strip(), next_step=(next_step or "").strip(),
+        next_step_owner=next_step_owner, next_step_due=next_step_due, created_by=by,
+    )
+    _check_interaction(interaction, stakeholders, users)
+    interaction._history_user = by
+    interaction.save()
+    interaction.stakeholders.set(stakeholders)
+    interaction.users.set(users)
+    return interaction
+
+
+@transaction.atomic
+def update_interaction(interaction: Interaction, *, by: User, changes: dict) -> Interaction:
+    _require_edit(by, interaction.account)
+    _check_fields(changes, INTERACTION_FIELDS)
+    _check_choices(changes)
+    interaction = Interaction.objects.select_related("account").get(pk=interaction.pk)
+    previous = set(interaction.stakeholders.values_list("pk", flat=True))
+    stakeholders = list(changes.pop("stakeholders")) if "stakeholders" in changes else None
+    users = list(changes.pop("users")) if "users" in changes else None
+    for name, value in changes.items():
+        setattr(interaction, name, value.strip() if isinstance(value, str) else value)
+    _check_interaction(interaction, stakeholders, users, previous=previous)
+    interaction._history_user = by
+    interaction.save()
+    if stakeholders is not None:
+        interaction.stakeholders.set(stakeholders)
+    if users is not None:
+        interaction.users.set(users)
+    return interaction
+
+
+@transaction.atomic
+def remove_interaction(interaction: Interaction, *, by: User) -> None:
+    _require_edit(by, interaction.account)
+    interaction._history_user = by
+    interaction.delete()
+
+
+# ---------------------------------------------------------------- reads: what the analyses see
+
+
+def _person(row: Stakeholder, manager: int | None) -> analysis.Person:
+    return analysis.Person(
+        id=row.pk,
+        name=row.name,
+        title=row.title,
+        department=row.department,
+        organisation=row.external_organisation,
+        reports_to=manager,
+        buying_role=row.buying_role,
+        power=row.decision_power,
+        sentiment=row.sentiment,
+        contact=row.contact,
+        key_contact=row.is_key_contact,
+        owner_id=row.owner_id,
+        owner=str(row.owner) if row.owner_id else "",
+        last_contact=row.last_contact,
+    )
+
+
+def stakeholder_rows(account: Account, *, today: datetime.date | None = None) -> list[Stakeholder]:
+    """The account's active stakeholders with their contact figures (``contact``, ``last_contact`` …)."""
+    today = today or timezone.localdate()
+    return list(
+        Stakeholder.objects.filter(account=account).active().with_contact(today).select_related("owner").order_by("name", "pk")
+    )
+
+
+def people(account: Account, *, today: datetime.date | None = None, rows: list[Stakeholder] | None = None) -> list[analysis.Person]:
+    """The account's active stakeholders as the analyses see them.
+
+    Someone whose manager is archived hangs from the nearest manager still on the map.
+    """
+    rows = rows if rows is not None else stakeholder_rows(account, today=today)
+    active = {row.pk for row in rows}
+    managers = dict(Stakeholder.objects.filter(account=account).values_list("pk", "reports_to_id"))
+    out = []
+    for row in rows:
+        manager, seen = row.reports_to_id, set()
+        while manager is not None and manager not in active and manager not in seen:
+            seen.add(manager)
+            manager = managers.get(manager)
+        out.append(_person(row, manager if manager in active else None))
+    return out
+
+
+def lines(account: Account) -> list[analysis.Line]:
+    return [
+        analysis.Line(source=line.source_id, target=line.target_id, polarity=line.polarity, strength=line.strength,
+                      note=line.note, id=line.pk)
+        for line in InfluenceLine.objects.filter(account=account, source__archived_at__isnull=True, target__archived_at__isnull=True)
+        .order_by("pk")
+    ]
+
+
+def who_to_win(account: Account, *, today: datetime.date | None = None) -> list[analysis.Target]:
+    return analysis.who_to_win(people(account, today=today), lines(account))
+
+
+@dataclass(frozen=True)
+class StaleAlert:
+    account: Account
+    stale: analysis.Stale
+
+    @property
+    def person(self) -> analysis.Person:
+        return self.stale.person
+
+
+def stale_alerts(
+    accounts: QuerySet[Account], *, today: datetime.date | None = None, days: int = analysis.STALE_AFTER_DAYS
+) -> list[StaleAlert]:
+    """Key contacts and decision makers of ``accounts`` not contacted for ``days`` days, across accounts.
+
+    Sorted by account name, then as analysis.stale_relationships() sorts.
+    """
+    today = today or timezone.localdate()
+    if days < 1:
+        raise ValidationError({"days": _("Give a number of days of at least 1.")})
+    watched = (
+        Stakeholder.objects.filter(account__in=accounts.filter(archived_at__isnull=True)).active()
+        .filter(Q(is_key_contact=True) | Q(buying_role__in=analysis.DECIDING_ROLES))
+        .with_contact(today)
+        .select_related("owner", "account")
+        .order_by("account__name", "account_id", "name")
+    )
+    by_account: dict[int, tuple[Account, list[analysis.Person]]] = {}
+    for row in watched:
+        by_account.setdefault(row.account_id, (row.account, []))[1].append(_person(row, None))
+    alerts = []
+    for account, persons in by_account.values():
+        alerts += [StaleAlert(account, s) for s in analysis.stale_relationships(persons, today=today, days=days)]
+    return alerts
+
+
+def duplicate_next_steps(account: Account) -> dict[int, list[int]]:
+    steps = [
+        analysis.NextStep(interaction_id=pk, text=text, recorded_by=recorded_by, due=due, done=done)
+        for pk, text, recorded_by, due, done in Interaction.objects.filter(account=account)
+        .exclude(next_step="").filter(next_step_done=False)
+        .values_list("pk", "next_step", "created_by_id", "next_step_due", "next_step_done")
+        .order_by("pk")
+    ]
+    return analysis.possible_duplicates(steps)
+
+
+# ---------------------------------------------------------------- history
+
+
+def _display(record, name: str) -> str:
+    model_field = record.instance_type._meta.get_field(name)
+    if model_field.is_relation:
+        try:
+            related = getattr(record, name)
+        except ObjectDoesNotExist:  # history outlives what it pointed to
+            return "—"
+        return str(related) if related is not None else "—"
+    value = getattr(record, name)
+    if value in (None, ""):
+        return "—"
+    if model_field.choices:
+        return str(dict(model_field.flatchoices).get(value, value))
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    return str(value)
+
+
+def _raw(record, name: str):
+    return getattr(record, record.instance_type._meta.get_field(name).attname)
+
+
+def _entries(records, tracked: Sequence[str], subject) -> list[LogEntry]:
+    """One object's historical records (oldest first) as log entries with field-level differences."""
+    entries, previous = [], None
+    actions = {"+": _("created"), "~": _("changed"), "-": _("removed")}
+    for record in records:
+        changes = []
+        if record.history_type == "~" and previous is not None:
+            for name in tracked:
+                if _raw(previous, name) != _raw(record, name):
+                    verbose = str(record.instance_type._meta.get_field(name).verbose_name)
+                    changes.append(Change(verbose, _display(previous, name), _display(record, name)))
+            if not changes:
+                previous = record
+                continue
+        who = str(record.history_user) if record.history_user else _("system")
+        entries.append(LogEntry(record.history_date, who, subject(record), actions[record.history_type], changes))
+        previous = record
+    return entries
+
+
+def _grouped(history_qs) -> list[list]:
+    groups: dict[int, list] = {}
+    for record in history_qs.order_by("history_date", "history_id"):
+        groups.setdefault(record.id, []).append(record)
+    return list(groups.values())
+
+
+def change_log(account: Account, *, stakeholder: Stakeholder | None = None, limit: int = 100) -> list[LogEntry]:
+    """Changes to the account's stakeholders and influence lines (or one stakeholder's), newest first."""
+    people_history = Stakeholder.history.filter(account_id=account.pk).select_related("history_user")
+    line_history = InfluenceLine.history.filter(account_id=account.pk).select_related("history_user")
+    if stakeholder is not None:
+        people_history = people_history.filter(id=stakeholder.pk)
+        line_history = line_history.filter(Q(source_id=stakeholder.pk) | Q(target_id=stakeholder.pk))
+    tracked = [f for f in STAKEHOLDER_FIELDS] + ["archived_at"]
+    entries: list[LogEntry] = []
+    for records in _grouped(people_history):
+        entries += _entries(records, tracked, lambda r: _("Stakeholder: %(name)s") % {"name": r.name})
+    names = dict(Stakeholder.objects.filter(account=account).values_list("pk", "name"))
+    for records in _grouped(line_history):
+        entries += _entries(
+            records, list(LINE_FIELDS),
+            lambda r: _("Influence line: %(source)s → %(target)s")
+            % {"source": names.get(r.source_id, "?"), "target": names.get(r.target_id, "?")},
+        )
+    entries.sort(key=lambda e: e.when, reverse=True)
+    return entries[:limit]
