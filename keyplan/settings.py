@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "ninja",
     "keyplan.core",
     "keyplan.accounts",
+    "keyplan.revenue",
     "keyplan.relationships",
     "keyplan.web",
 ]
@@ -174,6 +175,9 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("KEYPLAN_LOG_LEVEL", "WARNING")},
 }
+
+# The currency every analysis is in; ledger amounts are converted with the exchange-rate table.
+KEYPLAN_REPORTING_CURRENCY = os.environ.get("KEYPLAN_REPORTING_CURRENCY", "EUR").upper()
 
 # How many key accounts one key account manager carries unless set per KAM.
 KEYPLAN_DEFAULT_KAM_CAPACITY = 5

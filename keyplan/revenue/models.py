@@ -1,0 +1,138 @@
+"""The revenue ledger, its import batches, rollups, subscriptions and exchange rates.
+
+Pages read the monthly rollups, never the raw ledger. The ledger is written by
+imports, read to undo them, and read by the purchase model behind lifetime value,
+which needs every purchase day (an analysis run, not a page).
+"""
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+from keyplan.accounts.models import Account, validate_currency
+
+
+class ImportKind(models.TextChoices):
+    LEDGER = "ledger", _("Revenue ledger")
+    SUBSCRIPTIONS = "subscriptions", _("Subscriptions")
+    RATES = "rates", _("Exchange rates")
+
+
+class BatchStatus(models.TextChoices):
+    VALIDATING = "validating", _("Validating")
+    REJECTED = "rejected", _("Rejected")
+    IMPORTING = "importing", _("Importing")
+    DONE = "done", _("Imported")
+    FAILED = "failed", _("Failed")
+    ROLLED_BACK = "rolled_back", _("Rolled back")
+
+
+class ImportBatch(models.Model):
+    """One import of one file: listed, reported on, and undone as a whole."""
+
+    kind = models.CharField(max_length=16, choices=ImportKind.choices)
+    file_name = models.CharField(max_length=255)
+    file_sha256 = models.CharField(max_length=64, db_index=True)
+    status = models.CharField(max_length=16, choices=BatchStatus.choices, default=BatchStatus.VALIDATING)
+    options = models.JSONField(default=dict, help_text=_("Column mapping and parsing options used."))
+    rows_total = models.PositiveIntegerField(default=0)
+    rows_imported = models.PositiveIntegerField(default=0)
+    rows_duplicate = models.PositiveIntegerField(default=0)
+    rows_rejected = models.PositiveIntegerField(default=0)
+    accounts_created = models.PositiveIntegerField(default=0)
+    progress = models.PositiveSmallIntegerField(default=0)
+    report = models.JSONField(default=dict, help_text=_("Errors by line, column and reason; totals."))
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    rolled_back_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    rolled_back_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.file_name} ({self.get_status_display()})"
+
+
+class LedgerLine(models.Model):
+    """One revenue line as exported by the ERP, billing system or CRM."""
+
+    batch = models.ForeignKey(ImportBatch, on_delete=models.PROTECT, related_name="lines")
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+", db_index=False)
+    date = models.DateField()
+    amount = models.DecimalField(max_digits=18, decimal_places=2)
+    currency = models.CharField(max_length=3)
+    amount_reporting = models.DecimalField(max_digits=18, decimal_places=2)
+    cost = models.DecimalField(max_digits=18, decimal_places=2, null=True)
+    cost_reporting = models.DecimalField(max_digits=18, decimal_places=2, null=True)
+    product = models.CharField(max_length=100, blank=True)
+    division = models.CharField(max_length=100, blank=True)
+    invoice_id = models.CharField(max_length=64, blank=True)
+    # Importing the same lines again finds them by their line id, or (for exports without
+    # line ids) by a 64-bit hash of the row's content and its occurrence in the file.
+    line_id = models.CharField(max_length=128, null=True, unique=True)
+    dedupe_key = models.BigIntegerField(null=True, unique=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["batch"], name="ledger_batch")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(line_id__isnull=False) | models.Q(dedupe_key__isnull=False), name="ledger_line_identified"
+            )
+        ]
+
+
+class MonthlyRollup(models.Model):
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="monthly_revenue")
+    month = models.DateField(help_text=_("First day of the month."))
+    revenue = models.DecimalField(max_digits=20, decimal_places=2, default=0)
+    cost = models.DecimalField(max_digits=20, decimal_places=2, default=0)
+    lines = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["account", "month"], name="rollup_month_unique")]
+        indexes = [models.Index(fields=["month", "account"], name="rollup_month_account")]
+
+
+class ExchangeRate(models.Model):
+    """How much one unit of ``currency`` is worth in the reporting currency from ``date`` on."""
+
+    date = models.DateField()
+    currency = models.CharField(max_length=3, validators=[validate_currency])
+    rate = models.DecimalField(max_digits=18, decimal_places=8)
+    batch = models.ForeignKey(ImportBatch, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["currency", "date"]
+        constraints = [
+            models.UniqueConstraint(fields=["currency", "date"], name="rate_unique"),
+            models.CheckConstraint(condition=models.Q(rate__gt=0), name="rate_positive"),
+        ]
+
+
+class Subscription(models.Model):
+    """A recurring plan of an account (Basic, Standard, Premium …): the source of MRR and ARR."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="subscriptions")
+    plan = models.CharField(_("plan"), max_length=100)
+    monthly_amount = models.DecimalField(_("monthly amount"), max_digits=14, decimal_places=2)
+    currency = models.CharField(_("currency"), max_length=3, validators=[validate_currency])
+    start = models.DateField(_("start"))
+    end = models.DateField(_("end"), null=True, blank=True, help_text=_("Empty while the subscription runs."))
+    batch = models.ForeignKey(ImportBatch, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["account", "start", "plan"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(monthly_amount__gte=0), name="subscription_amount_not_negative"),
+            models.CheckConstraint(
+                condition=models.Q(end__isnull=True) | models.Q(end__gt=models.F("start")), name="subscription_end_after_start"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.plan} ({self.account})"

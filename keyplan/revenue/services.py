@@ -1,0 +1,661 @@
+"""Imports of revenue ledgers, subscriptions and exchange rates; rollback; manual subscriptions.
+
+An import reads its file twice. The first pass parses and validates every row
+and writes nothing: with one bad row (and no ``skip_invalid``) the file is
+rejected with a report naming each bad row's line, column and reason. The
+second pass writes the lines chunk by chunk under the import's batch, and a
+last transaction adds the batch to the monthly and daily rollups, which is the
+moment the numbers change everywhere: an import that fails half-way never shows.
+"""
+
+import csv
+import hashlib
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import xxhash
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection, transaction
+from django.utils import timezone
+from simple_history.utils import bulk_create_with_history
+
+from keyplan.accounts.models import Account, Tier, TierChange, currency_codes
+from keyplan.core.models import User
+from keyplan.revenue.models import (
+    BatchStatus,
+    ExchangeRate,
+    ImportBatch,
+    ImportKind,
+    LedgerLine,
+    MonthlyRollup,
+    Subscription,
+)
+from keyplan.revenue.reading import (
+    LEDGER_FIELDS,
+    LEDGER_REQUIRED,
+    LINE,
+    ReadError,
+    Table,
+    amount_expr,
+    date_expr,
+    detect_date_format,
+    detect_decimal,
+    detect_mapping,
+    iter_chunks,
+    open_table,
+)
+
+MAX_REPORTED_ERRORS = 1000
+Progress = Callable[[float, str], None]
+
+
+def can_import(user: User) -> bool:
+    # An import changes the numbers of every account: leads and admins only.
+    return user.is_authenticated and user.edits_all_accounts
+
+
+def reporting_currency() -> str:
+    return settings.KEYPLAN_REPORTING_CURRENCY
+
+
+# ---------------------------------------------------------------- options and reports
+
+
+@dataclass
+class LedgerOptions:
+    mapping: dict[str, str] = field(default_factory=dict)  # source column -> field, overriding detection
+    date_format: str | None = None
+    decimal: str | None = None
+    delimiter: str | None = None
+    sheet: str | None = None
+    create_accounts: bool = False
+    skip_invalid: bool = False
+    dry_run: bool = False
+
+
+@dataclass(frozen=True)
+class RowError:
+    line: int
+    column: str
+    value: str | None
+    reason: str
+
+    def __str__(self) -> str:
+        shown = "" if self.value is None else f" ({self.value!r})"
+        return f"line {self.line}, {self.column}{shown}: {self.reason}"
+
+
+@dataclass
+class Inspection:
+    """What Keyplan makes of a file before importing it: shown as the preview."""
+
+    table: Table
+    mapping: dict[str, str]  # field -> source column
+    decimal: str
+    date_format: str | None
+
+    @property
+    def missing(self) -> list[str]:
+        return [f for f in LEDGER_REQUIRED if f not in self.mapping]
+
+
+@dataclass
+class ImportResult:
+    batch: ImportBatch | None
+    rows_total: int = 0
+    rows_imported: int = 0
+    rows_duplicate: int = 0
+    rows_rejected: int = 0
+    accounts_created: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    error_count: int = 0
+    rejected_file: Path | None = None
+    dry_run: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.error_count == 0 or (self.batch is not None and self.batch.status == BatchStatus.DONE)
+
+    def as_dict(self) -> dict:
+        return {
+            "batch": self.batch.pk if self.batch else None,
+            "status": self.batch.status if self.batch else ("dry_run" if self.dry_run else None),
+            "rows_total": self.rows_total,
+            "rows_imported": self.rows_imported,
+            "rows_duplicate": self.rows_duplicate,
+            "rows_rejected": self.rows_rejected,
+            "accounts_created": self.accounts_created,
+            "error_count": self.error_count,
+            "errors": [e.__dict__ for e in self.errors],
+            "rejected_file": str(self.rejected_file) if self.rejected_file else None,
+        }
+
+
+def _apply_overrides(detected: dict[str, str], headers: list[str], overrides: dict[str, str]) -> dict[str, str]:
+    mapping = dict(detected)
+    for source, target in overrides.items():
+        if target not in LEDGER_FIELDS:
+            raise ReadError(f"--map {source}={target}: {target!r} is not a field; fields are {', '.join(LEDGER_FIELDS)}.")
+        if source not in headers:
+            raise ReadError(f"--map {source}={target}: the file has no column {source!r}; its columns are {', '.join(headers)}.")
+        mapping = {f: s for f, s in mapping.items() if s != source and f != target}
+        mapping[target] = source
+    return mapping
+
+
+def inspect_ledger(path: str | Path, options: LedgerOptions | None = None) -> Inspection:
+    """Read the header and the first rows, and detect mapping, decimal separator and date format."""
+    options = options or LedgerOptions()
+    table = open_table(path, delimiter=options.delimiter, sheet=options.sheet)
+    mapping = _apply_overrides(detect_mapping(table.headers), table.headers, options.mapping)
+    column = {h: i for i, h in enumerate(table.headers)}
+
+    def sample(name: str) -> list[str | None]:
+        if name not in mapping:
+            return []
+        index = column[mapping[name]]
+        return [row[index] if index < len(row) else None for row in table.sample]
+
+    decimal = options.decimal or detect_decimal(sample("amount") + sample("cost"), delimiter=table.delimiter)
+    date_format = options.date_format or detect_date_format(sample("date"))
+    return Inspection(table, mapping, decimal, date_format)
+
+
+# ---------------------------------------------------------------- validation
+
+
+@dataclass
+class _Context:
+    """Reference data for validating rows, loaded once per import."""
+
+    accounts: dict[str, tuple[int, str]]  # external id -> (pk, account currency)
+    rates: pl.DataFrame  # currency, date, rate
+    currencies: frozenset[str]
+    reporting: str
+    create_accounts: bool
+    new_accounts: dict[str, str] = field(default_factory=dict)  # external id -> name, for --create-accounts
+
+    @property
+    def known(self) -> pl.Series:
+        return pl.Series(list(self.accounts), dtype=pl.String)
+
+    @property
+    def currency_list(self) -> pl.Series:
+        return pl.Series(sorted(self.currencies), dtype=pl.String)
+
+    @classmethod
+    def load(cls, *, create_accounts: bool) -> "_Context":
+        accounts = {ext: (pk, cur) for pk, ext, cur in Account.objects.values_list("pk", "external_id", "reporting_currency")}
+        rates = pl.DataFrame(
+            list(ExchangeRate.objects.values_list("currency", "date", "rate")),
+            schema={"currency": pl.String, "date": pl.Date, "rate": pl.Float64},
+            orient="row",
+        ).sort("date")
+        return cls(accounts, rates, currency_codes(), reporting_currency(), create_accounts)
+
+
+def _hash64(texts: pl.Series) -> pl.Series:
+    """A stable 64-bit hash of each text (xxh3), as signed integers for a BIGINT column.
+
+    Polars' own hash may change between versions; a dedupe key must not.
+    """
+    digests = np.fromiter((xxhash.xxh3_64_intdigest(b) for b in texts.cast(pl.Binary)), dtype=np.uint64, count=len(texts))
+    return pl.Series("dedupe_key", digests.view(np.int64))
+
+
+def _parse(chunk: pl.DataFrame, inspection: Inspection, context: _Context) -> pl.DataFrame:
+    """Typed columns next to the raw ones: ``_date``, ``_amount``, ``_cost``, ``_currency_given``, ``_known``."""
+    frame = chunk.rename({source: name for name, source in inspection.mapping.items()})
+    frame = frame.with_columns(
+        [pl.lit(None, dtype=pl.String).alias(name) for name in LEDGER_FIELDS if name not in frame.columns]
+    )
+    return frame.with_columns(
+        pl.col("account_id").str.strip_chars(),
+        pl.col("line_id").str.strip_chars(),
+        (date_expr("date", inspection.date_format) if inspection.date_format else pl.lit(None, dtype=pl.Date)).alias("_date"),
+        amount_expr("amount", inspection.decimal).alias("_amount"),
+        amount_expr("cost", inspection.decimal).alias("_cost"),
+        pl.col("currency").str.strip_chars().str.to_uppercase().alias("_currency_given"),
+        pl.col("account_id").str.strip_chars().is_in(context.known.implode()).alias("_known"),
+    )
+
+
+def _errors(frame: pl.DataFrame, inspection: Inspection, context: _Context) -> list[RowError]:
+    """An error for each bad cell, naming the line, the column as the file calls it, and the reason."""
+    date_reason = (f"not a date in the format {inspection.date_format}" if inspection.date_format
+                   else "not a recognisable date; give the date format (--date-format)")
+    checks = [
+        ("account_id", pl.col("account_id").is_null(), "the account id is missing"),
+        ("date", pl.col("date").is_null(), "the date is missing"),
+        ("date", pl.col("date").is_not_null() & pl.col("_date").is_null(), date_reason),
+        ("amount", pl.col("amount").is_null(), "the amount is missing"),
+        ("amount", pl.col("amount").is_not_null() & pl.col("_amount").is_null(), "not a number"),
+        ("cost", pl.col("cost").is_not_null() & pl.col("_cost").is_null(), "not a number"),
+        ("currency", pl.col("_currency_given").is_not_null() & ~pl.col("_currency_given").is_in(context.currency_list.implode()),
+         "unknown currency; use an ISO 4217 code such as EUR or USD"),
+    ]
+    if not context.create_accounts:
+        checks.append(("account_id", pl.col("account_id").is_not_null() & ~pl.col("_known"),
+                       "unknown account; create it first or import with --create-accounts"))
+    flags = frame.select(LINE, *[condition.fill_null(False).alias(f"_check{i}") for i, (_, condition, _) in enumerate(checks)])
+    bad_any = flags.select(pl.any_horizontal(pl.exclude(LINE))).to_series()
+    if not bad_any.any():
+        return []
+    errors = []
+    for i, (column, _, reason) in enumerate(checks):
+        hit = flags[f"_check{i}"]
+        if hit.any():
+            source = inspection.mapping.get(column, column)
+            for line, value in frame.filter(hit).select(LINE, column).iter_rows():
+                errors.append(RowError(line, source, value, reason))
+    return errors
+
+
+def _convert(frame: pl.DataFrame, context: _Context, inspection: Inspection) -> tuple[pl.DataFrame, list[RowError]]:
+    """Currency of each line (given, else the account's) and its amounts in the reporting currency."""
+    account_currency = pl.DataFrame(
+        [(ext, cur) for ext, (_, cur) in context.accounts.items()] + [(ext, context.reporting) for ext in context.new_accounts],
+        schema={"account_id": pl.String, "_account_currency": pl.String}, orient="row",
+    )
+    frame = frame.join(account_currency, on="account_id", how="left").with_columns(
+        pl.coalesce("_currency_given", "_account_currency", pl.lit(context.reporting)).alias("_currency")
+    )
+    foreign = frame.filter(pl.col("_currency") != context.reporting).sort("_date")
+    if foreign.height:
+        foreign = foreign.join_asof(
+            context.rates.rename({"currency": "_currency", "date": "_rate_date"}),
+            left_on="_date", right_on="_rate_date", by="_currency", strategy="backward",
+        ).drop("_rate_date")
+    else:
+        foreign = foreign.with_columns(pl.lit(None, dtype=pl.Float64).alias("rate"))
+    local = frame.filter(pl.col("_currency") == context.reporting).with_columns(pl.lit(1.0).alias("rate"))
+    frame = pl.concat([local, foreign], how="vertical_relaxed")
+    missing = frame.filter(pl.col("rate").is_null())
+    errors = [
+        RowError(line, inspection.mapping.get("currency", "currency"), currency,
+                 f"no exchange rate for {currency} on or before {day}; import exchange rates first")
+        for line, currency, day in missing.select(LINE, "_currency", "_date").iter_rows()
+    ]
+    frame = frame.filter(pl.col("rate").is_not_null()).with_columns(
+        pl.col("_amount").round(2),
+        pl.col("_cost").round(2),
+        (pl.col("_amount") * pl.col("rate")).round(2).alias("_amount_reporting"),
+        (pl.col("_cost") * pl.col("rate")).round(2).alias("_cost_reporting"),
+    )
+    return frame.sort(LINE), errors
+
+
+def _line_id_repeats(ids: list[pl.DataFrame], inspection: Inspection) -> list[RowError]:
+    """A line id used twice in one file is an error: two different lines cannot share an id."""
+    if not ids:
+        return []
+    every = pl.concat(ids).sort(LINE)
+    repeats = every.filter(~pl.col("line_id").is_first_distinct())
+    column = inspection.mapping.get("line_id", "line_id")
+    return [RowError(line, column, value, "this line id appears earlier in the file") for line, value in repeats.iter_rows()]
+
+
+def _keys(frame: pl.DataFrame) -> pl.Series:
+    """For rows without a line id: a hash of the content and of how often that content occurred before in the file."""
+    fingerprint = pl.concat_str(
+        [pl.col("account_id"), pl.col("_date").cast(pl.String), pl.col("_amount").cast(pl.String), pl.col("_currency"),
+         pl.col("_cost").cast(pl.String), pl.col("product"), pl.col("division"), pl.col("invoice_id")],
+        separator="|", ignore_nulls=False,
+    ).fill_null(pl.concat_str([pl.col("account_id"), pl.col("_date").cast(pl.String), pl.col("_amount").cast(pl.String),
+                               pl.col("_currency"), pl.col("_cost").cast(pl.String).fill_null("-"),
+                               pl.col("product").fill_null("-"), pl.col("division").fill_null("-"),
+                               pl.col("invoice_id").fill_null("-")], separator="|"))
+    texts = frame.select(fingerprint + pl.lit("|") + fingerprint.cum_count().over(fingerprint).cast(pl.String)).to_series()
+    keys = _hash64(texts)
+    return pl.when(frame["line_id"].is_null()).then(keys).otherwise(None)
+
+
+# ---------------------------------------------------------------- the import
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _set_progress(batch: ImportBatch | None, value: float, progress: Progress | None, message: str) -> None:
+    percent = max(0, min(100, int(value * 100)))
+    if batch is not None and percent != batch.progress:
+        batch.progress = percent
+        ImportBatch.objects.filter(pk=batch.pk).update(progress=percent)
+    if progress:
+        progress(value, message)
+
+
+def import_ledger(
+    path: str | Path,
+    *,
+    by: User,
+    options: LedgerOptions | None = None,
+    progress: Progress | None = None,
+    batch: ImportBatch | None = None,
+) -> ImportResult:
+    """Import a revenue ledger file. Raises ReadError when the file as a whole cannot be read."""
+    if not can_import(by):
+        raise PermissionDenied("Only KAM leads and admins import revenue.")
+    options = options or LedgerOptions()
+    path = Path(path)
+    inspection = inspect_ledger(path, options)
+    if inspection.missing:
+        columns = ", ".join(inspection.table.headers)
+        raise ReadError(
+            f"No column for {', '.join(inspection.missing)}; the file has {columns}. "
+            f"Map one with --map COLUMN=FIELD (for example --map Kundennummer=account_id)."
+        )
+    if batch is None and not options.dry_run:
+        batch = ImportBatch.objects.create(kind=ImportKind.LEDGER, file_name=path.name, file_sha256=_file_sha256(path),
+                                           created_by=by)
+    if batch is not None:
+        batch.options = {"mapping": inspection.mapping, "decimal": inspection.decimal, "date_format": inspection.date_format,
+                         "delimiter": inspection.table.delimiter, "sheet": inspection.table.sheet,
+                         "create_accounts": options.create_accounts, "skip_invalid": options.skip_invalid}
+        batch.status = BatchStatus.VALIDATING
+        batch.save(update_fields=["options", "status"])
+    columns = list(inspection.mapping.values())
+    result = ImportResult(batch=batch, dry_run=options.dry_run)
+    context = _Context.load(create_accounts=options.create_accounts)
+    estimated_lines = _estimate_lines(inspection.table)
+
+    # Pass 1: validate everything, write nothing.
+    rejected: set[int] = set()
+    errors: list[RowError] = []
+    line_ids: list[pl.DataFrame] = []
+    for chunk in iter_chunks(inspection.table, columns):
+        parsed = _parse(chunk, inspection, context)
+        chunk_errors = _errors(parsed, inspection, context)
+        bad = {e.line for e in chunk_errors}
+        good = parsed.filter(~pl.col(LINE).is_in(pl.Series(sorted(bad), dtype=pl.Int64).implode())) if bad else parsed
+        if context.create_accounts:
+            _collect_new_accounts(good, context)
+        chunk_errors += _convert(good, context, inspection)[1]
+        line_ids.append(parsed.filter(pl.col("line_id").is_not_null()).select(LINE, "line_id"))
+        result.rows_total += chunk.height
+        _keep_errors(errors, rejected, chunk_errors)
+        _set_progress(batch, 0.45 * min(1.0, int(chunk[LINE][-1]) / estimated_lines), progress, "validating")
+    _keep_errors(errors, rejected, _line_id_repeats(line_ids, inspection))
+    del line_ids
+    result.errors = sorted(errors, key=lambda e: e.line)[:MAX_REPORTED_ERRORS]
+    result.error_count = len(errors)
+    result.rows_rejected = len(rejected)
+
+    if errors and not options.skip_invalid:
+        _finish(batch, result, BatchStatus.REJECTED)
+        return result
+    if options.skip_invalid and rejected:
+        result.rejected_file = _write_rejected(path, inspection, errors, rejected)
+    if options.dry_run:
+        result.accounts_created = len(context.new_accounts)
+        return result
+
+    # Pass 2: write the good rows, then the rollups in one transaction.
+    try:
+        batch.status = BatchStatus.IMPORTING
+        batch.save(update_fields=["status"])
+        result.accounts_created = _create_accounts(context, by=by)
+        lookup = pl.DataFrame([(ext, pk) for ext, (pk, _) in context.accounts.items()],
+                              schema={"account_id": pl.String, "_account": pl.Int64}, orient="row")
+        skip = pl.Series(sorted(rejected), dtype=pl.Int64)
+        deltas = []
+        max_id = LedgerLine.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+        with _bulk_writing():
+            for chunk in iter_chunks(inspection.table, columns):
+                parsed = _parse(chunk, inspection, context)
+                good = parsed.filter(~pl.col(LINE).is_in(skip.implode())) if len(skip) else parsed
+                good = _convert(good, context, inspection)[0]
+                if not good.height:
+                    continue
+                good = good.join(lookup, on="account_id", how="left")
+                good = good.with_columns(_keys(good).alias("dedupe_key"))
+                inserted, max_id = _insert_lines(good, batch, max_id)
+                result.rows_imported += inserted.height
+                result.rows_duplicate += good.height - inserted.height
+                deltas.append(_aggregate(inserted))
+                _set_progress(batch, 0.45 + 0.5 * min(1.0, int(chunk[LINE][-1]) / estimated_lines), progress, "importing")
+            _apply_rollups(pl.concat(deltas) if deltas else None, sign=1)
+        _finish(batch, result, BatchStatus.DONE)
+        _set_progress(batch, 1.0, progress, "done")
+    except BaseException:
+        _discard(batch)
+        raise
+    return result
+
+
+def _keep_errors(errors: list[RowError], rejected: set[int], new: list[RowError]) -> None:
+    # Count every error, keep the first ones for the report (a 10-million-line file can be all wrong).
+    rejected.update(e.line for e in new)
+    errors.extend(new)
+
+
+def _estimate_lines(table: Table) -> int:
+    if table.kind == "xlsx" or not table.sample:
+        return max(1, table.path.stat().st_size // 60)
+    average = sum(len(table.delimiter.join(c or "" for c in row)) + 1 for row in table.sample) / len(table.sample)
+    return max(1, int(table.path.stat().st_size / max(average, 1)))
+
+
+def _collect_new_accounts(good: pl.DataFrame, context: _Context) -> None:
+    new = (good.filter(~pl.col("_known")).group_by("account_id", maintain_order=True)
+           .agg(pl.col("account_name").drop_nulls().first()))
+    for external_id, name in new.iter_rows():
+        context.new_accounts.setdefault(external_id, (name or external_id).strip())
+
+
+def _finish(batch: ImportBatch | None, result: ImportResult, status: str) -> None:
+    if batch is None:
+        return
+    batch.status = status
+    batch.rows_total = result.rows_total
+    batch.rows_imported = result.rows_imported
+    batch.rows_duplicate = result.rows_duplicate
+    batch.rows_rejected = result.rows_rejected
+    batch.accounts_created = result.accounts_created
+    batch.report = {"error_count": result.error_count, "errors": [e.__dict__ for e in result.errors],
+                    "rejected_file": str(result.rejected_file) if result.rejected_file else None}
+    batch.finished_at = timezone.now()
+    if status in (BatchStatus.DONE, BatchStatus.REJECTED):
+        batch.progress = 100
+    batch.save()
+
+
+def _discard(batch: ImportBatch | None) -> None:
+    """An import that broke off leaves nothing behind but its batch, marked failed."""
+    if batch is None:
+        return
+    _delete_lines(batch)
+    ImportBatch.objects.filter(pk=batch.pk).update(status=BatchStatus.FAILED, finished_at=timezone.now())
+
+
+def _write_rejected(path: Path, inspection: Inspection, errors: list[RowError], lines: set[int]) -> Path:
+    """The rejected rows beside the input, with the reason first, so they can be fixed and imported again."""
+    target = path.with_name(f"{path.stem}.rejected.csv")
+    reasons: dict[int, list[str]] = {}
+    for error in errors:
+        reasons.setdefault(error.line, []).append(f"{error.column}: {error.reason}")
+    columns = list(inspection.mapping.values())
+    with open(target, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, delimiter=inspection.table.delimiter if inspection.table.kind == "csv" else ",")
+        writer.writerow(["line", "reason", *columns])
+        for chunk in iter_chunks(inspection.table, columns):
+            for row in chunk.filter(pl.col(LINE).is_in(pl.Series(sorted(lines)).implode())).iter_rows():
+                writer.writerow([row[0], "; ".join(reasons.get(row[0], ["see the import report"])), *row[1:]])
+    return target
+
+
+def _create_accounts(context: _Context, *, by: User) -> int:
+    if not context.new_accounts:
+        return 0
+    new = [Account(external_id=ext, name=name[:200] or ext, reporting_currency=context.reporting)
+           for ext, name in context.new_accounts.items()]
+    with transaction.atomic():
+        created = bulk_create_with_history(new, Account, batch_size=1000, default_user=by)
+        if not all(a.pk for a in created):
+            created = list(Account.objects.filter(external_id__in=context.new_accounts))
+        TierChange.objects.bulk_create(
+            [TierChange(account=a, from_tier="", to_tier=Tier.STANDARD, reason="Created by a revenue import",
+                        effective_date=timezone.localdate(), changed_by=by) for a in created],
+            batch_size=1000,
+        )
+    for account in created:
+        context.accounts[account.external_id] = (account.pk, account.reporting_currency)
+    context.new_accounts.clear()
+    return len(created)
+
+
+LEDGER_COLUMNS = ["batch_id", "account_id", "date", "amount", "currency", "amount_reporting", "cost", "cost_reporting",
+                  "product", "division", "invoice_id", "line_id", "dedupe_key"]
+
+
+def _rows(frame: pl.DataFrame, batch: ImportBatch) -> pl.DataFrame:
+    return frame.select(
+        pl.lit(batch.pk).alias("batch_id"),
+        pl.col("_account").alias("account_id"),
+        pl.col("_date").alias("date"),
+        pl.col("_amount").alias("amount"),
+        pl.col("_currency").alias("currency"),
+        pl.col("_amount_reporting").alias("amount_reporting"),
+        pl.col("_cost").alias("cost"),
+        pl.col("_cost_reporting").alias("cost_reporting"),
+        *(pl.col(c).fill_null("").str.slice(0, n).alias(c) for c, n in
+          (("product", 100), ("division", 100), ("invoice_id", 64), ("line_id", 128))),
+        pl.col("dedupe_key"),
+    )
+
+
+@contextmanager
+def _bulk_writing():
+    """Give SQLite a large page cache while it writes millions of lines (the indexes stay in memory)."""
+    if connection.vendor != "sqlite":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA cache_size")
+        previous = cursor.fetchone()[0]
+        cursor.execute("PRAGMA cache_size = -524288")  # 512 MiB
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA cache_size = {int(previous)}")
+
+
+def _insert_lines(frame: pl.DataFrame, batch: ImportBatch, max_id: int) -> tuple[pl.DataFrame, int]:
+    """Insert a chunk, skipping lines already in the ledger; return the lines inserted and the new highest id."""
+    rows = _rows(frame, batch)
+    table = LedgerLine._meta.db_table
+    names = ", ".join(LEDGER_COLUMNS)
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS ledger_staging (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
+            with cursor.cursor.copy(f"COPY ledger_staging ({names}) FROM STDIN WITH (FORMAT csv)") as copy:
+                copy.write(rows.write_csv(include_header=False, null=""))
+            cursor.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM ledger_staging ON CONFLICT DO NOTHING")
+            inserted_count = cursor.rowcount
+        else:
+            before = connection.connection.total_changes
+            _executemany(
+                f"INSERT INTO {table} ({names}) VALUES ({', '.join(['%s'] * len(LEDGER_COLUMNS))}) ON CONFLICT DO NOTHING",
+                rows.with_columns(pl.col("date").cast(pl.String)).iter_rows(),
+            )
+            inserted_count = connection.connection.total_changes - before
+        cursor.execute(f"SELECT MAX(id) FROM {table}")
+        new_max = cursor.fetchone()[0] or max_id
+        if inserted_count == frame.height:
+            return frame, new_max
+        # Some lines were in the ledger already: find out which of this chunk's went in.
+        cursor.execute(f"SELECT line_id, dedupe_key FROM {table} WHERE batch_id = %s AND id > %s", [batch.pk, max_id])
+        inserted = cursor.fetchall()
+    line_ids = pl.Series([line for line, _ in inserted if line is not None], dtype=pl.String)
+    keys = pl.Series([key for _, key in inserted if key is not None], dtype=pl.Int64)
+    mask = pl.col("line_id").is_in(line_ids.implode()) | pl.col("dedupe_key").is_in(keys.implode())
+    return frame.filter(mask.fill_null(False)), new_max
+
+
+def _executemany(sql: str, rows) -> None:
+    """executemany with %s placeholders; on SQLite straight through sqlite3, which is several times faster."""
+    if connection.vendor == "sqlite":
+        connection.ensure_connection()
+        connection.connection.executemany(sql.replace("%s", "?"), rows)
+    else:
+        with connection.cursor() as cursor:
+            cursor.executemany(sql, rows)
+
+
+def _aggregate(inserted: pl.DataFrame) -> pl.DataFrame:
+    return inserted.group_by(pl.col("_account").alias("account_id"), pl.col("_date").dt.truncate("1mo").alias("month")).agg(
+        pl.col("_amount_reporting").sum().alias("revenue"),
+        pl.col("_cost_reporting").fill_null(0).sum().alias("cost"),
+        pl.len().alias("lines"),
+    )
+
+
+def _apply_rollups(deltas: pl.DataFrame | None, *, sign: int) -> None:
+    """Add (sign=1) or take away (sign=-1) revenue, cost and line counts per account and month, in one transaction."""
+    if deltas is None or deltas.height == 0:
+        return
+    monthly = deltas.group_by("account_id", "month").agg(pl.col("revenue").sum(), pl.col("cost").sum(), pl.col("lines").sum())
+    table = MonthlyRollup._meta.db_table
+    values = monthly.select(
+        pl.col("account_id"), pl.col("month").cast(pl.String), (pl.col("revenue") * sign).round(2),
+        (pl.col("cost") * sign).round(2), pl.col("lines") * sign,
+    ).rows()
+    with transaction.atomic():
+        _executemany(
+            f"INSERT INTO {table} (account_id, month, revenue, cost, lines) VALUES (%s, %s, %s, %s, %s) "
+            f"ON CONFLICT (account_id, month) DO UPDATE SET revenue = {table}.revenue + excluded.revenue, "
+            f"cost = {table}.cost + excluded.cost, lines = {table}.lines + excluded.lines",
+            values,
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(f"DELETE FROM {table} WHERE lines <= 0")
+
+
+def _delete_lines(batch: ImportBatch) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {LedgerLine._meta.db_table} WHERE batch_id = %s", [batch.pk])
+
+
+def _batch_deltas(batch: ImportBatch) -> pl.DataFrame | None:
+    """What a batch added to the rollups, recomputed from its lines (to take it away again)."""
+    lines = LedgerLine.objects.filter(batch=batch)
+    rows = [(account, day, float(amount), float(cost or 0)) for account, day, amount, cost in
+            lines.values_list("account_id", "date", "amount_reporting", "cost_reporting").iterator(chunk_size=100_000)]
+    if not rows:
+        return None
+    frame = pl.DataFrame(rows, schema={"_account": pl.Int64, "_date": pl.Date, "_amount_reporting": pl.Float64,
+                                       "_cost_reporting": pl.Float64}, orient="row")
+    return _aggregate(frame)
+
+
+def rollback_batch(batch: ImportBatch, *, by: User) -> ImportBatch:
+    """Undo an import: its lines leave the ledger and its amounts leave the rollups, in one transaction."""
+    if not can_import(by):
+        raise PermissionDenied("Only KAM leads and admins roll back imports.")
+    with transaction.atomic():
+        batch = ImportBatch.objects.select_for_update().get(pk=batch.pk)
+        if batch.status != BatchStatus.DONE:
+            raise ValidationError({"batch": f"Batch {batch.pk} is {batch.get_status_display().lower()}; only imported batches can be rolled back."})
+        if batch.kind == ImportKind.LEDGER:
+            _apply_rollups(_batch_deltas(batch), sign=-1)
+            _delete_lines(batch)
+        elif batch.kind == ImportKind.SUBSCRIPTIONS:
+            Subscription.objects.filter(batch=batch).delete()
+        elif batch.kind == ImportKind.RATES:
+            ExchangeRate.objects.filter(batch=batch).delete()
+        batch.status = BatchStatus.ROLLED_BACK
+        batch.rolled_back_by = by
+        batch.rolled_back_at = timezone.now()
+        batch.save()
+    return batch
