@@ -129,6 +129,166 @@ def cmd_token_create(args) -> int:
     return 0
 
 
+def _acting_user(username: str | None):
+    """Who a command acts as: --as USERNAME, else the first active admin (imports record who made them)."""
+    from keyplan.core.models import Role, User
+
+    users = User.objects.filter(is_active=True)
+    user = users.filter(username=username).first() if username else users.filter(role=Role.ADMIN).order_by("pk").first()
+    if user is None:
+        raise SystemExit(_fail(f"no active user is named {username!r}" if username else
+                               "no admin exists yet: create one with `keyplan createuser NAME --role admin`, or give --as USERNAME"))
+    return user
+
+
+class ProgressBar:
+    """A one-line progress bar on standard error (only when it is a terminal or CI wants it)."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.last = -1
+
+    def __call__(self, fraction: float, message: str) -> None:
+        percent = int(fraction * 100)
+        if not self.enabled or percent == self.last:
+            return
+        self.last = percent
+        filled = percent * 30 // 100
+        sys.stderr.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {percent:3d}% {message:<12}")
+        if percent >= 100:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
+def _parse_map(pairs: list[str]) -> dict[str, str]:
+    mapping = {}
+    for pair in pairs or []:
+        source, sep, target = pair.rpartition("=")
+        if not sep or not source or not target:
+            raise SystemExit(_fail(f"--map {pair!r}: write SOURCE=FIELD, for example --map Kundennummer=account_id"))
+        mapping[source] = target
+    return mapping
+
+
+def _print_import(result, *, as_json: bool) -> int:
+    if as_json:
+        print(json.dumps(result.as_dict(), default=str, indent=2))
+    else:
+        batch = result.batch
+        if result.error_count:
+            print(f"{result.error_count} problem(s) in {result.rows_rejected} of {result.rows_total} rows:", file=sys.stderr)
+            for error in result.errors[:50]:
+                print(f"  {error}", file=sys.stderr)
+            if result.error_count > 50:
+                print(f"  … and {result.error_count - 50} more (use --json for the first 1,000)", file=sys.stderr)
+        if batch is not None and batch.status == "done":
+            print(f"Imported batch {batch.pk}: {result.rows_imported} rows written, {result.rows_duplicate} already imported, "
+                  f"{result.rows_rejected} rejected, {result.accounts_created} accounts created.")
+            if result.rejected_file:
+                print(f"Rejected rows are in {result.rejected_file}")
+        elif result.dry_run:
+            print(f"Dry run: {result.rows_total} rows read, {result.rows_rejected} would be rejected, "
+                  f"{result.accounts_created} accounts would be created; nothing was written.")
+        else:
+            print("Nothing was written: fix the rows above and import the file again "
+                  "(or use --skip-invalid to import the good rows).", file=sys.stderr)
+    ok = result.error_count == 0 or (result.batch is not None and result.batch.status == "done")
+    return 0 if ok else 1
+
+
+def cmd_import(args) -> int:
+    from django.core.exceptions import PermissionDenied
+
+    from keyplan.revenue import services
+    from keyplan.revenue.reading import ReadError
+
+    user = _acting_user(args.as_user)
+    try:
+        if args.kind == "ledger":
+            options = services.LedgerOptions(
+                mapping=_parse_map(args.map), date_format=args.date_format, decimal=args.decimal,
+                delimiter=args.delimiter, sheet=args.sheet, create_accounts=args.create_accounts,
+                skip_invalid=args.skip_invalid, dry_run=args.dry_run,
+            )
+            result = services.import_ledger(args.file, by=user, options=options,
+                                            progress=ProgressBar(not args.json and sys.stderr.isatty()))
+        else:
+            options = services.SmallImportOptions(mapping=_parse_map(args.map), date_format=args.date_format,
+                                                  decimal=args.decimal, delimiter=args.delimiter, sheet=args.sheet,
+                                                  dry_run=args.dry_run)
+            function = services.import_rates if args.kind == "rates" else services.import_subscriptions
+            result = function(args.file, by=user, options=options)
+    except ReadError as error:
+        return _fail(str(error))
+    except PermissionDenied as error:
+        return _fail(str(error))
+    return _print_import(result, as_json=args.json)
+
+
+def cmd_imports(args) -> int:
+    from keyplan.revenue.models import ImportBatch
+
+    batches = ImportBatch.objects.select_related("created_by")[: args.limit]
+    rows = [
+        {"batch": b.pk, "kind": b.kind, "file": b.file_name, "status": b.status, "rows_imported": b.rows_imported,
+         "rows_duplicate": b.rows_duplicate, "rows_rejected": b.rows_rejected, "by": b.created_by.username if b.created_by else None,
+         "at": b.created_at.isoformat(timespec="seconds")}
+        for b in batches
+    ]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        for r in rows:
+            print(f"{r['batch']:>5}  {r['at']}  {r['kind']:<13} {r['status']:<11} {r['rows_imported']:>10} rows  {r['file']}")
+    return 0
+
+
+def cmd_rollback(args) -> int:
+    from django.core.exceptions import ValidationError
+
+    from keyplan.revenue.models import ImportBatch
+    from keyplan.revenue.services import rollback_batch
+
+    batch = ImportBatch.objects.filter(pk=args.batch).first()
+    if batch is None:
+        return _fail(f"there is no import batch {args.batch}")
+    try:
+        rollback_batch(batch, by=_acting_user(args.as_user))
+    except ValidationError as error:
+        return _fail(" ".join(error.messages))
+    print(f"Rolled back batch {batch.pk} ({batch.file_name}).")
+    return 0
+
+
+def _date(value: str):
+    import datetime
+
+    try:
+        return datetime.date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date like 2026-01-31") from None
+
+
+def cmd_analyze(args) -> int:
+    from keyplan.revenue import portfolio
+
+    user = _acting_user(args.as_user)
+    scope = portfolio.Scope(user, industry=args.industry or "", country=(args.country or "").upper(), tier=args.tier or "",
+                            kam=args.kam)
+    options = portfolio.Options(start=args.date_from, end=args.date_to, threshold=args.threshold,
+                                thresholds=tuple(args.thresholds), years=args.years, top=args.top, as_of=args.as_of,
+                                horizon_months=args.horizon_months, discount_rate=args.discount_rate)
+    try:
+        payload = portfolio.run(args.name, scope, options)
+    except ValueError as error:
+        return _fail(str(error))
+    if args.json:
+        print(json.dumps(payload, indent=2, ensure_ascii=False))
+    else:
+        print(portfolio.summary(args.name, payload))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from keyplan.core.models import Role
 
@@ -177,6 +337,50 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--name", help="what the token is for")
     t.add_argument("--json", action="store_true", help="print JSON")
     t.set_defaults(func=cmd_token_create)
+
+    p = sub.add_parser("import", help="import a revenue ledger, subscriptions or exchange rates (CSV or XLSX)")
+    p.add_argument("kind", choices=["ledger", "subscriptions", "rates"])
+    p.add_argument("file")
+    p.add_argument("--map", action="append", metavar="SOURCE=FIELD", help="map a column of the file to a field (repeatable)")
+    p.add_argument("--date-format", help="strftime format of the dates, e.g. %%d.%%m.%%Y (detected when left out)")
+    p.add_argument("--decimal", choices=[".", ","], help="decimal separator of amounts (detected when left out)")
+    p.add_argument("--delimiter", help="CSV delimiter (detected when left out); \\t for tab")
+    p.add_argument("--sheet", help="XLSX sheet (default: the first)")
+    p.add_argument("--create-accounts", action="store_true", help="create unknown accounts (ledger)")
+    p.add_argument("--skip-invalid", action="store_true", help="import the good rows; write the rejected ones beside the file")
+    p.add_argument("--dry-run", action="store_true", help="validate and report; write nothing")
+    p.add_argument("--as", dest="as_user", metavar="USERNAME", help="who imports (default: the first admin)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("imports", help="list import batches, newest first")
+    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_imports)
+
+    p = sub.add_parser("rollback", help="undo an import batch (its lines leave the ledger and the rollups)")
+    p.add_argument("batch", type=int)
+    p.add_argument("--as", dest="as_user", metavar="USERNAME")
+    p.set_defaults(func=cmd_rollback)
+
+    p = sub.add_parser("analyze", help="portfolio analyses: pareto, abc, mrr, profitability, concentration, clv")
+    p.add_argument("name", choices=["pareto", "abc", "mrr", "profitability", "concentration", "clv"])
+    p.add_argument("--from", dest="date_from", type=_date, help="first day of the period (default: 12 months back)")
+    p.add_argument("--to", dest="date_to", type=_date, help="last day of the period (default: today)")
+    p.add_argument("--threshold", type=float, default=0.8, help="Pareto: share of revenue the vital few reach")
+    p.add_argument("--thresholds", type=float, nargs=2, default=[0.8, 0.95], metavar=("A", "B"), help="ABC thresholds")
+    p.add_argument("--years", type=int, default=3, help="ABC and concentration: calendar years up to this one")
+    p.add_argument("--top", type=int, default=10, help="concentration: share of the top N accounts")
+    p.add_argument("--as-of", type=_date, help="CLV: fit the purchase model on the ledger up to this day (default today)")
+    p.add_argument("--horizon-months", type=int, default=12, help="CLV horizon")
+    p.add_argument("--discount-rate", type=float, default=0.10, help="CLV: yearly discount rate")
+    p.add_argument("--industry")
+    p.add_argument("--country")
+    p.add_argument("--tier", choices=["key", "candidate", "standard"])
+    p.add_argument("--kam", type=int, help="user id of a key account manager")
+    p.add_argument("--as", dest="as_user", metavar="USERNAME", help="analyse what this user may see (default: an admin)")
+    p.add_argument("--json", action="store_true", help="print the analysis as JSON")
+    p.set_defaults(func=cmd_analyze)
     return parser
 
 
@@ -187,6 +391,10 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader (head, less) went away: not an error of ours.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

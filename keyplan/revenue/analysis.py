@@ -763,15 +763,20 @@ def _arrays(*values: npt.ArrayLike) -> list[np.ndarray]:
 
 
 def _minimize(negative_log_likelihood, starts: Sequence[Sequence[float]]) -> optimize.OptimizeResult:
-    """Best of a Nelder-Mead search from each start (robust without gradients); parameters are logs, so positive."""
+    """Best of a bounded quasi-Newton search from each start; parameters are logs, so positive.
+
+    L-BFGS-B with the logs bounded to ±12 fits CDNOW in a quarter of a second and, unlike an
+    unbounded simplex search, does not wander for seconds when the likelihood is flat (regular
+    B2B buyers who almost never drop out push a and b towards infinity).
+    """
     best = None
     for start in starts:
         with np.errstate(all="ignore"):
             result = optimize.minimize(
                 negative_log_likelihood,
                 np.asarray(start, dtype=float),
-                method="Nelder-Mead",
-                options={"maxiter": 5_000, "xatol": 1e-8, "fatol": 1e-9},
+                method="L-BFGS-B",
+                bounds=[(-12.0, 12.0)] * len(start),
             )
         if np.isfinite(result.fun) and (best is None or result.fun < best.fun):
             best = result

@@ -9,6 +9,7 @@ moment the numbers change everywhere: an import that fails half-way never shows.
 """
 
 import csv
+import datetime
 import hashlib
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -25,6 +26,7 @@ from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
 from keyplan.accounts.models import Account, Tier, TierChange, currency_codes
+from keyplan.accounts.services import can_edit
 from keyplan.core.models import User
 from keyplan.revenue.models import (
     BatchStatus,
@@ -659,3 +661,183 @@ def rollback_batch(batch: ImportBatch, *, by: User) -> ImportBatch:
         batch.rolled_back_at = timezone.now()
         batch.save()
     return batch
+
+
+# ---------------------------------------------------------------- exchange rates and subscriptions
+
+RATE_FIELDS = {
+    "date": ("date", "valid_from", "datum", "data"),
+    "currency": ("currency", "ccy", "valuta", "wahrung", "waehrung", "divisa"),
+    "rate": ("rate", "exchange_rate", "koers", "kurs", "wisselkoers", "tasso", "cambio"),
+}
+SUBSCRIPTION_FIELDS = {
+    "account_id": LEDGER_FIELDS["account_id"],
+    "plan": ("plan", "plan_name", "subscription", "product", "abonnement", "tarif", "piano"),
+    "monthly_amount": ("monthly_amount", "mrr", "amount", "monthly_fee", "price", "bedrag", "betrag", "importo"),
+    "currency": ("currency", "ccy", "valuta", "wahrung", "waehrung", "divisa"),
+    "start": ("start", "start_date", "begin", "from", "startdatum", "beginn", "inizio"),
+    "end": ("end", "end_date", "until", "to", "einddatum", "ende", "fine"),
+}
+
+
+@dataclass
+class SmallImportOptions:
+    mapping: dict[str, str] = field(default_factory=dict)
+    date_format: str | None = None
+    decimal: str | None = None
+    delimiter: str | None = None
+    sheet: str | None = None
+    dry_run: bool = False
+
+
+def _read_small(path: Path, fields: dict, required: tuple[str, ...], options: SmallImportOptions,
+                dates: tuple[str, ...], numbers: tuple[str, ...]) -> tuple[pl.DataFrame, dict[str, str], list[RowError]]:
+    """Read a reference-data file (rates, subscriptions) whole: typed columns ``_<field>`` and row errors."""
+    table = open_table(path, delimiter=options.delimiter, sheet=options.sheet, fields=fields)
+    mapping = detect_mapping(table.headers, fields)
+    for source, target in options.mapping.items():
+        if target not in fields or source not in table.headers:
+            raise ReadError(f"--map {source}={target}: use a column of the file and one of {', '.join(fields)}.")
+        mapping = {f: s for f, s in mapping.items() if s != source and f != target} | {target: source}
+    missing = [f for f in required if f not in mapping]
+    if missing:
+        raise ReadError(f"No column for {', '.join(missing)}; the file has {', '.join(table.headers)}.")
+    frames = list(iter_chunks(table, list(mapping.values())))
+    frame = pl.concat(frames) if frames else pl.DataFrame(schema={LINE: pl.Int64, **{s: pl.String for s in mapping.values()}})
+    frame = frame.rename({source: name for name, source in mapping.items()})
+    frame = frame.with_columns([pl.lit(None, dtype=pl.String).alias(f) for f in fields if f not in frame.columns])
+    column = {h: i for i, h in enumerate(table.headers)}
+    date_samples = [row[column[mapping[d]]] for d in dates if d in mapping for row in table.sample if column[mapping[d]] < len(row)]
+    fmt = options.date_format or detect_date_format(date_samples) or "%Y-%m-%d"
+    number_samples = [row[column[mapping[n]]] for n in numbers if n in mapping for row in table.sample if column[mapping[n]] < len(row)]
+    decimal = options.decimal or detect_decimal(number_samples, delimiter=table.delimiter)
+    frame = frame.with_columns(
+        *[date_expr(d, fmt).alias(f"_{d}") for d in dates],
+        *[amount_expr(n, decimal).alias(f"_{n}") for n in numbers],
+    )
+    errors = []
+    for name in fields:
+        source = mapping.get(name, name)
+        if name in required:
+            for line, value in frame.filter(pl.col(name).is_null()).select(LINE, name).iter_rows():
+                errors.append(RowError(line, source, value, f"the {name.replace('_', ' ')} is missing"))
+        if name in dates or name in numbers:
+            reason = f"not a date in the format {fmt}" if name in dates else "not a number"
+            for line, value in frame.filter(pl.col(name).is_not_null() & pl.col(f"_{name}").is_null()).select(LINE, name).iter_rows():
+                errors.append(RowError(line, source, value, reason))
+    return frame, mapping, errors
+
+
+def _small_batch(kind: str, path: Path, by: User, mapping: dict) -> ImportBatch:
+    return ImportBatch.objects.create(kind=kind, file_name=path.name, file_sha256=_file_sha256(path), created_by=by,
+                                      status=BatchStatus.IMPORTING, options={"mapping": mapping})
+
+
+def import_rates(path: str | Path, *, by: User, options: SmallImportOptions | None = None) -> ImportResult:
+    """Exchange rates (date, currency, rate to the reporting currency). A later rate for a date replaces the earlier one."""
+    if not can_import(by):
+        raise PermissionDenied("Only KAM leads and admins import exchange rates.")
+    options, path = options or SmallImportOptions(), Path(path)
+    frame, mapping, errors = _read_small(path, RATE_FIELDS, ("date", "currency", "rate"), options, ("date",), ("rate",))
+    frame = frame.with_columns(pl.col("currency").str.strip_chars().str.to_uppercase())
+    codes = pl.Series(sorted(currency_codes()), dtype=pl.String)
+    for line, value in frame.filter(pl.col("currency").is_not_null() & ~pl.col("currency").is_in(codes.implode())).select(LINE, "currency").iter_rows():
+        errors.append(RowError(line, mapping["currency"], value, "unknown currency; use an ISO 4217 code such as USD"))
+    for line, value in frame.filter(pl.col("_rate").is_not_null() & (pl.col("_rate") <= 0)).select(LINE, "rate").iter_rows():
+        errors.append(RowError(line, mapping["rate"], value, "a rate must be above 0"))
+    result = ImportResult(batch=None, rows_total=frame.height, dry_run=options.dry_run)
+    if errors or options.dry_run:
+        result.errors, result.error_count = sorted(errors, key=lambda e: e.line)[:MAX_REPORTED_ERRORS], len(errors)
+        result.rows_rejected = len({e.line for e in errors})
+        return result
+    with transaction.atomic():
+        batch = _small_batch(ImportKind.RATES, path, by, mapping)
+        existing = {(c, d): pk for pk, c, d in ExchangeRate.objects.values_list("pk", "currency", "date")}
+        new, changed = [], []
+        for _, currency, day, rate in frame.select(LINE, "currency", "_date", "_rate").iter_rows():
+            if (currency, day) in existing:
+                changed.append(ExchangeRate(pk=existing[(currency, day)], currency=currency, date=day, rate=round(rate, 8)))
+            else:
+                new.append(ExchangeRate(currency=currency, date=day, rate=round(rate, 8), batch=batch))
+                existing[(currency, day)] = None
+        ExchangeRate.objects.bulk_create(new, batch_size=1000)
+        ExchangeRate.objects.bulk_update(changed, ["rate"], batch_size=1000)
+        result.batch, result.rows_imported, result.rows_duplicate = batch, len(new) + len(changed), 0
+        _finish(batch, result, BatchStatus.DONE)
+    return result
+
+
+def import_subscriptions(path: str | Path, *, by: User, options: SmallImportOptions | None = None) -> ImportResult:
+    """Subscriptions (account, plan, monthly amount, currency, start, end). The same account, plan and start updates the line."""
+    if not can_import(by):
+        raise PermissionDenied("Only KAM leads and admins import subscriptions.")
+    options, path = options or SmallImportOptions(), Path(path)
+    frame, mapping, errors = _read_small(path, SUBSCRIPTION_FIELDS, ("account_id", "plan", "monthly_amount", "start"),
+                                         options, ("start", "end"), ("monthly_amount",))
+    accounts = dict(Account.objects.values_list("external_id", "pk"))
+    currencies = dict(Account.objects.values_list("external_id", "reporting_currency"))
+    frame = frame.with_columns(pl.col("account_id").str.strip_chars(), pl.col("plan").str.strip_chars(),
+                               pl.col("currency").str.strip_chars().str.to_uppercase())
+    codes = currency_codes()
+    for line, external_id, currency, amount, start, end in frame.select(LINE, "account_id", "currency", "_monthly_amount", "_start", "_end").iter_rows():
+        if external_id and external_id not in accounts:
+            errors.append(RowError(line, mapping["account_id"], external_id, "unknown account; create it first"))
+        if currency and currency not in codes:
+            errors.append(RowError(line, mapping.get("currency", "currency"), currency, "unknown currency; use an ISO 4217 code"))
+        if amount is not None and amount < 0:
+            errors.append(RowError(line, mapping["monthly_amount"], str(amount), "a monthly amount cannot be negative"))
+        if start and end and end <= start:
+            errors.append(RowError(line, mapping.get("end", "end"), str(end), "the end must be after the start"))
+    result = ImportResult(batch=None, rows_total=frame.height, dry_run=options.dry_run)
+    if errors or options.dry_run:
+        result.errors, result.error_count = sorted(errors, key=lambda e: e.line)[:MAX_REPORTED_ERRORS], len(errors)
+        result.rows_rejected = len({e.line for e in errors})
+        return result
+    with transaction.atomic():
+        batch = _small_batch(ImportKind.SUBSCRIPTIONS, path, by, mapping)
+        existing = {(a, p, s): pk for pk, a, p, s in Subscription.objects.values_list("pk", "account_id", "plan", "start")}
+        new, changed = [], []
+        for external_id, plan, currency, amount, start, end in frame.select("account_id", "plan", "currency", "_monthly_amount", "_start", "_end").iter_rows():
+            account_id = accounts[external_id]
+            line = Subscription(account_id=account_id, plan=plan[:100], monthly_amount=round(amount, 2),
+                                currency=currency or currencies[external_id], start=start, end=end, batch=batch)
+            key = (account_id, line.plan, start)
+            if key in existing:
+                line.pk = existing[key]
+                changed.append(line)
+            else:
+                new.append(line)
+                existing[key] = None
+        bulk_create_with_history(new, Subscription, batch_size=1000, default_user=by)
+        Subscription.objects.bulk_update(changed, ["monthly_amount", "currency", "end"], batch_size=1000)
+        result.batch, result.rows_imported = batch, len(new) + len(changed)
+        _finish(batch, result, BatchStatus.DONE)
+    return result
+
+
+@transaction.atomic
+def add_subscription(account: Account, *, by: User, plan: str, monthly_amount, currency: str, start: datetime.date,
+                     end: datetime.date | None = None) -> Subscription:
+    """A subscription entered on the account page."""
+    if not can_edit(by, account):
+        raise PermissionDenied("You may not change this account.")
+    subscription = Subscription(account=account, plan=(plan or "").strip(), monthly_amount=monthly_amount,
+                                currency=(currency or account.reporting_currency).upper(), start=start, end=end)
+    if end is not None and start is not None and end <= start:
+        raise ValidationError({"end": "The end must be after the start."})
+    subscription.full_clean()
+    subscription._history_user = by
+    subscription.save()
+    return subscription
+
+
+@transaction.atomic
+def end_subscription(subscription: Subscription, *, by: User, end: datetime.date) -> Subscription:
+    if not can_edit(by, subscription.account):
+        raise PermissionDenied("You may not change this account.")
+    if end <= subscription.start:
+        raise ValidationError({"end": "The end must be after the start."})
+    subscription.end = end
+    subscription._history_user = by
+    subscription.save(update_fields=["end"])
+    return subscription

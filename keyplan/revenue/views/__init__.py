@@ -1,0 +1,1 @@
+"""Revenue pages: the portfolio analyses (portfolio.py) and the imports (imports.py)."""

@@ -1,0 +1,1 @@
+"""Import pages: upload, preview and mapping, progress, batches and rollback."""

@@ -1,0 +1,1 @@
+"""The portfolio page and one page per analysis."""
