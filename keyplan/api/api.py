@@ -55,3 +55,7 @@ def on_unauthenticated(request, exc: AuthenticationError):
 from keyplan.api import accounts  # noqa: E402  (routers register themselves on `api`)
 
 api.add_router("/accounts/", accounts.router)
+
+from keyplan.api import relationships  # noqa: E402
+
+api.add_router("/", relationships.router)  # /accounts/{id}/stakeholders/ … and /relationships/stale

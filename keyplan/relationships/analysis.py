@@ -138,10 +138,13 @@ class Reason:
 
     @property
     def text(self) -> str:
-        return REASON_TEXT[self.code].format(**dict(self.params))
+        params = dict(self.params)
+        if "role" in params:
+            params["role"] = ROLE_TEXT.get(params["role"], params["role"])
+        return REASON_TEXT[self.code].format(**params)
 
     def as_dict(self) -> dict:
-        return {"code": self.code, "text": self.text, "params": dict(self.params)}
+        return {"code": self.code, "text": self.text}
 
 
 @dataclass(frozen=True)
@@ -164,13 +167,11 @@ class Path:
     def owner(self) -> str:
         return self.start.owner
 
+    def owner_dict(self) -> dict | None:
+        return {"id": self.start.owner_id, "name": self.start.owner} if self.start.owner_id is not None else None
+
     def as_dict(self) -> dict:
-        return {
-            "stakeholders": [p.as_dict() for p in self.people],
-            "steps": self.steps,
-            "weakest_line": self.weakest,
-            "owner": {"id": self.start.owner_id, "name": self.start.owner} if self.start.owner_id else None,
-        }
+        return {"steps": self.steps, "weakest_line": self.weakest, "owner": self.owner_dict()}
 
 
 @dataclass(frozen=True)
@@ -205,6 +206,7 @@ class Target:
         return self.best_path.owner if self.best_path else ""
 
     def as_dict(self) -> dict:
+        """JSON-ready: each path a list of the stakeholders from the one who starts to the target."""
         best = self.best_path
         return {
             "rank": self.rank,
@@ -212,9 +214,10 @@ class Target:
             "urgent": self.urgent,
             "score": self.score,
             "reasons": [r.as_dict() for r in self.reasons],
-            "paths": [p.as_dict() for p in self.paths],
+            "paths": [[p.as_dict() for p in path.people] for path in self.paths],
+            "path_details": [path.as_dict() for path in self.paths],
             "no_path": not self.paths,
-            "best_path_owner": best.as_dict()["owner"] if best else None,
+            "best_path_owner": best.owner_dict() if best else None,
             "risks": [r.as_dict() for r in self.risks],
         }
 
@@ -226,7 +229,7 @@ def _reasons(person: Person, urgent: bool, risks: Sequence[Risk]) -> list[Reason
     elif person.power == "high":
         reasons.append(Reason("high_power"))
     if person.buying_role in DECIDING_ROLES:
-        reasons.append(Reason("deciding_role", (("role", ROLE_TEXT[person.buying_role]),)))
+        reasons.append(Reason("deciding_role", (("role", person.buying_role),)))
     elif person.buying_role == "blocker" and not urgent:
         reasons.append(Reason("blocker"))
     if person.sentiment in ("critic", "neutral"):
@@ -430,6 +433,7 @@ def possible_duplicates(steps: Sequence[NextStep]) -> dict[int, list[int]]:
 
 H_GAP = 20  # between neighbouring blocks
 V_GAP = 48  # between a manager and the row below
+WRAP_GAP = 24  # between a manager and their team wrapped into columns
 STACK_GAP = 10  # between people stacked in a column
 INDENT = 18  # stacked people sit right of their manager's trunk line
 PANEL_GAP = 56  # between the hierarchy and the external parties
@@ -437,6 +441,8 @@ ORG_HEAD = 26  # height of an organisation's heading in the external panel
 # The printable area of an A4 landscape page with 10 mm margins, in mm.
 PAGE_W, PAGE_H = 277.0, 190.0
 COMPACT_FROM = 60  # from this many people on, nodes are drawn compact (two lines)
+# Millimetres per drawing unit from which 12-unit text prints at about 7 pt: good enough to read.
+LEGIBLE_SCALE = 0.2
 
 
 @dataclass(frozen=True)
@@ -520,16 +526,23 @@ class _Tree:
         return Block(self.node.width, self.node.height, {pid: (0, 0)}, anchor=self.node.width / 2)
 
     def indented(self, pid: int) -> Block:
-        """A manager with everyone below as an indented list, like a file tree."""
+        """A manager with everyone below as an indented list, like a file tree; a long list wraps into columns."""
         kids = self.children.get(pid, [])
         block = self.leaf(pid)
         if not kids:
             return block
+        blocks = [self.indented(kid) for kid in kids]
+        if len(blocks) > 1 and sum(b.height + STACK_GAP for b in blocks) - STACK_GAP > self.column:
+            below = self.stack(blocks, trunk=True, bus_gap=WRAP_GAP)
+            below.place(block, 0, self.node.height + WRAP_GAP)
+            block.lines.append([(INDENT / 2, self.node.height), (INDENT / 2, self.node.height + WRAP_GAP / 2)])
+            block.width = max(block.width, below.width)
+            block.height = self.node.height + WRAP_GAP + below.height
+            return block
         y = self.node.height + STACK_GAP
         trunk_x = INDENT / 2
         last_tick = y
-        for kid in kids:
-            child = self.indented(kid)
+        for child in blocks:
             child.place(block, INDENT, y)
             last_tick = y + self.node.height / 2
             block.lines.append([(trunk_x, last_tick), (INDENT, last_tick)])
@@ -539,7 +552,7 @@ class _Tree:
         block.height = y - STACK_GAP
         return block
 
-    def stack(self, blocks: Sequence[Block], *, trunk: bool) -> Block:
+    def stack(self, blocks: Sequence[Block], *, trunk: bool, bus_gap: float = V_GAP) -> Block:
         """Blocks in columns no taller than ``self.column``; with ``trunk``, joined to a bus above them."""
         columns: list[list[Block]] = [[]]
         height = 0.0
@@ -563,13 +576,13 @@ class _Tree:
                 col_w = max(col_w, offset + child.width)
                 y += child.height + STACK_GAP
             if trunk:
-                out.lines.append([(x + INDENT / 2, -V_GAP / 2), (x + INDENT / 2, last_tick)])
+                out.lines.append([(x + INDENT / 2, -bus_gap / 2), (x + INDENT / 2, last_tick)])
                 trunks.append(x + INDENT / 2)
             out.height = max(out.height, y - STACK_GAP)
             x += col_w + H_GAP
         out.width = x - H_GAP
         if trunk and len(trunks) > 1:
-            out.lines.append([(trunks[0], -V_GAP / 2), (trunks[-1], -V_GAP / 2)])
+            out.lines.append([(trunks[0], -bus_gap / 2), (trunks[-1], -bus_gap / 2)])
         out.anchor = (trunks[0] + trunks[-1]) / 2 if trunk else out.width / 2
         out.reaches_up = trunk
         return out
@@ -635,8 +648,9 @@ def _hierarchy(internal: Sequence[Person]) -> tuple[dict[int, list[int]], list[i
     children: dict[int, list[int]] = defaultdict(list)
     for pid, manager in parent.items():
         children[manager].append(pid)
+    # People without reports first, then managers with their teams: small boxes stay next to their manager.
     for kids in children.values():
-        kids.sort(key=order.__getitem__)
+        kids.sort(key=lambda k: (k in children, order[k]))
     return children, [p.id for p in internal if p.id not in parent]
 
 
@@ -703,10 +717,12 @@ def map_layout(people: Sequence[Person]) -> MapLayout:
     if not people:
         return MapLayout(0, 0, {}, [], [])
     node = COMPACT if len(people) >= COMPACT_FROM else REGULAR
-    best: MapLayout | None = None
+    best, best_key = None, None
     for depth in (1, 2, 3, 4, 6, 99):
         for rows in (3, 4, 5, 6, 8, 10, 12, 16, 24, 40):
             layout = _layout(people, node, depth, rows * (node.height + STACK_GAP))
-            if best is None or layout.print_scale > best.print_scale + 1e-9:
-                best = layout
+            # Legible on paper first; among legible layouts, the most org-chart-like; then the largest print.
+            key = (min(layout.print_scale, LEGIBLE_SCALE), depth, layout.print_scale)
+            if best_key is None or key > best_key:
+                best, best_key = layout, key
     return best

@@ -444,22 +444,12 @@ def stakeholder_rows(account: Account, *, today: datetime.date | None = None) ->
     )
 
 
-def people(account: Account, *, today: datetime.date | None = None, rows: list[Stakeholder] | None = None) -> list[analysis.Person]:
+def people(account: Account, *, today: datetime.date | None = None) -> list[analysis.Person]:
     """The account's active stakeholders as the analyses see them.
 
     Someone whose manager is archived hangs from the nearest manager still on the map.
     """
-    rows = rows if rows is not None else stakeholder_rows(account, today=today)
-    active = {row.pk for row in rows}
-    managers = dict(Stakeholder.objects.filter(account=account).values_list("pk", "reports_to_id"))
-    out = []
-    for row in rows:
-        manager, seen = row.reports_to_id, set()
-        while manager is not None and manager not in active and manager not in seen:
-            seen.add(manager)
-            manager = managers.get(manager)
-        out.append(_person(row, manager if manager in active else None))
-    return out
+    return people_by_account([account], today=today)[account.pk]
 
 
 def lines(account: Account) -> list[analysis.Line]:
@@ -594,3 +584,128 @@ def change_log(account: Account, *, stakeholder: Stakeholder | None = None, limi
         )
     entries.sort(key=lambda e: e.when, reverse=True)
     return entries[:limit]
+
+
+# ---------------------------------------------------------------- the map, the calendar, the portfolio
+
+
+def map_labels() -> dict[str, str]:
+    """The map's words in the current language."""
+    labels = {
+        "title": _("Stakeholder map"), "legend": _("Legend"),
+        "supporter": str(Sentiment.SUPPORTER.label), "neutral": str(Sentiment.NEUTRAL.label), "critic": str(Sentiment.CRITIC.label),
+        "high_power": _("High decision power"), "low_power": _("Low decision power"),
+        "key_contact": _("Key contact point"), "reports_to": _("Reports to"),
+        "positive": _("Positive influence"), "negative": _("Negative influence"),
+        "externals": _("External parties"), "empty": _("No stakeholders yet."),
+        "power": _("Decision power"), "contact": _("Contact"), "owner": _("Owner"), "nobody": _("nobody"),
+    }
+    labels.update({f"{value}_power_short": str(label) for value, label in DecisionPower.choices})
+    labels.update({f"contact_{value}": str(label) for value, label in ContactStrength.choices})
+    return labels
+
+
+def render_map(
+    account: Account,
+    *,
+    today: datetime.date | None = None,
+    link=None,
+    selected: int | None = None,
+) -> str:
+    """The account's stakeholder map as a self-contained SVG document."""
+    from keyplan.relationships import map_svg
+
+    today = today or timezone.localdate()
+    return map_svg.render_map(
+        people(account, today=today),
+        lines(account),
+        title=account.name,
+        subtitle=_("Stakeholder map · %(date)s") % {"date": today.isoformat()},
+        labels=map_labels(),
+        role_labels={value: str(label) for value, label in BuyingRole.choices},
+        strength_labels={value: str(label) for value, label in LineStrength.choices},
+        link=link,
+        selected=selected,
+    )
+
+
+def planned_meetings(account: Account, *, today: datetime.date | None = None) -> QuerySet[Interaction]:
+    today = today or timezone.localdate()
+    return (
+        Interaction.objects.filter(account=account).planned(today)
+        .prefetch_related("stakeholders", "users").select_related("next_step_owner").order_by("date", "time", "pk")
+    )
+
+
+def meetings_calendar(account: Account, *, today: datetime.date | None = None, host: str = "keyplan") -> str:
+    """The account's planned meetings, calls, visits and events as iCalendar text.
+
+    Times are in the account's time zone (the server's when the account has none);
+    an interaction without a time is an all-day event.
+    """
+    import zoneinfo
+
+    from django.conf import settings
+
+    from keyplan.relationships import ical
+
+    zone = zoneinfo.ZoneInfo(account.time_zone or settings.TIME_ZONE)
+    events = []
+    for meeting in planned_meetings(account, today=today):
+        if meeting.time is not None:
+            start = datetime.datetime.combine(meeting.date, meeting.time, tzinfo=zone)
+            end = start + datetime.timedelta(minutes=meeting.duration_minutes)
+        else:
+            start, end = meeting.date, meeting.date + datetime.timedelta(days=1)
+        who = [str(p) for p in meeting.stakeholders.all()] + [str(u) for u in meeting.users.all()]
+        description = [meeting.summary]
+        if who:
+            description.append(_("Participants: %(names)s") % {"names": ", ".join(who)})
+        if meeting.next_step:
+            description.append(_("Next step: %(step)s") % {"step": meeting.next_step})
+        events.append(ical.Event(
+            uid=f"interaction-{meeting.pk}@{host}",
+            start=start,
+            end=end,
+            summary=f"{meeting.get_kind_display()}: {account.name} · {meeting.headline}",
+            description="\n\n".join(description),
+            location=meeting.location,
+            categories="Keyplan",
+        ))
+    return ical.calendar(events, name=_("%(account)s · planned meetings") % {"account": account.name}, now=timezone.now())
+
+
+def people_by_account(accounts: Iterable[Account], *, today: datetime.date | None = None) -> dict[int, list[analysis.Person]]:
+    """Active stakeholders of several accounts in one query, as the analyses see them."""
+    today = today or timezone.localdate()
+    ids = [a.pk for a in accounts]
+    rows = (
+        Stakeholder.objects.filter(account_id__in=ids).active().with_contact(today).select_related("owner")
+        .order_by("account_id", "name", "pk")
+    )
+    grouped: dict[int, list[Stakeholder]] = {pk: [] for pk in ids}
+    for row in rows:
+        grouped[row.account_id].append(row)
+    managers = dict(Stakeholder.objects.filter(account_id__in=ids).values_list("pk", "reports_to_id"))
+    out = {}
+    for pk, account_rows in grouped.items():
+        active = {row.pk for row in account_rows}
+        persons = []
+        for row in account_rows:
+            manager, seen = row.reports_to_id, set()
+            while manager is not None and manager not in active and manager not in seen:
+                seen.add(manager)
+                manager = managers.get(manager)
+            persons.append(_person(row, manager if manager in active else None))
+        out[pk] = persons
+    return out
+
+
+def lines_by_account(accounts: Iterable[Account]) -> dict[int, list[analysis.Line]]:
+    ids = [a.pk for a in accounts]
+    out: dict[int, list[analysis.Line]] = {pk: [] for pk in ids}
+    for line in InfluenceLine.objects.filter(
+        account_id__in=ids, source__archived_at__isnull=True, target__archived_at__isnull=True
+    ).order_by("pk"):
+        out[line.account_id].append(analysis.Line(line.source_id, line.target_id, line.polarity, line.strength, line.note, line.pk))
+    return out

@@ -6,7 +6,7 @@ NAVIGATION = [
     ("portfolio", _("Portfolio"), "portfolio"),
     ("accounts", _("Accounts"), "accounts:list"),
     ("selection", _("Selection"), "selection"),
-    ("relationships", _("Relationships"), "relationships"),
+    ("relationships", _("Relationships"), "relationships:portfolio"),
     ("plans", _("Plans"), "plans"),
     ("health", _("Health"), "health"),
     ("reports", _("Reports"), "reports"),

@@ -22,11 +22,6 @@ COMING = {
         _("The weighted scoring matrix, growth potential × harmony, key-account proposals within the team's "
           "capacity, and periodic reviews of key status."),
     ),
-    "relationships": (
-        _("Relationships"),
-        _("Stakeholder maps of the buying decision, informal influence, who to win next and through whom, "
-          "and the shared interaction log."),
-    ),
     "plans": (
         _("Plans"),
         _("Account plans with the customer's business and SWOT, goals and actions on a timeline, "

@@ -1,0 +1,260 @@
+"""API input and output shapes for relationships; the rules stay in the services."""
+
+import datetime
+
+from ninja import Field, Schema
+
+from keyplan.accounts.schemas import UserRef
+
+
+class StakeholderRef(Schema):
+    id: int
+    name: str
+
+
+class StakeholderOut(Schema):
+    id: int
+    account_id: int
+    name: str
+    title: str
+    department: str
+    external_organisation: str
+    is_external: bool
+    email: str
+    phone: str
+    reports_to_id: int | None
+    buying_role: str
+    decision_power: str
+    sentiment: str
+    contact_strength: str = Field(description="The value set by hand; used while no interaction is logged")
+    contact: str = Field(description="The effective contact strength: computed from interactions when any were held")
+    last_contact: datetime.date | None
+    is_key_contact: bool
+    owner: UserRef | None
+    notes: str
+    archived_at: datetime.datetime | None
+    created_at: datetime.datetime
+    updated_at: datetime.datetime
+
+
+class StakeholderIn(Schema):
+    name: str
+    title: str = ""
+    department: str = ""
+    external_organisation: str = ""
+    email: str = ""
+    phone: str = ""
+    reports_to_id: int | None = None
+    buying_role: str = ""
+    decision_power: str = "medium"
+    sentiment: str = "neutral"
+    contact_strength: str = "none"
+    is_key_contact: bool = False
+    owner_id: int | None = None
+    notes: str = ""
+
+
+class StakeholderPatch(Schema):
+    name: str | None = None
+    title: str | None = None
+    department: str | None = None
+    external_organisation: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    reports_to_id: int | None = None
+    buying_role: str | None = None
+    decision_power: str | None = None
+    sentiment: str | None = None
+    contact_strength: str | None = None
+    is_key_contact: bool | None = None
+    owner_id: int | None = None
+    notes: str | None = None
+
+
+class StakeholderQuery(Schema):
+    """Query parameters of the stakeholder list; their meaning is keyplan.relationships.filters.StakeholderFilter."""
+
+    q: str | None = None
+    department: str | None = None
+    buying_role: str | None = None
+    decision_power: str | None = None
+    sentiment: str | None = None
+    contact: str | None = Field(None, description="Effective contact strength: none, weak, medium, strong")
+    key_contact: bool = False
+    side: str | None = Field(None, description="customer or external")
+    owner: int | None = Field(None, description="User id of the relationship owner")
+    archived: bool = Field(False, description="List archived stakeholders instead of active ones")
+    sort: str | None = Field(None, description="name, -name, department, power, sentiment, last_contact, -last_contact")
+
+
+class RemovalOut(Schema):
+    id: int
+    archived: bool = Field(description="True: kept as archived because the interaction log names them; false: deleted")
+
+
+class InfluenceLineOut(Schema):
+    id: int
+    source: StakeholderRef
+    target: StakeholderRef
+    polarity: str
+    strength: str
+    note: str
+    since: datetime.date | None
+
+
+class InfluenceLineIn(Schema):
+    source_id: int
+    target_id: int
+    polarity: str = "positive"
+    strength: str = "medium"
+    note: str = ""
+    since: datetime.date | None = None
+
+
+class InfluenceLinePatch(Schema):
+    polarity: str | None = None
+    strength: str | None = None
+    note: str | None = None
+    since: datetime.date | None = None
+
+
+class InteractionOut(Schema):
+    id: int
+    kind: str
+    date: datetime.date
+    time: datetime.time | None
+    duration_minutes: int
+    location: str
+    summary: str
+    stakeholders: list[StakeholderRef]
+    users: list[UserRef]
+    next_step: str
+    next_step_owner: UserRef | None
+    next_step_due: datetime.date | None
+    next_step_done: bool
+    possible_duplicate_of: list[int] = Field(description="Interactions whose open next step looks the same")
+    created_by: UserRef | None
+    created_at: datetime.datetime
+
+    @staticmethod
+    def resolve_stakeholders(interaction) -> list:
+        return list(interaction.stakeholders.all())
+
+    @staticmethod
+    def resolve_users(interaction) -> list:
+        return list(interaction.users.all())
+
+    @staticmethod
+    def resolve_possible_duplicate_of(interaction) -> list[int]:
+        return getattr(interaction, "possible_duplicate_of", [])
+
+
+class InteractionIn(Schema):
+    kind: str = "meeting"
+    date: datetime.date
+    time: datetime.time | None = None
+    duration_minutes: int = 60
+    location: str = ""
+    summary: str
+    stakeholder_ids: list[int] = []
+    user_ids: list[int] = []
+    next_step: str = ""
+    next_step_owner_id: int | None = None
+    next_step_due: datetime.date | None = None
+
+
+class InteractionPatch(Schema):
+    kind: str | None = None
+    date: datetime.date | None = None
+    time: datetime.time | None = None
+    duration_minutes: int | None = None
+    location: str | None = None
+    summary: str | None = None
+    stakeholder_ids: list[int] | None = None
+    user_ids: list[int] | None = None
+    next_step: str | None = None
+    next_step_owner_id: int | None = None
+    next_step_due: datetime.date | None = None
+    next_step_done: bool | None = None
+
+
+class InteractionQuery(Schema):
+    """Query parameters of the interaction log; their meaning is keyplan.relationships.filters.InteractionFilter."""
+
+    q: str | None = None
+    kind: str | None = None
+    stakeholder: int | None = Field(None, description="Stakeholder id")
+    user: int | None = Field(None, description="User id of a participant or next-step owner")
+    date_from: datetime.date | None = None
+    date_to: datetime.date | None = None
+    when: str | None = Field(None, description="held or planned")
+    open_steps: bool = Field(False, description="Only interactions with an open next step")
+
+
+class ReasonOut(Schema):
+    code: str
+    text: str
+
+
+class OwnerRef(Schema):
+    id: int
+    name: str
+
+
+class PathDetailOut(Schema):
+    steps: int
+    weakest_line: str
+    owner: OwnerRef | None = Field(description="The team member who owns the relationship with the path's first person")
+
+
+class RiskOut(Schema):
+    stakeholder: StakeholderRef
+    strength: str
+    note: str
+
+
+class TargetOut(Schema):
+    rank: int
+    stakeholder: StakeholderRef
+    urgent: bool
+    score: int
+    reasons: list[ReasonOut]
+    paths: list[list[StakeholderRef]] = Field(description="Each path from the supporter or external party to the target, best first")
+    path_details: list[PathDetailOut] = Field(description="For each path, in the same order: its length, weakest line and owner")
+    no_path: bool
+    best_path_owner: OwnerRef | None
+    risks: list[RiskOut] = Field(description="Negative influence lines into the target")
+
+
+class BuyingCenterOut(Schema):
+    department: str
+    stakeholders: list[StakeholderRef]
+
+
+class GapsOut(Schema):
+    decision_makers_without_owner: list[StakeholderRef]
+    buying_centers_without_contact: list[BuyingCenterOut]
+
+
+class StaleOut(Schema):
+    account: StakeholderRef = Field(description="The account (id and name)")
+    stakeholder: StakeholderRef
+    key_contact: bool
+    buying_role: str
+    last_contact: datetime.date | None
+    days_since: int | None = Field(description="Days since the last contact; null when never contacted")
+    owner: str
+
+
+class InteractionPage(Schema):
+    items: list[InteractionOut]
+    count: int
+
+
+class StalePage(Schema):
+    items: list[StaleOut]
+    count: int
+
+
+class StaleQuery(Schema):
+    days: int = Field(60, ge=1, le=3650, description="Alert after this many days without contact")
