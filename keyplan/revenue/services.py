@@ -141,6 +141,10 @@ class ImportResult:
 def _apply_overrides(detected: dict[str, str], headers: list[str], overrides: dict[str, str]) -> dict[str, str]:
     mapping = dict(detected)
     for source, target in overrides.items():
+        if not target and source in headers:
+            # An empty field ignores the column, even one the detection had mapped (the web preview's "ignore").
+            mapping = {f: s for f, s in mapping.items() if s != source}
+            continue
         if target not in LEDGER_FIELDS:
             raise ReadError(f"--map {source}={target}: {target!r} is not a field; fields are {', '.join(LEDGER_FIELDS)}.")
         if source not in headers:
@@ -696,6 +700,9 @@ def _read_small(path: Path, fields: dict, required: tuple[str, ...], options: Sm
     table = open_table(path, delimiter=options.delimiter, sheet=options.sheet, fields=fields)
     mapping = detect_mapping(table.headers, fields)
     for source, target in options.mapping.items():
+        if not target and source in table.headers:
+            mapping = {f: s for f, s in mapping.items() if s != source}  # ignore the column
+            continue
         if target not in fields or source not in table.headers:
             raise ReadError(f"--map {source}={target}: use a column of the file and one of {', '.join(fields)}.")
         mapping = {f: s for f, s in mapping.items() if s != source and f != target} | {target: source}
@@ -728,12 +735,17 @@ def _read_small(path: Path, fields: dict, required: tuple[str, ...], options: Sm
     return frame, mapping, errors
 
 
-def _small_batch(kind: str, path: Path, by: User, mapping: dict) -> ImportBatch:
+def _small_batch(kind: str, path: Path, by: User, mapping: dict, batch: ImportBatch | None = None) -> ImportBatch:
+    if batch is not None:  # made beforehand, e.g. by the web upload so that its page can follow the import
+        batch.kind, batch.status, batch.options = kind, BatchStatus.IMPORTING, {"mapping": mapping}
+        batch.save(update_fields=["kind", "status", "options"])
+        return batch
     return ImportBatch.objects.create(kind=kind, file_name=path.name, file_sha256=_file_sha256(path), created_by=by,
                                       status=BatchStatus.IMPORTING, options={"mapping": mapping})
 
 
-def import_rates(path: str | Path, *, by: User, options: SmallImportOptions | None = None) -> ImportResult:
+def import_rates(path: str | Path, *, by: User, options: SmallImportOptions | None = None,
+                 batch: ImportBatch | None = None) -> ImportResult:
     """Exchange rates (date, currency, rate to the reporting currency). A later rate for a date replaces the earlier one."""
     if not can_import(by):
         raise PermissionDenied("Only KAM leads and admins import exchange rates.")
@@ -749,9 +761,12 @@ def import_rates(path: str | Path, *, by: User, options: SmallImportOptions | No
     if errors or options.dry_run:
         result.errors, result.error_count = sorted(errors, key=lambda e: e.line)[:MAX_REPORTED_ERRORS], len(errors)
         result.rows_rejected = len({e.line for e in errors})
+        if batch is not None and errors and not options.dry_run:
+            result.batch = batch
+            _finish(batch, result, BatchStatus.REJECTED)
         return result
     with transaction.atomic():
-        batch = _small_batch(ImportKind.RATES, path, by, mapping)
+        batch = _small_batch(ImportKind.RATES, path, by, mapping, batch)
         existing = {(c, d): pk for pk, c, d in ExchangeRate.objects.values_list("pk", "currency", "date")}
         new, changed = [], []
         for _, currency, day, rate in frame.select(LINE, "currency", "_date", "_rate").iter_rows():
@@ -767,7 +782,8 @@ def import_rates(path: str | Path, *, by: User, options: SmallImportOptions | No
     return result
 
 
-def import_subscriptions(path: str | Path, *, by: User, options: SmallImportOptions | None = None) -> ImportResult:
+def import_subscriptions(path: str | Path, *, by: User, options: SmallImportOptions | None = None,
+                         batch: ImportBatch | None = None) -> ImportResult:
     """Subscriptions (account, plan, monthly amount, currency, start, end). The same account, plan and start updates the line."""
     if not can_import(by):
         raise PermissionDenied("Only KAM leads and admins import subscriptions.")
@@ -792,9 +808,12 @@ def import_subscriptions(path: str | Path, *, by: User, options: SmallImportOpti
     if errors or options.dry_run:
         result.errors, result.error_count = sorted(errors, key=lambda e: e.line)[:MAX_REPORTED_ERRORS], len(errors)
         result.rows_rejected = len({e.line for e in errors})
+        if batch is not None and errors and not options.dry_run:
+            result.batch = batch
+            _finish(batch, result, BatchStatus.REJECTED)
         return result
     with transaction.atomic():
-        batch = _small_batch(ImportKind.SUBSCRIPTIONS, path, by, mapping)
+        batch = _small_batch(ImportKind.SUBSCRIPTIONS, path, by, mapping, batch)
         existing = {(a, p, s): pk for pk, a, p, s in Subscription.objects.values_list("pk", "account_id", "plan", "start")}
         new, changed = [], []
         for external_id, plan, currency, amount, start, end in frame.select("account_id", "plan", "currency", "_monthly_amount", "_start", "_end").iter_rows():
