@@ -220,8 +220,8 @@ def iter_chunks(table: Table, columns: list[str], *, chunk_rows: int = CHUNK_ROW
             separator=table.delimiter,
             has_header=False,
             skip_rows=table.header_line,  # the header and anything above it
-            infer_schema=False,
-            new_columns=[f"c{i}" for i in range(len(table.headers))],
+            # An explicit all-text schema: a blank first data line or a header-only file must not make Polars guess.
+            schema={f"c{i}": pl.String for i in range(len(table.headers))},
             truncate_ragged_lines=True,
             missing_columns="insert",
             row_index_name=LINE,
@@ -315,16 +315,21 @@ def amount_expr(column: str, decimal: str) -> pl.Expr:
 
 
 def detect_date_format(values: list[str | None]) -> str | None:
-    """The first known format that reads every sample value (day-first before month-first)."""
+    """The known format that reads the most sample values (day-first wins ties with month-first).
+
+    Most, not all: a sample with one bad date must still be read in the right format, so that
+    the bad row is reported and the good ones are not.
+    """
     sample = [v.strip() for v in values if v and v.strip()]
     if not sample:
         return None
     series = pl.Series(sample, dtype=pl.String)
+    best, best_count = None, 0
     for fmt in DATE_FORMATS:
-        parsed = series.str.to_datetime(fmt, strict=False)
-        if parsed.null_count() == 0:
-            return fmt
-    return None
+        count = len(sample) - series.str.to_datetime(fmt, strict=False).null_count()
+        if count > best_count:
+            best, best_count = fmt, count
+    return best
 
 
 def date_expr(column: str, fmt: str) -> pl.Expr:

@@ -276,6 +276,7 @@ def _convert(frame: pl.DataFrame, context: _Context, inspection: Inspection) -> 
         foreign = foreign.join_asof(
             context.rates.rename({"currency": "_currency", "date": "_rate_date"}),
             left_on="_date", right_on="_rate_date", by="_currency", strategy="backward",
+            check_sortedness=False,  # both sides are sorted by date above
         ).drop("_rate_date")
     else:
         foreign = foreign.with_columns(pl.lit(None, dtype=pl.Float64).alias("rate"))
@@ -535,7 +536,8 @@ def _rows(frame: pl.DataFrame, batch: ImportBatch) -> pl.DataFrame:
         pl.col("_cost").alias("cost"),
         pl.col("_cost_reporting").alias("cost_reporting"),
         *(pl.col(c).fill_null("").str.slice(0, n).alias(c) for c, n in
-          (("product", 100), ("division", 100), ("invoice_id", 64), ("line_id", 128))),
+          (("product", 100), ("division", 100), ("invoice_id", 64))),
+        pl.col("line_id").str.slice(0, 128),  # stays NULL when absent: the unique index ignores NULLs
         pl.col("dedupe_key"),
     )
 
@@ -564,9 +566,10 @@ def _insert_lines(frame: pl.DataFrame, batch: ImportBatch, max_id: int) -> tuple
     names = ", ".join(LEDGER_COLUMNS)
     with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS ledger_staging (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
+            cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS ledger_staging ON COMMIT DELETE ROWS AS "
+                           f"SELECT {names} FROM {table} WITH NO DATA")
             with cursor.cursor.copy(f"COPY ledger_staging ({names}) FROM STDIN WITH (FORMAT csv)") as copy:
-                copy.write(rows.write_csv(include_header=False, null=""))
+                copy.write(rows.write_csv(include_header=False, null_value=""))
             cursor.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM ledger_staging ON CONFLICT DO NOTHING")
             inserted_count = cursor.rowcount
         else:
@@ -618,12 +621,20 @@ def _apply_rollups(deltas: pl.DataFrame | None, *, sign: int) -> None:
         (pl.col("cost") * sign).round(2), pl.col("lines") * sign,
     ).rows()
     with transaction.atomic():
-        _executemany(
-            f"INSERT INTO {table} (account_id, month, revenue, cost, lines) VALUES (%s, %s, %s, %s, %s) "
-            f"ON CONFLICT (account_id, month) DO UPDATE SET revenue = {table}.revenue + excluded.revenue, "
-            f"cost = {table}.cost + excluded.cost, lines = {table}.lines + excluded.lines",
-            values,
-        )
+        if sign > 0:
+            _executemany(
+                f"INSERT INTO {table} (account_id, month, revenue, cost, lines) VALUES (%s, %s, %s, %s, %s) "
+                f"ON CONFLICT (account_id, month) DO UPDATE SET revenue = {table}.revenue + excluded.revenue, "
+                f"cost = {table}.cost + excluded.cost, lines = {table}.lines + excluded.lines",
+                values,
+            )
+        else:
+            # Taking a batch away: its months exist, and an insert of negative counts would break the check.
+            _executemany(
+                f"UPDATE {table} SET revenue = revenue + %s, cost = cost + %s, lines = lines + %s "
+                f"WHERE account_id = %s AND month = %s",
+                [(revenue, cost, lines, account, month) for account, month, revenue, cost, lines in values],
+            )
         with connection.cursor() as cursor:
             cursor.execute(f"DELETE FROM {table} WHERE lines <= 0")
 

@@ -1,0 +1,263 @@
+"""Importing ledgers, rates and subscriptions as users do: files on disk, real databases."""
+
+import datetime
+import decimal
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import PermissionDenied
+from openpyxl import Workbook
+
+from keyplan.accounts.models import Account
+from keyplan.revenue import portfolio
+from keyplan.revenue.models import BatchStatus, ExchangeRate, ImportBatch, LedgerLine, MonthlyRollup, Subscription
+from keyplan.revenue.reading import ReadError
+from keyplan.revenue.services import (
+    LedgerOptions,
+    import_ledger,
+    import_rates,
+    import_subscriptions,
+    inspect_ledger,
+    rollback_batch,
+)
+
+
+@pytest.fixture
+def customers(make_account):
+    return [make_account(f"Customer {i}", external_id=f"C-{i}") for i in range(1, 4)]
+
+
+def write(tmp_path: Path, text: str, name: str = "ledger.csv", encoding: str = "utf-8") -> Path:
+    path = tmp_path / name
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def state():
+    """Everything an import may change, to prove that a rejected one changed nothing."""
+    rollups = sorted((r.account_id, r.month, r.revenue, r.cost, r.lines) for r in MonthlyRollup.objects.all())
+    return LedgerLine.objects.count(), Account.objects.count(), rollups
+
+
+def rollup(external_id: str, month: str):
+    row = MonthlyRollup.objects.get(account__external_id=external_id, month=datetime.date.fromisoformat(month))
+    return row.revenue, row.cost, row.lines
+
+
+class TestFormats:
+    def test_european_csv_with_bom_semicolons_decimal_comma_and_thousands(self, tmp_path, lead, customers):
+        path = write(tmp_path, "\ufeffKundennummer;Rechnungsdatum;Betrag;Kosten\n"
+                               "C-1;31.01.2026;1.234,50;100,25\n"
+                               "C-1;15.01.2026;10,00;\n"
+                               "C-2;01.02.2026;2.000.000,00;1.000,00\n")
+        inspection = inspect_ledger(path)
+        assert inspection.mapping == {"account_id": "Kundennummer", "date": "Rechnungsdatum", "amount": "Betrag", "cost": "Kosten"}
+        assert (inspection.decimal, inspection.date_format, inspection.table.delimiter) == (",", "%d.%m.%Y", ";")
+        result = import_ledger(path, by=lead)
+        assert (result.error_count, result.rows_imported) == (0, 3)
+        assert rollup("C-1", "2026-01-01") == (decimal.Decimal("1244.50"), decimal.Decimal("100.25"), 2)
+        assert rollup("C-2", "2026-02-01") == (decimal.Decimal("2000000.00"), decimal.Decimal("1000.00"), 1)
+
+    def test_latin1_file_and_empty_lines(self, tmp_path, lead, customers):
+        text = "account_id,date,amount,product\n\nC-1,2026-03-01,10.5,Café crème\n\n\nC-2,2026-03-02,1,Überweisung\n"
+        result = import_ledger(write(tmp_path, text, encoding="latin-1"), by=lead)
+        assert (result.error_count, result.rows_imported) == (0, 2)
+        assert set(LedgerLine.objects.values_list("product", flat=True)) == {"Café crème", "Überweisung"}
+
+    def test_empty_lines_keep_line_numbers_right(self, tmp_path, lead, customers):
+        text = "account_id,date,amount\nC-1,2026-03-01,1\n\nC-1,2026-03-01,not money\n"
+        result = import_ledger(write(tmp_path, text), by=lead)
+        assert [(e.line, e.column, e.value) for e in result.errors] == [(4, "amount", "not money")]
+
+    def test_xlsx_with_a_title_row_above_the_header(self, tmp_path, lead, customers):
+        book = Workbook()
+        sheet = book.active
+        sheet.append(["Revenue export Q1 2026"])
+        sheet.append([])
+        sheet.append(["Customer", "Invoice date", "Net amount", "Currency"])
+        sheet.append(["C-1", datetime.datetime(2026, 1, 5), 1500.75, "EUR"])
+        sheet.append(["C-3", datetime.datetime(2026, 2, 6), 99, "EUR"])
+        book.save(tmp_path / "export.xlsx")
+        inspection = inspect_ledger(tmp_path / "export.xlsx")
+        assert inspection.table.header_line == 3
+        result = import_ledger(tmp_path / "export.xlsx", by=lead)
+        assert (result.error_count, result.rows_imported) == (0, 2)
+        assert rollup("C-1", "2026-01-01")[0] == decimal.Decimal("1500.75")
+
+    def test_a_file_with_no_rows_imports_nothing_and_says_so(self, tmp_path, lead, customers):
+        result = import_ledger(write(tmp_path, "account_id;date;amount\n"), by=lead)
+        assert (result.rows_total, result.rows_imported, result.error_count) == (0, 0, 0)
+        assert result.batch.status == BatchStatus.DONE
+
+    def test_missing_required_column_names_it(self, tmp_path, lead, customers):
+        with pytest.raises(ReadError, match="No column for amount"):
+            import_ledger(write(tmp_path, "account_id,date,value_x\nC-1,2026-01-01,5\n"), by=lead)
+        assert not ImportBatch.objects.exists()
+
+    def test_map_option_names_the_columns(self, tmp_path, lead, customers):
+        path = write(tmp_path, "wer,wann,wieviel\nC-1,2026-01-01,5\n")
+        result = import_ledger(path, by=lead, options=LedgerOptions(mapping={"wer": "account_id", "wann": "date", "wieviel": "amount"}))
+        assert result.rows_imported == 1
+
+    def test_empty_file_is_refused(self, tmp_path, lead):
+        with pytest.raises(ReadError, match="empty"):
+            import_ledger(write(tmp_path, ""), by=lead)
+
+
+class TestAllOrNothing:
+    def test_every_bad_row_is_reported_and_nothing_is_written(self, tmp_path, lead, customers):
+        import_ledger(write(tmp_path, "account_id,date,amount\nC-1,2026-01-01,100\n", "first.csv"), by=lead)
+        before = state()
+        text = ("account_id,date,amount,currency\n"
+                "C-1,2026-01-02,50,EUR\n"       # good
+                ",2026-01-02,50,EUR\n"          # line 3: missing account id
+                "C-9,2026-01-02,50,EUR\n"       # line 4: unknown account
+                "C-1,2026-02-30,50,EUR\n"       # line 5: not a date
+                "C-1,2026-01-02,fifty,EUR\n"    # line 6: not a number
+                "C-1,2026-01-02,50,EURO\n"      # line 7: unknown currency
+                "C-1,2026-01-02,50,USD\n")      # line 8: no exchange rate
+        result = import_ledger(write(tmp_path, text), by=lead)
+        found = {(e.line, e.column): e.reason for e in result.errors}
+        assert found.keys() == {(3, "account_id"), (4, "account_id"), (5, "date"), (6, "amount"), (7, "currency"), (8, "currency")}
+        assert "unknown account" in found[(4, "account_id")]
+        assert "no exchange rate for USD" in found[(8, "currency")]
+        assert result.batch.status == BatchStatus.REJECTED and result.rows_imported == 0
+        assert state() == before
+
+    def test_skip_invalid_writes_the_good_rows_and_the_rejected_file(self, tmp_path, lead, customers):
+        text = "account_id,date,amount\nC-1,2026-01-02,50\nC-1,yesterday,50\nC-2,2026-01-03,7\n"
+        result = import_ledger(write(tmp_path, text), by=lead, options=LedgerOptions(skip_invalid=True))
+        assert (result.rows_imported, result.rows_rejected) == (2, 1)
+        rejected = result.rejected_file.read_text().splitlines()
+        assert rejected[0].startswith("line,reason") and rejected[1].startswith("3,date: not a date")
+        assert LedgerLine.objects.count() == 2
+
+    def test_dry_run_writes_nothing(self, tmp_path, lead, customers):
+        result = import_ledger(write(tmp_path, "account_id,date,amount\nC-1,2026-01-02,50\n"), by=lead,
+                               options=LedgerOptions(dry_run=True))
+        assert result.rows_total == 1 and not LedgerLine.objects.exists() and not ImportBatch.objects.exists()
+
+    def test_only_leads_and_admins_import(self, tmp_path, kam, customers):
+        with pytest.raises(PermissionDenied):
+            import_ledger(write(tmp_path, "account_id,date,amount\nC-1,2026-01-02,50\n"), by=kam)
+
+
+class TestDuplicates:
+    def test_the_same_file_twice_counts_once(self, tmp_path, lead, customers):
+        path = write(tmp_path, "account_id,date,amount\nC-1,2026-01-02,50\nC-1,2026-01-02,50\nC-2,2026-01-03,7\n")
+        first = import_ledger(path, by=lead)
+        second = import_ledger(path, by=lead)
+        assert (first.rows_imported, second.rows_imported, second.rows_duplicate) == (3, 0, 3)
+        # Two identical lines in one file are two sales: both count, once.
+        assert rollup("C-1", "2026-01-01") == (decimal.Decimal("100.00"), decimal.Decimal("0.00"), 2)
+
+    def test_overlapping_exports_add_only_the_new_lines(self, tmp_path, lead, customers):
+        import_ledger(write(tmp_path, "line_id,account_id,date,amount\nL1,C-1,2026-01-02,50\nL2,C-1,2026-01-05,10\n", "jan.csv"), by=lead)
+        result = import_ledger(write(tmp_path, "line_id,account_id,date,amount\nL2,C-1,2026-01-05,10\nL3,C-1,2026-02-01,5\n", "feb.csv"), by=lead)
+        assert (result.rows_imported, result.rows_duplicate) == (1, 1)
+        assert rollup("C-1", "2026-01-01")[0] == decimal.Decimal("60.00")
+
+    def test_a_line_id_twice_in_one_file_is_an_error(self, tmp_path, lead, customers):
+        result = import_ledger(write(tmp_path, "line_id,account_id,date,amount\nL1,C-1,2026-01-02,50\nL1,C-2,2026-01-02,60\n"), by=lead)
+        assert [(e.line, e.column, e.value) for e in result.errors] == [(3, "line_id", "L1")]
+        assert not LedgerLine.objects.exists()
+
+
+class TestCurrenciesAndAccounts:
+    def test_mixed_currencies_are_converted_with_the_rate_in_force(self, tmp_path, lead, customers):
+        import_rates(write(tmp_path, "date,currency,rate\n2026-01-01,USD,0.9\n2026-02-01,USD,0.8\n", "rates.csv"), by=lead)
+        text = "account_id,date,amount,cost,currency\nC-1,2026-01-15,100,10,USD\nC-1,2026-02-15,100,,USD\nC-1,2026-02-20,100,,EUR\n"
+        assert import_ledger(write(tmp_path, text), by=lead).error_count == 0
+        assert rollup("C-1", "2026-01-01")[:2] == (decimal.Decimal("90.00"), decimal.Decimal("9.00"))
+        assert rollup("C-1", "2026-02-01")[0] == decimal.Decimal("180.00")
+
+    def test_without_a_currency_column_the_accounts_currency_is_used(self, tmp_path, lead, make_account):
+        make_account("Yankee", external_id="US-1", reporting_currency="USD")
+        import_rates(write(tmp_path, "date,currency,rate\n2025-01-01,USD,0.5\n", "rates.csv"), by=lead)
+        import_ledger(write(tmp_path, "account_id,date,amount\nUS-1,2026-01-15,100\n"), by=lead)
+        assert LedgerLine.objects.get().currency == "USD"
+        assert rollup("US-1", "2026-01-01")[0] == decimal.Decimal("50.00")
+
+    def test_create_accounts_uses_the_name_given(self, tmp_path, lead, customers):
+        text = "account_id,account_name,date,amount\nNEW-1,Fresh Fields B.V.,2026-01-02,50\nNEW-1,,2026-01-03,5\n"
+        result = import_ledger(write(tmp_path, text), by=lead, options=LedgerOptions(create_accounts=True))
+        assert (result.accounts_created, result.rows_imported) == (1, 2)
+        account = Account.objects.get(external_id="NEW-1")
+        assert account.name == "Fresh Fields B.V." and account.tier_changes.get().reason == "Created by a revenue import"
+
+    def test_bad_rates_are_refused_with_their_line(self, tmp_path, lead):
+        result = import_rates(write(tmp_path, "date,currency,rate\n2026-01-01,USD,0.9\n2026-01-01,XYZ,1\n2026-01-01,GBP,-1\n", "r.csv"), by=lead)
+        assert [(e.line, e.column) for e in result.errors] == [(3, "currency"), (4, "rate")]
+        assert not ExchangeRate.objects.exists()
+
+
+class TestRollback:
+    def test_rollback_takes_the_batch_out_of_ledger_and_rollups(self, tmp_path, lead, customers):
+        first = import_ledger(write(tmp_path, "account_id,date,amount,cost\nC-1,2026-01-02,50,5\n", "a.csv"), by=lead)
+        before = state()
+        second = import_ledger(write(tmp_path, "account_id,date,amount,cost\nC-1,2026-01-09,20,2\nC-2,2026-03-01,9,1\n", "b.csv"), by=lead)
+        assert rollup("C-1", "2026-01-01") == (decimal.Decimal("70.00"), decimal.Decimal("7.00"), 2)
+        rollback_batch(second.batch, by=lead)
+        assert state() == before
+        second.batch.refresh_from_db()
+        assert second.batch.status == BatchStatus.ROLLED_BACK and second.batch.rolled_back_by == lead
+        # Rolled back lines can be imported again.
+        assert import_ledger(tmp_path / "b.csv", by=lead).rows_imported == 2
+        assert first.batch.status == BatchStatus.DONE
+
+    def test_a_batch_is_rolled_back_once(self, tmp_path, lead, customers):
+        result = import_ledger(write(tmp_path, "account_id,date,amount\nC-1,2026-01-02,50\n"), by=lead)
+        rollback_batch(result.batch, by=lead)
+        with pytest.raises(Exception, match="only imported batches"):
+            rollback_batch(result.batch, by=lead)
+
+
+class TestSubscriptions:
+    def test_import_and_update(self, tmp_path, lead, customers):
+        text = "account_id,plan,monthly_amount,start,end\nC-1,Premium,3900,2025-01-01,\nC-2,Basic,490,2025-03-01,2025-09-01\n"
+        path = write(tmp_path, text, "subs.csv")
+        assert import_subscriptions(path, by=lead).rows_imported == 2
+        write(tmp_path, text.replace("3900", "4100"), "subs.csv")
+        import_subscriptions(path, by=lead)
+        assert Subscription.objects.count() == 2
+        assert Subscription.objects.get(account__external_id="C-1").monthly_amount == decimal.Decimal("4100.00")
+
+    def test_bad_rows_are_refused(self, tmp_path, lead, customers):
+        text = "account_id,plan,monthly_amount,start,end\nC-7,Premium,3900,2025-01-01,\nC-1,Basic,-5,2025-03-01,\nC-1,Basic,5,2025-03-01,2025-01-01\n"
+        result = import_subscriptions(write(tmp_path, text, "s.csv"), by=lead)
+        assert [(e.line, e.column) for e in result.errors] == [(2, "account_id"), (3, "monthly_amount"), (4, "end")]
+        assert not Subscription.objects.exists()
+
+
+class TestAnalysesAgreeWithTheLedger:
+    def test_pareto_and_abc_from_rollups_match_a_direct_computation(self, tmp_path, lead, make_account):
+        import random
+
+        rng = random.Random(5)
+        for i in range(30):
+            make_account(f"Firm {i}", external_id=f"F-{i:02d}")
+        rows, totals = [], {}
+        for n in range(600):
+            ext = f"F-{rng.randrange(30):02d}"
+            day = datetime.date(2024 + rng.randrange(3), rng.randint(1, 12), rng.randint(1, 28))
+            amount = round(rng.lognormvariate(6, 1.5), 2)
+            rows.append(f"L{n},{ext},{day},{amount}")
+            totals.setdefault((ext, day.year), 0)
+            totals[(ext, day.year)] += amount
+        import_ledger(write(tmp_path, "line_id,account_id,date,amount\n" + "\n".join(rows) + "\n"), by=lead)
+        scope = portfolio.Scope(lead)
+        result = portfolio.pareto_report(scope, portfolio.Options(start=datetime.date(2026, 1, 1), end=datetime.date(2026, 12, 31)))
+        direct = sorted(((round(totals.get((f"F-{i:02d}", 2026), 0), 2), f"F-{i:02d}") for i in range(30)),
+                        key=lambda t: (-t[0], t[1]))
+        assert [a["external_id"] for a in result["accounts"]] == [ext for _, ext in direct]
+        assert result["total"] == pytest.approx(sum(v for v, _ in direct), abs=0.01)
+        running, vital = 0, 0
+        for value, _ in direct:
+            if running / result["total"] >= 0.8:
+                break
+            running += value
+            vital += 1
+        assert result["vital_few"] == vital
+        abc = portfolio.abc_report(scope, portfolio.Options(start=datetime.date(2024, 1, 1), end=datetime.date(2026, 12, 31)))
+        assert set(abc["years"]) == {"2024", "2025", "2026"}
+        assert all(sum(counts.values()) == 30 for counts in abc["years"].values())
