@@ -29,6 +29,7 @@ from keyplan.accounts.models import (
     TierChange,
 )
 from keyplan.core.models import Role, User
+from keyplan.demo.relationships import make_relationships
 from keyplan.demo.revenue import make_revenue
 
 DEMO_PASSWORD = "keyplan-demo"
@@ -317,6 +318,7 @@ def make_tier_history(demo: Demo) -> None:
 
 STEPS: list[Callable[[Demo], None]] = [make_users, make_accounts, make_teams, make_competitors, make_tier_history]
 STEPS.append(make_revenue)
+STEPS.append(make_relationships)
 
 
 def database_is_empty() -> bool:
