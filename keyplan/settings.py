@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "keyplan.accounts",
     "keyplan.revenue",
     "keyplan.relationships",
+    "keyplan.scoring",
     "keyplan.web",
 ]
 

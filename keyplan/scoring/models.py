@@ -1,0 +1,254 @@
+"""Key-account selection: criteria and their weights, scores 1–10, selection rounds that
+freeze them, proposals of key status, and the periodic reviews that check them."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+from keyplan.accounts.models import Account, Tier
+
+SCORE_MIN, SCORE_MAX = 1, 10
+
+
+class CriterionGroup(models.TextChoices):
+    GROWTH = "growth", _("Growth potential")
+    HARMONY = "harmony", _("Harmony")
+
+
+class CriterionSource(models.TextChoices):
+    """Who gives the score: people, or a documented mapping from data (see analysis.MAPPINGS)."""
+
+    MANUAL = "manual", _("Scored by people")
+    REVENUE_TREND = "revenue_trend", _("Computed: revenue trend")
+    MARGIN = "margin", _("Computed: margin")
+    CLV = "clv", _("Computed: customer lifetime value")
+    STAKEHOLDER_COVERAGE = "stakeholder_coverage", _("Computed: stakeholder coverage")
+    CREDIT_RATING = "credit_rating", _("Computed: credit rating")
+
+
+class Cadence(models.TextChoices):
+    MONTHLY = "monthly", _("Monthly")
+    QUARTERLY = "quarterly", _("Quarterly")
+
+
+ACTIVE = Q(archived_at__isnull=True)
+
+
+class CriterionQuerySet(models.QuerySet):
+    def active(self) -> "CriterionQuerySet":
+        return self.filter(ACTIVE)
+
+
+class Criterion(models.Model):
+    name = models.CharField(_("name"), max_length=100)
+    description = models.TextField(_("description"), blank=True)
+    group = models.CharField(_("group"), max_length=16, choices=CriterionGroup.choices)
+    weight = models.DecimalField(
+        _("weight"), max_digits=6, decimal_places=2, default=20,
+        help_text=_("Share of its group, in percent. Weights of a group should add up to 100."),
+    )
+    source = models.CharField(_("scored"), max_length=32, choices=CriterionSource.choices, default=CriterionSource.MANUAL)
+    position = models.PositiveSmallIntegerField(default=0)
+    archived_at = models.DateTimeField(_("archived"), null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    history = HistoricalRecords(excluded_fields=["created_at"])
+    objects = CriterionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["group", "position", "pk"]
+        verbose_name_plural = "criteria"
+        constraints = [
+            models.UniqueConstraint(Lower("name"), condition=ACTIVE, name="criterion_unique_active_name"),
+            models.CheckConstraint(condition=Q(weight__gte=0), name="criterion_weight_not_negative"),
+            models.CheckConstraint(condition=Q(group__in=CriterionGroup.values), name="criterion_group_known"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_computed(self) -> bool:
+        return self.source != CriterionSource.MANUAL
+
+    @property
+    def is_archived(self) -> bool:
+        return self.archived_at is not None
+
+
+class Score(models.Model):
+    """The current score of one account on one criterion; every earlier value is in its history."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="scores")
+    criterion = models.ForeignKey(Criterion, on_delete=models.CASCADE, related_name="scores")
+    value = models.PositiveSmallIntegerField(_("score"))
+    note = models.TextField(_("note"), blank=True)
+    scored_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    scored_at = models.DateTimeField(_("scored at"))
+
+    history = HistoricalRecords()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "criterion"], name="score_unique_per_criterion"),
+            models.CheckConstraint(condition=Q(value__gte=SCORE_MIN, value__lte=SCORE_MAX), name="score_in_scale"),
+        ]
+        indexes = [models.Index(fields=["criterion", "account"], name="score_criterion_account")]
+
+    def __str__(self) -> str:
+        return f"{self.account} · {self.criterion}: {self.value}"
+
+
+class ScoringSettings(models.Model):
+    """One row: how often the selection is reviewed and what a team member's time costs."""
+
+    review_cadence = models.CharField(_("review cadence"), max_length=16, choices=Cadence.choices, default=Cadence.QUARTERLY)
+    team_cost_per_member = models.DecimalField(
+        _("yearly cost of one team member on an account"), max_digits=14, decimal_places=2, default=12000,
+        help_text=_("In the reporting currency; the effort side of an account's return on effort."),
+    )
+
+    history = HistoricalRecords()
+
+    def __str__(self) -> str:
+        return "Scoring settings"
+
+
+class SelectionRound(models.Model):
+    """A dated selection (e.g. "FY2026"): the criteria, weights and scores it used are frozen with it."""
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    date = models.DateField(_("date"))
+    notes = models.TextField(_("notes"), blank=True)
+    capacity = models.PositiveIntegerField(_("key-account capacity"), default=0)
+    kam_count = models.PositiveIntegerField(default=0)
+    cutoff = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-date", "-pk"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RoundCriterion(models.Model):
+    """A criterion as it was when the round was taken: its name, group and weight stay as they were."""
+
+    round = models.ForeignKey(SelectionRound, on_delete=models.CASCADE, related_name="criteria")
+    criterion = models.ForeignKey(Criterion, on_delete=models.PROTECT, related_name="rounds")
+    name = models.CharField(max_length=100)
+    group = models.CharField(max_length=16, choices=CriterionGroup.choices)
+    weight = models.DecimalField(max_digits=6, decimal_places=2)
+    source = models.CharField(max_length=32, choices=CriterionSource.choices)
+
+    class Meta:
+        ordering = ["group", "pk"]
+        constraints = [models.UniqueConstraint(fields=["round", "criterion"], name="round_criterion_unique")]
+
+
+class RoundScore(models.Model):
+    round = models.ForeignKey(SelectionRound, on_delete=models.CASCADE, related_name="scores")
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    criterion = models.ForeignKey(Criterion, on_delete=models.PROTECT, related_name="+")
+    value = models.PositiveSmallIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["round", "account", "criterion"], name="round_score_unique"),
+            models.CheckConstraint(condition=Q(value__gte=SCORE_MIN, value__lte=SCORE_MAX), name="round_score_in_scale"),
+        ]
+
+
+class RoundAccount(models.Model):
+    """An account's totals and rank in a round, and its key status then."""
+
+    round = models.ForeignKey(SelectionRound, on_delete=models.CASCADE, related_name="accounts")
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    growth_total = models.DecimalField(max_digits=5, decimal_places=2, null=True)
+    harmony_total = models.DecimalField(max_digits=5, decimal_places=2, null=True)
+    total = models.DecimalField(max_digits=5, decimal_places=2, null=True)
+    rank = models.PositiveIntegerField(null=True)
+    tier = models.CharField(max_length=16, choices=Tier.choices)
+
+    class Meta:
+        ordering = ["rank", "pk"]
+        constraints = [models.UniqueConstraint(fields=["round", "account"], name="round_account_unique")]
+
+
+class ProposalAction(models.TextChoices):
+    PROMOTE = "promote", _("Make key account")
+    DEMOTE = "demote", _("Scale back from key account")
+
+
+class ProposalStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    ACCEPTED = "accepted", _("Accepted")
+    REJECTED = "rejected", _("Rejected")
+
+
+class Proposal(models.Model):
+    """A proposed change of key status from a round's ranking, with why; a KAM lead decides."""
+
+    round = models.ForeignKey(SelectionRound, on_delete=models.CASCADE, related_name="proposals")
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="selection_proposals")
+    action = models.CharField(max_length=16, choices=ProposalAction.choices)
+    from_tier = models.CharField(max_length=16, choices=Tier.choices)
+    to_tier = models.CharField(max_length=16, choices=Tier.choices)
+    rank = models.PositiveIntegerField(null=True)
+    total = models.DecimalField(max_digits=5, decimal_places=2, null=True)
+    explanation = models.JSONField(default=dict)
+    status = models.CharField(max_length=16, choices=ProposalStatus.choices, default=ProposalStatus.PENDING)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_reason = models.TextField(blank=True)
+    effective_date = models.DateField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["action", "rank", "pk"]
+        constraints = [models.UniqueConstraint(fields=["round", "account"], name="proposal_unique_per_round")]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()}: {self.account}"
+
+
+class Review(models.Model):
+    """One periodic review of key status: what it found and what was decided."""
+
+    round = models.ForeignKey(SelectionRound, null=True, blank=True, on_delete=models.SET_NULL, related_name="reviews")
+    as_of = models.DateField(_("as of"))
+    cadence = models.CharField(max_length=16, choices=Cadence.choices)
+    findings = models.JSONField(default=dict)
+    notes = models.TextField(_("notes"), blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"Review {self.as_of}"
+
+
+class DecisionAction(models.TextChoices):
+    PROMOTE = "promote", _("Make key account")
+    DEMOTE = "demote", _("Scale back from key account")
+    KEEP = "keep", _("Keep as is")
+    WATCH = "watch", _("Watch")
+
+
+class ReviewDecision(models.Model):
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="decisions")
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    action = models.CharField(max_length=16, choices=DecisionAction.choices)
+    note = models.TextField(blank=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    decided_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["decided_at", "pk"]
