@@ -381,6 +381,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--as", dest="as_user", metavar="USERNAME", help="analyse what this user may see (default: an admin)")
     p.add_argument("--json", action="store_true", help="print the analysis as JSON")
     p.set_defaults(func=cmd_analyze)
+
+    from keyplan.relationships.commands import add_commands as add_relationship_commands
+
+    add_relationship_commands(sub)  # keyplan relationships stale | who-to-win | map | meetings
     return parser
 
 

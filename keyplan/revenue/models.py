@@ -136,3 +136,32 @@ class Subscription(models.Model):
 
     def __str__(self) -> str:
         return f"{self.plan} ({self.account})"
+
+
+class AbcClass(models.Model):
+    """An account's ABC class in a calendar year, across the whole portfolio.
+
+    Refreshed after every import and rollback so the account page can show its class
+    per year without ranking 100,000 accounts on each view. Only A and B are stored:
+    an account without a row in a covered year is C.
+    """
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="abc_classes")
+    year = models.PositiveSmallIntegerField()
+    abc_class = models.CharField(max_length=1)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["account", "year"], name="abc_class_unique")]
+        ordering = ["year"]
+
+
+class AbcCoverage(models.Model):
+    """The calendar years the stored ABC classes cover (one row)."""
+
+    first_year = models.PositiveSmallIntegerField()
+    last_year = models.PositiveSmallIntegerField()
+
+    @classmethod
+    def years(cls) -> list[int]:
+        row = cls.objects.first()
+        return list(range(row.first_year, row.last_year + 1)) if row else []

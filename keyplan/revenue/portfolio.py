@@ -11,14 +11,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
-from django.db import connection
-from django.db.models import QuerySet
+from django.db import connection, transaction
+from django.db.models import Max, Min, QuerySet
 from django.utils import timezone
 
 from keyplan.accounts.models import Account, TeamMember, TeamRole
 from keyplan.core.models import User
 from keyplan.revenue import analysis
-from keyplan.revenue.models import ExchangeRate, LedgerLine, MonthlyRollup, Subscription
+from keyplan.revenue.models import AbcClass, AbcCoverage, ExchangeRate, LedgerLine, MonthlyRollup, Subscription
 from keyplan.revenue.services import reporting_currency
 
 ANALYSES = ("pareto", "abc", "mrr", "profitability", "concentration", "clv")
@@ -28,14 +28,15 @@ ANALYSES = ("pareto", "abc", "mrr", "profitability", "concentration", "clv")
 class Scope:
     """Which accounts an analysis covers: those the user may see, narrowed by the portfolio filters."""
 
-    user: User
+    user: User | None  # None: the whole portfolio, for what is computed once for everyone
     industry: str = ""
     country: str = ""
     tier: str = ""
     kam: int | None = None
 
     def accounts(self) -> QuerySet[Account]:
-        accounts = Account.objects.visible_to(self.user).filter(archived_at__isnull=True)
+        accounts = Account.objects.all() if self.user is None else Account.objects.visible_to(self.user)
+        accounts = accounts.filter(archived_at__isnull=True)
         for name in ("industry", "country", "tier"):
             if getattr(self, name):
                 accounts = accounts.filter(**{name: getattr(self, name)})
@@ -45,7 +46,8 @@ class Scope:
 
     @property
     def filtered(self) -> bool:
-        return bool(self.industry or self.country or self.tier or self.kam) or not self.user.sees_all_accounts
+        narrowed = bool(self.industry or self.country or self.tier or self.kam)
+        return narrowed or (self.user is not None and not self.user.sees_all_accounts)
 
     def as_dict(self) -> dict:
         return {k: v for k, v in {"industry": self.industry, "country": self.country, "tier": self.tier, "kam": self.kam}.items() if v}
@@ -269,6 +271,23 @@ def _subscription_clv(scope: Scope, as_of: datetime.date, profit: pl.DataFrame, 
     accounts = analysis.subscription_clv(frame, monthly_churn_rate=churn or 0.0, discount_rate=options.discount_rate,
                                          horizon_months=horizon)
     return {"monthly_churn_rate": churn, "discount_rate": options.discount_rate, "accounts": accounts}
+
+
+def refresh_abc_classes(*, max_years: int = 10) -> None:
+    """Recompute every account's ABC class per year over the whole portfolio (after an import or a rollback)."""
+    bounds = MonthlyRollup.objects.aggregate(first=Min("month"), last=Max("month"))
+    with transaction.atomic():
+        AbcClass.objects.all().delete()
+        if bounds["first"] is None:
+            return
+        years = list(range(max(bounds["first"].year, bounds["last"].year - max_years + 1), bounds["last"].year + 1))
+        scope = Scope(None)
+        result = analysis.abc_classes(revenue_by_account_year(scope, years), years=years)
+        ids = dict(scope.accounts().values_list("external_id", "pk"))
+        rows = [AbcClass(account_id=ids[a["external_id"]], year=int(year), abc_class=c)
+                for a in result["accounts"] for year, c in a["classes"].items() if c != "C"]
+        AbcClass.objects.bulk_create(rows, batch_size=5000)
+        AbcCoverage.objects.update_or_create(pk=1, defaults={"first_year": years[0], "last_year": years[-1]})
 
 
 REPORTS = {

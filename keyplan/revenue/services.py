@@ -433,6 +433,7 @@ def import_ledger(
                 _set_progress(batch, 0.45 + 0.5 * min(1.0, int(chunk[LINE][-1]) / estimated_lines), progress, "importing")
             _apply_rollups(pl.concat(deltas) if deltas else None, sign=1)
         _finish(batch, result, BatchStatus.DONE)
+        _refresh_derived()
         _set_progress(batch, 1.0, progress, "done")
     except BaseException:
         _discard(batch)
@@ -458,6 +459,13 @@ def _collect_new_accounts(good: pl.DataFrame, context: _Context) -> None:
            .agg(pl.col("account_name").drop_nulls().first()))
     for external_id, name in new.iter_rows():
         context.new_accounts.setdefault(external_id, (name or external_id).strip())
+
+
+def _refresh_derived() -> None:
+    """What is computed from the rollups for everyone (ABC classes per year) follows every change to them."""
+    from keyplan.revenue.portfolio import refresh_abc_classes  # portfolio reads services' settings: import late
+
+    refresh_abc_classes()
 
 
 def _finish(batch: ImportBatch | None, result: ImportResult, status: str) -> None:
@@ -667,6 +675,7 @@ def rollback_batch(batch: ImportBatch, *, by: User) -> ImportBatch:
         if batch.kind == ImportKind.LEDGER:
             _apply_rollups(_batch_deltas(batch), sign=-1)
             _delete_lines(batch)
+            _refresh_derived()
         elif batch.kind == ImportKind.SUBSCRIPTIONS:
             Subscription.objects.filter(batch=batch).delete()
         elif batch.kind == ImportKind.RATES:

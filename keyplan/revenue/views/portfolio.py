@@ -1,1 +1,76 @@
-"""The portfolio page and one page per analysis."""
+"""The portfolio page and one page per analysis: parse the filters, run the report, render."""
+
+from urllib.parse import urlencode
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from keyplan.accounts.models import Account
+from keyplan.revenue import charts, portfolio
+from keyplan.revenue.filters import PortfolioFilter
+
+ANALYSIS_PAGES = ("pareto", "abc", "mrr", "profitability", "concentration", "clv")
+TABLE_ROWS = 200
+
+
+def _links(rows: list[dict]) -> dict[str, tuple[int, str]]:
+    """external id -> (pk, name) of the accounts shown, for links in the tables."""
+    ids = [row["external_id"] for row in rows]
+    return {ext: (pk, name) for pk, ext, name in Account.objects.filter(external_id__in=ids).values_list("pk", "external_id", "name")}
+
+
+@require_GET
+def overview(request: HttpRequest) -> HttpResponse:
+    form = PortfolioFilter(request.GET or None)
+    scope, options = form.scope(request.user), form.options()
+    error = None
+    context = {"form": form, "query": request.GET.urlencode()}
+    try:
+        pareto = portfolio.pareto_report(scope, options)
+        abc = portfolio.abc_report(scope, portfolio.Options(years=3, end=options.end, start=None) if not options.start
+                                   else portfolio.Options(start=options.start, end=options.end))
+        profit = portfolio.profitability_report(scope, options)
+        mrr = portfolio.mrr_report(scope, options)
+    except ValueError as exc:
+        error = str(exc)
+    if error is None:
+        latest = list(abc["years"])[-1] if abc["years"] else None
+        context.update({
+            "pareto": pareto, "abc": abc, "profit": profit, "mrr": mrr,
+            "tiles": {
+                "revenue": pareto["total"],
+                "arr": mrr["months"][-1]["arr"] if mrr["months"] else 0,
+                "margin": profit["totals"]["margin"], "margin_pct": profit["totals"]["margin_pct"],
+                "top10": sum(a["share"] for a in pareto["accounts"][:10]),
+                "a_accounts": abc["years"][latest]["A"] if latest else 0, "a_year": latest,
+                "accounts": len(pareto["accounts"]),
+            },
+            "pareto_chart": charts.pareto_figure(pareto),
+            "profit_chart": charts.profit_matrix_figure(profit),
+        })
+    context["error"] = error
+    return render(request, "revenue/portfolio.html", context)
+
+
+@require_GET
+def analysis_page(request: HttpRequest, name: str) -> HttpResponse:
+    if name not in ANALYSIS_PAGES:
+        raise Http404
+    form = PortfolioFilter(request.GET or None)
+    api_query = urlencode({{"date_from": "from", "date_to": "to"}.get(k, k): v for k, v in request.GET.items() if v})
+    context = {"form": form, "name": name, "query": request.GET.urlencode(), "api_query": api_query, "rows": TABLE_ROWS}
+    try:
+        result = portfolio.run(name, form.scope(request.user), form.options())
+    except ValueError as exc:
+        context["error"] = str(exc)
+        return render(request, "revenue/analysis.html", context)
+    accounts = result.get("accounts", [])[:TABLE_ROWS]
+    links = _links(accounts + result.get("subscriptions", {}).get("accounts", [])[:TABLE_ROWS])
+    for row in accounts + result.get("subscriptions", {}).get("accounts", [])[:TABLE_ROWS]:
+        row["pk"], row["name"] = links.get(row["external_id"], (None, row.get("name", "")))
+    context.update({"result": result, "accounts": accounts, "years": list(result.get("years", {}))})
+    figure = {"pareto": charts.pareto_figure, "profitability": charts.profit_matrix_figure, "mrr": charts.mrr_figure}.get(name)
+    if figure:
+        context["chart"] = figure(result)
+    return render(request, "revenue/analysis.html", context)

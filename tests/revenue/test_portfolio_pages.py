@@ -1,0 +1,92 @@
+"""The portfolio page, the analysis pages, `/api/v1/analysis/NAME` and `keyplan analyze NAME --json` agree."""
+
+import datetime
+import json
+
+import pytest
+from django.urls import reverse
+
+from keyplan.accounts.services import add_team_member, set_tier
+from keyplan.cli import main
+from keyplan.revenue.services import import_ledger, import_subscriptions
+from tests.conftest import client_for
+
+TODAY = datetime.date.today()
+
+
+@pytest.fixture
+def ledger(tmp_path, lead, make_account):
+    """Five accounts with revenue this year and last; one subscription."""
+    accounts = [make_account(f"Firm {name}", external_id=f"F-{name}", industry="chemicals" if name in "AB" else "retail")
+                for name in "ABCDE"]
+    rows = ["line_id,account_id,date,amount,cost"]
+    amounts = {"A": 500, "B": 200, "C": 150, "D": 100, "E": 50}
+    for year_back in (0, 1):
+        day = TODAY.replace(day=1) - datetime.timedelta(days=365 * year_back)
+        for name, amount in amounts.items():
+            rows.append(f"L{name}{year_back},F-{name},{day.isoformat()},{amount * (1 + year_back)},{amount * 0.6}")
+    (tmp_path / "ledger.csv").write_text("\n".join(rows) + "\n")
+    assert import_ledger(tmp_path / "ledger.csv", by=lead).error_count == 0
+    start = (TODAY.replace(day=1) - datetime.timedelta(days=200)).replace(day=1)
+    (tmp_path / "subs.csv").write_text(f"account_id,plan,monthly_amount,start\nF-A,Premium,1000,{start}\n")
+    import_subscriptions(tmp_path / "subs.csv", by=lead)
+    return accounts
+
+
+def test_portfolio_page_shows_tiles_charts_and_abc(lead, ledger):
+    response = client_for(lead).get(reverse("revenue:portfolio"))
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "1,000" in body  # this year's revenue: 500 + 200 + 150 + 100 + 50
+    assert "12,000" in body  # ARR of the one subscription
+    assert 'id="pareto-figure"' in body and 'id="profit-figure"' in body and "plotly/plotly.min.js" in body
+    figure = json.loads(body.split('id="pareto-figure" type="application/json">')[1].split("</script>")[0])
+    assert figure["data"][0]["y"][:2] == [500.0, 200.0]
+
+
+def test_filters_narrow_the_accounts(lead, ledger):
+    body = client_for(lead).get(reverse("revenue:portfolio"), {"industry": "chemicals"}).content.decode()
+    assert "700" in body and "1,000" not in body
+
+
+def test_bad_period_is_explained(lead, ledger):
+    response = client_for(lead).get(reverse("revenue:portfolio"), {"date_from": "2026-05-01", "date_to": "2026-01-01"})
+    assert response.status_code == 200 and "The period must end after it starts." in response.content.decode()
+
+
+@pytest.mark.parametrize("name", ["pareto", "abc", "mrr", "profitability", "concentration"])
+def test_each_analysis_has_a_page_and_the_api_serves_the_same_payload(lead, ledger, api_client, name):
+    page = client_for(lead).get(reverse("revenue:analysis", args=[name]))
+    assert page.status_code == 200 and "Firm A" in page.content.decode()
+    api = api_client(lead).get(f"/api/v1/analysis/{name}")
+    assert api.status_code == 200
+    payload = api.json()
+    assert payload["currency"] == "EUR"
+    if name == "pareto":
+        assert [a["external_id"] for a in payload["accounts"]] == ["F-A", "F-B", "F-C", "F-D", "F-E"]
+        assert payload["vital_few"] == 3 and payload["total"] == 1000.0
+
+
+def test_team_member_analyses_cover_only_their_accounts(kam, lead, ledger, api_client):
+    add_team_member(ledger[2], by=lead, user=kam, role="kam")
+    payload = api_client(kam).get("/api/v1/analysis/pareto").json()
+    assert [a["external_id"] for a in payload["accounts"]] == ["F-C"]
+
+
+def test_api_rejects_nonsense_with_422(lead, ledger, api_client):
+    response = api_client(lead).get("/api/v1/analysis/pareto", {"threshold": 2})
+    assert response.status_code == 422 and response.json()["detail"][0]["loc"][-1] == "threshold"
+    assert api_client(lead).get("/api/v1/analysis/abc", {"a_threshold": 0.99, "b_threshold": 0.5}).status_code == 422
+
+
+def test_cli_json_is_the_api_payload(lead, ledger, api_client, capsys):
+    set_tier(ledger[0], by=lead, tier="key", reason="Selected")
+    assert main(["analyze", "pareto", "--json", "--as", "lead"]) == 0
+    cli = json.loads(capsys.readouterr().out)
+    api = api_client(lead).get("/api/v1/analysis/pareto").json()
+    assert cli == api
+    assert main(["analyze", "abc", "--json", "--years", "2", "--as", "lead"]) == 0
+    abc = json.loads(capsys.readouterr().out)
+    assert abc["thresholds"] == [0.8, 0.95] and list(abc["years"]) == [str(TODAY.year - 1), str(TODAY.year)]
+    assert {a["external_id"]: a["classes"][str(TODAY.year)] for a in abc["accounts"]} == {
+        "F-A": "A", "F-B": "A", "F-C": "A", "F-D": "B", "F-E": "C"}
