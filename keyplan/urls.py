@@ -10,6 +10,7 @@ from keyplan.web import views as web_views
 urlpatterns = [
     path("", web_views.home, name="home"),
     path("accounts/", include("keyplan.accounts.urls")),
+    path("selection/", include("keyplan.scoring.urls")),
     path("", include("keyplan.relationships.urls")),  # /relationships/ and /accounts/<id>/relationships/…
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 NAVIGATION = [
     ("portfolio", _("Portfolio"), "portfolio"),
     ("accounts", _("Accounts"), "accounts:list"),
-    ("selection", _("Selection"), "selection"),
+    ("selection", _("Selection"), "scoring:matrix"),
     ("relationships", _("Relationships"), "relationships:portfolio"),
     ("plans", _("Plans"), "plans"),
     ("health", _("Health"), "health"),

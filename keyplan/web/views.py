@@ -17,11 +17,6 @@ COMING = {
         _("Revenue, cost and subscription imports; Pareto (the vital few), ABC tiers over several years, "
           "MRR/ARR, profitability and cost to serve, customer lifetime value."),
     ),
-    "selection": (
-        _("Selection"),
-        _("The weighted scoring matrix, growth potential × harmony, key-account proposals within the team's "
-          "capacity, and periodic reviews of key status."),
-    ),
     "plans": (
         _("Plans"),
         _("Account plans with the customer's business and SWOT, goals and actions on a timeline, "
