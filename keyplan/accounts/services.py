@@ -12,6 +12,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from keyplan.accounts.models import Account, Competitor, TeamMember, TeamRole, Tier, TierChange
 from keyplan.core.models import User
@@ -104,7 +105,8 @@ def create_account(
         account=account,
         from_tier="",
         to_tier=account.tier,
-        reason=tier_reason or _("Account created"),
+        # Stored in English and translated when shown: readers of the history speak other languages.
+        reason=tier_reason or gettext_noop("Account created"),
         effective_date=timezone.localdate(),
         changed_by=by,
     )
@@ -311,7 +313,7 @@ def _display(record, name: str) -> str:
 def _entries(records, tracked: list[str], subject) -> list[LogEntry]:
     """Turn one object's historical records (oldest first) into log entries with field-level diffs."""
     entries, previous = [], None
-    actions = {"+": _("created"), "~": _("changed"), "-": _("removed")}
+    actions = {"+": "created", "~": "changed", "-": "removed"}  # codes: the API serves them, pages translate them
     for record in records:
         changes = []
         if record.history_type == "~" and previous is not None:
