@@ -80,10 +80,10 @@ def _org(rng, large: bool) -> list[_Person]:
     for i in range(count):
         department = rng.choice(list(extra))
         manager, title = extra[department]
-        if large and i > 12 and rng.random() < 0.45:  # teams under the new people: a deeper tree
-            candidates = [q for q in people if q.department == department and q.key.startswith("x")]
-            if candidates:
-                manager = rng.choice(candidates).key
+        if large and i > 12 and rng.random() < 0.45:  # small teams under the first people of a department
+            leads = [q for q in people if q.department == department and q.key.startswith("x") and q.manager == manager]
+            if leads:
+                manager = rng.choice(leads[:2]).key
         people.append(p(f"x{i}", title, department, manager=manager, role=rng.choice(["user", "user", "influencer", ""]),
                         power=rng.choice(["low", "low", "medium"]), met=rng.choice([0, 0, 0.1, 0.3])))
     consultancy, auditor = rng.choice(CONSULTANCIES), rng.choice(AUDITORS)

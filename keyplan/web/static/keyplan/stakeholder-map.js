@@ -2,7 +2,7 @@
 // Without JavaScript the people are plain links to their own page, and the map scrolls.
 (() => {
   let zoom = null; // null: fit the map to its frame (not below MIN_FIT)
-  const MIN_FIT = 0.5;
+  const MIN_FIT = 0.6;
 
   const natural = (svg) => ({ w: Number(svg.getAttribute("width")), h: Number(svg.getAttribute("height")) });
 
@@ -45,6 +45,11 @@
   });
 
   document.addEventListener("DOMContentLoaded", () => applyAll(document));
-  document.addEventListener("htmx:afterSwap", (event) => applyAll(event.detail.target.parentElement || document));
+  document.addEventListener("htmx:afterSwap", (event) => {
+    applyAll(event.detail.target.parentElement || document);
+    // A fresh editor starts at its top, where its name and any "saved" message are.
+    const editor = event.detail.target.closest?.("#map-editor") || document.querySelector("#map-editor");
+    if (editor && editor.contains(event.detail.elt)) editor.scrollTop = 0;
+  });
   window.addEventListener("resize", () => { if (zoom === null) applyAll(document); });
 })();
