@@ -59,3 +59,9 @@ api.add_router("/accounts/", accounts.router)
 from keyplan.api import relationships  # noqa: E402
 
 api.add_router("/", relationships.router)  # /accounts/{id}/stakeholders/ … and /relationships/stale
+
+from keyplan.api import scoring  # noqa: E402
+
+# /analysis/scores is registered before the portfolio analyses' /analysis/{name}: URLs resolve in order, so it wins.
+api.add_router("/analysis/", scoring.analysis_router)
+api.add_router("/", scoring.router)  # /criteria/, /scores/, /rounds/, /proposals/, /reviews/

@@ -1,0 +1,151 @@
+"""API input and output of the selection (django-ninja schemas)."""
+
+import datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from ninja import Field, Schema
+
+
+class CriterionOut(Schema):
+    id: int
+    name: str
+    description: str
+    group: str = Field(description="growth (growth potential) or harmony")
+    weight: Decimal
+    source: str = Field(description="manual, or the data it is computed from")
+    archived_at: datetime.datetime | None
+
+
+class CriterionIn(Schema):
+    name: str
+    group: str = Field(description="growth or harmony")
+    weight: Decimal = Decimal(20)
+    description: str = ""
+    source: str = "manual"
+
+
+class CriterionPatch(Schema):
+    name: str | None = None
+    group: str | None = None
+    weight: Decimal | None = None
+    description: str | None = None
+    source: str | None = None
+
+
+class CriterionQuery(Schema):
+    group: Literal["growth", "harmony"] | None = None
+    archived: bool = False
+
+
+class ScoreOut(Schema):
+    id: int
+    account_id: int
+    criterion_id: int
+    value: int
+    note: str
+    scored_by: str | None = None
+    scored_at: datetime.datetime
+
+    @staticmethod
+    def resolve_scored_by(obj) -> str | None:
+        return obj.scored_by.username if obj.scored_by else None
+
+
+class ScoreIn(Schema):
+    account_id: int
+    criterion_id: int
+    value: Any = Field(description="1 to 10")
+    note: str = ""
+
+
+class ScoreQuery(Schema):
+    account_id: int | None = None
+    criterion_id: int | None = None
+
+
+class ScoreHistoryOut(Schema):
+    value: int
+    note: str
+    by: str | None
+    at: datetime.datetime
+    change: str
+
+
+class RoundIn(Schema):
+    name: str
+    date: datetime.date | None = None
+    notes: str = ""
+
+
+class RoundOut(Schema):
+    id: int
+    name: str
+    date: datetime.date
+    notes: str
+    capacity: int
+    kam_count: int
+    cutoff: Decimal | None
+
+
+class RoundAccountOut(Schema):
+    account_id: int
+    growth_total: Decimal | None
+    harmony_total: Decimal | None
+    total: Decimal | None
+    rank: int | None
+    tier: str
+
+
+class ProposalOut(Schema):
+    id: int
+    round_id: int
+    account_id: int
+    action: str
+    from_tier: str
+    to_tier: str
+    rank: int | None
+    total: Decimal | None
+    explanation: dict
+    status: str
+    decision_reason: str
+    effective_date: datetime.date | None
+
+
+class ProposalQuery(Schema):
+    round_id: int | None = None
+    status: Literal["pending", "accepted", "rejected"] | None = None
+
+
+class DecisionIn(Schema):
+    reason: str = ""
+    effective_date: datetime.date | None = None
+
+
+class ReviewIn(Schema):
+    as_of: datetime.date | None = None
+    round_id: int | None = None
+    notes: str = ""
+
+
+class ReviewOut(Schema):
+    id: int
+    round_id: int | None
+    as_of: datetime.date
+    cadence: str
+    findings: dict
+    notes: str
+    decisions: list[dict]
+
+    @staticmethod
+    def resolve_decisions(obj) -> list[dict]:
+        return [{"account_id": d.account_id, "action": d.action, "note": d.note,
+                 "by": d.decided_by.username if d.decided_by else None, "at": d.decided_at.isoformat()}
+                for d in obj.decisions.select_related("decided_by")]
+
+
+class ReviewDecisionIn(Schema):
+    account_id: int
+    action: Literal["promote", "demote", "keep", "watch"]
+    note: str = ""
+    effective_date: datetime.date | None = None
