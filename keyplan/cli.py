@@ -269,7 +269,73 @@ def _date(value: str):
         raise argparse.ArgumentTypeError(f"{value!r} is not a date like 2026-01-31") from None
 
 
+def _analyze_scores(args) -> int:
+    """`keyplan analyze scores`: the same payload as GET /api/v1/analysis/scores."""
+    from keyplan.scoring import services as scoring
+
+    payload = scoring.scores_payload(_acting_user(args.as_user))
+    if args.json:
+        print(json.dumps(payload, indent=2, ensure_ascii=False))
+        return 0
+    print(f"{payload['ranked']} of {len(payload['accounts'])} accounts ranked; {payload['formula']}.")
+    for row in payload["accounts"][:25]:
+        def fmt(value):
+            return f"{value:5.2f}" if value is not None else "    —"
+        print(f"  {row['rank'] or '—':>5}  {row['external_id']:<12} {row['name'][:40]:<40} growth {fmt(row['growth_total'])}"
+              f"  harmony {fmt(row['harmony_total'])}  total {fmt(row['total'])}")
+    return 0
+
+
+def cmd_review_run(args) -> int:
+    """Run a periodic review of key status and save it (the review page shows it too)."""
+    from django.core.exceptions import PermissionDenied, ValidationError
+
+    from keyplan.scoring import services as scoring
+    from keyplan.scoring.models import SelectionRound
+
+    user = _acting_user(args.as_user)
+    selection_round = None
+    if args.round:
+        selection_round = SelectionRound.objects.filter(name=args.round).first()
+        if selection_round is None:
+            return _fail(f"there is no selection round named {args.round!r}")
+    try:
+        review = scoring.run_review(by=user, as_of=args.as_of, selection_round=selection_round, notes=args.notes or "")
+    except (PermissionDenied, ValidationError) as error:
+        return _fail(" ".join(getattr(error, "messages", [str(error)])))
+    findings = review.findings
+    if args.json:
+        print(json.dumps({"id": review.pk, "as_of": review.as_of.isoformat(), "cadence": review.cadence, **findings},
+                         indent=2, ensure_ascii=False))
+        return 0
+    print(f"Review {review.pk} as of {review.as_of}"
+          + (f", judging round {findings['round']['name']} of {findings['round']['date']}" if findings["round"] else ""))
+    print(f"Capacity {findings['capacity']} key accounts; {findings['key_accounts']} now"
+          + (" (over capacity)" if findings["over_capacity"] else ""))
+    print(f"Rising accounts: {len(findings['rising'])}")
+    for item in findings["rising"][:10]:
+        growth = f"{item['growth']:+.0%}" if item["growth"] is not None else "—"
+        print(f"  {item['external_id']:<12} {item['name'][:40]:<40} growth {growth:>6}  total {item['total'] or '—'}")
+    print(f"Underperforming key accounts: {len(findings['underperforming'])}")
+    for item in findings["underperforming"][:10]:
+        reasons = ", ".join(r["code"] for r in item["reasons"])
+        print(f"  {item['external_id']:<12} {item['name'][:40]:<40} {reasons}")
+    payoff = findings.get("payoff")
+    if payoff:
+        print("Do the criteria pay off? (Spearman rho with revenue growth / margin since the round)")
+        for row in payoff["criteria"] + [payoff["overall"]]:
+            def r(c):
+                return f"{c['rho']:+.2f}" if c["rho"] is not None else "  —"
+            verdict = "pays off" if row["pays_off"] else ("predicted nothing" if row["judged"] else "too few scores")
+            print(f"  {row['name'][:32]:<32} {r(row['growth'])} / {r(row['margin'])}  {verdict}")
+    elif findings.get("too_early"):
+        print("The round is less than a month old: too early to judge its criteria.")
+    return 0
+
+
 def cmd_analyze(args) -> int:
+    if args.name == "scores":
+        return _analyze_scores(args)
     from keyplan.revenue import portfolio
 
     user = _acting_user(args.as_user)
@@ -364,7 +430,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_rollback)
 
     p = sub.add_parser("analyze", help="portfolio analyses: pareto, abc, mrr, profitability, concentration, clv")
-    p.add_argument("name", choices=["pareto", "abc", "mrr", "profitability", "concentration", "clv"])
+    p.add_argument("name", choices=["pareto", "abc", "mrr", "profitability", "concentration", "clv", "scores"])
     p.add_argument("--from", dest="date_from", type=_date, help="first day of the period (default: 12 months back)")
     p.add_argument("--to", dest="date_to", type=_date, help="last day of the period (default: today)")
     p.add_argument("--threshold", type=float, default=0.8, help="Pareto: share of revenue the vital few reach")
@@ -385,6 +451,16 @@ def build_parser() -> argparse.ArgumentParser:
     from keyplan.relationships.commands import add_commands as add_relationship_commands
 
     add_relationship_commands(sub)  # keyplan relationships stale | who-to-win | map | meetings
+
+    p = sub.add_parser("review", help="periodic review of key status (rising and underperforming accounts, do the criteria pay off)")
+    review_sub = p.add_subparsers(dest="review_command", metavar="ACTION", required=True)
+    r = review_sub.add_parser("run", help="run a review now and save it")
+    r.add_argument("--as-of", type=_date, help="the day the review looks back from (default today)")
+    r.add_argument("--round", help="name of the selection round to judge (default: the previous one)")
+    r.add_argument("--notes", help="a note saved with the review")
+    r.add_argument("--as", dest="as_user", metavar="USERNAME", help="who runs it (default: the first admin)")
+    r.add_argument("--json", action="store_true", help="print the review as JSON")
+    r.set_defaults(func=cmd_review_run)
     return parser
 
 
