@@ -7,6 +7,8 @@ import argparse
 import getpass
 import json
 import os
+import signal
+import subprocess
 import sys
 
 
@@ -43,8 +45,67 @@ def cmd_serve(args) -> int:
 
     if not args.no_migrate:
         _migrate()
-    print(f"Keyplan is serving on http://{args.host}:{args.port}/  (Ctrl+C to stop)", flush=True)
-    serve(application, host=args.host, port=args.port, threads=args.threads, ident="keyplan")
+    worker = None if getattr(args, "no_worker", False) else _start_worker()
+    # A service manager stops us with SIGTERM: leave through the same path as Ctrl+C, so the worker stops too.
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    try:
+        print(f"Keyplan is serving on http://{args.host}:{args.port}/  (Ctrl+C to stop)", flush=True)
+        serve(application, host=args.host, port=args.port, threads=args.threads, ident="keyplan")
+    finally:
+        if worker is not None:
+            _stop_worker(worker)
+    return 0
+
+
+def _raise_keyboard_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _start_worker() -> subprocess.Popen:
+    """`keyplan worker` as a child process, so that `keyplan serve` alone runs background imports.
+
+    It gets its own session, so that Ctrl+C reaches only us and we decide how it stops; on
+    Linux it is also told to stop should we die without cleaning up.
+    """
+    command = [sys.executable, "-m", "keyplan.cli", "worker", "--quiet"]
+    return subprocess.Popen(command, start_new_session=True,
+                            preexec_fn=_stop_with_parent if sys.platform.startswith("linux") else None)
+
+
+def _stop_with_parent() -> None:
+    import ctypes
+
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _stop_worker(worker: subprocess.Popen) -> None:
+    """Ask the worker to stop: it finishes a running import first; a second Ctrl+C abandons it (nothing half-done is kept)."""
+    if worker.poll() is not None:
+        return
+    worker.send_signal(signal.SIGTERM)
+    try:
+        worker.wait(timeout=3)
+        return
+    except subprocess.TimeoutExpired:
+        print("Waiting for the running background import to finish (Ctrl+C again to abandon it)…", file=sys.stderr, flush=True)
+    try:
+        worker.wait()
+    except KeyboardInterrupt:
+        worker.send_signal(signal.SIGTERM)  # the second signal: the worker ends the task, which undoes its writes
+        try:
+            worker.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+
+
+def cmd_worker(args) -> int:
+    """Run background tasks (imports) from the database queue; `keyplan serve` starts one of these itself."""
+    from django.core.management import call_command
+
+    call_command("db_worker", interval=args.interval, batch=args.batch, reload=False, startup_delay=not args.batch,
+                 max_tasks=args.max_tasks, queue_name=args.queue, verbosity=0 if args.quiet else 1)
     return 0
 
 
@@ -381,7 +442,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="serve the web application and the API")
     serve_options(p)
     p.add_argument("--no-migrate", action="store_true", help="do not apply pending migrations first")
+    p.add_argument("--no-worker", action="store_true",
+                   help="do not start a background worker (when workers run on their own: `keyplan worker`)")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("worker", help="run background tasks (imports started on the web or the API)")
+    p.add_argument("--batch", action="store_true", help="run the tasks waiting now, then stop")
+    p.add_argument("--interval", type=float, default=1.0, help="seconds between looks at an empty queue (default 1)")
+    p.add_argument("--max-tasks", type=int, help="stop after this many tasks (a supervisor starts a fresh worker)")
+    p.add_argument("--queue", default="default", help="queue names, comma-separated, or * for all (default: default)")
+    p.add_argument("--quiet", action="store_true", help="do not log each task")
+    p.set_defaults(func=cmd_worker)
 
     p = sub.add_parser("migrate", help="create or upgrade the database tables")
     p.set_defaults(func=cmd_migrate)

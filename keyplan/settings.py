@@ -78,6 +78,8 @@ INSTALLED_APPS = [
     "django_countries",
     "csp",
     "ninja",
+    "django_tasks",
+    "django_tasks_db",
     "keyplan.core",
     "keyplan.accounts",
     "keyplan.revenue",
@@ -182,6 +184,15 @@ KEYPLAN_REPORTING_CURRENCY = os.environ.get("KEYPLAN_REPORTING_CURRENCY", "EUR")
 
 # How many key accounts one key account manager carries unless set per KAM.
 KEYPLAN_DEFAULT_KAM_CAPACITY = 5
+
+# Background work (imports): tasks are rows in the database, run by `keyplan worker`
+# (which `keyplan serve` starts next to the web server).
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
+# Uploaded import files wait here until their import has run, then are deleted. Web and
+# worker processes must see the same folder (a shared volume when they run on different hosts).
+KEYPLAN_UPLOAD_DIR = Path(os.environ.get("KEYPLAN_UPLOAD_DIR") or Path.cwd() / "uploads").resolve()
+KEYPLAN_UPLOAD_MAX_MB = int(os.environ.get("KEYPLAN_UPLOAD_MAX_MB", "200"))
 
 NINJA_PAGINATION_PER_PAGE = 50
 NINJA_PAGINATION_MAX_LIMIT = 1000

@@ -89,3 +89,32 @@ def api_client(db):
 def fast_password_hashing(settings):
     # Real hashing is slow by design; tests check behaviour, not the hash's strength.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def upload_dir(settings, tmp_path):
+    """Uploaded import files go to a folder of the test's own (KEYPLAN_UPLOAD_DIR)."""
+    settings.KEYPLAN_UPLOAD_DIR = tmp_path / "uploads"
+    return settings.KEYPLAN_UPLOAD_DIR
+
+
+@pytest.fixture
+def run_worker(transactional_db):
+    """Run the real background worker until the task queue is empty (``keyplan worker --batch``).
+
+    The worker manages its own database connections, so the tests that use it commit
+    their data (transactional_db) instead of running inside one test transaction.
+    """
+    import signal
+
+    from django.core.management import call_command
+
+    def run() -> None:
+        saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT)}
+        try:
+            call_command("db_worker", batch=True, interval=0, startup_delay=False, reload=False, verbosity=0)
+        finally:
+            for number, handler in saved.items():  # the worker installs its own; give pytest its Ctrl+C back
+                signal.signal(number, handler)
+
+    return run
