@@ -11,6 +11,7 @@ urlpatterns = [
     path("", web_views.home, name="home"),
     path("accounts/", include("keyplan.accounts.urls")),
     path("selection/", include("keyplan.scoring.urls")),
+    path("portfolio/", include("keyplan.revenue.urls")),
     path("", include("keyplan.relationships.urls")),  # /relationships/ and /accounts/<id>/relationships/…
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

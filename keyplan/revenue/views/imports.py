@@ -1,1 +1,162 @@
-"""Import pages: upload, preview and mapping, progress, batches and rollback."""
+"""Import pages: upload, preview and mapping, progress, batches and rollback.
+
+The whole area is for KAM leads and admins (``can_import``): a batch's report quotes
+rows of any account, which a team member must not see.
+"""
+
+import datetime
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods
+
+from keyplan.core.pagination import KeysetPaginator
+from keyplan.revenue import services, uploads
+from keyplan.revenue.forms import FIELD_LABELS, PreviewForm, ReadAgainForm, UploadForm
+from keyplan.revenue.models import BatchStatus, ImportBatch, ImportKind
+from keyplan.revenue.reading import ReadError
+
+PAGE_SIZE = 50
+RUNNING = (BatchStatus.VALIDATING, BatchStatus.IMPORTING)
+WORKER_GRACE = datetime.timedelta(seconds=5)
+
+
+def _require_import_rights(request: HttpRequest) -> None:
+    if not services.can_import(request.user):
+        raise PermissionDenied(_("Only KAM leads and admins import files."))
+
+
+def _add_errors(form, error: ValidationError) -> None:
+    for field, messages_ in error.message_dict.items():
+        form.add_error(field if field in form.fields else None, messages_)
+
+
+@require_http_methods(["GET", "POST"])
+def import_list(request: HttpRequest) -> HttpResponse:
+    """The batches, newest first, and the upload form."""
+    _require_import_rights(request)
+    form = UploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            upload = uploads.save_upload(form.cleaned_data["file"], kind=form.cleaned_data["kind"], by=request.user)
+            _readable(upload)
+        except ValidationError as error:
+            _add_errors(form, error)
+        else:
+            return redirect("revenue:import_preview", token=upload.token)
+    batches = ImportBatch.objects.select_related("created_by", "rolled_back_by")
+    page = KeysetPaginator(batches, PAGE_SIZE).get_page(request.GET.get("page"))
+    status = 400 if form.errors else 200
+    return render(request, "revenue/imports.html", {"form": form, "page": page, "running": RUNNING}, status=status)
+
+
+def _readable(upload: uploads.Upload) -> None:
+    """Refuse (and remove) a file that cannot be read as a table at all, on the upload form."""
+    try:
+        uploads.preview(upload)
+    except ReadError as error:
+        uploads.discard(upload)
+        raise ValidationError({"file": _("%(file)s cannot be read: %(error)s") % {"file": upload.name, "error": error}}) from error
+
+
+def _upload(request: HttpRequest, token: str) -> uploads.Upload:
+    upload = uploads.find_upload(token)
+    if upload is None:
+        raise Http404(_("This upload is gone: uploads that were not imported are removed after a day."))
+    return upload
+
+
+@require_http_methods(["GET", "POST"])
+def import_preview(request: HttpRequest, token: str) -> HttpResponse:
+    """What Keyplan reads in the file; the mapping, formats and options to start the import with."""
+    _require_import_rights(request)
+    upload = _upload(request, token)
+    if request.method == "POST" and request.POST.get("cancel"):
+        uploads.discard(upload)
+        messages.success(request, _("The upload of %(file)s was discarded; nothing was imported.") % {"file": upload.name})
+        return redirect("revenue:imports")
+    source = request.POST if request.method == "POST" else request.GET
+    delimiter, sheet = source.get("delimiter") or None, source.get("sheet") or None
+    try:
+        view = uploads.preview(upload, delimiter=delimiter, sheet=sheet)
+    except ReadError as error:
+        # The file was readable when uploaded: it is the delimiter or sheet chosen since that does not fit.
+        messages.error(request, _("Read that way, %(file)s cannot be read: %(error)s") % {"file": upload.name, "error": error})
+        return redirect("revenue:import_preview", token=upload.token)
+    form = PreviewForm(request.POST if request.method == "POST" else None, preview=view)
+    if request.method == "POST" and form.is_valid():
+        try:
+            batch = uploads.start_import(upload, by=request.user, choices=form.choices(), view=view)
+        except ValidationError as error:
+            _add_errors(form, error)
+        else:
+            return redirect("revenue:import_batch", pk=batch.pk)
+    context = {
+        "upload": upload,
+        "kind_label": ImportKind(upload.kind).label,
+        "preview": view,
+        "form": form,
+        "read_again": ReadAgainForm(preview=view),
+        "missing": [FIELD_LABELS.get(f, f) for f in view.missing],
+    }
+    return render(request, "revenue/import_preview.html", context, status=400 if form.errors else 200)
+
+
+def _batch(request: HttpRequest, pk: int) -> ImportBatch:
+    _require_import_rights(request)
+    return get_object_or_404(ImportBatch.objects.select_related("created_by", "rolled_back_by"), pk=pk)
+
+
+def _batch_context(batch: ImportBatch) -> dict:
+    running = batch.status in RUNNING
+    report = batch.report or {}
+    state, age = uploads.task_state(batch) if running else (None, None)
+    queued = state == "READY"
+    return {
+        "batch": batch,
+        "running": running,
+        "queued": queued,
+        # A worker looks for tasks every second: a task still waiting after a few seconds has no worker.
+        "waiting": queued and age > WORKER_GRACE,
+        "report": report,
+        "errors": report.get("errors") or [],
+        "more_errors": max(0, (report.get("error_count") or 0) - len(report.get("errors") or [])),
+        "rejected_rows": uploads.rejected_rows_file(batch) is not None,
+    }
+
+
+@require_GET
+def import_batch(request: HttpRequest, pk: int) -> HttpResponse:
+    """One batch: a progress bar while it runs (its fragment polls itself), then counts and the report."""
+    batch = _batch(request, pk)
+    template = "revenue/import_batch.html#progress" if request.htmx else "revenue/import_batch.html"
+    return render(request, template, _batch_context(batch))
+
+
+@require_GET
+def rejected_rows(request: HttpRequest, pk: int) -> FileResponse:
+    batch = _batch(request, pk)
+    path = uploads.rejected_rows_file(batch)
+    if path is None:
+        raise Http404(_("This batch has no file of rejected rows."))
+    return FileResponse(open(path, "rb"), as_attachment=True, filename=f"batch-{batch.pk}-rejected-rows.csv",
+                        content_type="text/csv")
+
+
+@require_http_methods(["GET", "POST"])
+def import_rollback(request: HttpRequest, pk: int) -> HttpResponse:
+    """Undo a batch: GET asks to confirm, POST does it."""
+    batch = _batch(request, pk)
+    error = None
+    if request.method == "POST":
+        try:
+            services.rollback_batch(batch, by=request.user)
+        except ValidationError as exc:
+            error = " ".join(exc.messages)
+        else:
+            messages.success(request, _("Batch %(n)s (%(file)s) was rolled back.") % {"n": batch.pk, "file": batch.file_name})
+            return redirect("revenue:import_batch", pk=batch.pk)
+    return render(request, "revenue/import_rollback.html", {"batch": batch, "error": error}, status=400 if error else 200)
