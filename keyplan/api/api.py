@@ -65,3 +65,7 @@ from keyplan.api import scoring  # noqa: E402
 # /analysis/scores is registered before the portfolio analyses' /analysis/{name}: URLs resolve in order, so it wins.
 api.add_router("/analysis/", scoring.analysis_router)
 api.add_router("/", scoring.router)  # /criteria/, /scores/, /rounds/, /proposals/, /reviews/
+
+from keyplan.api import imports  # noqa: E402
+
+api.add_router("/", imports.router)  # /imports/… and /accounts/{id}/subscriptions/

@@ -1,0 +1,95 @@
+"""API shapes for import batches and subscriptions; the rules stay in services.py and uploads.py."""
+
+import datetime
+import decimal
+from typing import Literal
+
+from django.urls import reverse
+from ninja import Field, Schema
+
+from keyplan.accounts.schemas import UserRef
+from keyplan.revenue.models import ImportBatch
+from keyplan.revenue.uploads import rejected_rows_file
+
+
+class ImportOptionsIn(Schema):
+    """The form fields sent with the file (multipart/form-data)."""
+
+    kind: Literal["ledger", "subscriptions", "rates"] = Field(description="What the file holds")
+    mapping: str | None = Field(
+        None, description='JSON object of column -> field, "" to ignore a column, e.g. {"Kundennummer": "account_id", '
+                          '"Notes": ""}; columns left out keep the detected field')
+    date_format: str | None = Field(None, description="strftime format of the dates, e.g. %d.%m.%Y (detected when left out)")
+    decimal: Literal[".", ","] | None = Field(None, description="Decimal separator of amounts (detected when left out)")
+    delimiter: str | None = Field(None, description="CSV delimiter: , ; | or tab (detected when left out)")
+    sheet: str | None = Field(None, description="XLSX sheet (default: the first)")
+    create_accounts: bool = Field(False, description="Ledger: create accounts that do not exist yet")
+    skip_invalid: bool = Field(False, description="Ledger: import the good rows; the rejected ones are kept for download")
+
+
+class RowErrorOut(Schema):
+    line: int
+    column: str
+    value: str | None
+    reason: str
+
+
+class ReportOut(Schema):
+    error_count: int = 0
+    errors: list[RowErrorOut] = []
+    message: str | None = Field(None, description="Why a file was refused as a whole, or why an import broke off")
+    rejected_rows_url: str | None = Field(None, description="The rejected rows as CSV, when skip_invalid set them aside")
+
+
+class ImportBatchOut(Schema):
+    id: int
+    kind: str
+    file_name: str
+    status: str = Field(description="validating, importing, done, rejected, failed or rolled_back")
+    progress: int = Field(description="0-100 while it runs")
+    rows_total: int
+    rows_imported: int
+    rows_duplicate: int
+    rows_rejected: int
+    accounts_created: int
+    options: dict
+    created_by: UserRef | None
+    created_at: datetime.datetime
+    finished_at: datetime.datetime | None
+    rolled_back_by: UserRef | None
+    rolled_back_at: datetime.datetime | None
+
+
+class ImportBatchDetailOut(ImportBatchOut):
+    report: ReportOut
+
+    @staticmethod
+    def resolve_report(batch: ImportBatch) -> dict:
+        report = dict(batch.report or {})
+        report.pop("rejected_file", None)  # a path on the server: the URL below serves it
+        if rejected_rows_file(batch) is not None:
+            report["rejected_rows_url"] = reverse("api:import_rejected_rows", kwargs={"batch_id": batch.pk})
+        return report
+
+
+class SubscriptionOut(Schema):
+    id: int
+    account_id: int
+    plan: str
+    monthly_amount: float
+    currency: str
+    start: datetime.date
+    end: datetime.date | None
+    batch_id: int | None = Field(description="The import that brought it, if any")
+
+
+class SubscriptionIn(Schema):
+    plan: str = Field(max_length=100)
+    monthly_amount: decimal.Decimal = Field(ge=0, max_digits=14, decimal_places=2)
+    currency: str | None = Field(None, description="ISO 4217 code; default: the account's reporting currency")
+    start: datetime.date
+    end: datetime.date | None = None
+
+
+class SubscriptionEndIn(Schema):
+    end: datetime.date
