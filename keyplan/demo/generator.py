@@ -31,6 +31,7 @@ from keyplan.accounts.models import (
 from keyplan.core.models import Role, User
 from keyplan.demo.relationships import make_relationships
 from keyplan.demo.revenue import make_revenue
+from keyplan.demo.selection import make_selection
 
 DEMO_PASSWORD = "keyplan-demo"
 
@@ -319,6 +320,7 @@ def make_tier_history(demo: Demo) -> None:
 STEPS: list[Callable[[Demo], None]] = [make_users, make_accounts, make_teams, make_competitors, make_tier_history]
 STEPS.append(make_revenue)
 STEPS.append(make_relationships)
+STEPS.append(make_selection)
 
 
 def database_is_empty() -> bool:

@@ -41,7 +41,7 @@ QUADRANTS = {
 PAYOFF_RHO = 0.2
 PAYOFF_P = 0.05
 # Review thresholds.
-RISING_GROWTH = 0.30
+RISING_GROWTH = 0.50
 UNDERPERFORM_GROWTH = -0.10
 UNDERPERFORM_MARGIN_POINTS = 0.05
 MIN_RETURN_ON_EFFORT = 1.0
@@ -344,13 +344,16 @@ def _pct(value: float | None) -> float | None:
 
 
 def rising_accounts(outcomes: Sequence[Outcome], *, cutoff: float | None, min_revenue: float) -> list[dict[str, Any]]:
-    """Non-key accounts with strong growth (≥ 30 % on a revenue worth noticing) or a score at or above the cut-off."""
+    """Non-key accounts with strong growth (≥ 50 %, now at least ``min_revenue`` and before at least a quarter of it)
+    or a current total at or above the cut-off of the capacity."""
     found = []
     for o in outcomes:
         if o.tier == "key":
             continue
         reasons = []
-        if o.growth is not None and o.growth >= RISING_GROWTH and o.revenue_after >= min_revenue:
+        # Strong growth on a revenue worth noticing, from a base that was already there (not just onboarding).
+        if o.growth is not None and o.growth >= RISING_GROWTH and o.revenue_after >= min_revenue \
+                and o.revenue_before >= min_revenue / 4:
             reasons.append({"code": "growth", "growth": _pct(o.growth)})
         if cutoff is not None and o.current_total is not None and o.current_total >= cutoff:
             reasons.append({"code": "score", "total": o.current_total, "cutoff": cutoff})
