@@ -2,6 +2,8 @@
 
 import datetime
 
+import pytest
+
 from keyplan.accounts.models import Account, Tier
 from keyplan.demo.generator import build_demo
 from keyplan.relationships import analysis, services
@@ -42,7 +44,8 @@ def test_key_accounts_get_maps_with_meaningful_cases(db):
     assert Interaction.objects.filter(date__gt=TODAY).exists() and Interaction.objects.exclude(next_step="").exists()
 
 
-def test_same_seed_same_maps(db):
+@pytest.mark.django_db(transaction=True)  # flush needs to run outside a test transaction on PostgreSQL
+def test_same_seed_same_maps():
     def snapshot():
         return sorted(Stakeholder.objects.values_list("account__external_id", "name", "title", "sentiment", "reports_to__name"))
 
