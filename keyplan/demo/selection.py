@@ -84,8 +84,12 @@ def make_selection(demo: Demo) -> None:
     Score.history.filter(criterion=criteria["solvency"]).update(history_date=then)
     Score.objects.filter(criterion=criteria["solvency"]).update(scored_at=then)
 
+    # The scores computed from data as they were on the day of the round.
+    services.refresh_computed_scores(by=lead, today=round_date)
+    Score.history.filter(history_date__gt=then).update(history_date=then)
+    Score.objects.filter(scored_at__gt=then).update(scored_at=then)
     selection_round = services.create_round(
-        by=lead, name=f"FY{round_date.year}", date=round_date,
+        by=lead, name=f"FY{round_date.year}", date=round_date, refresh=False,
         notes="Recorded from the spreadsheet the team used at the time; its decisions are in the tier history.")
     Proposal.objects.filter(round=selection_round).delete()
 

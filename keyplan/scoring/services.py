@@ -283,8 +283,8 @@ def _computed_values(source: str, accounts_: list[Account], *, today: datetime.d
                 score = analysis.revenue_trend_score(now, then)
                 if score is not None:
                     change = f"{now / then - 1:+.0%}" if then > 0 else _("new revenue")
-                    out[pk] = (score, _("Revenue last 12 months %(now).0f against %(then).0f before (%(change)s).")
-                               % {"now": now, "then": then, "change": change})
+                    out[pk] = (score, _("Revenue last 12 months %(now)s against %(then)s before (%(change)s).")
+                               % {"now": f"{now:,.0f}", "then": f"{then:,.0f}", "change": change})
         else:
             for ext, pk in ids.items():
                 row = rows.get(ext)
@@ -302,8 +302,8 @@ def _computed_values(source: str, accounts_: list[Account], *, today: datetime.d
             return out, _("Lifetime value could not be computed: %(error)s") % {"error": error}
         values = {a["external_id"]: a["clv"] for a in payload["accounts"] if a["external_id"] in ids}
         for ext, score in analysis.decile_scores(values).items():
-            out[ids[ext]] = (score, _("Lifetime value %(clv).0f over 12 months (decile %(score)s).")
-                             % {"clv": values[ext], "score": score})
+            out[ids[ext]] = (score, _("Lifetime value %(clv)s over 12 months (decile %(score)s).")
+                             % {"clv": f"{values[ext]:,.0f}", "score": score})
         return out, ""
     if source == CriterionSource.STAKEHOLDER_COVERAGE:
         try:
@@ -746,6 +746,6 @@ def account_card(account: Account) -> dict[str, Any]:
         "row": row,
         "ranked": sum(1 for r in rows if r["rank"] is not None),
         "history": [{"when": h.history_date, "criterion": names.get(h.criterion_id, "—"), "value": h.value,
-                     "note": h.note, "who": str(h.history_user) if h.history_user else _("computed from data"),
+                     "note": h.note, "who": _("computed from data") if h.scored_by_id is None else str(h.history_user or "—"),
                      "removed": h.history_type == "-"} for h in history],
     }

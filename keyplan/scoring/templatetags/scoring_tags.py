@@ -28,3 +28,17 @@ def rho(value) -> str:
 @register.filter
 def total(value) -> str:
     return "—" if value is None else f"{value:.2f}"
+
+
+@register.filter
+def pvalue(value) -> str:
+    if value is None:
+        return "—"
+    return "< 0.001" if value < 0.001 else f"{value:.3f}"
+
+
+@register.filter
+def tier_label(value: str) -> str:
+    from keyplan.accounts.models import Tier
+
+    return Tier(value).label if value in Tier.values else value
