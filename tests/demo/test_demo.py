@@ -1,4 +1,6 @@
-from keyplan.accounts.models import Account, TeamMember, TeamRole, Tier, TierChange
+from django.core.management import call_command
+
+from keyplan.accounts.models import Account, TeamMember, TeamRole, Tier
 from keyplan.accounts.services import change_log, kam_workload
 from keyplan.core.models import Role, User
 from keyplan.demo.generator import build_demo
@@ -11,15 +13,15 @@ def _snapshot():
     ]
 
 
-def test_same_seed_same_portfolio(db, django_db_blocker):
+def _empty_database() -> None:
+    call_command("flush", interactive=False, verbosity=0)
+
+
+def test_same_seed_same_portfolio(transactional_db):
     build_demo(accounts=120, seed=3)
     first = _snapshot()
     teams = sorted(TeamMember.objects.values_list("account__external_id", "user__username", "role"))
-    for model in (TierChange, TeamMember):
-        model.objects.all().delete()
-    Account.objects.update(parent=None)
-    Account.objects.all().delete()
-    User.objects.all().delete()
+    _empty_database()
     build_demo(accounts=120, seed=3)
     assert _snapshot() == first
     assert sorted(TeamMember.objects.values_list("account__external_id", "user__username", "role")) == teams
@@ -44,13 +46,9 @@ def test_portfolio_is_realistic(db):
     assert change_log(key.first())
 
 
-def test_a_different_seed_gives_a_different_portfolio(db):
+def test_a_different_seed_gives_a_different_portfolio(transactional_db):
     build_demo(accounts=50, seed=1)
     names = set(Account.objects.values_list("name", flat=True))
-    TeamMember.objects.all().delete()
-    TierChange.objects.all().delete()
-    Account.objects.update(parent=None)
-    Account.objects.all().delete()
-    User.objects.all().delete()
+    _empty_database()
     build_demo(accounts=50, seed=2)
     assert set(Account.objects.values_list("name", flat=True)) != names
