@@ -208,7 +208,7 @@ class TestImportRuns:
         assert "Nothing was written." in html
         rows = re.findall(r'<tr><td class="num">(\d+)</td><td class="mono">([^<]*)</td><td class="mono">(.*?)</td><td>([^<]*)</td></tr>', html)
         assert [(line, column) for line, column, _, _ in rows] == [("3", "account_id"), ("4", "date"), ("4", "amount"), ("5", "account_id")]
-        assert "unknown account" in rows[0][3] and "C-404" in rows[0][2]
+        assert "unknown account" in rows[0][3] and "C-404" in rows[0][2] and "--create" not in rows[0][3]
         assert "not a date in the format %Y-%m-%d" in rows[1][3] and "not a number" in rows[2][3]
         assert "the account id is missing" in rows[3][3] and "(empty)" in rows[3][2]
         assert "Roll back" not in html
