@@ -1,0 +1,134 @@
+"""The background worker as people run it: `keyplan serve` starts one and stops it; `keyplan worker --batch`."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from keyplan.cli import main
+from keyplan.revenue import uploads
+from keyplan.revenue.models import BatchStatus, ImportBatch, LedgerLine
+
+KEYPLAN = Path(sys.executable).with_name("keyplan")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    status = Path(f"/proc/{pid}/status")
+    return not (status.exists() and "zombie" in status.read_text())
+
+
+def _request(url: str, token: str, data: bytes | None = None, content_type: str | None = None) -> dict:
+    request = urllib.request.Request(url, data=data, headers={"Authorization": f"Bearer {token}"})
+    if content_type:
+        request.add_header("Content-Type", content_type)
+    with urllib.request.urlopen(request, timeout=20) as response:
+        return json.loads(response.read())
+
+
+def _multipart(fields: dict[str, str], file_name: str, content: bytes) -> tuple[bytes, str]:
+    boundary = uuid.uuid4().hex
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode() for k, v in fields.items()]
+    parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{file_name}"\r\n'
+                 f"Content-Type: text/csv\r\n\r\n".encode() + content + b"\r\n")
+    return b"".join(parts) + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the process tree from /proc")
+def test_serve_runs_a_worker_that_imports_and_stops_with_it(tmp_path):
+    env = {**os.environ, "KEYPLAN_DATABASE_URL": f"sqlite:///{tmp_path / 'serve.sqlite3'}",
+           "KEYPLAN_UPLOAD_DIR": str(tmp_path / "uploads")}
+    run = lambda *args: subprocess.run([str(KEYPLAN), *args], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)  # noqa: E731
+    assert run("migrate").returncode == 0
+    assert run("createuser", "lead", "--role", "kam_lead", "--password", "Correct-Horse-Battery-9").returncode == 0
+    token = json.loads(run("token", "create", "lead", "--json").stdout)["token"]
+    port = _free_port()
+    server = subprocess.Popen([str(KEYPLAN), "serve", "--port", str(port), "--no-migrate"], env=env, cwd=tmp_path,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}/api/v1"
+    try:
+        assert "serving on" in server.stdout.readline()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # the line comes just before waitress listens
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        workers = _children(server.pid)
+        assert len(workers) == 1  # the worker, started next to the web server
+        account = json.dumps({"name": "Acme", "external_id": "C-1"}).encode()
+        _request(f"{base}/accounts/", token, account, "application/json")
+        body, content_type = _multipart({"kind": "ledger"}, "ledger.csv", "Kunde;Datum;Betrag\nC-1;31.01.2026;1.234,50\n".encode())
+        batch = _request(f"{base}/imports/", token, body, content_type)
+        assert batch["status"] == "validating"
+        deadline = time.monotonic() + 60
+        while batch["status"] in ("validating", "importing") and time.monotonic() < deadline:
+            time.sleep(0.3)
+            batch = _request(f"{base}/imports/{batch['id']}", token)
+        assert (batch["status"], batch["rows_imported"]) == ("done", 1)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+        server.stdout.close()
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(pid) for pid in workers), "the worker outlived keyplan serve"
+
+
+def test_keyplan_worker_batch_runs_what_is_queued_then_stops(lead, make_account, transactional_db):
+    make_account("Acme", external_id="C-1")
+    upload = uploads.save_upload(SimpleUploadedFile("l.csv", b"account_id,date,amount\nC-1,2026-01-02,5\n"), kind="ledger", by=lead)
+    batch = uploads.start_import(upload, by=lead, choices=uploads.ImportChoices(mapping={}))
+    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT)}
+    try:
+        assert main(["worker", "--batch", "--quiet"]) == 0
+    finally:
+        for number, handler in saved.items():
+            signal.signal(number, handler)
+    batch.refresh_from_db()
+    assert batch.status == BatchStatus.DONE and LedgerLine.objects.count() == 1
+    assert ImportBatch.objects.count() == 1
+
+
+def test_an_import_that_breaks_off_is_marked_failed(lead, make_account, run_worker, monkeypatch):
+    """A crash inside the import (here: the database refuses the batch's lines) leaves a failed batch and nothing else."""
+    make_account("Acme", external_id="C-1")
+    upload = uploads.save_upload(SimpleUploadedFile("l.csv", b"account_id,date,amount\nC-1,2026-01-02,5\n"), kind="ledger", by=lead)
+    batch = uploads.start_import(upload, by=lead, choices=uploads.ImportChoices(mapping={}))
+    from keyplan.revenue import services
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(services, "_insert_lines", broken)
+    run_worker()
+    batch.refresh_from_db()
+    assert batch.status == BatchStatus.FAILED and LedgerLine.objects.count() == 0
+    assert not any(Path(uploads.upload_dir()).rglob("l.csv"))
