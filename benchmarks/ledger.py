@@ -1,0 +1,496 @@
+"""Revenue ledger at scale: import, Pareto and ABC with Keyplan, against DuckDB and pandas on the same CSV.
+
+    .venv/bin/python benchmarks/ledger.py --lines 1000000 --accounts 10000
+    .venv/bin/python benchmarks/ledger.py --lines 10000000 --accounts 100000 \\
+        --database-url postgres://postgres@127.0.0.1:5432/keyplan_bench_ledger
+
+Options: --years N (the ledger covers N calendar years ending this year, default 3),
+--seed S (default 42), --keep-csv (keep the generated CSV under /tmp and reuse it on the
+next run with the same lines, accounts, years and seed), --repeat R (timed runs of each
+analysis, default 5; the median is printed).
+
+What it does, in order:
+
+1. Generates a deterministic ledger CSV (line_id, account_id, date, amount, cost,
+   currency EUR, product, division), written to disk chunk by chunk. Account sizes are
+   lognormal, so a few accounts carry most revenue; every account has at least one line.
+2. Creates a fresh database (a SQLite file under /tmp by default; for PostgreSQL the
+   database named in the URL is dropped and created with psycopg), migrates it, and
+   creates an admin user and the M accounts (bulk insert).
+3. Imports the file with `keyplan.revenue.services.import_ledger`, as the admin, in a
+   child process, and reports wall time, lines/s and the child's peak resident memory
+   (`getrusage(RUSAGE_CHILDREN).ru_maxrss`: the whole process, Python, Django and Polars
+   included; the PostgreSQL server's own memory is not in it).
+4. Times Pareto (last 12 months) and ABC (the N years) from the rollups through
+   `portfolio.pareto_report` / `portfolio.abc_report`, then the same two analyses with
+   DuckDB straight from the CSV (the reference engine, SQL window functions) and with a
+   plain pandas script, and checks that the three agree: the same vital few, the same
+   total to the cent, the same class counts per year and the same class for every account.
+5. Times the portfolio page (`/portfolio/`) through Django's whole stack when it exists.
+
+The database is dropped (PostgreSQL) or deleted (SQLite) at the end.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+GENERATE_CHUNK = 1_000_000
+PRODUCTS = [f"P-{i:03d}" for i in range(1, 61)]
+DIVISIONS = ["Operations", "Procurement", "Finance", "R&D", "Logistics", "Quality", "Sales", "IT"]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument("--accounts", type=int, default=10_000)
+    parser.add_argument("--database-url", default=None)
+    parser.add_argument("--years", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--keep-csv", action="store_true")
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--child-import", metavar="CSV", help=argparse.SUPPRESS)  # internal: the import process
+    args = parser.parse_args()
+    if args.child_import:
+        return child_import(args)
+    if args.lines < args.accounts:
+        parser.error("--lines must be at least --accounts (every account gets a line)")
+
+    url = args.database_url or f"sqlite:////tmp/keyplan-bench-ledger-{os.getpid()}.sqlite3"
+    os.environ["KEYPLAN_DATABASE_URL"] = url
+    _setup_django()
+    from django.utils import timezone
+
+    today = timezone.localdate()
+    years = list(range(today.year - args.years + 1, today.year + 1))
+    csv_path = Path(f"/tmp/keyplan-ledger-{args.lines}-{args.accounts}-{years[0]}-{today.isoformat()}-{args.seed}.csv")
+    if args.keep_csv and csv_path.exists():
+        print(f"reusing {csv_path} ({csv_path.stat().st_size / 1e6:,.0f} MB)")
+    else:
+        started = time.perf_counter()
+        generate_csv(csv_path, lines=args.lines, accounts=args.accounts, first=datetime.date(years[0], 1, 1),
+                     last=today, seed=args.seed)
+        print(f"generated {args.lines:,} lines for {args.accounts:,} accounts in {time.perf_counter() - started:.1f} s "
+              f"({csv_path.stat().st_size / 1e6:,.0f} MB)")
+
+    _create_database(url)
+    try:
+        return run(args, url, csv_path, years)
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        _drop_database(url)
+        if not args.keep_csv:
+            csv_path.unlink(missing_ok=True)
+
+
+def run(args, url: str, csv_path: Path, years: list[int]) -> int:
+    from django.core.management import call_command
+    from django.db import connection
+
+    from keyplan.accounts.models import Account
+    from keyplan.core.db import refresh_statistics
+    from keyplan.core.models import Role, User
+
+    call_command("migrate", verbosity=0)
+    User.objects.create_user("bench-admin", password=None, role=Role.ADMIN)
+    started = time.perf_counter()
+    Account.objects.bulk_create(
+        (Account(external_id=_external_id(i), name=f"Account {i + 1}", reporting_currency="EUR")
+         for i in range(args.accounts)),
+        batch_size=5000,
+    )
+    refresh_statistics()
+    print(f"created {args.accounts:,} accounts in {time.perf_counter() - started:.1f} s")
+    connection.close()  # the child has the database to itself while it imports
+
+    # The import, in a child process so that its peak memory is its own.
+    command = [sys.executable, __file__, "--child-import", str(csv_path)]
+    completed = subprocess.run(command, env=dict(os.environ, KEYPLAN_DATABASE_URL=url), capture_output=True, text=True)
+    if completed.returncode != 0:
+        print(completed.stdout, completed.stderr, sep="\n")
+        return 1
+    imported = json.loads(completed.stdout.strip().splitlines()[-1])
+    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # kB on Linux
+    if imported["rows_imported"] != args.lines or imported["error_count"]:
+        print(f"the import did not take every line: {imported}")
+        return 1
+
+    started = time.perf_counter()
+    refresh_statistics()  # as `keyplan demo` does after a bulk load
+    analyze_s = time.perf_counter() - started
+
+    keyplan_times, keyplan_result = time_keyplan(years, repeat=args.repeat)
+    period = (datetime.date.fromisoformat(keyplan_result["pareto"]["from"]),
+              datetime.date.fromisoformat(keyplan_result["pareto"]["to"]))
+    duck_times, duck_result = time_duckdb(csv_path, period, years, repeat=args.repeat)
+    pandas_times, pandas_result = time_pandas(csv_path, period, years)
+    problems = compare(keyplan_result, duck_result, "DuckDB") + compare(keyplan_result, pandas_result, "pandas")
+    page_ms = time_portfolio_page(repeat=args.repeat)
+
+    vendor = connection.vendor
+    print(f"\n{vendor}, {args.lines:,} lines, {args.accounts:,} accounts, {len(years)} years "
+          f"({os.cpu_count()} cores, {datetime.date.today().isoformat()})")
+    print(f"import: {imported['seconds']:.1f} s, {args.lines / imported['seconds']:,.0f} lines/s "
+          f"(validate {imported['validate_seconds']:.1f} s, write {imported['write_seconds']:.1f} s); "
+          f"peak memory {peak_mb:,.0f} MB (the process at rest before the import: {imported['rss_before_mb']:,.0f} MB)")
+    print(f"ANALYZE after the import: {analyze_s:.1f} s")
+    print(f"\n{'analysis (median of ' + str(args.repeat) + ')':<28}{'Keyplan s':>10}{'DuckDB s':>10}{'pandas s':>10}"
+          f"{'Keyplan/DuckDB':>16}")
+    for step in ("pareto", "abc", "total"):
+        ratio = keyplan_times[step] / duck_times[step] if duck_times[step] else float("nan")
+        print(f"{step:<28}{keyplan_times[step]:>10.3f}{duck_times[step]:>10.3f}{pandas_times[step]:>10.3f}{ratio:>16.2f}")
+    print("(Keyplan reads its rollups; DuckDB and pandas read the raw CSV each time)")
+    if page_ms is None:
+        print("\nportfolio page: /portfolio/ is not built yet (404 or the 'coming' placeholder); not timed")
+    else:
+        print(f"\nportfolio page /portfolio/: {page_ms:.0f} ms server time (median of {args.repeat})")
+    pareto, abc = keyplan_result["pareto"], keyplan_result["abc"]
+    print(f"\nPareto {pareto['from']} – {pareto['to']}: {pareto['vital_few']:,} of {len(pareto['accounts']):,} accounts "
+          f"make 80 % of {pareto['total']:,.2f} EUR; ABC: "
+          + "; ".join(f"{y} A {c['A']} B {c['B']} C {c['C']}" for y, c in abc["years"].items()))
+    if problems:
+        print("\nDISAGREEMENT:\n  " + "\n  ".join(problems[:20]))
+        return 1
+    print("Keyplan, DuckDB and pandas agree (vital few, total to the cent, class counts, class of every account).")
+    return 0
+
+
+# ---------------------------------------------------------------- the ledger file
+
+
+def _external_id(index) -> str:
+    return f"B-{index + 1:06d}"
+
+
+def generate_csv(path: Path, *, lines: int, accounts: int, first: datetime.date, last: datetime.date, seed: int) -> None:
+    """Write the ledger chunk by chunk (never the whole file in memory); the same arguments give the same bytes."""
+    import numpy as np
+    import polars as pl
+
+    rng = np.random.default_rng(seed)
+    # A few large accounts and a long tail, as in a real B2B portfolio.
+    weights = rng.lognormal(0.0, 1.6, accounts)
+    weights /= weights.sum()
+    size = rng.lognormal(0.0, 0.5, accounts)  # large accounts also buy larger tickets
+    days = (last - first).days + 1
+    products, divisions = pl.Series(PRODUCTS), pl.Series(DIVISIONS)
+    temporary = path.with_suffix(".partial")
+    with open(temporary, "wb") as handle:
+        for start in range(0, lines, GENERATE_CHUNK):
+            n = min(GENERATE_CHUNK, lines - start)
+            index = np.arange(start, start + n)
+            account = rng.choice(accounts, size=n, p=weights)
+            # The first line of each account is guaranteed, so that all accounts appear in the file.
+            head = index < accounts
+            account[head] = index[head]
+            cents = np.round(rng.lognormal(6.5, 1.1, n) * size[account] * 100).astype(np.int64) + 100
+            cents[rng.random(n) < 0.03] *= -1  # credit notes
+            cost = np.round(cents * rng.uniform(0.35, 0.9, n)).astype(np.int64)
+            frame = pl.DataFrame({
+                "line_id": pl.Series(index, dtype=pl.Int64),
+                "account_id": pl.Series(account + 1, dtype=pl.Int64),
+                "date": pl.Series(first.toordinal() + rng.integers(0, days, n) - 719_163, dtype=pl.Int32).cast(pl.Date),
+                "cents": cents,
+                "cost_cents": pl.Series(np.where(rng.random(n) < 0.1, -(1 << 62), cost)),  # 10 % without cost
+                "product": products.gather(rng.integers(0, len(PRODUCTS), n)),
+                "division": divisions.gather(rng.integers(0, len(DIVISIONS), n)),
+            })
+            frame = frame.select(
+                ("L" + pl.col("line_id").cast(pl.String).str.zfill(10)).alias("line_id"),
+                ("B-" + pl.col("account_id").cast(pl.String).str.zfill(6)).alias("account_id"),
+                pl.col("date").cast(pl.String),
+                _money("cents").alias("amount"),
+                pl.when(pl.col("cost_cents") == -(1 << 62)).then(None).otherwise(_money("cost_cents")).alias("cost"),
+                pl.lit("EUR").alias("currency"),
+                "product",
+                "division",
+            )
+            frame.write_csv(handle, include_header=start == 0)
+    temporary.rename(path)
+
+
+def _money(column: str):
+    """Cents as "-1234.05" text, exactly (no float formatting)."""
+    import polars as pl
+
+    cents = pl.col(column)
+    sign = pl.when(cents < 0).then(pl.lit("-")).otherwise(pl.lit(""))
+    return sign + (cents.abs() // 100).cast(pl.String) + "." + (cents.abs() % 100).cast(pl.String).str.zfill(2)
+
+
+# ---------------------------------------------------------------- databases
+
+
+def _setup_django() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "keyplan.settings")
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+
+
+def _postgres(url: str):
+    """(server URL on the maintenance database, database name) for a PostgreSQL URL; None for SQLite."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if not parts.scheme.startswith("postgres"):
+        return None
+    return urlunsplit(parts._replace(scheme="postgresql", path="/postgres")), parts.path.lstrip("/")
+
+
+def _create_database(url: str) -> None:
+    target = _postgres(url)
+    if target is None:
+        Path(url.removeprefix("sqlite:///")).unlink(missing_ok=True)
+        return
+    import psycopg
+
+    server, name = target
+    with psycopg.connect(server, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}"')
+
+
+def _drop_database(url: str) -> None:
+    target = _postgres(url)
+    if target is None:
+        path = url.removeprefix("sqlite:///")
+        for suffix in ("", "-wal", "-shm"):
+            Path(path + suffix).unlink(missing_ok=True)
+        return
+    import psycopg
+
+    server, name = target
+    with psycopg.connect(server, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# ---------------------------------------------------------------- the import (child process)
+
+
+def child_import(args) -> int:
+    """Import the file as a user would (the admin, default options); print one JSON line with the result."""
+    _setup_django()
+    from keyplan.core.models import User
+    from keyplan.revenue.services import import_ledger
+
+    admin = User.objects.get(username="bench-admin")
+    marks = {}
+
+    def progress(value: float, message: str) -> None:
+        marks.setdefault(message, time.perf_counter())
+
+    rss_before = _rss_mb()
+    started = time.perf_counter()
+    result = import_ledger(args.child_import, by=admin, progress=progress)
+    seconds = time.perf_counter() - started
+    writing = marks.get("importing", started + seconds)
+    print(json.dumps({**{k: v for k, v in result.as_dict().items() if k != "errors"}, "seconds": seconds,
+                      "validate_seconds": writing - started, "write_seconds": started + seconds - writing,
+                      "rss_before_mb": rss_before}))
+    return 0
+
+
+def _rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+# ---------------------------------------------------------------- the analyses
+
+
+def time_keyplan(years: list[int], *, repeat: int):
+    from keyplan.core.models import User
+    from keyplan.revenue import portfolio
+
+    scope = portfolio.Scope(user=User.objects.get(username="bench-admin"))
+    options = portfolio.Options(years=len(years))
+    runs = {"pareto": [], "abc": [], "total": []}
+    for _ in range(repeat):
+        started = time.perf_counter()
+        pareto = portfolio.pareto_report(scope, options)
+        middle = time.perf_counter()
+        abc = portfolio.abc_report(scope, options)
+        ended = time.perf_counter()
+        runs["pareto"].append(middle - started)
+        runs["abc"].append(ended - middle)
+        runs["total"].append(ended - started)
+    result = {
+        "vital_few": pareto["vital_few"],
+        "total_cents": round(pareto["total"] * 100),
+        "pareto": pareto,
+        "abc": abc,
+        "years": {int(y): counts for y, counts in abc["years"].items()},
+        "classes": {(a["external_id"], int(y)): c for a in abc["accounts"] for y, c in a["classes"].items()},
+    }
+    return {k: statistics.median(v) for k, v in runs.items()}, result
+
+
+DUCK_LEDGER = """read_csv('{path}', header = true, auto_detect = false,
+    columns = {{'line_id': 'VARCHAR', 'account_id': 'VARCHAR', 'date': 'DATE', 'amount': 'DECIMAL(18,2)',
+               'cost': 'DECIMAL(18,2)', 'currency': 'VARCHAR', 'product': 'VARCHAR', 'division': 'VARCHAR'}})"""
+
+# Revenue in the period per account (0 for accounts without), ranked by revenue desc, ties by id;
+# the vital few are the accounts up to the first whose cumulative share of positive revenue reaches 80 %.
+DUCK_PARETO = """
+WITH per_account AS (
+    SELECT account_id,
+           CAST(SUM(CASE WHEN date BETWEEN DATE '{start}' AND DATE '{end}' THEN amount ELSE 0 END) * 100 AS BIGINT) AS cents
+    FROM {ledger} GROUP BY account_id
+), ranked AS (
+    SELECT cents,
+           SUM(GREATEST(cents, 0)) OVER (ORDER BY cents DESC, account_id ROWS UNBOUNDED PRECEDING) AS running,
+           SUM(GREATEST(cents, 0)) OVER () AS total
+    FROM per_account
+)
+SELECT CAST(ANY_VALUE(total) AS BIGINT),
+       CASE WHEN ANY_VALUE(total) > 0 THEN COUNT(*) FILTER (WHERE CAST(running AS DOUBLE) / CAST(total AS DOUBLE) < 0.8) + 1
+            ELSE 0 END
+FROM ranked
+"""
+
+# Per year, every account (0 in years without revenue): A while the share of the accounts ranked above
+# it is below 80 %, B below 95 %, else C; no positive revenue is C.
+DUCK_ABC = """
+WITH sums AS (
+    SELECT account_id, YEAR(date) AS year, CAST(SUM(amount) * 100 AS BIGINT) AS cents
+    FROM {ledger} WHERE YEAR(date) BETWEEN {first} AND {last} GROUP BY ALL
+), grid AS (
+    SELECT a.account_id, y.year, COALESCE(s.cents, 0) AS cents
+    FROM (SELECT DISTINCT account_id FROM {ledger}) a
+    CROSS JOIN (SELECT UNNEST(RANGE({first}, {last} + 1)) AS year) y
+    LEFT JOIN sums s ON s.account_id = a.account_id AND s.year = y.year
+), ranked AS (
+    SELECT account_id, year, GREATEST(cents, 0) AS positive,
+           SUM(GREATEST(cents, 0)) OVER (PARTITION BY year ORDER BY cents DESC, account_id ROWS UNBOUNDED PRECEDING)
+               - GREATEST(cents, 0) AS above,
+           SUM(GREATEST(cents, 0)) OVER (PARTITION BY year) AS total
+    FROM grid
+)
+SELECT account_id, year,
+       CASE WHEN positive <= 0 THEN 'C'
+            WHEN CAST(above AS DOUBLE) / CAST(GREATEST(total, 1) AS DOUBLE) < 0.8 THEN 'A'
+            WHEN CAST(above AS DOUBLE) / CAST(GREATEST(total, 1) AS DOUBLE) < 0.95 THEN 'B'
+            ELSE 'C' END
+FROM ranked
+"""
+
+
+def time_duckdb(csv_path: Path, period, years: list[int], *, repeat: int):
+    """Both analyses straight from the CSV, each query reading the file (DuckDB's own threads, one per core)."""
+    import duckdb
+
+    database = duckdb.connect()
+    ledger = DUCK_LEDGER.format(path=csv_path)
+    runs = {"pareto": [], "abc": [], "total": []}
+    for _ in range(repeat):
+        started = time.perf_counter()
+        total_cents, vital_few = database.execute(DUCK_PARETO.format(ledger=ledger, start=period[0], end=period[1])).fetchone()
+        middle = time.perf_counter()
+        rows = database.execute(DUCK_ABC.format(ledger=ledger, first=years[0], last=years[-1])).fetchall()
+        ended = time.perf_counter()
+        runs["pareto"].append(middle - started)
+        runs["abc"].append(ended - middle)
+        runs["total"].append(ended - started)
+    database.close()
+    return {k: statistics.median(v) for k, v in runs.items()}, _result(vital_few, total_cents, rows)
+
+
+def time_pandas(csv_path: Path, period, years: list[int]):
+    """The same with a plain pandas script (once: it is the slow reference)."""
+    import numpy as np
+    import pandas as pd
+
+    started = time.perf_counter()
+    ledger = pd.read_csv(csv_path, usecols=["account_id", "date", "amount"], dtype={"account_id": "str", "amount": "float64"})
+    ledger["date"] = pd.to_datetime(ledger["date"], format="%Y-%m-%d")
+    ledger["cents"] = (ledger["amount"] * 100).round().astype("int64")
+    accounts = pd.Index(ledger["account_id"].unique()).sort_values()
+    read = time.perf_counter()
+
+    in_period = ledger[(ledger["date"] >= pd.Timestamp(period[0])) & (ledger["date"] <= pd.Timestamp(period[1]))]
+    cents = in_period.groupby("account_id")["cents"].sum().reindex(accounts, fill_value=0)
+    ranked = pd.DataFrame({"account_id": accounts, "cents": cents.to_numpy()}).sort_values(
+        ["cents", "account_id"], ascending=[False, True], kind="stable")
+    positive = ranked["cents"].clip(lower=0).to_numpy()
+    total = int(positive.sum())
+    cumulative = np.cumsum(positive) / max(total, 1)
+    vital_few = int((cumulative < 0.8).sum()) + 1 if total > 0 else 0
+    pareto_done = time.perf_counter()
+
+    ledger["year"] = ledger["date"].dt.year
+    yearly = ledger[ledger["year"].between(years[0], years[-1])].groupby(["account_id", "year"])["cents"].sum()
+    table = yearly.unstack("year").reindex(index=accounts, columns=years).fillna(0).astype("int64")
+    rows = []
+    for year in years:
+        column = table[year]
+        order = pd.DataFrame({"account_id": accounts, "cents": column.to_numpy()}).sort_values(
+            ["cents", "account_id"], ascending=[False, True], kind="stable")
+        positive = order["cents"].clip(lower=0).to_numpy()
+        share_above = (np.cumsum(positive) - positive) / max(int(positive.sum()), 1)
+        classes = np.where(positive <= 0, "C", np.where(share_above < 0.8, "A", np.where(share_above < 0.95, "B", "C")))
+        rows += zip(order["account_id"], [year] * len(order), classes)
+    ended = time.perf_counter()
+    times = {"pareto": pareto_done - started, "abc": ended - pareto_done + (read - started), "total": ended - started}
+    return times, _result(vital_few, total, rows)
+
+
+def _result(vital_few: int, total_cents: int, rows) -> dict:
+    classes = {(account, int(year)): cls for account, year, cls in rows}
+    years: dict[int, dict[str, int]] = {}
+    for (_, year), cls in classes.items():
+        years.setdefault(year, {"A": 0, "B": 0, "C": 0})[cls] += 1
+    return {"vital_few": int(vital_few), "total_cents": int(total_cents), "years": years, "classes": classes}
+
+
+def compare(keyplan: dict, other: dict, name: str) -> list[str]:
+    problems = []
+    for key in ("vital_few", "total_cents"):
+        if keyplan[key] != other[key]:
+            problems.append(f"{key}: Keyplan {keyplan[key]}, {name} {other[key]}")
+    for year, counts in keyplan["years"].items():
+        if counts != other["years"].get(year):
+            problems.append(f"classes in {year}: Keyplan {counts}, {name} {other['years'].get(year)}")
+    differing = [k for k, v in keyplan["classes"].items() if other["classes"].get(k) != v]
+    differing += [k for k in other["classes"] if k not in keyplan["classes"]]
+    if differing:
+        problems.append(f"{len(differing)} account-years classed differently by {name}, e.g. {differing[:3]}")
+    return problems
+
+
+def time_portfolio_page(*, repeat: int) -> float | None:
+    """Median server time of /portfolio/ in ms through the test client; None while the page does not exist."""
+    from django.test import Client
+
+    from keyplan.core.models import User
+
+    client = Client(SERVER_NAME="localhost")
+    client.force_login(User.objects.get(username="bench-admin"))
+    response = client.get("/portfolio/")
+    if response.status_code == 404 or response.resolver_match.func.__name__ == "coming":
+        return None  # not built yet (or still the "coming" placeholder)
+    assert response.status_code == 200, response.status_code
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        response = client.get("/portfolio/")
+        times.append((time.perf_counter() - started) * 1000)
+        assert response.status_code == 200, response.status_code
+    return statistics.median(times)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
