@@ -326,7 +326,8 @@ def render_map(
     return (
         f'<svg xmlns="{SVG_NS}" version="1.1" class="stakeholder-map" role="img" aria-labelledby="kp-map-title" '
         f'width="{_n(width)}" height="{_n(height)}" viewBox="0 0 {_n(width)} {_n(height)}" '
-        f'font-family={quoteattr(FONT)} data-stakeholders="{len(people)}">'
+        # Left to right whatever the page's direction: the chart's geometry is fixed (text starts inside its box).
+        f'font-family={quoteattr(FONT)} direction="ltr" data-stakeholders="{len(people)}">'
         f'<title id="kp-map-title">{escape(accessible_title)}</title>'
         + _defs()
         + _el("rect", class_="background", x=0.0, y=0.0, width=float(width), height=float(height), fill="#ffffff")

@@ -25,6 +25,7 @@ def nodes(root):
 def test_the_issues_case_drawn(cfo_case, kam_account):
     root = parse(services.render_map(kam_account))
     assert root.tag == f"{SVG}svg" and root.get("viewBox").startswith("0 0 ")
+    assert root.get("direction") == "ltr"  # text stays inside its box on right-to-left (Persian) pages
     drawn = nodes(root)
     cfo, ops, auditor = cfo_case["cfo"], cfo_case["ops"], cfo_case["auditor"]
     assert set(drawn) == {p.pk for p in cfo_case.values()}
