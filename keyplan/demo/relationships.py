@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from simple_history.utils import bulk_create_with_history
 
-from keyplan.accounts.models import TeamMember, TeamRole
+from keyplan.accounts.models import TeamMember
 from keyplan.relationships.models import InfluenceLine, Interaction, Stakeholder
 
 if TYPE_CHECKING:

@@ -10,7 +10,6 @@ layer translates them by code.
 from __future__ import annotations
 
 import datetime
-import math
 import re
 import unicodedata
 from collections import defaultdict
@@ -458,7 +457,11 @@ COMPACT = NodeSize(156, 44, True)
 
 @dataclass
 class Block:
-    """A laid-out subtree: its size, its people's positions and its connector lines, relative to (0, 0)."""
+    """A laid-out subtree: its size, its own boxes and lines, and the blocks placed inside it, relative to (0, 0).
+
+    Placing a block records a reference and an offset; flatten() adds the offsets up
+    once, so that nesting stays linear in the number of people however deep the tree.
+    """
 
     width: float
     height: float
@@ -466,10 +469,25 @@ class Block:
     lines: list[list[tuple[float, float]]] = field(default_factory=list)
     anchor: float = 0.0  # x where the connector from the manager arrives
     reaches_up: bool = False  # its own lines already reach up to the manager's bus (stacks)
+    parts: list[tuple["Block", float, float]] = field(default_factory=list)
 
     def place(self, into: "Block", dx: float, dy: float) -> None:
-        into.boxes.update({k: (x + dx, y + dy) for k, (x, y) in self.boxes.items()})
-        into.lines.extend([[(x + dx, y + dy) for x, y in line] for line in self.lines])
+        into.parts.append((self, dx, dy))
+
+    def flatten(self) -> tuple[dict[int, tuple[float, float]], list[list[tuple[float, float]]]]:
+        boxes: dict[int, tuple[float, float]] = {}
+        lines: list[list[tuple[float, float]]] = []
+        pending = [(self, 0.0, 0.0)]
+        while pending:
+            block, dx, dy = pending.pop()
+            boxes.update({k: (x + dx, y + dy) for k, (x, y) in block.boxes.items()})
+            lines.extend([[(x + dx, y + dy) for x, y in line] for line in block.lines])
+            pending.extend((part, dx + px, dy + py) for part, px, py in block.parts)
+        return boxes, lines
+
+    @property
+    def empty(self) -> bool:
+        return not self.boxes and not self.parts
 
 
 @dataclass(frozen=True)
@@ -689,13 +707,12 @@ def _layout(people: Sequence[Person], node: NodeSize, depth: int, column: float)
         blocks.append(tree.stack(singles, trunk=False))
     forest, _ = tree.row(blocks) if blocks else (Block(0, 0), [])
     forest.width = max(forest.width, 0)
-    out = MapLayout(forest.width, forest.height, dict(forest.boxes), list(forest.lines), [], node)
+    boxes, lines = forest.flatten()
+    out = MapLayout(forest.width, forest.height, boxes, lines, [], node)
     if externals:
         side, groups = _externals(externals, node, forest.height - ORG_HEAD)
-        x0 = forest.width + PANEL_GAP if forest.boxes else 0.0
-        side_shifted = Block(0, 0)
-        side.place(side_shifted, x0, ORG_HEAD)
-        out.boxes.update(side_shifted.boxes)
+        x0 = forest.width + PANEL_GAP if not forest.empty else 0.0
+        out.boxes.update({pid: (x + x0, y + ORG_HEAD) for pid, (x, y) in side.boxes.items()})
         out.panels.append(Panel(x0, 0, side.width, side.height + ORG_HEAD, "", "externals"))
         out.panels += [Panel(g.x + x0, g.y + ORG_HEAD, g.width, g.height, g.title, g.kind) for g in groups]
         out.width = x0 + side.width
@@ -717,9 +734,17 @@ def map_layout(people: Sequence[Person]) -> MapLayout:
     if not people:
         return MapLayout(0, 0, {}, [], [])
     node = COMPACT if len(people) >= COMPACT_FROM else REGULAR
+    # Options that cannot differ are skipped: a depth below the deepest level, a column taller than everyone.
+    children, roots = _hierarchy([p for p in people if not p.external])
+    height, level = 0, list(roots)
+    while level:
+        height += 1
+        level = [k for pid in level for k in children.get(pid, [])]
+    depths = [d for d in (1, 2, 3, 4, 6) if d < height] + [99]
+    rows_options = [r for r in (3, 4, 5, 6, 8, 10, 12, 16, 24, 40) if r < len(people)] or [3]
     best, best_key = None, None
-    for depth in (1, 2, 3, 4, 6, 99):
-        for rows in (3, 4, 5, 6, 8, 10, 12, 16, 24, 40):
+    for depth in depths:
+        for rows in rows_options:
             layout = _layout(people, node, depth, rows * (node.height + STACK_GAP))
             # Legible on paper first; among legible layouts, the most org-chart-like; then the largest print.
             key = (min(layout.print_scale, LEGIBLE_SCALE), depth, layout.print_scale)

@@ -62,6 +62,8 @@ CHOICES = {
     "kind": tuple(InteractionKind.values),
 }
 LINE_FIELDS = ("polarity", "strength", "note", "since")
+INTERACTION_HISTORY_FIELDS = ("kind", "date", "time", "location", "summary", "next_step", "next_step_owner",
+                              "next_step_due", "next_step_done")
 INTERACTION_FIELDS = (
     "kind",
     "date",
@@ -436,14 +438,6 @@ def _person(row: Stakeholder, manager: int | None) -> analysis.Person:
     )
 
 
-def stakeholder_rows(account: Account, *, today: datetime.date | None = None) -> list[Stakeholder]:
-    """The account's active stakeholders with their contact figures (``contact``, ``last_contact`` …)."""
-    today = today or timezone.localdate()
-    return list(
-        Stakeholder.objects.filter(account=account).active().with_contact(today).select_related("owner").order_by("name", "pk")
-    )
-
-
 def people(account: Account, *, today: datetime.date | None = None) -> list[analysis.Person]:
     """The account's active stakeholders as the analyses see them.
 
@@ -564,18 +558,27 @@ def _grouped(history_qs) -> list[list]:
     return list(groups.values())
 
 
-def change_log(account: Account, *, stakeholder: Stakeholder | None = None, limit: int = 100) -> list[LogEntry]:
-    """Changes to the account's stakeholders and influence lines (or one stakeholder's), newest first."""
+def change_log(
+    account: Account, *, stakeholder: Stakeholder | None = None, interaction: Interaction | None = None, limit: int = 100
+) -> list[LogEntry]:
+    """Changes to the account's stakeholders and influence lines (or one stakeholder's, or one interaction's), newest first."""
+    names = dict(Stakeholder.objects.filter(account=account).values_list("pk", "name"))
+    entries: list[LogEntry] = []
+    if interaction is not None:
+        records = Interaction.history.filter(id=interaction.pk).select_related("history_user")
+        for group in _grouped(records):
+            entries += _entries(group, list(INTERACTION_HISTORY_FIELDS),
+                                lambda r: _("Interaction of %(date)s") % {"date": r.date.isoformat()})
+        entries.sort(key=lambda e: e.when, reverse=True)
+        return entries[:limit]
     people_history = Stakeholder.history.filter(account_id=account.pk).select_related("history_user")
     line_history = InfluenceLine.history.filter(account_id=account.pk).select_related("history_user")
     if stakeholder is not None:
         people_history = people_history.filter(id=stakeholder.pk)
         line_history = line_history.filter(Q(source_id=stakeholder.pk) | Q(target_id=stakeholder.pk))
     tracked = [f for f in STAKEHOLDER_FIELDS] + ["archived_at"]
-    entries: list[LogEntry] = []
     for records in _grouped(people_history):
         entries += _entries(records, tracked, lambda r: _("Stakeholder: %(name)s") % {"name": r.name})
-    names = dict(Stakeholder.objects.filter(account=account).values_list("pk", "name"))
     for records in _grouped(line_history):
         entries += _entries(
             records, list(LINE_FIELDS),

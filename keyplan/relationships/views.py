@@ -7,7 +7,6 @@ whoever may edit it; any other account is a 404.
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -388,7 +387,8 @@ def interaction_edit(request: HttpRequest, pk: int, iid: int) -> HttpResponse:
             else:
                 messages.success(request, _("Interaction saved."))
                 return redirect("relationships:interactions", pk=account.pk)
-    context = _context(request, account, "log", interaction=interaction, form=form)
+    context = _context(request, account, "log", interaction=interaction, form=form,
+                       history=services.change_log(account, interaction=interaction))
     return render(request, "relationships/interaction.html", context, status=400 if form.errors else 200)
 
 

@@ -4,8 +4,6 @@ import random
 import re
 import xml.etree.ElementTree as ET
 
-from django.test import Client
-
 from keyplan.relationships import services
 from keyplan.relationships.analysis import Line, Person
 from keyplan.relationships.map_svg import POLARITY_COLOURS, POWER_STROKE, SENTIMENT_COLOURS, render_map

@@ -4,7 +4,6 @@ import re
 import pytest
 from django.urls import reverse
 
-from keyplan.relationships import services
 from keyplan.relationships.models import InfluenceLine, Interaction, Stakeholder
 from tests.conftest import client_for
 
@@ -176,6 +175,17 @@ class TestInteractionLog:
         assert "New call" in calls and "Old meeting" not in calls
         about_cfo = client.get(url("interactions", kam_account), {"stakeholder": cfo_case["cfo"].pk}).content.decode()
         assert "Old meeting" in about_cfo and "New call" not in about_cfo
+
+    def test_edit_page_saves_and_shows_history(self, kam_account, kam, cfo_case, log, today):
+        interaction = log(kam_account, cfo_case["cfo"], by=kam, summary="First words", next_step="Call back")
+        response = client_for(kam).post(url("interaction", kam_account, interaction.pk), {
+            "kind": "call", "date": interaction.date.isoformat(), "duration_minutes": 30, "summary": "Better words",
+            "stakeholders": [cfo_case["cfo"].pk], "next_step": "Call back", "next_step_done": "on"})
+        assert response.status_code == 302
+        interaction.refresh_from_db()
+        assert interaction.kind == "call" and interaction.next_step_done
+        body = client_for(kam).get(url("interaction", kam_account, interaction.pk)).content.decode()
+        assert "First words" in body and "Better words" in body and "Karl Kam" in body
 
     def test_bad_input_is_shown_on_the_field(self, kam_account, kam):
         response = client_for(kam).post(url("interaction_create", kam_account), {
