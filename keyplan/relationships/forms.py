@@ -68,6 +68,7 @@ class InfluenceLineForm(_ServiceModelForm):
         for name in ("source", "target"):
             self.fields[name].queryset = people
             self.fields[name].label_from_instance = str
+            self.fields[name].empty_label = _("choose someone")
         if self.instance.pk:  # the ends of a line are what it is; to move it, draw another
             del self.fields["source"], self.fields["target"]
         self.fields["polarity"].choices = [c for c in self.fields["polarity"].choices if c[0]]
@@ -111,6 +112,9 @@ class InteractionForm(_ServiceModelForm):
             people = people.filter(archived_at__isnull=True)
         self.fields["stakeholders"].queryset = people.distinct()
         self.fields["stakeholders"].label_from_instance = str
+        several = _("Hold Ctrl (⌘ on a Mac) to choose several.")
+        self.fields["stakeholders"].help_text = several
+        self.fields["users"].help_text = several
         participants = services.participant_users(account)
         self.fields["users"].queryset = participants
         self.fields["users"].widget.attrs["size"] = min(8, max(3, participants.count()))

@@ -118,6 +118,9 @@ def _stakeholder_context(request: HttpRequest, account: Account, person: Stakeho
             reports=person.direct_reports.filter(archived_at__isnull=True),
             history=services.change_log(account, stakeholder=person, limit=20),
         )
+        if context["computed"] and "contact_strength" in form.fields:
+            form.fields["contact_strength"].help_text = _(
+                "Not used now: the contact above is computed from the interaction log.")
     return context
 
 
