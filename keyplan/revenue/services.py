@@ -1,7 +1,8 @@
 """Imports of revenue ledgers, subscriptions and exchange rates; rollback; manual subscriptions.
 
-An import reads its file twice. The first pass parses and validates every row
-and writes nothing: with one bad row (and no ``skip_invalid``) the file is
+An import goes over its file twice. The first pass reads, parses and validates
+every row and writes nothing to the database (the parsed chunks wait in a
+temporary folder): with one bad row (and no ``skip_invalid``) the file is
 rejected with a report naming each bad row's line, column and reason. The
 second pass writes the lines chunk by chunk under the import's batch, and a
 last transaction adds the batch to the monthly and daily rollups, which is the
@@ -11,9 +12,12 @@ moment the numbers change everywhere: an import that fails half-way never shows.
 import csv
 import datetime
 import hashlib
+import sqlite3
+import tempfile
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -308,18 +312,39 @@ def _line_id_repeats(ids: list[pl.DataFrame], inspection: Inspection) -> list[Ro
 
 
 def _keys(frame: pl.DataFrame) -> pl.Series:
-    """For rows without a line id: a hash of the content and of how often that content occurred before in the file."""
-    fingerprint = pl.concat_str(
+    """For rows without a line id: a hash of the content and of how often that content occurred before in the chunk.
+
+    Rows with a line id are found again by it and get no key, so a chunk where every row has
+    one (most exports) skips the work. The key text is unchanged from the first version, so
+    lines imported before are still recognised.
+    """
+    missing = frame["line_id"].is_null()
+    if not missing.any():
+        return pl.repeat(None, frame.height, dtype=pl.Int64, eager=True).alias("dedupe_key")
+    fingerprint = frame.select(pl.concat_str(
         [pl.col("account_id"), pl.col("_date").cast(pl.String), pl.col("_amount").cast(pl.String), pl.col("_currency"),
-         pl.col("_cost").cast(pl.String), pl.col("product"), pl.col("division"), pl.col("invoice_id")],
-        separator="|", ignore_nulls=False,
-    ).fill_null(pl.concat_str([pl.col("account_id"), pl.col("_date").cast(pl.String), pl.col("_amount").cast(pl.String),
-                               pl.col("_currency"), pl.col("_cost").cast(pl.String).fill_null("-"),
-                               pl.col("product").fill_null("-"), pl.col("division").fill_null("-"),
-                               pl.col("invoice_id").fill_null("-")], separator="|"))
-    texts = frame.select(fingerprint + pl.lit("|") + fingerprint.cum_count().over(fingerprint).cast(pl.String)).to_series()
-    keys = _hash64(texts)
-    return pl.when(frame["line_id"].is_null()).then(keys).otherwise(None)
+         pl.col("_cost").cast(pl.String).fill_null("-"), pl.col("product").fill_null("-"),
+         pl.col("division").fill_null("-"), pl.col("invoice_id").fill_null("-")],
+        separator="|",
+    )).to_series()
+    # Occurrences count over every row of the chunk, as they always did; only the rows without a line id are hashed.
+    texts = (fingerprint + "|" + _occurrence(fingerprint).cast(pl.String)).filter(missing)
+    keys = pl.Series("dedupe_key", [None] * frame.height, dtype=pl.Int64)
+    return keys.scatter(missing.arg_true(), _hash64(texts))
+
+
+def _occurrence(texts: pl.Series) -> pl.Series:
+    """1 for the first time a text occurs, 2 for the second … (``cum_count().over(texts)``, 15× faster).
+
+    A window over half a million distinct strings is slow in Polars; sorting by a hash and
+    then the text itself puts equal texts next to each other in file order instead.
+    """
+    rows = pl.DataFrame({"hash": texts.hash(), "text": texts, "row": pl.int_range(len(texts), eager=True, dtype=pl.UInt32)})
+    ordered = rows.sort("hash", "text", "row")
+    repeat = ((ordered["hash"] == ordered["hash"].shift(1)) & (ordered["text"] == ordered["text"].shift(1))).fill_null(False)
+    position = np.arange(len(texts), dtype=np.int64)
+    run_start = np.maximum.accumulate(np.where(repeat.to_numpy(), 0, position)) if len(texts) else position
+    return pl.zeros(len(texts), pl.UInt32, eager=True).scatter(ordered["row"], position - run_start + 1)
 
 
 # ---------------------------------------------------------------- the import
@@ -376,69 +401,83 @@ def import_ledger(
     context = _Context.load(create_accounts=options.create_accounts)
     estimated_lines = _estimate_lines(inspection.table)
 
-    # Pass 1: validate everything, write nothing.
-    rejected: set[int] = set()
-    errors: list[RowError] = []
-    line_ids: list[pl.DataFrame] = []
-    for chunk in iter_chunks(inspection.table, columns):
-        parsed = _parse(chunk, inspection, context)
-        chunk_errors = _errors(parsed, inspection, context)
-        bad = {e.line for e in chunk_errors}
-        good = parsed.filter(~pl.col(LINE).is_in(pl.Series(sorted(bad), dtype=pl.Int64).implode())) if bad else parsed
-        if context.create_accounts:
-            _collect_new_accounts(good, context)
-        chunk_errors += _convert(good, context, inspection)[1]
-        line_ids.append(parsed.filter(pl.col("line_id").is_not_null()).select(LINE, "line_id"))
-        result.rows_total += chunk.height
-        _keep_errors(errors, rejected, chunk_errors)
-        _set_progress(batch, 0.45 * min(1.0, int(chunk[LINE][-1]) / estimated_lines), progress, "validating")
-    _keep_errors(errors, rejected, _line_id_repeats(line_ids, inspection))
-    del line_ids
-    result.errors = sorted(errors, key=lambda e: e.line)[:MAX_REPORTED_ERRORS]
-    result.error_count = len(errors)
-    result.rows_rejected = len(rejected)
+    # Pass 1: validate everything, write nothing to the database. Each chunk's parsed and converted
+    # rows wait in a temporary file, so that pass 2 neither reads nor parses the file again.
+    with tempfile.TemporaryDirectory(prefix="keyplan-import-") as folder:
+        rejected: set[int] = set()
+        errors: list[RowError] = []
+        line_ids: list[pl.DataFrame] = []
+        spilled: list[Path] = []
+        for chunk in iter_chunks(inspection.table, columns):
+            parsed = _parse(chunk, inspection, context)
+            chunk_errors = _errors(parsed, inspection, context)
+            bad = {e.line for e in chunk_errors}
+            good = parsed.filter(~pl.col(LINE).is_in(pl.Series(sorted(bad), dtype=pl.Int64).implode())) if bad else parsed
+            if context.create_accounts:
+                _collect_new_accounts(good, context)
+            converted, conversion_errors = _convert(good, context, inspection)
+            chunk_errors += conversion_errors
+            line_ids.append(parsed.filter(pl.col("line_id").is_not_null()).select(LINE, "line_id"))
+            result.rows_total += chunk.height
+            _keep_errors(errors, rejected, chunk_errors)
+            if converted.height and not options.dry_run and (options.skip_invalid or not errors):
+                spilled.append(Path(folder) / f"{len(spilled):06d}.arrow")
+                converted.select(SPILLED_COLUMNS).write_ipc(spilled[-1])
+            _set_progress(batch, 0.45 * min(1.0, int(chunk[LINE][-1]) / estimated_lines), progress, "validating")
+        _keep_errors(errors, rejected, _line_id_repeats(line_ids, inspection))
+        del line_ids
+        result.errors = sorted(errors, key=lambda e: e.line)[:MAX_REPORTED_ERRORS]
+        result.error_count = len(errors)
+        result.rows_rejected = len(rejected)
 
-    if errors and not options.skip_invalid:
-        _finish(batch, result, BatchStatus.REJECTED)
-        return result
-    if options.skip_invalid and rejected:
-        result.rejected_file = _write_rejected(path, inspection, errors, rejected)
-    if options.dry_run:
-        result.accounts_created = len(context.new_accounts)
-        return result
+        if errors and not options.skip_invalid:
+            _finish(batch, result, BatchStatus.REJECTED)
+            return result
+        if options.skip_invalid and rejected:
+            result.rejected_file = _write_rejected(path, inspection, errors, rejected)
+        if options.dry_run:
+            result.accounts_created = len(context.new_accounts)
+            return result
 
-    # Pass 2: write the good rows, then the rollups in one transaction.
-    try:
-        batch.status = BatchStatus.IMPORTING
-        batch.save(update_fields=["status"])
-        result.accounts_created = _create_accounts(context, by=by)
-        lookup = pl.DataFrame([(ext, pk) for ext, (pk, _) in context.accounts.items()],
-                              schema={"account_id": pl.String, "_account": pl.Int64}, orient="row")
-        skip = pl.Series(sorted(rejected), dtype=pl.Int64)
-        deltas = []
-        max_id = LedgerLine.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
-        with _bulk_writing():
-            for chunk in iter_chunks(inspection.table, columns):
-                parsed = _parse(chunk, inspection, context)
-                good = parsed.filter(~pl.col(LINE).is_in(skip.implode())) if len(skip) else parsed
-                good = _convert(good, context, inspection)[0]
-                if not good.height:
-                    continue
-                good = good.join(lookup, on="account_id", how="left")
-                good = good.with_columns(_keys(good).alias("dedupe_key"))
-                inserted, max_id = _insert_lines(good, batch, max_id)
-                result.rows_imported += inserted.height
-                result.rows_duplicate += good.height - inserted.height
-                deltas.append(_aggregate(inserted))
-                _set_progress(batch, 0.45 + 0.5 * min(1.0, int(chunk[LINE][-1]) / estimated_lines), progress, "importing")
-            _apply_rollups(pl.concat(deltas) if deltas else None, sign=1)
-        _finish(batch, result, BatchStatus.DONE)
-        _refresh_derived()
-        _set_progress(batch, 1.0, progress, "done")
-    except BaseException:
-        _discard(batch)
-        raise
+        # Pass 2: write the good rows, then the rollups in one transaction.
+        try:
+            batch.status = BatchStatus.IMPORTING
+            batch.save(update_fields=["status"])
+            _set_progress(batch, 0.45, progress, "importing")
+            result.accounts_created = _create_accounts(context, by=by)
+            lookup = pl.DataFrame([(ext, pk) for ext, (pk, _) in context.accounts.items()],
+                                  schema={"account_id": pl.String, "_account": pl.Int64}, orient="row")
+            skip = pl.Series(sorted(rejected), dtype=pl.Int64)
+            deltas = []
+            max_id = LedgerLine.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+            with _bulk_writing():
+                for file in spilled:
+                    good = pl.read_ipc(file)
+                    last_line = int(good[LINE][-1])
+                    # Rows found bad after their chunk was kept (a line id repeated further down) stay out.
+                    good = good.filter(~pl.col(LINE).is_in(skip.implode())) if len(skip) else good
+                    if not good.height:
+                        continue
+                    good = good.join(lookup, on="account_id", how="left")
+                    good = good.with_columns(_keys(good).alias("dedupe_key"))
+                    inserted, max_id = _insert_lines(good, batch, max_id)
+                    result.rows_imported += inserted.height
+                    result.rows_duplicate += good.height - inserted.height
+                    deltas.append(_aggregate(inserted))
+                    _set_progress(batch, 0.45 + 0.5 * min(1.0, last_line / estimated_lines), progress, "importing")
+                _apply_rollups(pl.concat(deltas) if deltas else None, sign=1)
+            _finish(batch, result, BatchStatus.DONE)
+            _refresh_derived()
+            _set_progress(batch, 1.0, progress, "done")
+        except BaseException:
+            _discard(batch)
+            raise
     return result
+
+
+# What pass 1 keeps of each chunk for pass 2: the typed columns that the ledger, the dedupe keys and the rollups need.
+SPILLED_COLUMNS = [LINE, "account_id", "_date", "_amount", "_currency", "_amount_reporting", "_cost", "_cost_reporting",
+                   "product", "division", "invoice_id", "line_id"]
 
 
 def _keep_errors(errors: list[RowError], rejected: set[int], new: list[RowError]) -> None:
@@ -574,18 +613,10 @@ def _insert_lines(frame: pl.DataFrame, batch: ImportBatch, max_id: int) -> tuple
     names = ", ".join(LEDGER_COLUMNS)
     with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS ledger_staging ON COMMIT DELETE ROWS AS "
-                           f"SELECT {names} FROM {table} WITH NO DATA")
-            with cursor.cursor.copy(f"COPY ledger_staging ({names}) FROM STDIN WITH (FORMAT csv)") as copy:
-                copy.write(rows.write_csv(include_header=False, null_value=""))
-            cursor.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM ledger_staging ON CONFLICT DO NOTHING")
-            inserted_count = cursor.rowcount
+            inserted_count = _postgres_insert(table, rows, "ON CONFLICT DO NOTHING")
         else:
             before = connection.connection.total_changes
-            _executemany(
-                f"INSERT INTO {table} ({names}) VALUES ({', '.join(['%s'] * len(LEDGER_COLUMNS))}) ON CONFLICT DO NOTHING",
-                rows.with_columns(pl.col("date").cast(pl.String)).iter_rows(),
-            )
+            _sqlite_insert(f"INSERT INTO {table} ({names})", rows, "ON CONFLICT DO NOTHING")
             inserted_count = connection.connection.total_changes - before
         cursor.execute(f"SELECT MAX(id) FROM {table}")
         new_max = cursor.fetchone()[0] or max_id
@@ -600,6 +631,56 @@ def _insert_lines(frame: pl.DataFrame, batch: ImportBatch, max_id: int) -> tuple
     return frame.filter(mask.fill_null(False)), new_max
 
 
+def _sqlite_insert(head: str, frame: pl.DataFrame, tail: str) -> None:
+    """``head VALUES (…), (…), … tail`` for the rows of ``frame`` (its columns in order), many rows per statement.
+
+    sqlite3's executemany runs one statement per row; SQLite's fixed cost per statement
+    (an AUTOINCREMENT table writes its sequence at the end of each one) made that about
+    60 % slower than 200 rows per statement. Dates go in as ISO text, as Django stores them.
+    """
+    connection.ensure_connection()
+    frame = frame.with_columns(pl.col(pl.Date).cast(pl.String))
+    width = frame.width
+    per_statement = min(SQLITE_ROWS_PER_STATEMENT, _sqlite_max_variables() // width)
+    row = f"({', '.join(['?'] * width)})"
+    for part in frame.iter_slices(50_000):  # bounds the Python objects alive at once
+        values = list(chain.from_iterable(zip(*(column.to_list() for column in part.get_columns()))))
+        step = per_statement * width
+        full = len(values) - len(values) % step
+        if full:
+            connection.connection.executemany(f"{head} VALUES {', '.join([row] * per_statement)} {tail}",
+                                              (values[i:i + step] for i in range(0, full, step)))
+        if full < len(values):
+            connection.connection.execute(f"{head} VALUES {', '.join([row] * ((len(values) - full) // width))} {tail}",
+                                          values[full:])
+
+
+SQLITE_ROWS_PER_STATEMENT = 200
+
+
+def _postgres_insert(table: str, frame: pl.DataFrame, tail: str) -> int:
+    """COPY the rows into a temporary twin of ``table``, then one ``INSERT … SELECT … tail``; returns the rows written.
+
+    COPY is PostgreSQL's fast way in; the INSERT keeps ON CONFLICT (the unique keys, the rollup upsert).
+    """
+    names = ", ".join(frame.columns)
+    staging = f"{table}_staging"
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {staging} ON COMMIT DELETE ROWS AS "
+                       f"SELECT {names} FROM {table} WITH NO DATA")
+        # Empty it first: inside an outer transaction (a caller's atomic block, a test) no commit has emptied it.
+        cursor.execute(f"TRUNCATE {staging}")
+        with cursor.cursor.copy(f"COPY {staging} ({names}) FROM STDIN WITH (FORMAT csv)") as copy:
+            copy.write(frame.write_csv(include_header=False, null_value=""))
+        cursor.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {staging} {tail}")
+        return cursor.rowcount
+
+
+def _sqlite_max_variables() -> int:
+    # SQLite allows 32,766 parameters per statement since 3.32, 999 before.
+    return 32_766 if sqlite3.sqlite_version_info >= (3, 32) else 999
+
+
 def _executemany(sql: str, rows) -> None:
     """executemany with %s placeholders; on SQLite straight through sqlite3, which is several times faster."""
     if connection.vendor == "sqlite":
@@ -611,7 +692,8 @@ def _executemany(sql: str, rows) -> None:
 
 
 def _aggregate(inserted: pl.DataFrame) -> pl.DataFrame:
-    return inserted.group_by(pl.col("_account").alias("account_id"), pl.col("_date").dt.truncate("1mo").alias("month")).agg(
+    # month_start is the same day as truncate("1mo"), in about half the time.
+    return inserted.group_by(pl.col("_account").alias("account_id"), pl.col("_date").dt.month_start().alias("month")).agg(
         pl.col("_amount_reporting").sum().alias("revenue"),
         pl.col("_cost_reporting").fill_null(0).sum().alias("cost"),
         pl.len().alias("lines"),
@@ -624,25 +706,27 @@ def _apply_rollups(deltas: pl.DataFrame | None, *, sign: int) -> None:
         return
     monthly = deltas.group_by("account_id", "month").agg(pl.col("revenue").sum(), pl.col("cost").sum(), pl.col("lines").sum())
     table = MonthlyRollup._meta.db_table
-    values = monthly.select(
-        pl.col("account_id"), pl.col("month").cast(pl.String), (pl.col("revenue") * sign).round(2),
-        (pl.col("cost") * sign).round(2), pl.col("lines") * sign,
-    ).rows()
+    # In (account, month) order, the order of the unique index, so that its pages are written in sequence.
+    monthly = monthly.sort("account_id", "month").select(
+        pl.col("account_id"), pl.col("month"), (pl.col("revenue") * sign).round(2),
+        (pl.col("cost") * sign).round(2), pl.col("lines").cast(pl.Int64) * sign,
+    )
     with transaction.atomic():
         if sign > 0:
-            _executemany(
-                f"INSERT INTO {table} (account_id, month, revenue, cost, lines) VALUES (%s, %s, %s, %s, %s) "
-                f"ON CONFLICT (account_id, month) DO UPDATE SET revenue = {table}.revenue + excluded.revenue, "
-                f"cost = {table}.cost + excluded.cost, lines = {table}.lines + excluded.lines",
-                values,
-            )
-        else:
-            # Taking a batch away: its months exist, and an insert of negative counts would break the check.
-            _executemany(
-                f"UPDATE {table} SET revenue = revenue + %s, cost = cost + %s, lines = lines + %s "
-                f"WHERE account_id = %s AND month = %s",
-                [(revenue, cost, lines, account, month) for account, month, revenue, cost, lines in values],
-            )
+            upsert = (f"ON CONFLICT (account_id, month) DO UPDATE SET revenue = {table}.revenue + excluded.revenue, "
+                      f"cost = {table}.cost + excluded.cost, lines = {table}.lines + excluded.lines")
+            if connection.vendor == "postgresql":
+                _postgres_insert(table, monthly, upsert)
+            else:
+                _sqlite_insert(f"INSERT INTO {table} (account_id, month, revenue, cost, lines)", monthly, upsert)
+            return  # adding lines leaves no month at zero lines: nothing to delete
+        # Taking a batch away: its months exist, and an insert of negative counts would break the check.
+        _executemany(
+            f"UPDATE {table} SET revenue = revenue + %s, cost = cost + %s, lines = lines + %s "
+            f"WHERE account_id = %s AND month = %s",
+            [(revenue, cost, lines, account, month) for account, month, revenue, cost, lines
+             in monthly.with_columns(pl.col("month").cast(pl.String)).iter_rows()],
+        )
         with connection.cursor() as cursor:
             cursor.execute(f"DELETE FROM {table} WHERE lines <= 0")
 
