@@ -45,6 +45,7 @@ from keyplan.revenue.services import (
 EXTENSIONS = (".csv", ".txt", ".tsv", ".xlsx", ".xlsm")
 PREVIEW_ROWS = 10
 STALE_AFTER = datetime.timedelta(days=1)
+REJECTED_KEPT = datetime.timedelta(days=30)
 DELIMITERS = {",": ",", ";": ";", "\t": "tab", "|": "|"}
 _TOKEN = re.compile(r"^[0-9a-f]{32}$")
 
@@ -179,14 +180,17 @@ def rejected_rows_file(batch: ImportBatch) -> Path | None:
     return path if path.is_relative_to(base) and path.is_file() else None
 
 
-def purge_stale(max_age: datetime.timedelta = STALE_AFTER) -> None:
-    """Uploads previewed but never imported (and old rejected-row files) are removed after a day."""
+def purge_stale(max_age: datetime.timedelta = STALE_AFTER, rejected_max_age: datetime.timedelta = REJECTED_KEPT) -> None:
+    """Uploads previewed but never imported go after a day; files of rejected rows after a month."""
     base = upload_dir()
     if not base.is_dir():
         return
-    cutoff = time.time() - max_age.total_seconds()
+    now = time.time()
     for folder in base.iterdir():
-        if folder.is_dir() and _TOKEN.match(folder.name) and folder.stat().st_mtime < cutoff:
+        if not (folder.is_dir() and _TOKEN.match(folder.name)):
+            continue
+        keep = rejected_max_age if any(".rejected." in p.name for p in folder.iterdir()) else max_age
+        if folder.stat().st_mtime < now - keep.total_seconds():
             shutil.rmtree(folder, ignore_errors=True)
 
 

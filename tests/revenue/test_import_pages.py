@@ -370,3 +370,21 @@ class TestSubscriptionsCard:
         end_url = reverse("revenue:subscription_end", args=[kam_account.pk, subscription.pk])
         assert reader.post(end_url, {"end": "2026-06-01"}).status_code == 403
         assert Subscription.objects.count() == 1 and Subscription.objects.get().end is None
+
+
+def test_stale_uploads_are_purged_but_rejected_rows_kept_longer(lead, upload_dir):
+    import os
+    import time
+
+    from keyplan.revenue import uploads
+
+    old, recent, rejected = (uploads.save_upload(csv_file(EUROPEAN), kind="ledger", by=lead) for _ in range(3))
+    (rejected.path.parent / "ledger.rejected.csv").write_text("line,reason\n")
+    rejected.path.unlink()
+    two_days_ago = time.time() - 2 * 86400
+    for folder in (old.path.parent, rejected.path.parent):
+        os.utime(folder, (two_days_ago, two_days_ago))
+    uploads.purge_stale()
+    assert uploads.find_upload(old.token) is None and not old.path.parent.exists()
+    assert uploads.find_upload(recent.token) is not None
+    assert (rejected.path.parent / "ledger.rejected.csv").exists()
