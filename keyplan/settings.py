@@ -6,11 +6,11 @@ refuses to start with the unsafe ones.
 """
 
 import os
+from importlib.util import find_spec
 from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
-from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent
 
@@ -153,6 +153,8 @@ STATIC_URL = "static/"
 # serves them straight from the finders, so no collectstatic step is needed.
 # A deployment that prefers collected, compressed files sets KEYPLAN_STATIC_ROOT.
 STATIC_ROOT = os.environ.get("KEYPLAN_STATIC_ROOT") or None
+# Plotly's own bundle, from the installed package: charts work with no internet.
+STATICFILES_DIRS = [("plotly", Path(find_spec("plotly").origin).resolve().parent / "package_data")]
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
@@ -162,7 +164,8 @@ CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
         "script-src": ["'self'"],
-        "style-src": ["'self'"],
+        # Plotly adds its stylesheet rules from script; scripts stay strictly 'self'.
+        "style-src": ["'self'", "'unsafe-inline'"],
         "img-src": ["'self'", "data:"],
         "connect-src": ["'self'"],
         "frame-ancestors": ["'none'"],

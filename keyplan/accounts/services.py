@@ -6,7 +6,7 @@ Views, the API, the CLI and the demo generator all go through here.
 """
 
 import datetime
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, models, transaction
@@ -15,6 +15,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from keyplan.accounts.models import Account, Competitor, TeamMember, TeamRole, Tier, TierChange
+from keyplan.core import history
+from keyplan.core.history import LogEntry
 from keyplan.core.models import User
 
 # Profile fields a user may set directly; key status goes through set_tier(), archiving through archive_account().
@@ -281,79 +283,24 @@ def remove_competitor(competitor: Competitor, *, by: User) -> None:
 # ---------------------------------------------------------------- history
 
 
-@dataclass
-class Change:
-    field: str
-    old: str
-    new: str
-
-
-@dataclass
-class LogEntry:
-    when: datetime.datetime
-    who: str
-    subject: str
-    action: str
-    changes: list[Change] = field(default_factory=list)
-
-
-def _display(record, name: str) -> str:
-    value = getattr(record, name)
-    if value in (None, ""):
-        return "—"
-    model_field = record.instance_type._meta.get_field(name)
-    if model_field.choices:
-        return str(dict(model_field.flatchoices).get(value, value))
-    if model_field.is_relation:
-        related = getattr(record, name)
-        return str(related) if related is not None else "—"
-    return str(value)
-
-
-def _entries(records, tracked: list[str], subject) -> list[LogEntry]:
-    """Turn one object's historical records (oldest first) into log entries with field-level diffs."""
-    entries, previous = [], None
-    actions = {"+": "created", "~": "changed", "-": "removed"}  # codes: the API serves them, pages translate them
-    for record in records:
-        changes = []
-        if record.history_type == "~" and previous is not None:
-            for name in tracked:
-                if getattr(previous, name) != getattr(record, name):
-                    verbose = str(record.instance_type._meta.get_field(name).verbose_name)
-                    changes.append(Change(verbose, _display(previous, name), _display(record, name)))
-            if not changes:
-                previous = record
-                continue
-        who = str(record.history_user) if record.history_user else _("system")
-        entries.append(LogEntry(record.history_date, who, subject(record), actions[record.history_type], changes))
-        previous = record
-    return entries
-
-
 def change_log(account: Account, *, limit: int = 100) -> list[LogEntry]:
     """Every change to the account, its team and its competitors, newest first."""
     account_fields = [f for f in PROFILE_FIELDS] + ["tier", "archived_at"]
-    entries = _entries(
+    entries = history.entries(
         account.history.select_related("history_user").order_by("history_date", "history_id"),
         account_fields,
         lambda r: _("Profile"),
     )
     members = TeamMember.history.filter(account_id=account.pk).select_related("history_user", "user")
-    by_member: dict[int, list] = {}
-    for record in members.order_by("history_date", "history_id"):
-        by_member.setdefault(record.id, []).append(record)
-    for records in by_member.values():
-        entries += _entries(
+    for records in history.grouped(members):
+        entries += history.entries(
             records,
             ["role", "responsibilities"],
             lambda r: _("Team: %(user)s, %(role)s") % {"user": r.user, "role": r.get_role_display()},
         )
     competitors = Competitor.history.filter(account_id=account.pk).select_related("history_user")
-    by_competitor: dict[int, list] = {}
-    for record in competitors.order_by("history_date", "history_id"):
-        by_competitor.setdefault(record.id, []).append(record)
-    for records in by_competitor.values():
-        entries += _entries(
+    for records in history.grouped(competitors):
+        entries += history.entries(
             records, ["name", "unique_selling_point"], lambda r: _("Competitor: %(name)s") % {"name": r.name}
         )
     entries.sort(key=lambda e: e.when, reverse=True)

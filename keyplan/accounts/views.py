@@ -2,7 +2,7 @@
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count, Q
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -19,7 +19,7 @@ from keyplan.accounts.forms import (
     TeamMemberForm,
     TierForm,
 )
-from keyplan.accounts.models import Account, Competitor, TeamMember, TeamRole, Tier
+from keyplan.accounts.models import Account, Competitor, TeamMember
 from keyplan.core.models import User
 from keyplan.core.pagination import KeysetPaginator
 from keyplan.core.services import set_kam_capacity

@@ -296,7 +296,7 @@ def render_map(
     chart = [f'<g class="chart" transform="translate({MARGIN},{_n(y)})">']
     for panel in layout.panels:
         if panel.kind == "externals":
-            chart.append(f'<g class="externals-panel">'
+            chart.append('<g class="externals-panel">'
                          + _el("rect", x=panel.x - 12, y=panel.y - 6, width=panel.width + 24, height=panel.height + 12, rx=10,
                                fill="#f8fafc", stroke="#cbd5e1", stroke_dasharray="4 3")
                          + _text(panel.x, panel.y + 14, labels["externals"], font_size=12, font_weight="700", fill=MUTED)

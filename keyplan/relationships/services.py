@@ -12,14 +12,16 @@ import datetime
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from keyplan.accounts.models import Account, TeamMember
-from keyplan.accounts.services import Change, LogEntry, can_edit
+from keyplan.accounts.services import can_edit
+from keyplan.core import history
+from keyplan.core.history import LogEntry
 from keyplan.core.models import Role, User
 from keyplan.relationships import analysis
 from keyplan.relationships.models import (
@@ -509,55 +511,6 @@ def duplicate_next_steps(account: Account) -> dict[int, list[int]]:
 # ---------------------------------------------------------------- history
 
 
-def _display(record, name: str) -> str:
-    model_field = record.instance_type._meta.get_field(name)
-    if model_field.is_relation:
-        try:
-            related = getattr(record, name)
-        except ObjectDoesNotExist:  # history outlives what it pointed to
-            return "—"
-        return str(related) if related is not None else "—"
-    value = getattr(record, name)
-    if value in (None, ""):
-        return "—"
-    if model_field.choices:
-        return str(dict(model_field.flatchoices).get(value, value))
-    if isinstance(value, bool):
-        return _("yes") if value else _("no")
-    return str(value)
-
-
-def _raw(record, name: str):
-    return getattr(record, record.instance_type._meta.get_field(name).attname)
-
-
-def _entries(records, tracked: Sequence[str], subject) -> list[LogEntry]:
-    """One object's historical records (oldest first) as log entries with field-level differences."""
-    entries, previous = [], None
-    actions = {"+": _("created"), "~": _("changed"), "-": _("removed")}
-    for record in records:
-        changes = []
-        if record.history_type == "~" and previous is not None:
-            for name in tracked:
-                if _raw(previous, name) != _raw(record, name):
-                    verbose = str(record.instance_type._meta.get_field(name).verbose_name)
-                    changes.append(Change(verbose, _display(previous, name), _display(record, name)))
-            if not changes:
-                previous = record
-                continue
-        who = str(record.history_user) if record.history_user else _("system")
-        entries.append(LogEntry(record.history_date, who, subject(record), actions[record.history_type], changes))
-        previous = record
-    return entries
-
-
-def _grouped(history_qs) -> list[list]:
-    groups: dict[int, list] = {}
-    for record in history_qs.order_by("history_date", "history_id"):
-        groups.setdefault(record.id, []).append(record)
-    return list(groups.values())
-
-
 def change_log(
     account: Account, *, stakeholder: Stakeholder | None = None, interaction: Interaction | None = None, limit: int = 100
 ) -> list[LogEntry]:
@@ -566,8 +519,8 @@ def change_log(
     entries: list[LogEntry] = []
     if interaction is not None:
         records = Interaction.history.filter(id=interaction.pk).select_related("history_user")
-        for group in _grouped(records):
-            entries += _entries(group, list(INTERACTION_HISTORY_FIELDS),
+        for group in history.grouped(records):
+            entries += history.entries(group, list(INTERACTION_HISTORY_FIELDS),
                                 lambda r: _("Interaction of %(date)s") % {"date": r.date.isoformat()})
         entries.sort(key=lambda e: e.when, reverse=True)
         return entries[:limit]
@@ -577,10 +530,10 @@ def change_log(
         people_history = people_history.filter(id=stakeholder.pk)
         line_history = line_history.filter(Q(source_id=stakeholder.pk) | Q(target_id=stakeholder.pk))
     tracked = [f for f in STAKEHOLDER_FIELDS] + ["archived_at"]
-    for records in _grouped(people_history):
-        entries += _entries(records, tracked, lambda r: _("Stakeholder: %(name)s") % {"name": r.name})
-    for records in _grouped(line_history):
-        entries += _entries(
+    for records in history.grouped(people_history):
+        entries += history.entries(records, tracked, lambda r: _("Stakeholder: %(name)s") % {"name": r.name})
+    for records in history.grouped(line_history):
+        entries += history.entries(
             records, list(LINE_FIELDS),
             lambda r: _("Influence line: %(source)s → %(target)s")
             % {"source": names.get(r.source_id, "?"), "target": names.get(r.target_id, "?")},

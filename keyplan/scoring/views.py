@@ -32,7 +32,6 @@ from keyplan.scoring.models import (
     DecisionAction,
     Proposal,
     ProposalAction,
-    ProposalStatus,
     Review,
     SelectionRound,
 )
