@@ -3,7 +3,7 @@ from django.utils.translation import gettext_lazy as _
 
 # The areas of the KAM process, in the order people work through them.
 NAVIGATION = [
-    ("portfolio", _("Portfolio"), "portfolio"),
+    ("portfolio", _("Portfolio"), "revenue:portfolio"),
     ("accounts", _("Accounts"), "accounts:list"),
     ("selection", _("Selection"), "scoring:matrix"),
     ("relationships", _("Relationships"), "relationships:portfolio"),
@@ -17,8 +17,13 @@ def navigation(request):
     if not getattr(request, "user", None) or not request.user.is_authenticated:
         return {}
     path = request.path
+    segments = set(path.strip("/").split("/"))
+    # An account's relationships live under /accounts/<id>/relationships/: the area named in the
+    # path wins over the prefix it sits under.
+    named = next((key for key, _, _ in NAVIGATION if key in segments and not path.startswith(f"/{key}/")), None)
     items = []
     for key, label, url_name in NAVIGATION:
         url = reverse(url_name)
-        items.append({"key": key, "label": label, "url": url, "active": path.startswith(url)})
+        active = key == named if named else path.startswith(url)
+        items.append({"key": key, "label": label, "url": url, "active": active})
     return {"nav_items": items}

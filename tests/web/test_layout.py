@@ -22,7 +22,7 @@ def test_login_logout_and_password_change(lead):
     assert client.get(reverse("home")).status_code == 302
 
 
-@pytest.mark.parametrize("area", ["portfolio", "plans", "health", "reports"])
+@pytest.mark.parametrize("area", ["plans", "health", "reports"])
 def test_areas_to_come_say_so(lead, area):
     body = client_for(lead).get(reverse(area)).content.decode()
     assert "Coming next" in body and "not built yet" in body
@@ -56,7 +56,7 @@ def test_static_assets_are_served_from_packages(lead):
     client = client_for(lead)
     body = client.get(reverse("home")).content.decode()
     htmx = re.search(r'src="([^"]*htmx[^"]*\.js)"', body).group(1)
-    for path in (htmx, "/static/keyplan/keyplan.css"):
+    for path in (htmx, "/static/keyplan/keyplan.css", "/static/keyplan/charts.js", "/static/plotly/plotly.min.js"):
         response = client.get(path)
         assert response.status_code == 200, path
         assert len(b"".join(response.streaming_content) if response.streaming else response.content) > 100
@@ -65,3 +65,9 @@ def test_static_assets_are_served_from_packages(lead):
 def test_unknown_page_is_a_friendly_404(lead):
     response = client_for(lead).get("/no/such/page/")
     assert response.status_code == 404 and "Not found" in response.content.decode()
+
+
+def test_an_accounts_relationships_page_highlights_relationships(lead, account):
+    body = client_for(lead).get(f"/accounts/{account.pk}/relationships/").content.decode()
+    assert re.search(r'<a href="/relationships/" aria-current="page">', body)
+    assert not re.search(r'<a href="/accounts/" aria-current="page">', body)
