@@ -315,7 +315,8 @@ def check_choices(upload: Upload, view: Preview, choices: ImportChoices) -> dict
             chosen.setdefault(name, []).append(column)
     for name, columns in chosen.items():
         if len(columns) > 1:
-            errors.setdefault("mapping", []).append(f"{' and '.join(columns)} are both mapped to {name}; map each field to one column.")
+            named = " and ".join(f"{c!r}" for c in columns)
+            errors.setdefault("mapping", []).append(f"The columns {named} go to the same field, {name}; map each field to one column.")
         mapping = {n: c for n, c in mapping.items() if n != name and c not in columns} | {name: columns[0]}
     if not errors.get("mapping"):
         missing = [f for f in spec.required if f not in mapping]

@@ -154,7 +154,7 @@ class TestUploadAndPreview:
         url = preview_url(upload(client, EUROPEAN))
         twice = start(client, url, column_4="amount")
         assert twice.status_code == 400
-        assert "Betrag and Bemerkung are both mapped to amount" in twice.content.decode()
+        assert "The columns &#x27;Betrag&#x27; and &#x27;Bemerkung&#x27; go to the same field, amount" in twice.content.decode()
         missing = start(client, url, column_0="")
         assert "Choose a column for account_id" in missing.content.decode()
         dates = start(client, url, date_format="%Y-%m-%d")
