@@ -388,3 +388,18 @@ def test_stale_uploads_are_purged_but_rejected_rows_kept_longer(lead, upload_dir
     assert uploads.find_upload(old.token) is None and not old.path.parent.exists()
     assert uploads.find_upload(recent.token) is not None
     assert (rejected.path.parent / "ledger.rejected.csv").exists()
+
+
+def test_a_task_that_could_not_start_stops_the_polling(lead, make_account, run_worker):
+    from keyplan.revenue import uploads
+
+    make_account("Acme", external_id="C-1")
+    upload = uploads.save_upload(csv_file("account_id,date,amount\nC-1,2026-01-02,5\n"), kind="ledger", by=lead)
+    batch = uploads.start_import(upload, by=lead, choices=uploads.ImportChoices(mapping={}))
+    # Arguments that no longer fit the task (as after an upgrade with tasks still queued): it fails before it begins.
+    DBTaskResult.objects.update(args_kwargs={"args": [], "kwargs": {"batch_id": batch.pk, "path": "x", "options": {}, "bad": 1}})
+    run_worker()
+    assert DBTaskResult.objects.get().status == "FAILED"
+    fragment = client_for(lead).get(reverse("revenue:import_batch", args=[batch.pk]), headers={"HX-Request": "true"})
+    html = fragment.content.decode()
+    assert "hx-trigger" not in html and "The import broke off." in html

@@ -116,9 +116,12 @@ def _batch_context(batch: ImportBatch) -> dict:
     report = batch.report or {}
     state, age = uploads.task_state(batch) if running else (None, None)
     queued = state == "READY"
+    # The task ended without closing its batch (it could not even start): stop polling and say so.
+    task_failed = running and state == "FAILED"
     return {
         "batch": batch,
-        "running": running,
+        "running": running and not task_failed,
+        "task_failed": task_failed,
         "queued": queued,
         # A worker looks for tasks every second: a task still waiting after a few seconds has no worker.
         "waiting": queued and age > WORKER_GRACE,
