@@ -66,6 +66,10 @@ from keyplan.api import scoring  # noqa: E402
 api.add_router("/analysis/", scoring.analysis_router)
 api.add_router("/", scoring.router)  # /criteria/, /scores/, /rounds/, /proposals/, /reviews/
 
+from keyplan.api import analysis  # noqa: E402
+
+api.add_router("/analysis/", analysis.router)
+
 from keyplan.api import imports  # noqa: E402
 
 api.add_router("/", imports.router)  # /imports/… and /accounts/{id}/subscriptions/

@@ -12,11 +12,6 @@ from keyplan.accounts.services import kam_workload
 
 # What each area will hold; the page says so plainly instead of pretending.
 COMING = {
-    "portfolio": (
-        _("Portfolio"),
-        _("Revenue, cost and subscription imports; Pareto (the vital few), ABC tiers over several years, "
-          "MRR/ARR, profitability and cost to serve, customer lifetime value."),
-    ),
     "plans": (
         _("Plans"),
         _("Account plans with the customer's business and SWOT, goals and actions on a timeline, "
