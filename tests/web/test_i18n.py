@@ -121,6 +121,17 @@ def page(lead, code: str, path: str) -> str:
     return response.content.decode()
 
 
+def formats(text: str, expected: set[str]) -> bool:
+    """Whether ``text`` %-formats with the test's arguments (i.e. whether code can format it)."""
+    names = {p[2:p.index(")")] for p in expected if p.startswith("%(")}
+    positional = [p for p in expected if not p.startswith("%(")]
+    try:
+        text % ({name: 1 for name in names} if names else tuple(1 for _p in positional))
+    except (TypeError, ValueError, KeyError):
+        return False
+    return True
+
+
 ALL_ENTRIES = [
     pytest.param(locale, message.id, id=f"{locale}:{ids(message)[0][:40]}")
     for locale in [to_locale(code) for code in TRANSLATED]
@@ -174,8 +185,10 @@ def test_translation_keeps_exactly_the_placeholders_and_plural_forms(locale, msg
         assert len(forms(message)) == catalog_plurals
     for text in forms(message):
         assert placeholders(text) == expected, text
-        if message.python_format:
-            # Formats as the code does: no stray %, no unknown name.
+        if message.python_format and formats(ids(message)[0], expected):
+            # Formats as the code does: no stray %, no unknown name. (A msgid that cannot be
+            # %-formatted itself, such as "strftime codes: %d day, %m month, %Y year.", is not
+            # formatted by the code either: its literal %m must stay a literal %m.)
             names = {p[2:p.index(")")] for p in expected if p.startswith("%(")}
             positional = [p for p in expected if not p.startswith("%(")]
             text % ({name: 1 for name in names} if names else tuple(1 for _p in positional))
@@ -256,3 +269,84 @@ def test_plural_forms_reach_the_page(lead, make_account, code):
     body = page(lead, code, reverse("accounts:list"))
     many = {"nl": "4 accounts", "de": "4 Accounts", "it": "4 account", "zh-hans": "4 个客户", "fa": "4 حساب"}
     assert many[code] in body
+
+
+# The three areas built after the first catalogs: their page headings, tabs and section titles,
+# checked in a left-to-right and a right-to-left language.
+AREAS = {
+    "de": {
+        "portfolio": ("Portfolio", ["Übersicht", "Pareto", "Wiederkehrender Umsatz", "Rentabilität", "Konzentration",
+                                    "Customer Lifetime Value", "Importe", "Anwenden"]),
+        "pareto": ("Pareto-Analyse: die wenigen Wesentlichen", ["Übersicht", "Wiederkehrender Umsatz"]),
+        "relationships": ("Beziehungen", ["Vernachlässigte Beziehungen", "Ihre offenen nächsten Schritte",
+                                          "Wen bei den Key Accounts gewinnen", "Tagen oder länger"]),
+        "map": (None, ["Map", "Tabelle", "Wen gewinnen", "Kontaktprotokoll", "Stakeholder hinzufügen",
+                       "Einflusslinie hinzufügen", "Stakeholder-Details"]),
+        "selection": ("Auswahl", ["Bewertungsmatrix", "Wachstum × Harmonie", "Kriterien", "Runden und Vorschläge",
+                                  "Reviews", "Wachstumspotenzial", "Harmonie"]),
+        "rounds": ("Auswahl", ["Kapazität", "Auswahlrunde durchführen", "Runden"]),
+        "reviews": ("Auswahl", ["Rhythmus", "Review durchführen"]),
+    },
+    "fa": {
+        "portfolio": ("سبد مشتریان", ["نمای کلی", "پارتو", "درآمد مکرر", "سودآوری", "تمرکز", "ارزش طول عمر",
+                                       "ورود داده‌ها", "اعمال"]),
+        "pareto": ("تحلیل پارتو: اقلیت حیاتی", ["نمای کلی", "درآمد مکرر"]),
+        "relationships": ("روابط", ["روابط رهاشده", "گام‌های بعدی باز شما", "در حساب‌های کلیدی چه کسی را جذب کنیم",
+                                    "روز یا بیشتر"]),
+        "map": (None, ["نقشه", "جدول", "چه کسی را جذب کنیم", "گزارش تعاملات", "افزودن ذی‌نفع", "افزودن خط نفوذ",
+                       "جزئیات ذی‌نفع"]),
+        "selection": ("انتخاب", ["ماتریس امتیازدهی", "رشد × هماهنگی", "معیارها", "دورها و پیشنهادها", "بازبینی‌ها",
+                                 "پتانسیل رشد", "هماهنگی"]),
+        "rounds": ("انتخاب", ["ظرفیت", "برگزاری دور انتخاب", "دورها"]),
+        "reviews": ("انتخاب", ["دوره", "انجام بازبینی"]),
+    },
+}
+# English that must not be left on those pages.
+AREA_ENGLISH = {
+    "portfolio": ["Overview", "Recurring revenue", "Profitability", "Concentration", "Lifetime value", "Imports"],
+    "pareto": ["Pareto: the vital few", "Recurring revenue"],
+    "relationships": ["Stale relationships", "Your open next steps", "Who to win on the key accounts", "days or more"],
+    "map": ["Interaction log", "Add stakeholder", "Add influence line", "Stakeholder details", "Who to win"],
+    "selection": ["Scoring matrix", "Growth × harmony", "Criteria", "Rounds and proposals", "Growth potential",
+                  "Harmony"],
+    "rounds": ["Take a selection round", "Rounds and proposals"],
+    "reviews": ["Run a review", "Cadence"],
+}
+
+
+def area_path(name: str, account) -> str:
+    return {
+        "portfolio": reverse("revenue:portfolio"),
+        "pareto": reverse("revenue:analysis", args=["pareto"]),
+        "relationships": reverse("relationships:portfolio"),
+        "map": reverse("relationships:map", args=[account.pk]),
+        "selection": reverse("scoring:matrix"),
+        "rounds": reverse("scoring:rounds"),
+        "reviews": reverse("scoring:reviews"),
+    }[name]
+
+
+@pytest.mark.parametrize("code", list(AREAS))
+@pytest.mark.parametrize("name", list(AREA_ENGLISH))
+def test_new_area_headings_are_translated(lead, account, code, name):
+    body = page(lead, code, area_path(name, account))
+    heading, texts = AREAS[code][name]
+    if heading is not None:
+        h1 = re.search(r"<h1>(.*?)</h1>", body, re.S).group(1).strip()
+        assert h1 == escape(heading), h1
+    for text in texts:
+        assert shows(body, text), text
+    for english in AREA_ENGLISH[name]:
+        assert not re.search(r">\s*" + re.escape(escape(english)) + r"\s*<", body), english
+
+
+@pytest.mark.parametrize("code", list(AREAS))
+def test_new_area_navigation_is_translated(lead, code):
+    """The main navigation names the three new areas in the language, on their own pages too."""
+    for name, english in (("portfolio", "Portfolio"), ("selection", "Selection"), ("relationships", "Relationships")):
+        path = {"portfolio": reverse("revenue:portfolio"), "selection": reverse("scoring:matrix"),
+                "relationships": reverse("relationships:portfolio")}[name]
+        body = page(lead, code, path)
+        nav = re.search(r'<nav class="mainnav"[^>]*>(.*?)</nav>', body, re.S).group(1)
+        label = EXPECTED[code]["nav"][NAV.index(english)]
+        assert re.search(r'aria-current="page">' + re.escape(escape(label)) + "<", nav), (name, label)
