@@ -198,11 +198,12 @@ def _open_xlsx(path: Path, *, sheet: str | None, fields) -> Table:
     return Table(path, "xlsx", headers, header_index + 1, sheet=worksheet.title, sample=sample)
 
 
-def iter_chunks(table: Table, columns: list[str], *, chunk_rows: int = CHUNK_ROWS) -> Iterator[pl.DataFrame]:
+def iter_chunks(table: Table, columns: list[str], *, chunk_rows: int | None = None) -> Iterator[pl.DataFrame]:
     """The chosen columns as strings, chunk by chunk, with the file line number in ``__line``.
 
     Fully empty rows are dropped here; every other row is kept for validation.
     """
+    chunk_rows = chunk_rows or CHUNK_ROWS
     if table.kind == "xlsx":
         yield from _xlsx_chunks(table, columns, chunk_rows)
         return

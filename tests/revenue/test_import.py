@@ -261,3 +261,18 @@ class TestAnalysesAgreeWithTheLedger:
         abc = portfolio.abc_report(scope, portfolio.Options(start=datetime.date(2024, 1, 1), end=datetime.date(2026, 12, 31)))
         assert set(abc["years"]) == {"2024", "2025", "2026"}
         assert all(sum(counts.values()) == 30 for counts in abc["years"].values())
+
+
+class TestRepeatsAcrossChunks:
+    def test_identical_lines_in_different_chunks_all_count(self, tmp_path, lead, customers, monkeypatch):
+        """Two genuine sales with the same content are two lines, however far apart they stand in the file."""
+        from keyplan.revenue import reading
+
+        monkeypatch.setattr(reading, "CHUNK_ROWS", 2)
+        rows = ["C-1,2026-01-02,50", "C-2,2026-01-03,7", "C-1,2026-01-02,50", "C-2,2026-01-04,1", "C-1,2026-01-02,50"]
+        path = write(tmp_path, "account_id,date,amount\n" + "\n".join(rows) + "\n")
+        first = import_ledger(path, by=lead)
+        assert (first.rows_imported, first.rows_duplicate) == (5, 0)
+        assert rollup("C-1", "2026-01-01") == (decimal.Decimal("150.00"), decimal.Decimal("0.00"), 3)
+        again = import_ledger(path, by=lead)
+        assert (again.rows_imported, again.rows_duplicate) == (0, 5)
