@@ -7,7 +7,8 @@
 Options: --years N (the ledger covers N calendar years ending this year, default 3),
 --seed S (default 42), --keep-csv (keep the generated CSV under /tmp and reuse it on the
 next run with the same lines, accounts, years and seed), --repeat R (timed runs of each
-analysis, default 5; the median is printed).
+analysis, default 5; the median is printed), --without-line-ids (leave the line_id column
+out, as many ERP exports do: Keyplan then recognises lines by a hash of their content).
 
 What it does, in order:
 
@@ -57,6 +58,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--keep-csv", action="store_true")
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--without-line-ids", action="store_true")
     parser.add_argument("--child-import", metavar="CSV", help=argparse.SUPPRESS)  # internal: the import process
     args = parser.parse_args()
     if args.child_import:
@@ -71,13 +73,14 @@ def main() -> int:
 
     today = timezone.localdate()
     years = list(range(today.year - args.years + 1, today.year + 1))
-    csv_path = Path(f"/tmp/keyplan-ledger-{args.lines}-{args.accounts}-{years[0]}-{today.isoformat()}-{args.seed}.csv")
+    variant = "-no-line-ids" if args.without_line_ids else ""
+    csv_path = Path(f"/tmp/keyplan-ledger-{args.lines}-{args.accounts}-{years[0]}-{today.isoformat()}-{args.seed}{variant}.csv")
     if args.keep_csv and csv_path.exists():
         print(f"reusing {csv_path} ({csv_path.stat().st_size / 1e6:,.0f} MB)")
     else:
         started = time.perf_counter()
         generate_csv(csv_path, lines=args.lines, accounts=args.accounts, first=datetime.date(years[0], 1, 1),
-                     last=today, seed=args.seed)
+                     last=today, seed=args.seed, line_ids=not args.without_line_ids)
         print(f"generated {args.lines:,} lines for {args.accounts:,} accounts in {time.perf_counter() - started:.1f} s "
               f"({csv_path.stat().st_size / 1e6:,.0f} MB)")
 
@@ -138,11 +141,14 @@ def run(args, url: str, csv_path: Path, years: list[int]) -> int:
     page_ms = time_portfolio_page(repeat=args.repeat)
 
     vendor = connection.vendor
-    print(f"\n{vendor}, {args.lines:,} lines, {args.accounts:,} accounts, {len(years)} years "
+    print(f"\n{vendor}, {args.lines:,} lines{' without line ids' if args.without_line_ids else ''}, "
+          f"{args.accounts:,} accounts, {len(years)} years "
           f"({os.cpu_count()} cores, {datetime.date.today().isoformat()})")
     print(f"import: {imported['seconds']:.1f} s, {args.lines / imported['seconds']:,.0f} lines/s "
           f"(validate {imported['validate_seconds']:.1f} s, write {imported['write_seconds']:.1f} s); "
           f"peak memory {peak_mb:,.0f} MB (the process at rest before the import: {imported['rss_before_mb']:,.0f} MB)")
+    print(f"  CPU time of the import process: {imported['cpu_seconds']:.1f} s (the database server's, for PostgreSQL, "
+          f"not included); load average {imported['load'][0]:.1f} before, {imported['load'][1]:.1f} after")
     print(f"ANALYZE after the import: {analyze_s:.1f} s")
     print(f"\n{'analysis (median of ' + str(args.repeat) + ')':<28}{'Keyplan s':>10}{'DuckDB s':>10}{'pandas s':>10}"
           f"{'Keyplan/DuckDB':>16}")
@@ -172,7 +178,8 @@ def _external_id(index) -> str:
     return f"B-{index + 1:06d}"
 
 
-def generate_csv(path: Path, *, lines: int, accounts: int, first: datetime.date, last: datetime.date, seed: int) -> None:
+def generate_csv(path: Path, *, lines: int, accounts: int, first: datetime.date, last: datetime.date, seed: int,
+                 line_ids: bool = True) -> None:
     """Write the ledger chunk by chunk (never the whole file in memory); the same arguments give the same bytes."""
     import numpy as np
     import polars as pl
@@ -215,6 +222,8 @@ def generate_csv(path: Path, *, lines: int, accounts: int, first: datetime.date,
                 "product",
                 "division",
             )
+            if not line_ids:
+                frame = frame.drop("line_id")
             frame.write_csv(handle, include_header=start == 0)
     temporary.rename(path)
 
@@ -292,13 +301,15 @@ def child_import(args) -> int:
         marks.setdefault(message, time.perf_counter())
 
     rss_before = _rss_mb()
-    started = time.perf_counter()
+    load_before = os.getloadavg()[0]
+    started, cpu_started = time.perf_counter(), time.process_time()
     result = import_ledger(args.child_import, by=admin, progress=progress)
-    seconds = time.perf_counter() - started
+    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
     writing = marks.get("importing", started + seconds)
     print(json.dumps({**{k: v for k, v in result.as_dict().items() if k != "errors"}, "seconds": seconds,
                       "validate_seconds": writing - started, "write_seconds": started + seconds - writing,
-                      "rss_before_mb": rss_before}))
+                      "cpu_seconds": cpu_seconds, "rss_before_mb": rss_before,
+                      "load": [load_before, os.getloadavg()[0]]}))
     return 0
 
 
