@@ -314,7 +314,7 @@ def cmd_rollback(args) -> int:
     if batch is None:
         return _fail(f"there is no import batch {args.batch}")
     try:
-        rollback_batch(batch, by=_acting_user(args.as_user))
+        rollback_batch(batch, by=_acting_user(args.as_user), broken_off=args.broken_off)
     except ValidationError as error:
         return _fail(" ".join(error.messages))
     print(f"Rolled back batch {batch.pk} ({batch.file_name}).")
@@ -497,6 +497,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("rollback", help="undo an import batch (its lines leave the ledger and the rollups)")
     p.add_argument("batch", type=int)
+    p.add_argument("--broken-off", action="store_true",
+                   help="discard an import whose worker was killed before it finished (no worker may be running it)")
     p.add_argument("--as", dest="as_user", metavar="USERNAME")
     p.set_defaults(func=cmd_rollback)
 

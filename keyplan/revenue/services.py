@@ -486,8 +486,11 @@ def import_ledger(
                     _set_progress(batch, 0.45 + 0.5 * min(1.0, last_line / estimated_lines), progress, "importing")
                 monthly = _merge_deltas(deltas) if deltas else None
                 deltas.clear()
-                _apply_rollups(monthly, sign=1)
-            _finish(batch, result, BatchStatus.DONE)
+                # The rollups and "done" in one transaction: an import killed in between leaves
+                # neither, and its lines can be discarded (rollback_batch(..., broken_off=True)).
+                with transaction.atomic():
+                    _apply_rollups(monthly, sign=1)
+                    _finish(batch, result, BatchStatus.DONE)
             _refresh_derived()
             _set_progress(batch, 1.0, progress, "done")
         except BaseException:
@@ -784,12 +787,27 @@ def _batch_deltas(batch: ImportBatch) -> pl.DataFrame | None:
     return _aggregate(frame)
 
 
-def rollback_batch(batch: ImportBatch, *, by: User) -> ImportBatch:
-    """Undo an import: its lines leave the ledger and its amounts leave the rollups, in one transaction."""
+def rollback_batch(batch: ImportBatch, *, by: User, broken_off: bool = False) -> ImportBatch:
+    """Undo an import: its lines leave the ledger and its amounts leave the rollups, in one transaction.
+
+    ``broken_off`` discards an import that never finished because its worker was killed
+    (status still validating or importing): its lines go, the rollups never had them. Only
+    for batches no worker is running any more; the caller says so.
+    """
     if not can_import(by):
         raise PermissionDenied("Only KAM leads and admins roll back imports.")
+    if broken_off:
+        batch = ImportBatch.objects.get(pk=batch.pk)
+        if batch.status not in (BatchStatus.VALIDATING, BatchStatus.IMPORTING):
+            raise ValidationError({"batch": f"Batch {batch.pk} is {batch.get_status_display().lower()}, not an import that broke off."})
+        _discard(batch)
+        batch.refresh_from_db()
+        return batch
     with transaction.atomic():
         batch = ImportBatch.objects.select_for_update().get(pk=batch.pk)
+        if batch.status in (BatchStatus.VALIDATING, BatchStatus.IMPORTING):
+            raise ValidationError({"batch": f"Batch {batch.pk} is still {batch.get_status_display().lower()}. If its worker was "
+                                            "stopped and will not finish it, discard it as broken off (keyplan rollback N --broken-off)."})
         if batch.status != BatchStatus.DONE:
             raise ValidationError({"batch": f"Batch {batch.pk} is {batch.get_status_display().lower()}; only imported batches can be rolled back."})
         if batch.kind == ImportKind.LEDGER:
@@ -984,6 +1002,9 @@ def add_subscription(account: Account, *, by: User, plan: str, monthly_amount, c
                                 currency=(currency or account.reporting_currency).upper(), start=start, end=end)
     if end is not None and start is not None and end <= start:
         raise ValidationError({"end": "The end must be after the start."})
+    if Subscription.objects.filter(account=account, plan=subscription.plan, start=start).exists():
+        # An import would merge these into one line; entered by hand they would count twice.
+        raise ValidationError({"plan": f"{account.name} already has a {subscription.plan} subscription starting {start}."})
     subscription.full_clean()
     subscription._history_user = by
     subscription.save()

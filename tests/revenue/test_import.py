@@ -276,3 +276,30 @@ class TestRepeatsAcrossChunks:
         assert rollup("C-1", "2026-01-01") == (decimal.Decimal("150.00"), decimal.Decimal("0.00"), 3)
         again = import_ledger(path, by=lead)
         assert (again.rows_imported, again.rows_duplicate) == (0, 5)
+
+
+class TestBrokenOffImports:
+    def test_an_import_killed_midway_can_be_discarded(self, tmp_path, lead, customers, capsys):
+        from keyplan.cli import main
+
+        batch = ImportBatch.objects.create(kind="ledger", file_name="x.csv", file_sha256="0" * 64, created_by=lead,
+                                           status=BatchStatus.IMPORTING)
+        account = Account.objects.get(external_id="C-1")
+        LedgerLine.objects.create(batch=batch, account=account, date=datetime.date(2026, 1, 1), amount=5, currency="EUR",
+                                  amount_reporting=5, line_id="K1")
+        assert main(["rollback", str(batch.pk), "--as", "lead"]) == 2
+        assert "broken off" in capsys.readouterr().err
+        assert main(["rollback", str(batch.pk), "--broken-off", "--as", "lead"]) == 0
+        batch.refresh_from_db()
+        assert batch.status == BatchStatus.FAILED and not LedgerLine.objects.exists()
+        assert not MonthlyRollup.objects.exists()
+
+
+def test_a_subscription_entered_twice_is_refused(lead, customers):
+    from keyplan.revenue.services import add_subscription
+
+    account = customers[0]
+    add_subscription(account, by=lead, plan="Premium", monthly_amount=100, currency="EUR", start=datetime.date(2026, 1, 1))
+    with pytest.raises(Exception, match="already has a Premium subscription"):
+        add_subscription(account, by=lead, plan="Premium", monthly_amount=100, currency="EUR", start=datetime.date(2026, 1, 1))
+    assert Subscription.objects.count() == 1
