@@ -264,6 +264,8 @@ def cmd_import(args) -> int:
     from keyplan.revenue.reading import ReadError
 
     user = _acting_user(args.as_user)
+    if args.kind == "credit-ratings":
+        return _import_credit_ratings(args, user)
     try:
         if args.kind == "ledger":
             options = services.LedgerOptions(
@@ -284,6 +286,46 @@ def cmd_import(args) -> int:
     except PermissionDenied as error:
         return _fail(str(error))
     return _print_import(result, as_json=args.json)
+
+
+CREDIT_RATING_FIELDS = {
+    "account_id": ("account_id", "account", "external_id", "customer_id", "customer", "klantnummer", "kundennummer", "cliente"),
+    "credit_rating": ("credit_rating", "rating", "credit_score", "rating_class", "bonitat", "kredietwaardigheid", "merito_creditizio"),
+}
+
+
+def _import_credit_ratings(args, user) -> int:
+    """Credit ratings (AAA … D) into the criteria computed from them (solvency): all rows or none."""
+    from django.core.exceptions import PermissionDenied, ValidationError
+
+    from keyplan.revenue.reading import ReadError, detect_mapping, iter_chunks, open_table
+    from keyplan.scoring.services import import_credit_ratings
+
+    try:
+        table = open_table(args.file, delimiter=args.delimiter, sheet=args.sheet, fields=CREDIT_RATING_FIELDS)
+        mapping = detect_mapping(table.headers, CREDIT_RATING_FIELDS) | {f: s for s, f in _parse_map(args.map).items()}
+        missing = [f for f in CREDIT_RATING_FIELDS if f not in mapping]
+        if missing:
+            return _fail(f"no column for {', '.join(missing)}; the file has {', '.join(table.headers)} (use --map COLUMN=FIELD)")
+        rows = [(ext or "", rating or "") for chunk in iter_chunks(table, [mapping["account_id"], mapping["credit_rating"]])
+                for ext, rating in chunk.select(mapping["account_id"], mapping["credit_rating"]).iter_rows()]
+        if args.dry_run:
+            print(f"Dry run: {len(rows)} ratings read; nothing was written.")
+            return 0
+        count = import_credit_ratings(rows, by=user)
+    except ReadError as error:
+        return _fail(str(error))
+    except PermissionDenied as error:
+        return _fail(str(error))
+    except ValidationError as error:
+        for message in error.messages:
+            print(f"  {message}", file=sys.stderr)
+        return _fail("nothing was written: fix the rows above and import the file again", code=1)
+    if args.json:
+        print(json.dumps({"ratings_imported": count}))
+    else:
+        print(f"Imported {count} credit ratings into the solvency criteria.")
+    return 0
 
 
 def cmd_imports(args) -> int:
@@ -476,7 +518,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.set_defaults(func=cmd_token_create)
 
     p = sub.add_parser("import", help="import a revenue ledger, subscriptions or exchange rates (CSV or XLSX)")
-    p.add_argument("kind", choices=["ledger", "subscriptions", "rates"])
+    p.add_argument("kind", choices=["ledger", "subscriptions", "rates", "credit-ratings"])
     p.add_argument("file")
     p.add_argument("--map", action="append", metavar="SOURCE=FIELD", help="map a column of the file to a field (repeatable)")
     p.add_argument("--date-format", help="strftime format of the dates, e.g. %%d.%%m.%%Y (detected when left out)")
