@@ -350,9 +350,8 @@ def time_keyplan(years: list[int], *, repeat: int):
     return {k: statistics.median(v) for k, v in runs.items()}, result
 
 
-DUCK_LEDGER = """read_csv('{path}', header = true, auto_detect = false,
-    columns = {{'line_id': 'VARCHAR', 'account_id': 'VARCHAR', 'date': 'DATE', 'amount': 'DECIMAL(18,2)',
-               'cost': 'DECIMAL(18,2)', 'currency': 'VARCHAR', 'product': 'VARCHAR', 'division': 'VARCHAR'}})"""
+DUCK_TYPES = {"line_id": "VARCHAR", "account_id": "VARCHAR", "date": "DATE", "amount": "DECIMAL(18,2)",
+              "cost": "DECIMAL(18,2)", "currency": "VARCHAR", "product": "VARCHAR", "division": "VARCHAR"}
 
 # Revenue in the period per account (0 for accounts without), ranked by revenue desc, ties by id;
 # the vital few are the accounts up to the first whose cumulative share of positive revenue reaches 80 %.
@@ -405,7 +404,10 @@ def time_duckdb(csv_path: Path, period, years: list[int], *, repeat: int):
     import duckdb
 
     database = duckdb.connect()
-    ledger = DUCK_LEDGER.format(path=csv_path)
+    with open(csv_path) as handle:
+        header = handle.readline().strip().split(",")
+    columns = ", ".join(f"'{name}': '{DUCK_TYPES[name]}'" for name in header)
+    ledger = f"read_csv('{csv_path}', header = true, auto_detect = false, columns = {{{columns}}})"
     runs = {"pareto": [], "abc": [], "total": []}
     for _ in range(repeat):
         started = time.perf_counter()
