@@ -333,20 +333,32 @@ def _keys(frame: pl.DataFrame, seen: "Occurrences") -> pl.Series:
 
 
 class Occurrences:
-    """How often each row content occurred in the file so far, kept as 64-bit hashes (a frame, not a dict: 10M rows)."""
+    """How often each row content occurred in the file so far, by 64-bit hash.
+
+    Sorted arrays of the hashes seen and their counts (10M rows: 120 MB). Each chunk
+    looks its hashes up by binary search and merges the new ones in with one copy;
+    re-grouping a table of every hash per chunk took 24 s over 10M lines, this 8 s.
+    """
 
     def __init__(self):
-        self.counts = pl.DataFrame(schema={"hash": pl.Int64, "n": pl.UInt32})
+        self.hashes = np.empty(0, dtype=np.int64)
+        self.counts = np.empty(0, dtype=np.uint32)
 
     def number(self, texts: pl.Series) -> pl.Series:
         """1 for the first time a text occurs in the file, 2 for the second …"""
         within = _occurrence(texts)
-        hashes = _hash64(texts)
-        before = (pl.DataFrame({"hash": hashes}).join(self.counts, on="hash", how="left", maintain_order="left")["n"]
-                  .fill_null(0))
-        chunk = pl.DataFrame({"hash": hashes, "n": pl.ones(len(texts), pl.UInt32, eager=True)})
-        self.counts = pl.concat([self.counts, chunk]).group_by("hash").agg(pl.col("n").sum())
-        return within + before
+        # The chunk's distinct hashes in sorted order: the binary searches then stay near each other in memory.
+        new, row, n = np.unique(_hash64(texts).to_numpy(), return_inverse=True, return_counts=True)
+        position = np.searchsorted(self.hashes, new)
+        seen = np.zeros(len(new), dtype=bool)
+        inside = position < len(self.hashes)
+        seen[inside] = self.hashes[position[inside]] == new[inside]
+        earlier = np.zeros(len(new), dtype=np.uint32)
+        earlier[seen] = self.counts[position[seen]]
+        self.counts[position[seen]] += n[seen].astype(np.uint32)
+        self.hashes = np.insert(self.hashes, position[~seen], new[~seen])
+        self.counts = np.insert(self.counts, position[~seen], n[~seen].astype(np.uint32))
+        return within + pl.Series(earlier[row], dtype=pl.UInt32)
 
 
 def _occurrence(texts: pl.Series) -> pl.Series:
