@@ -916,6 +916,17 @@ def _small_batch(kind: str, path: Path, by: User, mapping: dict, batch: ImportBa
                                       status=BatchStatus.IMPORTING, options={"mapping": mapping})
 
 
+def _stop_small_import(result: ImportResult, errors: list[RowError], batch: ImportBatch | None, *,
+                       dry_run: bool) -> ImportResult:
+    """A rates or subscriptions file with bad rows (or a dry run): report them, write nothing."""
+    result.errors, result.error_count = sorted(errors, key=lambda e: e.line)[:MAX_REPORTED_ERRORS], len(errors)
+    result.rows_rejected = len({e.line for e in errors})
+    if batch is not None and errors and not dry_run:
+        result.batch = batch
+        _finish(batch, result, BatchStatus.REJECTED)
+    return result
+
+
 def import_rates(path: str | Path, *, by: User, options: SmallImportOptions | None = None,
                  batch: ImportBatch | None = None) -> ImportResult:
     """Exchange rates (date, currency, rate to the reporting currency). A later rate for a date replaces the earlier one."""
@@ -931,12 +942,7 @@ def import_rates(path: str | Path, *, by: User, options: SmallImportOptions | No
         errors.append(RowError(line, mapping["rate"], value, "a rate must be above 0"))
     result = ImportResult(batch=None, rows_total=frame.height, dry_run=options.dry_run)
     if errors or options.dry_run:
-        result.errors, result.error_count = sorted(errors, key=lambda e: e.line)[:MAX_REPORTED_ERRORS], len(errors)
-        result.rows_rejected = len({e.line for e in errors})
-        if batch is not None and errors and not options.dry_run:
-            result.batch = batch
-            _finish(batch, result, BatchStatus.REJECTED)
-        return result
+        return _stop_small_import(result, errors, batch, dry_run=options.dry_run)
     with transaction.atomic():
         batch = _small_batch(ImportKind.RATES, path, by, mapping, batch)
         existing = {(c, d): pk for pk, c, d in ExchangeRate.objects.values_list("pk", "currency", "date")}
@@ -978,12 +984,7 @@ def import_subscriptions(path: str | Path, *, by: User, options: SmallImportOpti
             errors.append(RowError(line, mapping.get("end", "end"), str(end), "the end must be after the start"))
     result = ImportResult(batch=None, rows_total=frame.height, dry_run=options.dry_run)
     if errors or options.dry_run:
-        result.errors, result.error_count = sorted(errors, key=lambda e: e.line)[:MAX_REPORTED_ERRORS], len(errors)
-        result.rows_rejected = len({e.line for e in errors})
-        if batch is not None and errors and not options.dry_run:
-            result.batch = batch
-            _finish(batch, result, BatchStatus.REJECTED)
-        return result
+        return _stop_small_import(result, errors, batch, dry_run=options.dry_run)
     with transaction.atomic():
         batch = _small_batch(ImportKind.SUBSCRIPTIONS, path, by, mapping, batch)
         existing = {(a, p, s): pk for pk, a, p, s in Subscription.objects.values_list("pk", "account_id", "plan", "start")}
