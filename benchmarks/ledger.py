@@ -7,7 +7,8 @@
 Options: --years N (the ledger covers N calendar years ending this year, default 3),
 --seed S (default 42), --keep-csv (keep the generated CSV under /tmp and reuse it on the
 next run with the same lines, accounts, years and seed), --repeat R (timed runs of each
-analysis, default 5; the median is printed), --without-line-ids (leave the line_id column
+analysis, default 5; the median is printed), --keep-database (leave the database
+for profiling; its URL is printed), --without-line-ids (leave the line_id column
 out, as many ERP exports do: Keyplan then recognises lines by a hash of their content).
 
 What it does, in order:
@@ -29,7 +30,7 @@ What it does, in order:
    total to the cent, the same class counts per year and the same class for every account.
 5. Times the portfolio page (`/portfolio/`) through Django's whole stack when it exists.
 
-The database is dropped (PostgreSQL) or deleted (SQLite) at the end.
+The database is dropped (PostgreSQL) or deleted (SQLite) at the end, unless --keep-database.
 """
 
 import argparse
@@ -59,6 +60,7 @@ def main() -> int:
     parser.add_argument("--keep-csv", action="store_true")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--without-line-ids", action="store_true")
+    parser.add_argument("--keep-database", action="store_true")
     parser.add_argument("--child-import", metavar="CSV", help=argparse.SUPPRESS)  # internal: the import process
     args = parser.parse_args()
     if args.child_import:
@@ -91,7 +93,10 @@ def main() -> int:
         from django.db import connections
 
         connections.close_all()
-        _drop_database(url)
+        if args.keep_database:
+            print(f"kept the database: KEYPLAN_DATABASE_URL={url}")
+        else:
+            _drop_database(url)
         if not args.keep_csv:
             csv_path.unlink(missing_ok=True)
 

@@ -12,6 +12,7 @@ moment the numbers change everywhere: an import that fails half-way never shows.
 import csv
 import datetime
 import hashlib
+import json
 import sqlite3
 import tempfile
 from collections.abc import Callable
@@ -25,7 +26,7 @@ import polars as pl
 import xxhash
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
@@ -40,6 +41,7 @@ from keyplan.revenue.models import (
     LedgerLine,
     MonthlyRollup,
     Subscription,
+    YearlyRollup,
 )
 from keyplan.revenue.reading import (
     LEDGER_FIELDS,
@@ -214,8 +216,13 @@ def _hash64(texts: pl.Series) -> pl.Series:
 
     Polars' own hash may change between versions; a dedupe key must not.
     """
-    digests = np.fromiter((xxhash.xxh3_64_intdigest(b) for b in texts.cast(pl.Binary)), dtype=np.uint64, count=len(texts))
+    digests = np.fromiter(map(xxhash.xxh3_64_intdigest, texts.cast(pl.Binary).to_list()), dtype=np.uint64, count=len(texts))
     return pl.Series("dedupe_key", digests.view(np.int64))
+
+
+def line_id_keys(line_ids: pl.Series) -> pl.Series:
+    """The dedupe key of lines with a line id. Stored keys depend on it: never change it."""
+    return _hash64("#" + line_ids)
 
 
 def _parse(chunk: pl.DataFrame, inspection: Inspection, context: _Context) -> pl.DataFrame:
@@ -312,24 +319,56 @@ def _line_id_repeats(ids: list[pl.DataFrame], inspection: Inspection) -> list[Ro
 
 
 def _keys(frame: pl.DataFrame, seen: "Occurrences") -> pl.Series:
-    """For rows without a line id: a hash of the content and of how often that content occurred before in the file.
+    """The dedupe key of each row: the hash of its line id, or, without one, of its content and of how
+    often that content occurred before in the file.
 
-    Rows with a line id are found again by it and get no key, so a chunk where every row has
-    one (most exports) skips the work. Occurrences count across chunks (``seen``): two equal
-    sales far apart in a big file are two lines, not a duplicate.
+    Occurrences count across chunks (``seen``): two equal sales far apart in a big file are
+    two lines, not a duplicate.
     """
-    missing = frame["line_id"].is_null()
-    if not missing.any():
-        return pl.repeat(None, frame.height, dtype=pl.Int64, eager=True).alias("dedupe_key")
-    fingerprint = frame.filter(missing).select(pl.concat_str(
+    has_id = frame["line_id"].is_not_null()
+    keys = pl.zeros(frame.height, pl.Int64, eager=True).alias("dedupe_key")
+    if has_id.any():
+        keys = keys.scatter(has_id.arg_true(), line_id_keys(frame["line_id"].filter(has_id)))
+    if has_id.all():
+        return keys
+    fingerprint = frame.filter(~has_id).select(pl.concat_str(
         [pl.col("account_id"), pl.col("_date").cast(pl.String), pl.col("_amount").cast(pl.String), pl.col("_currency"),
          pl.col("_cost").cast(pl.String).fill_null("-"), pl.col("product").fill_null("-"),
          pl.col("division").fill_null("-"), pl.col("invoice_id").fill_null("-")],
         separator="|",
     )).to_series()
     occurrence = seen.number(fingerprint)
-    keys = pl.Series("dedupe_key", [None] * frame.height, dtype=pl.Int64)
-    return keys.scatter(missing.arg_true(), _hash64(fingerprint + "|" + occurrence.cast(pl.String)))
+    return keys.scatter((~has_id).arg_true(), _hash64(fingerprint + "|" + occurrence.cast(pl.String)))
+
+
+def _in_ledger(frame: pl.DataFrame) -> tuple[pl.DataFrame, list[RowError], pl.DataFrame]:
+    """Split off the rows already in the ledger: (new rows, errors, duplicates).
+
+    A key found with another line id is a hash collision, not a duplicate: that row is an error.
+    """
+    keys = frame["dedupe_key"].to_list()
+    table = LedgerLine._meta.db_table
+    if connection.vendor == "postgresql":
+        found = _fetch(f"SELECT dedupe_key, line_id FROM {table} WHERE dedupe_key = ANY(%s)", [keys])
+    else:  # one parameter for any number of keys
+        found = _fetch(f"SELECT dedupe_key, line_id FROM {table} WHERE dedupe_key IN (SELECT value FROM json_each(%s))",
+                       [json.dumps(keys)])
+    if not found:
+        return frame, [], frame.clear()
+    stored = pl.DataFrame(found, schema={"dedupe_key": pl.Int64, "_stored_line_id": pl.String}, orient="row")
+    matched = frame.join(stored, on="dedupe_key", how="left")
+    known = pl.col("dedupe_key").is_in(stored["dedupe_key"].implode())
+    collides = known & pl.col("line_id").is_not_null() & (pl.col("line_id") != pl.col("_stored_line_id")).fill_null(True)
+    errors = [RowError(line, "line_id", line_id, f"its key collides with line {stored_id or '(without id)'} already "
+                                                  "imported; change this line id")
+              for line, line_id, stored_id in matched.filter(collides).select(LINE, "line_id", "_stored_line_id").iter_rows()]
+    return frame.filter(~known), errors, matched.filter(known & ~collides).drop("_stored_line_id")
+
+
+def _fetch(sql: str, params: list) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
 class Occurrences:
@@ -429,9 +468,11 @@ def import_ledger(
     context = _Context.load(create_accounts=options.create_accounts)
     occurrences = Occurrences()
     estimated_lines = _estimate_lines(inspection.table)
+    ledger_empty = not LedgerLine.objects.exists()
 
-    # Pass 1: validate everything, write nothing to the database. Each chunk's parsed and converted
-    # rows wait in a temporary file, so that pass 2 neither reads nor parses the file again.
+    # Pass 1: validate everything and set aside the lines already in the ledger; write nothing to the
+    # database. Each chunk's new rows wait in a temporary file, so that pass 2 neither reads nor parses
+    # the file again.
     with tempfile.TemporaryDirectory(prefix="keyplan-import-") as folder:
         rejected: set[int] = set()
         errors: list[RowError] = []
@@ -445,6 +486,11 @@ def import_ledger(
             if context.create_accounts:
                 _collect_new_accounts(good, context)
             converted, conversion_errors = _convert(good, context, inspection)
+            converted = converted.with_columns(_keys(converted, occurrences))
+            if not ledger_empty:
+                converted, collisions, duplicates = _in_ledger(converted)
+                conversion_errors += collisions
+                result.rows_duplicate += duplicates.height
             chunk_errors += conversion_errors
             line_ids.append(parsed.filter(pl.col("line_id").is_not_null()).select(LINE, "line_id"))
             result.rows_total += chunk.height
@@ -468,7 +514,7 @@ def import_ledger(
             result.accounts_created = len(context.new_accounts)
             return result
 
-        # Pass 2: write the good rows, then the rollups in one transaction.
+        # Pass 2: write the new rows, then the rollups in one transaction.
         try:
             batch.status = BatchStatus.IMPORTING
             batch.save(update_fields=["status"])
@@ -478,7 +524,6 @@ def import_ledger(
                                   schema={"account_id": pl.String, "_account": pl.Int64}, orient="row")
             skip = pl.Series(sorted(rejected), dtype=pl.Int64)
             deltas = []
-            max_id = LedgerLine.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
             with _bulk_writing():
                 for file in spilled:
                     good = pl.read_ipc(file)
@@ -488,11 +533,9 @@ def import_ledger(
                     if not good.height:
                         continue
                     good = good.join(lookup, on="account_id", how="left")
-                    good = good.with_columns(_keys(good, occurrences).alias("dedupe_key"))
-                    inserted, max_id = _insert_lines(good, batch, max_id)
-                    result.rows_imported += inserted.height
-                    result.rows_duplicate += good.height - inserted.height
-                    deltas.append(_aggregate(inserted))
+                    _insert_lines(good, batch)
+                    result.rows_imported += good.height
+                    deltas.append(_aggregate(good))
                     if sum(frame.height for frame in deltas) > 2 * deltas[0].height + 1_000_000:
                         deltas = [_merge_deltas(deltas)]
                     _set_progress(batch, 0.45 + 0.5 * min(1.0, last_line / estimated_lines), progress, "importing")
@@ -505,6 +548,10 @@ def import_ledger(
                     _finish(batch, result, BatchStatus.DONE)
             _refresh_derived()
             _set_progress(batch, 1.0, progress, "done")
+        except (IntegrityError, connection.Database.IntegrityError) as exc:  # Django's or, from bulk writes, the driver's
+            _discard(batch)
+            raise ReadError("Another import wrote some of these lines at the same time, so nothing of this file was "
+                            "kept. Import it again: the lines already in the ledger are skipped.") from exc
         except BaseException:
             _discard(batch)
             raise
@@ -513,7 +560,7 @@ def import_ledger(
 
 # What pass 1 keeps of each chunk for pass 2: the typed columns that the ledger, the dedupe keys and the rollups need.
 SPILLED_COLUMNS = [LINE, "account_id", "_date", "_amount", "_currency", "_amount_reporting", "_cost", "_cost_reporting",
-                   "product", "division", "invoice_id", "line_id"]
+                   "product", "division", "invoice_id", "line_id", "dedupe_key"]
 
 
 def _keep_errors(errors: list[RowError], rejected: set[int], new: list[RowError]) -> None:
@@ -604,10 +651,6 @@ def _create_accounts(context: _Context, *, by: User) -> int:
     return len(created)
 
 
-LEDGER_COLUMNS = ["batch_id", "account_id", "date", "amount", "currency", "amount_reporting", "cost", "cost_reporting",
-                  "product", "division", "invoice_id", "line_id", "dedupe_key"]
-
-
 def _rows(frame: pl.DataFrame, batch: ImportBatch) -> pl.DataFrame:
     return frame.select(
         pl.lit(batch.pk).alias("batch_id"),
@@ -620,7 +663,7 @@ def _rows(frame: pl.DataFrame, batch: ImportBatch) -> pl.DataFrame:
         pl.col("_cost_reporting").alias("cost_reporting"),
         *(pl.col(c).fill_null("").str.slice(0, n).alias(c) for c, n in
           (("product", 100), ("division", 100), ("invoice_id", 64))),
-        pl.col("line_id").str.slice(0, 128),  # stays NULL when absent: the unique index ignores NULLs
+        pl.col("line_id").str.slice(0, 128),
         pl.col("dedupe_key"),
     )
 
@@ -646,31 +689,19 @@ def _bulk_writing():
             cursor.execute(f"PRAGMA cache_size = {int(previous)}")
 
 
-def _insert_lines(frame: pl.DataFrame, batch: ImportBatch, max_id: int) -> tuple[pl.DataFrame, int]:
-    """Insert a chunk, skipping lines already in the ledger; return the lines inserted and the new highest id."""
-    # In the order of the unique keys: hashed keys are random, and inserting them sorted walks their
-    # index once from left to right instead of jumping around it (SQLite: 30 % less CPU per line).
-    rows = _rows(frame, batch).sort("line_id", "dedupe_key")
+def _insert_lines(frame: pl.DataFrame, batch: ImportBatch) -> None:
+    """Insert a chunk of new lines (pass 1 set aside the ones already in the ledger)."""
+    # In the order of the unique key: inserting hashed keys sorted walks their index once from
+    # left to right instead of jumping around it (SQLite: 30 % less CPU per line).
+    rows = _rows(frame, batch).sort("dedupe_key")
     table = LedgerLine._meta.db_table
-    names = ", ".join(LEDGER_COLUMNS)
-    with transaction.atomic(), connection.cursor() as cursor:
+    with transaction.atomic():
         if connection.vendor == "postgresql":
-            inserted_count = _postgres_insert(table, rows, "ON CONFLICT DO NOTHING")
+            with connection.cursor() as cursor, cursor.cursor.copy(
+                    f"COPY {table} ({', '.join(rows.columns)}) FROM STDIN WITH (FORMAT csv)") as copy:
+                copy.write(rows.write_csv(include_header=False, null_value=""))
         else:
-            before = connection.connection.total_changes
-            _sqlite_insert(f"INSERT INTO {table} ({names})", rows, "ON CONFLICT DO NOTHING")
-            inserted_count = connection.connection.total_changes - before
-        cursor.execute(f"SELECT MAX(id) FROM {table}")
-        new_max = cursor.fetchone()[0] or max_id
-        if inserted_count == frame.height:
-            return frame, new_max
-        # Some lines were in the ledger already: find out which of this chunk's went in.
-        cursor.execute(f"SELECT line_id, dedupe_key FROM {table} WHERE batch_id = %s AND id > %s", [batch.pk, max_id])
-        inserted = cursor.fetchall()
-    line_ids = pl.Series([line for line, _ in inserted if line is not None], dtype=pl.String)
-    keys = pl.Series([key for _, key in inserted if key is not None], dtype=pl.Int64)
-    mask = pl.col("line_id").is_in(line_ids.implode()) | pl.col("dedupe_key").is_in(keys.implode())
-    return frame.filter(mask.fill_null(False)), new_max
+            _sqlite_insert(f"INSERT INTO {table} ({', '.join(rows.columns)})", rows, "")
 
 
 def _sqlite_insert(head: str, frame: pl.DataFrame, tail: str) -> None:
@@ -754,34 +785,42 @@ def _merge_deltas(deltas: list[pl.DataFrame]) -> pl.DataFrame:
 
 
 def _apply_rollups(deltas: pl.DataFrame | None, *, sign: int) -> None:
-    """Add (sign=1) or take away (sign=-1) revenue, cost and line counts per account and month, in one transaction."""
+    """Add (sign=1) or take away (sign=-1) revenue, cost and line counts per account and month, and per
+    account and year, in one transaction."""
     if deltas is None or deltas.height == 0:
         return
-    monthly = deltas.group_by("account_id", "month").agg(pl.col("revenue").sum(), pl.col("cost").sum(), pl.col("lines").sum())
-    table = MonthlyRollup._meta.db_table
-    # In (account, month) order, the order of the unique index, so that its pages are written in sequence.
-    monthly = monthly.sort("account_id", "month").select(
-        pl.col("account_id"), pl.col("month"), (pl.col("revenue") * sign).round(2),
+    sums = (pl.col("revenue").sum(), pl.col("cost").sum(), pl.col("lines").sum())
+    monthly = deltas.group_by("account_id", "month").agg(*sums)
+    yearly = monthly.group_by("account_id", pl.col("month").dt.year().cast(pl.Int64).alias("year")).agg(*sums)
+    with transaction.atomic():
+        _apply_sums(MonthlyRollup._meta.db_table, "month", monthly, sign=sign)
+        _apply_sums(YearlyRollup._meta.db_table, "year", yearly, sign=sign)
+
+
+def _apply_sums(table: str, period: str, sums: pl.DataFrame, *, sign: int) -> None:
+    """Upsert (sign=1) or subtract (sign=-1) per-account sums into a rollup table keyed by (account_id, ``period``)."""
+    # In (account, period) order, the order of the unique index, so that its pages are written in sequence.
+    sums = sums.sort("account_id", period).select(
+        pl.col("account_id"), pl.col(period), (pl.col("revenue") * sign).round(2),
         (pl.col("cost") * sign).round(2), pl.col("lines").cast(pl.Int64) * sign,
     )
-    with transaction.atomic():
-        if sign > 0:
-            upsert = (f"ON CONFLICT (account_id, month) DO UPDATE SET revenue = {table}.revenue + excluded.revenue, "
-                      f"cost = {table}.cost + excluded.cost, lines = {table}.lines + excluded.lines")
-            if connection.vendor == "postgresql":
-                _postgres_insert(table, monthly, upsert)
-            else:
-                _sqlite_insert(f"INSERT INTO {table} (account_id, month, revenue, cost, lines)", monthly, upsert)
-            return  # adding lines leaves no month at zero lines: nothing to delete
-        # Taking a batch away: its months exist, and an insert of negative counts would break the check.
-        _executemany(
-            f"UPDATE {table} SET revenue = revenue + %s, cost = cost + %s, lines = lines + %s "
-            f"WHERE account_id = %s AND month = %s",
-            [(revenue, cost, lines, account, month) for account, month, revenue, cost, lines
-             in monthly.with_columns(pl.col("month").cast(pl.String)).iter_rows()],
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(f"DELETE FROM {table} WHERE lines <= 0")
+    if sign > 0:
+        upsert = (f"ON CONFLICT (account_id, {period}) DO UPDATE SET revenue = {table}.revenue + excluded.revenue, "
+                  f"cost = {table}.cost + excluded.cost, lines = {table}.lines + excluded.lines")
+        if connection.vendor == "postgresql":
+            _postgres_insert(table, sums, upsert)
+        else:
+            _sqlite_insert(f"INSERT INTO {table} (account_id, {period}, revenue, cost, lines)", sums, upsert)
+        return  # adding lines leaves no period at zero lines: nothing to delete
+    # Taking a batch away: its periods exist, and an insert of negative counts would break the check.
+    _executemany(
+        f"UPDATE {table} SET revenue = revenue + %s, cost = cost + %s, lines = lines + %s "
+        f"WHERE account_id = %s AND {period} = %s",
+        [(revenue, cost, lines, account, key) for account, key, revenue, cost, lines
+         in sums.with_columns(pl.col(period).cast(pl.String)).iter_rows()],
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {table} WHERE lines <= 0")
 
 
 def _delete_lines(batch: ImportBatch) -> None:

@@ -4,13 +4,22 @@ import datetime
 import decimal
 from pathlib import Path
 
+import polars as pl
 import pytest
 from django.core.exceptions import PermissionDenied
 from openpyxl import Workbook
 
 from keyplan.accounts.models import Account
 from keyplan.revenue import portfolio
-from keyplan.revenue.models import BatchStatus, ExchangeRate, ImportBatch, LedgerLine, MonthlyRollup, Subscription
+from keyplan.revenue.models import (
+    BatchStatus,
+    ExchangeRate,
+    ImportBatch,
+    LedgerLine,
+    MonthlyRollup,
+    Subscription,
+    YearlyRollup,
+)
 from keyplan.revenue.reading import ReadError
 from keyplan.revenue.services import (
     LedgerOptions,
@@ -36,7 +45,8 @@ def write(tmp_path: Path, text: str, name: str = "ledger.csv", encoding: str = "
 def state():
     """Everything an import may change, to prove that a rejected one changed nothing."""
     rollups = sorted((r.account_id, r.month, r.revenue, r.cost, r.lines) for r in MonthlyRollup.objects.all())
-    return LedgerLine.objects.count(), Account.objects.count(), rollups
+    yearly = sorted((r.account_id, r.year, r.revenue, r.cost, r.lines) for r in YearlyRollup.objects.all())
+    return LedgerLine.objects.count(), Account.objects.count(), rollups, yearly
 
 
 def rollup(external_id: str, month: str):
@@ -156,6 +166,45 @@ class TestDuplicates:
         result = import_ledger(write(tmp_path, "line_id,account_id,date,amount\nL2,C-1,2026-01-05,10\nL3,C-1,2026-02-01,5\n", "feb.csv"), by=lead)
         assert (result.rows_imported, result.rows_duplicate) == (1, 1)
         assert rollup("C-1", "2026-01-01")[0] == decimal.Decimal("60.00")
+
+    def test_a_dry_run_counts_the_lines_already_imported(self, tmp_path, lead, customers):
+        import_ledger(write(tmp_path, "line_id,account_id,date,amount\nL1,C-1,2026-01-02,50\n", "jan.csv"), by=lead)
+        path = write(tmp_path, "line_id,account_id,date,amount\nL1,C-1,2026-01-02,50\nL2,C-2,2026-01-03,5\n", "both.csv")
+        result = import_ledger(path, by=lead, options=LedgerOptions(dry_run=True))
+        assert (result.rows_total, result.rows_duplicate, result.ok) == (2, 1, True)
+        assert LedgerLine.objects.count() == 1
+
+    def test_a_key_taken_by_another_line_id_is_an_error_not_a_duplicate(self, tmp_path, lead, customers):
+        from keyplan.revenue.services import line_id_keys
+
+        import_ledger(write(tmp_path, "line_id,account_id,date,amount\nL1,C-1,2026-01-02,50\n", "jan.csv"), by=lead)
+        # As if two different line ids had the same 64-bit hash: the stored line carries L2's key.
+        LedgerLine.objects.update(dedupe_key=line_id_keys(pl.Series(["L2"]))[0])
+        before = state()
+        result = import_ledger(write(tmp_path, "line_id,account_id,date,amount\nL2,C-2,2026-01-03,5\n", "feb.csv"), by=lead)
+        assert [(e.line, e.column, e.value) for e in result.errors] == [(2, "line_id", "L2")]
+        assert "collides with line L1" in result.errors[0].reason
+        assert state() == before and result.batch.status == BatchStatus.REJECTED
+
+    def test_lines_written_by_another_import_meanwhile_stop_this_one_cleanly(self, tmp_path, lead, customers):
+        from keyplan.revenue.services import line_id_keys
+
+        import_ledger(write(tmp_path, "line_id,account_id,date,amount\nL0,C-1,2026-01-01,1\n", "old.csv"), by=lead)
+        other = ImportBatch.objects.create(kind="ledger", file_name="other.csv", file_sha256="0" * 64, created_by=lead)
+
+        def meanwhile(value, message):
+            # Between validation and writing, another import writes line L2 of this file.
+            if message == "importing" and not LedgerLine.objects.filter(line_id="L2").exists():
+                LedgerLine.objects.create(batch=other, account=customers[1], date=datetime.date(2026, 1, 3), amount=5,
+                                          currency="EUR", amount_reporting=5, line_id="L2",
+                                          dedupe_key=line_id_keys(pl.Series(["L2"]))[0])
+
+        path = write(tmp_path, "line_id,account_id,date,amount\nL1,C-1,2026-01-02,50\nL2,C-2,2026-01-03,5\n", "jan.csv")
+        with pytest.raises(ReadError, match="Another import wrote some of these lines"):
+            import_ledger(path, by=lead, progress=meanwhile)
+        failed = ImportBatch.objects.get(file_name="jan.csv")
+        assert failed.status == BatchStatus.FAILED and not LedgerLine.objects.filter(batch=failed).exists()
+        assert rollup("C-1", "2026-01-01") == (decimal.Decimal("1.00"), decimal.Decimal("0.00"), 1)
 
     def test_a_line_id_twice_in_one_file_is_an_error(self, tmp_path, lead, customers):
         result = import_ledger(write(tmp_path, "line_id,account_id,date,amount\nL1,C-1,2026-01-02,50\nL1,C-2,2026-01-02,60\n"), by=lead)
@@ -286,7 +335,7 @@ class TestBrokenOffImports:
                                            status=BatchStatus.IMPORTING)
         account = Account.objects.get(external_id="C-1")
         LedgerLine.objects.create(batch=batch, account=account, date=datetime.date(2026, 1, 1), amount=5, currency="EUR",
-                                  amount_reporting=5, line_id="K1")
+                                  amount_reporting=5, line_id="K1", dedupe_key=1)
         assert main(["rollback", str(batch.pk), "--as", "lead"]) == 2
         assert "broken off" in capsys.readouterr().err
         assert main(["rollback", str(batch.pk), "--broken-off", "--as", "lead"]) == 0
