@@ -13,9 +13,11 @@ import csv
 import datetime
 import hashlib
 import json
+import math
 import sqlite3
 import tempfile
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import chain
@@ -524,18 +526,17 @@ def import_ledger(
                                   schema={"account_id": pl.String, "_account": pl.Int64}, orient="row")
             skip = pl.Series(sorted(rejected), dtype=pl.Int64)
             deltas = []
-            with _bulk_writing():
-                for file in spilled:
-                    good = pl.read_ipc(file)
-                    last_line = int(good[LINE][-1])
-                    # Rows found bad after their chunk was kept (a line id repeated further down) stay out.
-                    good = good.filter(~pl.col(LINE).is_in(skip.implode())) if len(skip) else good
-                    if not good.height:
+            with _bulk_writing(), ThreadPoolExecutor(max_workers=1) as reader:
+                # The next chunk is read and prepared (Polars, without the GIL) while the database writes this one.
+                ahead = [reader.submit(_prepare_chunk, file, skip, lookup, batch) for file in spilled[:1]]
+                for index in range(len(spilled)):
+                    rows, delta, last_line = ahead.pop().result()
+                    ahead += [reader.submit(_prepare_chunk, file, skip, lookup, batch) for file in spilled[index + 1:index + 2]]
+                    if rows is None:
                         continue
-                    good = good.join(lookup, on="account_id", how="left")
-                    _insert_lines(good, batch)
-                    result.rows_imported += good.height
-                    deltas.append(_aggregate(good))
+                    _insert_lines(rows)
+                    result.rows_imported += rows.height
+                    deltas.append(delta)
                     if sum(frame.height for frame in deltas) > 2 * deltas[0].height + 1_000_000:
                         deltas = [_merge_deltas(deltas)]
                     _set_progress(batch, 0.45 + 0.5 * min(1.0, last_line / estimated_lines), progress, "importing")
@@ -689,11 +690,23 @@ def _bulk_writing():
             cursor.execute(f"PRAGMA cache_size = {int(previous)}")
 
 
-def _insert_lines(frame: pl.DataFrame, batch: ImportBatch) -> None:
-    """Insert a chunk of new lines (pass 1 set aside the ones already in the ledger)."""
+def _prepare_chunk(file: Path, skip: pl.Series, lookup: pl.DataFrame,
+                   batch: ImportBatch) -> tuple[pl.DataFrame | None, pl.DataFrame | None, int]:
+    """A spilled chunk as ledger rows, its rollup deltas and its last line number. No database access: runs in a thread."""
+    good = pl.read_ipc(file)
+    last_line = int(good[LINE][-1])
+    # Rows found bad after their chunk was kept (a line id repeated further down) stay out.
+    good = good.filter(~pl.col(LINE).is_in(skip.implode())) if len(skip) else good
+    if not good.height:
+        return None, None, last_line
+    good = good.join(lookup, on="account_id", how="left")
     # In the order of the unique key: inserting hashed keys sorted walks their index once from
     # left to right instead of jumping around it (SQLite: 30 % less CPU per line).
-    rows = _rows(frame, batch).sort("dedupe_key")
+    return _rows(good, batch).sort("dedupe_key"), _aggregate(good), last_line
+
+
+def _insert_lines(rows: pl.DataFrame) -> None:
+    """Insert a chunk of new lines (pass 1 set aside the ones already in the ledger)."""
     table = LedgerLine._meta.db_table
     with transaction.atomic():
         if connection.vendor == "postgresql":
@@ -709,23 +722,42 @@ def _sqlite_insert(head: str, frame: pl.DataFrame, tail: str) -> None:
 
     sqlite3's executemany runs one statement per row; SQLite's fixed cost per statement
     (an AUTOINCREMENT table writes its sequence at the end of each one) made that about
-    60 % slower than 200 rows per statement. Dates go in as ISO text, as Django stores them.
+    60 % slower than 200 rows per statement. Binding is the other cost, per value: a column
+    with one value throughout a slice (the batch, a single currency) goes in as a literal.
+    Dates go in as ISO text, as Django stores them.
     """
     connection.ensure_connection()
     frame = frame.with_columns(pl.col(pl.Date).cast(pl.String))
-    width = frame.width
-    per_statement = min(SQLITE_ROWS_PER_STATEMENT, _sqlite_max_variables() // width)
-    row = f"({', '.join(['?'] * width)})"
     for part in frame.iter_slices(50_000):  # bounds the Python objects alive at once
-        values = list(chain.from_iterable(zip(*(column.to_list() for column in part.get_columns()))))
-        step = per_statement * width
-        full = len(values) - len(values) % step
+        literals = [_sql_literal(column) for column in part.get_columns()]
+        bound = [column for column, literal in zip(part.get_columns(), literals) if literal is None]
+        width = max(len(bound), 1)
+        per_statement = min(SQLITE_ROWS_PER_STATEMENT, _sqlite_max_variables() // width)
+        row = f"({', '.join('?' if literal is None else literal for literal in literals)})"
+        values = list(chain.from_iterable(zip(*(column.to_list() for column in bound))))
+        rows, size = part.height, len(bound)
+        full = rows - rows % per_statement
         if full:
-            connection.connection.executemany(f"{head} VALUES {', '.join([row] * per_statement)} {tail}",
-                                              (values[i:i + step] for i in range(0, full, step)))
-        if full < len(values):
-            connection.connection.execute(f"{head} VALUES {', '.join([row] * ((len(values) - full) // width))} {tail}",
-                                          values[full:])
+            step = per_statement * size
+            connection.connection.executemany(
+                f"{head} VALUES {', '.join([row] * per_statement)} {tail}",
+                (values[i:i + step] for i in range(0, full * size, step)) if size else ([] for _ in range(full // per_statement)))
+        if full < rows:
+            connection.connection.execute(f"{head} VALUES {', '.join([row] * (rows - full))} {tail}", values[full * size:])
+
+
+def _sql_literal(column: pl.Series) -> str | None:
+    """The SQL literal of a column's only value, or None when it has several (or a type not inlined)."""
+    if column.len() == 0 or column.n_unique() != 1:
+        return None
+    value = column[0]
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    if isinstance(value, str):
+        return None if "\x00" in value else "'" + value.replace("'", "''") + "'"
+    return repr(value) if isinstance(value, int) or math.isfinite(value) else None
 
 
 SQLITE_ROWS_PER_STATEMENT = 200

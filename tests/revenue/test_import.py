@@ -167,6 +167,14 @@ class TestDuplicates:
         assert (result.rows_imported, result.rows_duplicate) == (1, 1)
         assert rollup("C-1", "2026-01-01")[0] == decimal.Decimal("60.00")
 
+    def test_values_shared_by_every_line_are_stored_as_given(self, tmp_path, lead, customers):
+        # One product, division and invoice throughout: stored exactly, quote and blank included.
+        result = import_ledger(write(tmp_path, "account_id,date,amount,product,division,invoice_id\n"
+                                               "C-1,2026-01-02,50,Men's wear,,INV 1\nC-2,2026-01-03,50,Men's wear,,INV 1\n"), by=lead)
+        assert result.rows_imported == 2
+        assert set(LedgerLine.objects.values_list("product", "division", "invoice_id", "amount", "currency")) == {
+            ("Men's wear", "", "INV 1", decimal.Decimal("50.00"), "EUR")}
+
     def test_a_dry_run_counts_the_lines_already_imported(self, tmp_path, lead, customers):
         import_ledger(write(tmp_path, "line_id,account_id,date,amount\nL1,C-1,2026-01-02,50\n", "jan.csv"), by=lead)
         path = write(tmp_path, "line_id,account_id,date,amount\nL1,C-1,2026-01-02,50\nL2,C-2,2026-01-03,5\n", "both.csv")
