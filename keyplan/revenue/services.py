@@ -11,6 +11,7 @@ moment the numbers change everywhere: an import that fails half-way never shows.
 
 import csv
 import datetime
+import decimal
 import hashlib
 import json
 import math
@@ -126,6 +127,9 @@ class ImportResult:
     error_count: int = 0
     rejected_file: Path | None = None
     dry_run: bool = False
+    # Rows of rates or subscriptions that the import changed: [pk, values before, values after],
+    # kept in the batch report so that a rollback can put the values before back.
+    replaced: list[list] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -601,7 +605,8 @@ def _finish(batch: ImportBatch | None, result: ImportResult, status: str) -> Non
     batch.rows_rejected = result.rows_rejected
     batch.accounts_created = result.accounts_created
     batch.report = {"error_count": result.error_count, "errors": [e.__dict__ for e in result.errors],
-                    "rejected_file": str(result.rejected_file) if result.rejected_file else None}
+                    "rejected_file": str(result.rejected_file) if result.rejected_file else None,
+                    **({"replaced": result.replaced} if result.replaced else {})}
     batch.finished_at = timezone.now()
     if status in (BatchStatus.DONE, BatchStatus.REJECTED):
         batch.progress = 100
@@ -901,13 +906,22 @@ def rollback_batch(batch: ImportBatch, *, by: User, broken_off: bool = False) ->
             _refresh_derived()
         elif batch.kind == ImportKind.SUBSCRIPTIONS:
             Subscription.objects.filter(batch=batch).delete()
+            for pk, before, after in batch.report.get("replaced", []):
+                _restore(Subscription, pk, ("monthly_amount", "currency", "end"), before, after)
         elif batch.kind == ImportKind.RATES:
             ExchangeRate.objects.filter(batch=batch).delete()
+            for pk, before, after in batch.report.get("replaced", []):
+                _restore(ExchangeRate, pk, ("rate",), before, after)
         batch.status = BatchStatus.ROLLED_BACK
         batch.rolled_back_by = by
         batch.rolled_back_at = timezone.now()
         batch.save()
     return batch
+
+
+def _restore(model, pk: int, fields: tuple[str, ...], before: list, after: list) -> None:
+    """Put back the values a rolled-back import replaced, unless a later change replaced them in turn."""
+    model.objects.filter(pk=pk, **dict(zip(fields, after))).update(**dict(zip(fields, before)))
 
 
 # ---------------------------------------------------------------- exchange rates and subscriptions
@@ -1016,14 +1030,18 @@ def import_rates(path: str | Path, *, by: User, options: SmallImportOptions | No
         return _stop_small_import(result, errors, batch, dry_run=options.dry_run)
     with transaction.atomic():
         batch = _small_batch(ImportKind.RATES, path, by, mapping, batch)
-        existing = {(c, d): pk for pk, c, d in ExchangeRate.objects.values_list("pk", "currency", "date")}
+        existing = {(c, d): (pk, r) for pk, c, d, r in ExchangeRate.objects.values_list("pk", "currency", "date", "rate")}
         new, changed = [], []
         for _, currency, day, rate in frame.select(LINE, "currency", "_date", "_rate").iter_rows():
+            rate = decimal.Decimal(str(round(rate, 8)))
             if (currency, day) in existing:
-                changed.append(ExchangeRate(pk=existing[(currency, day)], currency=currency, date=day, rate=round(rate, 8)))
+                pk, before = existing[(currency, day)]
+                if pk is not None and before != rate:
+                    changed.append(ExchangeRate(pk=pk, currency=currency, date=day, rate=rate))
+                    result.replaced.append([pk, [str(before)], [str(rate)]])
             else:
-                new.append(ExchangeRate(currency=currency, date=day, rate=round(rate, 8), batch=batch))
-                existing[(currency, day)] = None
+                new.append(ExchangeRate(currency=currency, date=day, rate=rate, batch=batch))
+                existing[(currency, day)] = (None, rate)
         ExchangeRate.objects.bulk_create(new, batch_size=1000)
         ExchangeRate.objects.bulk_update(changed, ["rate"], batch_size=1000)
         result.batch, result.rows_imported, result.rows_duplicate = batch, len(new) + len(changed), 0
@@ -1058,19 +1076,24 @@ def import_subscriptions(path: str | Path, *, by: User, options: SmallImportOpti
         return _stop_small_import(result, errors, batch, dry_run=options.dry_run)
     with transaction.atomic():
         batch = _small_batch(ImportKind.SUBSCRIPTIONS, path, by, mapping, batch)
-        existing = {(a, p, s): pk for pk, a, p, s in Subscription.objects.values_list("pk", "account_id", "plan", "start")}
+        existing = {(a, p, s): (pk, [f"{m:.2f}", c, e.isoformat() if e else None]) for pk, a, p, s, m, c, e in
+                    Subscription.objects.values_list("pk", "account_id", "plan", "start", "monthly_amount", "currency", "end")}
         new, changed = [], []
         for external_id, plan, currency, amount, start, end in frame.select("account_id", "plan", "currency", "_monthly_amount", "_start", "_end").iter_rows():
             account_id = accounts[external_id]
-            line = Subscription(account_id=account_id, plan=plan[:100], monthly_amount=round(amount, 2),
+            line = Subscription(account_id=account_id, plan=plan[:100], monthly_amount=decimal.Decimal(str(round(amount, 2))),
                                 currency=currency or currencies[external_id], start=start, end=end, batch=batch)
             key = (account_id, line.plan, start)
             if key in existing:
-                line.pk = existing[key]
-                changed.append(line)
+                pk, before = existing[key]
+                after = [f"{line.monthly_amount:.2f}", line.currency, end.isoformat() if end else None]
+                if pk is not None and before != after:
+                    line.pk = pk
+                    changed.append(line)
+                    result.replaced.append([pk, before, after])
             else:
                 new.append(line)
-                existing[key] = None
+                existing[key] = (None, None)
         bulk_create_with_history(new, Subscription, batch_size=1000, default_user=by)
         Subscription.objects.bulk_update(changed, ["monthly_amount", "currency", "end"], batch_size=1000)
         result.batch, result.rows_imported = batch, len(new) + len(changed)

@@ -279,6 +279,27 @@ class TestSubscriptions:
         assert Subscription.objects.count() == 2
         assert Subscription.objects.get(account__external_id="C-1").monthly_amount == decimal.Decimal("4100.00")
 
+    def test_rolling_back_an_update_puts_the_values_before_back(self, tmp_path, lead, customers):
+        text = "account_id,plan,monthly_amount,start,end\nC-1,Premium,3900,2025-01-01,\n"
+        import_subscriptions(write(tmp_path, text, "subs.csv"), by=lead)
+        update = import_subscriptions(write(tmp_path, text.replace("3900,2025-01-01,", "4100,2025-01-01,2026-06-30") +
+                                            "C-2,Basic,490,2025-03-01,\n", "update.csv"), by=lead)
+        assert update.rows_imported == 2
+        rollback_batch(update.batch, by=lead)
+        assert list(Subscription.objects.values_list("account__external_id", "monthly_amount", "end")) == [
+            ("C-1", decimal.Decimal("3900.00"), None)]
+
+    def test_a_rollback_leaves_values_changed_again_later(self, tmp_path, lead, customers):
+        rates = "date,currency,rate\n2026-01-01,USD,0.90\n"
+        import_rates(write(tmp_path, rates, "r1.csv"), by=lead)
+        second = import_rates(write(tmp_path, rates.replace("0.90", "0.92"), "r2.csv"), by=lead)
+        import_rates(write(tmp_path, rates.replace("0.90", "0.95"), "r3.csv"), by=lead)
+        rollback_batch(second.batch, by=lead)
+        assert ExchangeRate.objects.get().rate == decimal.Decimal("0.95")
+        # Unchanged values are not counted as changed, nor restored.
+        again = import_rates(write(tmp_path, rates.replace("0.90", "0.95"), "r4.csv"), by=lead)
+        assert again.rows_imported == 0
+
     def test_bad_rows_are_refused(self, tmp_path, lead, customers):
         text = "account_id,plan,monthly_amount,start,end\nC-7,Premium,3900,2025-01-01,\nC-1,Basic,-5,2025-03-01,\nC-1,Basic,5,2025-03-01,2025-01-01\n"
         result = import_subscriptions(write(tmp_path, text, "s.csv"), by=lead)
