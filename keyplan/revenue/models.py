@@ -85,26 +85,31 @@ class LedgerLine(models.Model):
     dedupe_key = models.BigIntegerField(unique=True)
 
 
-class MonthlyRollup(models.Model):
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="monthly_revenue", **NO_DB_FK)
-    month = models.DateField(help_text=_("First day of the month."))
+class RollupSums(models.Model):
+    """What a rollup adds up per account and period (in the reporting currency)."""
+
     revenue = models.DecimalField(max_digits=20, decimal_places=2, default=0)
     cost = models.DecimalField(max_digits=20, decimal_places=2, default=0)
     lines = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+class MonthlyRollup(RollupSums):
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="monthly_revenue", **NO_DB_FK)
+    month = models.DateField(help_text=_("First day of the month."))
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["account", "month"], name="rollup_month_unique")]
         indexes = [models.Index(fields=["month", "account"], name="rollup_month_account")]
 
 
-class YearlyRollup(models.Model):
+class YearlyRollup(RollupSums):
     """The monthly rollups added up per calendar year: ABC over years and long periods read 12× fewer rows."""
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="yearly_revenue", **NO_DB_FK)
     year = models.PositiveSmallIntegerField()
-    revenue = models.DecimalField(max_digits=20, decimal_places=2, default=0)
-    cost = models.DecimalField(max_digits=20, decimal_places=2, default=0)
-    lines = models.PositiveIntegerField(default=0)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["account", "year"], name="rollup_year_unique")]
