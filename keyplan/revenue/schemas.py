@@ -31,7 +31,9 @@ class RowErrorOut(Schema):
     line: int
     column: str
     value: str | None
-    reason: str
+    reason: str = Field(description="Why the row was refused, in English")
+    code: str = Field("", description="The reason as a stable key, e.g. unknown_account, not_a_date, no_rate")
+    params: dict[str, str] = Field({}, description="The values in the reason, e.g. {\"format\": \"%d.%m.%Y\"}")
 
 
 class ReportOut(Schema):

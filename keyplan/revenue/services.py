@@ -31,6 +31,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 from simple_history.utils import bulk_create_with_history
 
 from keyplan.accounts.models import Account, Tier, TierChange, currency_codes
@@ -89,12 +90,39 @@ class LedgerOptions:
     dry_run: bool = False
 
 
+# Why a row is refused, by code. Marked for translation: the batch page shows them in the user's language.
+REASONS = {
+    "account_missing": gettext_noop("the account id is missing"),
+    "date_missing": gettext_noop("the date is missing"),
+    "not_a_date": gettext_noop("not a date in the format %(format)s"),
+    "date_format_unknown": gettext_noop("not a recognisable date; give the date format (--date-format)"),
+    "amount_missing": gettext_noop("the amount is missing"),
+    "value_missing": gettext_noop("the %(field)s is missing"),
+    "not_a_number": gettext_noop("not a number"),
+    "unknown_currency": gettext_noop("unknown currency; use an ISO 4217 code such as EUR or USD"),
+    "unknown_account": gettext_noop("unknown account; create it first or import with --create-accounts"),
+    "unknown_account_create_first": gettext_noop("unknown account; create it first"),
+    "no_rate": gettext_noop("no exchange rate for %(currency)s on or before %(date)s; import exchange rates first"),
+    "line_id_repeated": gettext_noop("this line id appears earlier in the file"),
+    "key_collision": gettext_noop("its key collides with line %(line_id)s already imported; change this line id"),
+    "rate_not_positive": gettext_noop("a rate must be above 0"),
+    "amount_negative": gettext_noop("a monthly amount cannot be negative"),
+    "end_before_start": gettext_noop("the end must be after the start"),
+}
+
+
 @dataclass(frozen=True)
 class RowError:
     line: int
     column: str
     value: str | None
-    reason: str
+    reason: str  # in English, as the command line, the API and the file of rejected rows say it
+    code: str = ""  # a key of REASONS: the batch page says the reason in the user's language
+    params: dict = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, line: int, column: str, value: str | None, code: str, **params) -> "RowError":
+        return cls(line, column, value, REASONS[code] % params, code, {k: str(v) for k, v in params.items()})
 
     def __str__(self) -> str:
         shown = "" if self.value is None else f" ({self.value!r})"
@@ -250,32 +278,30 @@ def _parse(chunk: pl.DataFrame, inspection: Inspection, context: _Context) -> pl
 
 def _errors(frame: pl.DataFrame, inspection: Inspection, context: _Context) -> list[RowError]:
     """An error for each bad cell, naming the line, the column as the file calls it, and the reason."""
-    date_reason = (f"not a date in the format {inspection.date_format}" if inspection.date_format
-                   else "not a recognisable date; give the date format (--date-format)")
+    date_reason = ("not_a_date", {"format": inspection.date_format}) if inspection.date_format else ("date_format_unknown", {})
     checks = [
-        ("account_id", pl.col("account_id").is_null(), "the account id is missing"),
-        ("date", pl.col("date").is_null(), "the date is missing"),
+        ("account_id", pl.col("account_id").is_null(), ("account_missing", {})),
+        ("date", pl.col("date").is_null(), ("date_missing", {})),
         ("date", pl.col("date").is_not_null() & pl.col("_date").is_null(), date_reason),
-        ("amount", pl.col("amount").is_null(), "the amount is missing"),
-        ("amount", pl.col("amount").is_not_null() & pl.col("_amount").is_null(), "not a number"),
-        ("cost", pl.col("cost").is_not_null() & pl.col("_cost").is_null(), "not a number"),
+        ("amount", pl.col("amount").is_null(), ("amount_missing", {})),
+        ("amount", pl.col("amount").is_not_null() & pl.col("_amount").is_null(), ("not_a_number", {})),
+        ("cost", pl.col("cost").is_not_null() & pl.col("_cost").is_null(), ("not_a_number", {})),
         ("currency", pl.col("_currency_given").is_not_null() & ~pl.col("_currency_given").is_in(context.currency_list.implode()),
-         "unknown currency; use an ISO 4217 code such as EUR or USD"),
+         ("unknown_currency", {})),
     ]
     if not context.create_accounts:
-        checks.append(("account_id", pl.col("account_id").is_not_null() & ~pl.col("_known"),
-                       "unknown account; create it first or import with --create-accounts"))
+        checks.append(("account_id", pl.col("account_id").is_not_null() & ~pl.col("_known"), ("unknown_account", {})))
     flags = frame.select(LINE, *[condition.fill_null(False).alias(f"_check{i}") for i, (_, condition, _) in enumerate(checks)])
     bad_any = flags.select(pl.any_horizontal(pl.exclude(LINE))).to_series()
     if not bad_any.any():
         return []
     errors = []
-    for i, (column, _, reason) in enumerate(checks):
+    for i, (column, _, (code, params)) in enumerate(checks):
         hit = flags[f"_check{i}"]
         if hit.any():
             source = inspection.mapping.get(column, column)
             for line, value in frame.filter(hit).select(LINE, column).iter_rows():
-                errors.append(RowError(line, source, value, reason))
+                errors.append(RowError.of(line, source, value, code, **params))
     return errors
 
 
@@ -301,8 +327,7 @@ def _convert(frame: pl.DataFrame, context: _Context, inspection: Inspection) -> 
     frame = pl.concat([local, foreign], how="vertical_relaxed")
     missing = frame.filter(pl.col("rate").is_null())
     errors = [
-        RowError(line, inspection.mapping.get("currency", "currency"), currency,
-                 f"no exchange rate for {currency} on or before {day}; import exchange rates first")
+        RowError.of(line, inspection.mapping.get("currency", "currency"), currency, "no_rate", currency=currency, date=day)
         for line, currency, day in missing.select(LINE, "_currency", "_date").iter_rows()
     ]
     frame = frame.filter(pl.col("rate").is_not_null()).with_columns(
@@ -321,7 +346,7 @@ def _line_id_repeats(ids: list[pl.DataFrame], inspection: Inspection) -> list[Ro
     every = pl.concat(ids).sort(LINE)
     repeats = every.filter(~pl.col("line_id").is_first_distinct())
     column = inspection.mapping.get("line_id", "line_id")
-    return [RowError(line, column, value, "this line id appears earlier in the file") for line, value in repeats.iter_rows()]
+    return [RowError.of(line, column, value, "line_id_repeated") for line, value in repeats.iter_rows()]
 
 
 def _keys(frame: pl.DataFrame, seen: "Occurrences") -> pl.Series:
@@ -365,8 +390,7 @@ def _in_ledger(frame: pl.DataFrame) -> tuple[pl.DataFrame, list[RowError], pl.Da
     matched = frame.join(stored, on="dedupe_key", how="left")
     known = pl.col("dedupe_key").is_in(stored["dedupe_key"].implode())
     collides = known & pl.col("line_id").is_not_null() & (pl.col("line_id") != pl.col("_stored_line_id")).fill_null(True)
-    errors = [RowError(line, "line_id", line_id, f"its key collides with line {stored_id or '(without id)'} already "
-                                                  "imported; change this line id")
+    errors = [RowError.of(line, "line_id", line_id, "key_collision", line_id=stored_id or "(without id)")
               for line, line_id, stored_id in matched.filter(collides).select(LINE, "line_id", "_stored_line_id").iter_rows()]
     return frame.filter(~known), errors, matched.filter(known & ~collides).drop("_stored_line_id")
 
@@ -984,11 +1008,11 @@ def _read_small(path: Path, fields: dict, required: tuple[str, ...], options: Sm
         source = mapping.get(name, name)
         if name in required:
             for line, value in frame.filter(pl.col(name).is_null()).select(LINE, name).iter_rows():
-                errors.append(RowError(line, source, value, f"the {name.replace('_', ' ')} is missing"))
+                errors.append(RowError.of(line, source, value, "value_missing", field=name.replace("_", " ")))
         if name in dates or name in numbers:
-            reason = f"not a date in the format {fmt}" if name in dates else "not a number"
+            code, params = ("not_a_date", {"format": fmt}) if name in dates else ("not_a_number", {})
             for line, value in frame.filter(pl.col(name).is_not_null() & pl.col(f"_{name}").is_null()).select(LINE, name).iter_rows():
-                errors.append(RowError(line, source, value, reason))
+                errors.append(RowError.of(line, source, value, code, **params))
     return frame, mapping, errors
 
 
@@ -1022,9 +1046,9 @@ def import_rates(path: str | Path, *, by: User, options: SmallImportOptions | No
     frame = frame.with_columns(pl.col("currency").str.strip_chars().str.to_uppercase())
     codes = pl.Series(sorted(currency_codes()), dtype=pl.String)
     for line, value in frame.filter(pl.col("currency").is_not_null() & ~pl.col("currency").is_in(codes.implode())).select(LINE, "currency").iter_rows():
-        errors.append(RowError(line, mapping["currency"], value, "unknown currency; use an ISO 4217 code such as USD"))
+        errors.append(RowError.of(line, mapping["currency"], value, "unknown_currency"))
     for line, value in frame.filter(pl.col("_rate").is_not_null() & (pl.col("_rate") <= 0)).select(LINE, "rate").iter_rows():
-        errors.append(RowError(line, mapping["rate"], value, "a rate must be above 0"))
+        errors.append(RowError.of(line, mapping["rate"], value, "rate_not_positive"))
     result = ImportResult(batch=None, rows_total=frame.height, dry_run=options.dry_run)
     if errors or options.dry_run:
         return _stop_small_import(result, errors, batch, dry_run=options.dry_run)
@@ -1064,13 +1088,13 @@ def import_subscriptions(path: str | Path, *, by: User, options: SmallImportOpti
     codes = currency_codes()
     for line, external_id, currency, amount, start, end in frame.select(LINE, "account_id", "currency", "_monthly_amount", "_start", "_end").iter_rows():
         if external_id and external_id not in accounts:
-            errors.append(RowError(line, mapping["account_id"], external_id, "unknown account; create it first"))
+            errors.append(RowError.of(line, mapping["account_id"], external_id, "unknown_account_create_first"))
         if currency and currency not in codes:
-            errors.append(RowError(line, mapping.get("currency", "currency"), currency, "unknown currency; use an ISO 4217 code"))
+            errors.append(RowError.of(line, mapping.get("currency", "currency"), currency, "unknown_currency"))
         if amount is not None and amount < 0:
-            errors.append(RowError(line, mapping["monthly_amount"], str(amount), "a monthly amount cannot be negative"))
+            errors.append(RowError.of(line, mapping["monthly_amount"], str(amount), "amount_negative"))
         if start and end and end <= start:
-            errors.append(RowError(line, mapping.get("end", "end"), str(end), "the end must be after the start"))
+            errors.append(RowError.of(line, mapping.get("end", "end"), str(end), "end_before_start"))
     result = ImportResult(batch=None, rows_total=frame.height, dry_run=options.dry_run)
     if errors or options.dry_run:
         return _stop_small_import(result, errors, batch, dry_run=options.dry_run)

@@ -82,8 +82,9 @@ class TestImports:
         assert batch["report"]["error_count"] == 2
         assert batch["report"]["errors"] == [
             {"line": 3, "column": "account_id", "value": "C-404",
-             "reason": "unknown account; create it first or import with --create-accounts"},
-            {"line": 4, "column": "amount", "value": "abc", "reason": "not a number"},
+             "reason": "unknown account; create it first or import with --create-accounts",
+             "code": "unknown_account", "params": {}},
+            {"line": 4, "column": "amount", "value": "abc", "reason": "not a number", "code": "not_a_number", "params": {}},
         ]
 
     def test_skip_invalid_and_the_rejected_rows(self, lead, api_client, customers, run_worker):

@@ -11,7 +11,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_GET, require_http_methods
 
 from keyplan.core.pagination import KeysetPaginator
@@ -126,23 +126,26 @@ def _batch_context(batch: ImportBatch) -> dict:
         # A worker looks for tasks every second: a task still waiting after a few seconds has no worker.
         "waiting": queued and age > WORKER_GRACE,
         "report": report,
-        "errors": [{**e, "reason": _on_the_web(e["reason"])} for e in report.get("errors") or []],
+        "errors": [{**e, "reason": _on_the_web(e)} for e in report.get("errors") or []],
         "more_errors": max(0, (report.get("error_count") or 0) - len(report.get("errors") or [])),
         "rejected_rows": uploads.rejected_rows_file(batch) is not None,
     }
 
 
-# The import's reasons name the command line's options; on the web they are the preview's choices.
-WEB_WORDS = {
-    "--create-accounts": _lazy('"Create accounts that do not exist yet"'),
-    "(--date-format)": _lazy("(the date format on the preview)"),
+# Where the command line's reason names one of its options, the web names the preview's choice instead.
+WEB_REASONS = {
+    "unknown_account": gettext_noop('unknown account; create it first or tick "Create accounts that do not exist yet"'),
+    "date_format_unknown": gettext_noop("not a recognisable date; choose the date format on the preview"),
+    "value_missing": gettext_noop("a value is required"),
 }
 
 
-def _on_the_web(reason: str) -> str:
-    for option, words in WEB_WORDS.items():
-        reason = reason.replace(option, str(words))
-    return reason
+def _on_the_web(error: dict) -> str:
+    """The reason in the user's language; reports from before reasons had codes keep their English text."""
+    code = error.get("code")
+    if code not in services.REASONS:
+        return error["reason"]
+    return _(WEB_REASONS.get(code, services.REASONS[code])) % error.get("params", {})
 
 
 @require_GET
