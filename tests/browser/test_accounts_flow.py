@@ -75,3 +75,15 @@ def test_team_member_cannot_open_another_teams_account(page, log_in, kam, kam_ac
     page.goto("/accounts/")
     expect(page.locator("#results")).to_contain_text("Acme Manufacturing")
     expect(page.locator("#results")).not_to_contain_text("Secret Corp")
+
+
+def test_the_list_fits_a_phone(page, log_in, lead, make_account, screenshot):
+    make_account("Hoogendoorn Intralogistiek Nederland B.V.", industry="logistics", city="'s-Hertogenbosch")
+    log_in("lead")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto("/accounts/")
+    expect(page.locator("table.accounts")).to_contain_text("Hoogendoorn")
+    # The page itself does not scroll sideways; the table scrolls within its box if it must.
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    expect(page.locator("table.accounts th.wide-only").first).to_be_hidden()
+    screenshot("accounts-phone")
