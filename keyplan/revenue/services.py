@@ -380,7 +380,7 @@ def _in_ledger(frame: pl.DataFrame) -> tuple[pl.DataFrame, list[RowError], pl.Da
     keys = frame["dedupe_key"].to_list()
     table = LedgerLine._meta.db_table
     if connection.vendor == "postgresql":
-        found = _fetch(f"SELECT dedupe_key, line_id FROM {table} WHERE dedupe_key = ANY(%s)", [keys])
+        found = _fetch(f"SELECT dedupe_key, line_id FROM {table} WHERE dedupe_key = ANY(%s::bigint[])", [keys])
     else:  # one parameter for any number of keys
         found = _fetch(f"SELECT dedupe_key, line_id FROM {table} WHERE dedupe_key IN (SELECT value FROM json_each(%s))",
                        [json.dumps(keys)])
@@ -795,6 +795,12 @@ def _postgres_insert(table: str, frame: pl.DataFrame, tail: str) -> int:
     COPY is PostgreSQL's fast way in; the INSERT keeps ON CONFLICT (the unique keys, the rollup upsert).
     """
     names = ", ".join(frame.columns)
+    return _postgres_staged(table, frame, f"INSERT INTO {table} ({names}) SELECT {names} FROM {{staging}} {tail}")
+
+
+def _postgres_staged(table: str, frame: pl.DataFrame, statement: str) -> int:
+    """COPY the rows into a temporary twin of ``table``, then run ``statement`` on it (``{staging}`` names it)."""
+    names = ", ".join(frame.columns)
     staging = f"{table}_staging"
     with connection.cursor() as cursor:
         cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {staging} ON COMMIT DELETE ROWS AS "
@@ -803,7 +809,7 @@ def _postgres_insert(table: str, frame: pl.DataFrame, tail: str) -> int:
         cursor.execute(f"TRUNCATE {staging}")
         with cursor.cursor.copy(f"COPY {staging} ({names}) FROM STDIN WITH (FORMAT csv)") as copy:
             copy.write(_copy_csv(frame))
-        cursor.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {staging} {tail}")
+        cursor.execute(statement.format(staging=staging))
         return cursor.rowcount
 
 
@@ -877,12 +883,17 @@ def _apply_sums(table: str, period: str, sums: pl.DataFrame, *, sign: int) -> No
                 _sqlite_insert(f"INSERT INTO {table} (account_id, {period}, revenue, cost, lines)", known, upsert)
         return  # adding lines leaves no period at zero lines: nothing to delete
     # Taking a batch away: its periods exist, and an insert of negative counts would break the check.
-    _executemany(
-        f"UPDATE {table} SET revenue = revenue + %s, cost = cost + %s, lines = lines + %s "
-        f"WHERE account_id = %s AND {period} = %s",
-        [(revenue, cost, lines, account, key) for account, key, revenue, cost, lines
-         in sums.with_columns(pl.col(period).cast(pl.String)).iter_rows()],
-    )
+    if connection.vendor == "postgresql":
+        _postgres_staged(table, sums, f"UPDATE {table} t SET revenue = t.revenue + s.revenue, cost = t.cost + s.cost, "
+                                      f"lines = t.lines + s.lines FROM {{staging}} s "
+                                      f"WHERE t.account_id = s.account_id AND t.{period} = s.{period}")
+    else:
+        _executemany(
+            f"UPDATE {table} SET revenue = revenue + %s, cost = cost + %s, lines = lines + %s "
+            f"WHERE account_id = %s AND {period} = %s",
+            [(revenue, cost, lines, account, key) for account, key, revenue, cost, lines
+             in sums.with_columns(pl.col(period).cast(pl.String)).iter_rows()],
+        )
     with connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {table} WHERE lines <= 0")
 
@@ -927,15 +938,18 @@ def _delete_lines(batch: ImportBatch) -> None:
 
 
 def _batch_deltas(batch: ImportBatch) -> pl.DataFrame | None:
-    """What a batch added to the rollups, recomputed from its lines (to take it away again)."""
-    lines = LedgerLine.objects.filter(batch=batch)
-    rows = [(account, day, float(amount), float(cost or 0)) for account, day, amount, cost in
-            lines.values_list("account_id", "date", "amount_reporting", "cost_reporting").iterator(chunk_size=100_000)]
+    """What a batch added to the rollups, added up again from its lines by the database (to take it away again)."""
+    month = "strftime('%%Y-%%m-01', date)" if connection.vendor == "sqlite" else "CAST(date_trunc('month', date) AS date)"
+    rows = _fetch(f"SELECT account_id, {month}, CAST(SUM(amount_reporting) AS REAL), "
+                  f"CAST(SUM(COALESCE(cost_reporting, 0)) AS REAL), COUNT(*) FROM {LedgerLine._meta.db_table} "
+                  f"WHERE batch_id = %s GROUP BY account_id, {month}", [batch.pk])
     if not rows:
         return None
-    frame = pl.DataFrame(rows, schema={"_account": pl.Int64, "_date": pl.Date, "_amount_reporting": pl.Float64,
-                                       "_cost_reporting": pl.Float64}, orient="row")
-    return _aggregate(frame)
+    frame = pl.DataFrame(rows, schema=["account_id", "month", "revenue", "cost", "lines"], orient="row")
+    if frame.schema["month"] == pl.String:  # SQLite gives dates as ISO text
+        frame = frame.with_columns(pl.col("month").str.to_date())
+    return frame.cast({"account_id": pl.Int64, "month": pl.Date, "revenue": pl.Float64, "cost": pl.Float64,
+                       "lines": pl.Int64})
 
 
 def rollback_batch(batch: ImportBatch, *, by: User, broken_off: bool = False) -> ImportBatch:
