@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from keyplan.accounts import services as accounts
@@ -42,35 +43,36 @@ from keyplan.scoring.models import (
     SelectionRound,
 )
 
-# The library of suggested criteria a KAM lead picks from.
+# The library of suggested criteria a KAM lead picks from, in English; a criterion taken from it is
+# named and described in the language of whoever takes it.
 SUGGESTED = [
-    {"key": "product_fit", "name": "Product fit", "group": CriterionGroup.GROWTH, "source": CriterionSource.MANUAL,
-     "description": "How well our products and services solve this customer's problems, today and as they grow."},
-    {"key": "revenue_potential", "name": "Revenue potential", "group": CriterionGroup.GROWTH,
+    {"key": "product_fit", "name": gettext_noop("Product fit"), "group": CriterionGroup.GROWTH, "source": CriterionSource.MANUAL,
+     "description": gettext_noop("How well our products and services solve this customer's problems, today and as they grow.")},
+    {"key": "revenue_potential", "name": gettext_noop("Revenue potential"), "group": CriterionGroup.GROWTH,
      "source": CriterionSource.REVENUE_TREND,
-     "description": "Where the customer's spend with us is heading, from the revenue trend."},
-    {"key": "profitability", "name": "Profitability", "group": CriterionGroup.GROWTH, "source": CriterionSource.MARGIN,
-     "description": "The margin we earn after the cost to serve."},
-    {"key": "lifetime_value", "name": "Lifetime value", "group": CriterionGroup.GROWTH, "source": CriterionSource.CLV,
-     "description": "The customer's expected value over the coming year (CLV)."},
-    {"key": "solvency", "name": "Solvency", "group": CriterionGroup.GROWTH, "source": CriterionSource.CREDIT_RATING,
-     "description": "Can they pay, now and in the years of the partnership: from the imported credit rating."},
-    {"key": "channel_partner", "name": "Potential as a channel partner", "group": CriterionGroup.GROWTH,
-     "source": CriterionSource.MANUAL, "description": "Could they resell, refer or bundle our offer."},
-    {"key": "existing_relationship", "name": "Existing relationship", "group": CriterionGroup.HARMONY,
+     "description": gettext_noop("Where the customer's spend with us is heading, from the revenue trend.")},
+    {"key": "profitability", "name": gettext_noop("Profitability"), "group": CriterionGroup.GROWTH, "source": CriterionSource.MARGIN,
+     "description": gettext_noop("The margin we earn after the cost to serve.")},
+    {"key": "lifetime_value", "name": gettext_noop("Lifetime value"), "group": CriterionGroup.GROWTH, "source": CriterionSource.CLV,
+     "description": gettext_noop("The customer's expected value over the coming year (CLV).")},
+    {"key": "solvency", "name": gettext_noop("Solvency"), "group": CriterionGroup.GROWTH, "source": CriterionSource.CREDIT_RATING,
+     "description": gettext_noop("Can they pay, now and in the years of the partnership: from the imported credit rating.")},
+    {"key": "channel_partner", "name": gettext_noop("Potential as a channel partner"), "group": CriterionGroup.GROWTH,
+     "source": CriterionSource.MANUAL, "description": gettext_noop("Could they resell, refer or bundle our offer.")},
+    {"key": "existing_relationship", "name": gettext_noop("Existing relationship"), "group": CriterionGroup.HARMONY,
      "source": CriterionSource.STAKEHOLDER_COVERAGE,
-     "description": "Relationship strength from stakeholder coverage: decision makers known and in contact."},
-    {"key": "cultural_fit", "name": "Cultural fit", "group": CriterionGroup.HARMONY, "source": CriterionSource.MANUAL,
-     "description": "Do our ways of working match: openness, pace, how decisions are taken."},
-    {"key": "strategic_fit", "name": "Strategic fit", "group": CriterionGroup.HARMONY, "source": CriterionSource.MANUAL,
-     "description": "Does their strategy need what we are good at."},
-    {"key": "shared_vision", "name": "Shared vision", "group": CriterionGroup.HARMONY, "source": CriterionSource.MANUAL,
-     "description": "Do they see the market and the partnership the way we do."},
-    {"key": "geographic_location", "name": "Geographic location", "group": CriterionGroup.HARMONY,
-     "source": CriterionSource.MANUAL, "description": "Can we serve them well from where we and our partners are."},
-    {"key": "procurement_process", "name": "Procurement process", "group": CriterionGroup.HARMONY,
+     "description": gettext_noop("Relationship strength from stakeholder coverage: decision makers known and in contact.")},
+    {"key": "cultural_fit", "name": gettext_noop("Cultural fit"), "group": CriterionGroup.HARMONY, "source": CriterionSource.MANUAL,
+     "description": gettext_noop("Do our ways of working match: openness, pace, how decisions are taken.")},
+    {"key": "strategic_fit", "name": gettext_noop("Strategic fit"), "group": CriterionGroup.HARMONY, "source": CriterionSource.MANUAL,
+     "description": gettext_noop("Does their strategy need what we are good at.")},
+    {"key": "shared_vision", "name": gettext_noop("Shared vision"), "group": CriterionGroup.HARMONY, "source": CriterionSource.MANUAL,
+     "description": gettext_noop("Do they see the market and the partnership the way we do.")},
+    {"key": "geographic_location", "name": gettext_noop("Geographic location"), "group": CriterionGroup.HARMONY,
+     "source": CriterionSource.MANUAL, "description": gettext_noop("Can we serve them well from where we and our partners are.")},
+    {"key": "procurement_process", "name": gettext_noop("Procurement process"), "group": CriterionGroup.HARMONY,
      "source": CriterionSource.MANUAL,
-     "description": "Do they buy on value and partnership rather than on price in yearly tenders."},
+     "description": gettext_noop("Do they buy on value and partnership rather than on price in yearly tenders.")},
 ]
 SUGGESTED_BY_KEY = {s["key"]: s for s in SUGGESTED}
 CRITERION_FIELDS = ("name", "description", "group", "weight", "source")
@@ -156,7 +158,7 @@ def add_suggested_criterion(*, by: User, key: str, weight: Decimal | float | int
     if key not in SUGGESTED_BY_KEY:
         raise ValidationError({"key": _("Choose one of the suggested criteria: %(keys)s.") % {"keys": ", ".join(SUGGESTED_BY_KEY)}})
     s = SUGGESTED_BY_KEY[key]
-    return create_criterion(by=by, name=s["name"], group=s["group"], weight=weight, description=s["description"],
+    return create_criterion(by=by, name=_(s["name"]), group=s["group"], weight=weight, description=_(s["description"]),
                             source=s["source"])
 
 

@@ -202,7 +202,8 @@ def _criteria_context(request, **extra) -> dict:
         "archived": Criterion.objects.filter(archived_at__isnull=False),
         "used": used,
         "warnings": services.configuration_warnings(),
-        "suggested": [s for s in services.SUGGESTED if s["name"].lower() not in names],
+        "suggested": [{**s, "name": _(s["name"]), "description": _(s["description"])} for s in services.SUGGESTED
+                      if s["name"].lower() not in names and _(s["name"]).lower() not in names],
         "mappings": [(CriterionSource(k).label, v) for k, v in MAPPINGS.items()],
         "form": CriterionForm(),
         "can_configure": services.can_configure(request.user),
