@@ -196,8 +196,8 @@ def _check_single_holder(account: Account, role: str, *, exclude_pk: int | None 
     if holder is not None:
         raise ValidationError(
             {
-                "role": _("%(user)s is already the %(role)s of this account; an account has only one.")
-                % {"user": holder.user, "role": TeamRole(role).label.lower()}
+                "role": _("An account has only one %(role)s role, and %(user)s has it already.")
+                % {"user": holder.user, "role": TeamRole(role).label}
             }
         )
 

@@ -535,7 +535,7 @@ def accept_proposal(proposal: Proposal, *, by: User, reason: str = "",
     _require_configure(by)
     proposal = Proposal.objects.select_for_update().select_related("account", "round").get(pk=proposal.pk)
     if proposal.status != ProposalStatus.PENDING:
-        raise ValidationError({"status": _("This proposal was already %(status)s.") % {"status": proposal.get_status_display().lower()}})
+        raise ValidationError({"status": _("This proposal has been decided already (%(status)s).") % {"status": proposal.get_status_display()}})
     reason = (reason or "").strip()
     if proposal.action == ProposalAction.DEMOTE:
         errors = {}
@@ -566,7 +566,7 @@ def reject_proposal(proposal: Proposal, *, by: User, reason: str = "") -> Propos
     _require_configure(by)
     proposal = Proposal.objects.select_for_update().get(pk=proposal.pk)
     if proposal.status != ProposalStatus.PENDING:
-        raise ValidationError({"status": _("This proposal was already %(status)s.") % {"status": proposal.get_status_display().lower()}})
+        raise ValidationError({"status": _("This proposal has been decided already (%(status)s).") % {"status": proposal.get_status_display()}})
     proposal.status, proposal.decided_by, proposal.decided_at = ProposalStatus.REJECTED, by, timezone.now()
     proposal.decision_reason = (reason or "").strip()
     proposal.save()

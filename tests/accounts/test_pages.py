@@ -131,7 +131,7 @@ class TestForms:
         other = make_user("other")
         response = client_for(lead).post(reverse("accounts:team_add", args=[kam_account.pk]),
                                          {"user": other.pk, "role": "kam"}, headers={"HX-Request": "true"})
-        assert "already the key account manager" in response.content.decode()
+        assert "An account has only one Key account manager role" in response.content.decode()
         assert kam_account.team_members.count() == 1
 
     def test_add_and_remove_team_member(self, lead, make_user, account):

@@ -36,7 +36,7 @@ CHOICES = {
 def reason_text(reason) -> str:
     params = dict(reason.params)
     if "role" in params:
-        params["role"] = str(CHOICES["role"].get(params["role"], params["role"])).lower()
+        params["role"] = str(CHOICES["role"].get(params["role"], params["role"]))
     return str(REASONS[reason.code]) % params if reason.code in REASONS else reason.text
 
 
