@@ -23,6 +23,7 @@ def _layout(**extra) -> dict[str, Any]:
 
 
 def pareto_figure(result: dict[str, Any], *, max_bars: int = 40) -> dict[str, Any]:
+    """From the result of `pareto()` or `pareto_summary()`."""
     series = pareto_chart_series(result, max_bars=max_bars)
     threshold = result["threshold"]
     # The "Other" bar of thousands of small accounts would flatten the vital few: the axis stops

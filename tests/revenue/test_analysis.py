@@ -17,7 +17,9 @@ from keyplan.revenue.analysis import (
     concentration,
     pareto,
     pareto_chart_series,
+    pareto_summary,
     profitability,
+    profitability_summary,
     recurring_revenue,
 )
 
@@ -199,6 +201,29 @@ def test_pareto_agrees_with_plain_python(accounts, threshold):
     k = result["vital_few"]
     assert exact[k - 1] >= threshold  # reached with k accounts ...
     assert k == 1 or exact[k - 2] < threshold  # ... and not with one fewer
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    cents=st.dictionaries(st.text("abcdef", min_size=1, max_size=3), st.integers(-5_000, 100_000), max_size=30),
+    top=st.integers(1, 12),
+    bars=st.integers(1, 12),
+)
+def test_pareto_summary_is_pareto_cut_short(cents, top, bars):
+    frame = revenue_frame({key: value / 100 for key, value in cents.items()})
+    full, summary = pareto(frame), pareto_summary(frame, top=top)
+    same = ("total", "threshold", "vital_few")
+    assert {k: summary[k] for k in same} == {k: full[k] for k in same}
+    assert summary["accounts"] == full["accounts"][:top]
+    rest = full["accounts"][top:]
+    assert summary["rest"] == {
+        "accounts": len(rest),
+        "revenue": round(sum(cents[a["external_id"]] for a in rest) / 100, 2),
+        "cumulative_share": rest[-1]["cumulative_share"] if rest else None,
+    }
+    # The chart is the same whether it is drawn from the whole list or from the summary.
+    assert pareto_chart_series(summary, max_bars=min(bars, top)) == pareto_chart_series(full, max_bars=min(bars, top))
+    assert json.loads(json.dumps(summary, allow_nan=False)) == summary
 
 
 # ---------------------------------------------------------------- ABC classes
@@ -505,6 +530,14 @@ class TestProfitability:
         assert (rows["small"]["quadrant"], rows["small"]["label"]) == ("low revenue, high margin", "Develop")
         assert rows["a"]["label"] == rows["b"]["label"] == "Protect"  # 20 % margin >= the portfolio's 150 / 1210
         assert rows["big"]["label"] == "Fix the cost to serve"
+
+    def test_the_summary_keeps_what_a_profit_matrix_places(self):
+        rows = [("a", 1000.0, 600.0), ("b", 800.0, 700.0), ("c", 300.0, 100.0), ("d", 0.0, 90.0), ("e", -5.0, 10.0),
+                ("f", 50.0, 0.0)]
+        full, summary = profitability(ledger_frame(rows)), profitability_summary(ledger_frame(rows), points=3)
+        assert (summary["totals"], summary["split"]) == (full["totals"], full["split"])
+        assert summary["accounts"] == full["accounts"][:3]
+        assert [a["external_id"] for a in profitability_summary(ledger_frame(rows))["accounts"]] == ["a", "b", "c", "f"]
 
     def test_empty_ledger(self):
         assert profitability(ledger_frame([])) == {

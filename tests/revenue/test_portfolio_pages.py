@@ -49,6 +49,21 @@ def test_filters_narrow_the_accounts(lead, ledger):
     assert "700" in body and "1,000" not in body
 
 
+def test_the_overview_counts_the_company_abc_classes_of_a_selection(lead, ledger, api_client):
+    this_year = str(TODAY.year)
+    everything = client_for(lead).get(reverse("revenue:portfolio"))
+    assert everything.context["abc"]["years"][this_year] == {"A": 3, "B": 1, "C": 1}
+    assert "The classes rank the whole portfolio" not in everything.content.decode()
+    # Retail holds F-C (A across the portfolio), F-D (B) and F-E (C); ranked on their own, two would be A.
+    retail = client_for(lead).get(reverse("revenue:portfolio"), {"industry": "retail"})
+    assert retail.context["abc"]["years"][this_year] == {"A": 1, "B": 1, "C": 1}
+    assert retail.context["tiles"]["a_accounts"] == 1
+    assert "The classes rank the whole portfolio" in retail.content.decode()
+    # The ABC analysis (page, API, CLI) ranks the selection on its own.
+    own = api_client(lead).get("/api/v1/analysis/abc", {"industry": "retail"}).json()
+    assert own["years"][this_year] == {"A": 2, "B": 1, "C": 0}
+
+
 def test_bad_period_is_explained(lead, ledger):
     response = client_for(lead).get(reverse("revenue:portfolio"), {"date_from": "2026-05-01", "date_to": "2026-01-01"})
     assert response.status_code == 200 and "The period must end after it starts." in response.content.decode()

@@ -12,6 +12,7 @@ from keyplan.revenue.filters import PortfolioFilter
 
 ANALYSIS_PAGES = ("pareto", "abc", "mrr", "profitability", "concentration", "clv")
 TABLE_ROWS = 200
+PARETO_BARS = 40
 
 
 def _links(rows: list[dict]) -> dict[str, tuple[int, str]]:
@@ -23,33 +24,27 @@ def _links(rows: list[dict]) -> dict[str, tuple[int, str]]:
 @require_GET
 def overview(request: HttpRequest) -> HttpResponse:
     form = PortfolioFilter(request.GET or None)
-    scope, options = form.scope(request.user), form.options()
-    error = None
-    context = {"form": form, "query": request.GET.urlencode()}
+    scope = form.scope(request.user)
+    context = {"form": form, "query": request.GET.urlencode(), "filtered": scope.filtered, "error": None}
     try:
-        pareto = portfolio.pareto_report(scope, options)
-        abc = portfolio.abc_report(scope, portfolio.Options(years=3, end=options.end, start=None) if not options.start
-                                   else portfolio.Options(start=options.start, end=options.end))
-        profit = portfolio.profitability_report(scope, options)
-        mrr = portfolio.mrr_report(scope, options)
+        result = portfolio.overview(scope, form.options(), bars=PARETO_BARS, points=charts.MAX_POINTS)
     except ValueError as exc:
-        error = str(exc)
-    if error is None:
-        latest = list(abc["years"])[-1] if abc["years"] else None
-        context.update({
-            "pareto": pareto, "abc": abc, "profit": profit, "mrr": mrr,
-            "tiles": {
-                "revenue": pareto["total"],
-                "arr": mrr["months"][-1]["arr"] if mrr["months"] else 0,
-                "margin": profit["totals"]["margin"], "margin_pct": profit["totals"]["margin_pct"],
-                "top10": sum(a["share"] for a in pareto["accounts"][:10]),
-                "a_accounts": abc["years"][latest]["A"] if latest else 0, "a_year": latest,
-                "accounts": len(pareto["accounts"]),
-            },
-            "pareto_chart": charts.pareto_figure(pareto),
-            "profit_chart": charts.profit_matrix_figure(profit),
-        })
-    context["error"] = error
+        context["error"] = str(exc)
+        return render(request, "revenue/portfolio.html", context)
+    pareto, profit, abc = result["pareto"], result["profitability"], result["abc"]
+    latest = list(abc["years"])[-1] if abc["years"] else None
+    context.update({
+        "result": result, "pareto": pareto, "abc": abc,
+        "tiles": {
+            "revenue": pareto["total"], "arr": result["arr"],
+            "margin": profit["totals"]["margin"], "margin_pct": profit["totals"]["margin_pct"],
+            "top10": sum(a["share"] for a in pareto["accounts"][:10]),
+            "a_accounts": abc["years"][latest]["A"] if latest else 0, "a_year": latest,
+            "accounts": len(pareto["accounts"]) + pareto["rest"]["accounts"],
+        },
+        "pareto_chart": charts.pareto_figure({**pareto, "currency": result["currency"]}, max_bars=PARETO_BARS),
+        "profit_chart": charts.profit_matrix_figure({**profit, "currency": result["currency"]}),
+    })
     return render(request, "revenue/portfolio.html", context)
 
 
