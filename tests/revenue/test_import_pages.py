@@ -212,6 +212,10 @@ class TestImportRuns:
         assert "not a date in the format %Y-%m-%d" in rows[1][3] and "not a number" in rows[2][3]
         assert "the account id is missing" in rows[3][3] and "(empty)" in rows[3][2]
         assert "Roll back" not in html
+        # The same report read in Dutch: the reasons are translated, their values kept.
+        client.cookies["django_language"] = "nl"
+        dutch = client.get(reverse("revenue:import_batch", args=[batch.pk])).content.decode()
+        assert "onbekend account" in dutch and "geen datum in de notatie %Y-%m-%d" in dutch and "unknown account" not in dutch
 
     def test_skip_invalid_imports_good_rows_and_offers_the_rejected_ones(self, lead, customers, run_worker, upload_dir):
         client = client_for(lead)
