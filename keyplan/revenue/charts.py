@@ -46,7 +46,7 @@ def pareto_figure(result: dict[str, Any], *, max_bars: int = 40) -> dict[str, An
             xaxis={"tickangle": -45, "automargin": True, "showticklabels": len(series["labels"]) <= 25},
             yaxis={"title": {"text": _("Revenue (%(currency)s)") % {"currency": result.get("currency", "")}},
                    "gridcolor": LINE, "rangemode": "tozero", **({"range": [0, top]} if top else {})},
-            yaxis2={"overlaying": "y", "side": "right", "range": [0, 105], "ticksuffix": "%", "showgrid": False},
+            yaxis2={"overlaying": "y", "side": "right", "range": [0, 105], "dtick": 20, "ticksuffix": "%", "showgrid": False},
             shapes=[{"type": "line", "xref": "paper", "x0": 0, "x1": 1, "yref": "y2", "y0": threshold * 100,
                      "y1": threshold * 100, "line": {"color": "#b91c1c", "dash": "dash", "width": 1}}],
             annotations=[{"xref": "paper", "x": 1, "yref": "y2", "y": threshold * 100, "xanchor": "right", "yanchor": "bottom",
