@@ -18,6 +18,7 @@ from django.db.models import Max, Min, QuerySet
 from django.utils import timezone
 
 from keyplan.accounts.models import Account, TeamMember, TeamRole
+from keyplan.core.db import fetch_frame, fetch_rows
 from keyplan.core.models import User
 from keyplan.revenue import analysis
 from keyplan.revenue.models import (
@@ -100,31 +101,6 @@ def _add_months(day: datetime.date, months: int) -> datetime.date:
 # ---------------------------------------------------------------- loading from the rollups
 
 
-def _fetch(sql: str, params: list) -> list[tuple]:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
-
-
-def _frame(sql: str, params: list, schema: dict[str, Any]) -> pl.DataFrame:
-    """The rows of a query as a frame with ``schema`` (its columns in order).
-
-    On PostgreSQL, decimal columns would come out of fetchall as Decimal objects, slowly: such
-    queries go through COPY as CSV, which Polars reads as floats (150,000 rollup rows: 120 ms
-    instead of 200). Others are faster through fetchall, as psycopg reads COPY row by row.
-    """
-    if connection.vendor != "postgresql" or pl.Float64 not in schema.values():
-        return pl.DataFrame(_fetch(sql, params), schema=schema, orient="row")
-    data = bytearray()
-    with connection.cursor() as cursor, cursor.cursor.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)", params) as copy:
-        for block in copy:
-            data += block
-    if not data:
-        return pl.DataFrame(schema=schema)
-    frame = pl.read_csv(bytes(data), has_header=False, new_columns=list(schema), schema=schema)
-    return frame.with_columns(pl.col(pl.String).fill_null(""))  # CSV writes '' for an empty text, nothing for NULL
-
-
 def _scope_sql(scope: Scope, column: str = "r.account_id", *, exact: bool = False) -> tuple[str, list]:
     """`AND column IN (...)` for a filtered scope. For everything: nothing, or with ``exact``
     (rows of archived accounts must not count) `AND column NOT IN (the archived accounts)`."""
@@ -141,7 +117,7 @@ def _accounts(scope: Scope, *, names: bool = True) -> pl.DataFrame:
     columns = ["pk", "external_id", *(["name"] if names else [])]
     sql, params = scope.accounts().order_by().values_list(*columns).query.sql_with_params()
     schema = {"account_id": pl.Int64, "external_id": pl.String, "name": pl.String}
-    return _frame(sql, list(params), dict(list(schema.items())[:len(columns)]))
+    return fetch_frame(sql, list(params), dict(list(schema.items())[:len(columns)]))
 
 
 def _rollup_parts(period: Period) -> list[tuple[type, int, Any, Any]]:
@@ -190,7 +166,7 @@ def _period_sums(scope: Scope, period: Period) -> pl.DataFrame:
         branches.append(f"SELECT r.account_id, {minus}r.revenue, {minus}r.cost "
                         f"FROM {model._meta.db_table} r WHERE r.{key} BETWEEN %s AND %s{where}")
         values += [first, last, *params]
-    rows = _frame(" UNION ALL ".join(branches), values, {"account_id": pl.Int64, "revenue": pl.Float64, "cost": pl.Float64})
+    rows = fetch_frame(" UNION ALL ".join(branches), values, {"account_id": pl.Int64, "revenue": pl.Float64, "cost": pl.Float64})
     # Added up here rather than by GROUP BY, which makes SQLite sort the rows (a third slower), and
     # rounded: SQLite keeps these decimals as floats, and a year minus its months must give 0, not 1e-10.
     return rows.group_by("account_id").agg(pl.col("revenue").sum().round(2), pl.col("cost").sum().round(2))
@@ -219,7 +195,7 @@ def _yearly_revenue(scope: Scope, years: list[int]) -> pl.DataFrame:
         where, params = f" AND r.year BETWEEN %s AND %s{where}", [min(years), max(years), *params]
     # else the years asked for are all there are: a plain read of the table, 1.5× faster than a
     # walk of the year index (SQLite does not know that the index leads to every row).
-    sums = _frame(
+    sums = fetch_frame(
         f"SELECT r.account_id, r.year, r.revenue FROM {YearlyRollup._meta.db_table} r WHERE 1 = 1{where}", params,
         {"account_id": pl.Int64, "year": pl.Int64, "revenue": pl.Float64},
     ).filter(pl.col("year").is_in(years))
@@ -249,7 +225,7 @@ def stored_abc(scope: Scope, years: list[int], *, accounts: int | None = None) -
     # Each account's path through the years as one number in base 3, a digit per year: 1 for A, 2 for
     # B, 0 for C (no row); the database counts the accounts per path and sends a few rows, not 100,000.
     weights = " ".join(f"WHEN {year:d} THEN {3 ** i:d}" for i, year in enumerate(years))
-    rows = _fetch(
+    rows = fetch_rows(
         f"SELECT path, COUNT(*) FROM (SELECT k.account_id, "
         f"SUM(CASE k.abc_class WHEN 'A' THEN 1 ELSE 2 END * CASE k.year {weights} END) AS path "
         f"FROM {AbcClass._meta.db_table} k WHERE k.year BETWEEN %s AND %s{where} GROUP BY k.account_id) p GROUP BY path",
@@ -288,14 +264,12 @@ def subscriptions_frame(scope: Scope, *, at: datetime.date) -> pl.DataFrame:
 def purchase_days(scope: Scope, *, as_of: datetime.date) -> pl.DataFrame:
     """external_id, date, amount: revenue per account per purchase day up to ``as_of`` (from the ledger)."""
     where, params = _scope_sql(scope)
-    rows = _fetch(
+    days = fetch_frame(
         f"SELECT r.account_id, r.date, SUM(r.amount_reporting) FROM {LedgerLine._meta.db_table} r "
         f"JOIN revenue_importbatch b ON b.id = r.batch_id AND b.status = 'done' "
         f"WHERE r.date <= %s{where} GROUP BY r.account_id, r.date",
-        [as_of, *params],
+        [as_of, *params], {"account_id": pl.Int64, "date": pl.Date, "amount": pl.Float64},
     )
-    days = pl.DataFrame([(a, d if isinstance(d, datetime.date) else datetime.date.fromisoformat(d), float(s)) for a, d, s in rows],
-                        schema={"account_id": pl.Int64, "date": pl.Date, "amount": pl.Float64}, orient="row")
     return days.join(_accounts(scope), on="account_id").select("external_id", "date", "amount")
 
 
@@ -460,7 +434,7 @@ def refresh_abc_classes(*, max_years: int = 10) -> None:
                 .filter(pl.col("abc_class") != "C")  # C is the absence of a row
                 .select("account_id", pl.col("year").cast(pl.Int64), "abc_class")
             )
-        stored = _frame(f"SELECT account_id, year, abc_class FROM {table}", [], schema)
+        stored = fetch_frame(f"SELECT account_id, year, abc_class FROM {table}", [], schema)
         gone = stored.join(rows, on=["account_id", "year"], how="anti")
         _delete_account_years(table, gone)
         changed = rows.join(stored, on=["account_id", "year", "abc_class"], how="anti").sort("account_id", "year")

@@ -36,6 +36,7 @@ from simple_history.utils import bulk_create_with_history
 
 from keyplan.accounts.models import Account, Tier, TierChange, currency_codes
 from keyplan.accounts.services import can_edit
+from keyplan.core.db import fetch_frame, fetch_rows
 from keyplan.core.models import User
 from keyplan.revenue.models import (
     BatchStatus,
@@ -380,9 +381,9 @@ def _in_ledger(frame: pl.DataFrame) -> tuple[pl.DataFrame, list[RowError], pl.Da
     keys = frame["dedupe_key"].to_list()
     table = LedgerLine._meta.db_table
     if connection.vendor == "postgresql":
-        found = _fetch(f"SELECT dedupe_key, line_id FROM {table} WHERE dedupe_key = ANY(%s::bigint[])", [keys])
+        found = fetch_rows(f"SELECT dedupe_key, line_id FROM {table} WHERE dedupe_key = ANY(%s::bigint[])", [keys])
     else:  # one parameter for any number of keys
-        found = _fetch(f"SELECT dedupe_key, line_id FROM {table} WHERE dedupe_key IN (SELECT value FROM json_each(%s))",
+        found = fetch_rows(f"SELECT dedupe_key, line_id FROM {table} WHERE dedupe_key IN (SELECT value FROM json_each(%s))",
                        [json.dumps(keys)])
     if not found:
         return frame, [], frame.clear()
@@ -393,12 +394,6 @@ def _in_ledger(frame: pl.DataFrame) -> tuple[pl.DataFrame, list[RowError], pl.Da
     errors = [RowError.of(line, "line_id", line_id, "key_collision", line_id=stored_id or "(without id)")
               for line, line_id, stored_id in matched.filter(collides).select(LINE, "line_id", "_stored_line_id").iter_rows()]
     return frame.filter(~known), errors, matched.filter(known & ~collides).drop("_stored_line_id")
-
-
-def _fetch(sql: str, params: list) -> list[tuple]:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
 
 
 class Occurrences:
@@ -757,11 +752,10 @@ def _sqlite_insert(head: str, frame: pl.DataFrame, tail: str) -> None:
     for part in frame.iter_slices(50_000):  # bounds the Python objects alive at once
         literals = [_sql_literal(column) for column in part.get_columns()]
         bound = [column for column, literal in zip(part.get_columns(), literals) if literal is None]
-        width = max(len(bound), 1)
-        per_statement = min(SQLITE_ROWS_PER_STATEMENT, _sqlite_max_variables() // width)
+        rows, size = part.height, len(bound)
+        per_statement = min(SQLITE_ROWS_PER_STATEMENT, _sqlite_max_variables() // max(size, 1))
         row = f"({', '.join('?' if literal is None else literal for literal in literals)})"
         values = list(chain.from_iterable(zip(*(column.to_list() for column in bound))))
-        rows, size = part.height, len(bound)
         full = rows - rows % per_statement
         if full:
             step = per_statement * size
@@ -902,15 +896,8 @@ def _rollup_keys(table: str, period: str, sums: pl.DataFrame) -> pl.DataFrame:
     """The (account_id, period) pairs of ``sums`` that the rollup table has already."""
     bounds = sums.select(pl.col("account_id").min().alias("a0"), pl.col("account_id").max().alias("a1"),
                          pl.col(period).min().alias("p0"), pl.col(period).max().alias("p1")).row(0)
-    rows = _fetch(f"SELECT account_id, {period} FROM {table} WHERE account_id BETWEEN %s AND %s "
-                  f"AND {period} BETWEEN %s AND %s", list(bounds))
-    schema = {"account_id": pl.Int64, period: sums.schema[period]}
-    if not rows:
-        return pl.DataFrame(schema=schema)
-    keys = pl.DataFrame(rows, schema=["account_id", period], orient="row")
-    if keys.schema[period] == pl.String:  # SQLite gives dates as ISO text
-        keys = keys.with_columns(pl.col(period).str.to_date())
-    return keys.cast(schema)
+    return fetch_frame(f"SELECT account_id, {period} FROM {table} WHERE account_id BETWEEN %s AND %s "
+                       f"AND {period} BETWEEN %s AND %s", list(bounds), {"account_id": pl.Int64, period: sums.schema[period]})
 
 
 def _bulk_insert(table: str, frame: pl.DataFrame, *, csv: bytes | None = None) -> None:
@@ -940,16 +927,11 @@ def _delete_lines(batch: ImportBatch) -> None:
 def _batch_deltas(batch: ImportBatch) -> pl.DataFrame | None:
     """What a batch added to the rollups, added up again from its lines by the database (to take it away again)."""
     month = "strftime('%%Y-%%m-01', date)" if connection.vendor == "sqlite" else "CAST(date_trunc('month', date) AS date)"
-    rows = _fetch(f"SELECT account_id, {month}, CAST(SUM(amount_reporting) AS REAL), "
-                  f"CAST(SUM(COALESCE(cost_reporting, 0)) AS REAL), COUNT(*) FROM {LedgerLine._meta.db_table} "
-                  f"WHERE batch_id = %s GROUP BY account_id, {month}", [batch.pk])
-    if not rows:
-        return None
-    frame = pl.DataFrame(rows, schema=["account_id", "month", "revenue", "cost", "lines"], orient="row")
-    if frame.schema["month"] == pl.String:  # SQLite gives dates as ISO text
-        frame = frame.with_columns(pl.col("month").str.to_date())
-    return frame.cast({"account_id": pl.Int64, "month": pl.Date, "revenue": pl.Float64, "cost": pl.Float64,
-                       "lines": pl.Int64})
+    deltas = fetch_frame(f"SELECT account_id, {month}, CAST(SUM(amount_reporting) AS REAL), "
+                         f"CAST(SUM(COALESCE(cost_reporting, 0)) AS REAL), COUNT(*) FROM {LedgerLine._meta.db_table} "
+                         f"WHERE batch_id = %s GROUP BY account_id, {month}", [batch.pk],
+                         {"account_id": pl.Int64, "month": pl.Date, "revenue": pl.Float64, "cost": pl.Float64, "lines": pl.Int64})
+    return deltas if deltas.height else None
 
 
 def rollback_batch(batch: ImportBatch, *, by: User, broken_off: bool = False) -> ImportBatch:
