@@ -30,7 +30,7 @@ from keyplan.revenue.models import (
     Subscription,
     YearlyRollup,
 )
-from keyplan.revenue.services import _postgres_insert, _sqlite_insert, reporting_currency
+from keyplan.revenue.services import bulk_insert, reporting_currency
 
 ANALYSES = ("pareto", "abc", "mrr", "profitability", "concentration", "clv")
 
@@ -439,11 +439,7 @@ def refresh_abc_classes(*, max_years: int = 10) -> None:
         _delete_account_years(table, gone)
         changed = rows.join(stored, on=["account_id", "year", "abc_class"], how="anti").sort("account_id", "year")
         if changed.height:
-            upsert = "ON CONFLICT (account_id, year) DO UPDATE SET abc_class = excluded.abc_class"
-            if connection.vendor == "postgresql":
-                _postgres_insert(table, changed, upsert)
-            else:
-                _sqlite_insert(f"INSERT INTO {table} (account_id, year, abc_class)", changed, upsert)
+            bulk_insert(table, changed, tail="ON CONFLICT (account_id, year) DO UPDATE SET abc_class = excluded.abc_class")
         if years:
             AbcCoverage.objects.update_or_create(pk=1, defaults={"first_year": years[0], "last_year": years[-1]})
 

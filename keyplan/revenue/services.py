@@ -735,7 +735,7 @@ def _prepare_chunk(file: Path, skip: pl.Series, lookup: pl.DataFrame, batch: Imp
 def _insert_lines(rows: pl.DataFrame, csv: bytes | None) -> None:
     """Insert a chunk of new lines (pass 1 set aside the ones already in the ledger)."""
     with transaction.atomic():
-        _bulk_insert(LedgerLine._meta.db_table, rows, csv=csv)
+        bulk_insert(LedgerLine._meta.db_table, rows, csv=csv)
 
 
 def _sqlite_insert(head: str, frame: pl.DataFrame, tail: str) -> None:
@@ -781,15 +781,6 @@ def _sql_literal(column: pl.Series) -> str | None:
 
 
 SQLITE_ROWS_PER_STATEMENT = 200
-
-
-def _postgres_insert(table: str, frame: pl.DataFrame, tail: str) -> int:
-    """COPY the rows into a temporary twin of ``table``, then one ``INSERT … SELECT … tail``; returns the rows written.
-
-    COPY is PostgreSQL's fast way in; the INSERT keeps ON CONFLICT (the unique keys, the rollup upsert).
-    """
-    names = ", ".join(frame.columns)
-    return _postgres_staged(table, frame, f"INSERT INTO {table} ({names}) SELECT {names} FROM {{staging}} {tail}")
 
 
 def _postgres_staged(table: str, frame: pl.DataFrame, statement: str) -> int:
@@ -866,15 +857,10 @@ def _apply_sums(table: str, period: str, sums: pl.DataFrame, *, sign: int) -> No
         # Periods new to an account are plain inserts (COPY on PostgreSQL); only the others need the upsert,
         # whose conflict check per row made up most of a first import's rollup time.
         existing = _rollup_keys(table, period, sums)
-        _bulk_insert(table, sums.join(existing, on=["account_id", period], how="anti"))
+        bulk_insert(table, sums.join(existing, on=["account_id", period], how="anti"))
         known = sums.join(existing, on=["account_id", period], how="semi")
-        if known.height:
-            upsert = (f"ON CONFLICT (account_id, {period}) DO UPDATE SET revenue = {table}.revenue + excluded.revenue, "
-                      f"cost = {table}.cost + excluded.cost, lines = {table}.lines + excluded.lines")
-            if connection.vendor == "postgresql":
-                _postgres_insert(table, known, upsert)
-            else:
-                _sqlite_insert(f"INSERT INTO {table} (account_id, {period}, revenue, cost, lines)", known, upsert)
+        bulk_insert(table, known, tail=f"ON CONFLICT (account_id, {period}) DO UPDATE SET revenue = {table}.revenue + "
+                                       f"excluded.revenue, cost = {table}.cost + excluded.cost, lines = {table}.lines + excluded.lines")
         return  # adding lines leaves no period at zero lines: nothing to delete
     # Taking a batch away: its periods exist, and an insert of negative counts would break the check.
     if connection.vendor == "postgresql":
@@ -900,19 +886,23 @@ def _rollup_keys(table: str, period: str, sums: pl.DataFrame) -> pl.DataFrame:
                        f"AND {period} BETWEEN %s AND %s", list(bounds), {"account_id": pl.Int64, period: sums.schema[period]})
 
 
-def _bulk_insert(table: str, frame: pl.DataFrame, *, csv: bytes | None = None) -> None:
+def bulk_insert(table: str, frame: pl.DataFrame, *, tail: str = "", csv: bytes | None = None) -> None:
     """Insert the rows of ``frame`` (named columns) the fastest way each database takes them.
 
-    PostgreSQL: COPY (``csv`` when the caller prepared it already); SQLite: many rows per INSERT.
+    PostgreSQL: COPY (``csv`` when the caller prepared it already); with a ``tail`` such as
+    ``ON CONFLICT …``, which COPY does not take, COPY into a staging table and one ``INSERT …
+    SELECT … tail``. SQLite: many rows per INSERT.
     """
     if not frame.height:
         return
     names = ", ".join(frame.columns)
-    if connection.vendor == "postgresql":
+    if connection.vendor == "postgresql" and tail:
+        _postgres_staged(table, frame, f"INSERT INTO {table} ({names}) SELECT {names} FROM {{staging}} {tail}")
+    elif connection.vendor == "postgresql":
         with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN WITH (FORMAT csv)") as copy:
             copy.write(csv if csv is not None else _copy_csv(frame))
     else:
-        _sqlite_insert(f"INSERT INTO {table} ({names})", frame, "")
+        _sqlite_insert(f"INSERT INTO {table} ({names})", frame, tail)
 
 
 def _copy_csv(frame: pl.DataFrame) -> bytes:
