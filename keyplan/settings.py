@@ -64,6 +64,19 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 
+# Summaries that take a second to compute at 100,000 accounts (the portfolio overview) are kept in
+# the database, so that every web process and the task worker share them. Their keys carry a
+# fingerprint of the data they were computed from: a change to the data is a new key, never a
+# stale page. The table is created by `keyplan migrate` (core's post_migrate handler).
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "keyplan_cache",
+        "TIMEOUT": 7 * 24 * 3600,
+        "OPTIONS": {"MAX_ENTRIES": 2000},
+    }
+}
+
 INSTALLED_APPS = [
     "django.contrib.auth",
     "django.contrib.contenttypes",

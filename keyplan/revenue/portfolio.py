@@ -9,15 +9,19 @@ account; the page's ABC table counts the classes stored by ``refresh_abc_classes
 """
 
 import datetime
+import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
+from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import Max, Min, QuerySet
 from django.utils import timezone
 
 from keyplan.accounts.models import Account, TeamMember, TeamRole
+from keyplan.revenue.charts import MAX_POINTS
 from keyplan.core.db import fetch_frame, fetch_rows
 from keyplan.core.models import User
 from keyplan.revenue import analysis
@@ -25,6 +29,7 @@ from keyplan.revenue.models import (
     AbcClass,
     AbcCoverage,
     ExchangeRate,
+    ImportBatch,
     LedgerLine,
     MonthlyRollup,
     Subscription,
@@ -375,23 +380,71 @@ def _subscription_clv(scope: Scope, as_of: datetime.date, profit: pl.DataFrame, 
     return {"monthly_churn_rate": churn, "discount_rate": options.discount_rate, "accounts": accounts}
 
 
-def overview(scope: Scope, options: Options, *, bars: int = 40, points: int = 1500) -> dict[str, Any]:
+OVERVIEW_BARS = 40  # Pareto bars on the portfolio page; the other accounts make one bar
+
+
+def overview(scope: Scope, options: Options, *, bars: int = OVERVIEW_BARS, points: int = MAX_POINTS) -> dict[str, Any]:
     """What the portfolio page shows, without a row per account but for the few it draws.
 
     Pareto and profitability of the period as `pareto_summary()` (the first ``bars`` accounts)
     and `profitability_summary()` (the first ``points``), with the figures of the full reports;
     the stored ABC classes of the years (`stored_abc()`) and the ARR of the period's last month.
     Names are looked up for the accounts shown only.
+
+    Kept in the cache under a fingerprint of the data it reads (`data_version()`): about half
+    a second to compute at 100,000 accounts, a few milliseconds to fetch again.
     """
     period = options.period()
     if options.start:
         years = options.year_list()
     else:  # the last three calendar years up to the period's end
         years = Options(years=3, end=options.end).year_list()
+    # Who asks matters only when the scope is narrowed to their accounts (or by filters).
+    who = [scope.user.pk if scope.user else None, scope.as_dict()] if scope.filtered else "everything"
+    key = json.dumps([data_version(), who, period.start.isoformat(), period.end.isoformat(), years, options.threshold,
+                      bars, points, reporting_currency()], default=str)
+    key = "portfolio-overview:" + hashlib.sha256(key.encode()).hexdigest()
+    result = cache.get(key)
+    if result is None:
+        result = _overview(scope, period, years, options.threshold, bars=bars, points=points)
+        cache.set(key, result)
+    return result
+
+
+def warm_overview() -> None:
+    """Compute the whole portfolio's overview for the default period now (after an import or a rollback),
+    so that the next visitor of the portfolio page does not wait for it."""
+    try:
+        overview(Scope(None), Options())
+    except ValueError:  # a subscription's currency without a rate: the page says so when it is asked for
+        pass
+
+
+def data_version() -> str:
+    """A fingerprint of everything `overview()` reads; any change to it gives another fingerprint.
+
+    The rollups and stored ABC classes change only with an import or a rollback (the batches'
+    ids and times); accounts, teams and subscriptions keep a history row per change (the
+    newest history id); exchange rates are few enough to be added up.
+    """
+    def newest(model, column: str = "history_id") -> str:
+        return f"(SELECT MAX({column}) FROM {model._meta.db_table})"
+
+    batches = ImportBatch._meta.db_table
+    rates = ExchangeRate._meta.db_table
+    row = fetch_rows(
+        f"SELECT (SELECT MAX(id) FROM {batches}), (SELECT MAX(finished_at) FROM {batches}), "
+        f"(SELECT MAX(rolled_back_at) FROM {batches}), {newest(Account.history.model)}, "
+        f"{newest(TeamMember.history.model)}, {newest(Subscription.history.model)}, "
+        f"(SELECT COUNT(*) FROM {rates}), (SELECT MAX(id) FROM {rates}), (SELECT SUM(rate) FROM {rates})", [])[0]
+    return "/".join(str(value) for value in row)
+
+
+def _overview(scope: Scope, period: Period, years: list[int], threshold: float, *, bars: int,
+              points: int) -> dict[str, Any]:
     accounts = _accounts(scope, names=False)
     revenue = _with_sums(accounts, _period_sums(scope, period)).with_columns(name=pl.lit(""))
-    pareto = analysis.pareto_summary(revenue.select("external_id", "name", "revenue"), threshold=options.threshold,
-                                     top=bars)
+    pareto = analysis.pareto_summary(revenue.select("external_id", "name", "revenue"), threshold=threshold, top=bars)
     profit = analysis.profitability_summary(revenue, points=points)
     shown = pareto["accounts"] + profit["accounts"]
     names = dict(Account.objects.filter(external_id__in={row["external_id"] for row in shown})

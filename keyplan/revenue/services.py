@@ -609,10 +609,12 @@ def _collect_new_accounts(good: pl.DataFrame, context: _Context) -> None:
 
 
 def _refresh_derived() -> None:
-    """What is computed from the rollups for everyone (ABC classes per year) follows every change to them."""
-    from keyplan.revenue.portfolio import refresh_abc_classes  # portfolio reads services' settings: import late
+    """What is computed from the rollups for everyone (ABC classes per year, the portfolio page's
+    overview) follows every change to them."""
+    from keyplan.revenue.portfolio import refresh_abc_classes, warm_overview  # portfolio reads services: import late
 
     refresh_abc_classes()
+    warm_overview()
 
 
 def _finish(batch: ImportBatch | None, result: ImportResult, status: str) -> None:

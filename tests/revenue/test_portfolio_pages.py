@@ -105,3 +105,51 @@ def test_cli_json_is_the_api_payload(lead, ledger, api_client, capsys):
     assert abc["thresholds"] == [0.8, 0.95] and list(abc["years"]) == [str(TODAY.year - 1), str(TODAY.year)]
     assert {a["external_id"]: a["classes"][str(TODAY.year)] for a in abc["accounts"]} == {
         "F-A": "A", "F-B": "A", "F-C": "A", "F-D": "B", "F-E": "C"}
+
+
+def _tiles(user, **filters) -> dict:
+    return client_for(user).get(reverse("revenue:portfolio"), filters).context["tiles"]
+
+
+def test_the_cached_overview_follows_every_change_it_shows(lead, kam, ledger, tmp_path):
+    """The page keeps its overview in the cache; every write that changes what it shows is seen at once."""
+    from keyplan.accounts.services import archive_account, update_account
+    from keyplan.revenue.services import add_subscription, rollback_batch
+
+    firm_a, firm_b = ledger[0], ledger[1]
+    assert _tiles(lead) == _tiles(lead)  # the second time from the cache
+    assert _tiles(lead)["revenue"] == 1000 and _tiles(lead)["arr"] == 12000
+
+    update_account(firm_a, by=lead, changes={"name": "Acme Renamed"})
+    assert "Acme Renamed" in client_for(lead).get(reverse("revenue:portfolio")).content.decode()
+
+    set_tier(firm_b, by=lead, tier="key", reason="Selected")
+    assert _tiles(lead, tier="key")["revenue"] == 200
+
+    add_team_member(firm_b, by=lead, user=kam, role="kam")
+    assert _tiles(lead, kam=kam.pk)["revenue"] == 200
+    assert _tiles(kam)["revenue"] == 200  # a team member sees their accounts only
+
+    add_subscription(firm_b, by=lead, plan="Basic", monthly_amount=100, currency="EUR",
+                     start=TODAY.replace(day=1) - datetime.timedelta(days=40))
+    assert _tiles(lead)["arr"] == 13200
+
+    (tmp_path / "more.csv").write_text(f"line_id,account_id,date,amount\nX1,F-E,{TODAY.replace(day=1)},2000\n")
+    batch = import_ledger(tmp_path / "more.csv", by=lead).batch
+    assert _tiles(lead)["revenue"] == 3000
+    rollback_batch(batch, by=lead)
+    assert _tiles(lead)["revenue"] == 1000
+
+    archive_account(firm_a, by=lead)
+    assert _tiles(lead)["revenue"] == 500 and _tiles(lead)["accounts"] == 4
+
+
+def test_a_cached_overview_reads_no_rollups(lead, ledger):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = client_for(lead)
+    client.get(reverse("revenue:portfolio"))  # the import warmed it already; this makes sure
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(reverse("revenue:portfolio")).status_code == 200
+    assert not [q["sql"] for q in queries if "rollup" in q["sql"] or "ledgerline" in q["sql"]]

@@ -12,7 +12,6 @@ from keyplan.revenue.filters import PortfolioFilter
 
 ANALYSIS_PAGES = ("pareto", "abc", "mrr", "profitability", "concentration", "clv")
 TABLE_ROWS = 200
-PARETO_BARS = 40
 
 
 def _links(rows: list[dict]) -> dict[str, tuple[int, str]]:
@@ -27,7 +26,7 @@ def overview(request: HttpRequest) -> HttpResponse:
     scope = form.scope(request.user)
     context = {"form": form, "query": request.GET.urlencode(), "filtered": scope.filtered, "error": None}
     try:
-        result = portfolio.overview(scope, form.options(), bars=PARETO_BARS, points=charts.MAX_POINTS)
+        result = portfolio.overview(scope, form.options())
     except ValueError as exc:
         context["error"] = str(exc)
         return render(request, "revenue/portfolio.html", context)
@@ -42,7 +41,7 @@ def overview(request: HttpRequest) -> HttpResponse:
             "a_accounts": abc["years"][latest]["A"] if latest else 0, "a_year": latest,
             "accounts": len(pareto["accounts"]) + pareto["rest"]["accounts"],
         },
-        "pareto_chart": charts.pareto_figure({**pareto, "currency": result["currency"]}, max_bars=PARETO_BARS),
+        "pareto_chart": charts.pareto_figure({**pareto, "currency": result["currency"]}, max_bars=portfolio.OVERVIEW_BARS),
         "profit_chart": charts.profit_matrix_figure({**profit, "currency": result["currency"]}),
     })
     return render(request, "revenue/portfolio.html", context)
