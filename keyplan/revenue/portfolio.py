@@ -23,6 +23,7 @@ from django.utils import timezone
 from keyplan.accounts.models import Account, TeamMember, TeamRole
 from keyplan.revenue.charts import MAX_POINTS
 from keyplan.core.db import fetch_frame, fetch_rows
+from keyplan.core.memory import gc_paused
 from keyplan.core.models import User
 from keyplan.revenue import analysis
 from keyplan.revenue.models import (
@@ -312,6 +313,7 @@ class Options:
         return list(range(this_year - self.years + 1, this_year + 1))
 
 
+@gc_paused()
 def pareto_report(scope: Scope, options: Options) -> dict[str, Any]:
     period = options.period()
     result = analysis.pareto(revenue_by_account(scope, period).select("external_id", "name", "revenue"),
@@ -319,12 +321,14 @@ def pareto_report(scope: Scope, options: Options) -> dict[str, Any]:
     return {"from": period.start.isoformat(), "to": period.end.isoformat(), "currency": reporting_currency(), **result}
 
 
+@gc_paused()
 def abc_report(scope: Scope, options: Options) -> dict[str, Any]:
     years = options.year_list()
     result = analysis.abc_classes(revenue_by_account_year(scope, years), years=years, thresholds=options.thresholds)
     return {"currency": reporting_currency(), **result}
 
 
+@gc_paused()
 def mrr_report(scope: Scope, options: Options) -> dict[str, Any]:
     period = options.period()
     frame = subscriptions_frame(scope, at=period.end)
@@ -332,18 +336,21 @@ def mrr_report(scope: Scope, options: Options) -> dict[str, Any]:
     return {"from": period.start.isoformat(), "to": period.end.isoformat(), "currency": reporting_currency(), **result}
 
 
+@gc_paused()
 def profitability_report(scope: Scope, options: Options) -> dict[str, Any]:
     period = options.period()
     result = analysis.profitability(revenue_by_account(scope, period))
     return {"from": period.start.isoformat(), "to": period.end.isoformat(), "currency": reporting_currency(), **result}
 
 
+@gc_paused()
 def concentration_report(scope: Scope, options: Options) -> dict[str, Any]:
     years = options.year_list()
     result = analysis.concentration(revenue_by_account_year(scope, years), top=options.top)
     return {"currency": reporting_currency(), **result}
 
 
+@gc_paused()
 def clv_report(scope: Scope, options: Options) -> dict[str, Any]:
     """Transactional CLV (BG/NBD + Gamma-Gamma) for every account with purchases; subscription CLV beside it."""
     as_of = options.as_of or timezone.localdate()
@@ -440,6 +447,7 @@ def data_version() -> str:
     return "/".join(str(value) for value in row)
 
 
+@gc_paused()
 def _overview(scope: Scope, period: Period, years: list[int], threshold: float, *, bars: int,
               points: int) -> dict[str, Any]:
     accounts = _accounts(scope, names=False)
@@ -463,6 +471,7 @@ def _overview(scope: Scope, period: Period, years: list[int], threshold: float, 
     }
 
 
+@gc_paused()
 def refresh_abc_classes(*, max_years: int = 10) -> None:
     """Recompute every account's ABC class per year over the whole portfolio (after an import or a rollback).
 
