@@ -744,8 +744,7 @@ def _sqlite_insert(head: str, frame: pl.DataFrame, tail: str) -> None:
     """``head VALUES (…), (…), … tail`` for the rows of ``frame`` (its columns in order), many rows per statement.
 
     sqlite3's executemany runs one statement per row; SQLite's fixed cost per statement
-    (an AUTOINCREMENT table writes its sequence at the end of each one) made that about
-    60 % slower than 200 rows per statement. Binding is the other cost, per value: a column
+    made that about 60 % slower than 200 rows per statement. Binding is the other cost, per value: a column
     with one value throughout a slice (the batch, a single currency) goes in as a literal.
     Dates go in as ISO text, as Django stores them.
     """
