@@ -195,24 +195,28 @@ def revenue_by_account_year(scope: Scope, years: list[int]) -> pl.DataFrame:
 
 def _yearly_revenue(scope: Scope, years: list[int]) -> pl.DataFrame:
     """account_id, external_id, year, revenue for every account in scope and every year listed."""
+    years = sorted(set(years))
     where, params = _scope_sql(scope)
     stored = YearlyRollup.objects.aggregate(first=Min("year"), last=Max("year"))
-    if stored["first"] is None or stored["first"] < min(years) or stored["last"] > max(years):
-        where, params = f" AND r.year BETWEEN %s AND %s{where}", [min(years), max(years), *params]
-    # else the years asked for are all there are: a plain read of the table, 1.5× faster than a
-    # walk of the year index (SQLite does not know that the index leads to every row).
+    if stored["first"] is None or stored["first"] < years[0] or stored["last"] > years[-1]:
+        where, params = f" AND r.year BETWEEN %s AND %s{where}", [years[0], years[-1], *params]
+    # else the years asked for are all there are: no condition on the year, so that SQLite walks the
+    # account index in order and needs no temporary B-tree to group (160 ms instead of 270).
+    # One row per account with a column per year: a third of the rows of one per account and year,
+    # and accounts without a row in some year need no cross join to get their zeros.
+    columns = ", ".join(f"SUM(CASE WHEN r.year = {year:d} THEN r.revenue END)" for year in years)
     sums = fetch_frame(
-        f"SELECT r.account_id, r.year, r.revenue FROM {YearlyRollup._meta.db_table} r WHERE 1 = 1{where}", params,
-        {"account_id": pl.Int64, "year": pl.Int64, "revenue": pl.Float64},
-    ).filter(pl.col("year").is_in(years))
-    accounts = _accounts(scope, names=False)
-    every_year = accounts.select("account_id").join(pl.DataFrame({"year": sorted(set(years))}, schema={"year": pl.Int64}),
-                                                    how="cross")
-    missing = every_year.join(sums, on=["account_id", "year"], how="anti").with_columns(revenue=pl.lit(0.0))
-    # Rounded here, not by SQLite's ROUND(), which takes a third of the query's time. The inner join
-    # leaves out accounts out of scope (archived ones, when the query took every account's rows).
-    return (pl.concat([sums.with_columns(pl.col("revenue").round(2)), missing])
-            .join(accounts, on="account_id").select("account_id", "external_id", "year", "revenue"))
+        f"SELECT r.account_id, {columns} FROM {YearlyRollup._meta.db_table} r WHERE 1 = 1{where} GROUP BY r.account_id",
+        params, {"account_id": pl.Int64, **{str(year): pl.Float64 for year in years}},
+    )
+    # The inner join of the accounts leaves out accounts out of scope (archived ones, when the query took
+    # every account's rows). Rounded here, not by SQLite's ROUND(), which takes a third of the query's time.
+    return (
+        _accounts(scope, names=False).join(sums, on="account_id", how="left")
+        .unpivot(index=["account_id", "external_id"], on=[str(year) for year in years], variable_name="year",
+                 value_name="revenue")
+        .select("account_id", "external_id", pl.col("year").cast(pl.Int64), pl.col("revenue").fill_null(0.0).round(2))
+    )
 
 
 def stored_abc(scope: Scope, years: list[int], *, accounts: int | None = None) -> dict[str, Any]:
