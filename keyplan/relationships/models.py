@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Case, Count, F, Max, Q, Sum, Value, When
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from simple_history.models import HistoricalRecords
 
 from keyplan.accounts.models import Account
@@ -193,7 +194,7 @@ class InfluenceLine(models.Model):
     source = models.ForeignKey(
         Stakeholder, verbose_name=_("from"), on_delete=models.CASCADE, related_name="lines_out"
     )
-    target = models.ForeignKey(Stakeholder, verbose_name=_("to"), on_delete=models.CASCADE, related_name="lines_in")
+    target = models.ForeignKey(Stakeholder, verbose_name=pgettext_lazy("relationship line", "to"), on_delete=models.CASCADE, related_name="lines_in")
     polarity = models.CharField(_("positive or negative"), max_length=10, choices=Polarity.choices, default=Polarity.POSITIVE)
     strength = models.CharField(_("strength"), max_length=10, choices=LineStrength.choices, default=LineStrength.MEDIUM)
     note = models.TextField(_("note"), blank=True)

@@ -3,11 +3,19 @@
 from typing import Any
 
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext_lazy
 
 from keyplan.revenue.analysis import pareto_chart_series
 
 INK, MUTED, ACCENT, LINE = "#1f2937", "#6b7280", "#1d4ed8", "#e5e7eb"
 QUADRANT_COLOURS = {"Protect": "#047857", "Fix the cost to serve": "#b45309", "Develop": "#1d4ed8", "Review": "#9ca3af"}
+# The quadrants' names in the payloads stay English (the API's values); people read these.
+QUADRANT_LABELS = {
+    "Protect": pgettext_lazy("profit quadrant", "Protect"),
+    "Fix the cost to serve": pgettext_lazy("profit quadrant", "Fix the cost to serve"),
+    "Develop": pgettext_lazy("profit quadrant", "Develop"),
+    "Review": pgettext_lazy("profit quadrant", "Review"),
+}
 MAX_POINTS = 1500  # a scatter of 100,000 SVG points helps nobody; the largest accounts tell the story
 
 
@@ -64,7 +72,7 @@ def profit_matrix_figure(result: dict[str, Any]) -> dict[str, Any]:
     for label, colour in QUADRANT_COLOURS.items():
         points = [a for a in accounts if a["label"] == label]
         traces.append({
-            "type": "scatter", "mode": "markers", "name": _(label),
+            "type": "scatter", "mode": "markers", "name": str(QUADRANT_LABELS[label]),
             "x": [a["revenue"] for a in points], "y": [round(a["margin_pct"] * 100, 2) for a in points],
             "text": [a.get("name") or a["external_id"] for a in points],
             "marker": {"color": colour, "size": 7, "opacity": 0.75},
@@ -87,7 +95,7 @@ def profit_matrix_figure(result: dict[str, Any]) -> dict[str, Any]:
                  "line": {"color": MUTED, "dash": "dot"}},
             ],
             annotations=[{"xref": "paper", "yref": "paper", "x": x, "y": y, "xanchor": xa, "yanchor": ya, "showarrow": False,
-                          "text": f"<b>{_(label)}</b>", "font": {"color": QUADRANT_COLOURS[label]}}
+                          "text": f"<b>{QUADRANT_LABELS[label]}</b>", "font": {"color": QUADRANT_COLOURS[label]}}
                          for x, y, xa, ya, label in corners],
             height=420,
         ),

@@ -8,6 +8,7 @@ which needs every purchase day (an analysis run, not a page).
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from simple_history.models import HistoricalRecords
 
 from keyplan.accounts.models import Account, validate_currency
@@ -21,7 +22,7 @@ class ImportKind(models.TextChoices):
 
 class BatchStatus(models.TextChoices):
     VALIDATING = "validating", _("Validating")
-    REJECTED = "rejected", _("Rejected")
+    REJECTED = "rejected", pgettext_lazy("import status", "Rejected")
     IMPORTING = "importing", _("Importing")
     DONE = "done", _("Imported")
     FAILED = "failed", _("Failed")

@@ -153,3 +153,17 @@ def test_a_cached_overview_reads_no_rollups(lead, ledger):
     with CaptureQueriesContext(connection) as queries:
         assert client.get(reverse("revenue:portfolio")).status_code == 200
     assert not [q["sql"] for q in queries if "rollup" in q["sql"] or "ledgerline" in q["sql"]]
+
+
+def test_profit_quadrants_are_translated_where_people_read_them(lead, ledger, api_client):
+    client = client_for(lead)
+    client.cookies["django_language"] = "de"
+    page = client.get(reverse("revenue:portfolio")).content.decode()
+    figure = json.loads(page.split('id="profit-figure" type="application/json">')[1].split("</script>")[0])
+    assert {a["text"] for a in figure["layout"]["annotations"]} == {
+        "<b>Schützen</b>", "<b>Betreuungskosten senken</b>", "<b>Entwickeln</b>", "<b>Überprüfen</b>"}
+    table = client.get(reverse("revenue:analysis", args=["profitability"])).content.decode()
+    assert "Schützen" in table and ">Protect<" not in table
+    # The API keeps the English names: scripts read them.
+    labels = {a["label"] for a in api_client(lead).get("/api/v1/analysis/profitability").json()["accounts"]}
+    assert labels <= {"Protect", "Fix the cost to serve", "Develop", "Review"} and labels

@@ -133,7 +133,8 @@ def formats(text: str, expected: set[str]) -> bool:
 
 
 ALL_ENTRIES = [
-    pytest.param(locale, message.id, id=f"{locale}:{ids(message)[0][:40]}")
+    pytest.param(locale, message.id, message.context,
+                 id=f"{locale}:{ids(message)[0][:40]}" + (f" ({message.context})" if message.context else ""))
     for locale in [to_locale(code) for code in TRANSLATED]
     for message in messages(locale)
 ]
@@ -176,9 +177,9 @@ def test_no_message_is_untranslated_fuzzy_or_obsolete(locale):
     assert not catalog.obsolete, "drop the #~ entries: they are no longer in the source"
 
 
-@pytest.mark.parametrize("locale, msgid", ALL_ENTRIES)
-def test_translation_keeps_exactly_the_placeholders_and_plural_forms(locale, msgid):
-    message = load(locale)[msgid]
+@pytest.mark.parametrize("locale, msgid, context", ALL_ENTRIES)
+def test_translation_keeps_exactly_the_placeholders_and_plural_forms(locale, msgid, context):
+    message = load(locale).get(msgid, context=context)
     catalog_plurals = load(locale).num_plurals
     expected = set().union(*(placeholders(i) for i in ids(message)))
     if message.pluralizable:
