@@ -232,7 +232,8 @@ def pareto_chart_series(result: dict[str, Any], *, max_bars: int = 50) -> dict[s
     names repeat); the accounts beyond them are added up into one "Other (N
     accounts)" bar whose cumulative share is that of the last account.
 
-    Output: `{"labels": [...], "revenue": [...], "cumulative_share": [...]}`.
+    Output: `{"labels": [...], "revenue": [...], "cumulative_share": [...], "others": N}`,
+    where `others` is the number of accounts in that last bar (0: there is none).
     """
     if max_bars < 1:
         raise ValueError(f"max_bars must be at least 1, got {max_bars}")
@@ -252,7 +253,7 @@ def pareto_chart_series(result: dict[str, Any], *, max_bars: int = 50) -> dict[s
         tail_revenue = math.fsum([*(account["revenue"] for account in tail), rest["revenue"]])
         revenue.append(round(tail_revenue, MONEY_DECIMALS) + 0.0)
         cumulative.append(rest["cumulative_share"] if rest["accounts"] else tail[-1]["cumulative_share"])
-    return {"labels": labels, "revenue": revenue, "cumulative_share": cumulative}
+    return {"labels": labels, "revenue": revenue, "cumulative_share": cumulative, "others": others}
 
 
 # ---------------------------------------------------------------- ABC classes

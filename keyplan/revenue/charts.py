@@ -3,7 +3,7 @@
 from typing import Any
 
 from django.utils.translation import gettext as _
-from django.utils.translation import pgettext_lazy
+from django.utils.translation import ngettext, pgettext_lazy
 
 from keyplan.revenue.analysis import pareto_chart_series
 
@@ -34,15 +34,19 @@ def pareto_figure(result: dict[str, Any], *, max_bars: int = 40) -> dict[str, An
     """From the result of `pareto()` or `pareto_summary()`."""
     series = pareto_chart_series(result, max_bars=max_bars)
     threshold = result["threshold"]
+    others = series["others"]
+    tail = [False] * (len(series["labels"]) - bool(others)) + [True] * bool(others)
+    if others:
+        series["labels"][-1] = ngettext("Other (%(n)s account)", "Other (%(n)s accounts)", others) % {"n": f"{others:,}"}
     # The "Other" bar of thousands of small accounts would flatten the vital few: the axis stops
     # above the largest account and the tail bar carries its value as a label instead.
-    bars = [v for label, v in zip(series["labels"], series["revenue"]) if not label.startswith("Other")]
+    bars = [v for v, is_tail in zip(series["revenue"], tail) if not is_tail]
     top = max(bars, default=0) * 1.15 or None
-    labels = [f"{v:,.0f}" if label.startswith("Other") and top and v > top else "" for label, v in zip(series["labels"], series["revenue"])]
+    labels = [f"{v:,.0f}" if is_tail and top and v > top else "" for v, is_tail in zip(series["revenue"], tail)]
     return {
         "data": [
             {"type": "bar", "x": series["labels"], "y": series["revenue"], "name": _("Revenue"),
-             "marker": {"color": ["#9ca3af" if label.startswith("Other") else ACCENT for label in series["labels"]]},
+             "marker": {"color": ["#9ca3af" if is_tail else ACCENT for is_tail in tail]},
              "text": labels, "textposition": "inside", "insidetextanchor": "end", "cliponaxis": True,
              "hovertemplate": "%{x}<br>%{y:,.0f}<extra></extra>"},
             {"type": "scatter", "mode": "lines+markers", "x": series["labels"],

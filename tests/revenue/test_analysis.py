@@ -147,6 +147,7 @@ class TestPareto:
             "labels": ["Account a", "Account b", "Other (3 accounts)"],
             "revenue": [50.0, 20.0, 30.0],
             "cumulative_share": [0.5, 0.7, 1.0],
+            "others": 3,
         }
 
     def test_chart_series_without_tail_and_with_repeated_names(self):

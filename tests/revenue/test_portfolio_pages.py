@@ -167,3 +167,27 @@ def test_profit_quadrants_are_translated_where_people_read_them(lead, ledger, ap
     # The API keeps the English names: scripts read them.
     labels = {a["label"] for a in api_client(lead).get("/api/v1/analysis/profitability").json()["accounts"]}
     assert labels <= {"Protect", "Fix the cost to serve", "Develop", "Review"} and labels
+
+
+def test_counts_on_the_page_agree_in_number_and_language(lead, ledger):
+    client = client_for(lead)
+    client.cookies["django_language"] = "de"
+    assert "3 von 5 Accounts erzielen die ersten 80 % des Umsatzes." in client.get(reverse("revenue:portfolio")).content.decode()
+    set_tier(ledger[0], by=lead, tier="key", reason="Selected")
+    one = client.get(reverse("revenue:portfolio"), {"tier": "key"}).content.decode()
+    assert "1 von 1 Account erzielt die ersten 80 % des Umsatzes." in one
+
+
+def test_the_tail_bar_is_named_in_the_language_and_told_apart_by_position():
+    import polars as pl
+    from django.utils import translation
+
+    from keyplan.revenue import analysis, charts
+
+    revenue = pl.DataFrame({"external_id": ["a", "b", "c", "d"], "name": ["Big", "Other Corp", "c", "d"],
+                            "revenue": [50.0, 30.0, 15.0, 5.0]})
+    with translation.override("de"):
+        figure = charts.pareto_figure({**analysis.pareto(revenue), "currency": "EUR"}, max_bars=2)
+    bars = figure["data"][0]
+    assert bars["x"] == ["Big", "Other Corp", "Sonstige (2 Accounts)"]
+    assert bars["marker"]["color"] == [charts.ACCENT, charts.ACCENT, "#9ca3af"]  # an account called "Other …" is a bar
