@@ -55,6 +55,7 @@ from keyplan.revenue.reading import (
     ReadError,
     Table,
     amount_expr,
+    chunk_rows_for,
     date_expr,
     detect_date_format,
     detect_decimal,
@@ -503,7 +504,7 @@ def import_ledger(
         errors: list[RowError] = []
         line_ids: list[pl.DataFrame] = []
         spilled: list[Path] = []
-        for chunk in iter_chunks(inspection.table, columns):
+        for chunk in iter_chunks(inspection.table, columns, chunk_rows=chunk_rows_for(estimated_lines)):
             parsed = _parse(chunk, inspection, context)
             chunk_errors = _errors(parsed, inspection, context)
             bad = {e.line for e in chunk_errors}
@@ -570,8 +571,8 @@ def import_ledger(
                 # neither, and its lines can be discarded (rollback_batch(..., broken_off=True)).
                 with transaction.atomic():
                     _apply_rollups(monthly, sign=1)
+                    _refresh_derived()
                     _finish(batch, result, BatchStatus.DONE)
-            _refresh_derived()
             _set_progress(batch, 1.0, progress, "done")
         except (IntegrityError, connection.Database.IntegrityError) as exc:  # Django's or, from bulk writes, the driver's
             _discard(batch)
@@ -609,12 +610,14 @@ def _collect_new_accounts(good: pl.DataFrame, context: _Context) -> None:
 
 
 def _refresh_derived() -> None:
-    """What is computed from the rollups for everyone (ABC classes per year, the portfolio page's
-    overview) follows every change to them."""
+    """What is computed from the rollups for everyone follows every change to them: the ABC classes per
+    year in the same transaction (so that no page sees new rollups beside old classes), the portfolio
+    page's overview once the change is committed, under the fingerprint of the committed data (a
+    failure there is logged; the change stands)."""
     from keyplan.revenue.portfolio import refresh_abc_classes, warm_overview  # portfolio reads services: import late
 
     refresh_abc_classes()
-    warm_overview()
+    transaction.on_commit(warm_overview, robust=True)
 
 
 def _finish(batch: ImportBatch | None, result: ImportResult, status: str) -> None:

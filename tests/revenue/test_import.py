@@ -356,6 +356,20 @@ class TestRepeatsAcrossChunks:
         assert (again.rows_imported, again.rows_duplicate) == (0, 5)
 
 
+class TestProgress:
+    def test_a_mid_sized_file_moves_the_progress_bar_in_steps(self, tmp_path, lead, customers):
+        rows = "\n".join(f"L{i},C-{i % 3 + 1},2026-01-{i % 28 + 1:02d},{i % 100 + 1}" for i in range(200_000))
+        path = write(tmp_path, "line_id,account_id,date,amount\n" + rows + "\n")
+        seen = []
+        result = import_ledger(path, by=lead, progress=lambda value, message: seen.append((message, value)))
+        assert result.rows_imported == 200_000
+        # 200,000 lines in chunks of 50,000: the bar moves four times while validating and four times while writing.
+        assert len({v for m, v in seen if m == "validating"}) >= 4
+        assert len({v for m, v in seen if m == "importing"}) >= 4
+        values = [v for _, v in seen]
+        assert values == sorted(values) and values[-1] == 1.0
+
+
 class TestBrokenOffImports:
     def test_an_import_killed_midway_can_be_discarded(self, tmp_path, lead, customers, capsys):
         from keyplan.cli import main
