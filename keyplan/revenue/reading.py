@@ -19,14 +19,7 @@ from pathlib import Path
 import polars as pl
 
 LINE = "__line"  # the file line number of each row, 1-based, as a person counts in an editor
-CHUNK_ROWS = 500_000  # at most; above that memory grows and nothing gets faster
-MIN_CHUNK_ROWS = 50_000  # below that the cost per chunk shows
-
-
-def chunk_rows_for(estimated_lines: int) -> int:
-    """Rows per chunk for a file of about this many lines: some twenty chunks, so that the progress
-    bar moves while a 300,000-line file imports, within MIN_CHUNK_ROWS and CHUNK_ROWS."""
-    return min(CHUNK_ROWS, max(MIN_CHUNK_ROWS, estimated_lines // 20))
+CHUNK_ROWS = 500_000  # rows read, validated and written at a time: one step of the progress bar (~3 s of work)
 
 
 # Each field and the header names that ERP, billing and CRM exports use for it (normalised).

@@ -55,7 +55,6 @@ from keyplan.revenue.reading import (
     ReadError,
     Table,
     amount_expr,
-    chunk_rows_for,
     date_expr,
     detect_date_format,
     detect_decimal,
@@ -504,7 +503,7 @@ def import_ledger(
         errors: list[RowError] = []
         line_ids: list[pl.DataFrame] = []
         spilled: list[Path] = []
-        for chunk in iter_chunks(inspection.table, columns, chunk_rows=chunk_rows_for(estimated_lines)):
+        for chunk in iter_chunks(inspection.table, columns):
             parsed = _parse(chunk, inspection, context)
             chunk_errors = _errors(parsed, inspection, context)
             bad = {e.line for e in chunk_errors}

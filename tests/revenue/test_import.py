@@ -357,17 +357,18 @@ class TestRepeatsAcrossChunks:
 
 
 class TestProgress:
-    def test_a_mid_sized_file_moves_the_progress_bar_in_steps(self, tmp_path, lead, customers):
-        rows = "\n".join(f"L{i},C-{i % 3 + 1},2026-01-{i % 28 + 1:02d},{i % 100 + 1}" for i in range(200_000))
-        path = write(tmp_path, "line_id,account_id,date,amount\n" + rows + "\n")
+    def test_the_progress_bar_moves_once_per_chunk_and_never_back(self, tmp_path, lead, customers, monkeypatch):
+        from keyplan.revenue import reading
+
+        monkeypatch.setattr(reading, "CHUNK_ROWS", 2)
+        rows = "\n".join(f"L{i},C-{i % 3 + 1},2026-01-{i + 1:02d},{i + 1}" for i in range(9))
         seen = []
-        result = import_ledger(path, by=lead, progress=lambda value, message: seen.append((message, value)))
-        assert result.rows_imported == 200_000
-        # 200,000 lines in chunks of 50,000: the bar moves four times while validating and four times while writing.
-        assert len({v for m, v in seen if m == "validating"}) >= 4
-        assert len({v for m, v in seen if m == "importing"}) >= 4
+        import_ledger(write(tmp_path, "line_id,account_id,date,amount\n" + rows + "\n"), by=lead,
+                      progress=lambda value, message: seen.append((message, value)))
+        assert len({v for m, v in seen if m == "validating"}) == 5  # 9 rows, 2 a chunk
+        assert len({v for m, v in seen if m == "importing"}) >= 5
         values = [v for _, v in seen]
-        assert values == sorted(values) and values[-1] == 1.0
+        assert values == sorted(values) and seen[-1] == ("done", 1.0)
 
 
 class TestBrokenOffImports:
