@@ -169,6 +169,9 @@ def test_profit_quadrants_are_translated_where_people_read_them(lead, ledger, ap
         "<b>Schützen</b>", "<b>Betreuungskosten senken</b>", "<b>Entwickeln</b>", "<b>Überprüfen</b>"}
     table = client.get(reverse("revenue:analysis", args=["profitability"])).content.decode()
     assert "Schützen" in table and ">Protect<" not in table
+    # The chart above the table still plots every account of the table.
+    chart = json.loads(table.split('type="application/json">')[1].split("</script>")[0])
+    assert sorted(sum((trace["text"] for trace in chart["data"]), [])) == [f"Firm {name}" for name in "ABCDE"]
     # The API keeps the English names: scripts read them.
     labels = {a["label"] for a in api_client(lead).get("/api/v1/analysis/profitability").json()["accounts"]}
     assert labels <= {"Protect", "Fix the cost to serve", "Develop", "Review"} and labels
