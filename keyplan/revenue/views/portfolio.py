@@ -64,7 +64,7 @@ def analysis_page(request: HttpRequest, name: str) -> HttpResponse:
     for row in accounts + result.get("subscriptions", {}).get("accounts", [])[:TABLE_ROWS]:
         row["pk"], row["name"] = links.get(row["external_id"], (None, row.get("name", "")))
         if "label" in row:  # a profit quadrant, in the reader's language (the chart reads the English name)
-            row["quadrant"] = charts.QUADRANT_LABELS.get(row["label"], row["label"])
+            row["label_shown"] = charts.QUADRANT_LABELS.get(row["label"], row["label"])
     context.update({"result": result, "accounts": accounts, "years": list(result.get("years", {}))})
     figure = {"pareto": charts.pareto_figure, "profitability": charts.profit_matrix_figure, "mrr": charts.mrr_figure}.get(name)
     if figure:
