@@ -183,3 +183,13 @@ class TestWorkloadPage:
         client_for(kam).post(reverse("accounts:workload"), {"user": kam.pk, "kam_capacity": "20"})
         kam.refresh_from_db()
         assert kam.kam_capacity is None
+
+
+def test_counts_carry_the_languages_thousands_separator(lead):
+    Account.objects.bulk_create([Account(external_id=f"B-{i:05d}", name=f"Firm {i}", reporting_currency="EUR")
+                                 for i in range(1234)])
+    client = client_for(lead)
+    assert "1,234 accounts" in client.get(reverse("accounts:list")).content.decode()
+    client.cookies["django_language"] = "de"
+    assert "1.234 Accounts" in client.get(reverse("accounts:list")).content.decode()
+    assert "1.234 Accounts" in client.get(reverse("scoring:matrix")).content.decode()
