@@ -2,6 +2,7 @@
 
 import pytest
 from django.test import Client
+from django.utils import translation
 
 from keyplan.accounts import services as accounts
 from keyplan.accounts.models import TeamRole
@@ -89,6 +90,14 @@ def api_client(db):
 def fast_password_hashing(settings):
     # Real hashing is slow by design; tests check behaviour, not the hash's strength.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def english_after_each_test():
+    """A request in another language leaves that language active in the thread (LocaleMiddleware
+    activates, nothing deactivates): the next test, in whatever order, must start in English."""
+    yield
+    translation.activate("en")
 
 
 @pytest.fixture(autouse=True)
