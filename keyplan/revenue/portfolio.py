@@ -21,11 +21,11 @@ from django.db.models import Max, Min, QuerySet
 from django.utils import timezone
 
 from keyplan.accounts.models import Account, TeamMember, TeamRole
-from keyplan.revenue.charts import MAX_POINTS
 from keyplan.core.db import fetch_frame, fetch_rows
 from keyplan.core.memory import gc_paused
 from keyplan.core.models import User
 from keyplan.revenue import analysis
+from keyplan.revenue.charts import MAX_POINTS
 from keyplan.revenue.models import (
     AbcClass,
     AbcCoverage,

@@ -11,14 +11,15 @@ def drop_other_unique_indexes(apps, schema_editor):
     # A unique field turned primary key keeps its old unique constraint on PostgreSQL: a second
     # index on the same column, which every import would pay for.
     connection = schema_editor.connection
+    if connection.vendor != "postgresql":
+        return
     table = apps.get_model("revenue", "LedgerLine")._meta.db_table
     with connection.cursor() as cursor:
         constraints = connection.introspection.get_constraints(cursor, table)
     for name, details in constraints.items():
         if details["columns"] == ["dedupe_key"] and details["unique"] and not details["primary_key"]:
-            if details.get("index") and not details.get("check") and connection.vendor == "postgresql":
-                schema_editor.execute(f'ALTER TABLE "{table}" DROP CONSTRAINT IF EXISTS "{name}"')
-                schema_editor.execute(f'DROP INDEX IF EXISTS "{name}"')
+            schema_editor.execute(f'ALTER TABLE "{table}" DROP CONSTRAINT IF EXISTS "{name}"')
+            schema_editor.execute(f'DROP INDEX IF EXISTS "{name}"')
 
 
 class Migration(migrations.Migration):
