@@ -303,8 +303,14 @@ def detect_decimal(values: list[str | None], *, delimiter: str = ",") -> str:
 
 
 def amount_expr(column: str, decimal: str) -> pl.Expr:
-    """Parse amounts like "1.234,50", "1,234.50", "€ 1 234,50", "(120.00)" and "-120"; null when not a number."""
-    text = pl.col(column).str.strip_chars()
+    """Parse amounts like "1.234,50", "1,234.50", "€ 1 234,50", "(120.00)" and "-120"; null when not a number.
+
+    Plain numbers ("1234.50"; with a decimal comma, "1234") are read as they are. Only the
+    others go through the clean-up, whose regular expressions took 2 s of a 10M-line import.
+    """
+    raw = pl.col(column)
+    plain = raw.str.contains(r"^[+-]?(\d+\.?\d*|\.\d+)$" if decimal == "." else r"^[+-]?\d+$")
+    text = pl.when(~plain).then(raw).str.strip_chars()  # null where plain: the clean-up skips those
     negative = text.str.starts_with("(") & text.str.ends_with(")")
     text = text.str.replace_all(r"[()\s\u00a0'’€$£¥]|EUR|USD|GBP|CHF", "")
     thousands, point = (".", ",") if decimal == "," else (",", ".")
@@ -313,7 +319,8 @@ def amount_expr(column: str, decimal: str) -> pl.Expr:
         text = text.str.replace(",", ".", literal=True)
     valid = text.str.contains(r"^[+-]?(\d+\.?\d*|\.\d+)$")
     number = pl.when(valid).then(text).otherwise(None).cast(pl.Float64, strict=False)
-    return pl.when(negative).then(-number).otherwise(number)
+    cleaned = pl.when(negative).then(-number).otherwise(number)
+    return pl.when(plain).then(raw.cast(pl.Float64, strict=False)).otherwise(cleaned)
 
 
 def detect_date_format(values: list[str | None]) -> str | None:

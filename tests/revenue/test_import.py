@@ -219,6 +219,28 @@ class TestDuplicates:
         assert [(e.line, e.column, e.value) for e in result.errors] == [(3, "line_id", "L1")]
         assert not LedgerLine.objects.exists()
 
+    def test_repeats_are_found_across_chunks_and_on_rows_bad_for_another_reason(self, tmp_path, lead, customers, monkeypatch):
+        """A repeat counts wherever the first one stands, and whatever else is wrong with it: fixing and
+        importing the bad row later must not find its id taken by the repeat and skip it as a duplicate."""
+        from keyplan.revenue import reading
+
+        monkeypatch.setattr(reading, "CHUNK_ROWS", 2)
+        rows = ["L1,C-1,2026-01-02,50", "L2,C-1,not a date,5", "L3,C-2,2026-01-03,7", "L1,C-2,2026-01-04,1", "L2,C-1,2026-01-05,9"]
+        result = import_ledger(write(tmp_path, "line_id,account_id,date,amount\n" + "\n".join(rows) + "\n"), by=lead,
+                               options=LedgerOptions(skip_invalid=True))
+        assert [(e.line, e.code) for e in result.errors] == [(3, "not_a_date"), (5, "line_id_repeated"), (6, "line_id_repeated")]
+        assert sorted(LedgerLine.objects.values_list("line_id", flat=True)) == ["L1", "L3"]
+
+    def test_two_line_ids_with_one_key_are_reported_not_written(self, tmp_path, lead, customers, monkeypatch):
+        """A 64-bit hash collision inside one file (made certain here with a hash of the id's length) is named as such."""
+        from keyplan.revenue import services
+
+        monkeypatch.setattr(services, "line_id_keys", lambda ids: ids.str.len_chars().cast(pl.Int64).alias("dedupe_key"))
+        result = import_ledger(write(tmp_path, "line_id,account_id,date,amount\nAB,C-1,2026-01-02,50\nCD,C-2,2026-01-02,60\n"),
+                               by=lead)
+        assert [(e.line, e.code, e.value, e.params) for e in result.errors] == [(3, "key_collision_in_file", "CD", {"line_id": "AB"})]
+        assert not LedgerLine.objects.exists()
+
 
 class TestCurrenciesAndAccounts:
     def test_mixed_currencies_are_converted_with_the_rate_in_force(self, tmp_path, lead, customers):
