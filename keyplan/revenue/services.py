@@ -2,11 +2,13 @@
 
 An import goes over its file twice. The first pass reads, parses and validates
 every row and writes nothing to the database (the parsed chunks wait in a
-temporary folder): with one bad row (and no ``skip_invalid``) the file is
-rejected with a report naming each bad row's line, column and reason. The
-second pass writes the lines chunk by chunk under the import's batch, and a
-last transaction adds the batch to the monthly and daily rollups, which is the
-moment the numbers change everywhere: an import that fails half-way never shows.
+temporary folder, sorted by dedupe key): with one bad row (and no ``skip_invalid``)
+the file is rejected with a report naming each bad row's line, column and reason.
+The second pass writes the lines under the import's batch in key order, group by
+group, and one transaction adds the batch to the monthly and yearly rollups, which
+is the moment the numbers change everywhere: an import that fails half-way never
+shows. On PostgreSQL the lines and that transaction are written at the same time,
+on two connections; the transaction commits after the last line.
 """
 
 import csv
@@ -17,6 +19,7 @@ import json
 import math
 import sqlite3
 import tempfile
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -559,7 +562,13 @@ def import_ledger(
             result.accounts_created = len(context.new_accounts)
             return result
 
-        # Pass 2: write the new rows, then the rollups in one transaction.
+        # Pass 2: write the new lines, and the rollups, the ABC classes and "done" in one transaction.
+        # The rollups are added up from the spilled chunks, so they need not wait for the lines: on
+        # PostgreSQL the lines go in through a second connection while this one writes the rollups
+        # (two server processes, two cores); the transaction commits once every line is in. An import
+        # killed before that leaves lines without rollups, which can be discarded
+        # (rollback_batch(..., broken_off=True)).
+        stop = threading.Event()
         try:
             batch.status = BatchStatus.IMPORTING
             batch.save(update_fields=["status"])
@@ -568,30 +577,25 @@ def import_ledger(
             lookup = pl.DataFrame([(ext, pk) for ext, (pk, _) in context.accounts.items()],
                                   schema={"account_id": pl.String, "_account": pl.Int64}, orient="row")
             skip = pl.Series(sorted(rejected), dtype=pl.Int64)
-            groups = _key_groups(spilled)
-            to_write, written = max(1, sum(rows for _, _, rows in groups)), 0
-            deltas = _Deltas()
-            with _bulk_writing(), ThreadPoolExecutor(max_workers=1) as reader:
-                # The next group is read and prepared (Polars, without the GIL) while the database writes this one.
-                def prepare(group):
-                    return reader.submit(_prepare_group, spilled, group, skip, lookup, batch, connection.vendor, deltas)
-
-                ahead = [prepare(group) for group in groups[:1]]
-                for index, (_, _, rows_in_group) in enumerate(groups):
-                    rows, csv = ahead.pop().result()
-                    ahead += [prepare(group) for group in groups[index + 1:index + 2]]
-                    if rows is not None:
-                        _insert_lines(rows, csv)
-                        result.rows_imported += rows.height
-                    written += rows_in_group
-                    _set_progress(batch, 0.45 + 0.5 * written / to_write, progress, "importing")
-                monthly = deltas.total()
-                # The rollups and "done" in one transaction: an import killed in between leaves
-                # neither, and its lines can be discarded (rollback_batch(..., broken_off=True)).
-                with transaction.atomic():
-                    _apply_rollups(monthly, sign=1)
-                    _refresh_derived()
-                    _finish(batch, result, BatchStatus.DONE)
+            lines = _LineWriter(spilled, skip, lookup, batch, progress, result, stop)
+            with _bulk_writing(), ThreadPoolExecutor(max_workers=2) as pool:
+                try:
+                    deltas = pool.submit(_rollup_deltas, spilled, skip, lookup)
+                    # Alongside only outside a caller's transaction (a test's, say): the second connection
+                    # would not see it. SQLite takes one writer at a time.
+                    alongside = connection.vendor == "postgresql" and not connection.in_atomic_block
+                    writer = pool.submit(_in_own_connection, lines.write) if alongside else None
+                    if writer is None:
+                        lines.write()
+                    with transaction.atomic():
+                        _apply_rollups(deltas.result(), sign=1)
+                        _refresh_derived()
+                        if writer is not None:
+                            writer.result()
+                        _finish(batch, result, BatchStatus.DONE)
+                except BaseException:
+                    stop.set()  # the writer stops after its current group; the pool waits for it
+                    raise
             _set_progress(batch, 1.0, progress, "done")
         except (IntegrityError, connection.Database.IntegrityError) as exc:  # Django's or, from bulk writes, the driver's
             _discard(batch)
@@ -777,44 +781,70 @@ def _key_groups(spilled: list[Spilled]) -> list[tuple[int, int, int]]:
     return groups
 
 
-class _Deltas:
-    """What the lines written so far add to the monthly rollups, per account and month.
+class _LineWriter:
+    """Writes the spilled lines group by group, in key order, and moves the progress bar."""
 
-    Every group of lines touches most account-months again (10M lines over 100,000 accounts
-    and 36 months): merged whenever the list has doubled, the deltas stay near one row per
-    account-month instead of one per group and account-month (300 MB at 10M lines).
-    """
+    def __init__(self, spilled: list[Spilled], skip: pl.Series, lookup: pl.DataFrame, batch: ImportBatch,
+                 progress: Progress | None, result: ImportResult, stop: threading.Event):
+        self.spilled, self.skip, self.lookup, self.batch = spilled, skip, lookup, batch
+        self.progress, self.result, self.stop = progress, result, stop
 
-    def __init__(self):
-        self.frames: list[pl.DataFrame] = []
+    def write(self) -> None:
+        groups = _key_groups(self.spilled)
+        to_write, written = max(1, sum(rows for _, _, rows in groups)), 0
+        with ThreadPoolExecutor(max_workers=1) as reader:
+            # The next group is read and prepared (Polars, without the GIL) while the database writes this one.
+            ahead = [reader.submit(self.prepare, group) for group in groups[:1]]
+            for index, (_, _, rows_in_group) in enumerate(groups):
+                rows, copy_data = ahead.pop().result()
+                if self.stop.is_set():
+                    return
+                ahead += [reader.submit(self.prepare, group) for group in groups[index + 1:index + 2]]
+                if rows is not None:
+                    _insert_lines(rows, copy_data)
+                    self.result.rows_imported += rows.height
+                written += rows_in_group
+                _set_progress(self.batch, 0.45 + 0.5 * written / to_write, self.progress, "importing")
 
-    def add(self, frame: pl.DataFrame) -> None:
-        self.frames.append(frame)
-        if sum(f.height for f in self.frames) > 2 * self.frames[0].height + 1_000_000:
-            self.frames = [_merge_deltas(self.frames)]
+    def prepare(self, group: tuple[int, int, int]) -> tuple[pl.DataFrame | None, bytes | None]:
+        """One key group's lines as ledger rows and, for PostgreSQL, their COPY data. No database access: runs
+        in a thread."""
+        first, end, _ = group
+        parts = [pl.scan_ipc(part.path).slice(part.starts[first], part.starts[end] - part.starts[first]).collect()
+                 for part in self.spilled if part.starts[end] > part.starts[first]]
+        good = _without(pl.concat(parts), self.skip) if parts else None
+        if good is None or not good.height:
+            return None, None
+        rows = _rows(good.join(self.lookup, on="account_id", how="left"), self.batch).sort("dedupe_key")
+        return rows, _copy_csv(rows) if connection.vendor == "postgresql" else None
 
-    def total(self) -> pl.DataFrame | None:
-        return _merge_deltas(self.frames) if self.frames else None
 
-
-def _prepare_group(spilled: list[Spilled], group: tuple[int, int, int], skip: pl.Series, lookup: pl.DataFrame,
-                   batch: ImportBatch, vendor: str, deltas: _Deltas) -> tuple[pl.DataFrame | None, bytes | None]:
-    """One key group's lines as ledger rows (and, for PostgreSQL, their COPY data); adds their rollup deltas.
-    No database access: runs in a thread."""
-    first, end, _ = group
-    parts = [pl.scan_ipc(part.path).slice(part.starts[first], part.starts[end] - part.starts[first]).collect()
-             for part in spilled if part.starts[end] > part.starts[first]]
-    if not parts:
-        return None, None
-    good = pl.concat(parts)
+def _without(frame, skip: pl.Series):
     # Rows found bad after their chunk was kept (a line id repeated further down) stay out.
-    good = good.filter(~pl.col(LINE).is_in(skip.implode())) if len(skip) else good
-    if not good.height:
-        return None, None
-    good = good.join(lookup, on="account_id", how="left")
-    deltas.add(_aggregate(good))
-    rows = _rows(good, batch).sort("dedupe_key")
-    return rows, _copy_csv(rows) if vendor == "postgresql" else None
+    return frame.filter(~pl.col(LINE).is_in(skip.implode())) if len(skip) else frame
+
+
+def _rollup_deltas(spilled: list[Spilled], skip: pl.Series, lookup: pl.DataFrame) -> pl.DataFrame | None:
+    """What the import adds to the monthly rollups, per account and month, from the spilled chunks."""
+    if not spilled:
+        return None
+    lines = _without(pl.scan_ipc([part.path for part in spilled]).select(LINE, "account_id", "_date", "_amount_reporting",
+                                                                          "_cost_reporting"), skip)
+    return lines.join(lookup.lazy(), on="account_id").group_by(
+        pl.col("_account").alias("account_id"), pl.col("_date").dt.month_start().alias("month")  # half truncate's time
+    ).agg(
+        pl.col("_amount_reporting").sum().alias("revenue"),
+        pl.col("_cost_reporting").fill_null(0).sum().alias("cost"),
+        pl.len().alias("lines"),
+    ).collect(engine="streaming")
+
+
+def _in_own_connection(function: Callable[[], None]) -> None:
+    """Run ``function`` in this thread on the thread's own database connection, closed afterwards."""
+    try:
+        function()
+    finally:
+        connection.close()
 
 
 def _insert_lines(rows: pl.DataFrame, csv: bytes | None) -> None:
@@ -898,21 +928,6 @@ def _executemany(sql: str, rows) -> None:
     else:
         with connection.cursor() as cursor:
             cursor.executemany(sql, rows)
-
-
-def _aggregate(inserted: pl.DataFrame) -> pl.DataFrame:
-    # month_start is the same day as truncate("1mo"), in about half the time.
-    return inserted.group_by(pl.col("_account").alias("account_id"), pl.col("_date").dt.month_start().alias("month")).agg(
-        pl.col("_amount_reporting").sum().alias("revenue"),
-        pl.col("_cost_reporting").fill_null(0).sum().alias("cost"),
-        pl.len().alias("lines"),
-    )
-
-
-def _merge_deltas(deltas: list[pl.DataFrame]) -> pl.DataFrame:
-    """Rollup deltas added up per account and month, as one frame."""
-    return pl.concat(deltas, rechunk=False).group_by("account_id", "month").agg(
-        pl.col("revenue").sum(), pl.col("cost").sum(), pl.col("lines").sum())
 
 
 def _apply_rollups(deltas: pl.DataFrame | None, *, sign: int) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 from django.core.exceptions import PermissionDenied
+from django.db import connection
 from openpyxl import Workbook
 
 from keyplan.accounts.models import Account
@@ -418,3 +419,62 @@ def test_a_subscription_entered_twice_is_refused(lead, customers):
     with pytest.raises(Exception, match="already has a Premium subscription"):
         add_subscription(account, by=lead, plan="Premium", monthly_amount=100, currency="EUR", start=datetime.date(2026, 1, 1))
     assert Subscription.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+class TestOutsideATransaction:
+    """As the command line and the worker run an import: committed as it goes. On PostgreSQL the lines then go
+    in through a second connection while the first writes the rollups; SQLite writes one after the other."""
+
+    @pytest.fixture
+    def several_groups(self, monkeypatch):
+        from keyplan.revenue import reading
+
+        monkeypatch.setattr(reading, "CHUNK_ROWS", 2)
+        return "line_id,account_id,date,amount,cost\n" + "\n".join(
+            f"L{i},C-{i % 3 + 1},2026-0{i % 2 + 1}-0{i % 9 + 1},{10 * (i + 1)},{i}" for i in range(9)) + "\n"
+
+    def test_lines_and_rollups_land_together(self, tmp_path, lead, customers, several_groups, monkeypatch):
+        import threading
+
+        from keyplan.revenue import services
+
+        threads, insert = set(), services._insert_lines
+        monkeypatch.setattr(services, "_insert_lines", lambda *a: (threads.add(threading.current_thread().name), insert(*a)))
+        seen = []
+        result = import_ledger(write(tmp_path, several_groups), by=lead, progress=lambda v, m: seen.append((m, v)))
+        assert (result.rows_imported, result.batch.status) == (9, BatchStatus.DONE)
+        alongside = connection.vendor == "postgresql"
+        assert (threading.main_thread().name not in threads) is alongside and threads
+        assert LedgerLine.objects.count() == 9 and sum(r.lines for r in MonthlyRollup.objects.all()) == 9
+        assert rollup("C-1", "2026-01-01") == (decimal.Decimal("80.00"), decimal.Decimal("6.00"), 2)  # lines 0 and 6
+        assert [v for m, v in seen if m == "importing"] == sorted(v for m, v in seen if m == "importing") and seen[-1] == ("done", 1.0)
+
+    def test_lines_that_fail_half_way_leave_nothing(self, tmp_path, lead, customers, several_groups, monkeypatch):
+        from keyplan.revenue import services
+
+        calls, insert = [], services._insert_lines
+
+        def fails_second_time(*args):
+            calls.append(1)
+            if len(calls) == 2:
+                raise RuntimeError("disk full")
+            insert(*args)
+
+        monkeypatch.setattr(services, "_insert_lines", fails_second_time)
+        before = state()
+        with pytest.raises(RuntimeError, match="disk full"):
+            import_ledger(write(tmp_path, several_groups), by=lead)
+        assert state() == before and ImportBatch.objects.get().status == BatchStatus.FAILED
+
+    def test_rollups_that_fail_stop_the_lines_and_leave_nothing(self, tmp_path, lead, customers, several_groups, monkeypatch):
+        from keyplan.revenue import services
+
+        def fails(*args, **kwargs):
+            raise RuntimeError("rollups refused")
+
+        monkeypatch.setattr(services, "_apply_rollups", fails)
+        before = state()
+        with pytest.raises(RuntimeError, match="rollups refused"):
+            import_ledger(write(tmp_path, several_groups), by=lead)
+        assert state() == before and ImportBatch.objects.get().status == BatchStatus.FAILED
