@@ -788,6 +788,7 @@ class _LineWriter:
                  progress: Progress | None, result: ImportResult, stop: threading.Event):
         self.spilled, self.skip, self.lookup, self.batch = spilled, skip, lookup, batch
         self.progress, self.result, self.stop = progress, result, stop
+        self.vendor = connection.vendor  # read here: prepare() runs in a thread of its own
 
     def write(self) -> None:
         groups = _key_groups(self.spilled)
@@ -816,10 +817,10 @@ class _LineWriter:
         if good is None or not good.height:
             return None, None
         rows = _rows(good.join(self.lookup, on="account_id", how="left"), self.batch).sort("dedupe_key")
-        return rows, _copy_csv(rows) if connection.vendor == "postgresql" else None
+        return rows, _copy_csv(rows) if self.vendor == "postgresql" else None
 
 
-def _without(frame, skip: pl.Series):
+def _without(frame: pl.DataFrame | pl.LazyFrame, skip: pl.Series) -> pl.DataFrame | pl.LazyFrame:
     # Rows found bad after their chunk was kept (a line id repeated further down) stay out.
     return frame.filter(~pl.col(LINE).is_in(skip.implode())) if len(skip) else frame
 
