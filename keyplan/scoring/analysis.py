@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
@@ -55,16 +55,19 @@ class CriterionSpec:
     weight: Decimal
 
 
-def _round2(value: Fraction | None) -> float | None:
+def _round2(value: tuple[int, int] | None) -> float | None:
+    """numerator / denominator rounded half up (away from zero) to two decimals, exactly, in integers."""
     if value is None:
         return None
-    decimal = Decimal(value.numerator) / Decimal(value.denominator)
-    return float(decimal.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+    numerator, denominator = value
+    hundredths = (200 * abs(numerator) + denominator) // (2 * denominator)
+    return math.copysign(hundredths, numerator) / 100
 
 
 def group_total(criteria: Sequence[CriterionSpec], scores: Mapping[int, int]) -> Fraction | None:
     """Σ wᵢ·sᵢ / Σ wᵢ over the criteria with a score; None without any (or when their weights are all 0)."""
-    return _group_total(_integer_weights(criteria), scores)
+    total = _group_total(_integer_weights(criteria), scores)
+    return None if total is None else Fraction(*total)
 
 
 def _integer_weights(criteria: Sequence[CriterionSpec]) -> list[tuple[int, int]]:
@@ -78,7 +81,8 @@ def _integer_weights(criteria: Sequence[CriterionSpec]) -> list[tuple[int, int]]
     return [(key, int(w * denominator)) for key, w in fractions]
 
 
-def _group_total(weights: Sequence[tuple[int, int]], scores: Mapping[int, int]) -> Fraction | None:
+def _group_total(weights: Sequence[tuple[int, int]], scores: Mapping[int, int]) -> tuple[int, int] | None:
+    """The group total as (numerator, denominator), not reduced."""
     weighted = total = count = plain = 0
     for key, weight in weights:
         score = scores.get(key)
@@ -90,8 +94,17 @@ def _group_total(weights: Sequence[tuple[int, int]], scores: Mapping[int, int]) 
     if not count:
         return None
     if total == 0:  # every weight 0: the plain mean
-        return Fraction(plain, count)
-    return Fraction(weighted, total)
+        return plain, count
+    return weighted, total
+
+
+def _exact_keys(values: Sequence[tuple[int, int]]) -> list[int]:
+    """Integers that order as the fractions do: each numerator over one common denominator.
+
+    Sorting 100,000 accounts on Fraction objects took 6 s; on these integers a fraction of that.
+    """
+    common = math.lcm(*{denominator for _, denominator in values}) if values else 1
+    return [numerator * (common // denominator) for numerator, denominator in values]
 
 
 def matrix(
@@ -106,35 +119,35 @@ def matrix(
     unranked accounts (missing a group) last by external id.
     """
     by_group = {group: _integer_weights([c for c in criteria if c.group == group]) for group in GROUPS}
-    rows = []
+    rows, ranked, exact = [], [], []
     for account in accounts:
         own = scores.get(account["id"], {})
-        totals = {group: _group_total(by_group[group], own) for group in GROUPS}
+        growth, harmony = (_group_total(by_group[group], own) for group in GROUPS)
         overall = None
-        if totals["growth"] is not None and totals["harmony"] is not None:
-            overall = (totals["growth"] + totals["harmony"]) / 2
+        if growth is not None and harmony is not None:
+            # (g₁/g₂ + h₁/h₂) / 2, exactly
+            overall = (growth[0] * harmony[1] + harmony[0] * growth[1], 2 * growth[1] * harmony[1])
+            ranked.append(len(rows))
+            exact += [overall, growth]
         rows.append({
             **account,
             "scores": {str(c.id): own.get(c.id) for c in criteria},
             "missing": sum(1 for c in criteria if c.id not in own),
-            "growth_total": _round2(totals["growth"]),
-            "harmony_total": _round2(totals["harmony"]),
+            "growth_total": _round2(growth),
+            "harmony_total": _round2(harmony),
             "total": _round2(overall),
-            "_exact": overall,
-            "_growth": totals["growth"],
         })
-    ranked = sorted(
-        (r for r in rows if r["_exact"] is not None),
-        key=lambda r: (-r["_exact"], -r["_growth"], r["external_id"]),
-    )
-    for rank, row in enumerate(ranked, start=1):
+    keys = _exact_keys(exact)
+    order = sorted(range(len(ranked)), key=lambda i: (-keys[2 * i], -keys[2 * i + 1], rows[ranked[i]]["external_id"]))
+    out = [rows[ranked[i]] for i in order]
+    for rank, row in enumerate(out, start=1):
         row["rank"] = rank
-    unranked = sorted((r for r in rows if r["_exact"] is None), key=lambda r: r["external_id"])
+    placed = set(ranked)
+    unranked = sorted((row for i, row in enumerate(rows) if i not in placed), key=lambda r: r["external_id"])
     for row in unranked:
         row["rank"] = None
-    out = ranked + unranked
+    out += unranked
     for row in out:
-        del row["_exact"], row["_growth"]
         row["quadrant"] = quadrant(row["growth_total"], row["harmony_total"])
     return out
 

@@ -47,11 +47,16 @@ def test_the_matrix_ranks_by_the_exact_mean_of_the_two_groups(criteria, data):
     expected = sorted(exact, key=lambda e: (-exact[e][0], -exact[e][1], e))
     assert [r["external_id"] for r in rows if r["rank"] is not None] == expected
     assert [r["rank"] for r in rows if r["rank"] is not None] == list(range(1, len(expected) + 1))
+    def half_up(value: Fraction | None) -> float | None:
+        if value is None:
+            return None
+        return float((Decimal(value.numerator) / Decimal(value.denominator)).quantize(Decimal("0.01"), ROUND_HALF_UP))
+
     for row in rows:
-        if row["external_id"] in exact:
-            value = exact[row["external_id"]][0]
-            half_up = (Decimal(value.numerator) / Decimal(value.denominator)).quantize(Decimal("0.01"), ROUND_HALF_UP)
-            assert row["total"] == float(half_up)
+        own = scores[row["id"]]
+        assert row["growth_total"] == half_up(direct_total(growth, own))
+        assert row["harmony_total"] == half_up(direct_total(harmony, own))
+        assert row["total"] == half_up(exact[row["external_id"]][0] if row["external_id"] in exact else None)
 
 
 def test_weights_with_decimals_stay_exact():
