@@ -1,5 +1,7 @@
-"""/api/v1/criteria/, scores/, rounds/, proposals/, reviews/ and /analysis/scores: the same services as the pages."""
+"""/api/v1/criteria/, scores/, rounds/, proposals/, reviews/, selection-settings and /analysis/scores: the same
+services as the pages."""
 
+from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -30,6 +32,8 @@ from keyplan.scoring.schemas import (
     ScoreIn,
     ScoreOut,
     ScoreQuery,
+    SettingsOut,
+    SettingsPatch,
 )
 
 router = Router(tags=["selection"])
@@ -205,3 +209,25 @@ def add_decision(request, review_id: int, payload: ReviewDecisionIn):
     services.record_decision(review, by=request.user, account=account, action=payload.action, note=payload.note,
                              effective_date=payload.effective_date)
     return Status(201, Review.objects.get(pk=review.pk))
+
+
+# ---------------------------------------------------------------- settings
+
+
+def _settings_out() -> dict[str, Any]:
+    current = services.scoring_settings()
+    # Two decimals as stored, also for the default of a row created just now.
+    cost = Decimal(current.team_cost_per_member).quantize(Decimal("0.01"))
+    return {"review_cadence": current.review_cadence, "team_cost_per_member": cost,
+            "next_review_due": services.next_review_due()}
+
+
+@router.get("/selection-settings", response=SettingsOut, summary="Review cadence, next review due, cost of a team member")
+def get_settings(request):
+    return _settings_out()
+
+
+@router.patch("/selection-settings", response=SettingsOut, summary="Change the review cadence or the cost of a team member")
+def patch_settings(request, payload: SettingsPatch):
+    services.update_settings(by=request.user, **payload.dict(exclude_unset=True))
+    return _settings_out()

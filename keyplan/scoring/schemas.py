@@ -149,3 +149,16 @@ class ReviewDecisionIn(Schema):
     action: Literal["promote", "demote", "keep", "watch"]
     note: str = ""
     effective_date: datetime.date | None = None
+
+
+class SettingsOut(Schema):
+    review_cadence: str = Field(description="monthly or quarterly: how often key status is reviewed")
+    team_cost_per_member: Decimal = Field(description="yearly cost of one team member on an account, in the reporting "
+                                                      "currency: the effort side of an account's return on effort")
+    next_review_due: datetime.date | None = Field(description="the last review's date plus the cadence; null before "
+                                                              "the first review")
+
+
+class SettingsPatch(Schema):
+    review_cadence: str | None = None
+    team_cost_per_member: Decimal | None = None

@@ -89,3 +89,23 @@ def test_rounds_proposals_and_reviews_api(api_client, lead, kam, make_user, work
                            content_type="application/json")
     assert decision.status_code == 201 and decision.json()["decisions"][0]["action"] == "watch"
     assert Proposal.objects.filter(status="accepted").count() == 1
+
+
+def test_selection_settings_read_by_all_changed_by_leads(api_client, lead, kam):
+    client = api_client(lead)
+    assert client.get("/api/v1/selection-settings").json() == {
+        "review_cadence": "quarterly", "team_cost_per_member": "12000.00", "next_review_due": None}
+    review = client.post("/api/v1/reviews/", {"as_of": "2026-01-31"}, content_type="application/json")
+    assert review.status_code == 201
+    changed = client.patch("/api/v1/selection-settings", {"review_cadence": "monthly", "team_cost_per_member": 15000},
+                           content_type="application/json")
+    assert changed.status_code == 200
+    assert changed.json() == {"review_cadence": "monthly", "team_cost_per_member": "15000.00",
+                              "next_review_due": "2026-02-28"}  # a month after the review, at the month's end
+    assert api_client(kam).get("/api/v1/selection-settings").json()["review_cadence"] == "monthly"
+    refused = api_client(kam).patch("/api/v1/selection-settings", {"review_cadence": "quarterly"}, content_type="application/json")
+    assert refused.status_code == 403
+    for payload, field in [({"review_cadence": "weekly"}, "review_cadence"), ({"team_cost_per_member": -5}, "team_cost_per_member")]:
+        response = client.patch("/api/v1/selection-settings", payload, content_type="application/json")
+        assert response.status_code == 422 and field in str(response.json())
+    assert services.scoring_settings().review_cadence == "monthly"
