@@ -191,6 +191,7 @@ class ProposalStatus(models.TextChoices):
     PENDING = "pending", _("Pending")
     ACCEPTED = "accepted", _("Accepted")
     REJECTED = "rejected", pgettext_lazy("proposal status", "Rejected")
+    SUPERSEDED = "superseded", pgettext_lazy("proposal status", "Superseded")  # by a later round, undecided
 
 
 class Proposal(models.Model):

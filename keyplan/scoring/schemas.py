@@ -114,7 +114,7 @@ class ProposalOut(Schema):
 
 class ProposalQuery(Schema):
     round_id: int | None = None
-    status: Literal["pending", "accepted", "rejected"] | None = None
+    status: Literal["pending", "accepted", "rejected", "superseded"] | None = None
 
 
 class DecisionIn(Schema):

@@ -475,7 +475,9 @@ def selection(*, capacity: int | None = None) -> dict[str, Any]:
 @transaction.atomic
 def create_round(*, by: User, name: str, date: datetime.date | None = None, notes: str = "",
                  refresh: bool = True, capacity: int | None = None) -> SelectionRound:
-    """Freeze today's criteria, weights and scores as a dated round, and propose key accounts from its ranking."""
+    """Freeze today's criteria, weights and scores as a dated round, and propose key accounts from its ranking.
+
+    Proposals of earlier rounds that are still undecided are marked superseded."""
     _require_configure(by)
     name = (name or "").strip()
     if not name:
@@ -504,6 +506,10 @@ def create_round(*, by: User, name: str, date: datetime.date | None = None, note
         RoundAccount(round=selection_round, account_id=r["id"], growth_total=r["growth_total"],
                      harmony_total=r["harmony_total"], total=r["total"], rank=r["rank"], tier=r["tier"])
         for r in rows], batch_size=1000)
+    # Proposals of earlier rounds still open were made on older scores: this round's ranking replaces them.
+    Proposal.objects.filter(status=ProposalStatus.PENDING).update(
+        status=ProposalStatus.SUPERSEDED, decided_by=by, decided_at=timezone.now(),
+        decision_reason=_("Superseded by round %(round)s.") % {"round": name})
     Proposal.objects.bulk_create([
         Proposal(round=selection_round, account_id=p["account_id"], action=p["action"], from_tier=p["from_tier"],
                  to_tier=p["to_tier"], rank=p["rank"], total=p["total"], explanation=p["explanation"])

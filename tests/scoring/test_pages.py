@@ -98,6 +98,17 @@ def test_round_accept_and_demote_through_pages(lead, make_user, worked_example):
     assert (change.to_tier, change.reason, change.effective_date) == ("candidate", "Poor fit", datetime.date(2026, 9, 30))
 
 
+def test_an_earlier_rounds_undecided_proposals_show_as_superseded_without_buttons(lead, make_user, worked_example):
+    accounts.add_team_member(worked_example["Charlie"], by=lead, user=make_user("kc", kam_capacity=1), role=TeamRole.KAM)
+    client = client_for(lead)
+    first = client.post(reverse("scoring:rounds"), {"name": "FY2026"}).url
+    assert 'name="decision" value="accept"' in client.get(first).content.decode()
+    client.post(reverse("scoring:rounds"), {"name": "FY2026-Q2"})
+    page = client.get(first).content.decode()
+    assert "badge superseded" in page and "Superseded by round FY2026-Q2." in page
+    assert 'name="decision" value="accept"' not in page
+
+
 def test_chart_page_has_the_figure_and_quadrants(lead, worked_example):
     body = client_for(lead).get(reverse("scoring:chart")).content.decode()
     assert 'type="application/json"' in body and "Invest: key account" in body and "plotly.min.js" in body

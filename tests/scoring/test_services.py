@@ -193,6 +193,26 @@ def test_accepting_changes_the_tier_with_history_and_demotion_needs_reason_and_d
     assert alpha.tier == Tier.STANDARD and Proposal.objects.get(pk=reject.pk).status == "rejected"
 
 
+def test_a_new_round_supersedes_the_undecided_proposals_of_earlier_ones(lead, make_user, worked_example):
+    alpha, bravo, charlie = (worked_example[n] for n in ("Alpha", "Bravo", "Charlie"))
+    accounts.set_tier(bravo, by=lead, tier=Tier.KEY, reason="Biggest spender")
+    make_kams(make_user, lead, [alpha, charlie], [1, 1])
+    first = services.create_round(by=lead, name="FY2026")
+    decided = Proposal.objects.get(round=first, account=alpha)
+    services.reject_proposal(decided, by=lead, reason="Not this year")
+    second = services.create_round(by=lead, name="FY2026-Q2")
+    old = {p.account.name: p for p in Proposal.objects.filter(round=first).select_related("account")}
+    assert old["Alpha"].status == "rejected" and old["Alpha"].decision_reason == "Not this year"
+    assert {old["Bravo"].status, old["Charlie"].status} == {"superseded"}
+    assert old["Charlie"].decided_by == lead and "FY2026-Q2" in old["Charlie"].decision_reason
+    assert set(Proposal.objects.filter(round=second).values_list("status", flat=True)) == {"pending"}
+    with pytest.raises(ValidationError) as error:
+        services.accept_proposal(old["Charlie"], by=lead)
+    assert "status" in error.value.message_dict
+    charlie.refresh_from_db()
+    assert charlie.tier == Tier.STANDARD
+
+
 def test_round_names_are_unique_and_need_criteria(lead, worked_example):
     services.create_round(by=lead, name="FY2026")
     with pytest.raises(ValidationError) as error:
