@@ -46,3 +46,16 @@ def test_plain_and_formatted_amounts_read_the_same(values, decimal):
     expected = [float(v) for v in values]
     assert parse(plain, decimal) == pytest.approx(expected)
     assert parse(formatted, decimal) == pytest.approx(expected)
+
+
+@given(st.lists(st.text(max_size=300), max_size=20))
+def test_dedupe_keys_are_xxh3_of_the_utf8_text(texts):
+    """Stored keys depend on this hash: it must stay XXH3-64 of the UTF-8 bytes (short, mid and long inputs
+    take different paths through the algorithm), as the reference implementation computes it."""
+    import numpy as np
+    import xxhash
+
+    from keyplan.revenue.services import line_id_keys
+
+    expected = [int(np.uint64(xxhash.xxh3_64_intdigest(("#" + t).encode())).astype(np.int64)) for t in texts]
+    assert line_id_keys(pl.Series(texts, dtype=pl.String)).to_list() == expected
