@@ -366,12 +366,12 @@ def _line_id_repeats(ids: list[pl.DataFrame], inspection: Inspection) -> list[Ro
     if not ids:
         return []
     every = pl.concat([frame.select(LINE, "_line_key") for frame in ids])
-    suspects = every.filter(pl.col("_line_key").is_duplicated())[LINE].implode()
-    if not len(suspects[0]):
+    suspects = every.filter(pl.col("_line_key").is_duplicated())[LINE]
+    if suspects.is_empty():
         return []
-    rows = pl.concat([frame.filter(pl.col(LINE).is_in(suspects)) for frame in ids])
-    first_of_key = rows.filter(pl.col("_line_key").is_first_distinct()).select("_line_key", pl.col("line_id").alias("_first"))
-    rows = rows.join(first_of_key, on="_line_key", maintain_order="left").filter(~pl.col("_line_key").is_first_distinct())
+    rows = pl.concat([frame.filter(pl.col(LINE).is_in(suspects.implode())) for frame in ids]).with_columns(
+        pl.col("line_id").first().over("_line_key").alias("_first")  # the id that took the key first in the file
+    ).filter(~pl.col("_line_key").is_first_distinct())
     column = inspection.mapping.get("line_id", "line_id")
     return [RowError.of(line, column, value, "line_id_repeated") if value == first else
             RowError.of(line, column, value, "key_collision_in_file", line_id=first)
@@ -935,14 +935,14 @@ def _executemany(sql: str, rows) -> None:
 
 def _apply_rollups(deltas: pl.DataFrame | None, *, sign: int) -> None:
     """Add (sign=1) or take away (sign=-1) revenue, cost and line counts per account and month, and per
-    account and year, in one transaction."""
+    account and year, in one transaction. ``deltas``: one row per account and month (both callers add
+    them up so)."""
     if deltas is None or deltas.height == 0:
         return
     sums = (pl.col("revenue").sum(), pl.col("cost").sum(), pl.col("lines").sum())
-    monthly = deltas.group_by("account_id", "month").agg(*sums)
-    yearly = monthly.group_by("account_id", pl.col("month").dt.year().cast(pl.Int64).alias("year")).agg(*sums)
+    yearly = deltas.group_by("account_id", pl.col("month").dt.year().cast(pl.Int64).alias("year")).agg(*sums)
     with transaction.atomic():
-        _apply_sums(MonthlyRollup._meta.db_table, "month", monthly, sign=sign)
+        _apply_sums(MonthlyRollup._meta.db_table, "month", deltas, sign=sign)
         _apply_sums(YearlyRollup._meta.db_table, "year", yearly, sign=sign)
 
 
