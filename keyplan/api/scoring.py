@@ -1,7 +1,6 @@
 """/api/v1/criteria/, scores/, rounds/, proposals/, reviews/, selection-settings and /analysis/scores: the same
 services as the pages."""
 
-from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -216,9 +215,7 @@ def add_decision(request, review_id: int, payload: ReviewDecisionIn):
 
 def _settings_out() -> dict[str, Any]:
     current = services.scoring_settings()
-    # Two decimals as stored, also for the default of a row created just now.
-    cost = Decimal(current.team_cost_per_member).quantize(Decimal("0.01"))
-    return {"review_cadence": current.review_cadence, "team_cost_per_member": cost,
+    return {"review_cadence": current.review_cadence, "team_cost_per_member": current.team_cost_per_member,
             "next_review_due": services.next_review_due()}
 
 

@@ -119,7 +119,7 @@ def matrix(
     unranked accounts (missing a group) last by external id.
     """
     by_group = {group: _integer_weights([c for c in criteria if c.group == group]) for group in GROUPS}
-    rows, ranked, exact = [], [], []
+    ranked, unranked = [], []  # ranked: (row, exact overall total, exact growth total)
     for account in accounts:
         own = scores.get(account["id"], {})
         growth, harmony = (_group_total(by_group[group], own) for group in GROUPS)
@@ -127,23 +127,25 @@ def matrix(
         if growth is not None and harmony is not None:
             # (g₁/g₂ + h₁/h₂) / 2, exactly
             overall = (growth[0] * harmony[1] + harmony[0] * growth[1], 2 * growth[1] * harmony[1])
-            ranked.append(len(rows))
-            exact += [overall, growth]
-        rows.append({
+        row = {
             **account,
             "scores": {str(c.id): own.get(c.id) for c in criteria},
             "missing": sum(1 for c in criteria if c.id not in own),
             "growth_total": _round2(growth),
             "harmony_total": _round2(harmony),
             "total": _round2(overall),
-        })
-    keys = _exact_keys(exact)
-    order = sorted(range(len(ranked)), key=lambda i: (-keys[2 * i], -keys[2 * i + 1], rows[ranked[i]]["external_id"]))
-    out = [rows[ranked[i]] for i in order]
+        }
+        if overall is None:
+            unranked.append(row)
+        else:
+            ranked.append((row, overall, growth))
+    overall_keys = _exact_keys([overall for _, overall, _ in ranked])
+    growth_keys = _exact_keys([growth for _, _, growth in ranked])
+    order = sorted(range(len(ranked)), key=lambda i: (-overall_keys[i], -growth_keys[i], ranked[i][0]["external_id"]))
+    out = [ranked[i][0] for i in order]
     for rank, row in enumerate(out, start=1):
         row["rank"] = rank
-    placed = set(ranked)
-    unranked = sorted((row for i, row in enumerate(rows) if i not in placed), key=lambda r: r["external_id"])
+    unranked.sort(key=lambda r: r["external_id"])
     for row in unranked:
         row["rank"] = None
     out += unranked

@@ -583,7 +583,9 @@ def reject_proposal(proposal: Proposal, *, by: User, reason: str = "") -> Propos
 
 
 def scoring_settings() -> ScoringSettings:
-    settings_, _created = ScoringSettings.objects.get_or_create(pk=1)
+    settings_, created = ScoringSettings.objects.get_or_create(pk=1)
+    if created:
+        settings_.refresh_from_db()  # the defaults as stored (12000.00, not the model's 12000)
     return settings_
 
 
