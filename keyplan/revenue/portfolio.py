@@ -36,7 +36,8 @@ from keyplan.revenue.models import (
     Subscription,
     YearlyRollup,
 )
-from keyplan.revenue.services import bulk_insert, reporting_currency
+from keyplan.revenue.importing.write import bulk_insert
+from keyplan.revenue.services import reporting_currency
 
 ANALYSES = ("pareto", "abc", "mrr", "profitability", "concentration", "clv")
 

@@ -33,11 +33,11 @@ from keyplan.revenue.reading import (
     detect_mapping,
     open_table,
 )
+from keyplan.revenue.importing.batch import _file_sha256
 from keyplan.revenue.services import (
     RATE_FIELDS,
     SUBSCRIPTION_FIELDS,
     LedgerOptions,
-    _file_sha256,
     can_import,
     inspect_ledger,
 )

@@ -184,7 +184,7 @@ class TestDuplicates:
         assert LedgerLine.objects.count() == 1
 
     def test_a_key_taken_by_another_line_id_is_an_error_not_a_duplicate(self, tmp_path, lead, customers):
-        from keyplan.revenue.services import line_id_keys
+        from keyplan.revenue.importing.validate import line_id_keys
 
         import_ledger(write(tmp_path, "line_id,account_id,date,amount\nL1,C-1,2026-01-02,50\n", "jan.csv"), by=lead)
         # As if two different line ids had the same 64-bit hash: the stored line carries L2's key.
@@ -196,7 +196,7 @@ class TestDuplicates:
         assert state() == before and result.batch.status == BatchStatus.REJECTED
 
     def test_lines_written_by_another_import_meanwhile_stop_this_one_cleanly(self, tmp_path, lead, customers):
-        from keyplan.revenue.services import line_id_keys
+        from keyplan.revenue.importing.validate import line_id_keys
 
         import_ledger(write(tmp_path, "line_id,account_id,date,amount\nL0,C-1,2026-01-01,1\n", "old.csv"), by=lead)
         other = ImportBatch.objects.create(kind="ledger", file_name="other.csv", file_sha256="0" * 64, created_by=lead)
@@ -234,9 +234,9 @@ class TestDuplicates:
 
     def test_two_line_ids_with_one_key_are_reported_not_written(self, tmp_path, lead, customers, monkeypatch):
         """A 64-bit hash collision inside one file (made certain here with a hash of the id's length) is named as such."""
-        from keyplan.revenue import services
+        from keyplan.revenue.importing import validate
 
-        monkeypatch.setattr(services, "line_id_keys", lambda ids: ids.str.len_chars().cast(pl.Int64).alias("dedupe_key"))
+        monkeypatch.setattr(validate, "line_id_keys", lambda ids: ids.str.len_chars().cast(pl.Int64).alias("dedupe_key"))
         result = import_ledger(write(tmp_path, "line_id,account_id,date,amount\nAB,C-1,2026-01-02,50\nCD,C-2,2026-01-02,60\n"),
                                by=lead)
         assert [(e.line, e.code, e.value, e.params) for e in result.errors] == [(3, "key_collision_in_file", "CD", {"line_id": "AB"})]
@@ -437,10 +437,10 @@ class TestOutsideATransaction:
     def test_lines_and_rollups_land_together(self, tmp_path, lead, customers, several_groups, monkeypatch):
         import threading
 
-        from keyplan.revenue import services
+        from keyplan.revenue.importing import write as line_writing
 
-        threads, insert = set(), services._insert_lines
-        monkeypatch.setattr(services, "_insert_lines", lambda *a: (threads.add(threading.current_thread().name), insert(*a)))
+        threads, insert = set(), line_writing._insert_lines
+        monkeypatch.setattr(line_writing, "_insert_lines", lambda *a: (threads.add(threading.current_thread().name), insert(*a)))
         seen = []
         result = import_ledger(write(tmp_path, several_groups), by=lead, progress=lambda v, m: seen.append((m, v)))
         assert (result.rows_imported, result.batch.status) == (9, BatchStatus.DONE)
@@ -451,9 +451,9 @@ class TestOutsideATransaction:
         assert [v for m, v in seen if m == "importing"] == sorted(v for m, v in seen if m == "importing") and seen[-1] == ("done", 1.0)
 
     def test_lines_that_fail_half_way_leave_nothing(self, tmp_path, lead, customers, several_groups, monkeypatch):
-        from keyplan.revenue import services
+        from keyplan.revenue.importing import write as line_writing
 
-        calls, insert = [], services._insert_lines
+        calls, insert = [], line_writing._insert_lines
 
         def fails_second_time(*args):
             calls.append(1)
@@ -461,19 +461,19 @@ class TestOutsideATransaction:
                 raise RuntimeError("disk full")
             insert(*args)
 
-        monkeypatch.setattr(services, "_insert_lines", fails_second_time)
+        monkeypatch.setattr(line_writing, "_insert_lines", fails_second_time)
         before = state()
         with pytest.raises(RuntimeError, match="disk full"):
             import_ledger(write(tmp_path, several_groups), by=lead)
         assert state() == before and ImportBatch.objects.get().status == BatchStatus.FAILED
 
     def test_rollups_that_fail_stop_the_lines_and_leave_nothing(self, tmp_path, lead, customers, several_groups, monkeypatch):
-        from keyplan.revenue import services
+        from keyplan.revenue.importing import ledger
 
         def fails(*args, **kwargs):
             raise RuntimeError("rollups refused")
 
-        monkeypatch.setattr(services, "_apply_rollups", fails)
+        monkeypatch.setattr(ledger, "_apply_rollups", fails)
         before = state()
         with pytest.raises(RuntimeError, match="rollups refused"):
             import_ledger(write(tmp_path, several_groups), by=lead)

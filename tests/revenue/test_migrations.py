@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-from keyplan.revenue.services import line_id_keys
+from keyplan.revenue.importing.validate import line_id_keys
 
 BEFORE, AFTER = ("revenue", "0002_abc_class"), ("revenue", "0003_ledger_keys_yearly_rollups")
 

@@ -55,7 +55,7 @@ def test_dedupe_keys_are_xxh3_of_the_utf8_text(texts):
     import numpy as np
     import xxhash
 
-    from keyplan.revenue.services import line_id_keys
+    from keyplan.revenue.importing.validate import line_id_keys
 
     expected = [int(np.uint64(xxhash.xxh3_64_intdigest(("#" + t).encode())).astype(np.int64)) for t in texts]
     assert line_id_keys(pl.Series(texts, dtype=pl.String)).to_list() == expected

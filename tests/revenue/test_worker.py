@@ -122,12 +122,12 @@ def test_an_import_that_breaks_off_is_marked_failed(lead, make_account, run_work
     make_account("Acme", external_id="C-1")
     upload = uploads.save_upload(SimpleUploadedFile("l.csv", b"account_id,date,amount\nC-1,2026-01-02,5\n"), kind="ledger", by=lead)
     batch = uploads.start_import(upload, by=lead, choices=uploads.ImportChoices(mapping={}))
-    from keyplan.revenue import services
+    from keyplan.revenue.importing import write as line_writing
 
     def broken(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(services, "_insert_lines", broken)
+    monkeypatch.setattr(line_writing, "_insert_lines", broken)
     run_worker()
     batch.refresh_from_db()
     assert batch.status == BatchStatus.FAILED and LedgerLine.objects.count() == 0

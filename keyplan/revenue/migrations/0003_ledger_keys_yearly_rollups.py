@@ -19,7 +19,7 @@ def key_lines_by_line_id(apps, schema_editor):
     """Lines imported with a line id had no dedupe key: they get the hash of their line id."""
     import polars as pl
 
-    from keyplan.revenue.services import line_id_keys  # the keys must stay what the import computes
+    from keyplan.revenue.importing.validate import line_id_keys  # the keys must stay what the import computes
 
     ledger = apps.get_model("revenue", "LedgerLine")
     pending = ledger.objects.filter(dedupe_key__isnull=True).order_by("pk")

@@ -1,0 +1,128 @@
+"""Pareto: the vital few accounts that bring a given share (80 %) of revenue."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from typing import Any
+
+import polars as pl
+
+from keyplan.revenue.analysis.common import (
+    MONEY_DECIMALS,
+    SHARE_DECIMALS,
+    _check_fraction,
+    _divide,
+    _money,
+    _prepare,
+    _ranked,
+)
+
+
+def pareto(revenue: pl.DataFrame, *, threshold: float = 0.8) -> dict[str, Any]:
+    """Which few accounts make most of the revenue.
+
+    Input: `external_id`, `name`, `revenue`, one row per account for the period
+    (rows of the same account are added up). Accounts are ranked by revenue
+    descending, ties by external_id; `total` is the sum of positive revenue and
+    each account's `share` is its positive revenue over that total, so accounts
+    with zero or negative revenue stay in the list, last, with share 0, and the
+    cumulative share ends at 1. `vital_few` is the smallest k whose cumulative
+    share (exact, before rounding) reaches `threshold`; 0 when no account has
+    positive revenue.
+
+    Output: `{"total", "threshold", "vital_few", "accounts": [{"external_id",
+    "name", "revenue", "share", "cumulative_share"}, ...]}`.
+    """
+    ranked, total, vital_few = _pareto_ranking(revenue, threshold)
+    return {"total": _money(total), "threshold": threshold, "vital_few": vital_few, "accounts": _pareto_rows(ranked)}
+
+
+def pareto_summary(revenue: pl.DataFrame, *, threshold: float = 0.8, top: int = 50) -> dict[str, Any]:
+    """`pareto()` for a dashboard: the list stops after `top` accounts and the rest are added up.
+
+    The same input, ranking, `total`, `threshold` and `vital_few` as
+    `pareto()`; `accounts` holds its first `top` rows and `rest` the others:
+    `{"accounts": n, "revenue": their revenue, "cumulative_share": that of the
+    last account (null when n is 0)}`. `pareto_chart_series()` takes it as it
+    takes the whole result, without a row per account being made.
+    """
+    if top < 1:
+        raise ValueError(f"top must be at least 1, got {top}")
+    ranked, total, vital_few = _pareto_ranking(revenue, threshold)
+    rest = ranked.slice(top)
+    last = _pareto_rows(rest.tail(1))
+    return {
+        "total": _money(total),
+        "threshold": threshold,
+        "vital_few": vital_few,
+        "accounts": _pareto_rows(ranked.head(top)),
+        "rest": {
+            "accounts": rest.height,
+            "revenue": _money(int(rest["revenue"].sum())),
+            "cumulative_share": last[0]["cumulative_share"] if last else None,
+        },
+    }
+
+
+def _pareto_ranking(revenue: pl.DataFrame, threshold: float) -> tuple[pl.DataFrame, int, int]:
+    """Accounts ranked as `pareto()` ranks them (cents, unrounded shares), the positive total (cents), the vital few."""
+    _check_fraction("threshold", threshold)
+    accounts = (
+        _prepare(revenue, what="pareto", keys=["external_id"], text=["external_id", "name"], money=["revenue"])
+        .group_by("external_id")
+        .agg(pl.col("name").first(), pl.col("revenue").sum())
+    )
+    ranked = _ranked(accounts)
+    total = int(ranked["positive"].sum())
+    share, cumulative = (_divide(ranked[column], max(total, 1)) for column in ("positive", "running"))
+    # Cumulative shares only grow and the last positive account reaches exactly 1, so this counts up to the first k.
+    vital_few = int((cumulative < threshold).sum()) + 1 if total > 0 else 0
+    return ranked.with_columns(share=share, cumulative_share=cumulative), total, vital_few
+
+
+def _pareto_rows(ranked: pl.DataFrame) -> list[dict[str, Any]]:
+    columns = (
+        ranked["external_id"].to_list(),
+        ranked["name"].to_list(),
+        _divide(ranked["revenue"], 100).to_list(),
+        ranked["share"].round(SHARE_DECIMALS).to_list(),
+        ranked["cumulative_share"].round(SHARE_DECIMALS).to_list(),
+    )
+    # Dicts written out from the columns: twice as fast as DataFrame.to_dicts() for 100,000 accounts.
+    return [
+        {"external_id": e, "name": n, "revenue": r, "share": s, "cumulative_share": c}
+        for e, n, r, s, c in zip(*columns, strict=True)
+    ]
+
+
+def pareto_chart_series(result: dict[str, Any], *, max_bars: int = 50) -> dict[str, list]:
+    """Bars and cumulative line for a Pareto chart that stays readable at any portfolio size.
+
+    Takes the output of `pareto()` or `pareto_summary()`. The first `max_bars`
+    accounts get a bar each (labelled by name, with the external id added where
+    names repeat); the accounts beyond them are added up into one "Other (N
+    accounts)" bar whose cumulative share is that of the last account.
+
+    Output: `{"labels": [...], "revenue": [...], "cumulative_share": [...], "others": N}`,
+    where `others` is the number of accounts in that last bar (0: there is none).
+    """
+    if max_bars < 1:
+        raise ValueError(f"max_bars must be at least 1, got {max_bars}")
+    shown, tail = result["accounts"][:max_bars], result["accounts"][max_bars:]
+    rest = result.get("rest") or {"accounts": 0, "revenue": 0.0, "cumulative_share": None}
+    names = [account["name"] or account["external_id"] for account in shown]
+    counts = Counter(names)
+    labels = [
+        f"{name} ({account['external_id']})" if counts[name] > 1 else name
+        for name, account in zip(names, shown, strict=True)
+    ]
+    revenue = [account["revenue"] for account in shown]
+    cumulative = [account["cumulative_share"] for account in shown]
+    others = len(tail) + rest["accounts"]
+    if others:
+        labels.append(f"Other ({others} account{'' if others == 1 else 's'})")
+        tail_revenue = math.fsum([*(account["revenue"] for account in tail), rest["revenue"]])
+        revenue.append(round(tail_revenue, MONEY_DECIMALS) + 0.0)
+        cumulative.append(rest["cumulative_share"] if rest["accounts"] else tail[-1]["cumulative_share"])
+    return {"labels": labels, "revenue": revenue, "cumulative_share": cumulative, "others": others}
