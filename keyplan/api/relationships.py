@@ -36,7 +36,6 @@ from keyplan.relationships.schemas import (
     StakeholderOut,
     StakeholderPatch,
     StakeholderQuery,
-    StaleOut,
     StalePage,
     StaleQuery,
     TargetOut,
@@ -309,25 +308,29 @@ def _stale_rows(alerts) -> list[dict]:
             "stakeholder": a.person.as_dict(),
             "key_contact": a.person.key_contact,
             "buying_role": a.person.buying_role,
+            "decision_power": a.person.power,
             "last_contact": a.person.last_contact,
             "days_since": a.stale.days_since,
-            "owner": a.person.owner,
+            "owner": a.person.owner_dict(),
         }
         for a in alerts
     ]
 
 
-@router.get(ACCOUNT + "/stale-relationships", response=list[StaleOut],
-            summary="Key contacts and decision makers not contacted for `days` days (default 60)")
-def account_stale(request, account_id: int, query: Query[StaleQuery]):
+def _stale_page(alerts, page: LimitOffset.Input) -> dict:
+    return {"items": _stale_rows(alerts[page.offset:page.offset + page.limit]), "count": len(alerts)}
+
+
+@router.get(ACCOUNT + "/stale-relationships", response=StalePage,
+            summary="Watched stakeholders of one account not contacted for the stale threshold (or `days`)")
+def account_stale(request, account_id: int, query: Query[StaleQuery], page: Query[LimitOffset.Input]):
     account = _account(request, account_id)
-    return _stale_rows(services.stale_alerts(Account.objects.filter(pk=account.pk), days=query.days))
+    return _stale_page(services.stale_alerts(Account.objects.filter(pk=account.pk), days=query.days), page)
 
 
 @router.get("/relationships/stale", response=StalePage, summary="Stale relationships across every account the user sees")
 def portfolio_stale(request, query: Query[StaleQuery], page: Query[LimitOffset.Input]):
-    rows = _stale_rows(services.stale_alerts(Account.objects.visible_to(request.user), days=query.days))
-    return {"items": rows[page.offset:page.offset + page.limit], "count": len(rows)}
+    return _stale_page(services.stale_alerts(Account.objects.visible_to(request.user), days=query.days), page)
 
 
 @router.get(ACCOUNT + "/map.svg", summary="The stakeholder map as a self-contained SVG", url_name="relationships_map_svg",

@@ -24,6 +24,8 @@ SENTIMENT_GAP = {"critic": 3, "neutral": 2, "supporter": 0}
 CONTACT_GAP = {"none": 2, "weak": 1, "medium": 0, "strong": 0}
 CONTACT_RANK = {"none": 0, "weak": 1, "medium": 2, "strong": 3}
 LINE_STRENGTH = {"weak": 1, "medium": 2, "strong": 3}
+# A step of a path to someone: a reporting line counts, but less than any positive influence line.
+PATH_STEP_STRENGTH = {"reporting": 0, **LINE_STRENGTH}
 ROLE_WEIGHT = {"decision_maker": 2, "economic_buyer": 2, "blocker": 2, "gatekeeper": 1, "influencer": 1}
 # The roles that decide: stale alerts and "decision makers without an owner" watch them.
 DECIDING_ROLES = ("decision_maker", "economic_buyer")
@@ -36,6 +38,8 @@ STRONG_CONTACT_POINTS = 6
 MEDIUM_CONTACT_POINTS = 3
 
 STALE_AFTER_DAYS = 60
+# The decision powers the stale alerts watch unless a lead chooses otherwise (see StaleRule).
+STALE_POWERS = ("high", "medium")
 MAX_PATHS = 3
 
 
@@ -81,7 +85,8 @@ class Person:
     contact: str = "none"
     key_contact: bool = False
     owner_id: int | None = None
-    owner: str = ""
+    owner: str = ""  # the owner's full name (or username)
+    owner_username: str = ""
     last_contact: datetime.date | None = None
 
     @property
@@ -94,6 +99,12 @@ class Person:
 
     def as_dict(self) -> dict:
         return {"id": self.id, "name": self.name}
+
+    def owner_dict(self) -> dict | None:
+        """The relationship owner as the API shows users: id, username and name."""
+        if self.owner_id is None:
+            return None
+        return {"id": self.owner_id, "username": self.owner_username, "name": self.owner}
 
 
 @dataclass(frozen=True)
@@ -148,11 +159,18 @@ class Reason:
 
 @dataclass(frozen=True)
 class Path:
-    """People from the one who starts (a supporter or external party) to the target, over positive lines."""
+    """People from the one who starts (a supporter or external party) to the target.
+
+    Each step is a positive influence line or a reporting line (either way up or down
+    the line: a manager can introduce us to their own manager, and to their team).
+    ``links`` says which, step by step; ``stale`` that nobody has been in contact with
+    the start for the stale threshold or longer (or ever).
+    """
 
     people: tuple[Person, ...]
-    weakest: str  # the weakest line on the path
-    score: float
+    weakest: str  # the weakest step: a line strength, or "reporting" (weaker than any influence line)
+    links: tuple[str, ...] = ()  # "influence" or "reporting", one per step
+    stale: bool = False
 
     @property
     def start(self) -> Person:
@@ -166,11 +184,36 @@ class Path:
     def owner(self) -> str:
         return self.start.owner
 
+    @property
+    def trail(self) -> tuple[tuple[Person, str], ...]:
+        """Each person with the kind of step that led to them ("" for the start)."""
+        return tuple(zip(self.people, ("", *self.links)))
+
+    @property
+    def order_key(self) -> tuple:
+        """Best first: a start a team member owns, the start's contact strength, fewer steps, the stronger weakest step."""
+        return (
+            self.start.owner_id is None,
+            -CONTACT_RANK.get(self.start.contact, 0),
+            self.steps,
+            -PATH_STEP_STRENGTH.get(self.weakest, 0),
+            [p.name.casefold() for p in self.people],
+            [p.id for p in self.people],
+        )
+
     def owner_dict(self) -> dict | None:
-        return {"id": self.start.owner_id, "name": self.start.owner} if self.start.owner_id is not None else None
+        return self.start.owner_dict()
 
     def as_dict(self) -> dict:
-        return {"steps": self.steps, "weakest_line": self.weakest, "owner": self.owner_dict()}
+        return {
+            "steps": self.steps,
+            "weakest_line": self.weakest,
+            "links": list(self.links),
+            "owner": self.owner_dict(),
+            "start_contact": self.start.contact,
+            "start_last_contact": self.start.last_contact,
+            "stale": self.stale,
+        }
 
 
 @dataclass(frozen=True)
@@ -250,48 +293,84 @@ def _can_start_path(person: Person) -> bool:
     return person.sentiment == "supporter" or (person.external and person.sentiment != "critic")
 
 
-def find_paths(target: Person, people: dict[int, Person], lines: Sequence[Line]) -> list[Path]:
-    """Paths to ``target`` over one or two positive influence lines, best first.
+@dataclass(frozen=True)
+class _Step:
+    source: int
+    strength: str  # a line strength, or "reporting"
+    kind: str  # "influence" or "reporting"
 
-    A path starts with a supporter or a non-critical external party; the person in the
-    middle of a two-step path is anyone but a critic (a critic would not carry our case).
-    The best path has strong lines, starts with someone we are in close contact with and
-    whose relationship a team member owns, and is short.
+
+def _steps_into(people: dict[int, Person], lines: Sequence[Line]) -> dict[int, list[_Step]]:
+    """For each person, the steps that lead to them: positive influence lines, and reporting lines both ways.
+
+    Between two people, an influence line in one direction replaces the reporting line in that
+    direction: a positive one is the stronger way, a negative one says the step is closed.
     """
-    positive_in: dict[int, list[Line]] = defaultdict(list)
+    into: dict[int, list[_Step]] = defaultdict(list)
+    drawn: set[tuple[int, int]] = set()
     for line in lines:
-        if line.positive and line.source in people and line.target in people:
-            positive_in[line.target].append(line)
+        if line.source in people and line.target in people and line.source != line.target:
+            drawn.add((line.source, line.target))
+            if line.positive:
+                into[line.target].append(_Step(line.source, line.strength, "influence"))
+    for person in people.values():
+        manager = person.reports_to
+        if manager is None or manager not in people or manager == person.id:
+            continue
+        for source, target in ((person.id, manager), (manager, person.id)):
+            if (source, target) not in drawn:
+                into[target].append(_Step(source, "reporting", "reporting"))
+    return into
+
+
+def find_paths(
+    target: Person,
+    people: dict[int, Person],
+    lines: Sequence[Line],
+    *,
+    today: datetime.date | None = None,
+    stale_days: int = STALE_AFTER_DAYS,
+    steps_into: dict[int, list[_Step]] | None = None,
+) -> list[Path]:
+    """Paths to ``target`` over one or two steps, best first (``Path.order_key``).
+
+    A step is a positive influence line or a reporting line, up or down. A path starts
+    with a supporter or a non-critical external party; the person in the middle of a
+    two-step path is anyone but a critic (a critic would not carry our case). With
+    ``today``, a path whose start was not contacted for ``stale_days`` days is marked stale.
+    """
+    into = steps_into if steps_into is not None else _steps_into(people, lines)
     found: list[Path] = []
-    for first in positive_in[target.id]:
+    for first in into.get(target.id, ()):
         middle = people[first.source]
-        if _can_start_path(middle) and middle.id != target.id:
-            found.append(_path((middle, target), (first,)))
+        if middle.id == target.id:
+            continue
+        if _can_start_path(middle):
+            found.append(_path((middle, target), (first,), today, stale_days))
         if middle.sentiment == "critic":
             continue
-        for second in positive_in[middle.id]:
+        for second in into.get(middle.id, ()):
             start = people[second.source]
             if start.id in (target.id, middle.id) or not _can_start_path(start):
                 continue
-            found.append(_path((start, middle, target), (second, first)))
-    found.sort(key=lambda p: (-p.score, p.steps, [q.name for q in p.people]))
+            found.append(_path((start, middle, target), (second, first), today, stale_days))
+    found.sort(key=lambda p: p.order_key)
     return found
 
 
-def _path(people: tuple[Person, ...], lines: tuple[Line, ...]) -> Path:
-    weakest = min((line.strength for line in lines), key=lambda s: LINE_STRENGTH.get(s, 1))
-    start = people[0]
-    score = (
-        LINE_STRENGTH.get(weakest, 1)
-        + CONTACT_RANK.get(start.contact, 0)
-        + (1 if start.owner_id is not None else 0)
-        + (0.5 if start.sentiment == "supporter" else 0)
-        - (len(lines) - 1)
-    )
-    return Path(people, weakest, score)
+def _path(people: tuple[Person, ...], steps: tuple[_Step, ...], today: datetime.date | None, stale_days: int) -> Path:
+    weakest = min((step.strength for step in steps), key=lambda s: PATH_STEP_STRENGTH.get(s, 0))
+    stale = today is not None and _is_stale(people[0], today, stale_days)
+    return Path(people, weakest, tuple(step.kind for step in steps), stale)
 
 
-def who_to_win(people: Sequence[Person], lines: Sequence[Line]) -> list[Target]:
+def who_to_win(
+    people: Sequence[Person],
+    lines: Sequence[Line],
+    *,
+    today: datetime.date | None = None,
+    stale_days: int = STALE_AFTER_DAYS,
+) -> list[Target]:
     """The stakeholders to work on, most important first, each with why and through whom.
 
     Order: blockers with high decision power (urgent); then high decision power with a
@@ -317,8 +396,9 @@ def who_to_win(people: Sequence[Person], lines: Sequence[Line]) -> list[Target]:
         candidates.append((key, person, urgent, score, risks))
     candidates.sort(key=lambda c: c[0])
     targets = []
+    steps_into = _steps_into(by_id, lines)
     for rank, (_key, person, urgent, score, risks) in enumerate(candidates, start=1):
-        paths = find_paths(person, by_id, lines)[:MAX_PATHS]
+        paths = find_paths(person, by_id, lines, today=today, stale_days=stale_days, steps_into=steps_into)[:MAX_PATHS]
         targets.append(Target(person, rank, score, urgent, tuple(_reasons(person, urgent, risks)), tuple(paths), tuple(risks)))
     return targets
 
@@ -350,6 +430,32 @@ def buying_centers_without_contact(people: Sequence[Person]) -> list[BuyingCente
 
 
 @dataclass(frozen=True)
+class StaleRule:
+    """Who the stale alerts watch, and after how many days without contact.
+
+    A stakeholder is watched when their decision power is in ``powers``, their buying
+    role in ``roles``, or (with ``key_contacts``) they are a key contact point.
+    """
+
+    days: int = STALE_AFTER_DAYS
+    powers: tuple[str, ...] = STALE_POWERS
+    roles: tuple[str, ...] = DECIDING_ROLES
+    key_contacts: bool = True
+
+    def watches(self, person: Person) -> bool:
+        return (
+            person.power in self.powers
+            or (bool(person.buying_role) and person.buying_role in self.roles)
+            or (self.key_contacts and person.key_contact)
+        )
+
+
+def _is_stale(person: Person, today: datetime.date, days: int) -> bool:
+    """Not contacted for ``days`` days or more, or never."""
+    return person.last_contact is None or (today - person.last_contact).days >= days
+
+
+@dataclass(frozen=True)
 class Stale:
     person: Person
     days_since: int | None  # None: never contacted
@@ -359,21 +465,23 @@ class Stale:
         return self.days_since is None
 
 
-def stale_relationships(people: Sequence[Person], *, today: datetime.date, days: int = STALE_AFTER_DAYS) -> list[Stale]:
-    """Key contacts and decision makers not contacted for ``days`` days or more (or never), longest first."""
+def stale_relationships(
+    people: Sequence[Person], *, today: datetime.date, days: int | None = None, rule: StaleRule | None = None
+) -> list[Stale]:
+    """The watched stakeholders (``rule``) not contacted for ``rule.days`` days or more (or never), longest first.
+
+    ``days`` overrides the rule's threshold.
+    """
+    rule = rule or StaleRule()
+    days = rule.days if days is None else days
     if days < 1:
         raise ValueError("days must be at least 1")
     stale = []
     for person in people:
-        if not (person.key_contact or person.decides):
+        if not rule.watches(person) or not _is_stale(person, today, days):
             continue
-        if person.last_contact is None:
-            stale.append(Stale(person, None))
-        else:
-            since = (today - person.last_contact).days
-            if since >= days:
-                stale.append(Stale(person, since))
-    stale.sort(key=lambda s: (s.days_since is not None, -(s.days_since or 0), s.person.name.casefold()))
+        stale.append(Stale(person, None if person.last_contact is None else (today - person.last_contact).days))
+    stale.sort(key=lambda s: (s.days_since is not None, -(s.days_since or 0), s.person.name.casefold(), s.person.id))
     return stale
 
 

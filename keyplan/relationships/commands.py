@@ -57,6 +57,8 @@ def _write(text: str, output: str | None) -> None:
 def cmd_stale(args) -> int:
     from keyplan.relationships import services
 
+    if args.days is None:
+        args.days = services.stale_rule().days
     if args.days < 1:
         return _fail("--days must be at least 1")
     accounts, error = _accounts(args)
@@ -84,9 +86,10 @@ def cmd_stale(args) -> int:
         print(json.dumps({"days": args.days, "count": len(rows), "stale": rows}, ensure_ascii=False, indent=2))
         return 0
     if not rows:
-        print(f"No stale relationship: every key contact and decision maker was contacted in the last {args.days} days.")
+        print(f"No stale relationship: everyone watched was contacted in the last {args.days} days.")
         return 0
-    print(f"{len(rows)} key contacts and decision makers not contacted for {args.days} days or more:")
+    print(f"{len(rows)} watched stakeholders (key contacts, decision makers, high or medium decision power) "
+          f"not contacted for {args.days} days or more:")
     for r in rows:
         since = "never contacted" if r["days_since"] is None else f"{r['days_since']} days ago"
         print(f"  {r['account']:<10} {r['account_name'][:30]:<30}  {r['stakeholder'][:28]:<28} {since:<16} owner: {r['owner'] or '—'}")
@@ -113,11 +116,14 @@ def cmd_who_to_win(args) -> int:
         print(f"{t.rank:>3}. {t.person.name} — {t.person.title or 'no title'}{flag}")
         print("       " + " ".join(r.text for r in t.reasons))
         if t.best_path:
-            path = " → ".join(p.name for p in t.best_path.people)
+            path = "".join((" → (reporting line) " if link == "reporting" else " → " if link else "") + p.name
+                           for p, link in t.best_path.trail)
             owner = f"owned by {t.path_owner}" if t.path_owner else f"nobody on the team owns {t.best_path.start.name} yet"
+            if t.best_path.stale:
+                owner += "; start not contacted recently" if t.best_path.start.last_contact else "; start never contacted"
             print(f"       path: {path} ({owner})")
         else:
-            print("       no path: no supporter or external party has a positive line to them")
+            print("       no path: no supporter or external party reaches them over a positive or a reporting line")
         for risk in t.risks:
             print(f"       risk: {risk.source.name} has a negative influence ({risk.strength})")
     return 0
@@ -151,8 +157,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     def reach(q):
         q.add_argument("--as", dest="as_user", metavar="USERNAME", help="only what this user may see (default: every account)")
 
-    q = actions.add_parser("stale", help="key contacts and decision makers not contacted for N days")
-    q.add_argument("--days", type=int, default=60, help="alert after this many days without contact (default 60)")
+    q = actions.add_parser("stale", help="watched stakeholders (key contacts, decision makers, high and medium decision power) not contacted for N days")
+    q.add_argument("--days", type=int, default=None,
+                   help="alert after this many days without contact (default: the stale threshold set by a lead, 60 at first)")
     q.add_argument("--account", metavar="EXTERNAL_ID", help="one account only")
     reach(q)
     q.add_argument("--json", action="store_true", help="print JSON")

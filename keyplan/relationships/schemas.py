@@ -198,13 +198,19 @@ class ReasonOut(Schema):
 
 class OwnerRef(Schema):
     id: int
+    username: str
     name: str
 
 
 class PathDetailOut(Schema):
     steps: int
-    weakest_line: str
+    weakest_line: str = Field(description="weak, medium or strong; reporting when a reporting line is the weakest step")
+    links: list[str] = Field(description="Each step in order: influence (a positive influence line) or reporting "
+                                         "(a reporting line, up or down)")
     owner: OwnerRef | None = Field(description="The team member who owns the relationship with the path's first person")
+    start_contact: str = Field(description="The effective contact strength of the path's first person")
+    start_last_contact: datetime.date | None
+    stale: bool = Field(description="Nobody contacted the path's first person for the stale threshold or longer (or ever)")
 
 
 class RiskOut(Schema):
@@ -219,7 +225,9 @@ class TargetOut(Schema):
     urgent: bool
     score: int
     reasons: list[ReasonOut]
-    paths: list[list[StakeholderRef]] = Field(description="Each path from the supporter or external party to the target, best first")
+    paths: list[list[StakeholderRef]] = Field(
+        description="Each path from the supporter or external party to the target, best first: a start a team member "
+                    "owns, then the start's contact strength, then fewer steps, then the stronger weakest step")
     path_details: list[PathDetailOut] = Field(description="For each path, in the same order: its length, weakest line and owner")
     no_path: bool
     best_path_owner: OwnerRef | None
@@ -241,9 +249,10 @@ class StaleOut(Schema):
     stakeholder: StakeholderRef
     key_contact: bool
     buying_role: str
+    decision_power: str
     last_contact: datetime.date | None
     days_since: int | None = Field(description="Days since the last contact; null when never contacted")
-    owner: str
+    owner: OwnerRef | None = Field(description="The team member who owns the relationship")
 
 
 class InteractionPage(Schema):
@@ -257,4 +266,5 @@ class StalePage(Schema):
 
 
 class StaleQuery(Schema):
-    days: int = Field(60, ge=1, le=3650, description="Alert after this many days without contact")
+    days: int | None = Field(None, ge=1, le=3650,
+                             description="Alert after this many days without contact; the stale threshold setting when left out")

@@ -435,7 +435,8 @@ def _person(row: Stakeholder, manager: int | None) -> analysis.Person:
         contact=row.contact,
         key_contact=row.is_key_contact,
         owner_id=row.owner_id,
-        owner=str(row.owner) if row.owner_id else "",
+        owner=(row.owner.get_full_name() or row.owner.username) if row.owner_id else "",
+        owner_username=row.owner.username if row.owner_id else "",
         last_contact=row.last_contact,
     )
 
@@ -458,7 +459,15 @@ def lines(account: Account) -> list[analysis.Line]:
 
 
 def who_to_win(account: Account, *, today: datetime.date | None = None) -> list[analysis.Target]:
-    return analysis.who_to_win(people(account, today=today), lines(account))
+    """Who to win on ``account``; each path says whether its start went without contact for the stale threshold."""
+    today = today or timezone.localdate()
+    return analysis.who_to_win(people(account, today=today), lines(account), today=today,
+                               stale_days=stale_rule().days)
+
+
+def stale_rule() -> analysis.StaleRule:
+    """Who the stale alerts watch and after how many days."""
+    return analysis.StaleRule()
 
 
 @dataclass(frozen=True)
@@ -472,28 +481,34 @@ class StaleAlert:
 
 
 def stale_alerts(
-    accounts: QuerySet[Account], *, today: datetime.date | None = None, days: int = analysis.STALE_AFTER_DAYS
+    accounts: QuerySet[Account], *, today: datetime.date | None = None, days: int | None = None
 ) -> list[StaleAlert]:
-    """Key contacts and decision makers of ``accounts`` not contacted for ``days`` days, across accounts.
+    """The watched stakeholders of ``accounts`` not contacted for the threshold, across accounts.
 
-    Sorted by account name, then as analysis.stale_relationships() sorts.
+    Who is watched and after how many days is ``stale_rule()``; ``days`` overrides the
+    threshold for one look. Sorted by account name, then as analysis.stale_relationships() sorts.
     """
     today = today or timezone.localdate()
+    rule = stale_rule()
+    days = rule.days if days is None else days
     if days < 1:
         raise ValidationError({"days": _("Give a number of days of at least 1.")})
-    watched = (
+    watched = Q(decision_power__in=rule.powers) | Q(buying_role__in=[r for r in rule.roles if r])
+    if rule.key_contacts:
+        watched |= Q(is_key_contact=True)
+    rows = (
         Stakeholder.objects.filter(account__in=accounts.filter(archived_at__isnull=True)).active()
-        .filter(Q(is_key_contact=True) | Q(buying_role__in=analysis.DECIDING_ROLES))
+        .filter(watched)
         .with_contact(today)
         .select_related("owner", "account")
         .order_by("account__name", "account_id", "name")
     )
     by_account: dict[int, tuple[Account, list[analysis.Person]]] = {}
-    for row in watched:
+    for row in rows:
         by_account.setdefault(row.account_id, (row.account, []))[1].append(_person(row, None))
     alerts = []
     for account, persons in by_account.values():
-        alerts += [StaleAlert(account, s) for s in analysis.stale_relationships(persons, today=today, days=days)]
+        alerts += [StaleAlert(account, s) for s in analysis.stale_relationships(persons, today=today, days=days, rule=rule)]
     return alerts
 
 

@@ -39,12 +39,12 @@ def _require_edit(request: HttpRequest, account: Account) -> None:
         raise PermissionDenied
 
 
-def _days(request: HttpRequest) -> int:
-    """The stale threshold in days: ``?days=`` (1–3650), 60 unless given."""
+def _days(request: HttpRequest, rule: analysis.StaleRule) -> int:
+    """The stale threshold in days: ``?days=`` (1–3650), the lead's setting unless given."""
     try:
-        days = int(request.GET.get("days", analysis.STALE_AFTER_DAYS))
+        days = int(request.GET.get("days", rule.days))
     except ValueError:
-        return analysis.STALE_AFTER_DAYS
+        return rule.days
     return min(max(days, 1), 3650)
 
 
@@ -85,13 +85,14 @@ def map_page(request: HttpRequest, pk: int) -> HttpResponse:
     if request.htmx:
         return render(request, "relationships/map.html#map", _context(request, account, "map", svg=svg))
     persons = services.people(account, today=today)
-    days = _days(request)
+    rule = services.stale_rule()
+    days = _days(request, rule)
     context = _context(
         request, account, "map",
         svg=svg,
         people_count=len(persons),
-        targets=analysis.who_to_win(persons, services.lines(account))[:3],
-        stale=analysis.stale_relationships(persons, today=today, days=days),
+        targets=analysis.who_to_win(persons, services.lines(account), today=today, stale_days=days)[:3],
+        stale=analysis.stale_relationships(persons, today=today, days=days, rule=rule),
         days=days,
         without_owner=analysis.decision_makers_without_owner(persons),
         change_log=services.change_log(account, limit=30),
@@ -300,9 +301,11 @@ def who_to_win(request: HttpRequest, pk: int) -> HttpResponse:
     account = _account(request, pk)
     today = timezone.localdate()
     persons = services.people(account, today=today)
+    stale_days = services.stale_rule().days
     context = _context(
         request, account, "who",
-        targets=analysis.who_to_win(persons, services.lines(account)),
+        targets=analysis.who_to_win(persons, services.lines(account), today=today, stale_days=stale_days),
+        stale_days=stale_days,
         without_owner=analysis.decision_makers_without_owner(persons),
         no_contact=analysis.buying_centers_without_contact(persons),
         people_count=len(persons),
@@ -420,7 +423,7 @@ def meetings_ics(request: HttpRequest, pk: int) -> HttpResponse:
 def portfolio(request: HttpRequest) -> HttpResponse:
     """Across the accounts the user sees: stale relationships, who to win on key accounts, their open next steps."""
     today = timezone.localdate()
-    days = _days(request)
+    days = _days(request, services.stale_rule())
     visible = Account.objects.visible_to(request.user).active()
     stale = services.stale_alerts(visible, today=today, days=days)
     key_accounts = list(visible.filter(tier=Tier.KEY).order_by("name")[:PORTFOLIO_ACCOUNTS])
@@ -431,7 +434,7 @@ def portfolio(request: HttpRequest) -> HttpResponse:
         boards.append({
             "account": account,
             "people": len(persons[account.pk]),
-            "targets": analysis.who_to_win(persons[account.pk], lines[account.pk])[:3],
+            "targets": analysis.who_to_win(persons[account.pk], lines[account.pk], today=today, stale_days=days)[:3],
         })
     my_steps = (
         Interaction.objects.filter(account__in=visible, next_step_owner=request.user, next_step_done=False)

@@ -121,11 +121,11 @@ class TestWhoToWin:
 class TestStale:
     def test_threshold_and_order(self):
         people = [
-            person(1, "Key recent", key_contact=True, last_contact=TODAY - datetime.timedelta(days=59)),
-            person(2, "Key boundary", key_contact=True, last_contact=TODAY - datetime.timedelta(days=60)),
-            person(3, "DM long ago", buying_role="decision_maker", last_contact=TODAY - datetime.timedelta(days=300)),
-            person(4, "DM never", buying_role="decision_maker"),
-            person(5, "User never"),
+            person(1, "Key recent", key_contact=True, power="low", last_contact=TODAY - datetime.timedelta(days=59)),
+            person(2, "Key boundary", key_contact=True, power="low", last_contact=TODAY - datetime.timedelta(days=60)),
+            person(3, "DM long ago", buying_role="decision_maker", power="low", last_contact=TODAY - datetime.timedelta(days=300)),
+            person(4, "DM never", buying_role="decision_maker", power="low"),
+            person(5, "User never", power="low"),
         ]
         stale = analysis.stale_relationships(people, today=TODAY)
         assert [(s.person.name, s.days_since) for s in stale] == [("DM never", None), ("DM long ago", 300), ("Key boundary", 60)]
@@ -133,6 +133,31 @@ class TestStale:
             "DM never", "DM long ago", "Key boundary", "Key recent"]
         with pytest.raises(ValueError):
             analysis.stale_relationships(people, today=TODAY, days=0)
+
+    def test_high_and_medium_power_are_watched_whatever_their_role(self):
+        ninety = TODAY - datetime.timedelta(days=90)
+        people = [
+            person(1, "Medium supporter", power="medium", sentiment="supporter", last_contact=ninety),
+            person(2, "High user", power="high", buying_role="user", last_contact=ninety),
+            person(3, "Low user", power="low", buying_role="user", last_contact=ninety),
+            person(4, "Low economic buyer", power="low", buying_role="economic_buyer", last_contact=ninety),
+            person(5, "Low key contact", power="low", key_contact=True, last_contact=ninety),
+        ]
+        stale = analysis.stale_relationships(people, today=TODAY)
+        assert [s.person.name for s in stale] == [
+            "High user", "Low economic buyer", "Low key contact", "Medium supporter"]
+
+    def test_the_rule_is_a_setting(self):
+        ninety = TODAY - datetime.timedelta(days=90)
+        people = [
+            person(1, "Medium supporter", power="medium", last_contact=ninety),
+            person(2, "Low gatekeeper", power="low", buying_role="gatekeeper", last_contact=ninety),
+            person(3, "Low key contact", power="low", key_contact=True, last_contact=ninety),
+        ]
+        rule = analysis.StaleRule(days=100, powers=("high",), roles=("gatekeeper",), key_contacts=False)
+        assert analysis.stale_relationships(people, today=TODAY, rule=rule) == []
+        rule = analysis.StaleRule(days=90, powers=("high",), roles=("gatekeeper",), key_contacts=False)
+        assert [s.person.name for s in analysis.stale_relationships(people, today=TODAY, rule=rule)] == ["Low gatekeeper"]
 
 
 class TestDuplicateNextSteps:

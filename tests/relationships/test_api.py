@@ -202,9 +202,15 @@ class TestAnalyses:
         ranking = body(api_client(kam).get(base(kam_account) + "/who-to-win"))
         first = ranking[0]
         assert first["stakeholder"] == {"id": cfo_case["cfo"].pk, "name": "Frank Finance"}
-        assert first["paths"] == [[{"id": cfo_case["ops"].pk, "name": "Olga Operations"},
-                                   {"id": cfo_case["cfo"].pk, "name": "Frank Finance"}]]
-        assert first["path_details"][0]["owner"]["name"] == "Karl Kam" and first["best_path_owner"]["id"] == kam.pk
+        ops, ceo, cfo = ({"id": cfo_case[k].pk, "name": n} for k, n in (
+            ("ops", "Olga Operations"), ("ceo", "Clara Ceo"), ("cfo", "Frank Finance")))
+        # The golf line first; then up Olga's reporting line to the CEO and down to the CFO.
+        assert first["paths"] == [[ops, cfo], [ops, ceo, cfo]]
+        assert [d["links"] for d in first["path_details"]] == [["influence"], ["reporting", "reporting"]]
+        assert [d["weakest_line"] for d in first["path_details"]] == ["strong", "reporting"]
+        assert first["path_details"][0]["owner"] == {"id": kam.pk, "username": "kam", "name": "Karl Kam"}
+        assert first["best_path_owner"] == {"id": kam.pk, "username": "kam", "name": "Karl Kam"}
+        assert first["path_details"][0]["stale"] is True and first["path_details"][0]["start_last_contact"] is None
         assert {"code": "critic", "text": "Critical of us."} in first["reasons"]
         assert first["risks"] == [{"stakeholder": {"id": cfo_case["auditor"].pk, "name": "Arne Audit"},
                                    "strength": "medium", "note": "Questions our pricing"}]
@@ -217,13 +223,23 @@ class TestAnalyses:
         assert {c["department"] for c in gaps["buying_centers_without_contact"]} == set()  # Finance has weak contact
         log(kam_account, cfo_case["cfo"], days_ago=75)
         stale = body(client.get(base(kam_account) + "/stale-relationships"))
-        assert [(s["stakeholder"]["name"], s["days_since"]) for s in stale] == [("Clara Ceo", None), ("Frank Finance", 75)]
-        assert body(client.get(base(kam_account) + "/stale-relationships", {"days": 80})) == [
+        # Olga Operations is no decision maker, but her medium decision power is watched.
+        assert stale["count"] == 3 and [(s["stakeholder"]["name"], s["days_since"]) for s in stale["items"]] == [
+            ("Clara Ceo", None), ("Olga Operations", None), ("Frank Finance", 75)]
+        assert body(client.get(base(kam_account) + "/stale-relationships", {"days": 80, "limit": 1})) == {"count": 2, "items": [
             {"account": {"id": kam_account.pk, "name": "Acme Manufacturing"}, "stakeholder": {"id": cfo_case["ceo"].pk, "name": "Clara Ceo"},
-             "key_contact": False, "buying_role": "decision_maker", "last_contact": None, "days_since": None, "owner": "Karl Kam"}]
+             "key_contact": False, "buying_role": "decision_maker", "decision_power": "high", "last_contact": None,
+             "days_since": None, "owner": {"id": kam.pk, "username": "kam", "name": "Karl Kam"}}]}
+        second = body(client.get(base(kam_account) + "/stale-relationships", {"days": 80, "limit": 1, "offset": 1}))
+        assert second["count"] == 2 and second["items"][0]["stakeholder"]["name"] == "Olga Operations"
         assert client.get(base(kam_account) + "/stale-relationships", {"days": 0}).status_code == 422
+        assert client.get(base(kam_account) + "/stale-relationships", {"limit": 0}).status_code == 422
+        assert client.get(base(kam_account) + "/stale-relationships", {"offset": -1}).status_code == 422
+        frank = next(s for s in stale["items"] if s["stakeholder"]["name"] == "Frank Finance")
+        assert frank["owner"] is None
         portfolio = body(client.get("/api/v1/relationships/stale", {"limit": 1}))
-        assert portfolio["count"] == 2 and len(portfolio["items"]) == 1
+        assert portfolio["count"] == 3 and len(portfolio["items"]) == 1
+        assert portfolio["items"][0]["owner"] == {"id": kam.pk, "username": "kam", "name": "Karl Kam"}
 
     def test_openapi_lists_the_endpoints(self, db):
         from django.test import Client

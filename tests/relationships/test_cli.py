@@ -9,8 +9,9 @@ def test_stale_json_and_text(cfo_case, kam_account, log, capsys, make_account, m
     make_stakeholder(make_account("Other Corp"), "Otto Key", is_key_contact=True)
     assert main(["relationships", "stale", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
+    # Olga Operations has medium decision power: watched too, although no decision maker.
     assert out["days"] == 60 and {(r["stakeholder"], r["days_since"]) for r in out["stale"]} == {
-        ("Clara Ceo", None), ("Frank Finance", 90), ("Otto Key", None)}
+        ("Clara Ceo", None), ("Frank Finance", 90), ("Olga Operations", None), ("Otto Key", None)}
     # As the KAM sees it: only their account.
     assert main(["relationships", "stale", "--as", "kam", "--days", "100"]) == 0
     text = capsys.readouterr().out
@@ -22,7 +23,7 @@ def test_who_to_win_map_and_meetings(cfo_case, kam_account, log, capsys, tmp_pat
     first = json.loads(capsys.readouterr().out)["targets"][0]
     assert first["stakeholder"]["name"] == "Frank Finance" and first["paths"][0][0]["name"] == "Olga Operations"
     assert main(["relationships", "who-to-win", kam_account.external_id]) == 0
-    assert "path: Olga Operations → Frank Finance (owned by Karl Kam)" in capsys.readouterr().out
+    assert "path: Olga Operations → Frank Finance (owned by Karl Kam; start never contacted)" in capsys.readouterr().out
     target = tmp_path / "map.svg"
     assert main(["relationships", "map", kam_account.external_id, "-o", str(target)]) == 0
     assert len([g for g in ET.parse(target).getroot().iter("{http://www.w3.org/2000/svg}g") if "node" in (g.get("class") or "").split()]) == 4

@@ -254,11 +254,11 @@ class TestStaleAlerts:
     def test_key_contacts_and_decision_makers_not_contacted(self, kam_account, make_stakeholder, log, lead, today):
         from keyplan.accounts.models import Account
 
-        fresh = make_stakeholder(kam_account, "Fresh", is_key_contact=True)
-        old = make_stakeholder(kam_account, "Old", buying_role="decision_maker")
-        never = make_stakeholder(kam_account, "Never", is_key_contact=True)
-        make_stakeholder(kam_account, "Nobody special")
-        boundary = make_stakeholder(kam_account, "Boundary", buying_role="economic_buyer")
+        fresh = make_stakeholder(kam_account, "Fresh", is_key_contact=True, decision_power="low")
+        old = make_stakeholder(kam_account, "Old", buying_role="decision_maker", decision_power="low")
+        make_stakeholder(kam_account, "Never", is_key_contact=True, decision_power="low")
+        make_stakeholder(kam_account, "Nobody special", decision_power="low", buying_role="user")
+        boundary = make_stakeholder(kam_account, "Boundary", buying_role="economic_buyer", decision_power="low")
         log(kam_account, fresh, days_ago=5)
         log(kam_account, old, days_ago=90)
         log(kam_account, boundary, days_ago=60)
@@ -268,3 +268,15 @@ class TestStaleAlerts:
         assert [a.person.name for a in alerts] == ["Never"]
         with pytest.raises(ValidationError):
             services.stale_alerts(Account.objects.all(), today=today, days=0)
+
+    def test_a_medium_power_supporter_not_contacted_for_90_days_is_flagged(self, kam_account, make_stakeholder, log, today):
+        from keyplan.accounts.models import Account
+
+        supporter = make_stakeholder(kam_account, "Sam Supporter", decision_power="medium", sentiment="supporter",
+                                     buying_role="user")
+        high = make_stakeholder(kam_account, "Hanna High", decision_power="high", buying_role="influencer")
+        low = make_stakeholder(kam_account, "Lars Low", decision_power="low", buying_role="user")
+        for person in (supporter, high, low):
+            log(kam_account, person, days_ago=90)
+        alerts = services.stale_alerts(Account.objects.all(), today=today)
+        assert [(a.person.name, a.stale.days_since) for a in alerts] == [("Hanna High", 90), ("Sam Supporter", 90)]

@@ -27,7 +27,8 @@ CHOICES = {
     "power": dict(DecisionPower.choices),
     "sentiment": dict(Sentiment.choices),
     "contact": dict(ContactStrength.choices),
-    "strength": dict(LineStrength.choices),
+    # A path's weakest step may be a reporting line: weaker than any influence line.
+    "strength": {**dict(LineStrength.choices), "reporting": gettext_lazy("reporting line")},
     "polarity": dict(Polarity.choices),
 }
 
