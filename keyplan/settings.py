@@ -105,6 +105,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "keyplan.api.middleware.ApiContractMiddleware",  # JSON errors, body limits and number bounds under /api/
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -214,3 +215,5 @@ KEYPLAN_UPLOAD_MAX_MB = int(os.environ.get("KEYPLAN_UPLOAD_MAX_MB", "200"))
 
 NINJA_PAGINATION_PER_PAGE = 50
 NINJA_PAGINATION_MAX_LIMIT = 1000
+# The largest JSON body the API reads (413 above it); file uploads have KEYPLAN_UPLOAD_MAX_MB.
+KEYPLAN_API_MAX_BODY_KB = int(os.environ.get("KEYPLAN_API_MAX_BODY_KB", "1024"))

@@ -5,6 +5,7 @@ import datetime
 from ninja import Field, Schema
 
 from keyplan.accounts.models import Account
+from keyplan.core.schemas import InputSchema
 
 
 class UserRef(Schema):
@@ -46,7 +47,7 @@ class AccountOut(Schema):
         return account.country.code or ""
 
 
-class AccountIn(Schema):
+class AccountIn(InputSchema):
     name: str
     external_id: str
     parent_id: int | None = None
@@ -68,7 +69,7 @@ class AccountIn(Schema):
     tier_reason: str = ""
 
 
-class AccountPatch(Schema):
+class AccountPatch(InputSchema):
     name: str | None = None
     external_id: str | None = None
     parent_id: int | None = None
@@ -110,14 +111,14 @@ class TeamMemberOut(Schema):
     responsibilities: str
 
 
-class TeamMemberIn(Schema):
+class TeamMemberIn(InputSchema):
     user_id: int | None = None
     username: str | None = None
     role: str
     responsibilities: str = ""
 
 
-class TeamMemberPatch(Schema):
+class TeamMemberPatch(InputSchema):
     role: str | None = None
     responsibilities: str | None = None
 
@@ -128,12 +129,12 @@ class CompetitorOut(Schema):
     unique_selling_point: str
 
 
-class CompetitorIn(Schema):
+class CompetitorIn(InputSchema):
     name: str
     unique_selling_point: str = ""
 
 
-class TierIn(Schema):
+class TierIn(InputSchema):
     tier: str
     reason: str
     effective_date: datetime.date | None = None

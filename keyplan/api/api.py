@@ -1,12 +1,17 @@
 """The REST API: one NinjaAPI, one router per domain app, one OpenAPI document at /api/v1/openapi.json."""
 
+import logging
+
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from ninja import NinjaAPI
-from ninja.errors import AuthenticationError
+from ninja.errors import AuthenticationError, HttpError
+from ninja.errors import ValidationError as SchemaValidationError
+
+from keyplan.api.errors import JsonOnlyParser, contract_errors, field_names_for, validation_detail
 from ninja.security import HttpBearer, SessionAuth
 
-from keyplan.api.errors import validation_detail
+logger = logging.getLogger("keyplan.api")
 from keyplan.core.services import user_for_token
 
 
@@ -20,7 +25,14 @@ class BearerToken(HttpBearer):
         return user
 
 
-api = NinjaAPI(
+class KeyplanAPI(NinjaAPI):
+    def validation_error_from_error_contexts(self, error_contexts) -> SchemaValidationError:
+        """Every error's ``loc`` is ``[source, field]`` with the field's input name: ``["body", "title"]``,
+        never ``["body", "payload", "title"]`` (the handler's parameter name means nothing to a client)."""
+        return SchemaValidationError(contract_errors(error_contexts))
+
+
+api = KeyplanAPI(
     title="Keyplan API",
     version="1",
     description="Key account management: accounts, teams and key status. "
@@ -29,12 +41,27 @@ api = NinjaAPI(
     urls_namespace="api",
     docs_url="/docs",
     openapi_url="/openapi.json",
+    parser=JsonOnlyParser(),
 )
 
 
 @api.exception_handler(ValidationError)
 def on_validation_error(request, exc: ValidationError):
-    return api.create_response(request, {"detail": validation_detail(exc)}, status=422)
+    return api.create_response(request, {"detail": validation_detail(exc, field_names=field_names_for(request))}, status=422)
+
+
+@api.exception_handler(Exception)
+def on_unexpected_error(request, exc: Exception):
+    # Also with KEYPLAN_DEBUG on: a client never gets a traceback; the server's log has it.
+    logger.exception("Unexpected error on %s %s", request.method, request.path)
+    return api.create_response(request, {"detail": "Internal error: the request was not carried out. The error is logged on the server."}, status=500)
+
+
+@api.exception_handler(HttpError)
+def on_http_error(request, exc: HttpError):
+    if getattr(request, "keyplan_unsupported_media_type", None):
+        return api.create_response(request, {"detail": request.keyplan_unsupported_media_type}, status=415)
+    return api.create_response(request, {"detail": str(exc)}, status=exc.status_code)
 
 
 @api.exception_handler(PermissionDenied)

@@ -29,12 +29,16 @@ class KeysetPaginator(Paginator):
         return self._get_page(slice_by_keys(self.object_list, bottom, top), number, self)
 
 
+MAX_OFFSET = 1_000_000_000
+
+
 class LimitOffset(PaginationBase):
     """``?limit=&offset=`` answered as ``{"items": [...], "count": N}``, fast at deep offsets."""
 
     class Input(Schema):
         limit: int = Field(50, ge=1, le=1000)
-        offset: int = Field(0, ge=0)
+        # Bounded: a deeper offset is never a real page, and a number past 64 bits is a database error.
+        offset: int = Field(0, ge=0, le=MAX_OFFSET)
 
     class Output(Schema):
         items: list[Any]

@@ -5,6 +5,7 @@ import datetime
 from ninja import Field, Schema
 
 from keyplan.accounts.schemas import UserRef
+from keyplan.core.schemas import InputSchema
 
 
 class StakeholderRef(Schema):
@@ -37,7 +38,7 @@ class StakeholderOut(Schema):
     updated_at: datetime.datetime
 
 
-class StakeholderIn(Schema):
+class StakeholderIn(InputSchema):
     name: str
     title: str = ""
     department: str = ""
@@ -54,7 +55,7 @@ class StakeholderIn(Schema):
     notes: str = ""
 
 
-class StakeholderPatch(Schema):
+class StakeholderPatch(InputSchema):
     name: str | None = None
     title: str | None = None
     department: str | None = None
@@ -102,7 +103,7 @@ class InfluenceLineOut(Schema):
     since: datetime.date | None
 
 
-class InfluenceLineIn(Schema):
+class InfluenceLineIn(InputSchema):
     source_id: int
     target_id: int
     polarity: str = "positive"
@@ -111,7 +112,7 @@ class InfluenceLineIn(Schema):
     since: datetime.date | None = None
 
 
-class InfluenceLinePatch(Schema):
+class InfluenceLinePatch(InputSchema):
     polarity: str | None = None
     strength: str | None = None
     note: str | None = None
@@ -149,7 +150,7 @@ class InteractionOut(Schema):
         return getattr(interaction, "possible_duplicate_of", [])
 
 
-class InteractionIn(Schema):
+class InteractionIn(InputSchema):
     kind: str = "meeting"
     date: datetime.date
     time: datetime.time | None = None
@@ -163,7 +164,7 @@ class InteractionIn(Schema):
     next_step_due: datetime.date | None = None
 
 
-class InteractionPatch(Schema):
+class InteractionPatch(InputSchema):
     kind: str | None = None
     date: datetime.date | None = None
     time: datetime.time | None = None

@@ -8,11 +8,12 @@ from django.urls import reverse
 from ninja import Field, Schema
 
 from keyplan.accounts.schemas import UserRef
+from keyplan.core.schemas import InputSchema
 from keyplan.revenue.models import ImportBatch
 from keyplan.revenue.uploads import rejected_rows_file
 
 
-class ImportOptionsIn(Schema):
+class ImportOptionsIn(InputSchema):
     """The form fields sent with the file (multipart/form-data)."""
 
     kind: Literal["ledger", "subscriptions", "rates"] = Field(description="What the file holds")
@@ -85,7 +86,7 @@ class SubscriptionOut(Schema):
     batch_id: int | None = Field(description="The import that brought it, if any")
 
 
-class SubscriptionIn(Schema):
+class SubscriptionIn(InputSchema):
     plan: str = Field(max_length=100)
     monthly_amount: decimal.Decimal = Field(ge=0, max_digits=14, decimal_places=2)
     currency: str | None = Field(None, description="ISO 4217 code; default: the account's reporting currency")
@@ -93,5 +94,5 @@ class SubscriptionIn(Schema):
     end: datetime.date | None = None
 
 
-class SubscriptionEndIn(Schema):
+class SubscriptionEndIn(InputSchema):
     end: datetime.date

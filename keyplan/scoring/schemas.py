@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from ninja import Field, Schema
 
+from keyplan.core.schemas import InputSchema
+
 
 class CriterionOut(Schema):
     id: int
@@ -17,7 +19,7 @@ class CriterionOut(Schema):
     archived_at: datetime.datetime | None
 
 
-class CriterionIn(Schema):
+class CriterionIn(InputSchema):
     name: str
     group: str = Field(description="growth or harmony")
     weight: Decimal = Decimal(20)
@@ -25,7 +27,7 @@ class CriterionIn(Schema):
     source: str = "manual"
 
 
-class CriterionPatch(Schema):
+class CriterionPatch(InputSchema):
     name: str | None = None
     group: str | None = None
     weight: Decimal | None = None
@@ -52,7 +54,7 @@ class ScoreOut(Schema):
         return obj.scored_by.username if obj.scored_by else None
 
 
-class ScoreIn(Schema):
+class ScoreIn(InputSchema):
     account_id: int
     criterion_id: int
     value: Any = Field(description="1 to 10")
@@ -72,7 +74,7 @@ class ScoreHistoryOut(Schema):
     change: str
 
 
-class RoundIn(Schema):
+class RoundIn(InputSchema):
     name: str
     date: datetime.date | None = None
     notes: str = ""
@@ -117,12 +119,12 @@ class ProposalQuery(Schema):
     status: Literal["pending", "accepted", "rejected", "superseded"] | None = None
 
 
-class DecisionIn(Schema):
+class DecisionIn(InputSchema):
     reason: str = ""
     effective_date: datetime.date | None = None
 
 
-class ReviewIn(Schema):
+class ReviewIn(InputSchema):
     as_of: datetime.date | None = None
     round_id: int | None = None
     notes: str = ""
@@ -144,7 +146,7 @@ class ReviewOut(Schema):
                 for d in obj.decisions.select_related("decided_by")]
 
 
-class ReviewDecisionIn(Schema):
+class ReviewDecisionIn(InputSchema):
     account_id: int
     action: Literal["promote", "demote", "keep", "watch"]
     note: str = ""
@@ -159,6 +161,6 @@ class SettingsOut(Schema):
                                                               "the first review")
 
 
-class SettingsPatch(Schema):
+class SettingsPatch(InputSchema):
     review_cadence: str | None = None
     team_cost_per_member: Decimal | None = None
