@@ -38,6 +38,8 @@ from keyplan.relationships.schemas import (
     StakeholderQuery,
     StalePage,
     StaleQuery,
+    StaleSettingsOut,
+    StaleSettingsPatch,
     TargetOut,
 )
 
@@ -331,6 +333,24 @@ def account_stale(request, account_id: int, query: Query[StaleQuery], page: Quer
 @router.get("/relationships/stale", response=StalePage, summary="Stale relationships across every account the user sees")
 def portfolio_stale(request, query: Query[StaleQuery], page: Query[LimitOffset.Input]):
     return _stale_page(services.stale_alerts(Account.objects.visible_to(request.user), days=query.days), page)
+
+
+def _stale_settings_out() -> dict:
+    rule = services.stale_rule()
+    return {"days": rule.days, "powers": list(rule.powers), "roles": list(rule.roles), "key_contacts": rule.key_contacts}
+
+
+@router.get("/relationships/settings", response=StaleSettingsOut,
+            summary="Whom the stale alerts watch (decision powers, buying roles, key contact points) and after how many days")
+def get_stale_settings(request):
+    return _stale_settings_out()
+
+
+@router.patch("/relationships/settings", response=StaleSettingsOut,
+              summary="Change the stale alert settings (KAM leads and admins)")
+def patch_stale_settings(request, payload: StaleSettingsPatch):
+    services.update_stale_settings(by=request.user, **payload.dict(exclude_unset=True))
+    return _stale_settings_out()
 
 
 @router.get(ACCOUNT + "/map.svg", summary="The stakeholder map as a self-contained SVG", url_name="relationships_map_svg",

@@ -11,7 +11,18 @@ from keyplan.accounts.models import Account
 from keyplan.core.models import User
 from keyplan.core.widgets import FastSelect
 from keyplan.relationships import services
-from keyplan.relationships.models import InfluenceLine, Interaction, Stakeholder
+from keyplan.relationships.models import BuyingRole, DecisionPower, InfluenceLine, Interaction, Stakeholder
+
+
+class StaleSettingsForm(forms.Form):
+    """Whom the stale alerts watch; the service checks the values."""
+
+    days = forms.IntegerField(label=_("Stale after (days)"), min_value=1, max_value=services.MAX_STALE_DAYS)
+    powers = forms.MultipleChoiceField(label=_("Decision power"), required=False,
+                                       widget=forms.CheckboxSelectMultiple, choices=DecisionPower.choices)
+    roles = forms.MultipleChoiceField(label=_("Role in the buying decision"), required=False,
+                                      widget=forms.CheckboxSelectMultiple, choices=BuyingRole.choices)
+    key_contacts = forms.BooleanField(label=_("Key contact points"), required=False)
 
 
 class _ServiceModelForm(forms.ModelForm):

@@ -187,6 +187,47 @@ class Stakeholder(models.Model):
         return self.buying_role in analysis.DECIDING_ROLES
 
 
+def _default_stale_powers() -> list[str]:
+    return list(analysis.STALE_POWERS)
+
+
+def _default_stale_roles() -> list[str]:
+    return list(analysis.DECIDING_ROLES)
+
+
+class RelationshipSettings(models.Model):
+    """One row: whom the stale alerts watch and after how many days without contact. A KAM lead changes it."""
+
+    stale_after_days = models.PositiveSmallIntegerField(
+        _("stale after (days)"), default=analysis.STALE_AFTER_DAYS,
+        help_text=_("A watched relationship with no contact for this many days or more is stale."),
+    )
+    stale_powers = models.JSONField(_("decision powers watched"), default=_default_stale_powers, blank=True)
+    stale_roles = models.JSONField(_("buying roles watched"), default=_default_stale_roles, blank=True)
+    stale_key_contacts = models.BooleanField(_("key contact points watched"), default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords(excluded_fields=["updated_at"])
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(stale_after_days__gte=1, stale_after_days__lte=3650),
+                                   name="relationship_settings_days_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return "Relationship settings"
+
+    @property
+    def rule(self) -> analysis.StaleRule:
+        return analysis.StaleRule(
+            days=self.stale_after_days,
+            powers=tuple(p for p in DecisionPower.values if p in (self.stale_powers or [])),
+            roles=tuple(r for r in BuyingRole.values if r in (self.stale_roles or [])),
+            key_contacts=self.stale_key_contacts,
+        )
+
+
 class InfluenceLine(models.Model):
     """Informal influence of one stakeholder on another, outside the reporting lines."""
 

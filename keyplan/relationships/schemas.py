@@ -266,6 +266,21 @@ class StalePage(Schema):
     count: int
 
 
+class StaleSettingsOut(Schema):
+    days: int = Field(description="A watched relationship with no contact for this many days or more is stale")
+    powers: list[str] = Field(description="Decision powers watched: high, medium, low")
+    roles: list[str] = Field(description="Buying roles watched: decision_maker, economic_buyer, influencer, champion, "
+                                         "user, gatekeeper, blocker")
+    key_contacts: bool = Field(description="Whether every key contact point is watched")
+
+
+class StaleSettingsPatch(InputSchema):
+    days: int | None = Field(None, ge=1, le=3650)
+    powers: list[str] | None = Field(None, max_length=3)
+    roles: list[str] | None = Field(None, max_length=7)
+    key_contacts: bool | None = None
+
+
 class StaleQuery(Schema):
     days: int | None = Field(None, ge=1, le=3650,
                              description="Alert after this many days without contact; the stale threshold setting when left out")

@@ -33,6 +33,7 @@ from keyplan.relationships.models import (
     InteractionKind,
     LineStrength,
     Polarity,
+    RelationshipSettings,
     Sentiment,
     Stakeholder,
 )
@@ -465,9 +466,68 @@ def who_to_win(account: Account, *, today: datetime.date | None = None) -> list[
                                stale_days=stale_rule().days)
 
 
+def relationship_settings() -> RelationshipSettings:
+    """The one settings row, created with the defaults on first use."""
+    return RelationshipSettings.objects.get_or_create(pk=1)[0]
+
+
 def stale_rule() -> analysis.StaleRule:
-    """Who the stale alerts watch and after how many days."""
-    return analysis.StaleRule()
+    """Who the stale alerts watch and after how many days: the lead's settings."""
+    return relationship_settings().rule
+
+
+def can_configure(user: User) -> bool:
+    """The stale rule is a program decision: KAM leads and admins."""
+    return user.is_authenticated and user.edits_all_accounts
+
+
+MAX_STALE_DAYS = 3650
+
+
+@transaction.atomic
+def update_stale_settings(
+    *,
+    by: User,
+    days: int | None = None,
+    powers: Sequence[str] | None = None,
+    roles: Sequence[str] | None = None,
+    key_contacts: bool | None = None,
+) -> RelationshipSettings:
+    """Change whom the stale alerts watch (decision powers, buying roles, key contact points) and after how many days.
+
+    Arguments left as None stay as they are. At least one group must be watched.
+    """
+    if not can_configure(by):
+        raise PermissionDenied(_("Only KAM leads and admins change the stale alert settings."))
+    current = RelationshipSettings.objects.select_for_update().get(pk=relationship_settings().pk)
+    errors: dict[str, str] = {}
+    if days is not None:
+        if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_STALE_DAYS:
+            errors["days"] = _("Give a whole number of days from 1 to %(max)s.") % {"max": MAX_STALE_DAYS}
+        else:
+            current.stale_after_days = days
+    for name, value, allowed in (("powers", powers, DecisionPower.values), ("roles", roles, BuyingRole.values)):
+        if value is None:
+            continue
+        unknown = [v for v in value if v not in allowed]
+        if isinstance(value, str) or unknown:
+            errors[name] = _("%(value)s is not allowed; choose from: %(choices)s.") % {
+                "value": repr(unknown[0] if unknown and not isinstance(value, str) else value), "choices": ", ".join(allowed)}
+            continue
+        chosen = [v for v in allowed if v in value]  # the stored order is the list's, duplicates dropped
+        if name == "powers":
+            current.stale_powers = chosen
+        else:
+            current.stale_roles = chosen
+    if key_contacts is not None:
+        current.stale_key_contacts = bool(key_contacts)
+    if not errors and not (current.stale_powers or current.stale_roles or current.stale_key_contacts):
+        errors["powers"] = _("Watch at least one group: a decision power, a buying role or the key contact points.")
+    if errors:
+        raise ValidationError(errors)
+    current._history_user = by
+    current.save()
+    return current
 
 
 @dataclass(frozen=True)

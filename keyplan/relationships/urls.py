@@ -6,6 +6,7 @@ app_name = "relationships"
 account = "accounts/<int:pk>/relationships/"
 urlpatterns = [
     path("relationships/", views.portfolio, name="portfolio"),
+    path("relationships/settings/", views.stale_settings, name="settings"),
     path(account, views.map_page, name="map"),
     path(account + "people/", views.stakeholder_table, name="table"),
     path(account + "people/new/", views.stakeholder_create, name="stakeholder_create"),

@@ -20,7 +20,7 @@ from keyplan.accounts.models import Account, Tier
 from keyplan.accounts.services import can_edit
 from keyplan.relationships import analysis, services
 from keyplan.relationships.filters import InteractionFilter, StakeholderFilter
-from keyplan.relationships.forms import InfluenceLineForm, InteractionForm, StakeholderForm
+from keyplan.relationships.forms import InfluenceLineForm, InteractionForm, StakeholderForm, StaleSettingsForm
 from keyplan.relationships.models import InfluenceLine, Interaction, Stakeholder
 
 CHANGED = "relationshipsChanged"  # HTMX event: the map and the lists listen to it and refresh
@@ -416,6 +416,38 @@ def meetings_ics(request: HttpRequest, pk: int) -> HttpResponse:
     return response
 
 
+# ---------------------------------------------------------------- the stale rule
+
+
+@require_http_methods(["GET", "POST"])
+def stale_settings(request: HttpRequest) -> HttpResponse:
+    """Whom the stale alerts watch and after how many days: everyone reads it, a KAM lead changes it."""
+    current = services.relationship_settings()
+    may_change = services.can_configure(request.user)
+    initial = {"days": current.stale_after_days, "powers": current.stale_powers, "roles": current.stale_roles,
+               "key_contacts": current.stale_key_contacts}
+    form = StaleSettingsForm(initial=initial)
+    status = 200
+    if request.method == "POST":
+        if not may_change:
+            raise PermissionDenied
+        form = StaleSettingsForm(request.POST)
+        if form.is_valid():
+            try:
+                services.update_stale_settings(by=request.user, **form.cleaned_data)
+            except ValidationError as error:
+                _add_errors(form, error)
+            else:
+                messages.success(request, _("Stale alert settings saved."))
+                return redirect("relationships:settings")
+        status = 422
+    if not may_change:
+        for field in form.fields.values():
+            field.disabled = True
+    return render(request, "relationships/settings.html",
+                  {"form": form, "may_change": may_change, "rule": current.rule}, status=status)
+
+
 # ---------------------------------------------------------------- the portfolio view
 
 
@@ -451,5 +483,6 @@ def portfolio(request: HttpRequest) -> HttpResponse:
         "key_total": visible.filter(tier=Tier.KEY).count(),
         "shown": len(key_accounts),
         "my_steps": my_steps,
+        "rule": services.stale_rule(),
     }
     return render(request, "relationships/portfolio.html", context)

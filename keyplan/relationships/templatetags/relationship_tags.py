@@ -50,6 +50,19 @@ def label(value: str, kind: str) -> str:
 
 
 @register.filter
+def watched_text(rule) -> str:
+    """Whom the stale alerts watch, in words: ``{{ rule|watched_text }}``."""
+    parts = []
+    if rule.powers:
+        powers = ", ".join(str(CHOICES["power"][p]).lower() for p in rule.powers)
+        parts.append(_("decision power %(powers)s") % {"powers": powers})
+    parts += [str(CHOICES["role"][r]).lower() for r in rule.roles]
+    if rule.key_contacts:
+        parts.append(_("key contact points"))
+    return _("Watched: %(groups)s.") % {"groups": "; ".join(parts)}
+
+
+@register.filter
 def days_since(date: datetime.date | None, today: datetime.date) -> int | None:
     return None if date is None else (today - date).days
 
