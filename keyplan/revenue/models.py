@@ -92,6 +92,11 @@ class LedgerLine(models.Model):
     # rows/s with them and 300,000 without).
     dedupe_key = models.BigIntegerField(primary_key=True)
 
+    class Meta:
+        # Exact periods read the lines of the days at a period's edges (at most half a month per edge)
+        # and the ledger's first and last day: both walk this index, never the whole ledger.
+        indexes = [models.Index(fields=["date"], name="ledger_date")]
+
 
 class RollupSums(models.Model):
     """What a rollup adds up per account and period (in the reporting currency)."""

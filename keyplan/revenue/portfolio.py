@@ -163,17 +163,88 @@ def _next(key: int | datetime.date) -> int | datetime.date:
     return key + 1 if isinstance(key, int) else _add_months(key, 1)
 
 
+def ledger_days() -> tuple[datetime.date | None, datetime.date | None]:
+    """The first and the last day of the ledger's lines (None, None when it has none): two lookups in its date index."""
+    first = LedgerLine.objects.aggregate(day=Min("date"))["day"]
+    return (None, None) if first is None else (first, LedgerLine.objects.aggregate(day=Max("date"))["day"])
+
+
+def _exact_parts(period: Period, days: tuple[datetime.date | None, datetime.date | None]
+                 ) -> tuple[Period | None, list[tuple[int, datetime.date, datetime.date]]]:
+    """How to add up ``period`` to the day: the whole months read from the rollups (a Period of first days,
+    or None), and the ledger days to add (+1) or take away (-1) at its edges, as (sign, first, last).
+
+    A month the period covers in part is read from its lines (the days inside), or as its rollup minus
+    the lines of the days outside, whichever spans fewer days: at most half a month of lines per edge.
+    Days before the ledger's first line or after its last hold nothing, so an edge there needs no lines.
+    """
+    first_line, last_line = days
+    if first_line is None:  # no lines: the rollups are all there is (none either, unless written without lines)
+        return Period(period.start.replace(day=1), period.end.replace(day=1)), []
+    if period.end < first_line or period.start > last_line:
+        return None, []
+    start = period.start if period.start > first_line else period.start.replace(day=1)
+    end = period.end if period.end < last_line else _month_end(period.end)
+    first_month, last_month = start.replace(day=1), end.replace(day=1)
+    lines: list[tuple[int, datetime.date, datetime.date]] = []
+    one = datetime.timedelta(days=1)
+    if first_month == last_month and (start.day > 1 or end < _month_end(end)):
+        inside = (end - start).days + 1
+        if inside <= _month_end(end).day - inside:
+            return None, [(1, start, end)]
+        if start.day > 1:
+            lines.append((-1, first_month, start - one))
+        if end < _month_end(end):
+            lines.append((-1, end + one, _month_end(end)))
+        return Period(first_month, last_month), lines
+    if start.day > 1:
+        inside = _month_end(start).day - start.day + 1
+        if inside <= start.day - 1:
+            lines.append((1, start, _month_end(start)))
+            first_month = _add_months(first_month, 1)
+        else:
+            lines.append((-1, first_month, start - one))
+    if end < _month_end(end):
+        if end.day <= _month_end(end).day - end.day:
+            lines.append((1, last_month, end))
+            last_month = _add_months(last_month, -1)
+        else:
+            lines.append((-1, end + one, _month_end(end)))
+    return (Period(first_month, last_month) if first_month <= last_month else None), lines
+
+
+def _month_end(day: datetime.date) -> datetime.date:
+    return _add_months(day.replace(day=1), 1) - datetime.timedelta(days=1)
+
+
 def _period_sums(scope: Scope, period: Period) -> pl.DataFrame:
-    """account_id, revenue, cost of the accounts in scope with rollup rows in the period, to the cent."""
-    where, params = _scope_sql(scope)
+    """account_id, revenue, cost of the accounts in scope with revenue in the period, to the day and the cent.
+
+    Whole months come from the rollups; the days of the months at the edges that the period covers in
+    part come from the ledger lines of those days only (`_exact_parts()`, through the ledger's date index).
+    """
+    months, edges = _exact_parts(period, ledger_days())
     branches, values = [], []
-    for model, sign, first, last in _rollup_parts(period):
+    where, params = _scope_sql(scope)
+    for model, sign, first, last in (_rollup_parts(months) if months else []):
         key = "year" if model is YearlyRollup else "month"
         minus = "" if sign > 0 else "-"
         branches.append(f"SELECT r.account_id, {minus}r.revenue, {minus}r.cost "
                         f"FROM {model._meta.db_table} r WHERE r.{key} BETWEEN %s AND %s{where}")
         values += [first, last, *params]
-    rows = fetch_frame(" UNION ALL ".join(branches), values, {"account_id": pl.Int64, "revenue": pl.Float64, "cost": pl.Float64})
+    where, params = _scope_sql(scope, "l.account_id")
+    for sign, first, last in edges:
+        minus = "" if sign > 0 else "-"
+        # Lines of finished imports only, as the rollups hold them.
+        branches.append(f"SELECT l.account_id, {minus}SUM(l.amount_reporting), {minus}SUM(COALESCE(l.cost_reporting, 0)) "
+                        f"FROM {LedgerLine._meta.db_table} l WHERE l.date BETWEEN %s AND %s AND l.batch_id IN "
+                        f"(SELECT b.id FROM {ImportBatch._meta.db_table} b WHERE b.status = 'done'){where} "
+                        f"GROUP BY l.account_id")
+        values += [first, last, *params]
+    schema = {"account_id": pl.Int64, "revenue": pl.Float64, "cost": pl.Float64}
+    if not branches:
+        return pl.DataFrame(schema=schema)
+    rows = fetch_frame(" UNION ALL ".join(branches), values, schema)
     # Added up here rather than by GROUP BY, which makes SQLite sort the rows (a third slower), and
     # rounded: SQLite keeps these decimals as floats, and a year minus its months must give 0, not 1e-10.
     return rows.group_by("account_id").agg(pl.col("revenue").sum().round(2), pl.col("cost").sum().round(2))
@@ -189,14 +260,41 @@ def _with_sums(names: pl.DataFrame, sums: pl.DataFrame) -> pl.DataFrame:
             .with_columns(pl.col("revenue").fill_null(0.0), pl.col("cost").fill_null(0.0)).drop("account_id"))
 
 
-def revenue_by_account_year(scope: Scope, years: list[int]) -> pl.DataFrame:
-    """external_id, year, revenue: every account in scope appears (with 0 in years without revenue)."""
-    return _yearly_revenue(scope, years).drop("account_id")
+def revenue_by_account_year(scope: Scope, years: list[int], period: Period | None = None) -> pl.DataFrame:
+    """external_id, year, revenue: every account in scope appears (with 0 in years without revenue).
+
+    With a ``period``, a year it covers in part counts the days of the period only (to the day).
+    """
+    return _yearly_revenue(scope, years, period).drop("account_id")
 
 
-def _yearly_revenue(scope: Scope, years: list[int]) -> pl.DataFrame:
+def _yearly_revenue(scope: Scope, years: list[int], period: Period | None = None) -> pl.DataFrame:
     """account_id, external_id, year, revenue for every account in scope and every year listed."""
     years = sorted(set(years))
+    parts = {}  # the years the period covers in part, as the period's days in them
+    if period is not None:
+        for year in years:
+            first, last = max(period.start, datetime.date(year, 1, 1)), min(period.end, datetime.date(year, 12, 31))
+            if (first, last) != (datetime.date(year, 1, 1), datetime.date(year, 12, 31)):
+                parts[year] = Period(first, last) if first <= last else None
+    whole = [year for year in years if year not in parts]
+    frame = _accounts(scope, names=False)
+    if whole:
+        frame = frame.join(_whole_years(scope, whole), on="account_id", how="left")
+    for year, part in parts.items():
+        sums = _period_sums(scope, part) if part else pl.DataFrame(schema={"account_id": pl.Int64, "revenue": pl.Float64})
+        frame = frame.join(sums.select("account_id", pl.col("revenue").alias(str(year))), on="account_id", how="left")
+    # The inner join of the accounts leaves out accounts out of scope (archived ones, when the query took
+    # every account's rows). Rounded here, not by SQLite's ROUND(), which takes a third of the query's time.
+    return (
+        frame.unpivot(index=["account_id", "external_id"], on=[str(year) for year in years], variable_name="year",
+                      value_name="revenue")
+        .select("account_id", "external_id", pl.col("year").cast(pl.Int64), pl.col("revenue").fill_null(0.0).round(2))
+    )
+
+
+def _whole_years(scope: Scope, years: list[int]) -> pl.DataFrame:
+    """account_id and a revenue column per calendar year ("2024") from the yearly rollups, for accounts with rows."""
     where, params = _scope_sql(scope)
     stored = YearlyRollup.objects.aggregate(first=Min("year"), last=Max("year"))
     if stored["first"] is None or stored["first"] < years[0] or stored["last"] > years[-1]:
@@ -206,17 +304,9 @@ def _yearly_revenue(scope: Scope, years: list[int]) -> pl.DataFrame:
     # One row per account with a column per year: a third of the rows of one per account and year,
     # and accounts without a row in some year need no cross join to get their zeros.
     columns = ", ".join(f"SUM(CASE WHEN r.year = {year:d} THEN r.revenue END)" for year in years)
-    sums = fetch_frame(
+    return fetch_frame(
         f"SELECT r.account_id, {columns} FROM {YearlyRollup._meta.db_table} r WHERE 1 = 1{where} GROUP BY r.account_id",
         params, {"account_id": pl.Int64, **{str(year): pl.Float64 for year in years}},
-    )
-    # The inner join of the accounts leaves out accounts out of scope (archived ones, when the query took
-    # every account's rows). Rounded here, not by SQLite's ROUND(), which takes a third of the query's time.
-    return (
-        _accounts(scope, names=False).join(sums, on="account_id", how="left")
-        .unpivot(index=["account_id", "external_id"], on=[str(year) for year in years], variable_name="year",
-                 value_name="revenue")
-        .select("account_id", "external_id", pl.col("year").cast(pl.Int64), pl.col("revenue").fill_null(0.0).round(2))
     )
 
 
@@ -231,7 +321,7 @@ def stored_abc(scope: Scope, years: list[int], *, accounts: int | None = None) -
     covered = set(AbcCoverage.years())
     years = sorted(year for year in set(years) if year in covered)
     if not years:
-        return {"years": {}, "movements": {}}
+        return {"years": {}, "no_revenue": [], "movements": {}}
     where, params = _scope_sql(scope, "k.account_id", exact=True)
     # Each account's path through the years as one number in base 3, a digit per year: 1 for A, 2 for
     # B, 0 for C (no row); the database counts the accounts per path and sends a few rows, not 100,000.
@@ -244,8 +334,11 @@ def stored_abc(scope: Scope, years: list[int], *, accounts: int | None = None) -
     )
     total = scope.accounts().count() if accounts is None else accounts
     digits = {0: "C", 1: "A", 2: "B"}
-    paths = [(*(digits[path // 3 ** i % 3] for i in range(len(years))), count) for path, count in rows]
-    paths.append((*("C" for _ in years), total - sum(count for _, count in rows)))
+    # A year in which no account of the portfolio had revenue has no classes (no stored rows either).
+    earning = {year for year in years if YearlyRollup.objects.filter(year=year, revenue__gt=0).exists()}
+    paths = [(*(digits[path // 3 ** i % 3] if year in earning else None for i, year in enumerate(years)), count)
+             for path, count in rows]
+    paths.append((*("C" if year in earning else None for year in years), total - sum(count for _, count in rows)))
     frame = pl.DataFrame(paths, schema={**{str(year): pl.String for year in years}, "accounts": pl.Int64}, orient="row")
     return analysis.abc_counts(frame, years=years)
 
@@ -303,8 +396,15 @@ class Options:
     extra: dict = field(default_factory=dict)
 
     def period(self) -> Period:
-        default = Period.last_months(12)
-        period = Period(self.start or default.start, self.end or (default.end if not self.start else timezone.localdate()))
+        """The period asked for; without one, the last 12 months that have data (`default_period()`)."""
+        if self.start and self.end:
+            period = Period(self.start, self.end)
+        elif self.start:
+            period = Period(self.start, max(timezone.localdate(), default_period().end))
+        elif self.end:
+            period = Period(_add_months(self.end.replace(day=1), -11), self.end)
+        else:
+            period = default_period()
         period.validate()
         return period
 
@@ -314,8 +414,21 @@ class Options:
             return list(range(period.start.year, period.end.year + 1))
         if self.years < 1:
             raise ValueError("years must be at least 1")
-        this_year = timezone.localdate().year
-        return list(range(this_year - self.years + 1, this_year + 1))
+        last_year = default_period().end.year
+        return list(range(last_year - self.years + 1, last_year + 1))
+
+    def exact_period(self) -> Period | None:
+        """The period the years of ABC and concentration are cut to, when one was asked for."""
+        return self.period() if self.start or self.end else None
+
+
+def default_period(*, today: datetime.date | None = None) -> Period:
+    """The last 12 months that have data: from the first day of the month 11 months before the ledger's
+    last day to that day; the last 12 months up to today when the ledger is empty."""
+    last = ledger_days()[1]
+    if last is None:
+        return Period.last_months(12, today=today)
+    return Period(_add_months(last.replace(day=1), -11), last)
 
 
 @gc_paused()
@@ -329,16 +442,26 @@ def pareto_report(scope: Scope, options: Options) -> dict[str, Any]:
 @gc_paused()
 def abc_report(scope: Scope, options: Options) -> dict[str, Any]:
     years = options.year_list()
-    result = analysis.abc_classes(revenue_by_account_year(scope, years), years=years, thresholds=options.thresholds)
+    result = analysis.abc_classes(revenue_by_account_year(scope, years, options.exact_period()), years=years,
+                                  thresholds=options.thresholds)
     return {"currency": reporting_currency(), **result}
 
 
 @gc_paused()
 def mrr_report(scope: Scope, options: Options) -> dict[str, Any]:
-    period = options.period()
+    period = options.period() if options.start or options.end else _subscription_period()
     frame = subscriptions_frame(scope, at=period.end)
     result = analysis.recurring_revenue(frame, months=period.months())
     return {"from": period.start.isoformat(), "to": period.end.isoformat(), "currency": reporting_currency(), **result}
+
+
+def _subscription_period() -> Period:
+    """The last 12 months that have subscriptions: up to today while one runs, else up to the last one's end."""
+    today = timezone.localdate()
+    bounds = Subscription.objects.aggregate(first=Min("start"), last=Max("end"))
+    if bounds["first"] is None or Subscription.objects.filter(end__isnull=True).exists() or bounds["last"] >= today:
+        return Period.last_months(12, today=today)
+    return Period.last_months(12, today=bounds["last"] - datetime.timedelta(days=1))
 
 
 @gc_paused()
@@ -351,7 +474,7 @@ def profitability_report(scope: Scope, options: Options) -> dict[str, Any]:
 @gc_paused()
 def concentration_report(scope: Scope, options: Options) -> dict[str, Any]:
     years = options.year_list()
-    result = analysis.concentration(revenue_by_account_year(scope, years), top=options.top)
+    result = analysis.concentration(revenue_by_account_year(scope, years, options.exact_period()), top=options.top)
     return {"currency": reporting_currency(), **result}
 
 
@@ -406,18 +529,20 @@ def overview(scope: Scope, options: Options, *, bars: int = OVERVIEW_BARS, point
     Kept in the cache under a fingerprint of the data it reads (`data_version()`): about half
     a second to compute at 100,000 accounts, a few milliseconds to fetch again.
     """
-    period = options.period()
-    if options.start:
-        years = options.year_list()
-    else:  # the last three calendar years up to the period's end
-        years = Options(years=3, end=options.end).year_list()
-    # Who asks matters only when the scope is narrowed to their accounts (or by filters).
+    # Who asks matters only when the scope is narrowed to their accounts (or by filters). The period is
+    # keyed as asked for: without one it is the last 12 months that have data, which the data's
+    # fingerprint pins down (and today, where the period runs up to today).
     who = [scope.user.pk if scope.user else None, scope.as_dict()] if scope.filtered else "everything"
-    key = json.dumps([data_version(), who, period.start.isoformat(), period.end.isoformat(), years, options.threshold,
+    key = json.dumps([data_version(), who, options.start, options.end, timezone.localdate(), options.threshold,
                       bars, points, reporting_currency()], default=str)
     key = "portfolio-overview:" + hashlib.sha256(key.encode()).hexdigest()
     result = cache.get(key)
     if result is None:
+        period = options.period()
+        if options.start:
+            years = options.year_list()
+        else:  # the last three calendar years up to the period's end
+            years = list(range(period.end.year - 2, period.end.year + 1))
         result = _overview(scope, period, years, options.threshold, bars=bars, points=points)
         cache.set(key, result)
     return result
