@@ -1,5 +1,6 @@
 from babel.numbers import get_currency_name
 from django import forms
+from django.conf import settings
 from django.utils.translation import get_language, to_locale
 from django.utils.translation import gettext_lazy as _
 
@@ -51,6 +52,8 @@ class AccountForm(forms.ModelForm):
         self.user = user
         if self.instance.parent_id:
             self.fields["parent_external_id"].initial = self.instance.parent.external_id
+        if not self.instance.pk and not self.is_bound:  # a new account reports in the company's currency
+            self.initial["reporting_currency"] = settings.KEYPLAN_REPORTING_CURRENCY
         # Put the parent next to the name, where people look for it.
         order = ["name", "external_id", "parent_external_id"]
         self.order_fields(order + [f for f in self.fields if f not in order])

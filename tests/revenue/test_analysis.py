@@ -271,13 +271,28 @@ class TestAbcClasses:
         assert result["accounts"][2] == {"external_id": "c", "classes": {"2024": "A", "2025": "C"}}
         assert result["accounts"][5] == {"external_id": "old", "classes": {"2024": "C", "2025": "C"}}
 
+    def test_a_year_without_revenue_has_no_classes_and_no_movements(self):
+        frame = yearly_frame([(key, 2022, value) for key, value in FIVE.items()]
+                             + [(key, 2023, 0.0) for key in FIVE] + [("a", 2024, 10.0), ("b", 2024, 30.0)])
+        result = abc_classes(frame, years=[2022, 2023, 2024])
+        assert result["no_revenue"] == ["2023"]
+        assert result["years"]["2023"] == {"A": 0, "B": 0, "C": 0}
+        assert list(result["movements"]) == ["2022→2024"]
+        assert result["shares"]["2023"] == {"A": 0.0, "B": 0.0, "C": 0.0}
+        assert result["shares"]["2024"] == {"A": 1.0, "B": 0.0, "C": 0.0}
+        assert all(row["classes"]["2023"] is None for row in result["accounts"])
+        shares = result["shares"]["2022"]
+        assert sum(shares.values()) == pytest.approx(1) and shares["A"] >= 0.8
+
     def test_other_thresholds_and_no_years(self):
         frame = yearly_frame([(key, 2024, value) for key, value in FIVE.items()])
         assert abc_classes(frame, years=[2024], thresholds=(0.5, 0.7))["years"]["2024"] == {"A": 1, "B": 1, "C": 3}
         assert abc_classes(frame, years=[]) == {
             "thresholds": [0.8, 0.95],
             "years": {},
+            "no_revenue": [],
             "movements": {},
+            "shares": {},
             "accounts": [{"external_id": key, "classes": {}} for key in "abcde"],
         }
         with pytest.raises(ValueError, match="increasing"):
@@ -286,7 +301,7 @@ class TestAbcClasses:
     def test_empty_input(self):
         result = abc_classes(yearly_frame([]), years=[2024, 2025])
         assert result["years"] == {"2024": {"A": 0, "B": 0, "C": 0}, "2025": {"A": 0, "B": 0, "C": 0}}
-        assert result["movements"]["2024→2025"]["A"] == {"A": 0, "B": 0, "C": 0}
+        assert result["no_revenue"] == ["2024", "2025"] and result["movements"] == {}
         assert result["accounts"] == []
 
 
@@ -316,10 +331,16 @@ def test_abc_agrees_with_plain_python(ledger, limits):
     universe = sorted({key for key, _, _ in ledger})
     result = abc_classes(yearly_frame([(k, y, c / 100) for k, y, c in ledger]), years=years, thresholds=tuple(limits))
     assert [a["external_id"] for a in result["accounts"]] == universe
+    earning = []
     for year in years:
         cents = {key: sum(c for k, y, c in ledger if k == key and y == year) for key in universe}
-        expected = reference_classes(cents, limits)
         got = {a["external_id"]: a["classes"][str(year)] for a in result["accounts"]}
+        if not any(value > 0 for value in cents.values()):  # no revenue: no classes, not everybody C
+            assert set(got.values()) <= {None} and str(year) in result["no_revenue"]
+            assert result["years"][str(year)] == {"A": 0, "B": 0, "C": 0}
+            continue
+        earning.append(year)
+        expected = reference_classes(cents, limits)
         assert got == expected
         assert sum(result["years"][str(year)].values()) == len(universe)
         # Every A ranks above every B, every B above every C.
@@ -330,7 +351,8 @@ def test_abc_agrees_with_plain_python(ledger, limits):
             "vital_few"
         ]
         assert result["years"][str(year)]["A"] == vital_few
-    for before, after in pairwise(years):
+    assert list(result["movements"]) == [f"{before}→{after}" for before, after in pairwise(earning)]
+    for before, after in pairwise(earning):
         moves = result["movements"][f"{before}→{after}"]
         for klass in "ABC":
             assert sum(moves[klass].values()) == result["years"][str(before)][klass]

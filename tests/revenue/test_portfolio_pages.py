@@ -41,7 +41,8 @@ def test_portfolio_page_shows_tiles_charts_and_abc(lead, ledger):
     assert "12,000" in body  # ARR of the one subscription
     assert 'id="pareto-figure"' in body and 'id="profit-figure"' in body and "plotly/plotly.min.js" in body
     figure = json.loads(body.split('id="pareto-figure" type="application/json">')[1].split("</script>")[0])
-    assert figure["data"][0]["y"][:2] == [500.0, 200.0]
+    bars = next(trace for trace in figure["data"] if trace["type"] == "bar")
+    assert bars["y"][:2] == [500.0, 200.0] and figure["layout"]["xaxis"]["type"] == "category"
 
 
 def test_filters_narrow_the_accounts(lead, ledger):
@@ -180,10 +181,13 @@ def test_profit_quadrants_are_translated_where_people_read_them(lead, ledger, ap
 def test_counts_on_the_page_agree_in_number_and_language(lead, ledger):
     client = client_for(lead)
     client.cookies["django_language"] = "de"
-    assert "3 von 5 Accounts erzielen die ersten 80 % des Umsatzes." in client.get(reverse("revenue:portfolio")).content.decode()
+    page = client.get(reverse("revenue:portfolio")).content.decode()
+    assert ("3 Accounts (60,0\xa0% der Accounts mit Umsatz) erzielen 80\xa0% des Umsatzes; "
+            "die oberen 20 % der Accounts erzielen 50,0\xa0%.") in page
     set_tier(ledger[0], by=lead, tier="key", reason="Selected")
     one = client.get(reverse("revenue:portfolio"), {"tier": "key"}).content.decode()
-    assert "1 von 1 Account erzielt die ersten 80 % des Umsatzes." in one
+    assert ("1 Account (100,0\xa0% der Accounts mit Umsatz) erzielt 80\xa0% des Umsatzes; "
+            "die oberen 20 % der Accounts erzielen 100,0\xa0%.") in one
 
 
 def test_the_tail_bar_is_named_in_the_language_and_told_apart_by_position():
@@ -196,6 +200,6 @@ def test_the_tail_bar_is_named_in_the_language_and_told_apart_by_position():
                             "revenue": [50.0, 30.0, 15.0, 5.0]})
     with translation.override("de"):
         figure = charts.pareto_figure({**analysis.pareto(revenue), "currency": "EUR"}, max_bars=2)
-    bars = figure["data"][0]
+    bars = next(trace for trace in figure["data"] if trace["type"] == "bar")
     assert bars["x"] == ["Big", "Other Corp", "Sonstige (2 Accounts)"]
     assert bars["marker"]["color"] == [charts.ACCENT, charts.ACCENT, "#9ca3af"]  # an account called "Other …" is a bar

@@ -16,6 +16,7 @@ from keyplan.revenue.analysis.common import (
     _per_account,
     _prepare,
     _ranked,
+    _share,
 )
 
 
@@ -31,23 +32,33 @@ def abc_classes(
     cumulative share of the accounts ranked above it is below `thresholds[0]`,
     **B** if below `thresholds[1]`, else **C**; an account with no positive
     revenue that year is C. So A holds exactly the accounts Pareto calls the
-    vital few at `thresholds[0]`. `years` are sorted; movements go from each
-    year to the next one listed.
+    vital few at `thresholds[0]`. A year in which no account has positive
+    revenue has no classes: it is listed in `no_revenue`, its counts are 0 and
+    each account's class that year is null. `years` are sorted; movements go
+    from each year with revenue to the next one with revenue.
 
     Output: `{"thresholds": [a, b], "years": {"2024": {"A": n, "B": n, "C": n}},
+    "no_revenue": ["2023"], "shares": {"2024": {"A": s, "B": s, "C": s}},
     "movements": {"2024→2025": {"A": {"A": n, "B": n, "C": n}, "B": {...},
     "C": {...}}}, "accounts": [{"external_id", "classes": {"2024": "A"}}]}`
-    with accounts sorted by external_id.
+    with accounts sorted by external_id; `shares` are each class's part of the
+    year's positive revenue (0 in a year without revenue).
     """
-    table = abc_class_table(revenue, years=years, thresholds=thresholds)
+    accounts, table = _class_table(revenue, years=years, thresholds=thresholds)
     year_keys = table.columns[1:]
     paths = table.group_by(year_keys).len(name="accounts") if year_keys else None
     # Accounts share a handful of paths through the classes (3 ** years at most): one dict per path, copied.
     distinct = paths.select(year_keys).rows() if year_keys else [()]
     classes = {path: dict(zip(year_keys, path, strict=True)) for path in distinct}
+    shares = {}
+    for key in year_keys:
+        positive = accounts[key].clip(lower_bound=0)
+        total = int(positive.sum())
+        shares[key] = {c: _share(int(positive.filter(table[key] == c).sum()) / total) if total else 0.0 for c in CLASSES}
     return {
         "thresholds": list(thresholds),
         **abc_counts(paths, years=years),
+        "shares": shares,
         "accounts": [
             {"external_id": external_id, "classes": classes[path].copy()}
             for external_id, path in zip(
@@ -64,8 +75,16 @@ def abc_class_table(
 ) -> pl.DataFrame:
     """The classes of `abc_classes()` as a frame.
 
-    Output: `external_id` (sorted), then one column per year ("2024") of "A", "B" or "C".
+    Output: `external_id` (sorted), then one column per year ("2024") of "A", "B" or "C"
+    (null in a year without revenue).
     """
+    return _class_table(revenue, years=years, thresholds=thresholds)[1]
+
+
+def _class_table(
+    revenue: pl.DataFrame, *, years: Sequence[int], thresholds: tuple[float, float]
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The accounts' cents per year (`_account_years()`) and the table of `abc_class_table()`."""
     a_limit, b_limit = thresholds
     _check_fraction("thresholds[0]", a_limit)
     _check_fraction("thresholds[1]", b_limit)
@@ -81,7 +100,7 @@ def abc_class_table(
         money=["revenue"],
     )
     accounts = _account_years(amounts, years)
-    return accounts.select("external_id", *[_abc(accounts[str(year)], a_limit, b_limit) for year in years])
+    return accounts, accounts.select("external_id", *[_abc(accounts[str(year)], a_limit, b_limit) for year in years])
 
 
 def abc_counts(paths: pl.DataFrame | None, *, years: Sequence[int]) -> dict[str, Any]:
@@ -89,23 +108,27 @@ def abc_counts(paths: pl.DataFrame | None, *, years: Sequence[int]) -> dict[str,
 
     Input: one column per year ("2024") with a class ("A", "B" or "C") and
     `accounts`, the number of accounts that went through that path of classes
-    (so one row per distinct path; None or no rows: no accounts). `years` are
-    sorted; movements go from each year to the next one listed.
+    (so one row per distinct path; None or no rows: no accounts). A year whose
+    column holds no class (null throughout: no revenue that year) is listed in
+    `no_revenue`. `years` are sorted; movements go from each year with classes
+    to the next one with classes.
 
-    Output: `{"years": {"2024": {"A": n, "B": n, "C": n}}, "movements":
-    {"2024→2025": {"A": {"A": n, "B": n, "C": n}, "B": {...}, "C": {...}}}}`.
+    Output: `{"years": {"2024": {"A": n, "B": n, "C": n}}, "no_revenue": ["2023"],
+    "movements": {"2024→2025": {"A": {"A": n, "B": n, "C": n}, "B": {...}, "C": {...}}}}`.
     """
     year_keys = [str(year) for year in sorted({int(year) for year in years})]
     rows = paths.rows(named=True) if paths is not None else []
+    classed = [key for key in year_keys if any(row[key] is not None and row["accounts"] for row in rows)]
 
     def count(before: str, after: str, b: str, a: str) -> int:
         return sum(row["accounts"] for row in rows if row[before] == b and row[after] == a)
 
     return {
         "years": {key: {c: count(key, key, c, c) for c in CLASSES} for key in year_keys},
+        "no_revenue": [key for key in year_keys if key not in classed],
         "movements": {
             f"{before}→{after}": {b: {a: count(before, after, b, a) for a in CLASSES} for b in CLASSES}
-            for before, after in pairwise(year_keys)
+            for before, after in pairwise(classed)
         },
     }
 
@@ -115,7 +138,10 @@ def _abc(revenue: pl.Series, a_limit: float, b_limit: float) -> pl.Series:
     ranked = _ranked(
         pl.DataFrame({"revenue": revenue, "position": pl.int_range(revenue.len(), eager=True)}), ties="position"
     )
-    share_above = _divide(ranked["above"], max(int(ranked["positive"].sum()), 1))
+    total = int(ranked["positive"].sum())
+    if total <= 0:  # no revenue this year: no classes
+        return pl.Series(revenue.name, [None] * revenue.len(), dtype=pl.String)
+    share_above = _divide(ranked["above"], total)
     abc = (
         pl.when(pl.col("positive") <= 0)
         .then(pl.lit("C"))

@@ -16,6 +16,7 @@ from keyplan.revenue.analysis.common import (
     _money,
     _prepare,
     _ranked,
+    _share,
 )
 
 
@@ -31,18 +32,52 @@ def pareto(revenue: pl.DataFrame, *, threshold: float = 0.8) -> dict[str, Any]:
     share (exact, before rounding) reaches `threshold`; 0 when no account has
     positive revenue.
 
-    Output: `{"total", "threshold", "vital_few", "accounts": [{"external_id",
-    "name", "revenue", "share", "cumulative_share"}, ...]}`.
+    The reading in words counts the accounts with revenue only (positive
+    revenue in the period): `with_revenue` of them, `without_revenue` others;
+    `vital_few_share` = vital_few / with_revenue; `top_fifth` = the top 20 % of
+    the accounts with revenue (rounded up) and the share of revenue they bring;
+    `curve` = [rank, cumulative share] over every account with revenue, at most
+    `CURVE_POINTS` of them (evenly spread ranks, the vital few's and the top
+    fifth's among them) for a chart.
+
+    Output: `{"total", "threshold", "vital_few", "with_revenue",
+    "without_revenue", "vital_few_share", "top_fifth": {"accounts", "share"},
+    "curve": [[rank, share], ...], "accounts": [{"external_id", "name",
+    "revenue", "share", "cumulative_share"}, ...]}`.
     """
     ranked, total, vital_few = _pareto_ranking(revenue, threshold)
-    return {"total": _money(total), "threshold": threshold, "vital_few": vital_few, "accounts": _pareto_rows(ranked)}
+    return {"total": _money(total), "threshold": threshold, "vital_few": vital_few,
+            **_reading(ranked, total, vital_few), "accounts": _pareto_rows(ranked)}
+
+
+CURVE_POINTS = 400
+
+
+def _reading(ranked: pl.DataFrame, total: int, vital_few: int) -> dict[str, Any]:
+    """What `pareto()` says in words, and the cumulative curve over every account with revenue."""
+    with_revenue = int((ranked["revenue"] > 0).sum())
+    fifth = -(-with_revenue // 5)  # 20 % of the accounts, rounded up: at least one
+    shares = ranked["cumulative_share"].head(with_revenue).to_list()
+    if with_revenue <= CURVE_POINTS:
+        ranks = list(range(1, with_revenue + 1))
+    else:
+        step = (with_revenue - 1) / (CURVE_POINTS - 1)
+        ranks = sorted({1 + round(i * step) for i in range(CURVE_POINTS)} | {vital_few, fifth})
+    return {
+        "with_revenue": with_revenue,
+        "without_revenue": ranked.height - with_revenue,
+        "vital_few_share": _share(vital_few / with_revenue) if with_revenue else None,
+        "top_fifth": {"accounts": fifth if with_revenue else 0,
+                      "share": _share(shares[fifth - 1]) if with_revenue else None},
+        "curve": [[rank, round(shares[rank - 1], SHARE_DECIMALS)] for rank in ranks],
+    }
 
 
 def pareto_summary(revenue: pl.DataFrame, *, threshold: float = 0.8, top: int = 50) -> dict[str, Any]:
     """`pareto()` for a dashboard: the list stops after `top` accounts and the rest are added up.
 
-    The same input, ranking, `total`, `threshold` and `vital_few` as
-    `pareto()`; `accounts` holds its first `top` rows and `rest` the others:
+    The same input, ranking, `total`, `threshold`, `vital_few` and reading in
+    words (`with_revenue` … `curve`) as `pareto()`; `accounts` holds its first `top` rows and `rest` the others:
     `{"accounts": n, "revenue": their revenue, "cumulative_share": that of the
     last account (null when n is 0)}`. `pareto_chart_series()` takes it as it
     takes the whole result, without a row per account being made.
@@ -56,6 +91,7 @@ def pareto_summary(revenue: pl.DataFrame, *, threshold: float = 0.8, top: int = 
         "total": _money(total),
         "threshold": threshold,
         "vital_few": vital_few,
+        **_reading(ranked, total, vital_few),
         "accounts": _pareto_rows(ranked.head(top)),
         "rest": {
             "accounts": rest.height,

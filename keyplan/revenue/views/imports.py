@@ -39,7 +39,7 @@ def _add_errors(form, error: ValidationError) -> None:
 def import_list(request: HttpRequest) -> HttpResponse:
     """The batches, newest first, and the upload form."""
     _require_import_rights(request)
-    form = UploadForm(request.POST or None, request.FILES or None)
+    form = UploadForm(request.POST or None, request.FILES or None, initial={"kind": request.GET.get("kind", "ledger")})
     if request.method == "POST" and form.is_valid():
         try:
             upload = uploads.save_upload(form.cleaned_data["file"], kind=form.cleaned_data["kind"], by=request.user)

@@ -9,6 +9,7 @@ from django.views.decorators.http import require_GET
 from keyplan.accounts.models import Account
 from keyplan.revenue import charts, portfolio
 from keyplan.revenue.filters import PortfolioFilter
+from keyplan.revenue.models import Subscription
 
 ANALYSIS_PAGES = ("pareto", "abc", "mrr", "profitability", "concentration", "clv")
 TABLE_ROWS = 200
@@ -25,6 +26,8 @@ def overview(request: HttpRequest) -> HttpResponse:
     form = PortfolioFilter(request.GET or None)
     scope = form.scope(request.user)
     context = {"form": form, "query": request.GET.urlencode(), "filtered": scope.filtered, "error": None}
+    if form.is_bound and not form.is_valid():  # the errors, not the numbers of other filters than those asked for
+        return render(request, "revenue/portfolio.html", context)
     try:
         result = portfolio.overview(scope, form.options())
     except ValueError as exc:
@@ -54,6 +57,8 @@ def analysis_page(request: HttpRequest, name: str) -> HttpResponse:
     form = PortfolioFilter(request.GET or None)
     api_query = urlencode({{"date_from": "from", "date_to": "to"}.get(k, k): v for k, v in request.GET.items() if v})
     context = {"form": form, "name": name, "query": request.GET.urlencode(), "api_query": api_query, "rows": TABLE_ROWS}
+    if form.is_bound and not form.is_valid():  # the errors, not the numbers of other filters than those asked for
+        return render(request, "revenue/analysis.html", context)
     try:
         result = portfolio.run(name, form.scope(request.user), form.options())
     except ValueError as exc:
@@ -66,7 +71,12 @@ def analysis_page(request: HttpRequest, name: str) -> HttpResponse:
         if "label" in row:  # a profit quadrant, in the reader's language (the chart reads the English name)
             row["label_shown"] = charts.QUADRANT_LABELS.get(row["label"], row["label"])
     context.update({"result": result, "accounts": accounts, "years": list(result.get("years", {}))})
-    figure = {"pareto": charts.pareto_figure, "profitability": charts.profit_matrix_figure, "mrr": charts.mrr_figure}.get(name)
+    figure = {"pareto": charts.pareto_figure, "profitability": charts.profit_matrix_figure, "mrr": charts.mrr_figure,
+              "abc": charts.abc_figure}.get(name)
+    if name == "mrr":
+        context["subscriptions_imported"] = Subscription.objects.exists()
+        if not result["months"] or not any(m["mrr"] or m["churn"] for m in result["months"]):
+            figure = None  # nothing to draw: the page says why
     if figure:
         context["chart"] = figure(result)
     return render(request, "revenue/analysis.html", context)
