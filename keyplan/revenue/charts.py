@@ -65,7 +65,8 @@ def pareto_figure(result: dict[str, Any], *, max_bars: int = 40) -> dict[str, An
         # The rest bar of thousands of small accounts would flatten the largest ones: it stops at the top of
         # the axis and says what it brings in a label that stays inside the plot.
         values.append(min(rest_value, top) if top else rest_value)
-        texts.append(f"{numbers.number(rest_value)} {currency}<br>{numbers.percent(rest_share)}")
+        texts.append("")
+        rest_label = f"{labels[-1]}: {numbers.number(rest_value)} {currency} ({numbers.percent(rest_share)})"
     customdata = [numbers.number(v) for v in bars] + ([numbers.number(series["revenue"][-1])] if others else [])
     curve = result.get("curve") or []
     with_revenue = result.get("with_revenue") or 0
@@ -99,7 +100,7 @@ def pareto_figure(result: dict[str, Any], *, max_bars: int = 40) -> dict[str, An
         annotations.append({
             "xref": "x2", "yref": "y2", "x": vital_few, "y": threshold * 100, "ax": 40, "ay": 30,
             "xanchor": "left", "showarrow": True, "arrowcolor": RED, "font": {"color": RED}, "align": "left",
-            "bgcolor": "rgba(255,255,255,0.85)", "name": "crossing",
+            "name": "crossing",
             "text": ngettext("%(threshold)s of revenue: the vital few, %(n)s account (%(share)s)",
                              "%(threshold)s of revenue: the vital few, %(n)s accounts (%(share)s)", vital_few) % {
                 "threshold": numbers.percent(threshold, 0), "n": numbers.number(vital_few),
@@ -112,9 +113,12 @@ def pareto_figure(result: dict[str, Any], *, max_bars: int = 40) -> dict[str, An
         annotations.append({
             "xref": "x2", "yref": "y2", "x": fifth["accounts"], "y": fifth["share"] * 100, "ax": 40, "ay": 45,
             "xanchor": "left", "showarrow": True, "arrowcolor": MUTED, "font": {"color": INK},
-            "bgcolor": "rgba(255,255,255,0.85)",
             "text": _("top 20%% of accounts: %(share)s") % {"share": numbers.percent(fifth["share"])},
         })
+    if others:  # the rest bar's label, beside its top, inside the plot whatever its height
+        annotations.append({"xref": "x", "yref": "y", "x": len(labels) - 1, "y": values[-1], "xanchor": "right",
+                            "yanchor": "top", "xshift": -14, "showarrow": False, "text": rest_label, "name": "rest",
+                            "bgcolor": "rgba(255,255,255,0.9)", "font": {"color": INK}})
     if 0 < vital_few < shown:  # where the vital few end among the bars
         shapes.append({"type": "line", "xref": "x", "yref": "y domain", "x0": vital_few - 0.5, "x1": vital_few - 0.5,
                        "y0": 0, "y1": 1, "line": {"color": RED, "dash": "dot", "width": 1}})
@@ -207,9 +211,10 @@ def mrr_figure(result: dict[str, Any]) -> dict[str, Any]:
             barmode="relative", showlegend=True, legend={"orientation": "h", "y": -0.12},
             xaxis={"type": "category", "anchor": "y", "showticklabels": False, "matches": "x2"},
             yaxis={"domain": [0.42, 1], "title": {"text": _("MRR by plan (%(currency)s)") % {"currency": currency}},
-                   "gridcolor": LINE, "rangemode": "tozero", "tickformat": ",.0f"},
+                   "gridcolor": LINE, "rangemode": "tozero", "tickformat": ",.0f", "automargin": True},
             xaxis2={"type": "category", "anchor": "y2"},
             yaxis2={"domain": [0, 0.32], "title": {"text": _("Movements")}, "gridcolor": LINE, "tickformat": ",.0f",
+                    "automargin": True,
                     "zeroline": True, "zerolinecolor": MUTED},
             height=520,
         ),
@@ -228,17 +233,19 @@ def abc_figure(result: dict[str, Any]) -> dict[str, Any]:
     empty = set(result.get("no_revenue", []))
     data = []
     for klass, colour in ABC_COLOURS.items():
-        counts = [None if year in empty else result["years"][year][klass] for year in years]
+        counts = [result["years"][year][klass] for year in years]  # 0 in a year without revenue
         data.append({"type": "bar", "name": klass, "x": years, "y": counts, "marker": {"color": colour},
                      "legendgroup": klass, "customdata": [numbers.number(c) for c in counts],
                      "hovertemplate": f"{klass} · %{{x}}: %{{customdata}}<extra></extra>"})
-        share = [None if year in empty else round(shares.get(year, {}).get(klass, 0) * 100, 2) for year in years]
+        share = [round(shares.get(year, {}).get(klass, 0) * 100, 2) for year in years]
         data.append({"type": "bar", "name": klass, "x": years, "y": share, "xaxis": "x2", "yaxis": "y2",
                      "marker": {"color": colour}, "legendgroup": klass, "showlegend": False,
-                     "customdata": [numbers.percent(None if s is None else s / 100) for s in share],
+                     "customdata": [numbers.percent(s / 100) for s in share],
                      "hovertemplate": f"{klass} · %{{x}}: %{{customdata}}<extra></extra>"})
-    annotations = [{"xref": axis, "yref": "paper", "x": year, "y": 0.5, "text": str(_("no revenue")), "showarrow": False,
-                    "font": {"color": MUTED}, "textangle": -90} for year in empty for axis in ("x", "x2")]
+    # Placed by the category's position: a year as text would be read as the number 1996 on the axis.
+    annotations = [{"xref": axis, "yref": "paper", "x": years.index(year), "y": 0.5, "text": str(_("no revenue")),
+                    "showarrow": False, "font": {"color": MUTED}, "textangle": -90}
+                   for year in empty for axis in ("x", "x2")]
     titles = [(0.15, _("Accounts per class")), (0.5, _("Share of revenue"))]
     movements = list(result.get("movements", {}).items())
     if movements:

@@ -414,8 +414,10 @@ class Options:
             return list(range(period.start.year, period.end.year + 1))
         if self.years < 1:
             raise ValueError("years must be at least 1")
-        last_year = default_period().end.year
-        return list(range(last_year - self.years + 1, last_year + 1))
+        # The last N calendar years up to the ledger's last, none before its first.
+        first, last = ledger_days()
+        last_year = last.year if last else timezone.localdate().year
+        return list(range(max(last_year - self.years + 1, first.year if first else 0), last_year + 1))
 
     def exact_period(self) -> Period | None:
         """The period the years of ABC and concentration are cut to, when one was asked for."""

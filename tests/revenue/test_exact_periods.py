@@ -149,6 +149,7 @@ def test_pages_open_on_the_last_twelve_months_that_have_data(lines):
     period = portfolio.Options().period()
     assert (period.start, period.end) == (D(2024, 3, 1), max(day for *_, day, _, _ in lines))
     assert portfolio.Options().year_list() == [2023, 2024, 2025]
+    assert portfolio.Options(years=5).year_list() == [2022, 2023, 2024, 2025]  # none before the first line
 
 
 def test_the_edge_days_are_read_through_the_date_index(lines):
