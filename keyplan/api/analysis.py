@@ -12,12 +12,12 @@ router = Router(tags=["analysis"])
 
 
 class AnalysisQuery(Schema):
-    from_: datetime.date | None = Field(None, alias="from", description="First day of the period (default: 12 months back)")
-    to: datetime.date | None = Field(None, description="Last day of the period (default: today)")
+    from_: datetime.date | None = Field(None, alias="from", description="First day of the period (default: the last 12 months that have data)")
+    to: datetime.date | None = Field(None, description="Last day of the period (default: the ledger's last day)")
     threshold: float = Field(0.8, gt=0, le=1, description="Pareto: share of revenue the vital few reach")
     a_threshold: float = Field(0.8, gt=0, le=1, description="ABC: cumulative share limit of class A")
     b_threshold: float = Field(0.95, gt=0, le=1, description="ABC: cumulative share limit of class B")
-    years: int = Field(3, ge=1, le=20, description="ABC and concentration: calendar years up to this one")
+    years: int = Field(3, ge=1, le=20, description="ABC and concentration: calendar years up to the ledger's last")
     top: int = Field(10, ge=1, le=1000, description="Concentration: share of the top N accounts")
     as_of: datetime.date | None = Field(None, description="CLV: fit the purchase model on the ledger up to this day")
     horizon_months: int = Field(12, ge=1, le=120, description="CLV horizon in months")

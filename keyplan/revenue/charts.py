@@ -97,9 +97,10 @@ def pareto_figure(result: dict[str, Any], *, max_bars: int = 40) -> dict[str, An
             {"type": "rect", "xref": "x2", "yref": "y2 domain", "x0": 0, "x1": vital_few, "y0": 0, "y1": 1,
              "fillcolor": "rgba(29,78,216,0.07)", "line": {"width": 0}, "layer": "below"},
         ]
+        late = vital_few > 0.55 * with_revenue  # the note goes on the side with room
         annotations.append({
-            "xref": "x2", "yref": "y2", "x": vital_few, "y": threshold * 100, "ax": 40, "ay": 30,
-            "xanchor": "left", "showarrow": True, "arrowcolor": RED, "font": {"color": RED}, "align": "left",
+            "xref": "x2", "yref": "y2", "x": vital_few, "y": threshold * 100, "ax": -40 if late else 40, "ay": 30,
+            "xanchor": "right" if late else "left", "showarrow": True, "arrowcolor": RED, "font": {"color": RED}, "align": "left",
             "name": "crossing",
             "text": ngettext("%(threshold)s of revenue: the vital few, %(n)s account (%(share)s)",
                              "%(threshold)s of revenue: the vital few, %(n)s accounts (%(share)s)", vital_few) % {

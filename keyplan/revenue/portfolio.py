@@ -681,13 +681,18 @@ def summary(name: str, payload: dict[str, Any]) -> str:
 
     lines = []
     if name == "pareto":
-        total = len(payload["accounts"])
-        lines.append(f"Pareto {payload['from']} – {payload['to']}: {payload['vital_few']} of {total} accounts make "
-                     f"{payload['threshold']:.0%} of {money(payload['total'])}.")
+        lines.append(f"Pareto {payload['from']} – {payload['to']}: {payload['vital_few']:,} accounts "
+                     f"({(payload['vital_few_share'] or 0):.1%} of the {payload['with_revenue']:,} accounts with revenue) "
+                     f"bring {payload['threshold']:.0%} of {money(payload['total'])}; the top 20% of accounts bring "
+                     f"{(payload['top_fifth']['share'] or 0):.1%}. {payload['without_revenue']:,} accounts without revenue "
+                     f"in the period are not counted.")
         lines += [f"  {a['external_id']:<12} {a['name'][:40]:<40} {money(a['revenue']):>18} {a['cumulative_share']:7.1%}"
                   for a in payload["accounts"][:15]]
     elif name == "abc":
         for year, counts in payload["years"].items():
+            if year in payload.get("no_revenue", []):
+                lines.append(f"{year}: no revenue")
+                continue
             lines.append(f"{year}: A {counts['A']:>6}  B {counts['B']:>6}  C {counts['C']:>6}")
         for step, matrix in payload["movements"].items():
             moves = ", ".join(f"{a}→{b} {n}" for a, row in matrix.items() for b, n in row.items() if a != b and n)

@@ -117,7 +117,9 @@ class TestPareto:
         ]
 
     def test_empty_input(self):
-        assert pareto(revenue_frame({})) == {"total": 0.0, "threshold": 0.8, "vital_few": 0, "accounts": []}
+        assert pareto(revenue_frame({})) == {"total": 0.0, "threshold": 0.8, "vital_few": 0, "with_revenue": 0, "without_revenue": 0,
+                                             "vital_few_share": None, "top_fifth": {"accounts": 0, "share": None},
+                                             "curve": [], "accounts": []}
 
     def test_rows_of_one_account_are_added_up_and_null_is_zero(self):
         frame = pl.DataFrame(

@@ -130,3 +130,23 @@ def test_the_empty_overview_has_no_none(lead):
 def test_a_new_account_reports_in_the_configured_currency(lead):
     body = client_for(lead).get(reverse("accounts:create")).content.decode()
     assert '<option value="CHF" selected>' in body and '<option value="ADP" selected>' not in body
+
+
+def test_profit_matrix_hovers_in_the_reader_format(lead, tmp_path, make_account):
+    make_account("Firm A", external_id="F-A")
+    (tmp_path / "l.csv").write_text("line_id,account_id,date,amount,cost\nL1,F-A,2024-05-02,621845.20,72726.00\n")
+    import_ledger(tmp_path / "l.csv", by=lead)
+    client = client_for(lead)
+    client.cookies["django_language"] = "de"
+    body = client.get(reverse("revenue:analysis", args=["profitability"])).content.decode()
+    [point] = [trace for trace in figure(body)["data"] if trace["x"]]
+    assert point["customdata"] == ["621.845 · 88,3\xa0%"] and "%{x:" not in point["hovertemplate"]
+
+
+def test_the_cli_reads_the_pareto_in_words(lead, old_ledger, capsys):
+    from keyplan.cli import main
+
+    assert main(["analyze", "pareto", "--as", "lead"]) == 0
+    out = capsys.readouterr().out
+    assert "2 accounts (66.7% of the 3 accounts with revenue) bring 80%" in out
+    assert "3 accounts without revenue in the period are not counted." in out
