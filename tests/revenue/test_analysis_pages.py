@@ -150,3 +150,12 @@ def test_the_cli_reads_the_pareto_in_words(lead, old_ledger, capsys):
     out = capsys.readouterr().out
     assert "2 accounts (66.7% of the 3 accounts with revenue) bring 80%" in out
     assert "3 accounts without revenue in the period are not counted." in out
+
+
+def test_mrr_opens_on_the_last_twelve_months_with_subscriptions(lead, tmp_path, make_account, api_client):
+    make_account("Firm A", external_id="F-A")
+    (tmp_path / "s.csv").write_text("account_id,plan,monthly_amount,start,end\nF-A,Basic,100,1997-02-01,1998-07-01\n")
+    import_subscriptions(tmp_path / "s.csv", by=lead)
+    payload = api_client(lead).get("/api/v1/analysis/mrr").json()
+    assert (payload["from"], payload["to"]) == ("1997-07-01", "1998-06-30")
+    assert [m["mrr"] for m in payload["months"]] == [100.0] * 12
