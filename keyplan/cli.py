@@ -57,6 +57,16 @@ def cmd_serve(args) -> int:
     return 0
 
 
+def cmd_unlock(args) -> int:
+    from axes.utils import reset
+
+    if not (args.username or args.address or args.all):
+        return _fail("give a user name, --address IP or --all")
+    count = reset() if args.all else (reset(username=args.username) if args.username else 0) + (reset(ip=args.address) if args.address else 0)
+    print(f"Cleared {count} record(s) of failed sign-ins.")
+    return 0
+
+
 def _raise_keyboard_interrupt(signum, frame):
     raise KeyboardInterrupt
 
@@ -176,17 +186,55 @@ def _messages(error) -> dict[str, list[str]]:
 
 
 def cmd_token_create(args) -> int:
+    from django.core.exceptions import ValidationError
+
     from keyplan.core.models import User
     from keyplan.core.services import create_token
 
     user = User.objects.filter(username=args.username, is_active=True).first()
     if user is None:
         return _fail(f"no active user is named {args.username!r}")
-    secret = create_token(user, name=args.name or "")
+    try:
+        secret = create_token(user, name=args.name or "", expires_in_days=args.expires_days)
+    except ValidationError as error:
+        return _fail("; ".join(m for ms in _messages(error).values() for m in ms))
     if args.json:
         print(json.dumps({"username": user.username, "token": secret}))
     else:
         print(secret)
+    return 0
+
+
+def cmd_token_list(args) -> int:
+    from keyplan.core.models import ApiToken
+
+    tokens = ApiToken.objects.select_related("user").order_by("user__username", "-created_at")
+    if args.username:
+        tokens = tokens.filter(user__username=args.username)
+    rows = [{"id": t.pk, "user": t.user.username, "name": t.name, "hint": t.hint + "…", "status": t.status,
+             "created_at": t.created_at.isoformat(timespec="seconds"),
+             "last_used_at": t.last_used_at.isoformat(timespec="seconds") if t.last_used_at else None,
+             "expires_at": t.expires_at.isoformat(timespec="seconds") if t.expires_at else None} for t in tokens]
+    if args.json:
+        print(json.dumps(rows))
+    else:
+        for r in rows:
+            print(f"{r['id']:>5}  {r['user']:<16} {r['hint']:<10} {r['status']:<8} expires {r['expires_at'] or 'never':<25} "
+                  f"last used {r['last_used_at'] or 'never':<25} {r['name']}")
+        if not rows:
+            print("No tokens.")
+    return 0
+
+
+def cmd_token_revoke(args) -> int:
+    from keyplan.core.models import ApiToken
+    from keyplan.core.services import revoke_token
+
+    token = ApiToken.objects.select_related("user").filter(pk=args.id).first()
+    if token is None:
+        return _fail(f"no token has id {args.id} (see `keyplan token list`)")
+    revoke_token(token, by=None)
+    print(json.dumps({"id": token.pk, "status": token.status}) if args.json else f"Revoked token {token.hint}… of {token.user.username}.")
     return 0
 
 
@@ -509,13 +557,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--capacity", type=int, help="key accounts this person can carry as KAM (default 5)")
     p.set_defaults(func=cmd_createuser)
 
+    p = sub.add_parser("unlock", help="let a user name or an address sign in again after too many wrong passwords")
+    p.add_argument("username", nargs="?")
+    p.add_argument("--address", help="an IP address")
+    p.add_argument("--all", action="store_true", help="every locked user name and address")
+    p.set_defaults(func=cmd_unlock)
+
     p = sub.add_parser("token", help="API tokens")
     token_sub = p.add_subparsers(dest="token_command", metavar="ACTION", required=True)
     t = token_sub.add_parser("create", help="create an API token for USERNAME and print it")
     t.add_argument("username")
     t.add_argument("--name", help="what the token is for")
+    t.add_argument("--expires-days", type=int, help="days until the token stops working (default: never)")
     t.add_argument("--json", action="store_true", help="print JSON")
     t.set_defaults(func=cmd_token_create)
+    t = token_sub.add_parser("list", help="list API tokens (never the secrets), of USERNAME or everyone")
+    t.add_argument("username", nargs="?")
+    t.add_argument("--json", action="store_true", help="print JSON")
+    t.set_defaults(func=cmd_token_list)
+    t = token_sub.add_parser("revoke", help="revoke the token with the id `token list` shows")
+    t.add_argument("id", type=int)
+    t.add_argument("--json", action="store_true", help="print JSON")
+    t.set_defaults(func=cmd_token_revoke)
 
     p = sub.add_parser("import", help="import a revenue ledger, subscriptions or exchange rates (CSV or XLSX)")
     p.add_argument("kind", choices=["ledger", "subscriptions", "rates", "credit-ratings"])
@@ -580,7 +643,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    _setup_django()
+    from django.core.exceptions import ImproperlyConfigured
+
+    try:
+        _setup_django()
+    except ImproperlyConfigured as error:  # an unsafe production set-up: one line, no traceback
+        return _fail(str(error))
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

@@ -5,6 +5,7 @@ with a safe default for local use; production mode (``KEYPLAN_PRODUCTION=1``)
 refuses to start with the unsafe ones.
 """
 
+import datetime
 import os
 from importlib.util import find_spec
 from pathlib import Path
@@ -95,6 +96,7 @@ INSTALLED_APPS = [
     "ninja",
     "django_tasks",
     "django_tasks_db",
+    "axes",
     "keyplan.core",
     "keyplan.accounts",
     "keyplan.revenue",
@@ -117,7 +119,20 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "keyplan.core.middleware.LoginRequiredMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: answers a locked sign-in with the lockout page
 ]
+
+# Sign-in throttling (django-axes): after KEYPLAN_LOGIN_FAILURE_LIMIT wrong passwords for one user name,
+# or from one address, signing in (the login page and the admin's) is locked for KEYPLAN_LOGIN_LOCKOUT_MINUTES.
+# A KAM lead or admin unlocks at /settings/sign-in-locks/. The address is REMOTE_ADDR: behind a proxy,
+# set KEYPLAN_TRUSTED_PROXY so that `keyplan serve` takes the client's address from X-Forwarded-For.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = int(os.environ.get("KEYPLAN_LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=int(os.environ.get("KEYPLAN_LOGIN_LOCKOUT_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_VERBOSE = False
 
 ROOT_URLCONF = "keyplan.urls"
 WSGI_APPLICATION = "keyplan.wsgi.application"
@@ -215,5 +230,7 @@ KEYPLAN_UPLOAD_MAX_MB = int(os.environ.get("KEYPLAN_UPLOAD_MAX_MB", "200"))
 
 NINJA_PAGINATION_PER_PAGE = 50
 NINJA_PAGINATION_MAX_LIMIT = 1000
+# The API's documentation (/api/v1/docs, /api/v1/openapi.json) needs a login in production.
+KEYPLAN_API_DOCS_NEED_LOGIN = _env_bool("KEYPLAN_API_DOCS_NEED_LOGIN", PRODUCTION)
 # The largest JSON body the API reads (413 above it); file uploads have KEYPLAN_UPLOAD_MAX_MB.
 KEYPLAN_API_MAX_BODY_KB = int(os.environ.get("KEYPLAN_API_MAX_BODY_KB", "1024"))

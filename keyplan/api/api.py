@@ -1,18 +1,21 @@
 """The REST API: one NinjaAPI, one router per domain app, one OpenAPI document at /api/v1/openapi.json."""
 
 import logging
+from functools import wraps
 
+from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as SchemaValidationError
-
-from keyplan.api.errors import JsonOnlyParser, contract_errors, field_names_for, validation_detail
 from ninja.security import HttpBearer, SessionAuth
 
-logger = logging.getLogger("keyplan.api")
+from keyplan.api.errors import JsonOnlyParser, contract_errors, field_names_for, validation_detail
 from keyplan.core.services import user_for_token
+
+logger = logging.getLogger("keyplan.api")
 
 
 class BearerToken(HttpBearer):
@@ -32,6 +35,24 @@ class KeyplanAPI(NinjaAPI):
         return SchemaValidationError(contract_errors(error_contexts))
 
 
+def docs_access(view):
+    """The API's documentation and OpenAPI document: open in development, behind a login in production
+    (KEYPLAN_API_DOCS_NEED_LOGIN, on with KEYPLAN_PRODUCTION). A session or a bearer token will do."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if settings.KEYPLAN_API_DOCS_NEED_LOGIN and not request.user.is_authenticated:
+            header = request.headers.get("Authorization", "")
+            user = user_for_token(header[7:].strip()) if header.lower().startswith("bearer ") else None
+            if user is None:
+                if request.path.endswith(".json"):
+                    return JsonResponse({"detail": "Authentication required: log in, or send Authorization: Bearer <token>."}, status=401)
+                return redirect_to_login(request.get_full_path())
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
 api = KeyplanAPI(
     title="Keyplan API",
     version="1",
@@ -42,6 +63,7 @@ api = KeyplanAPI(
     docs_url="/docs",
     openapi_url="/openapi.json",
     parser=JsonOnlyParser(),
+    docs_decorator=docs_access,
 )
 
 
