@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 
 def _setup_django() -> None:
@@ -50,11 +51,21 @@ def cmd_serve(args) -> int:
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     try:
         print(f"Keyplan is serving on http://{args.host}:{args.port}/  (Ctrl+C to stop)", flush=True)
-        serve(application, host=args.host, port=args.port, threads=args.threads, ident="keyplan")
+        serve(application, host=args.host, port=args.port, threads=args.threads, ident="keyplan", **_proxy_options())
     finally:
         if worker is not None:
             _stop_worker(worker)
     return 0
+
+
+def _proxy_options() -> dict:
+    """Behind KEYPLAN_TRUSTED_PROXY, waitress takes the client's scheme and address from that proxy's headers."""
+    from django.conf import settings
+
+    if not settings.KEYPLAN_TRUSTED_PROXY:
+        return {}
+    return {"trusted_proxy": settings.KEYPLAN_TRUSTED_PROXY, "trusted_proxy_count": 1,
+            "trusted_proxy_headers": "x-forwarded-proto x-forwarded-for x-forwarded-host"}
 
 
 def cmd_unlock(args) -> int:
@@ -64,6 +75,46 @@ def cmd_unlock(args) -> int:
         return _fail("give a user name, --address IP or --all")
     count = reset() if args.all else (reset(username=args.username) if args.username else 0) + (reset(ip=args.address) if args.address else 0)
     print(f"Cleared {count} record(s) of failed sign-ins.")
+    return 0
+
+
+def cmd_check(args) -> int:
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
+
+    try:
+        call_command("check", deploy=args.deploy, fail_level="WARNING")
+    except SystemCheckError as error:
+        print(error, file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_backup(args) -> int:
+    from keyplan.core.backup import BackupError, backup
+
+    try:
+        made = backup(Path(args.out))
+    except BackupError as error:
+        return _fail(str(error))
+    print(json.dumps(made) if args.json else f"Backed up the {made['database']} database to {made['path']} ({made['bytes']:,} bytes).")
+    return 0
+
+
+def cmd_restore(args) -> int:
+    from keyplan.core.backup import BackupError, restore
+
+    if not args.yes:
+        if not sys.stdin.isatty():
+            return _fail("restore replaces everything in the database; add --yes to confirm")
+        if input(f"Replace everything in the database with {args.backup}? Type yes: ").strip().lower() != "yes":
+            return _fail("nothing restored")
+    try:
+        done = restore(Path(args.backup))
+    except BackupError as error:
+        return _fail(str(error))
+    _migrate()  # a backup from an older version gets this version's tables
+    print(json.dumps(done) if args.json else f"Restored the {done['database']} database from {done['path']}.")
     return 0
 
 
@@ -557,11 +608,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--capacity", type=int, help="key accounts this person can carry as KAM (default 5)")
     p.set_defaults(func=cmd_createuser)
 
+    p = sub.add_parser("backup", help="write a consistent backup of the whole database to OUT (also while serving)")
+    p.add_argument("out", help="the backup file to write")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_backup)
+
+    p = sub.add_parser("restore", help="replace the whole database with a backup made by `keyplan backup` (stop serving first)")
+    p.add_argument("backup", help="the backup file")
+    p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_restore)
+
     p = sub.add_parser("unlock", help="let a user name or an address sign in again after too many wrong passwords")
     p.add_argument("username", nargs="?")
     p.add_argument("--address", help="an IP address")
     p.add_argument("--all", action="store_true", help="every locked user name and address")
     p.set_defaults(func=cmd_unlock)
+
+    p = sub.add_parser("check", help="check the configuration; --deploy: as production needs it (HTTPS, cookies, secret key)")
+    p.add_argument("--deploy", action="store_true", help="also the checks for a production deployment")
+    p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("token", help="API tokens")
     token_sub = p.add_subparsers(dest="token_command", metavar="ACTION", required=True)

@@ -37,18 +37,46 @@ CSRF_TRUSTED_ORIGINS = [
     o.strip() for o in os.environ.get("KEYPLAN_CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()
 ]
 
+
+def secret_key_problem(key: str) -> str | None:
+    """Why ``key`` is too weak to sign sessions and tokens in production, or None."""
+    advice = 'make one with: python3 -c "import secrets; print(secrets.token_urlsafe(50))"'
+    if not key or key == _DEV_SECRET_KEY:
+        return f"KEYPLAN_PRODUCTION is set but KEYPLAN_SECRET_KEY is not; {advice}"
+    if len(key) < 50:
+        return f"KEYPLAN_SECRET_KEY has {len(key)} characters; production needs at least 50 ({advice})"
+    if len(set(key)) < 10 or key.startswith("django-insecure"):
+        return f"KEYPLAN_SECRET_KEY is too predictable ({len(set(key))} different characters); {advice}"
+    return None
+
+
+# Behind a reverse proxy (nginx, Caddy) on this or another host: its address(es), comma-separated, or *.
+# `keyplan serve` then takes the client's scheme and address from X-Forwarded-Proto and X-Forwarded-For
+# sent by that proxy only; other servers (gunicorn) read X-Forwarded-Proto through SECURE_PROXY_SSL_HEADER.
+KEYPLAN_TRUSTED_PROXY = os.environ.get("KEYPLAN_TRUSTED_PROXY", "").strip()
+# TLS ends at a proxy that also redirects http to https and sends HSTS itself: Keyplan then does neither.
+KEYPLAN_TLS_ENDS_AT_PROXY = _env_bool("KEYPLAN_TLS_ENDS_AT_PROXY", False)
+
 if PRODUCTION:
-    if SECRET_KEY == _DEV_SECRET_KEY or len(SECRET_KEY) < 40:
-        raise ImproperlyConfigured(
-            "KEYPLAN_PRODUCTION is set but KEYPLAN_SECRET_KEY is missing or shorter than 40 characters."
-        )
+    problem = secret_key_problem(SECRET_KEY)
+    if problem:
+        raise ImproperlyConfigured(problem)
     if DEBUG:
         raise ImproperlyConfigured("KEYPLAN_DEBUG must be off when KEYPLAN_PRODUCTION is set.")
     if "KEYPLAN_DATABASE_URL" not in os.environ:
         raise ImproperlyConfigured("KEYPLAN_PRODUCTION is set but KEYPLAN_DATABASE_URL is not.")
     SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
     SECURE_CONTENT_TYPE_NOSNIFF = True
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # HTTPS only: redirect http to https, and tell browsers to use https for a year (HSTS).
+    SECURE_SSL_REDIRECT = _env_bool("KEYPLAN_SSL_REDIRECT", not KEYPLAN_TLS_ENDS_AT_PROXY)
+    SECURE_HSTS_SECONDS = int(os.environ.get("KEYPLAN_HSTS_SECONDS", "0" if KEYPLAN_TLS_ENDS_AT_PROXY else "31536000"))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = _env_bool("KEYPLAN_HSTS_INCLUDE_SUBDOMAINS", True)
+    # Preloading is a separate decision for the whole domain (hstspreload.org), never made for it here.
+    SILENCED_SYSTEM_CHECKS = ["security.W021"]
+    if KEYPLAN_TLS_ENDS_AT_PROXY:
+        SILENCED_SYSTEM_CHECKS += ["security.W004", "security.W008"]  # the proxy sends HSTS and redirects
+    if KEYPLAN_TRUSTED_PROXY:
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 DATABASES = {
     "default": dj_database_url.parse(
