@@ -17,8 +17,13 @@ from keyplan.settings import secret_key_problem
 KEYPLAN = Path(sys.executable).with_name("keyplan")
 
 
+def _clean_environment() -> dict:
+    """The environment an operator's shell has: none of ours, and not the browser tests' DJANGO_ALLOW_ASYNC_UNSAFE."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("KEYPLAN_", "DJANGO_"))}
+
+
 def run(*args, tmp_path, **env):
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("KEYPLAN_")}
+    environment = _clean_environment()
     environment.update({"KEYPLAN_PRODUCTION": "1", "KEYPLAN_DATABASE_URL": f"sqlite:///{tmp_path / 'prod.sqlite3'}", **env})
     return subprocess.run([str(KEYPLAN), *args], capture_output=True, text=True, env=environment, cwd=tmp_path, timeout=180)
 
@@ -93,7 +98,7 @@ def test_behind_a_trusted_proxy_https_is_seen_and_plain_http_redirected(tmp_path
     """waitress drops X-Forwarded-Proto unless told which proxy to trust (KEYPLAN_TRUSTED_PROXY)."""
     assert run("migrate", tmp_path=tmp_path, KEYPLAN_SECRET_KEY=GOOD_KEY).returncode == 0
     port = _free_port()
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("KEYPLAN_")}
+    environment = _clean_environment()
     environment.update({"KEYPLAN_PRODUCTION": "1", "KEYPLAN_DATABASE_URL": f"sqlite:///{tmp_path / 'prod.sqlite3'}",
                         "KEYPLAN_SECRET_KEY": GOOD_KEY, "KEYPLAN_TRUSTED_PROXY": "127.0.0.1"})
     server = subprocess.Popen([str(KEYPLAN), "serve", "--no-migrate", "--no-worker", "--port", str(port)],
