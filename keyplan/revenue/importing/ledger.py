@@ -15,6 +15,7 @@ from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
 from keyplan.accounts.models import Account, Tier, TierChange
+from keyplan.core.exports import safe_row
 from keyplan.core.models import User
 from keyplan.revenue.importing.batch import _discard, _file_sha256, _finish, _refresh_derived, _set_progress
 from keyplan.revenue.importing.inspection import (
@@ -213,10 +214,10 @@ def _write_rejected(path: Path, inspection: Inspection, errors: list[RowError], 
     columns = list(inspection.mapping.values())
     with open(target, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, delimiter=inspection.table.delimiter if inspection.table.kind == "csv" else ",")
-        writer.writerow(["line", "reason", *columns])
+        writer.writerow(safe_row(["line", "reason", *columns]))
         for chunk in iter_chunks(inspection.table, columns):
             for row in chunk.filter(pl.col(LINE).is_in(pl.Series(sorted(lines)).implode())).iter_rows():
-                writer.writerow([row[0], "; ".join(reasons.get(row[0], ["see the import report"])), *row[1:]])
+                writer.writerow(safe_row([row[0], "; ".join(reasons.get(row[0], ["see the import report"])), *row[1:]]))
     return target
 
 
