@@ -147,6 +147,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "keyplan.core.middleware.LoginRequiredMiddleware",
+    "keyplan.core.middleware.DatabaseBusyMiddleware",
     "axes.middleware.AxesMiddleware",  # last: answers a locked sign-in with the lockout page
 ]
 
@@ -250,6 +251,9 @@ KEYPLAN_DEFAULT_KAM_CAPACITY = 5
 # Background work (imports): tasks are rows in the database, run by `keyplan worker`
 # (which `keyplan serve` starts next to the web server).
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# A worker whose heartbeat is older than this many seconds is gone: the imports it was running are
+# discarded by the next worker to start (on the same machine, a worker whose process is gone at once).
+KEYPLAN_WORKER_TIMEOUT = int(os.environ.get("KEYPLAN_WORKER_TIMEOUT", "60"))
 
 # Uploaded import files wait here until their import has run, then are deleted. Web and
 # worker processes must see the same folder (a shared volume when they run on different hosts).

@@ -6,6 +6,7 @@ from functools import wraps
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import OperationalError
 from django.http import Http404, JsonResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
@@ -13,6 +14,7 @@ from ninja.errors import ValidationError as SchemaValidationError
 from ninja.security import HttpBearer, SessionAuth
 
 from keyplan.api.errors import JsonOnlyParser, contract_errors, field_names_for, validation_detail
+from keyplan.core.db import BUSY_RETRY_AFTER_SECONDS, is_database_busy
 from keyplan.core.services import user_for_token
 
 logger = logging.getLogger("keyplan.api")
@@ -94,6 +96,16 @@ def on_permission_denied(request, exc: PermissionDenied):
 @api.exception_handler(Http404)
 def on_not_found(request, exc: Http404):
     return api.create_response(request, {"detail": "Not found."}, status=404)
+
+
+@api.exception_handler(OperationalError)
+def on_database_error(request, exc: OperationalError):
+    if not is_database_busy(exc):
+        return on_unexpected_error(request, exc)
+    response = api.create_response(request, {"detail": "The database is busy with another change (an import or a rollback); "
+                                                       "nothing was saved. Try again in a few seconds."}, status=503)
+    response["Retry-After"] = str(BUSY_RETRY_AFTER_SECONDS)
+    return response
 
 
 @api.exception_handler(AuthenticationError)

@@ -24,6 +24,7 @@ from keyplan.revenue.schemas import (
     ImportBatchDetailOut,
     ImportBatchOut,
     ImportOptionsIn,
+    SameFileOut,
     SubscriptionEndIn,
     SubscriptionIn,
     SubscriptionOut,
@@ -62,13 +63,20 @@ def _mapping(text: str | None) -> dict[str, str]:
     return {column: field or "" for column, field in mapping.items()}
 
 
-@router.post("imports/", response={202: ImportBatchDetailOut}, tags=["imports"],
+@router.post("imports/", response={202: ImportBatchDetailOut, 409: SameFileOut}, tags=["imports"],
              summary="Upload a ledger, subscriptions or rates file (CSV or XLSX) and import it in the background")
 def create_import(request, options: Form[ImportOptionsIn], file: File[UploadedFile]):
     _require_import_rights(request)
     mapping = _mapping(options.mapping)
     delimiter = DELIMITER_NAMES.get((options.delimiter or "").lower(), options.delimiter) or None
     upload = uploads.save_upload(file, kind=options.kind, by=request.user)
+    earlier = None if options.repeat else uploads.same_file_imported(upload)
+    if earlier is not None:
+        uploads.discard(upload)  # nothing runs: the caller decides
+        return Status(409, {"detail": f"This file was imported as batch {earlier.pk} on "
+                                      f"{earlier.created_at.isoformat(timespec='seconds')} ({earlier.rows_imported} lines); "
+                                      f"send repeat=true to import it again.",
+                            "batch": earlier.pk, "imported_at": earlier.created_at})
     try:
         try:
             view = uploads.preview(upload, delimiter=delimiter, sheet=options.sheet)

@@ -8,3 +8,26 @@ class LoginRequiredMiddleware(DjangoLoginRequiredMiddleware):
         if request.path_info.startswith("/api/"):
             return None
         return super().process_view(request, view_func, view_args, view_kwargs)
+
+
+class DatabaseBusyMiddleware:
+    """A page that could not write because SQLite was busy with another writer (a long import or rollback)
+    answers 503 with Retry-After and a page saying so, instead of a 500: nothing was saved, try again.
+    The API answers the same as JSON (keyplan.api.api)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        from django.shortcuts import render
+
+        from keyplan.core.db import BUSY_RETRY_AFTER_SECONDS, is_database_busy
+
+        if not is_database_busy(exception):
+            return None
+        response = render(request, "busy.html", {"retry_after": BUSY_RETRY_AFTER_SECONDS}, status=503)
+        response["Retry-After"] = str(BUSY_RETRY_AFTER_SECONDS)
+        return response

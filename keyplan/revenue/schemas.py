@@ -26,6 +26,8 @@ class ImportOptionsIn(InputSchema):
     sheet: str | None = Field(None, description="XLSX sheet (default: the first)")
     create_accounts: bool = Field(False, description="Ledger: create accounts that do not exist yet")
     skip_invalid: bool = Field(False, description="Ledger: import the good rows; the rejected ones are kept for download")
+    repeat: bool = Field(False, description="Import a file whose very content was imported before (otherwise 409 names "
+                                            "that batch and nothing runs)")
 
 
 class RowErrorOut(Schema):
@@ -48,7 +50,7 @@ class ImportBatchOut(Schema):
     id: int
     kind: str
     file_name: str
-    status: str = Field(description="validating, importing, done, rejected, failed or rolled_back")
+    status: str = Field(description="validating, importing, done, rejected, failed, broken_off or rolled_back")
     progress: int = Field(description="0-100 while it runs")
     rows_total: int
     rows_imported: int
@@ -73,6 +75,12 @@ class ImportBatchDetailOut(ImportBatchOut):
         if rejected_rows_file(batch) is not None:
             report["rejected_rows_url"] = reverse("api:import_rejected_rows", kwargs={"batch_id": batch.pk})
         return report
+
+
+class SameFileOut(Schema):
+    detail: str
+    batch: int = Field(description="The batch that imported the same file")
+    imported_at: datetime.datetime
 
 
 class SubscriptionOut(Schema):

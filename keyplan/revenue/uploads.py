@@ -9,6 +9,7 @@ skip-invalid stay for download).
 """
 
 import datetime
+import hashlib
 import re
 import secrets
 import shutil
@@ -89,6 +90,15 @@ class Upload:
         return self.path.name
 
     @property
+    def sha256(self) -> str:
+        """The content hash, noted when the file was saved (computed again for an upload saved before it was noted)."""
+        noted = self.path.parent / ".sha256"
+        try:
+            return noted.read_text().strip()
+        except OSError:
+            return _file_sha256(self.path)
+
+    @property
     def relative(self) -> str:
         """The path under the upload folder: what the task is given, so a worker with the folder mounted elsewhere finds it."""
         return f"{self.token}/{self.path.name}"
@@ -124,10 +134,13 @@ def save_upload(file: UploadedFile | None, *, kind: str, by: User) -> Upload:
     folder = upload_dir() / token
     folder.mkdir(parents=True)
     path = folder / name
+    digest = hashlib.sha256()
     with open(path, "wb") as target:
         for chunk in file.chunks():
             target.write(chunk)
+            digest.update(chunk)
     (folder / ".kind").write_text(kind)
+    (folder / ".sha256").write_text(digest.hexdigest())
     return Upload(token, kind, path)
 
 
@@ -157,6 +170,7 @@ def remove_input(relative: str) -> None:
         return
     path.unlink(missing_ok=True)
     (path.parent / ".kind").unlink(missing_ok=True)
+    (path.parent / ".sha256").unlink(missing_ok=True)
     try:
         path.parent.rmdir()  # only when nothing else (a rejected-rows file) is left
     except OSError:
@@ -348,6 +362,12 @@ def _date_format_problem(fmt: str, samples: list[str]) -> str | None:
     return None
 
 
+def same_file_imported(upload: Upload) -> ImportBatch | None:
+    """The latest batch that imported this very file (the same content) and still counts, if any."""
+    return (ImportBatch.objects.filter(file_sha256=upload.sha256, kind=upload.kind, status=BatchStatus.DONE)
+            .select_related("created_by").order_by("-created_at", "-pk").first())
+
+
 def start_import(upload: Upload, *, by: User, choices: ImportChoices, view: Preview | None = None) -> ImportBatch:
     """Record the batch and queue its import. The batch page follows its progress."""
     from keyplan.revenue.tasks import run_import
@@ -360,7 +380,7 @@ def start_import(upload: Upload, *, by: User, choices: ImportChoices, view: Prev
         except ReadError as error:
             raise ValidationError({"file": str(error)}) from error
     check_choices(upload, view, choices)
-    batch = ImportBatch.objects.create(kind=upload.kind, file_name=upload.name, file_sha256=_file_sha256(upload.path),
+    batch = ImportBatch.objects.create(kind=upload.kind, file_name=upload.name, file_sha256=upload.sha256,
                                        created_by=by, status=BatchStatus.VALIDATING)
     options = {
         # Column -> field, "" to ignore; columns left out keep what the detection made of them.

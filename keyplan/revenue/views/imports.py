@@ -102,6 +102,7 @@ def import_preview(request: HttpRequest, token: str) -> HttpResponse:
         "form": form,
         "read_again": ReadAgainForm(preview=view),
         "missing": [FIELD_LABELS.get(f, f) for f in view.missing],
+        "same_file": uploads.same_file_imported(upload),
     }
     return render(request, "revenue/import_preview.html", context, status=400 if form.errors else 200)
 
@@ -129,7 +130,16 @@ def _batch_context(batch: ImportBatch) -> dict:
         "errors": [{**e, "reason": _on_the_web(e)} for e in report.get("errors") or []],
         "more_errors": max(0, (report.get("error_count") or 0) - len(report.get("errors") or [])),
         "rejected_rows": uploads.rejected_rows_file(batch) is not None,
+        "earlier_rolled_back": _earlier_rolled_back(batch),
     }
+
+
+def _earlier_rolled_back(batch: ImportBatch) -> ImportBatch | None:
+    """For a batch that added nothing: an earlier batch of the same file, rolled back since, whose lines it found."""
+    if batch.status != BatchStatus.DONE or batch.rows_imported or not batch.rows_duplicate:
+        return None
+    return (ImportBatch.objects.filter(file_sha256=batch.file_sha256, kind=batch.kind, status=BatchStatus.ROLLED_BACK,
+                                       created_at__lt=batch.created_at).order_by("-created_at").first())
 
 
 # Where the command line's reason names one of its options, the web names the preview's choice instead.
