@@ -12,6 +12,8 @@ import re
 import shutil
 import tempfile
 import unicodedata
+import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +50,16 @@ DATE_FORMATS = (
     "%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%d.%m.%Y", "%d-%m-%Y", "%d/%m/%Y",
     "%m/%d/%Y", "%Y/%m/%d", "%Y%m%d", "%d.%m.%y", "%d/%m/%y", "%d-%m-%y",
 )
+
+
+# Bounds on what a file may make the server hold (web and worker stay well under 1 GB). An .xlsx is a
+# ZIP of XML: a few megabytes can expand to gigabytes, so a workbook is measured before it is opened.
+MAX_LINE_CHARS = 100_000  # a line of the first rows, read to find the header and formats
+MAX_CELL_CHARS = 1_000  # a value the import reads (an account id, an amount, a product …)
+XLSX_MAX_EXPANDED_BYTES = 512 * 1024 * 1024  # all parts of a workbook together, uncompressed
+XLSX_MAX_ROWS = 1_048_576  # Excel's own limit per sheet; larger ledgers come as CSV
+XLSX_MAX_CELLS = 20_000_000
+XLSX_MAX_TEXT_BYTES = 200_000  # one cell's text as stored (Excel holds at most 32,767 characters)
 
 
 class ReadError(ValueError):
@@ -105,7 +117,15 @@ def _pick_header(rows: list[list[str | None]], fields) -> int:
 
 
 def _detect_encoding(path: Path) -> str:
-    head = path.read_bytes()[:1 << 20] if path.stat().st_size < 1 << 20 else open(path, "rb").read(1 << 20)
+    with open(path, "rb") as handle:
+        head = handle.read(1 << 20)
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) and not head.startswith(codecs.BOM_UTF32_LE):
+        return "utf-16"  # Excel's "Unicode text" and PowerShell's exports; the BOM says the byte order
+    sample = head[:4096]
+    if sample.count(b"\x00") * 3 > len(sample):  # a zero byte beside each ASCII character: UTF-16 without its BOM
+        return "utf-16-le" if sample[1::2].count(0) > sample[0::2].count(0) else "utf-16-be"
+    if b"\x00" in sample:
+        raise ReadError(f"{path.name} is not a text file (it holds binary data); export the ledger as CSV or .xlsx.")
     decoder = codecs.getincrementaldecoder("utf-8")()
     try:
         decoder.decode(head, final=False)  # a cut multi-byte character at the end is fine
@@ -138,8 +158,11 @@ def open_table(path: str | Path, *, delimiter: str | None = None, sheet: str | N
 
 def _open_csv(path: Path, *, delimiter: str | None, fields) -> Table:
     encoding = _detect_encoding(path)
-    with open(path, encoding=encoding, newline="") as handle:
-        head = [line for _, line in zip(range(40), handle)]
+    try:
+        with open(path, encoding=encoding, newline="") as handle:
+            head = _head_lines(handle, path)
+    except UnicodeError as error:
+        raise ReadError(f"{path.name} is not readable as {encoding} text ({error.reason}); export it as UTF-8.") from error
     if not delimiter:
         try:
             delimiter = csv.Sniffer().sniff("".join(head[:20]), delimiters=",;\t|").delimiter
@@ -153,6 +176,20 @@ def _open_csv(path: Path, *, delimiter: str | None, fields) -> Table:
     _check_headers(headers)
     sample = [r for r in rows[header_index + 1:] if any(c.strip() for c in r)][:20]
     return Table(path, "csv", headers, header_index + 1, delimiter=delimiter, encoding=encoding, sample=sample)
+
+
+def _head_lines(handle, path: Path, count: int = 40) -> list[str]:
+    """The first lines, to find the header and the formats; a line longer than MAX_LINE_CHARS is refused."""
+    lines = []
+    for number in range(1, count + 1):
+        line = handle.readline(MAX_LINE_CHARS + 1)
+        if not line:
+            break
+        if len(line) > MAX_LINE_CHARS:
+            raise ReadError(f"Line {number} of {path.name} is longer than {MAX_LINE_CHARS:,} characters: this is not a "
+                            f"ledger export (or its lines do not end where they should). Export it as CSV again.")
+        lines.append(line)
+    return lines
 
 
 def _check_headers(headers: list[str]) -> None:
@@ -179,9 +216,10 @@ def _open_xlsx(path: Path, *, sheet: str | None, fields) -> Table:
     from openpyxl import load_workbook
     from openpyxl.utils.exceptions import InvalidFileException
 
+    check_workbook(path)
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
-    except (InvalidFileException, OSError, KeyError, ValueError) as error:
+    except (InvalidFileException, OSError, KeyError, ValueError, zipfile.BadZipFile) as error:
         raise ReadError(f"{path.name} is not a readable .xlsx workbook ({error}).") from error
     try:
         if sheet and sheet not in workbook.sheetnames:
@@ -199,6 +237,50 @@ def _open_xlsx(path: Path, *, sheet: str | None, fields) -> Table:
     return Table(path, "xlsx", headers, header_index + 1, sheet=worksheet.title, sample=sample)
 
 
+def check_workbook(path: Path) -> None:
+    """Refuse a workbook that would expand beyond the bounds above, before anything of it is expanded in memory.
+
+    The sizes come from the ZIP's directory (what Python's zipfile and openpyxl will expand at most);
+    the sheets and shared strings are then streamed once, a megabyte at a time, to count rows and
+    cells and to find a cell longer than any Excel writes.
+    """
+    if not zipfile.is_zipfile(path):
+        raise ReadError(f"{path.name} is not an Excel workbook: an .xlsx file is a ZIP archive and this one is not "
+                        f"(is it a CSV or an old .xls renamed?). Save it as .xlsx or CSV.")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            parts = archive.infolist()
+            expanded = sum(part.file_size for part in parts)
+            if expanded > XLSX_MAX_EXPANDED_BYTES:
+                raise ReadError(f"{path.name} expands to {expanded / 1048576:,.0f} MB when opened; a workbook may expand to "
+                                f"{XLSX_MAX_EXPANDED_BYTES / 1048576:,.0f} MB. Export the ledger as CSV instead.")
+            for part in parts:
+                if part.filename.startswith("xl/worksheets/") and part.filename.endswith(".xml") or part.filename == "xl/sharedStrings.xml":
+                    with archive.open(part) as stream:
+                        _check_part(path, part.filename, stream)
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as error:
+        raise ReadError(f"{path.name} is not a readable .xlsx workbook ({error}).") from error
+
+
+def _check_part(path: Path, name: str, stream) -> None:
+    too_long = re.compile(rb"[^<]{%d}" % XLSX_MAX_TEXT_BYTES)
+    run = rows = cells = 0  # run: bytes since the last "<" (text that goes on into the next block)
+    tail = b""
+    while block := stream.read(1 << 20):
+        first = block.find(b"<")
+        if too_long.search(block) or run + (len(block) if first < 0 else first) >= XLSX_MAX_TEXT_BYTES:
+            raise ReadError(f"{path.name} has a cell of more than {XLSX_MAX_TEXT_BYTES:,} bytes ({name}); Excel holds at most "
+                            f"32,767 characters in a cell. This is not a ledger export.")
+        run = run + len(block) if first < 0 else len(block) - block.rfind(b"<") - 1
+        joined = tail + block  # a tag cut in two by the block boundary is counted once
+        rows += joined.count(b"<row") - tail.count(b"<row")
+        cells += joined.count(b"<c ") - tail.count(b"<c ")
+        tail = block[-3:]
+        if rows > XLSX_MAX_ROWS or cells > XLSX_MAX_CELLS:
+            limit = f"{XLSX_MAX_ROWS:,} rows" if rows > XLSX_MAX_ROWS else f"{XLSX_MAX_CELLS:,} cells"
+            raise ReadError(f"{path.name} has more than {limit} in a sheet ({name}); export a ledger this large as CSV.")
+
+
 def iter_chunks(table: Table, columns: list[str], *, chunk_rows: int | None = None) -> Iterator[pl.DataFrame]:
     """The chosen columns as strings, chunk by chunk, with the file line number in ``__line``.
 
@@ -213,8 +295,14 @@ def iter_chunks(table: Table, columns: list[str], *, chunk_rows: int | None = No
     if table.encoding not in ("utf-8", "utf-8-sig"):
         # Polars reads UTF-8: transcode Latin-1 exports once, in a stream.
         temporary = tempfile.NamedTemporaryFile(suffix=".csv", delete=False)
-        with open(table.path, encoding=table.encoding, newline="") as src, open(temporary.name, "w", encoding="utf-8", newline="") as dst:
-            shutil.copyfileobj(src, dst, 1 << 20)
+        try:
+            with open(table.path, encoding=table.encoding, newline="") as src, \
+                    open(temporary.name, "w", encoding="utf-8", newline="") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+        except UnicodeError as error:
+            Path(temporary.name).unlink(missing_ok=True)
+            raise ReadError(f"{table.path.name} is not readable as {table.encoding} text further down ({error.reason}); "
+                            f"export it as UTF-8.") from error
         source = Path(temporary.name)
     try:
         frame = pl.scan_csv(

@@ -26,6 +26,7 @@ from keyplan.revenue.reading import (
 )
 
 MAX_REPORTED_ERRORS = 1000
+SHOWN_VALUE_CHARS = 100
 
 
 Progress = Callable[[float, str], None]
@@ -71,6 +72,8 @@ REASONS = {
     "rate_not_positive": gettext_noop("a rate must be above 0"),
     "amount_negative": gettext_noop("a monthly amount cannot be negative"),
     "end_before_start": gettext_noop("the end must be after the start"),
+    "too_long": gettext_noop("longer than %(limit)s characters"),
+    "number_too_large": gettext_noop("too large: at most 16 digits before the decimal point"),
 }
 
 
@@ -85,6 +88,8 @@ class RowError:
 
     @classmethod
     def of(cls, line: int, column: str, value: str | None, code: str, **params) -> "RowError":
+        if value is not None and len(value) > SHOWN_VALUE_CHARS:  # the report quotes the value, not a megabyte of it
+            value = value[:SHOWN_VALUE_CHARS] + "…"
         return cls(line, column, value, REASONS[code] % params, code, {k: str(v) for k, v in params.items()})
 
     def __str__(self) -> str:

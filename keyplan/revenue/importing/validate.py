@@ -21,6 +21,7 @@ from keyplan.revenue.models import (
 from keyplan.revenue.reading import (
     LEDGER_FIELDS,
     LINE,
+    MAX_CELL_CHARS,
     amount_expr,
     date_expr,
 )
@@ -113,8 +114,14 @@ def _errors(frame: pl.DataFrame, inspection: Inspection, context: _Context) -> l
         ("currency", pl.col("_currency_given").is_not_null() & ~pl.col("_currency_given").is_in(context.currency_list.implode()),
          ("unknown_currency", {})),
     ]
+    too_long = [(name, pl.col(name).str.len_chars() > limit, ("too_long", {"limit": f"{limit:,}"}))
+                for name, limit in (("account_id", 64), *((name, MAX_CELL_CHARS) for name in LEDGER_FIELDS if name != "account_id"))
+                if name in inspection.mapping]
+    checks = too_long + checks + [
+        (name, pl.col(f"_{name}").abs() >= 1e16, ("number_too_large", {})) for name in ("amount", "cost")]  # DECIMAL(18, 2)
     if not context.create_accounts:
-        checks.append(("account_id", pl.col("account_id").is_not_null() & ~pl.col("_known"), ("unknown_account", {})))
+        checks.append(("account_id", pl.col("account_id").is_not_null() & ~pl.col("_known")
+                       & (pl.col("account_id").str.len_chars() <= 64), ("unknown_account", {})))
     flags = frame.select(LINE, *[condition.fill_null(False).alias(f"_check{i}") for i, (_, condition, _) in enumerate(checks)])
     bad_any = flags.select(pl.any_horizontal(pl.exclude(LINE))).to_series()
     if not bad_any.any():
