@@ -8,7 +8,6 @@ import getpass
 import json
 import os
 import signal
-import subprocess
 import sys
 from pathlib import Path
 
@@ -46,15 +45,21 @@ def cmd_serve(args) -> int:
 
     if not args.no_migrate:
         _migrate()
-    worker = None if getattr(args, "no_worker", False) else _start_worker()
+    _recover_broken_imports()
+    supervisor = None
+    if not getattr(args, "no_worker", False):
+        from keyplan.core.worker import Supervisor
+
+        supervisor = Supervisor()  # restarts the worker whenever it exits, with a log line
+        supervisor.start()
     # A service manager stops us with SIGTERM: leave through the same path as Ctrl+C, so the worker stops too.
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     try:
         print(f"Keyplan is serving on http://{args.host}:{args.port}/  (Ctrl+C to stop)", flush=True)
         serve(application, host=args.host, port=args.port, threads=args.threads, ident="keyplan", **_proxy_options())
     finally:
-        if worker is not None:
-            _stop_worker(worker)
+        if supervisor is not None:
+            supervisor.stop()
     return 0
 
 
@@ -122,51 +127,22 @@ def _raise_keyboard_interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
-def _start_worker() -> subprocess.Popen:
-    """`keyplan worker` as a child process, so that `keyplan serve` alone runs background imports.
+def _recover_broken_imports() -> None:
+    """Imports whose worker died (kill -9, a power cut) are found and discarded before new work starts."""
+    from keyplan.core.worker import patiently
+    from keyplan.revenue.tasks import recover_broken_imports
 
-    It gets its own session, so that Ctrl+C reaches only us and we decide how it stops; on
-    Linux it is also told to stop should we die without cleaning up.
-    """
-    command = [sys.executable, "-m", "keyplan.cli", "worker", "--quiet"]
-    return subprocess.Popen(command, start_new_session=True,
-                            preexec_fn=_stop_with_parent if sys.platform.startswith("linux") else None)
-
-
-def _stop_with_parent() -> None:
-    import ctypes
-
-    PR_SET_PDEATHSIG = 1
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
-def _stop_worker(worker: subprocess.Popen) -> None:
-    """Ask the worker to stop: it finishes a running import first; a second Ctrl+C abandons it (nothing half-done is kept)."""
-    if worker.poll() is not None:
-        return
-    worker.send_signal(signal.SIGTERM)
-    try:
-        worker.wait(timeout=3)
-        return
-    except subprocess.TimeoutExpired:
-        print("Waiting for the running background import to finish (Ctrl+C again to abandon it)…", file=sys.stderr, flush=True)
-    try:
-        worker.wait()
-    except KeyboardInterrupt:
-        worker.send_signal(signal.SIGTERM)  # the second signal: the worker ends the task, which undoes its writes
-        try:
-            worker.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
+    for batch in patiently(recover_broken_imports):
+        print(f"keyplan: import batch {batch.pk} ({batch.file_name}) broke off when its worker stopped; "
+              f"its lines were removed and the file can be imported again.", file=sys.stderr, flush=True)
 
 
 def cmd_worker(args) -> int:
     """Run background tasks (imports) from the database queue; `keyplan serve` starts one of these itself."""
-    from django.core.management import call_command
+    from keyplan.core.worker import run_worker
 
-    call_command("db_worker", interval=args.interval, batch=args.batch, reload=False, startup_delay=not args.batch,
-                 max_tasks=args.max_tasks, queue_name=args.queue, verbosity=0 if args.quiet else 1)
+    _recover_broken_imports()
+    run_worker(interval=args.interval, batch=args.batch, max_tasks=args.max_tasks, queue=args.queue, quiet=args.quiet)
     return 0
 
 

@@ -88,3 +88,25 @@ class ApiToken(models.Model):
     @classmethod
     def new_secret(cls) -> str:
         return cls.PREFIX + secrets.token_urlsafe(32)
+
+
+class WorkerProcess(models.Model):
+    """A `keyplan worker` process (or the one `keyplan serve` runs), seen alive by its heartbeat.
+
+    A worker writes ``seen_at`` every few seconds while it runs and ``stopped_at`` when it stops in
+    order. Work it held when it died (a kill -9, a power cut) is found through this row: its heartbeat
+    stops, or, on the same machine, its process is gone.
+    """
+
+    id = models.CharField(primary_key=True, max_length=64)
+    host = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    seen_at = models.DateTimeField(db_index=True)
+    stopped_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-seen_at"]
+
+    def __str__(self) -> str:
+        return f"worker {self.pid}@{self.host}"

@@ -26,6 +26,7 @@ class BatchStatus(models.TextChoices):
     IMPORTING = "importing", _("Importing")
     DONE = "done", _("Imported")
     FAILED = "failed", _("Failed")
+    BROKEN_OFF = "broken_off", _("Broken off")
     ROLLED_BACK = "rolled_back", _("Rolled back")
 
 
@@ -49,6 +50,9 @@ class ImportBatch(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     rolled_back_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     rolled_back_at = models.DateTimeField(null=True, blank=True)
+    # The worker that runs the import: when it is gone before the batch is done, the next worker to start
+    # discards what the batch wrote (keyplan.revenue.tasks.recover_broken_imports).
+    worker = models.ForeignKey("core.WorkerProcess", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     class Meta:
         ordering = ["-created_at", "-pk"]

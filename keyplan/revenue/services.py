@@ -26,7 +26,7 @@ from keyplan.revenue.importing.inspection import (  # noqa: F401 (the app's publ
     reporting_currency,
 )
 from keyplan.revenue.importing.ledger import import_ledger  # noqa: F401
-from keyplan.revenue.importing.rollback import rollback_batch  # noqa: F401
+from keyplan.revenue.importing.rollback import discard_broken_off, rollback_batch  # noqa: F401
 from keyplan.revenue.importing.small import (  # noqa: F401
     RATE_FIELDS,
     SUBSCRIPTION_FIELDS,

@@ -407,8 +407,9 @@ class TestBrokenOffImports:
         assert "broken off" in capsys.readouterr().err
         assert main(["rollback", str(batch.pk), "--broken-off", "--as", "lead"]) == 0
         batch.refresh_from_db()
-        assert batch.status == BatchStatus.FAILED and not LedgerLine.objects.exists()
+        assert batch.status == BatchStatus.BROKEN_OFF and not LedgerLine.objects.exists()
         assert not MonthlyRollup.objects.exists()
+        assert (batch.rolled_back_by, batch.report["broken_off"]["lines_removed"]) == (lead, 1)
 
 
 def test_a_subscription_entered_twice_is_refused(lead, customers):

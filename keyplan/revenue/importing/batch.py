@@ -70,6 +70,7 @@ def _discard(batch: ImportBatch | None) -> None:
     ImportBatch.objects.filter(pk=batch.pk).update(status=BatchStatus.FAILED, finished_at=timezone.now())
 
 
-def _delete_lines(batch: ImportBatch) -> None:
+def _delete_lines(batch: ImportBatch) -> int:
     with connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {LedgerLine._meta.db_table} WHERE batch_id = %s", [batch.pk])
+        return cursor.rowcount

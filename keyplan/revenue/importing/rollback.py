@@ -35,18 +35,13 @@ def rollback_batch(batch: ImportBatch, *, by: User, broken_off: bool = False) ->
     """Undo an import: its lines leave the ledger and its amounts leave the rollups, in one transaction.
 
     ``broken_off`` discards an import that never finished because its worker was killed
-    (status still validating or importing): its lines go, the rollups never had them. Only
-    for batches no worker is running any more; the caller says so.
+    (status still validating or importing): see `discard_broken_off`. Only for batches no worker
+    is running any more; the caller says so.
     """
     if not can_import(by):
         raise PermissionDenied("Only KAM leads and admins roll back imports.")
     if broken_off:
-        batch = ImportBatch.objects.get(pk=batch.pk)
-        if batch.status not in (BatchStatus.VALIDATING, BatchStatus.IMPORTING):
-            raise ValidationError({"batch": f"Batch {batch.pk} is {batch.get_status_display().lower()}, not an import that broke off."})
-        _discard(batch)
-        batch.refresh_from_db()
-        return batch
+        return discard_broken_off(batch, by=by)
     with transaction.atomic():
         batch = ImportBatch.objects.select_for_update().get(pk=batch.pk)
         if batch.status in (BatchStatus.VALIDATING, BatchStatus.IMPORTING):
@@ -69,6 +64,39 @@ def rollback_batch(batch: ImportBatch, *, by: User, broken_off: bool = False) ->
         batch.status = BatchStatus.ROLLED_BACK
         batch.rolled_back_by = by
         batch.rolled_back_at = timezone.now()
+        batch.save()
+    return batch
+
+
+def discard_broken_off(batch: ImportBatch, *, by: User | None = None, worker: str = "") -> ImportBatch:
+    """Discard an import that will never finish (its worker was killed): in one transaction, the lines it had
+    written leave the ledger and the batch is marked broken off, with who (``by``; None is the system,
+    when a worker starting up found the batch) and when.
+
+    The rollups hold nothing of such a batch: they take its lines in the same transaction that marks it
+    done. Its file can be imported again; the lines are new to the ledger again.
+    """
+    if by is not None and not can_import(by):
+        raise PermissionDenied("Only KAM leads and admins roll back imports.")
+    with transaction.atomic():
+        batch = ImportBatch.objects.select_for_update().get(pk=batch.pk)
+        if batch.status not in (BatchStatus.VALIDATING, BatchStatus.IMPORTING):
+            raise ValidationError({"batch": f"Batch {batch.pk} is {batch.get_status_display().lower()}, not an import that broke off."})
+        lines = _delete_lines(batch)
+        stage = batch.status
+        batch.status = BatchStatus.BROKEN_OFF
+        batch.rolled_back_by = by
+        batch.rolled_back_at = timezone.now()
+        batch.finished_at = batch.finished_at or batch.rolled_back_at
+        batch.rows_imported = 0
+        batch.report = {
+            "error_count": 0, "errors": [],
+            "message": f"The import broke off at {batch.progress} % ({stage}): "
+                       + (f"its worker ({worker}) stopped before it finished. " if worker else "it was discarded by hand. ")
+                       + f"The {lines} lines it had written were removed; the numbers are as before it. Upload the file again to import it.",
+            "broken_off": {"stage": stage, "progress": batch.progress, "lines_removed": lines, "worker": worker,
+                           "by": by.username if by else "system", "at": batch.rolled_back_at.isoformat()},
+        }
         batch.save()
     return batch
 

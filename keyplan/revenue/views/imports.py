@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_GET, require_http_methods
 
+from keyplan.core import worker
 from keyplan.core.pagination import KeysetPaginator
 from keyplan.revenue import services, uploads
 from keyplan.revenue.forms import FIELD_LABELS, PreviewForm, ReadAgainForm, UploadForm
@@ -51,7 +52,9 @@ def import_list(request: HttpRequest) -> HttpResponse:
     batches = ImportBatch.objects.select_related("created_by", "rolled_back_by")
     page = KeysetPaginator(batches, PAGE_SIZE).get_page(request.GET.get("page"))
     status = 400 if form.errors else 200
-    return render(request, "revenue/imports.html", {"form": form, "page": page, "running": RUNNING}, status=status)
+    context = {"form": form, "page": page, "running": RUNNING, "worker_missing": not worker.seen_recently(),
+               "worker_last_seen": worker.last_seen()}
+    return render(request, "revenue/imports.html", context, status=status)
 
 
 def _readable(upload: uploads.Upload) -> None:
