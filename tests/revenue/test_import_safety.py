@@ -148,3 +148,43 @@ class TestBusyDatabase:
         assert response.status_code == 503 and response["Retry-After"] == "5"
         html = response.content.decode()
         assert "Busy, try again" in html and "Nothing of it was saved" in html
+
+
+class TestRollbackAndTheAccountsItCreated:
+    def test_accounts_only_the_batch_made_are_archived_and_come_back_with_its_lines(self, tmp_path, lead, customers):
+        first = tmp_path / "first.csv"
+        first.write_text("account_id,account_name,date,amount\nN-1,Newco,2026-01-02,50\nN-2,Twoco,2026-01-03,7\nC-1,,2026-01-04,1\n")
+        batch = import_ledger(first, by=lead, options=LedgerOptions(create_accounts=True)).batch
+        assert batch.accounts_created == 2
+        other = tmp_path / "other.csv"
+        other.write_text("account_id,date,amount\nN-2,2026-02-03,9\n")  # N-2 has revenue of its own from another import
+        import_ledger(other, by=lead)
+        client = client_for(lead)
+        page = client.get(reverse("revenue:import_rollback", args=[batch.pk])).content.decode()
+        assert "The import created 2 accounts. Those that nothing else refers to" in page
+
+        assert client.post(reverse("revenue:import_rollback", args=[batch.pk])).status_code == 302
+        newco, twoco, acme = (Account.objects.get(external_id=e) for e in ("N-1", "N-2", "C-1"))
+        assert newco.archived_at is not None and twoco.archived_at is None and acme.archived_at is None
+        record = newco.history.first()
+        assert (record.history_user, record.history_change_reason) == (lead, f"Archived: import batch {batch.pk} that created it was rolled back")
+        page = client.get(reverse("revenue:import_batch", args=[batch.pk])).content.decode()
+        assert "1 account it had created, with nothing else of its own, was archived." in page
+
+        # The same file again: Newco's revenue comes back, and so does Newco, or its revenue would not count.
+        again = import_ledger(first, by=lead, options=LedgerOptions(create_accounts=True)).batch
+        newco.refresh_from_db()
+        assert newco.archived_at is None and again.accounts_created == 0
+        assert newco.history.first().history_change_reason == f"Restored: import batch {again.pk} brings its revenue again"
+        from keyplan.revenue.models import MonthlyRollup
+
+        assert MonthlyRollup.objects.get(account=newco).revenue == 50
+
+    def test_an_account_a_person_archived_stays_archived(self, tmp_path, lead, customers):
+        from keyplan.accounts.services import archive_account
+
+        archive_account(customers[0], by=lead)
+        path = tmp_path / "l.csv"
+        path.write_text("account_id,date,amount\nC-1,2026-01-02,50\n")
+        import_ledger(path, by=lead)
+        assert Account.objects.get(pk=customers[0].pk).archived_at is not None

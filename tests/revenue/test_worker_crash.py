@@ -128,13 +128,16 @@ def database(tmp_path_factory, django_db_blocker):
 
 
 def ledger_file(tmp: Path, name: str, seed: int) -> Path:
-    n = pl.int_range(0, LINES, eager=True)
-    frame = pl.DataFrame({
-        "line_id": "S" + str(seed) + "-" + n.cast(pl.String),
-        "account_id": "A-" + (n * 7919 % ACCOUNTS).cast(pl.String).str.zfill(5),
-        "date": pl.date_range(pl.date(2023, 1, 1), pl.date(2025, 12, 31), eager=True).sample(LINES, with_replacement=True, seed=seed),
-        "amount": (n % 9973 + seed).cast(pl.Float64) / 4,
-    })
+    n = pl.col("n")
+    frame = pl.DataFrame({"n": pl.int_range(0, LINES, eager=True)}).select(
+        ("S" + str(seed) + "-" + n.cast(pl.String)).alias("line_id"),
+        # Every 1,000th line is for one of 150 accounts new to Keyplan, which the import creates.
+        pl.when(n % 1000 == 0).then("N-" + str(seed) + "-" + (n // 1000).cast(pl.String))
+        .otherwise("A-" + (n * 7919 % ACCOUNTS).cast(pl.String).str.zfill(5)).alias("account_id"),
+        pl.lit(pl.date_range(pl.date(2023, 1, 1), pl.date(2025, 12, 31), eager=True)
+               .sample(LINES, with_replacement=True, seed=seed)).alias("date"),
+        ((n % 9973 + seed).cast(pl.Float64) / 4).alias("amount"),
+    )
     path = tmp / name
     frame.write_csv(path)
     return path
@@ -201,6 +204,9 @@ def test_a_worker_killed_mid_import_leaves_no_wrong_numbers(database, progress):
     assert by is None and at is not None
     assert (report["broken_off"]["by"], report["broken_off"]["lines_removed"]) == ("system", written)
     assert db.query("SELECT COUNT(*) FROM django_tasks_database_dbtaskresult WHERE status = 'RUNNING'")[0][0] == 0
+    # The accounts it created hold nothing else: archived, as the account list was before the import.
+    new_accounts = f"SELECT COUNT(*) FROM accounts_account WHERE external_id LIKE 'N-{progress}-%' AND archived_at IS NULL"
+    assert db.query(new_accounts)[0][0] == 0
     assert not any(p.name == path.name for p in (db.tmp / "uploads").rglob("*.csv"))  # the file it left is removed
 
     # The same file again: every line is new to the ledger and counts.
@@ -208,3 +214,4 @@ def test_a_worker_killed_mid_import_leaves_no_wrong_numbers(database, progress):
     db.run("worker", "--batch")
     assert db.batch(again) == ("done", 100, LINES)
     assert db.lines() == before + LINES and db.rollups_match_the_ledger()
+    assert db.query(new_accounts)[0][0] == LINES // 1000  # back, with the lines that bring their revenue

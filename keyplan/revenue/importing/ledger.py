@@ -28,6 +28,7 @@ from keyplan.revenue.importing.inspection import (
     can_import,
     inspect_ledger,
 )
+from keyplan.revenue.importing.rollback import restore_rolled_back_accounts
 from keyplan.revenue.importing.validate import (
     Occurrences,
     _Context,
@@ -167,6 +168,7 @@ def import_ledger(
                         lines.write()
                     with transaction.atomic():
                         _apply_rollups(deltas.result(), sign=1)
+                        restore_rolled_back_accounts(deltas.result(), by=by, batch=batch)
                         _refresh_derived()
                         if writer is not None:
                             writer.result()
