@@ -14,7 +14,7 @@ from ninja.errors import ValidationError as SchemaValidationError
 from ninja.security import HttpBearer, SessionAuth
 
 from keyplan.api.errors import JsonOnlyParser, contract_errors, field_names_for, validation_detail
-from keyplan.core.db import BUSY_RETRY_AFTER_SECONDS, is_database_busy
+from keyplan.core.busy import BUSY_RETRY_AFTER_SECONDS, is_database_busy
 from keyplan.core.services import user_for_token
 
 logger = logging.getLogger("keyplan.api")

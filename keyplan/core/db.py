@@ -44,22 +44,3 @@ def fetch_frame(sql: str, params: list, schema: dict[str, Any]) -> pl.DataFrame:
     frame = pl.read_csv(bytes(data), has_header=False, new_columns=list(schema), schema=schema)
     return frame.with_columns(pl.col(pl.String).fill_null(""))  # CSV writes '' for an empty text, nothing for NULL
 
-
-# How long a client is asked to wait before trying again when SQLite is busy with another writer.
-BUSY_RETRY_AFTER_SECONDS = 5
-
-
-def is_database_busy(error: BaseException) -> bool:
-    """SQLite gave up waiting for another writer (an import, a rollback): "database is locked" or "… table is locked".
-
-    Only SQLite says this: it takes one writer at a time and others wait up to its busy timeout.
-    PostgreSQL writers wait on each other's rows instead.
-    """
-    import sqlite3
-
-    from django.db import OperationalError
-
-    if not isinstance(error, OperationalError | sqlite3.OperationalError):  # Django's, or the driver's from raw writes
-        return False
-    text = str(error).lower()
-    return "database is locked" in text or "database table is locked" in text or "database is busy" in text

@@ -1,4 +1,8 @@
 from django.contrib.auth.middleware import LoginRequiredMiddleware as DjangoLoginRequiredMiddleware
+from django.http import HttpResponse
+from django.template.loader import render_to_string
+
+from keyplan.core.busy import BUSY_RETRY_AFTER_SECONDS, is_database_busy
 
 
 class LoginRequiredMiddleware(DjangoLoginRequiredMiddleware):
@@ -22,12 +26,10 @@ class DatabaseBusyMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request, exception):
-        from django.shortcuts import render
-
-        from keyplan.core.db import BUSY_RETRY_AFTER_SECONDS, is_database_busy
-
         if not is_database_busy(exception):
             return None
-        response = render(request, "busy.html", {"retry_after": BUSY_RETRY_AFTER_SECONDS}, status=503)
+        # A page of its own, without the site's frame: that would read the database (the user, the menu) again.
+        html = render_to_string("busy.html", {"retry_after": BUSY_RETRY_AFTER_SECONDS, "path": request.get_full_path()})
+        response = HttpResponse(html, status=503)
         response["Retry-After"] = str(BUSY_RETRY_AFTER_SECONDS)
         return response

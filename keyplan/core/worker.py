@@ -23,7 +23,7 @@ from django.conf import settings
 from django.db import OperationalError, close_old_connections, connection
 from django.utils import timezone
 
-from keyplan.core.db import is_database_busy
+from keyplan.core.busy import is_database_busy
 from keyplan.core.models import WorkerProcess
 
 logger = logging.getLogger("keyplan.worker")

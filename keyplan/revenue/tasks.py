@@ -8,7 +8,7 @@ from django.db import OperationalError
 from django.utils import timezone
 from django_tasks import TaskResultStatus, task
 
-from keyplan.core.db import is_database_busy
+from keyplan.core.busy import is_database_busy
 from keyplan.core.models import WorkerProcess
 from keyplan.core.worker import BUSY_BACKOFF, current_worker_id, is_gone
 from keyplan.revenue import services, uploads
@@ -84,7 +84,7 @@ def recover_broken_imports() -> list[ImportBatch]:
         worker = batch.worker
         described = f"process {worker.pid} on {worker.host}, last seen {worker.seen_at.isoformat(timespec='seconds')}"
         try:
-            found.append(services.discard_broken_off(batch, by=None, worker=described))
+            found.append(services.discard_broken_off(batch, by=None, worker=described, pid=worker.pid, host=worker.host))
         except ValidationError:
             continue  # it finished meanwhile
         logger.warning("Import batch %s (%s) broke off: its worker (%s) is gone. Its lines were removed.",
