@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('core', '0002_worker_process'),
-        ('revenue', '0006_rollup_account_indexes'),
+        ('revenue', '0007_ledger_date_index'),
     ]
 
     operations = [
