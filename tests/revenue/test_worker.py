@@ -227,7 +227,8 @@ def test_the_next_worker_discards_an_import_whose_worker_is_gone(lead, make_acco
     assert list(LedgerLine.objects.values_list("batch_id", flat=True)) == [running.pk]
     assert broken.rolled_back_by is None and broken.rolled_back_at is not None
     assert broken.report["broken_off"] | {"at": None} == {"stage": "importing", "progress": 70, "lines_removed": 1,
-                                                          "worker": broken.report["broken_off"]["worker"], "by": "system", "at": None}
+                                                          "worker": broken.report["broken_off"]["worker"], "pid": 1,
+                                                          "host": "elsewhere", "by": "system", "at": None}
     assert "process 1 on elsewhere" in broken.report["broken_off"]["worker"]
 
     from tests.conftest import client_for
