@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('core', '0002_worker_process'),
+        ('core', '0003_worker_process'),
         ('revenue', '0007_ledger_date_index'),
     ]
 
