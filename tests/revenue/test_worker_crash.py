@@ -110,9 +110,9 @@ class Database:
 
 
 @pytest.fixture(scope="module")
-def database(tmp_path_factory, django_db_blocker):
+def database(tmp_path_factory, django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
-        connection.ensure_connection()  # connection.settings_dict names the test database of this run
+        connection.ensure_connection()  # connection.settings_dict names the test database of this run (django_db_setup)
     tmp = tmp_path_factory.mktemp("crash")
     db = Database(tmp)
     try:
