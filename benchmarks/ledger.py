@@ -166,6 +166,21 @@ def run(args, url: str, csv_paths: list[Path], years: list[int]) -> int:
         print(f"the import created {imported['accounts_created']:,} accounts, not {args.accounts:,}")
         return 1
 
+    # Printed at once: the analyses below take minutes at 10M lines.
+    case = ("creating its accounts" if args.create_accounts else
+            f"into a ledger of {args.existing_lines:,} lines" if args.existing_lines else "into an empty ledger")
+    print(f"\n{connection.vendor}, {args.lines:,} lines{' without line ids' if args.without_line_ids else ''} {case}, "
+          f"{args.accounts:,} accounts, {len(years)} years "
+          f"({os.cpu_count()} cores, {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC)")
+    print(f"import: {imported['seconds']:.1f} s, {args.lines / imported['seconds']:,.0f} lines/s "
+          f"(validate {imported['validate_seconds']:.1f} s, write {imported['write_seconds']:.1f} s"
+          f"{', accounts created ' + format(imported['accounts_created'], ',') if args.create_accounts else ''}); "
+          f"peak memory {imported['peak_mb']:,.0f} MB (the process at rest before the import: "
+          f"{imported['rss_before_mb']:,.0f} MB)")
+    print(f"  the whole child process (Python and Django starting, the import, exit): {imported['process_seconds']:.1f} s, "
+          f"{args.lines / imported['process_seconds']:,.0f} lines/s")
+    print(f"  CPU time of the import process: {imported['cpu_seconds']:.1f} s (the database server's, for PostgreSQL, "
+          f"not included); load average {imported['load'][0]:.1f} before, {imported['load'][1]:.1f} after")
     started = time.perf_counter()
     refresh_statistics()  # as `keyplan demo` does after a bulk load
     analyze_s = time.perf_counter() - started
@@ -178,21 +193,6 @@ def run(args, url: str, csv_paths: list[Path], years: list[int]) -> int:
     problems = compare(keyplan_result, duck_result, "DuckDB") + compare(keyplan_result, pandas_result, "pandas")
     page_ms = time_portfolio_page(repeat=args.repeat)
 
-    vendor = connection.vendor
-    case = ("creating its accounts" if args.create_accounts else
-            f"into a ledger of {args.existing_lines:,} lines" if args.existing_lines else "into an empty ledger")
-    print(f"\n{vendor}, {args.lines:,} lines{' without line ids' if args.without_line_ids else ''} {case}, "
-          f"{args.accounts:,} accounts, {len(years)} years "
-          f"({os.cpu_count()} cores, {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC)")
-    print(f"import: {imported['seconds']:.1f} s, {args.lines / imported['seconds']:,.0f} lines/s "
-          f"(validate {imported['validate_seconds']:.1f} s, write {imported['write_seconds']:.1f} s"
-          f"{', accounts created ' + format(imported['accounts_created'], ',') if args.create_accounts else ''}); "
-          f"peak memory {imported['peak_mb']:,.0f} MB (the process at rest before the import: "
-          f"{imported['rss_before_mb']:,.0f} MB)")
-    print(f"  the whole child process (Python and Django starting, the import, exit): {imported['process_seconds']:.1f} s, "
-          f"{args.lines / imported['process_seconds']:,.0f} lines/s")
-    print(f"  CPU time of the import process: {imported['cpu_seconds']:.1f} s (the database server's, for PostgreSQL, "
-          f"not included); load average {imported['load'][0]:.1f} before, {imported['load'][1]:.1f} after")
     print(f"ANALYZE after the import: {analyze_s:.1f} s")
     print(f"\n{'analysis (median of ' + str(args.repeat) + ')':<28}{'Keyplan s':>10}{'DuckDB s':>10}{'pandas s':>10}"
           f"{'Keyplan/DuckDB':>16}")
