@@ -24,6 +24,7 @@ PROFILE_FIELDS = (
     "name",
     "external_id",
     "parent",
+    "referred_by",
     "industry",
     "employees",
     "revenue_band",
