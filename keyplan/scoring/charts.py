@@ -55,7 +55,7 @@ def bubble(points: Sequence[Mapping[str, Any]], *, tiers: Mapping[str, str], lab
             "yaxis": {"title": {"text": labels["harmony"]}, "range": [1, 10], "dtick": 1, "zeroline": False},
             "shapes": [{**line, "x0": QUADRANT_SPLIT, "x1": QUADRANT_SPLIT, "y0": 1, "y1": 10},
                        {**line, "x0": 1, "x1": 10, "y0": QUADRANT_SPLIT, "y1": QUADRANT_SPLIT}],
-            "annotations": annotations, "legend": {"orientation": "h", "y": -0.12}, "plot_bgcolor": "#fbfbfc",
+            "annotations": annotations, "legend": {"orientation": "h", "y": -0.12, "itemsizing": "constant"}, "plot_bgcolor": "#fbfbfc",
         },
     }
 
