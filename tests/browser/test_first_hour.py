@@ -2,7 +2,8 @@
 
 The home page's checklist, criteria from the guide's library, three clients scored (one with an
 estimate on a criterion computed from data it does not have yet), Client B top right on the chart and
-proposed, accepted, a team and stakeholders added, each step ticked on the home page as it is done.
+proposed, accepted, a team and stakeholders added, each step ticked on the home page as it is done,
+and who-to-win's best path starting with the supporter the KAM owns.
 """
 
 import pytest
@@ -144,8 +145,9 @@ def test_a_kam_leads_first_hour(page, log_in, lead, make_user, screenshot):
     add_stakeholder(page, client_b, name="Carl Consultant", title="Adviser", external_organisation="Advisory BV",
                     sentiment="neutral")
     people = {s.name: s for s in Stakeholder.objects.filter(account=client_b)}
-    add_line(page, client_b, people["Sam Supporter"], people["Dana Decider"])
+    # The consultant's line first: the order they were drawn in must not decide the best path.
     add_line(page, client_b, people["Carl Consultant"], people["Dana Decider"])
+    add_line(page, client_b, people["Sam Supporter"], people["Dana Decider"])
 
     # The map computed the existing relationship at once (no estimate was given for it).
     coverage = Score.objects.get(account=client_b, criterion=criteria["Existing relationship"])
@@ -155,3 +157,14 @@ def test_a_kam_leads_first_hour(page, log_in, lead, make_user, screenshot):
     assert done_steps(page) == {"criteria", "score", "round", "accept", "team", "stakeholders"}
     expect(page.locator("#checklist")).to_contain_text("6 of 8 steps done")
     screenshot("first-hour-4-home")
+
+    # Who to win: the decision maker, reached best through the supporter the KAM owns and knows well.
+    page.goto(f"/accounts/{client_b.pk}/relationships/who-to-win/")
+    target = page.locator(f"#target-{people['Dana Decider'].pk}")
+    best = target.locator("li.path.best")
+    expect(best.locator(".path-person").first).to_have_text("Sam Supporter")
+    expect(best).to_contain_text("owned by Kira Kam")
+    other = target.locator("li.path:not(.best)")
+    expect(other.locator(".path-person").first).to_have_text("Carl Consultant")
+    expect(other).to_contain_text("nobody has contacted Carl Consultant yet")
+    screenshot("first-hour-5-who-to-win")
