@@ -1,7 +1,6 @@
 """Selection pages: parse, authorize, call a service or an analysis, render."""
 
 import math
-from collections.abc import Callable
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -16,7 +15,7 @@ from django_htmx.http import trigger_client_event
 
 from keyplan.accounts.models import Account, TeamMember, TeamRole, Tier
 from keyplan.scoring import charts, services
-from keyplan.scoring.analysis import MAPPINGS
+from keyplan.scoring.analysis import MAPPINGS, QUADRANT_SPLIT, QUADRANTS
 from keyplan.scoring.forms import (
     SCORE_CHOICES,
     CriterionForm,
@@ -63,24 +62,17 @@ def _add_errors(form, error: ValidationError) -> None:
 # ---------------------------------------------------------------- the matrix
 
 
-def _matrix_rows(request: HttpRequest, filters: MatrixFilter) -> tuple[list[Criterion], list[int], Callable[[int], dict]]:
-    """The ids of the matrix's rows in the order asked for, from the ranking kept between requests.
+def _matrix_rows(request: HttpRequest, filters: MatrixFilter) -> tuple[list[Criterion], services.RankingIndex, list[int]]:
+    """The matrix's rows in the order asked for, as positions in the ranking kept between requests.
 
-    Only what a filter or a sort needs is read from the database; the rows on the page are filled in by
-    ``_page_rows``. Returns the criteria, the ordered ids and a function giving an id's ranking row.
+    Only what a filter or a sort needs is read from the database (and the rows on the page, by
+    ``_page_rows``); the rest works on the ranking's arrays, without a dict per account.
     """
     index = services.ranking_index()
     criteria = list(Criterion.objects.active())
     data = filters.cleaned_data
-    position = dict(zip(index.ids, range(len(index.ids))))
-
-    def ranked(pk: int) -> dict:
-        return index.row(position[pk])
-
-    def number(numbers, pk: int) -> float:
-        return numbers[position[pk]]
-
-    ids = list(index.ids)
+    ids, ranked_count = index.ids, index.ranked
+    positions = list(range(len(ids)))
     visible = Account.objects.visible_to(request.user).active()
     narrowed = not request.user.sees_all_accounts
     if data.get("q"):
@@ -96,42 +88,47 @@ def _matrix_rows(request: HttpRequest, filters: MatrixFilter) -> tuple[list[Crit
         narrowed = True
     if narrowed:
         keep = set(visible.values_list("pk", flat=True))
-        ids = [i for i in ids if i in keep]
-    if data.get("quadrant") == "unranked":
-        ids = [i for i in ids if position[i] >= index.ranked]
-    elif data.get("quadrant"):
-        ids = [i for i in ids if position[i] < index.ranked and ranked(i)["quadrant"] == data["quadrant"]]
+        positions = [p for p in positions if ids[p] in keep]
+    quadrant = data.get("quadrant")
+    if quadrant == "unranked":
+        positions = [p for p in positions if p >= ranked_count]
+    elif quadrant:
+        high_growth, high_harmony = next(key for key, (name, _label) in QUADRANTS.items() if name == quadrant)
+        growth, harmony = index.growth, index.harmony
+        positions = [p for p in positions if p < ranked_count and (growth[p] >= QUADRANT_SPLIT) == high_growth
+                     and (harmony[p] >= QUADRANT_SPLIT) == high_harmony]
     sort = data.get("sort") or "rank"
     descending, name = sort.startswith("-"), sort.lstrip("-")
     if name.startswith("c") and name[1:].isdigit():
         values = dict(Score.objects.filter(criterion_id=int(name[1:]), criterion__archived_at__isnull=True)
                       .values_list("account_id", "value"))
         # Best first; "-" for worst first; accounts without a score last either way (rank order among equals).
-        scored = [i for i in ids if i in values]
-        scored.sort(key=lambda i: values[i] if descending else -values[i])
-        ids = scored + [i for i in ids if i not in values]
+        scored = [p for p in positions if ids[p] in values]
+        scored.sort(key=lambda p: values[ids[p]] if descending else -values[ids[p]])
+        positions = scored + [p for p in positions if ids[p] not in values]
     elif name == "name":
-        names = dict(Account.objects.filter(pk__in=ids).values_list("pk", "name")) if len(ids) < 5000 else \
-            dict(Account.objects.active().values_list("pk", "name"))
-        ids.sort(key=lambda i: (names.get(i, ""), i), reverse=descending)
+        chosen = Account.objects.filter(pk__in=[ids[p] for p in positions]) if len(positions) < 5000 else Account.objects.active()
+        names = dict(chosen.values_list("pk", "name"))
+        positions.sort(key=lambda p: (names.get(ids[p], ""), ids[p]), reverse=descending)
     elif name in ("total", "growth", "harmony"):
         numbers = {"total": index.total, "growth": index.growth, "harmony": index.harmony}[name]
-        present = [i for i in ids if not math.isnan(number(numbers, i))]
+        present = [p for p in positions if not math.isnan(numbers[p])]
         # Scores read best first: "total" sorts high to low, "-total" low to high.
-        present.sort(key=lambda i: number(numbers, i), reverse=not descending)
-        ids = present + [i for i in ids if math.isnan(number(numbers, i))]
+        present.sort(key=numbers.__getitem__, reverse=not descending)
+        positions = present + [p for p in positions if math.isnan(numbers[p])]
     elif name == "rank" and descending:
-        ids = [i for i in reversed(ids) if position[i] < index.ranked] + [i for i in ids if position[i] >= index.ranked]
-    return criteria, ids, ranked
+        positions = [p for p in reversed(positions) if p < ranked_count] + [p for p in positions if p >= ranked_count]
+    return criteria, index, positions
 
 
-def _page_rows(ids: list[int], ranked: Callable[[int], dict]) -> list[dict]:
+def _page_rows(index: services.RankingIndex, positions: list[int]) -> list[dict]:
     """The full rows of the accounts on one page: name, key status and scores from the database."""
+    ids = [index.ids[p] for p in positions]
     accounts = {row["id"]: row for row in services.account_rows(Account.objects.filter(pk__in=ids))}
     scores = services.current_scores(ids)
     rows = []
-    for pk in ids:
-        row = {**accounts[pk], **ranked(pk)}
+    for position, pk in zip(positions, ids, strict=True):
+        row = {**accounts[pk], **index.row(position)}
         row["scores"] = {str(k): v for k, v in scores.get(pk, {}).items()}
         rows.append(row)
     return rows
@@ -140,11 +137,11 @@ def _page_rows(ids: list[int], ranked: Callable[[int], dict]) -> list[dict]:
 @require_GET
 def matrix(request: HttpRequest) -> HttpResponse:
     filters = MatrixFilter(request.GET)
-    criteria, ids, ranked = ([], [], None)
+    criteria, index, positions = ([], None, [])
     if filters.is_valid():
-        criteria, ids, ranked = _matrix_rows(request, filters)
-    page = Paginator(ids, PAGE_SIZE).get_page(request.GET.get("page"))
-    page.object_list = _page_rows(list(page.object_list), ranked)
+        criteria, index, positions = _matrix_rows(request, filters)
+    page = Paginator(positions, PAGE_SIZE).get_page(request.GET.get("page"))
+    page.object_list = _page_rows(index, list(page.object_list)) if index is not None else []
     services.attach_score_info(page.object_list, criteria)
     query = request.GET.copy()
     query.pop("page", None)
