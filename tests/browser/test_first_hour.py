@@ -59,6 +59,7 @@ def add_line(page, account: Account, source: Stakeholder, target: Stakeholder) -
     expect(page.locator(".messages, .message").first).to_contain_text("Influence line drawn")
 
 def test_a_kam_leads_first_hour(page, log_in, lead, make_user, screenshot):
+    page.set_default_timeout(30_000)  # a long flow: each save refreshes the matrix, slow on a busy machine
     kam = make_user("kira", first_name="Kira", last_name="Kam", kam_capacity=1)
     log_in("lead")
 
