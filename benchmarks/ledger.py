@@ -11,6 +11,13 @@ analysis, default 5; the median is printed), --keep-database (leave the database
 for profiling; its URL is printed), --without-line-ids (leave the line_id column
 out, as many ERP exports do: Keyplan then recognises lines by a hash of their content).
 
+The two imports users run besides the one into an empty ledger with its accounts in place:
+--create-accounts (no accounts beforehand: the import creates them, as `keyplan import ledger
+--create-accounts` and the web's "create accounts" do) and --existing-lines N (a first file of N
+other lines, with line ids of their own, over the same accounts and years, is imported first, so the
+measured import goes into a ledger that already holds N lines; its time is printed too, and DuckDB
+and pandas then read both files).
+
 What it does, in order:
 
 1. Generates a deterministic ledger CSV (line_id, account_id, date, amount, cost,
@@ -18,11 +25,13 @@ What it does, in order:
    lognormal, so a few accounts carry most revenue; every account has at least one line.
 2. Creates a fresh database (a SQLite file under /tmp by default; for PostgreSQL the
    database named in the URL is dropped and created with psycopg), migrates it, and
-   creates an admin user and the M accounts (bulk insert).
+   creates an admin user and the M accounts (bulk insert; not with --create-accounts).
+   With --existing-lines N, imports the first file of N lines (in a child process, timed).
 3. Imports the file with `keyplan.revenue.services.import_ledger`, as the admin, in a
    child process, and reports wall time, lines/s and the child's peak resident memory
-   (`getrusage(RUSAGE_CHILDREN).ru_maxrss`: the whole process, Python, Django and Polars
-   included; the PostgreSQL server's own memory is not in it).
+   (its own `getrusage(RUSAGE_SELF).ru_maxrss`: the whole process, Python, Django and Polars
+   included; the PostgreSQL server's own memory is not in it), and the wall time of the whole
+   child process (Python and Django starting included, as a user's command would take).
 4. Times Pareto (last 12 months) and ABC (the N years) from the rollups through
    `portfolio.pareto_report` / `portfolio.abc_report`, then the same two analyses with
    DuckDB straight from the CSV (the reference engine, SQL window functions) and with a
@@ -61,12 +70,17 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--without-line-ids", action="store_true")
     parser.add_argument("--keep-database", action="store_true")
+    parser.add_argument("--create-accounts", action="store_true", help="the import creates the accounts")
+    parser.add_argument("--existing-lines", type=int, default=0, metavar="N",
+                        help="import into a ledger that already holds N other lines")
     parser.add_argument("--child-import", metavar="CSV", help=argparse.SUPPRESS)  # internal: the import process
     args = parser.parse_args()
     if args.child_import:
         return child_import(args)
-    if args.lines < args.accounts:
-        parser.error("--lines must be at least --accounts (every account gets a line)")
+    if args.lines < args.accounts or (args.existing_lines and args.existing_lines < args.accounts):
+        parser.error("--lines and --existing-lines must be at least --accounts (every account gets a line in each file)")
+    if args.create_accounts and args.existing_lines:
+        parser.error("--create-accounts measures a first import: it goes without --existing-lines")
 
     url = args.database_url or f"sqlite:////tmp/keyplan-bench-ledger-{os.getpid()}.sqlite3"
     os.environ["KEYPLAN_DATABASE_URL"] = url
@@ -76,19 +90,25 @@ def main() -> int:
     today = timezone.localdate()
     years = list(range(today.year - args.years + 1, today.year + 1))
     variant = "-no-line-ids" if args.without_line_ids else ""
-    csv_path = Path(f"/tmp/keyplan-ledger-{args.lines}-{args.accounts}-{years[0]}-{today.isoformat()}-{args.seed}{variant}.csv")
-    if args.keep_csv and csv_path.exists():
-        print(f"reusing {csv_path} ({csv_path.stat().st_size / 1e6:,.0f} MB)")
-    else:
+    files = []  # (path, lines, seed, line id prefix): the existing ledger's file first, the measured one last
+    if args.existing_lines:
+        files.append((Path(f"/tmp/keyplan-ledger-E{args.existing_lines}-{args.accounts}-{years[0]}-{today.isoformat()}-"
+                           f"{args.seed + 1}{variant}.csv"), args.existing_lines, args.seed + 1, "E"))
+    files.append((Path(f"/tmp/keyplan-ledger-{args.lines}-{args.accounts}-{years[0]}-{today.isoformat()}-{args.seed}"
+                       f"{variant}.csv"), args.lines, args.seed, "L"))
+    for path, lines, seed, prefix in files:
+        if args.keep_csv and path.exists():
+            print(f"reusing {path} ({path.stat().st_size / 1e6:,.0f} MB)")
+            continue
         started = time.perf_counter()
-        generate_csv(csv_path, lines=args.lines, accounts=args.accounts, first=datetime.date(years[0], 1, 1),
-                     last=today, seed=args.seed, line_ids=not args.without_line_ids)
-        print(f"generated {args.lines:,} lines for {args.accounts:,} accounts in {time.perf_counter() - started:.1f} s "
-              f"({csv_path.stat().st_size / 1e6:,.0f} MB)")
+        generate_csv(path, lines=lines, accounts=args.accounts, first=datetime.date(years[0], 1, 1),
+                     last=today, seed=seed, line_ids=not args.without_line_ids, prefix=prefix)
+        print(f"generated {lines:,} lines for {args.accounts:,} accounts in {time.perf_counter() - started:.1f} s "
+              f"({path.stat().st_size / 1e6:,.0f} MB)")
 
     _create_database(url)
     try:
-        return run(args, url, csv_path, years)
+        return run(args, url, [path for path, *_ in files], years)
     finally:
         from django.db import connections
 
@@ -98,10 +118,11 @@ def main() -> int:
         else:
             _drop_database(url)
         if not args.keep_csv:
-            csv_path.unlink(missing_ok=True)
+            for path, *_ in files:
+                path.unlink(missing_ok=True)
 
 
-def run(args, url: str, csv_path: Path, years: list[int]) -> int:
+def run(args, url: str, csv_paths: list[Path], years: list[int]) -> int:
     from django.core.management import call_command
     from django.db import connection
 
@@ -111,28 +132,55 @@ def run(args, url: str, csv_path: Path, years: list[int]) -> int:
 
     call_command("migrate", verbosity=0)
     User.objects.create_user("bench-admin", password=None, role=Role.ADMIN)
-    started = time.perf_counter()
-    Account.objects.bulk_create(
-        (Account(external_id=_external_id(i), name=f"Account {i + 1}", reporting_currency="EUR")
-         for i in range(args.accounts)),
-        batch_size=5000,
-    )
-    refresh_statistics()
-    print(f"created {args.accounts:,} accounts in {time.perf_counter() - started:.1f} s")
+    if not args.create_accounts:
+        started = time.perf_counter()
+        Account.objects.bulk_create(
+            (Account(external_id=_external_id(i), name=f"Account {i + 1}", reporting_currency="EUR")
+             for i in range(args.accounts)),
+            batch_size=5000,
+        )
+        refresh_statistics()
+        print(f"created {args.accounts:,} accounts in {time.perf_counter() - started:.1f} s")
     connection.close()  # the child has the database to itself while it imports
 
-    # The import, in a child process so that its peak memory is its own.
-    command = [sys.executable, __file__, "--child-import", str(csv_path)]
-    completed = subprocess.run(command, env=dict(os.environ, KEYPLAN_DATABASE_URL=url), capture_output=True, text=True)
-    if completed.returncode != 0:
-        print(completed.stdout, completed.stderr, sep="\n")
+    *earlier, csv_path = csv_paths
+    for path in earlier:  # --existing-lines: the ledger's first file, then its statistics as after any import
+        before = _import_in_child(url, path, args, create_accounts=False)
+        if before is None:
+            return 1
+        if before["rows_imported"] != args.existing_lines or before["error_count"]:
+            print(f"the first file did not go in whole: {before}")
+            return 1
+        print(f"existing ledger: {args.existing_lines:,} lines imported in {before['seconds']:.1f} s "
+              f"({args.existing_lines / before['seconds']:,.0f} lines/s; load average {before['load'][0]:.1f})")
+        refresh_statistics()
+        connection.close()
+
+    imported = _import_in_child(url, csv_path, args, create_accounts=args.create_accounts)
+    if imported is None:
         return 1
-    imported = json.loads(completed.stdout.strip().splitlines()[-1])
-    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # kB on Linux
     if imported["rows_imported"] != args.lines or imported["error_count"]:
         print(f"the import did not take every line: {imported}")
         return 1
+    if args.create_accounts and imported["accounts_created"] != args.accounts:
+        print(f"the import created {imported['accounts_created']:,} accounts, not {args.accounts:,}")
+        return 1
 
+    # Printed at once: the analyses below take minutes at 10M lines.
+    case = ("creating its accounts" if args.create_accounts else
+            f"into a ledger of {args.existing_lines:,} lines" if args.existing_lines else "into an empty ledger")
+    print(f"\n{connection.vendor}, {args.lines:,} lines{' without line ids' if args.without_line_ids else ''} {case}, "
+          f"{args.accounts:,} accounts, {len(years)} years "
+          f"({os.cpu_count()} cores, {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC)")
+    print(f"import: {imported['seconds']:.1f} s, {args.lines / imported['seconds']:,.0f} lines/s "
+          f"(validate {imported['validate_seconds']:.1f} s, write {imported['write_seconds']:.1f} s"
+          f"{', accounts created ' + format(imported['accounts_created'], ',') if args.create_accounts else ''}); "
+          f"peak memory {imported['peak_mb']:,.0f} MB (the process at rest before the import: "
+          f"{imported['rss_before_mb']:,.0f} MB)")
+    print(f"  the whole child process (Python and Django starting, the import, exit): {imported['process_seconds']:.1f} s, "
+          f"{args.lines / imported['process_seconds']:,.0f} lines/s")
+    print(f"  CPU time of the import process: {imported['cpu_seconds']:.1f} s (the database server's, for PostgreSQL, "
+          f"not included); load average {imported['load'][0]:.1f} before, {imported['load'][1]:.1f} after")
     started = time.perf_counter()
     refresh_statistics()  # as `keyplan demo` does after a bulk load
     analyze_s = time.perf_counter() - started
@@ -140,20 +188,11 @@ def run(args, url: str, csv_path: Path, years: list[int]) -> int:
     keyplan_times, keyplan_result = time_keyplan(years, repeat=args.repeat)
     period = (datetime.date.fromisoformat(keyplan_result["pareto"]["from"]),
               datetime.date.fromisoformat(keyplan_result["pareto"]["to"]))
-    duck_times, duck_result = time_duckdb(csv_path, period, years, repeat=args.repeat)
-    pandas_times, pandas_result = time_pandas(csv_path, period, years)
+    duck_times, duck_result = time_duckdb(csv_paths, period, years, repeat=args.repeat)
+    pandas_times, pandas_result = time_pandas(csv_paths, period, years)
     problems = compare(keyplan_result, duck_result, "DuckDB") + compare(keyplan_result, pandas_result, "pandas")
     page_ms = time_portfolio_page(repeat=args.repeat)
 
-    vendor = connection.vendor
-    print(f"\n{vendor}, {args.lines:,} lines{' without line ids' if args.without_line_ids else ''}, "
-          f"{args.accounts:,} accounts, {len(years)} years "
-          f"({os.cpu_count()} cores, {datetime.date.today().isoformat()})")
-    print(f"import: {imported['seconds']:.1f} s, {args.lines / imported['seconds']:,.0f} lines/s "
-          f"(validate {imported['validate_seconds']:.1f} s, write {imported['write_seconds']:.1f} s); "
-          f"peak memory {peak_mb:,.0f} MB (the process at rest before the import: {imported['rss_before_mb']:,.0f} MB)")
-    print(f"  CPU time of the import process: {imported['cpu_seconds']:.1f} s (the database server's, for PostgreSQL, "
-          f"not included); load average {imported['load'][0]:.1f} before, {imported['load'][1]:.1f} after")
     print(f"ANALYZE after the import: {analyze_s:.1f} s")
     print(f"\n{'analysis (median of ' + str(args.repeat) + ')':<28}{'Keyplan s':>10}{'DuckDB s':>10}{'pandas s':>10}"
           f"{'Keyplan/DuckDB':>16}")
@@ -180,6 +219,18 @@ def run(args, url: str, csv_path: Path, years: list[int]) -> int:
     return 0
 
 
+def _import_in_child(url: str, csv_path: Path, args, *, create_accounts: bool) -> dict | None:
+    """The import in a child process, so that its peak memory is its own; its JSON result, or None if it failed."""
+    command = [sys.executable, __file__, "--child-import", str(csv_path)] + (["--create-accounts"] if create_accounts else [])
+    started = time.perf_counter()
+    completed = subprocess.run(command, env=dict(os.environ, KEYPLAN_DATABASE_URL=url), capture_output=True, text=True)
+    process_seconds = time.perf_counter() - started
+    if completed.returncode != 0:
+        print(completed.stdout, completed.stderr, sep="\n")
+        return None
+    return json.loads(completed.stdout.strip().splitlines()[-1]) | {"process_seconds": process_seconds}
+
+
 # ---------------------------------------------------------------- the ledger file
 
 
@@ -188,8 +239,10 @@ def _external_id(index) -> str:
 
 
 def generate_csv(path: Path, *, lines: int, accounts: int, first: datetime.date, last: datetime.date, seed: int,
-                 line_ids: bool = True) -> None:
-    """Write the ledger chunk by chunk (never the whole file in memory); the same arguments give the same bytes."""
+                 line_ids: bool = True, prefix: str = "L") -> None:
+    """Write the ledger chunk by chunk (never the whole file in memory); the same arguments give the same bytes.
+
+    Line ids are ``prefix`` and the line's number: files with different prefixes share none."""
     import numpy as np
     import polars as pl
 
@@ -222,7 +275,7 @@ def generate_csv(path: Path, *, lines: int, accounts: int, first: datetime.date,
                 "division": divisions.gather(rng.integers(0, len(DIVISIONS), n)),
             })
             frame = frame.select(
-                ("L" + pl.col("line_id").cast(pl.String).str.zfill(10)).alias("line_id"),
+                (prefix + pl.col("line_id").cast(pl.String).str.zfill(10)).alias("line_id"),
                 ("B-" + pl.col("account_id").cast(pl.String).str.zfill(6)).alias("account_id"),
                 pl.col("date").cast(pl.String),
                 _money("cents").alias("amount"),
@@ -298,10 +351,11 @@ def _drop_database(url: str) -> None:
 
 
 def child_import(args) -> int:
-    """Import the file as a user would (the admin, default options); print one JSON line with the result."""
+    """Import the file as a user would (the admin, default options but --create-accounts); print one JSON line
+    with the result."""
     _setup_django()
     from keyplan.core.models import User
-    from keyplan.revenue.services import import_ledger
+    from keyplan.revenue.services import LedgerOptions, import_ledger
 
     admin = User.objects.get(username="bench-admin")
     marks = {}
@@ -312,12 +366,14 @@ def child_import(args) -> int:
     rss_before = _rss_mb()
     load_before = os.getloadavg()[0]
     started, cpu_started = time.perf_counter(), time.process_time()
-    result = import_ledger(args.child_import, by=admin, progress=progress)
+    result = import_ledger(args.child_import, by=admin, progress=progress,
+                           options=LedgerOptions(create_accounts=args.create_accounts))
     seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
     writing = marks.get("importing", started + seconds)
     print(json.dumps({**{k: v for k, v in result.as_dict().items() if k != "errors"}, "seconds": seconds,
                       "validate_seconds": writing - started, "write_seconds": started + seconds - writing,
                       "cpu_seconds": cpu_seconds, "rss_before_mb": rss_before,
+                      "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,  # kB on Linux
                       "load": [load_before, os.getloadavg()[0]]}))
     return 0
 
@@ -408,15 +464,16 @@ FROM ranked
 """
 
 
-def time_duckdb(csv_path: Path, period, years: list[int], *, repeat: int):
-    """Both analyses straight from the CSV, each query reading the file (DuckDB's own threads, one per core)."""
+def time_duckdb(csv_paths: list[Path], period, years: list[int], *, repeat: int):
+    """Both analyses straight from the CSVs, each query reading the files (DuckDB's own threads, one per core)."""
     import duckdb
 
     database = duckdb.connect()
-    with open(csv_path) as handle:
+    with open(csv_paths[0]) as handle:
         header = handle.readline().strip().split(",")
     columns = ", ".join(f"'{name}': '{DUCK_TYPES[name]}'" for name in header)
-    ledger = f"read_csv('{csv_path}', header = true, auto_detect = false, columns = {{{columns}}})"
+    files = ", ".join(f"'{path}'" for path in csv_paths)
+    ledger = f"read_csv([{files}], header = true, auto_detect = false, columns = {{{columns}}})"
     runs = {"pareto": [], "abc": [], "total": []}
     for _ in range(repeat):
         started = time.perf_counter()
@@ -431,13 +488,15 @@ def time_duckdb(csv_path: Path, period, years: list[int], *, repeat: int):
     return {k: statistics.median(v) for k, v in runs.items()}, _result(vital_few, total_cents, rows)
 
 
-def time_pandas(csv_path: Path, period, years: list[int]):
+def time_pandas(csv_paths: list[Path], period, years: list[int]):
     """The same with a plain pandas script (once: it is the slow reference)."""
     import numpy as np
     import pandas as pd
 
     started = time.perf_counter()
-    ledger = pd.read_csv(csv_path, usecols=["account_id", "date", "amount"], dtype={"account_id": "str", "amount": "float64"})
+    ledger = pd.concat([pd.read_csv(path, usecols=["account_id", "date", "amount"],
+                                    dtype={"account_id": "str", "amount": "float64"}) for path in csv_paths],
+                       ignore_index=True)
     ledger["date"] = pd.to_datetime(ledger["date"], format="%Y-%m-%d")
     ledger["cents"] = (ledger["amount"] * 100).round().astype("int64")
     accounts = pd.Index(ledger["account_id"].unique()).sort_values()

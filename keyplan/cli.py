@@ -476,7 +476,8 @@ def cmd_review_run(args) -> int:
     if args.round:
         selection_round = SelectionRound.objects.filter(name=args.round).first()
         if selection_round is None:
-            return _fail(f"there is no selection round named {args.round!r}")
+            names = ", ".join(SelectionRound.objects.values_list("name", flat=True)[:20]) or "none yet"
+            return _fail(f"there is no selection round named {args.round!r} (rounds: {names})")
     try:
         review = scoring.run_review(by=user, as_of=args.as_of, selection_round=selection_round, notes=args.notes or "")
     except (PermissionDenied, ValidationError) as error:
@@ -676,7 +677,7 @@ def build_parser() -> argparse.ArgumentParser:
     review_sub = p.add_subparsers(dest="review_command", metavar="ACTION", required=True)
     r = review_sub.add_parser("run", help="run a review now and save it")
     r.add_argument("--as-of", type=_date, help="the day the review looks back from (default today)")
-    r.add_argument("--round", help="name of the selection round to judge (default: the previous one)")
+    r.add_argument("--round", help="name of the selection round to judge (default: the latest one taken on or before --as-of)")
     r.add_argument("--notes", help="a note saved with the review")
     r.add_argument("--as", dest="as_user", metavar="USERNAME", help="who runs it (default: the first admin)")
     r.add_argument("--json", action="store_true", help="print the review as JSON")

@@ -28,13 +28,19 @@ class AccountForm(forms.ModelForm):
         help_text=_("External id of the parent account, for subsidiaries and divisions."),
         widget=forms.TextInput(attrs={"list": "parent-suggestions", "autocomplete": "off"}),
     )
+    referred_by_external_id = forms.CharField(
+        label=_("Referred by"),
+        required=False,
+        help_text=_("External id of the customer who brought this one to us (counted as their referral)."),
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
     time_zone = forms.ChoiceField(label=_("Time zone"), required=False, choices=time_zone_choices, widget=FastSelect)
     website = forms.URLField(label=_("Website"), required=False, assume_scheme="https")
     reporting_currency = forms.ChoiceField(label=_("Reporting currency"), choices=currency_choices, widget=FastSelect)
 
     class Meta:
         model = Account
-        fields = [f for f in services.PROFILE_FIELDS if f != "parent"]
+        fields = [f for f in services.PROFILE_FIELDS if f not in ("parent", "referred_by")]
         widgets = {
             "country": FastSelect,
             "industry": FastSelect,
@@ -54,6 +60,8 @@ class AccountForm(forms.ModelForm):
             self.fields["parent_external_id"].initial = self.instance.parent.external_id
         if not self.instance.pk and not self.is_bound:  # a new account reports in the company's currency
             self.initial["reporting_currency"] = settings.KEYPLAN_REPORTING_CURRENCY
+        if self.instance.referred_by_id:
+            self.fields["referred_by_external_id"].initial = self.instance.referred_by.external_id
         # Put the parent next to the name, where people look for it.
         order = ["name", "external_id", "parent_external_id"]
         self.order_fields(order + [f for f in self.fields if f not in order])
@@ -70,15 +78,29 @@ class AccountForm(forms.ModelForm):
         self.instance.parent = parent
         return parent
 
+    def clean_referred_by_external_id(self):
+        external_id = self.cleaned_data["referred_by_external_id"].strip()
+        if not external_id:
+            self.instance.referred_by = None
+            return None
+        referrer = services.find_account(self.user, external_id=external_id)
+        if referrer is None:
+            raise forms.ValidationError(_("No account has the external id %(id)s.") % {"id": external_id})
+        self.instance.referred_by = referrer
+        return referrer
+
     def _update_errors(self, errors):
         # Model validation reports a cycle on "parent"; show it on the field people typed into.
         if hasattr(errors, "error_dict") and "parent" in errors.error_dict:
             errors.error_dict["parent_external_id"] = errors.error_dict.pop("parent")
+        if hasattr(errors, "error_dict") and "referred_by" in errors.error_dict:
+            errors.error_dict["referred_by_external_id"] = errors.error_dict.pop("referred_by")
         super()._update_errors(errors)
 
     def profile_data(self) -> dict:
         data = {name: self.cleaned_data[name] for name in self._meta.fields}
         data["parent"] = self.cleaned_data.get("parent_external_id")
+        data["referred_by"] = self.cleaned_data.get("referred_by_external_id")
         return data
 
 

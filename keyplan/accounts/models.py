@@ -138,6 +138,15 @@ class Account(models.Model):
         related_name="children",
     )
     industry = models.CharField(_("industry"), max_length=32, choices=Industry.choices, blank=True)
+    referred_by = models.ForeignKey(
+        "self",
+        verbose_name=_("referred by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="referrals",
+        help_text=_("The customer who brought this one to us; referrals are counted per referrer."),
+    )
     employees = models.PositiveIntegerField(_("employees"), null=True, blank=True)
     revenue_band = models.CharField(_("annual revenue"), max_length=16, choices=RevenueBand.choices, blank=True)
     country = CountryField(_("country"), blank=True)
@@ -182,6 +191,8 @@ class Account(models.Model):
         return self.name
 
     def clean(self) -> None:
+        if self.referred_by_id is not None and self.referred_by_id == self.pk:
+            raise ValidationError({"referred_by": _("An account cannot refer itself.")})
         if self.parent_id is not None and self.pk is not None:
             if self.parent_id == self.pk:
                 raise ValidationError({"parent": _("An account cannot be its own parent.")})

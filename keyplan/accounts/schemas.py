@@ -23,6 +23,7 @@ class AccountOut(Schema):
     name: str
     external_id: str
     parent_id: int | None
+    referred_by_id: int | None = Field(None, description="Id of the account that referred this one")
     industry: str
     employees: int | None
     revenue_band: str
@@ -51,6 +52,7 @@ class AccountIn(InputSchema):
     name: str
     external_id: str
     parent_id: int | None = None
+    referred_by_id: int | None = Field(None, description="Id of the account that referred this one")
     industry: str = ""
     employees: int | None = None
     revenue_band: str = ""
@@ -73,6 +75,7 @@ class AccountPatch(InputSchema):
     name: str | None = None
     external_id: str | None = None
     parent_id: int | None = None
+    referred_by_id: int | None = None
     industry: str | None = None
     employees: int | None = None
     revenue_band: str | None = None

@@ -27,13 +27,14 @@ from keyplan.core.services import set_kam_capacity
 PAGE_SIZE = 50
 CHANGED = "accountChanged"  # HTMX event: parts of the account page listen to it and refresh
 NOTE_FIELDS = ["business_plan", "target_audience", "relationship_history"]
-FACT_FIELDS = [f for f in services.PROFILE_FIELDS if f not in ("parent", "name", "external_id", *NOTE_FIELDS)]
+FACT_FIELDS = [f for f in services.PROFILE_FIELDS
+               if f not in ("parent", "referred_by", "name", "external_id", *NOTE_FIELDS)]
 INLINE_FIELDS = FACT_FIELDS + NOTE_FIELDS
 
 
 def _visible_account(request: HttpRequest, pk: int) -> Account:
     # Outside the user's reach is a 404, never a 403: the page does not admit the account exists.
-    return get_object_or_404(Account.objects.visible_to(request.user).select_related("parent"), pk=pk)
+    return get_object_or_404(Account.objects.visible_to(request.user).select_related("parent", "referred_by"), pk=pk)
 
 
 def _add_errors(form, error: ValidationError) -> None:
@@ -82,6 +83,7 @@ def _detail_context(request: HttpRequest, account: Account, **extra) -> dict:
         "ancestors": account.ancestors(),
         "children": children[:25],
         "children_count": children.count(),
+        "referrals": account.referrals.active().count(),
         "team": account.team_members.select_related("user"),
         "competitors": account.competitors.all(),
         "tier_changes": account.tier_changes.select_related("changed_by"),

@@ -43,9 +43,20 @@ def _parent(request, parent_id: int | None) -> Account | None:
     return parent
 
 
+def _referrer(request, referred_by_id: int | None) -> Account | None:
+    if referred_by_id is None:
+        return None
+    referrer = services.find_account(request.user, pk=referred_by_id)
+    if referrer is None:
+        raise ValidationError({"referred_by_id": f"No account has id {referred_by_id}."})
+    return referrer
+
+
 def _profile(request, data: dict) -> dict:
     if "parent_id" in data:
         data["parent"] = _parent(request, data.pop("parent_id"))
+    if "referred_by_id" in data:
+        data["referred_by"] = _referrer(request, data.pop("referred_by_id"))
     return data
 
 

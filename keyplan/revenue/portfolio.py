@@ -21,7 +21,7 @@ from django.db.models import Max, Min, QuerySet
 from django.utils import timezone
 
 from keyplan.accounts.models import Account, TeamMember, TeamRole
-from keyplan.core.db import fetch_frame, fetch_rows
+from keyplan.core.db import bulk_insert, fetch_frame, fetch_rows
 from keyplan.core.memory import gc_paused
 from keyplan.core.models import User
 from keyplan.revenue import analysis
@@ -36,7 +36,6 @@ from keyplan.revenue.models import (
     Subscription,
     YearlyRollup,
 )
-from keyplan.revenue.importing.write import bulk_insert
 from keyplan.revenue.services import reporting_currency
 
 ANALYSES = ("pareto", "abc", "mrr", "profitability", "concentration", "clv")

@@ -195,10 +195,14 @@ MAPPINGS = {
     "stakeholder_coverage": "From the stakeholder map: 1, plus 1 for each stakeholder with medium or strong contact "
                             "(up to 3), 2 when a decision maker or economic buyer is known and 2 more when we have "
                             "medium or strong contact with one, 1 for a supporter with high decision power, and 1 when "
-                            "no decision maker is a critic (at most 10). No stakeholder → 1.",
+                            "no decision maker is a critic (at most 10). No stakeholder on the map → no score "
+                            "(a person may estimate it until the map is drawn).",
     "credit_rating": "From an imported credit rating: AAA → 10, AA → 9, A → 8, BBB → 7, BB → 6, B → 5, CCC → 4, "
                      "CC → 3, C → 2, D → 1 (+ and − are ignored).",
+    "referrals": "Customers who name the account as \"referred by\": none → 1, 1 → 5, 2 → 7, 3 → 8, 4 → 9, 5 or more "
+                 "→ 10. While no account has a referrer recorded, there is no data and no score.",
 }
+REFERRAL_BANDS = [(0, 1), (1, 5), (2, 7), (3, 8), (4, 9), (5, 10)]
 
 
 def _band(value: float, bands: Sequence[tuple[float, int]]) -> int:
@@ -244,10 +248,11 @@ class Contact:
     contact: str = "none"
 
 
-def coverage_score(people: Iterable[Contact]) -> int:
+def coverage_score(people: Iterable[Contact]) -> int | None:
+    """None without any stakeholder: an empty map is missing data, not a poor relationship."""
     people = list(people)
     if not people:
-        return 1
+        return None
     score = 1 + min(3, sum(1 for p in people if p.contact in ("medium", "strong")))
     deciders = [p for p in people if p.buying_role in ("decision_maker", "economic_buyer")]
     if deciders:
@@ -259,6 +264,10 @@ def coverage_score(people: Iterable[Contact]) -> int:
     if any(p.power == "high" and p.sentiment == "supporter" for p in people):
         score += 1
     return min(10, score)
+
+
+def referral_score(referrals: int) -> int:
+    return _band(referrals, REFERRAL_BANDS)
 
 
 def credit_rating_score(rating: str) -> int | None:

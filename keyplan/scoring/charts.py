@@ -8,12 +8,20 @@ from typing import Any
 from keyplan.scoring.analysis import QUADRANT_SPLIT
 
 TIER_COLOURS = {"key": "#d97706", "candidate": "#7c3aed", "standard": "#6b7280"}
+MIN_AREA = 0.02  # the smallest bubble's area, as a share of the largest
+MIN_PX = 8
 
 
 def bubble(points: Sequence[Mapping[str, Any]], *, tiers: Mapping[str, str], labels: Mapping[str, str],
            currency: str) -> dict[str, Any]:
-    """points: name, growth, harmony, revenue, tier, url. Bubble area ∝ revenue."""
+    """points: name, growth, harmony, revenue, tier, url. Bubble area ∝ revenue, with a floor.
+
+    A new prospect has no revenue yet: drawn at its true size (0) it would vanish, so every bubble is
+    at least MIN_AREA of the largest one (and at least MIN_PX across); the hover shows the real revenue.
+    The last trace is empty: the page's search box moves it onto the account it finds (a ring and a name).
+    """
     largest = max((p["revenue"] for p in points), default=0) or 1
+    floor = largest * MIN_AREA
     data = []
     for tier, tier_label in tiers.items():
         mine = [p for p in points if p["tier"] == tier]
@@ -25,8 +33,8 @@ def bubble(points: Sequence[Mapping[str, Any]], *, tiers: Mapping[str, str], lab
             "text": [p["name"] for p in mine], "customdata": [[p["url"], p["revenue"]] for p in mine],
             "hovertemplate": "<b>%{text}</b><br>" + labels["growth"] + ": %{x:.2f}<br>" + labels["harmony"]
                              + ": %{y:.2f}<br>" + labels["revenue"] + ": %{customdata[1]:,.0f} " + currency + "<extra></extra>",
-            "marker": {"size": [max(p["revenue"], 0) for p in mine], "sizemode": "area",
-                       "sizeref": 2.0 * largest / (46 ** 2), "sizemin": 4, "color": TIER_COLOURS.get(tier, "#6b7280"),
+            "marker": {"size": [max(p["revenue"], floor) for p in mine], "sizemode": "area",
+                       "sizeref": 2.0 * largest / (46 ** 2), "sizemin": MIN_PX, "color": TIER_COLOURS.get(tier, "#6b7280"),
                        "opacity": 0.7, "line": {"width": 1, "color": "#ffffff"}},
         })
     corner = {"invest": (9.7, 9.7, "right", "top"), "develop": (9.7, 1.3, "right", "bottom"),
@@ -34,7 +42,11 @@ def bubble(points: Sequence[Mapping[str, Any]], *, tiers: Mapping[str, str], lab
     annotations = [{"x": x, "y": y, "xanchor": xa, "yanchor": ya, "text": f"<b>{labels[name]}</b>", "showarrow": False,
                     "font": {"size": 13, "color": "#374151"}, "bgcolor": "rgba(255,255,255,0.8)"}
                    for name, (x, y, xa, ya) in corner.items()]
-    line = {"type": "line", "line": {"color": "#9ca3af", "dash": "dot", "width": 1}}
+    line = {"type": "line", "line": {"color": "#6b7280", "dash": "dash", "width": 1.5}}
+    data.append({"type": "scatter", "mode": "markers+text", "name": "", "x": [], "y": [], "text": [],
+                 "textposition": "top center", "showlegend": False, "hoverinfo": "skip",
+                 "textfont": {"size": 14, "color": "#b91c1c"},
+                 "marker": {"symbol": "circle-open", "size": 44, "color": "#b91c1c", "line": {"width": 3}}})
     return {
         "data": data,
         "layout": {
@@ -43,7 +55,7 @@ def bubble(points: Sequence[Mapping[str, Any]], *, tiers: Mapping[str, str], lab
             "yaxis": {"title": {"text": labels["harmony"]}, "range": [1, 10], "dtick": 1, "zeroline": False},
             "shapes": [{**line, "x0": QUADRANT_SPLIT, "x1": QUADRANT_SPLIT, "y0": 1, "y1": 10},
                        {**line, "x0": 1, "x1": 10, "y0": QUADRANT_SPLIT, "y1": QUADRANT_SPLIT}],
-            "annotations": annotations, "legend": {"orientation": "h", "y": -0.12}, "plot_bgcolor": "#fbfbfc",
+            "annotations": annotations, "legend": {"orientation": "h", "y": -0.12, "itemsizing": "constant"}, "plot_bgcolor": "#fbfbfc",
         },
     }
 

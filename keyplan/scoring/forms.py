@@ -4,7 +4,7 @@ from django.utils.translation import gettext_lazy as _
 from keyplan.accounts.models import Industry, Tier
 from keyplan.accounts.filters import kam_choices
 from keyplan.core.widgets import FastSelect
-from keyplan.scoring.models import Cadence, CriterionGroup, CriterionSource, DecisionAction
+from keyplan.scoring.models import Cadence, CriterionGroup, CriterionSource, DecisionAction, SelectionRound
 
 SCORE_CHOICES = [(str(n), str(n)) for n in range(1, 11)]
 QUADRANT_CHOICES = [("", _("Any quadrant")), ("invest", _("Invest: key account")), ("develop", _("Develop")),
@@ -57,6 +57,9 @@ class SettingsForm(forms.Form):
 
 class ReviewForm(forms.Form):
     as_of = forms.DateField(label=_("As of"), required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    round = forms.ModelChoiceField(label=_("Round to judge"), required=False, queryset=SelectionRound.objects.all(),
+                                   empty_label=_("The latest round"), widget=FastSelect,
+                                   help_text=_("By default the latest round taken on or before the date."))
     notes = forms.CharField(label=_("Notes"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
 

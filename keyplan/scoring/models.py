@@ -28,6 +28,7 @@ class CriterionSource(models.TextChoices):
     CLV = "clv", _("Computed: customer lifetime value")
     STAKEHOLDER_COVERAGE = "stakeholder_coverage", _("Computed: stakeholder coverage")
     CREDIT_RATING = "credit_rating", _("Computed: credit rating")
+    REFERRALS = "referrals", _("Computed: referrals")
 
 
 class Cadence(models.TextChoices):
@@ -56,8 +57,10 @@ class Criterion(models.Model):
     archived_at = models.DateTimeField(_("archived"), null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
+    computed_at = models.DateTimeField(_("computed at"), null=True, blank=True,
+                                       help_text=_("When its scores were last computed from data (computed criteria)."))
 
-    history = HistoricalRecords(excluded_fields=["created_at"])
+    history = HistoricalRecords(excluded_fields=["created_at", "computed_at"])
     objects = CriterionQuerySet.as_manager()
 
     class Meta:
@@ -82,7 +85,12 @@ class Criterion(models.Model):
 
 
 class Score(models.Model):
-    """The current score of one account on one criterion; every earlier value is in its history."""
+    """The current score of one account on one criterion; every earlier value is in its history.
+
+    On a computed criterion a score is either computed from data (``scored_by`` empty, ``computed_at``
+    the time it was computed) or, where the data is missing, a person's estimate (``estimate``), which
+    the data replaces as soon as it arrives.
+    """
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="scores")
     criterion = models.ForeignKey(Criterion, on_delete=models.CASCADE, related_name="scores")
@@ -90,8 +98,13 @@ class Score(models.Model):
     note = models.TextField(_("note"), blank=True)
     scored_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     scored_at = models.DateTimeField(_("scored at"))
+    estimate = models.BooleanField(
+        _("estimate"), default=False,
+        help_text=_("A person's estimate on a criterion computed from data, while the data is missing."),
+    )
+    computed_at = models.DateTimeField(_("computed at"), null=True, blank=True)
 
-    history = HistoricalRecords()
+    history = HistoricalRecords(excluded_fields=["computed_at"])
 
     class Meta:
         constraints = [

@@ -48,6 +48,8 @@ class ScoreOut(Schema):
     note: str
     scored_by: str | None = None
     scored_at: datetime.datetime
+    estimate: bool = Field(description="a person's estimate on a computed criterion, until the data gives a score")
+    computed_at: datetime.datetime | None = Field(description="when a score computed from data was last computed")
 
     @staticmethod
     def resolve_scored_by(obj) -> str | None:

@@ -6,6 +6,9 @@ demo generator all go through here; the computations are in ``analysis.py``.
 """
 
 import datetime
+import hashlib
+import math
+from array import array
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -57,7 +60,13 @@ SUGGESTED = [
      "description": gettext_noop("The customer's expected value over the coming year (CLV).")},
     {"key": "solvency", "name": gettext_noop("Solvency"), "group": CriterionGroup.GROWTH, "source": CriterionSource.CREDIT_RATING,
      "description": gettext_noop("Can they pay, now and in the years of the partnership: from the imported credit rating.")},
-    {"key": "channel_partner", "name": gettext_noop("Potential as a channel partner"), "group": CriterionGroup.GROWTH,
+    {"key": "influence_authority", "name": gettext_noop("Influence and authority"), "group": CriterionGroup.GROWTH,
+     "source": CriterionSource.MANUAL,
+     "description": gettext_noop("Their standing in the industry: a reputation and a reference that others follow.")},
+    {"key": "referrals", "name": gettext_noop("Referrals"), "group": CriterionGroup.GROWTH, "source": CriterionSource.REFERRALS,
+     "description": gettext_noop("How many customers they brought us, counted from the accounts' \"referred by\".")},
+    # The guides put a customer's value as a channel and the relationship we have with it on the fit side.
+    {"key": "channel_partner", "name": gettext_noop("Potential as a channel partner"), "group": CriterionGroup.HARMONY,
      "source": CriterionSource.MANUAL, "description": gettext_noop("Could they resell, refer or bundle our offer.")},
     {"key": "existing_relationship", "name": gettext_noop("Existing relationship"), "group": CriterionGroup.HARMONY,
      "source": CriterionSource.STAKEHOLDER_COVERAGE,
@@ -197,6 +206,13 @@ def remove_criterion(criterion: Criterion, *, by: User) -> str:
     return "deleted"
 
 
+def removal_impact(criterion: Criterion) -> dict[str, Any]:
+    """What removing a criterion does, for the confirmation: deleted or archived, and what happens to its scores."""
+    rounds = RoundCriterion.objects.filter(criterion=criterion).count()
+    return {"outcome": "archived" if rounds else "deleted", "scores": criterion.scores.count(),
+            "estimates": criterion.scores.filter(estimate=True).count(), "rounds": rounds}
+
+
 @transaction.atomic
 def restore_criterion(criterion: Criterion, *, by: User) -> Criterion:
     _require_configure(by)
@@ -235,24 +251,30 @@ def _check_value(value) -> int:
 
 @transaction.atomic
 def set_score(account: Account, *, by: User, criterion: Criterion, value: int, note: str = "") -> Score:
-    """Score one account on one criterion scored by people; the earlier score stays in the history."""
+    """Score one account on one criterion; the earlier score stays in the history.
+
+    On a criterion computed from data, a person may estimate the score while the data gives none
+    (a new prospect has no revenue, no stakeholders yet): it is kept as an estimate, with who and
+    when, until the data gives a score and replaces it.
+    """
     if not can_score(by, account):
         raise PermissionDenied(_("You may not score this account."))
     number = _check_value(value)
     criterion = Criterion.objects.get(pk=criterion.pk)
     if criterion.is_archived:
         raise ValidationError({"criterion": _("%(name)s is archived; it is no longer scored.") % {"name": criterion.name}})
-    if criterion.is_computed:
-        raise ValidationError({"criterion": _("%(name)s is computed from data; it cannot be scored by hand.")
-                               % {"name": criterion.name}})
     Account.objects.select_for_update().filter(pk=account.pk).first()
     score = Score.objects.filter(account=account, criterion=criterion).first()
+    if criterion.is_computed and score is not None and not score.estimate:
+        raise ValidationError({"criterion": _("%(name)s is computed from data, and the data gives this account a "
+                                              "score; it cannot be changed by hand.") % {"name": criterion.name}})
     note = (note or "").strip()
     if score is None:
         score = Score(account=account, criterion=criterion)
     elif score.value == number and score.note == note:
         return score
     score.value, score.note, score.scored_by, score.scored_at = number, note, by, timezone.now()
+    score.estimate, score.computed_at = criterion.is_computed, None
     score._history_user = by
     score.save()
     return score
@@ -266,11 +288,13 @@ class Refresh:
     skipped: dict | None = None
 
 
-def _computed_values(source: str, accounts_: list[Account], *, today: datetime.date, user: User) -> tuple[dict[int, tuple[int, str]], str]:
-    """account id → (score, note) for a computed criterion, and a message when the data is missing."""
+def _computed_values(source: str, accounts_: list[Account], *, today: datetime.date) -> tuple[dict[int, tuple[int, str]], str]:
+    """account id → (score, note) for a computed criterion, and a message when the data is missing.
+
+    Scores are the portfolio's, the same for everyone: computed over every account, whoever asks."""
     from keyplan.revenue import portfolio
 
-    scope = portfolio.Scope(user)
+    scope = portfolio.Scope(None)
     ids = {a.external_id: a.pk for a in accounts_}
     out: dict[int, tuple[int, str]] = {}
     if source in (CriterionSource.REVENUE_TREND, CriterionSource.MARGIN):
@@ -316,8 +340,18 @@ def _computed_values(source: str, accounts_: list[Account], *, today: datetime.d
         for account in accounts_:
             persons = people.get(account.pk, [])
             contacts = [analysis.Contact(p.buying_role, p.power, p.sentiment, p.contact) for p in persons]
-            out[account.pk] = (analysis.coverage_score(contacts),
-                               _("%(n)s stakeholders on the map.") % {"n": len(contacts)})
+            score = analysis.coverage_score(contacts)
+            if score is not None:  # no stakeholder on the map yet: no data, an estimate may stand in
+                out[account.pk] = (score, _("%(n)s stakeholders on the map.") % {"n": len(contacts)})
+        return out, ""
+    if source == CriterionSource.REFERRALS:
+        if not Account.objects.active().filter(referred_by__isnull=False).exists():
+            return out, _("No account has a referrer recorded yet (the account's \"referred by\").")
+        counts = dict(Account.objects.active().filter(referred_by__isnull=False).values("referred_by")
+                      .annotate(n=Count("id")).values_list("referred_by", "n"))
+        for account in accounts_:
+            n = counts.get(account.pk, 0)
+            out[account.pk] = (analysis.referral_score(n), _("%(n)s customers referred.") % {"n": n})
         return out, ""
     return out, ""  # credit ratings come in through import_credit_ratings()
 
@@ -326,37 +360,125 @@ def _computed_values(source: str, accounts_: list[Account], *, today: datetime.d
 def refresh_computed_scores(*, by: User, today: datetime.date | None = None) -> Refresh:
     """Recompute every criterion computed from data, writing only what changed (each change kept in the history)."""
     _require_configure(by)
+    return recompute_scores(by=by, today=today)
+
+
+RECOMPUTED = (CriterionSource.REVENUE_TREND, CriterionSource.MARGIN, CriterionSource.CLV,
+              CriterionSource.STAKEHOLDER_COVERAGE, CriterionSource.REFERRALS)
+REVENUE_SOURCES = (CriterionSource.REVENUE_TREND, CriterionSource.MARGIN, CriterionSource.CLV)
+
+
+@transaction.atomic
+def recompute_scores(*, by: User | None = None, today: datetime.date | None = None, sources=None,
+                     account_ids=None) -> Refresh:
+    """Recompute the computed criteria of ``sources`` (default: all) for ``account_ids`` (default: all accounts).
+
+    Called by a person (the criteria page, a round), after the data changes (a stakeholder, an
+    interaction, a referral saved; an import finished, by the background worker), and by a round
+    for whatever is older than its data. Only changed values are written, each change in the
+    history; every computed score gets the time it was computed. Where the data gives a score it
+    replaces a person's estimate; where it gives none, the estimate stays and a computed score goes.
+    """
     today = today or timezone.localdate()
     result = Refresh(skipped={})
-    accounts_ = list(Account.objects.active().only("pk", "external_id", "name"))
+    accounts_qs = Account.objects.active().only("pk", "external_id", "name")
+    if account_ids is not None:
+        accounts_qs = accounts_qs.filter(pk__in=list(account_ids))
+    accounts_ = list(accounts_qs)
+    in_scope = {a.pk for a in accounts_}
     now = timezone.now()
-    for criterion in Criterion.objects.active().exclude(source__in=[CriterionSource.MANUAL, CriterionSource.CREDIT_RATING]):
-        values, message = _computed_values(criterion.source, accounts_, today=today, user=by)
+    criteria = Criterion.objects.active().filter(source__in=[s for s in RECOMPUTED if sources is None or s in sources])
+    for criterion in criteria:
+        values, message = _computed_values(criterion.source, accounts_, today=today)
         if message:
             result.skipped[criterion.name] = message
             continue
-        existing = {s.account_id: s for s in Score.objects.filter(criterion=criterion)}
+        existing = {s.account_id: s for s in Score.objects.filter(criterion=criterion, account_id__in=in_scope)} \
+            if account_ids is not None else {s.account_id: s for s in Score.objects.filter(criterion=criterion)}
         new, changed = [], []
         for account_id, (value, note) in values.items():
             score = existing.pop(account_id, None)
             if score is None:
-                new.append(Score(account_id=account_id, criterion=criterion, value=value, note=note, scored_by=None, scored_at=now))
-            elif score.value != value or score.note != note:
+                new.append(Score(account_id=account_id, criterion=criterion, value=value, note=note, scored_by=None,
+                                 scored_at=now, computed_at=now))
+            elif score.estimate or score.value != value or score.note != note:
                 score.value, score.note, score.scored_by, score.scored_at = value, note, None, now
+                score.estimate, score.computed_at = False, now
                 changed.append(score)
         if new:
             bulk_create_with_history(new, Score, batch_size=500, default_user=by)
         if changed:
-            bulk_update_with_history(changed, Score, ["value", "note", "scored_by", "scored_at"], batch_size=500,
-                                     default_user=by)
-        stale = [s for s in existing.values() if s.account_id in {a.pk for a in accounts_}]
-        for score in stale:  # the data no longer gives a score
+            bulk_update_with_history(changed, Score, ["value", "note", "scored_by", "scored_at", "estimate", "computed_at"],
+                                     batch_size=500, default_user=by)
+        # The data no longer gives a score: a computed one goes, a person's estimate stays.
+        stale = [s for s in existing.values() if s.account_id in in_scope and not s.estimate]
+        for score in stale:
             score._history_user = by
             score.delete()
+        unchanged = Score.objects.filter(criterion=criterion, estimate=False)
+        if account_ids is not None:
+            unchanged = unchanged.filter(account_id__in=in_scope)
+        unchanged.update(computed_at=now)
+        Criterion.objects.filter(pk=criterion.pk).update(computed_at=now)  # not a change of the criterion: no history
         result.created += len(new)
         result.updated += len(changed)
         result.removed += len(stale)
     return result
+
+
+def _latest(*values):
+    present = [v for v in values if v is not None]
+    return max(present) if present else None
+
+
+def data_changed_at(source: str) -> datetime.datetime | None:
+    """When the data a computed criterion is computed from last changed (None: no data or not known)."""
+    from django.db.models import Max
+
+    if source in REVENUE_SOURCES:
+        from keyplan.revenue.models import ImportBatch
+
+        times = ImportBatch.objects.aggregate(done=Max("finished_at"), undone=Max("rolled_back_at"))
+        return _latest(times["done"], times["undone"])
+    if source == CriterionSource.REFERRALS:
+        return Account.objects.aggregate(at=Max("updated_at"))["at"]
+    if source == CriterionSource.STAKEHOLDER_COVERAGE:
+        try:
+            from keyplan.relationships.models import Interaction, Stakeholder
+        except ImportError:
+            return None
+        return _latest(Stakeholder.objects.aggregate(at=Max("updated_at"))["at"],
+                       Interaction.objects.aggregate(at=Max("updated_at"))["at"])
+    return None
+
+
+def stale_criteria() -> list[Criterion]:
+    """Computed criteria with a score computed before the latest change of its data (or never computed)."""
+    from django.db.models import Exists, Min, OuterRef
+
+    found = []
+    for criterion in Criterion.objects.active().filter(source__in=RECOMPUTED):
+        computed = Score.objects.filter(criterion=criterion, estimate=False)
+        if criterion.source == CriterionSource.STAKEHOLDER_COVERAGE:
+            try:
+                from keyplan.relationships.models import Interaction, Stakeholder
+            except ImportError:
+                continue
+            # Per account: a stakeholder or interaction saved after the account's score was computed,
+            # or an account with stakeholders and no computed score at all.
+            newer = Exists(Stakeholder.objects.filter(account_id=OuterRef("account_id"), updated_at__gt=OuterRef("computed_at"))) | \
+                Exists(Interaction.objects.filter(account_id=OuterRef("account_id"), updated_at__gt=OuterRef("computed_at")))
+            unscored = Stakeholder.objects.active().filter(account__archived_at__isnull=True).exclude(
+                account_id__in=computed.values("account_id"))
+            if computed.filter(newer).exists() or computed.filter(computed_at__isnull=True).exists() or unscored.exists():
+                found.append(criterion)
+            continue
+        changed = data_changed_at(criterion.source)
+        oldest = computed.aggregate(at=Min("computed_at"))["at"]
+        never = not computed.exists() and changed is not None
+        if never or (changed is not None and (oldest is None or oldest < changed)):
+            found.append(criterion)
+    return found
 
 
 @transaction.atomic
@@ -388,6 +510,7 @@ def import_credit_ratings(rows: list[tuple[str, str]], *, by: User) -> int:
             current = Score.objects.filter(account_id=account_id, criterion=criterion).first() or Score(
                 account_id=account_id, criterion=criterion)
             current.value, current.note, current.scored_by, current.scored_at = score, _("Credit rating %(r)s") % {"r": rating}, by, now
+            current.estimate, current.computed_at = False, now
             current._history_user = by
             current.save()
     return len(parsed)
@@ -406,7 +529,7 @@ def current_scores(account_ids=None) -> dict[int, dict[int, int]]:
     return out
 
 
-def _account_rows(queryset: QuerySet[Account]) -> list[dict]:
+def account_rows(queryset: QuerySet[Account]) -> list[dict]:
     return [
         {"id": pk, "external_id": ext, "name": name, "tier": tier, "industry": industry, "country": country}
         for pk, ext, name, tier, industry, country in queryset.values_list(
@@ -417,8 +540,113 @@ def _account_rows(queryset: QuerySet[Account]) -> list[dict]:
 def ranking() -> tuple[list[Criterion], list[dict]]:
     """Every active account ranked on the current scores of the active criteria (ranks are portfolio-wide)."""
     criteria = list(Criterion.objects.active())
-    rows = analysis.matrix(specs(criteria), _account_rows(Account.objects.active()), current_scores())
+    rows = analysis.matrix(specs(criteria), account_rows(Account.objects.active()), current_scores())
     return criteria, rows
+
+
+# ---------------------------------------------------------------- the ranking kept between requests
+
+RANKING_KEY = "selection-ranking"
+
+
+@dataclass
+class RankingIndex:
+    """The portfolio's ranking in a compact form: account ids in rank order (ranked first, then the unranked
+    by external id) with their group totals and total (NaN where there is none). Kept in the database cache
+    under one key with the fingerprint it was computed at; a page takes the rows it shows from it."""
+
+    fingerprint: str
+    ids: array
+    growth: array
+    harmony: array
+    total: array
+    ranked: int
+
+    def rank_of(self, position: int) -> int | None:
+        return position + 1 if position < self.ranked else None
+
+    def row(self, position: int) -> dict[str, Any]:
+        def value(numbers: array) -> float | None:
+            number = numbers[position]
+            return None if math.isnan(number) else number
+
+        growth, harmony = value(self.growth), value(self.harmony)
+        return {"id": self.ids[position], "growth_total": growth, "harmony_total": harmony,
+                "total": value(self.total), "rank": self.rank_of(position), "quadrant": analysis.quadrant(growth, harmony)}
+
+
+def ranking_fingerprint() -> str:
+    """The newest change of what the ranking reads: every write of a score, a criterion or an account leaves a
+    history row (the services write them, bulk writes included), so the newest history rows say whether
+    anything changed. Lookups on the history tables' primary keys: instant at any size."""
+    from keyplan.core.db import fetch_rows
+
+    tables = [Score.history.model._meta.db_table, Criterion.history.model._meta.db_table,
+              Account.history.model._meta.db_table]
+    # The newest row's id and time: ids alone restart after a flush (`keyplan demo --reset`), times do not.
+    columns = [f"(SELECT {column} FROM {t} ORDER BY history_id DESC LIMIT 1)" for t in tables
+               for column in ("history_id", "history_date")]
+    row = fetch_rows("SELECT " + ", ".join(columns), [])[0]
+    return "/".join(str(value) for value in row)
+
+
+def ranking_index() -> RankingIndex:
+    """The ranking as of the latest change: from the cache when nothing changed since it was computed,
+    computed (and stored for everyone) otherwise."""
+    from django.core.cache import cache
+
+    fingerprint = ranking_fingerprint()
+    stored = cache.get(RANKING_KEY)
+    if isinstance(stored, RankingIndex) and stored.fingerprint == fingerprint:
+        return stored
+    _criteria, rows = ranking()
+    nan = float("nan")
+
+    def numbers(key: str) -> array:
+        return array("d", (nan if r[key] is None else r[key] for r in rows))
+
+    index = RankingIndex(fingerprint=fingerprint, ids=array("q", (r["id"] for r in rows)), growth=numbers("growth_total"),
+                         harmony=numbers("harmony_total"), total=numbers("total"),
+                         ranked=sum(1 for r in rows if r["rank"] is not None))
+    cache.set(RANKING_KEY, index, timeout=None)
+    return index
+
+
+def ranked_selection(*, capacity: int) -> dict[str, Any]:
+    """Today's proposals (``selection()``), kept in the cache with the ranking's fingerprint and the capacity."""
+    from django.core.cache import cache
+
+    key = "selection-proposals:" + hashlib.sha256(f"{ranking_fingerprint()}|{capacity}".encode()).hexdigest()
+    result = cache.get(key)
+    if result is None:
+        result = selection(capacity=capacity)
+        cache.set(key, result)
+    return result
+
+
+@dataclass(frozen=True)
+class ScoreInfo:
+    """Who scored a matrix cell and when, whether as an estimate, when computed (a light row, not a model)."""
+
+    estimate: bool
+    scored_at: datetime.datetime
+    computed_at: datetime.datetime | None
+    note: str
+    scored_by: str | None
+
+
+def attach_score_info(rows: list[dict], criteria: list[Criterion]) -> None:
+    """``row["info"]``: criterion id → ScoreInfo for the rows on a page (one query for the page)."""
+    ids = [r["id"] for r in rows]
+    info: dict[int, dict[int, ScoreInfo]] = {}
+    for account_id, criterion_id, estimate, scored_at, computed_at, note, username, first, last in (
+            Score.objects.filter(account_id__in=ids, criterion__in=criteria).values_list(
+                "account_id", "criterion_id", "estimate", "scored_at", "computed_at", "note",
+                "scored_by__username", "scored_by__first_name", "scored_by__last_name")):
+        who = f"{first} {last}".strip() or username
+        info.setdefault(account_id, {})[criterion_id] = ScoreInfo(estimate, scored_at, computed_at, note, who)
+    for row in rows:
+        row["info"] = info.get(row["id"], {})
 
 
 def scores_payload(user: User, *, account_ids=None) -> dict[str, Any]:
@@ -428,6 +656,10 @@ def scores_payload(user: User, *, account_ids=None) -> dict[str, Any]:
     if account_ids is not None:
         visible &= set(account_ids)
     by_id = {str(c.pk): c for c in criteria}
+    estimates: dict[int, list[str]] = {}
+    for account_id, criterion_id in Score.objects.filter(estimate=True, criterion__in=criteria).values_list(
+            "account_id", "criterion_id"):
+        estimates.setdefault(account_id, []).append(by_id[str(criterion_id)].name)
     return {
         "criteria": [{"id": c.pk, "name": c.name, "group": c.group, "weight": float(c.weight), "source": c.source}
                      for c in criteria],
@@ -438,7 +670,8 @@ def scores_payload(user: User, *, account_ids=None) -> dict[str, Any]:
             {"account_id": r["id"], "external_id": r["external_id"], "name": r["name"], "tier": r["tier"],
              "scores": {by_id[k].name: v for k, v in r["scores"].items()},
              "growth_total": r["growth_total"], "harmony_total": r["harmony_total"], "total": r["total"],
-             "rank": r["rank"], "quadrant": r["quadrant"], "missing": r["missing"]}
+             "rank": r["rank"], "quadrant": r["quadrant"], "missing": r["missing"],
+             "estimates": sorted(estimates.get(r["id"], []))}
             for r in rows if r["id"] in visible
         ],
     }
@@ -477,7 +710,8 @@ def create_round(*, by: User, name: str, date: datetime.date | None = None, note
                  refresh: bool = True, capacity: int | None = None) -> SelectionRound:
     """Freeze today's criteria, weights and scores as a dated round, and propose key accounts from its ranking.
 
-    Proposals of earlier rounds that are still undecided are marked superseded."""
+    ``refresh``: recompute every computed score first; without it, only the criteria whose data changed
+    since their scores were computed. Proposals of earlier rounds that are still undecided are marked superseded."""
     _require_configure(by)
     name = (name or "").strip()
     if not name:
@@ -486,8 +720,13 @@ def create_round(*, by: User, name: str, date: datetime.date | None = None, note
         raise ValidationError({"name": _("A round named %(name)s already exists.") % {"name": name}})
     if capacity is not None and capacity < 0:
         raise ValidationError({"capacity": _("Capacity cannot be below 0.")})
+    # A round never freezes a score computed from data older than the data's latest change.
     if refresh:
-        refresh_computed_scores(by=by, today=date)
+        recompute_scores(by=by, today=date)
+    else:
+        stale = {c.source for c in stale_criteria()}
+        if stale:
+            recompute_scores(by=by, today=date, sources=stale)
     criteria, rows = ranking()
     if not criteria:
         raise ValidationError({"name": _("Set up the criteria first: a round freezes their scores.")})
@@ -629,9 +868,12 @@ def _add_months_keep_day(day: datetime.date, months: int) -> datetime.date:
     return first.replace(day=min(day.day, last_day))
 
 
-def _previous_round(as_of: datetime.date) -> SelectionRound | None:
-    rounds = SelectionRound.objects.filter(date__lte=as_of)
-    return rounds.filter(date__lte=as_of - datetime.timedelta(days=28)).first() or rounds.first()
+def latest_round(as_of: datetime.date | None = None) -> SelectionRound | None:
+    """The round a review judges unless told otherwise: the latest one taken on or before ``as_of``."""
+    rounds = SelectionRound.objects.all()
+    if as_of is not None:
+        rounds = rounds.filter(date__lte=as_of)
+    return rounds.order_by("-date", "-pk").first()
 
 
 def review_findings(*, user: User, as_of: datetime.date, selection_round: SelectionRound | None) -> dict[str, Any]:
@@ -705,7 +947,7 @@ def run_review(*, by: User, as_of: datetime.date | None = None, selection_round:
     _require_configure(by)
     as_of = as_of or timezone.localdate()
     if selection_round is None:
-        selection_round = _previous_round(as_of)
+        selection_round = latest_round(as_of)
     findings = review_findings(user=by, as_of=as_of, selection_round=selection_round)
     return Review.objects.create(round=selection_round, as_of=as_of, cadence=scoring_settings().review_cadence,
                                  findings=findings, notes=(notes or "").strip(), created_by=by)
@@ -745,8 +987,12 @@ def record_decision(review: Review, *, by: User, account: Account, action: str, 
 
 def account_card(account: Account) -> dict[str, Any]:
     """An account's scores with their history and its rank, for its page."""
-    criteria, rows = ranking()
-    row = next((r for r in rows if r["id"] == account.pk), None)
+    criteria = list(Criterion.objects.active())
+    index = ranking_index()
+    try:
+        row = index.row(index.ids.index(account.pk))
+    except ValueError:  # archived
+        row = None
     scores = {s.criterion_id: s for s in Score.objects.filter(account=account).select_related("scored_by")}
     history = (Score.history.filter(account_id=account.pk).select_related("history_user")
                .order_by("-history_date", "-history_id")[:50])
@@ -754,7 +1000,7 @@ def account_card(account: Account) -> dict[str, Any]:
     return {
         "criteria": [(c, scores.get(c.pk)) for c in criteria],
         "row": row,
-        "ranked": sum(1 for r in rows if r["rank"] is not None),
+        "ranked": index.ranked,
         "history": [{"when": h.history_date, "criterion": names.get(h.criterion_id, "—"), "value": h.value,
                      "note": h.note, "who": _("computed from data") if h.scored_by_id is None else str(h.history_user or "—"),
                      "removed": h.history_type == "-"} for h in history],

@@ -1,5 +1,7 @@
 """Selection pages: parse, authorize, call a service or an analysis, render."""
 
+import math
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
@@ -13,7 +15,7 @@ from django_htmx.http import trigger_client_event
 
 from keyplan.accounts.models import Account, TeamMember, TeamRole, Tier
 from keyplan.scoring import charts, services
-from keyplan.scoring.analysis import MAPPINGS
+from keyplan.scoring.analysis import MAPPINGS, QUADRANT_SPLIT, QUADRANTS
 from keyplan.scoring.forms import (
     SCORE_CHOICES,
     CriterionForm,
@@ -27,6 +29,7 @@ from keyplan.scoring.forms import (
 )
 from keyplan.scoring.models import (
     Criterion,
+    Score,
     CriterionGroup,
     CriterionSource,
     DecisionAction,
@@ -59,61 +62,87 @@ def _add_errors(form, error: ValidationError) -> None:
 # ---------------------------------------------------------------- the matrix
 
 
-def _sort_key(sort: str):
-    descending = sort.startswith("-")
-    name = sort.lstrip("-")
-    if name.startswith("c") and name[1:].isdigit():
-        column = name[1:]
+def _matrix_rows(request: HttpRequest, filters: MatrixFilter) -> tuple[list[Criterion], services.RankingIndex, list[int]]:
+    """The matrix's rows in the order asked for, as positions in the ranking kept between requests.
 
-        def key(row):
-            value = row["scores"].get(column)
-            return (value is None, -(value or 0) if not descending else (value or 0), row["external_id"])
-        return key, False
-    columns = {"rank": "rank", "total": "total", "growth": "growth_total", "harmony": "harmony_total", "name": "name"}
-    if name not in columns:
-        return None, False
-    field = columns[name]
-
-    def key(row):
-        value = row[field]
-        return (value is None, value if value is not None else 0, row["external_id"])
-    # Scores read best first: "total" sorts high to low, "-total" low to high; rank and name ascend.
-    reverse = name in ("total", "growth", "harmony")
-    return key, (not reverse) if descending else reverse
-
-
-def _matrix_rows(request: HttpRequest, filters: MatrixFilter) -> tuple[list[Criterion], list[dict]]:
-    criteria, rows = services.ranking()
-    visible = Account.objects.visible_to(request.user).active()
+    Only what a filter or a sort needs is read from the database (and the rows on the page, by
+    ``_page_rows``); the rest works on the ranking's arrays, without a dict per account.
+    """
+    index = services.ranking_index()
+    criteria = list(Criterion.objects.active())
     data = filters.cleaned_data
+    ids, ranked_count = index.ids, index.ranked
+    positions = list(range(len(ids)))
+    visible = Account.objects.visible_to(request.user).active()
+    narrowed = not request.user.sees_all_accounts
     if data.get("q"):
-        visible = visible.filter(name__icontains=data["q"].strip()) | visible.filter(external_id__icontains=data["q"].strip())
+        q = data["q"].strip()
+        visible = visible.filter(name__icontains=q) | visible.filter(external_id__icontains=q)
+        narrowed = True
     for name in ("tier", "industry"):
         if data.get(name):
             visible = visible.filter(**{name: data[name]})
+            narrowed = True
     if data.get("kam"):
         visible = visible.filter(pk__in=TeamMember.objects.filter(role=TeamRole.KAM, user_id=data["kam"]).values("account_id"))
-    ids = set(visible.values_list("pk", flat=True))
-    rows = [r for r in rows if r["id"] in ids]
-    if data.get("quadrant") == "unranked":
-        rows = [r for r in rows if r["rank"] is None]
-    elif data.get("quadrant"):
-        rows = [r for r in rows if r["quadrant"] == data["quadrant"]]
-    key, reverse = _sort_key(data.get("sort") or "rank")
-    if key is not None:
-        ranked = [r for r in rows if not key(r)[0]]
-        missing = [r for r in rows if key(r)[0]]
-        rows = sorted(ranked, key=key, reverse=reverse) + missing
-    return criteria, rows
+        narrowed = True
+    if narrowed:
+        keep = set(visible.values_list("pk", flat=True))
+        positions = [p for p in positions if ids[p] in keep]
+    quadrant = data.get("quadrant")
+    if quadrant == "unranked":
+        positions = [p for p in positions if p >= ranked_count]
+    elif quadrant:
+        high_growth, high_harmony = next(key for key, (name, _label) in QUADRANTS.items() if name == quadrant)
+        growth, harmony = index.growth, index.harmony
+        positions = [p for p in positions if p < ranked_count and (growth[p] >= QUADRANT_SPLIT) == high_growth
+                     and (harmony[p] >= QUADRANT_SPLIT) == high_harmony]
+    sort = data.get("sort") or "rank"
+    descending, name = sort.startswith("-"), sort.lstrip("-")
+    if name.startswith("c") and name[1:].isdigit():
+        values = dict(Score.objects.filter(criterion_id=int(name[1:]), criterion__archived_at__isnull=True)
+                      .values_list("account_id", "value"))
+        # Best first; "-" for worst first; accounts without a score last either way (rank order among equals).
+        scored = [p for p in positions if ids[p] in values]
+        scored.sort(key=lambda p: values[ids[p]] if descending else -values[ids[p]])
+        positions = scored + [p for p in positions if ids[p] not in values]
+    elif name == "name":
+        chosen = Account.objects.filter(pk__in=[ids[p] for p in positions]) if len(positions) < 5000 else Account.objects.active()
+        names = dict(chosen.values_list("pk", "name"))
+        positions.sort(key=lambda p: (names.get(ids[p], ""), ids[p]), reverse=descending)
+    elif name in ("total", "growth", "harmony"):
+        numbers = {"total": index.total, "growth": index.growth, "harmony": index.harmony}[name]
+        present = [p for p in positions if not math.isnan(numbers[p])]
+        # Scores read best first: "total" sorts high to low, "-total" low to high.
+        present.sort(key=numbers.__getitem__, reverse=not descending)
+        positions = present + [p for p in positions if math.isnan(numbers[p])]
+    elif name == "rank" and descending:
+        positions = [p for p in reversed(positions) if p < ranked_count] + [p for p in positions if p >= ranked_count]
+    return criteria, index, positions
+
+
+def _page_rows(index: services.RankingIndex, positions: list[int]) -> list[dict]:
+    """The full rows of the accounts on one page: name, key status and scores from the database."""
+    ids = [index.ids[p] for p in positions]
+    accounts = {row["id"]: row for row in services.account_rows(Account.objects.filter(pk__in=ids))}
+    scores = services.current_scores(ids)
+    rows = []
+    for position, pk in zip(positions, ids, strict=True):
+        row = {**accounts[pk], **index.row(position)}
+        row["scores"] = {str(k): v for k, v in scores.get(pk, {}).items()}
+        rows.append(row)
+    return rows
 
 
 @require_GET
 def matrix(request: HttpRequest) -> HttpResponse:
     filters = MatrixFilter(request.GET)
-    criteria, rows = ([], [])
+    criteria, index, positions = ([], None, [])
     if filters.is_valid():
-        criteria, rows = _matrix_rows(request, filters)
-    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+        criteria, index, positions = _matrix_rows(request, filters)
+    page = Paginator(positions, PAGE_SIZE).get_page(request.GET.get("page"))
+    page.object_list = _page_rows(index, list(page.object_list)) if index is not None else []
+    services.attach_score_info(page.object_list, criteria)
     query = request.GET.copy()
     query.pop("page", None)
     sortless = query.copy()
@@ -123,7 +152,7 @@ def matrix(request: HttpRequest) -> HttpResponse:
         "sort": filters.cleaned_data.get("sort") or "rank" if filters.is_valid() else "rank",
         "growth": [c for c in criteria if c.group == CriterionGroup.GROWTH],
         "harmony": [c for c in criteria if c.group == CriterionGroup.HARMONY],
-        "can_score": not request.user.is_read_only,
+        "can_score": not request.user.is_read_only, "prefix": reverse("scoring:matrix"),
         "can_configure": services.can_configure(request.user),
         "warnings": services.configuration_warnings(),
         "capacity": services.program_capacity(),
@@ -138,7 +167,7 @@ def score_cell(request: HttpRequest, account_pk: int, criterion_pk: int) -> Http
     """Inline scoring: GET gives the editor of one cell, POST saves it and gives the cell back."""
     account = get_object_or_404(Account.objects.visible_to(request.user), pk=account_pk)
     criterion = get_object_or_404(Criterion.objects.active(), pk=criterion_pk)
-    score = criterion.scores.filter(account=account).first()
+    score = criterion.scores.filter(account=account).select_related("scored_by").first()
     cell = {"account": account, "criterion": criterion, "score": score, "value": score.value if score else None,
             "can_score": True}
     if request.method == "GET" and request.GET.get("cancel"):
@@ -168,25 +197,34 @@ def score_cell(request: HttpRequest, account_pk: int, criterion_pk: int) -> Http
 def chart(request: HttpRequest) -> HttpResponse:
     from keyplan.revenue import portfolio
 
-    _criteria, rows = services.ranking()
-    visible = set(Account.objects.visible_to(request.user).active().values_list("pk", flat=True))
+    index = services.ranking_index()
+    ranked_ids = list(index.ids[:index.ranked])
+    visible = Account.objects.visible_to(request.user).active()
+    if not request.user.sees_all_accounts:
+        keep = set(visible.values_list("pk", flat=True))
+        ranked_ids = [i for i in ranked_ids if i in keep]
+    # The ranked accounts' names (by id for a few, all active ones at once for many: one query either way).
+    chosen = visible.filter(pk__in=ranked_ids) if len(ranked_ids) < 5000 else visible
+    details = {pk: (ext, name, tier) for pk, ext, name, tier in chosen.values_list("pk", "external_id", "name", "tier")}
     revenue = portfolio.revenue_by_account(portfolio.Scope(request.user), portfolio.Period.last_months(12))
     by_ext = dict(zip(revenue["external_id"].to_list(), revenue["revenue"].to_list(), strict=True))
-    points = [{"name": r["name"], "growth": r["growth_total"], "harmony": r["harmony_total"],
-               "revenue": round(by_ext.get(r["external_id"], 0.0), 2), "tier": r["tier"],
-               "url": reverse("accounts:detail", args=[r["id"]])}
-              for r in rows if r["id"] in visible and r["rank"] is not None]
+    position = {pk: i for i, pk in enumerate(index.ids[:index.ranked])}
+    rows = [index.row(position[pk]) for pk in ranked_ids if pk in details]
+    points = [{"name": details[r["id"]][1], "growth": r["growth_total"], "harmony": r["harmony_total"],
+               "revenue": round(by_ext.get(details[r["id"]][0], 0.0), 2), "tier": details[r["id"]][2],
+               "url": reverse("accounts:detail", args=[r["id"]])} for r in rows]
     labels = {"growth": _("Growth potential"), "harmony": _("Harmony"), "revenue": _("Revenue, last 12 months"),
               "invest": _("Invest: key account"), "develop": _("Develop"), "maintain": _("Maintain"),
               "deprioritise": _("Deprioritise")}
     figure = charts.bubble(points, tiers=dict(Tier.choices), labels=labels, currency=portfolio.reporting_currency())
     counts = {}
     for r in rows:
-        if r["id"] in visible and r["quadrant"]:
-            counts[r["quadrant"]] = counts.get(r["quadrant"], 0) + 1
+        counts[r["quadrant"]] = counts.get(r["quadrant"], 0) + 1
+    unranked = list(index.ids[index.ranked:])
+    if not request.user.sees_all_accounts:
+        unranked = [i for i in unranked if i in keep]
     return render(request, "scoring/chart.html", {
-        "figure": figure, "points": points, "counts": counts, "tab": "chart",
-        "unranked": sum(1 for r in rows if r["id"] in visible and r["rank"] is None),
+        "figure": figure, "points": points, "counts": counts, "tab": "chart", "unranked": len(unranked),
     })
 
 
@@ -207,6 +245,7 @@ def _criteria_context(request, **extra) -> dict:
         "mappings": [(CriterionSource(k).label, v) for k, v in MAPPINGS.items()],
         "form": CriterionForm(),
         "can_configure": services.can_configure(request.user),
+        "stale": services.stale_criteria() if services.can_configure(request.user) else [],
         "tab": "criteria",
         "group_labels": dict(CriterionGroup.choices),
     }
@@ -258,10 +297,14 @@ def criterion_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("scoring:criteria")
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 def criterion_remove(request: HttpRequest, pk: int) -> HttpResponse:
+    """GET asks for confirmation and says what happens to the scores; POST removes."""
     _require_configure(request)
     criterion = get_object_or_404(Criterion, pk=pk)
+    if request.method == "GET":
+        return render(request, "scoring/criterion_remove.html", {
+            "criterion": criterion, "impact": services.removal_impact(criterion), "tab": "criteria"})
     outcome = services.remove_criterion(criterion, by=request.user)
     if outcome == "archived":
         messages.success(request, _("%(name)s is archived: past rounds used it and keep their numbers.") % {"name": criterion.name})
@@ -307,9 +350,10 @@ def rounds(request: HttpRequest) -> HttpResponse:
             else:
                 messages.success(request, _("Round %(name)s taken: its scores are frozen.") % {"name": selection_round.name})
                 return redirect("scoring:round", pk=selection_round.pk)
+    capacity = services.program_capacity()
     context = {
         "form": form, "rounds": SelectionRound.objects.select_related("created_by"), "tab": "rounds",
-        "selection": services.selection(), "capacity": services.program_capacity(),
+        "selection": services.ranked_selection(capacity=capacity.total), "capacity": capacity,
         "can_configure": services.can_configure(request.user),
     }
     return render(request, "scoring/rounds.html", context, status=400 if form.errors else 200)
@@ -387,6 +431,7 @@ def reviews(request: HttpRequest) -> HttpResponse:
             review_form = ReviewForm(request.POST)
             if review_form.is_valid():
                 review = services.run_review(by=request.user, as_of=review_form.cleaned_data["as_of"],
+                                             selection_round=review_form.cleaned_data["round"],
                                              notes=review_form.cleaned_data["notes"])
                 return redirect("scoring:review", pk=review.pk)
     context = {

@@ -111,6 +111,23 @@ class TestForms:
         group.refresh_from_db()
         assert group.parent is None
 
+    def test_referred_by_is_named_by_external_id_and_shown_with_the_referrals(self, lead, make_account):
+        hub, newcomer = make_account("Hub"), make_account("Newcomer")
+        client = client_for(lead)
+        data = {"name": "Newcomer", "external_id": newcomer.external_id, "lifecycle": "prospect",
+                "onboarding_status": "not_started", "reporting_currency": "EUR"}
+        bad = client.post(reverse("accounts:edit", args=[newcomer.pk]), {**data, "referred_by_external_id": "NOPE"})
+        assert "No account has the external id NOPE" in bad.context["form"].errors["referred_by_external_id"][0]
+        itself = client.post(reverse("accounts:edit", args=[newcomer.pk]),
+                             {**data, "referred_by_external_id": newcomer.external_id})
+        assert "cannot refer itself" in itself.context["form"].errors["referred_by_external_id"][0]
+        assert client.post(reverse("accounts:edit", args=[newcomer.pk]),
+                           {**data, "referred_by_external_id": hub.external_id}).status_code == 302
+        newcomer.refresh_from_db()
+        assert newcomer.referred_by == hub
+        assert "Referred by" in client.get(reverse("accounts:detail", args=[newcomer.pk])).content.decode()
+        assert "1 customer referred by this account" in client.get(reverse("accounts:detail", args=[hub.pk])).content.decode()
+
     def test_inline_field_edit(self, lead, account):
         client = client_for(lead)
         editor = client.get(reverse("accounts:field", args=[account.pk, "city"]), headers={"HX-Request": "true"})

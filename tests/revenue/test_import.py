@@ -265,6 +265,37 @@ class TestCurrenciesAndAccounts:
         account = Account.objects.get(external_id="NEW-1")
         assert account.name == "Fresh Fields B.V." and account.tier_changes.get().reason == "Created by a revenue import"
 
+    def test_created_accounts_are_as_if_created_one_by_one(self, tmp_path, lead, customers):
+        """Accounts an import creates in bulk have what create_account() leaves: the defaults, a history row
+        saying who created them and when, and their first key status."""
+        from django.forms.models import model_to_dict
+
+        from keyplan.accounts.services import change_log, create_account
+
+        text = ("account_id,account_name,date,amount\nNEW-1,Fresh Fields B.V.,2026-01-02,50\nNEW-2,,2026-01-03,5\n"
+                "C-1,,2026-01-04,7\nNEW-3,O'Neill & Söhne,2026-01-05,1\n")
+        result = import_ledger(write(tmp_path, text), by=lead, options=LedgerOptions(create_accounts=True))
+        assert (result.accounts_created, result.rows_imported) == (3, 4)
+        created = {a.external_id: a for a in Account.objects.filter(external_id__startswith="NEW-")}
+        assert {ext: a.name for ext, a in created.items()} == {"NEW-1": "Fresh Fields B.V.", "NEW-2": "NEW-2",
+                                                              "NEW-3": "O'Neill & Söhne"}
+        one_by_one = create_account(by=lead, data={"name": "Fresh Fields B.V.", "external_id": "BY-HAND"})
+        ignored = ("id", "external_id", "name")
+        assert {k: v for k, v in model_to_dict(created["NEW-1"]).items() if k not in ignored} == \
+               {k: v for k, v in model_to_dict(one_by_one).items() if k not in ignored}
+        for account in created.values():
+            assert account.created_at and account.updated_at and account.tier == "standard"
+            (record,) = account.history.all()
+            assert (record.history_type, record.history_user, record.name, record.tier) == ("+", lead, account.name, "standard")
+            assert record.history_date >= result.batch.created_at
+            (change,) = account.tier_changes.all()
+            assert (change.from_tier, change.to_tier, change.reason, change.changed_by) == \
+                   ("", "standard", "Created by a revenue import", lead)
+            (entry,) = change_log(account)
+            assert (entry.action, entry.who) == ("created", str(lead))
+            assert LedgerLine.objects.filter(account=account).count() == 1
+        assert Account.history.filter(external_id__in=["C-1", "C-2", "C-3"], history_type="+").count() == 3  # untouched
+
     def test_bad_rates_are_refused_with_their_line(self, tmp_path, lead):
         result = import_rates(write(tmp_path, "date,currency,rate\n2026-01-01,USD,0.9\n2026-01-01,XYZ,1\n2026-01-01,GBP,-1\n", "r.csv"), by=lead)
         assert [(e.line, e.column) for e in result.errors] == [(3, "currency"), (4, "rate")]
@@ -377,6 +408,47 @@ class TestRepeatsAcrossChunks:
         assert rollup("C-1", "2026-01-01") == (decimal.Decimal("150.00"), decimal.Decimal("0.00"), 3)
         again = import_ledger(path, by=lead)
         assert (again.rows_imported, again.rows_duplicate) == (0, 5)
+
+
+class TestIntoAFullLedger:
+    def test_a_second_file_adds_only_its_new_lines_across_many_chunks(self, tmp_path, lead, customers, monkeypatch):
+        """The ledger's keys are read once and each chunk's duplicates found among them: lines with and without
+        line ids, spread over many chunks and over the whole range of keys."""
+        from keyplan.revenue import reading
+
+        monkeypatch.setattr(reading, "CHUNK_ROWS", 50)
+
+        def line(i, with_id=True):
+            return (f"L{i}," if with_id else ",") + f"C-{i % 3 + 1},2026-{i % 12 + 1:02d}-{i % 28 + 1:02d},{i}.{i % 100:02d}"
+
+        first = [line(i) for i in range(300)] + [line(i, with_id=False) for i in range(1000, 1030)]
+        second = [line(i) for i in range(150, 450)] + [line(i, with_id=False) for i in range(1000, 1040)]
+        header = "line_id,account_id,date,amount\n"
+        assert import_ledger(write(tmp_path, header + "\n".join(first) + "\n", "a.csv"), by=lead).rows_imported == 330
+        path = write(tmp_path, header + "\n".join(second) + "\n", "b.csv")
+        dry = import_ledger(path, by=lead, options=LedgerOptions(dry_run=True))
+        assert (dry.rows_total, dry.rows_duplicate) == (340, 180)
+        result = import_ledger(path, by=lead)
+        assert (result.rows_imported, result.rows_duplicate, result.error_count) == (160, 180, 0)
+        distinct = {row.split(",")[0] or row: row.split(",") for row in first + second}  # by line id, else by content
+        assert LedgerLine.objects.count() == len(distinct) == 490
+        for external_id in ("C-1", "C-2", "C-3"):
+            expected = sum(decimal.Decimal(amount) for _, account, _, amount in distinct.values() if account == external_id)
+            stored = sum(r.revenue for r in MonthlyRollup.objects.filter(account__external_id=external_id))
+            assert stored == expected and sum(r.revenue for r in YearlyRollup.objects.filter(account__external_id=external_id)) == expected
+        again = import_ledger(path, by=lead)
+        assert (again.rows_imported, again.rows_duplicate) == (0, 340)
+
+    def test_the_keys_at_the_ends_of_each_range_are_read(self, tmp_path, lead, customers):
+        from keyplan.revenue.importing.validate import LedgerKeys
+
+        import_ledger(write(tmp_path, "line_id,account_id,date,amount\n" + "".join(f"L{i},C-1,2026-01-02,1\n" for i in range(6))),
+                      by=lead)
+        step = (1 << 64) // LedgerKeys.RANGES
+        ends = [-(1 << 63), -(1 << 63) + step - 1, -(1 << 63) + step, -1, 0, (1 << 63) - 1]
+        for key, stored in zip(ends, LedgerLine.objects.order_by("pk").values_list("pk", flat=True)):
+            LedgerLine.objects.filter(pk=stored).update(dedupe_key=key)
+        assert LedgerKeys.read().keys.tolist() == sorted(ends)
 
 
 class TestProgress:

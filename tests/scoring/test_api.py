@@ -109,3 +109,18 @@ def test_selection_settings_read_by_all_changed_by_leads(api_client, lead, kam):
         response = client.patch("/api/v1/selection-settings", payload, content_type="application/json")
         assert response.status_code == 422 and field in str(response.json())
     assert services.scoring_settings().review_cadence == "monthly"
+
+
+def test_an_estimate_through_the_api_and_the_referrer_of_an_account(lead, api_client, make_account):
+    coverage = services.add_suggested_criterion(by=lead, key="existing_relationship")
+    prospect, hub = make_account("Prospect"), make_account("Hub")
+    client = api_client(lead)
+    response = client.post("/api/v1/scores/", {"account_id": prospect.pk, "criterion_id": coverage.pk, "value": 6},
+                           content_type="application/json")
+    assert response.status_code == 200 and response.json()["estimate"] is True and response.json()["computed_at"] is None
+    rows = {r["name"]: r for r in client.get("/api/v1/analysis/scores").json()["accounts"]}
+    assert rows["Prospect"]["estimates"] == ["Existing relationship"] and rows["Hub"]["estimates"] == []
+    response = client.patch(f"/api/v1/accounts/{prospect.pk}", {"referred_by_id": hub.pk}, content_type="application/json")
+    assert response.status_code == 200 and response.json()["referred_by_id"] == hub.pk
+    response = client.patch(f"/api/v1/accounts/{prospect.pk}", {"referred_by_id": 999999}, content_type="application/json")
+    assert response.status_code == 422 and "referred_by_id" in response.content.decode()

@@ -140,3 +140,71 @@ def test_navigation_points_to_selection(lead):
     body = client_for(lead).get(reverse("home")).content.decode()
     assert 'href="/selection/"' in body
     assert client_for(lead).get("/selection/").status_code == 200
+
+
+def test_archiving_a_criterion_asks_first_and_says_what_happens_to_its_scores(lead, worked_example, criteria):
+    services.create_round(by=lead, name="FY")
+    client = client_for(lead)
+    page = client.get(f"/selection/criteria/{criteria[0].pk}/remove/")
+    html = page.content.decode()
+    assert page.status_code == 200 and "Archive Product fit?" in html
+    assert "1 past round used it" in html and "Its 3 current scores are kept but no longer count" in html
+    assert not Criterion.objects.get(pk=criteria[0].pk).is_archived  # asking changes nothing
+    client.post(f"/selection/criteria/{criteria[0].pk}/remove/")
+    assert Criterion.objects.get(pk=criteria[0].pk).is_archived
+    # A criterion no round used is deleted with its scores, and the page says so.
+    fresh = services.create_criterion(by=lead, name="Fresh", group="growth")
+    html = client.get(f"/selection/criteria/{fresh.pk}/remove/").content.decode()
+    assert "Delete Fresh?" in html and "No round used it" in html
+    assert client_for_kam_is_refused(fresh)
+
+
+def client_for_kam_is_refused(criterion) -> bool:
+    from keyplan.core.services import create_user
+
+    kam = create_user(username="kam-x", password="x" * 20, role="team_member", check_password=False)
+    return client_for(kam).get(f"/selection/criteria/{criterion.pk}/remove/").status_code == 403
+
+
+def test_the_rank_column_is_named_overall_rank_in_both_tables(lead, worked_example):
+    html = client_for(lead).get("/selection/").content.decode()
+    assert html.count(">Overall rank") == 2
+
+
+def test_the_review_defaults_to_the_latest_round_and_lets_the_user_choose(lead, worked_example, capsys):
+    import datetime
+
+    from keyplan.cli import main
+    from keyplan.scoring.models import Review
+
+    older = services.create_round(by=lead, name="FY-old", date=datetime.date.today() - datetime.timedelta(days=200))
+    latest = services.create_round(by=lead, name="FY-new", date=datetime.date.today() - datetime.timedelta(days=3))
+    client = client_for(lead)
+    form = client.get("/selection/reviews/").content.decode()
+    assert "The latest round" in form and "FY-old" in form
+    client.post("/selection/reviews/", {"notes": ""})
+    assert Review.objects.get().round == latest  # not the one 28 days older, as before
+    client.post("/selection/reviews/", {"round": older.pk})
+    assert Review.objects.order_by("-pk").first().round == older
+    assert main(["review", "run", "--json", "--as", "lead"]) == 0
+    import json
+
+    assert json.loads(capsys.readouterr().out)["round"]["name"] == "FY-new"
+
+
+def test_the_chart_floors_the_bubbles_and_has_a_search_box(lead, worked_example):
+    from keyplan.scoring import charts
+
+    html = client_for(lead).get("/selection/chart/").content.decode()
+    assert 'id="chart-search"' in html and '<option value="Charlie">' in html
+    assert "smallest bubble" in html
+    points = [{"name": "Big", "growth": 8, "harmony": 8, "revenue": 1_000_000, "tier": "key", "url": "/a"},
+              {"name": "Prospect", "growth": 9, "harmony": 9, "revenue": 0, "tier": "standard", "url": "/b"}]
+    figure = charts.bubble(points, tiers={"key": "Key", "standard": "Standard"},
+                           labels={"growth": "G", "harmony": "H", "revenue": "R", "invest": "I", "develop": "D",
+                                   "maintain": "M", "deprioritise": "X"}, currency="EUR")
+    sizes = {t["text"][0]: t["marker"]["size"][0] for t in figure["data"] if t["text"]}
+    assert sizes["Prospect"] == 1_000_000 * charts.MIN_AREA and sizes["Big"] == 1_000_000
+    assert figure["data"][1]["customdata"][0][1] == 0  # the hover tells the real revenue
+    assert figure["data"][-1]["x"] == [] and len(figure["layout"]["shapes"]) == 2
+    assert {a["text"] for a in figure["layout"]["annotations"]} == {"<b>I</b>", "<b>D</b>", "<b>M</b>", "<b>X</b>"}

@@ -75,10 +75,12 @@ def test_score_permissions(kam, outsider, viewer, criteria, kam_account):
     assert Score.objects.get().value == 6
 
 
-def test_computed_criteria_are_not_scored_by_hand(lead, account):
+def test_computed_criteria_take_an_estimate_only_while_the_data_gives_no_score(lead, account):
     trend = services.add_suggested_criterion(by=lead, key="revenue_potential")
+    assert services.set_score(account, by=lead, criterion=trend, value=5).estimate  # no revenue yet
+    Score.objects.filter(account=account, criterion=trend).update(estimate=False, scored_by=None)  # as computed
     with pytest.raises(ValidationError) as error:
-        services.set_score(account, by=lead, criterion=trend, value=5)
+        services.set_score(account, by=lead, criterion=trend, value=6)
     assert "criterion" in error.value.message_dict
 
 

@@ -11,10 +11,9 @@ from pathlib import Path
 import polars as pl
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, connection, transaction
-from django.utils import timezone
-from simple_history.utils import bulk_create_with_history
+from django.utils.translation import gettext_noop
 
-from keyplan.accounts.models import Account, Tier, TierChange
+from keyplan.accounts.services import create_accounts_in_bulk
 from keyplan.core.exports import safe_row
 from keyplan.core.models import User
 from keyplan.revenue.importing.batch import _discard, _file_sha256, _finish, _refresh_derived, _set_progress
@@ -34,7 +33,7 @@ from keyplan.revenue.importing.validate import (
     _Context,
     _convert,
     _errors,
-    _in_ledger,
+    LedgerKeys,
     _keys,
     _line_id_repeats,
     _parse,
@@ -52,7 +51,6 @@ from keyplan.revenue.models import (
     BatchStatus,
     ImportBatch,
     ImportKind,
-    LedgerLine,
 )
 from keyplan.revenue.reading import (
     LINE,
@@ -96,7 +94,7 @@ def import_ledger(
     context = _Context.load(create_accounts=options.create_accounts)
     occurrences = Occurrences()
     estimated_lines = _estimate_lines(inspection.table)
-    ledger_empty = not LedgerLine.objects.exists()
+    in_ledger = LedgerKeys.read()  # empty for a first import
 
     # Pass 1: validate everything and set aside the lines already in the ledger; write nothing to the
     # database. Each chunk's new rows wait in a temporary file, so that pass 2 neither reads nor parses
@@ -115,8 +113,8 @@ def import_ledger(
                 _collect_new_accounts(good, context)
             converted, conversion_errors = _convert(good, context, inspection)
             converted = converted.with_columns(_keys(converted, occurrences))
-            if not ledger_empty:
-                converted, collisions, duplicates = _in_ledger(converted)
+            if len(in_ledger):
+                converted, collisions, duplicates = in_ledger.split(converted)
                 conversion_errors += collisions
                 result.rows_duplicate += duplicates.height
             chunk_errors += conversion_errors
@@ -226,18 +224,8 @@ def _write_rejected(path: Path, inspection: Inspection, errors: list[RowError], 
 def _create_accounts(context: _Context, *, by: User) -> int:
     if not context.new_accounts:
         return 0
-    new = [Account(external_id=ext, name=name[:200] or ext, reporting_currency=context.reporting)
-           for ext, name in context.new_accounts.items()]
-    with transaction.atomic():
-        created = bulk_create_with_history(new, Account, batch_size=1000, default_user=by)
-        if not all(a.pk for a in created):
-            created = list(Account.objects.filter(external_id__in=context.new_accounts))
-        TierChange.objects.bulk_create(
-            [TierChange(account=a, from_tier="", to_tier=Tier.STANDARD, reason="Created by a revenue import",
-                        effective_date=timezone.localdate(), changed_by=by) for a in created],
-            batch_size=1000,
-        )
-    for account in created:
-        context.accounts[account.external_id] = (account.pk, account.reporting_currency)
+    created = create_accounts_in_bulk(context.new_accounts, by=by, reporting_currency=context.reporting,
+                                      reason=gettext_noop("Created by a revenue import"))
+    context.accounts.update((external_id, (pk, context.reporting)) for external_id, pk in created.items())
     context.new_accounts.clear()
     return len(created)

@@ -2,7 +2,6 @@
 keys that recognise a line imported before.
 """
 
-import json
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -12,7 +11,7 @@ import polars_hash
 from django.db import connection
 
 from keyplan.accounts.models import Account, currency_codes
-from keyplan.core.db import fetch_rows
+from keyplan.core.db import fetch_rows, in_list
 from keyplan.revenue.importing.inspection import Inspection, RowError, reporting_currency
 from keyplan.revenue.models import (
     ExchangeRate,
@@ -210,27 +209,59 @@ def _keys(frame: pl.DataFrame, seen: "Occurrences") -> pl.Series:
     return keys.scatter((~has_id).arg_true(), _hash64(fingerprint + "|" + occurrence.cast(pl.String)))
 
 
-def _in_ledger(frame: pl.DataFrame) -> tuple[pl.DataFrame, list[RowError], pl.DataFrame]:
-    """Split off the rows already in the ledger: (new rows, errors, duplicates).
+class LedgerKeys:
+    """The dedupe keys already in the ledger, read once per import as one sorted array, and each chunk's rows
+    found among them by binary search.
 
-    A key found with another line id is a hash collision, not a duplicate: that row is an error.
+    Looking each chunk's 500,000 keys up in the key's index took 1.25 s of CPU a chunk on SQLite
+    with 2M lines in the ledger (0.4 s with the keys sorted), and grows with the ledger; reading
+    every key once takes 0.35 s for 2M lines. The array holds 8 bytes a line (80 MB at 10M lines).
+    Only the keys found go back to the database, for their line ids.
     """
-    keys = frame["dedupe_key"].to_list()
-    table = LedgerLine._meta.db_table
-    if connection.vendor == "postgresql":
-        found = fetch_rows(f"SELECT dedupe_key, line_id FROM {table} WHERE dedupe_key = ANY(%s::bigint[])", [keys])
-    else:  # one parameter for any number of keys
-        found = fetch_rows(f"SELECT dedupe_key, line_id FROM {table} WHERE dedupe_key IN (SELECT value FROM json_each(%s))",
-                       [json.dumps(keys)])
-    if not found:
-        return frame, [], frame.clear()
-    stored = pl.DataFrame(found, schema={"dedupe_key": pl.Int64, "_stored_line_id": pl.String}, orient="row")
-    matched = frame.join(stored, on="dedupe_key", how="left")
-    known = pl.col("dedupe_key").is_in(stored["dedupe_key"].implode())
-    collides = known & pl.col("line_id").is_not_null() & (pl.col("line_id") != pl.col("_stored_line_id")).fill_null(True)
-    errors = [RowError.of(line, "line_id", line_id, "key_collision", line_id=stored_id or "(without id)")
-              for line, line_id, stored_id in matched.filter(collides).select(LINE, "line_id", "_stored_line_id").iter_rows()]
-    return frame.filter(~known), errors, matched.filter(known & ~collides).drop("_stored_line_id")
+
+    RANGES = 64  # the keys are read a range at a time: one text of a few MB each at 10M lines
+
+    def __init__(self, keys: np.ndarray):
+        self.keys = keys
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    @classmethod
+    def read(cls) -> "LedgerKeys":
+        table = LedgerLine._meta.db_table
+        concat = "string_agg(dedupe_key::text, ',')" if connection.vendor == "postgresql" else "group_concat(dedupe_key)"
+        step = (1 << 64) // cls.RANGES
+        texts = []
+        for start in range(-(1 << 63), 1 << 63, step):
+            ((text,),) = fetch_rows(f"SELECT {concat} FROM {table} WHERE dedupe_key BETWEEN %s AND %s", [start, start + step - 1])
+            if text:
+                texts.append(text)
+        if not texts:
+            return cls(np.empty(0, dtype=np.int64))
+        keys = pl.Series(texts, dtype=pl.String).str.split(",").explode().cast(pl.Int64)
+        return cls(keys.sort().to_numpy())
+
+    def split(self, frame: pl.DataFrame) -> tuple[pl.DataFrame, list[RowError], pl.DataFrame]:
+        """Split off the rows already in the ledger: (new rows, errors, duplicates).
+
+        A key found with another line id is a hash collision, not a duplicate: that row is an error.
+        """
+        keys = np.sort(frame["dedupe_key"].to_numpy())  # sorted, the searches walk the array once (5× faster)
+        position = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
+        hits = keys[self.keys[position] == keys] if len(self.keys) else keys[:0]
+        if not len(hits):
+            return frame, [], frame.clear()
+        table = LedgerLine._meta.db_table
+        condition, params = in_list("dedupe_key", np.unique(hits).tolist(), "bigint")  # in key order: the index is walked once
+        found = fetch_rows(f"SELECT dedupe_key, line_id FROM {table} WHERE {condition}", params)
+        stored = pl.DataFrame(found, schema={"dedupe_key": pl.Int64, "_stored_line_id": pl.String}, orient="row")
+        matched = frame.join(stored, on="dedupe_key", how="left")
+        known = pl.col("dedupe_key").is_in(stored["dedupe_key"].implode())
+        collides = known & pl.col("line_id").is_not_null() & (pl.col("line_id") != pl.col("_stored_line_id")).fill_null(True)
+        errors = [RowError.of(line, "line_id", line_id, "key_collision", line_id=stored_id or "(without id)")
+                  for line, line_id, stored_id in matched.filter(collides).select(LINE, "line_id", "_stored_line_id").iter_rows()]
+        return frame.filter(~known), errors, matched.filter(known & ~collides).drop("_stored_line_id")
 
 
 class Occurrences:

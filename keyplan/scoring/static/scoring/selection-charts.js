@@ -16,5 +16,34 @@ function drawSelectionCharts(root) {
     }
   });
 }
-document.addEventListener("DOMContentLoaded", () => drawSelectionCharts(document));
+// The search box of the bubble chart: the first account whose name contains the text gets a ring and its name
+// (the figure's last trace is kept empty for this); Enter does not leave the page.
+function bindChartSearch(root) {
+  root.querySelectorAll("[data-chart-search]").forEach((input) => {
+    if (input.dataset.bound) return;
+    input.dataset.bound = "1";
+    const form = input.closest("form");
+    const result = form.querySelector("output");
+    form.addEventListener("submit", (event) => event.preventDefault());
+    input.addEventListener("input", () => {
+      const el = document.getElementById(input.dataset.chartSearch);
+      if (!el || !el.data) return;
+      const text = input.value.trim().toLowerCase();
+      const last = el.data.length - 1;
+      let found = null;
+      if (text) {
+        for (let t = 0; t < last && !found; t++) {
+          const trace = el.data[t];
+          const exact = (trace.text || []).findIndex((name) => name.toLowerCase() === text);
+          const i = exact >= 0 ? exact : (trace.text || []).findIndex((name) => name.toLowerCase().includes(text));
+          if (i >= 0) found = { x: trace.x[i], y: trace.y[i], name: trace.text[i] };
+        }
+      }
+      Plotly.restyle(el, found ? { x: [[found.x]], y: [[found.y]], text: [[found.name]] } : { x: [[]], y: [[]], text: [[]] }, [last]);
+      el.dataset.highlighted = found ? found.name : "";
+      result.textContent = text && !found ? form.dataset.none : "";
+    });
+  });
+}
+document.addEventListener("DOMContentLoaded", () => { drawSelectionCharts(document); bindChartSearch(document); });
 document.addEventListener("htmx:afterSettle", (event) => drawSelectionCharts(event.target));
