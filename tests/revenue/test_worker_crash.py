@@ -205,8 +205,8 @@ def test_a_worker_killed_mid_import_leaves_no_wrong_numbers(database, progress):
     assert (report["broken_off"]["by"], report["broken_off"]["lines_removed"]) == ("system", written)
     assert db.query("SELECT COUNT(*) FROM django_tasks_database_dbtaskresult WHERE status = 'RUNNING'")[0][0] == 0
     # The accounts it created hold nothing else: archived, as the account list was before the import.
-    new_accounts = f"SELECT COUNT(*) FROM accounts_account WHERE external_id LIKE 'N-{progress}-%' AND archived_at IS NULL"
-    assert db.query(new_accounts)[0][0] == 0
+    new_accounts = ("SELECT COUNT(*) FROM accounts_account WHERE external_id LIKE ? AND archived_at IS NULL", (f"N-{progress}-%",))
+    assert db.query(*new_accounts)[0][0] == 0
     assert not any(p.name == path.name for p in (db.tmp / "uploads").rglob("*.csv"))  # the file it left is removed
 
     # The same file again: every line is new to the ledger and counts.
@@ -214,4 +214,4 @@ def test_a_worker_killed_mid_import_leaves_no_wrong_numbers(database, progress):
     db.run("worker", "--batch")
     assert db.batch(again) == ("done", 100, LINES)
     assert db.lines() == before + LINES and db.rollups_match_the_ledger()
-    assert db.query(new_accounts)[0][0] == LINES // 1000  # back, with the lines that bring their revenue
+    assert db.query(*new_accounts)[0][0] == LINES // 1000  # back, with the lines that bring their revenue
