@@ -45,11 +45,10 @@ class LifetimeValueFilter(PortfolioFilter):
     date_from = None
     date_to = None
     as_of = forms.DateField(label=_("As of"), required=False,
-                            widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
-                            help_text=_("The models learn from the ledger up to this day and look ahead from it."))
+                            widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
     horizon_months = forms.IntegerField(label=_("Horizon (months)"), required=False, min_value=1, max_value=120,
                                         widget=forms.NumberInput(attrs={"placeholder": "12", "size": 4}))
-    discount_pct = forms.DecimalField(label=_("Discount rate (% a year)"), required=False, min_value=0, max_value=100,
+    discount_pct = forms.DecimalField(label=_("Discount rate, percent a year"), required=False, min_value=0, max_value=100,
                                       decimal_places=2, widget=forms.NumberInput(attrs={"placeholder": "10", "step": "0.5"}))
 
     def clean_as_of(self):
