@@ -567,7 +567,9 @@ def cmd_analyze(args) -> int:
     except ValueError as error:
         return _fail(str(error))
     if args.json:
-        print(json.dumps(payload, indent=2, ensure_ascii=False))
+        # Indented for a person at a terminal; one line for a program (Python's JSON encoder is a third
+        # of the command's time at 2,000 accounts when it indents, as it then leaves its C encoder aside).
+        print(json.dumps(payload, indent=2 if sys.stdout.isatty() else None, ensure_ascii=False))
     else:
         print(portfolio.summary(args.name, payload))
     return 0

@@ -38,6 +38,7 @@ from keyplan.revenue.portfolio import (
 from keyplan.revenue.services import reporting_currency
 
 EARLIEST_AS_OF = datetime.date(1900, 1, 1)
+CACHE_FORMAT = 2  # raise when what the cache keeps changes shape
 
 
 def default_as_of(*, today: datetime.date | None = None) -> datetime.date:
@@ -83,12 +84,13 @@ def purchase_lines(scope: Scope, *, as_of: datetime.date) -> pl.DataFrame:
     return lines.select("account_id", pl.col("day").cast(pl.Date).alias("date"), "amount")
 
 
-def clv_report(scope: Scope, options: Options) -> dict[str, Any]:
+def clv_report(scope: Scope, options: Options, *, rows: int | None = None) -> dict[str, Any]:
     """Transactional CLV (BG/NBD + Gamma-Gamma) for every account with purchases; subscription CLV beside it.
 
     ``options.as_of`` defaults to `default_as_of()`; the payload says which day was used and
-    whether it was chosen (`as_of_default`). Served from the cache when the data and the options
-    are those of an earlier request.
+    whether it was chosen (`as_of_default`), and `totals` adds up every account. ``rows``: only
+    the first accounts (the page shows 200; the API and the CLI give them all). Served from the
+    cache when the data and the options are those of an earlier request.
     """
     as_of = options.as_of or default_as_of()
     check_as_of(as_of)
@@ -96,14 +98,14 @@ def clv_report(scope: Scope, options: Options) -> dict[str, Any]:
     who = [scope.user.pk if scope.user else None, scope.as_dict()] if scope.filtered else "everything"
     key = json.dumps([data_version(), who, as_of.isoformat(), options.horizon_months, options.discount_rate,
                       reporting_currency()], default=str)
-    key = "lifetime-value:" + hashlib.sha256(key.encode()).hexdigest()
+    key = f"lifetime-value:{CACHE_FORMAT}:" + hashlib.sha256(key.encode()).hexdigest()
     cached = cache.get(key)
     if cached is None:
         cached = _fit(scope, as_of, options)
         cache.set(key, cached)
     payload, table = cached
     with gc_paused():
-        accounts = pl.read_ipc(io.BytesIO(table)).to_dicts()
+        accounts = pl.read_ipc(io.BytesIO(table), n_rows=rows).to_dicts()
     return {**payload, "as_of_default": options.as_of is None, "accounts": accounts}
 
 
@@ -131,6 +133,12 @@ def _fit(scope: Scope, as_of: datetime.date, options: Options) -> tuple[dict[str
         "margin": margin,
         "model": fitted,
         "currency": reporting_currency(),
+        "totals": {
+            "accounts": table.height,
+            "clv": round(float(table["clv"].sum()), 2),
+            "expected_purchases": round(float(table["expected_purchases"].sum()), 2),
+            "likely_active": int((table["p_alive"] >= 0.5).sum()),  # at least even odds of still buying
+        },
         "subscriptions": _subscription_clv(scope, as_of, profit, options),
     }
     buffer = io.BytesIO()

@@ -6,8 +6,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from keyplan.revenue import portfolio
 from keyplan.revenue.filters import LifetimeValueFilter
+from keyplan.revenue.lifetime_value import clv_report
 from keyplan.revenue.views.portfolio import TABLE_ROWS, _links
 
 
@@ -21,7 +21,7 @@ def lifetime_value_page(request: HttpRequest) -> HttpResponse:
     api = {"as_of": options.as_of, "horizon_months": options.horizon_months, "discount_rate": options.discount_rate}
     context["api_query"] = "&".join(f"{key}={value}" for key, value in api.items() if value is not None)
     try:
-        result = portfolio.run("clv", form.scope(request.user), options)
+        result = clv_report(form.scope(request.user), options, rows=TABLE_ROWS)
     except ValueError as exc:
         context["error"] = str(exc)
         return render(request, "revenue/lifetime_value.html", context)
@@ -30,16 +30,9 @@ def lifetime_value_page(request: HttpRequest) -> HttpResponse:
     links = _links(accounts + subscriptions)
     for row in accounts + subscriptions:
         row["pk"], row["name"] = links.get(row["external_id"], (None, ""))
-    everyone = result["accounts"]
     context.update({
         "result": result, "accounts": accounts, "subscriptions": subscriptions,
         "as_of": datetime.date.fromisoformat(result["as_of"]),
         "discount_pct": round(result["discount_rate"] * 100, 2), "margin_pct": round(result["margin"] * 100, 1),
-        "tiles": {
-            "value": sum(a["clv"] for a in everyone),
-            "accounts": len(everyone),
-            "active": sum(1 for a in everyone if a["p_alive"] >= 0.5),
-            "purchases": sum(a["expected_purchases"] for a in everyone),
-        },
     })
     return render(request, "revenue/lifetime_value.html", context)
