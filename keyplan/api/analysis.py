@@ -36,6 +36,13 @@ def analysis(request, name: Literal["pareto", "abc", "mrr", "profitability", "co
         years=query.years, top=query.top, as_of=query.as_of, horizon_months=query.horizon_months,
         discount_rate=query.discount_rate,
     )
+    if query.as_of is not None:
+        from keyplan.revenue.lifetime_value import check_as_of
+
+        try:
+            check_as_of(query.as_of)
+        except ValueError as error:
+            raise SchemaValidationError([{"loc": ["query", "as_of"], "msg": str(error), "type": "value_error"}]) from error
     try:
         return portfolio.run(name, scope, options)
     except ValueError as error:
