@@ -17,13 +17,12 @@ from typing import Any
 import polars as pl
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Max
 from django.utils import timezone
 
 from keyplan.core.db import fetch_frame
 from keyplan.core.memory import gc_paused
 from keyplan.revenue.analysis.recurring import recurring_revenue
-from keyplan.revenue.models import ImportBatch, LedgerLine, MonthlyRollup
+from keyplan.revenue.models import ImportBatch, LedgerLine
 from keyplan.revenue.portfolio import (
     Options,
     Period,
@@ -32,6 +31,7 @@ from keyplan.revenue.portfolio import (
     _add_months,
     _scope_sql,
     data_version,
+    ledger_days,
     revenue_by_account,
     subscriptions_frame,
 )
@@ -42,14 +42,11 @@ CACHE_FORMAT = 2  # raise when what the cache keeps changes shape
 
 
 def default_as_of(*, today: datetime.date | None = None) -> datetime.date:
-    """The day the ledger reaches: today while revenue is booked this month, else the last day
-    of the latest month with revenue (30 June 1998 for a ledger that ends then), so that an old
-    ledger is not judged by the years of silence since its last line."""
+    """The ledger's last day (`ledger_days()`, where the portfolio pages' default period ends too), and
+    today for an empty ledger: an old ledger is not judged by the years of silence since its last line."""
     today = today or timezone.localdate()
-    latest = MonthlyRollup.objects.aggregate(latest=Max("month"))["latest"]
-    if latest is None or latest >= today.replace(day=1):
-        return today
-    return _add_months(latest, 1) - datetime.timedelta(days=1)
+    last = ledger_days()[1]
+    return today if last is None else min(last, today)
 
 
 def check_as_of(as_of: datetime.date, *, today: datetime.date | None = None) -> None:
