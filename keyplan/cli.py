@@ -718,8 +718,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--thresholds", type=arguments.number(0, 1, above_low=True), nargs=2, default=[0.8, 0.95],
                    metavar=("A", "B"), help="abc: cumulative shares that end classes A and B (default 0.8 0.95)")
     p.add_argument("--years", type=arguments.whole_number(1, 20), default=3, metavar="N",
-                   help="abc, concentration: this many calendar years up to the year of the ledger's last day, "
-                        "1-20 (default 3); --from/--to choose the years instead")
+                   help="abc, concentration: this many calendar years up to the year of the ledger's last day "
+                        "(none before its first), 1-20 (default 3); --from/--to choose the years instead")
     p.add_argument("--top", type=arguments.whole_number(1, 1000), default=10, metavar="N",
                    help="concentration: share of the top N accounts, 1-1000 (default 10)")
     p.add_argument("--as-of", type=arguments.day(latest=today), metavar="YYYY-MM-DD",
