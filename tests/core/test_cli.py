@@ -144,3 +144,20 @@ def test_help_names_the_defaults_the_code_uses(tmp_path):
     text = " ".join(answer.stdout.split())
     assert "the last 12 months that have data" in text and "1-20 (default 3)" in text
     assert "Needs no admin" in text and "(default: the whole portfolio)" in text
+
+
+def test_help_loads_no_django_and_pareto_no_scipy_or_plotly(tmp_path):
+    """Start-up: each command imports what it uses. The modules loaded are listed by the process itself."""
+    probe = ("import sys\nfrom keyplan.cli import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+             "print(sorted(m for m in ('django.apps', 'polars', 'numpy', 'scipy', 'plotly') if m in sys.modules), file=sys.stderr)")
+    environment = {**os.environ, "KEYPLAN_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite3'}"}
+
+    def loaded(*arguments):
+        answer = subprocess.run([sys.executable, "-c", probe, *arguments], capture_output=True, text=True,
+                                env=environment, cwd=tmp_path, timeout=120)
+        return answer.stderr.strip().splitlines()[-1]
+
+    assert loaded("--help") == "[]"
+    assert loaded("analyze", "abc", "--years", "1998") == "[]"  # a usage error answers before anything loads
+    assert run_keyplan("migrate", tmp_path=tmp_path).returncode == 0
+    assert loaded("analyze", "pareto", "--json") == "['django.apps', 'numpy', 'polars']"
