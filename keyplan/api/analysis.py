@@ -19,7 +19,7 @@ class AnalysisQuery(Schema):
     b_threshold: float = Field(0.95, gt=0, le=1, description="ABC: cumulative share limit of class B")
     years: int = Field(3, ge=1, le=20, description="ABC and concentration: calendar years up to the ledger's last")
     top: int = Field(10, ge=1, le=1000, description="Concentration: share of the top N accounts")
-    as_of: datetime.date | None = Field(None, description="CLV: fit the purchase model on the ledger up to this day")
+    as_of: datetime.date | None = Field(None, description="CLV: the day the models stand on (default: the ledger's last day; not after today)")
     horizon_months: int = Field(12, ge=1, le=120, description="CLV horizon in months")
     discount_rate: float = Field(0.10, ge=0, le=1, description="CLV: yearly discount rate")
     industry: str = ""
@@ -36,6 +36,13 @@ def analysis(request, name: Literal["pareto", "abc", "mrr", "profitability", "co
         years=query.years, top=query.top, as_of=query.as_of, horizon_months=query.horizon_months,
         discount_rate=query.discount_rate,
     )
+    if query.as_of is not None:
+        from keyplan.revenue.lifetime_value import check_as_of
+
+        try:
+            check_as_of(query.as_of)
+        except ValueError as error:
+            raise SchemaValidationError([{"loc": ["query", "as_of"], "msg": str(error), "type": "value_error"}]) from error
     try:
         return portfolio.run(name, scope, options)
     except ValueError as error:

@@ -6,6 +6,7 @@ from keyplan.accounts.filters import kam_choices
 from keyplan.accounts.models import Industry, Tier
 from keyplan.core.widgets import FastSelect
 from keyplan.revenue import portfolio
+from keyplan.revenue.lifetime_value import check_as_of
 
 
 class PortfolioFilter(forms.Form):
@@ -36,3 +37,31 @@ class PortfolioFilter(forms.Form):
     def options(self) -> portfolio.Options:
         data = self.cleaned_data if self.is_valid() else {}
         return portfolio.Options(start=data.get("date_from"), end=data.get("date_to"))
+
+
+class LifetimeValueFilter(PortfolioFilter):
+    """The lifetime-value page: the day the models stand on, the horizon and the discount rate instead of a period."""
+
+    date_from = None
+    date_to = None
+    as_of = forms.DateField(label=_("As of"), required=False,
+                            widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    horizon_months = forms.IntegerField(label=_("Horizon (months)"), required=False, min_value=1, max_value=120,
+                                        widget=forms.NumberInput(attrs={"placeholder": "12", "size": 4}))
+    discount_pct = forms.DecimalField(label=_("Discount rate, percent a year"), required=False, min_value=0, max_value=100,
+                                      decimal_places=2, widget=forms.NumberInput(attrs={"placeholder": "10", "step": "0.5"}))
+
+    def clean_as_of(self):
+        as_of = self.cleaned_data.get("as_of")
+        if as_of is not None:
+            try:
+                check_as_of(as_of)
+            except ValueError:
+                raise forms.ValidationError(_("Choose a day between 1 January 1900 and today.")) from None
+        return as_of
+
+    def options(self) -> portfolio.Options:
+        data = self.cleaned_data if self.is_valid() else {}
+        discount = data.get("discount_pct")
+        return portfolio.Options(as_of=data.get("as_of"), horizon_months=data.get("horizon_months") or 12,
+                                 discount_rate=float(discount) / 100 if discount is not None else 0.10)

@@ -1,7 +1,7 @@
 """Portfolio analyses as users ask for them: which accounts, which period, which options.
 
 Each ``*_report`` function loads the tables it needs from the rollups (never the
-raw ledger, except lifetime value, which needs every purchase day), runs the pure
+raw ledger, except lifetime value, which needs every purchase day: see ``lifetime_value.py``), runs the pure
 function of ``analysis.py`` and returns the JSON payload that the page, the API
 (``/api/v1/analysis/NAME``) and ``keyplan analyze NAME --json`` all serve.
 ``overview`` is what the portfolio page shows of them, computed without a row per
@@ -364,18 +364,6 @@ def subscriptions_frame(scope: Scope, *, at: datetime.date) -> pl.DataFrame:
                                       "start": pl.Date, "end": pl.Date}, orient="row")
 
 
-def purchase_days(scope: Scope, *, as_of: datetime.date) -> pl.DataFrame:
-    """external_id, date, amount: revenue per account per purchase day up to ``as_of`` (from the ledger)."""
-    where, params = _scope_sql(scope)
-    days = fetch_frame(
-        f"SELECT r.account_id, r.date, SUM(r.amount_reporting) FROM {LedgerLine._meta.db_table} r "
-        f"JOIN revenue_importbatch b ON b.id = r.batch_id AND b.status = 'done' "
-        f"WHERE r.date <= %s{where} GROUP BY r.account_id, r.date",
-        [as_of, *params], {"account_id": pl.Int64, "date": pl.Date, "amount": pl.Float64},
-    )
-    return days.join(_accounts(scope), on="account_id").select("external_id", "date", "amount")
-
-
 # ---------------------------------------------------------------- reports
 
 
@@ -479,41 +467,11 @@ def concentration_report(scope: Scope, options: Options) -> dict[str, Any]:
     return {"currency": reporting_currency(), **result}
 
 
-@gc_paused()
 def clv_report(scope: Scope, options: Options) -> dict[str, Any]:
-    """Transactional CLV (BG/NBD + Gamma-Gamma) for every account with purchases; subscription CLV beside it."""
-    as_of = options.as_of or timezone.localdate()
-    profit = revenue_by_account(scope, Period(_add_months(as_of.replace(day=1), -11), as_of))
-    margins = profit.filter(pl.col("revenue") > 0)
-    portfolio_margin = float(1 - margins["cost"].sum() / margins["revenue"].sum()) if margins.height else 1.0
-    result = analysis.transactional_clv(purchase_days(scope, as_of=as_of), as_of=as_of,
-                                        horizon_months=options.horizon_months, discount_rate=options.discount_rate,
-                                        margin=round(max(portfolio_margin, 0.0), 6))
-    result["currency"] = reporting_currency()
-    result["subscriptions"] = _subscription_clv(scope, as_of, profit, options)
-    return result
+    """Lifetime value: `keyplan.revenue.lifetime_value.clv_report()` (which imports this module)."""
+    from keyplan.revenue.lifetime_value import clv_report as report
 
-
-def _subscription_clv(scope: Scope, as_of: datetime.date, profit: pl.DataFrame, options: Options) -> dict[str, Any]:
-    months = Period(_add_months(as_of.replace(day=1), -11), as_of).months()
-    subscriptions = subscriptions_frame(scope, at=as_of)
-    if not subscriptions.height:
-        return {"monthly_churn_rate": None, "accounts": []}
-    churn = analysis.observed_monthly_churn_rate(subscriptions, months=months)
-    recurring = analysis.recurring_revenue(subscriptions, months=[months[-1]])
-    margin = profit.with_columns(
-        pl.when(pl.col("revenue") > 0).then(1 - pl.col("cost") / pl.col("revenue")).otherwise(None).alias("margin_pct"))
-    arr = pl.DataFrame([(a["external_id"], a["arr"]) for a in recurring["accounts"]],
-                       schema={"external_id": pl.String, "arr": pl.Float64}, orient="row")
-    frame = arr.join(margin.select("external_id", "margin_pct"), on="external_id", how="left").with_columns(
-        pl.col("margin_pct").fill_null(1.0).clip(0.0, 1.0))
-    if churn is None or (churn == 0 and options.discount_rate == 0):
-        horizon = options.horizon_months
-    else:
-        horizon = None
-    accounts = analysis.subscription_clv(frame, monthly_churn_rate=churn or 0.0, discount_rate=options.discount_rate,
-                                         horizon_months=horizon)
-    return {"monthly_churn_rate": churn, "discount_rate": options.discount_rate, "accounts": accounts}
+    return report(scope, options)
 
 
 OVERVIEW_BARS = 40  # Pareto bars on the portfolio page; the other accounts make one bar

@@ -1,10 +1,12 @@
 from django.urls import path
 
-from keyplan.revenue.views import account, imports, portfolio, subscriptions
+from keyplan.revenue.views import account, imports, lifetime_value, portfolio, subscriptions
 
 app_name = "revenue"
 urlpatterns = [
     path("", portfolio.overview, name="portfolio"),
+    # Lifetime value has a page of its own (as of a day, not a period); `revenue:analysis 'clv'` is its address too.
+    path("analysis/clv/", lifetime_value.lifetime_value_page, name="lifetime_value"),
     path("analysis/<str:name>/", portfolio.analysis_page, name="analysis"),
     # Imports: upload, preview, batches, rollback.
     path("imports/", imports.import_list, name="imports"),

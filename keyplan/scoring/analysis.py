@@ -26,7 +26,6 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-from scipy import stats
 
 GROUPS = ("growth", "harmony")
 QUADRANT_SPLIT = 5.5  # the middle of the 1–10 scale
@@ -438,6 +437,8 @@ def spearman(x: Sequence[float], y: Sequence[float]) -> dict[str, Any]:
     n = len(x)
     if n < 3 or len(set(x)) < 2 or len(set(y)) < 2:
         return {"rho": None, "p": None, "n": n}
+    from scipy import stats  # here, not at the top: every command loads this module, few need SciPy
+
     result = stats.spearmanr(x, y)
     rho, p = float(result.statistic), float(result.pvalue)
     if math.isnan(rho):

@@ -649,10 +649,12 @@ def attach_score_info(rows: list[dict], criteria: list[Criterion]) -> None:
         row["info"] = info.get(row["id"], {})
 
 
-def scores_payload(user: User, *, account_ids=None) -> dict[str, Any]:
-    """`GET /api/v1/analysis/scores` and `keyplan analyze scores --json`: every account the user may see."""
+def scores_payload(user: User | None, *, account_ids=None) -> dict[str, Any]:
+    """`GET /api/v1/analysis/scores` and `keyplan analyze scores --json`: every account the user may see
+    (every account for None: the operator at the shell)."""
     criteria, rows = ranking()
-    visible = set(Account.objects.visible_to(user).active().values_list("pk", flat=True))
+    accounts = Account.objects.all() if user is None else Account.objects.visible_to(user)
+    visible = set(accounts.active().values_list("pk", flat=True))
     if account_ids is not None:
         visible &= set(account_ids)
     by_id = {str(c.pk): c for c in criteria}

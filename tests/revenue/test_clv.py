@@ -354,3 +354,20 @@ def test_observed_monthly_churn_rate():
     # Months with nobody paying the month before do not count; with no such month there is no rate.
     assert observed_monthly_churn_rate(subscriptions, months=[D(2025, 11, 1), D(2025, 12, 1)]) is None
     assert math.isclose(observed_monthly_churn_rate(subscriptions, months=[D(2025, 12, 1), D(2026, 2, 1)]), 0.25)
+
+
+def test_the_fits_follow_the_exact_gradient_of_the_likelihood(summary):
+    """The searches are given the likelihood's gradient: it must be the likelihood's, or the fit stops short."""
+    from scipy.optimize import approx_fprime
+
+    from keyplan.revenue.analysis.lifetime_value import _bgnbd_log_likelihood, _bgnbd_negative, _Customers
+
+    x, t_x, age = (summary[c].to_numpy().astype(float) for c in ("x", "t_x", "T"))
+    customers = _Customers(x, t_x / 39, age / 39)
+    for logs in ([0.0, 0.0, 0.0, 0.0], [-1.0, 0.5, -0.3, 1.2], [1.0, -2.0, 2.0, -1.0]):
+        value, gradient = _bgnbd_negative(np.array(logs), customers)
+        r, alpha, a, b = np.exp(logs)
+        # The value is the per-customer likelihood of the paper, summed (customers counted once per distinct history).
+        assert value == pytest.approx(-_bgnbd_log_likelihood(r, alpha, a, b, x, t_x / 39, age / 39).sum(), rel=1e-12)
+        numeric = approx_fprime(np.array(logs), lambda p: _bgnbd_negative(p, customers)[0], 1e-7)
+        assert gradient == pytest.approx(numeric, rel=1e-4, abs=1e-2)

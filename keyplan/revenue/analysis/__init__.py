@@ -24,26 +24,40 @@ holds the input checks and money helpers they all share.
 from keyplan.revenue.analysis.abc import abc_class_table, abc_classes, abc_counts
 from keyplan.revenue.analysis.common import MIN_REPEAT_CUSTOMERS
 from keyplan.revenue.analysis.concentration import concentration
-from keyplan.revenue.analysis.lifetime_value import (
-    expected_average_value,
-    expected_purchases,
-    fit_bgnbd,
-    fit_gamma_gamma,
-    observed_monthly_churn_rate,
-    p_alive,
-    rfm_summary,
-    subscription_clv,
-    transactional_clv,
-)
 from keyplan.revenue.analysis.pareto import pareto, pareto_chart_series, pareto_summary
 from keyplan.revenue.analysis.profitability import profitability, profitability_summary
 from keyplan.revenue.analysis.recurring import recurring_revenue
+
+# Lifetime value needs SciPy, which takes longer to load than everything else here together: its
+# names are looked up in `lifetime_value` when first used, so that Pareto or ABC never load it.
+LIFETIME_VALUE = (
+    "clv_table",
+    "expected_average_value",
+    "expected_purchases",
+    "fit_bgnbd",
+    "fit_gamma_gamma",
+    "observed_monthly_churn_rate",
+    "p_alive",
+    "rfm_summary",
+    "subscription_clv",
+    "transactional_clv",
+)
+
+
+def __getattr__(name: str):
+    if name in LIFETIME_VALUE:
+        from keyplan.revenue.analysis import lifetime_value
+
+        return getattr(lifetime_value, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "MIN_REPEAT_CUSTOMERS",
     "abc_class_table",
     "abc_classes",
     "abc_counts",
+    "clv_table",
     "concentration",
     "expected_average_value",
     "expected_purchases",

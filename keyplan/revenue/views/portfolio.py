@@ -11,7 +11,7 @@ from keyplan.revenue import charts, portfolio
 from keyplan.revenue.filters import PortfolioFilter
 from keyplan.revenue.models import Subscription
 
-ANALYSIS_PAGES = ("pareto", "abc", "mrr", "profitability", "concentration", "clv")
+ANALYSIS_PAGES = ("pareto", "abc", "mrr", "profitability", "concentration")  # lifetime value: views/lifetime_value.py
 TABLE_ROWS = 200
 
 
