@@ -355,9 +355,12 @@ def patch_stale_settings(request, payload: StaleSettingsPatch):
 
 @router.get(ACCOUNT + "/map.svg", summary="The stakeholder map as a self-contained SVG", url_name="relationships_map_svg",
             response={200: str}, openapi_extra={"responses": {"200": {"content": {"image/svg+xml": {}}}}})
-def map_svg(request, account_id: int):
+def map_svg(request, account_id: int, department: str = Query("", max_length=120,
+                                                               description="Only the customer's people of this department")):
     account = _account(request, account_id)
-    svg = services.render_map(account)
+    if department.strip() and department.strip().casefold() not in {d.casefold() for d in services.map_departments(account)}:
+        raise ValidationError({"department": f"No stakeholder of this account is in the department {department.strip()!r}."})
+    svg = services.render_map(account, department=department)
     response = HttpResponse('<?xml version="1.0" encoding="UTF-8"?>\n' + svg, content_type="image/svg+xml; charset=utf-8")
     response["Content-Disposition"] = f'inline; filename="{slugify(account.name) or "account"}-stakeholder-map.svg"'
     return response

@@ -828,7 +828,7 @@ def _layout(people: Sequence[Person], node: NodeSize, depth: int, column: float)
     return out
 
 
-def map_layout(people: Sequence[Person]) -> MapLayout:
+def map_layout(people: Sequence[Person], *, node: NodeSize | None = None) -> MapLayout:
     """Positions for the stakeholder map: the reporting hierarchy as an org chart, external parties to the side.
 
     The top levels are drawn as an org chart, managers above their reports; below a
@@ -836,12 +836,12 @@ def map_layout(people: Sequence[Person]) -> MapLayout:
     indented lists in columns, as printed org charts do. Of the possible layouts the one
     that prints largest on an A4 landscape page wins, so a map of 200 people stays
     compact instead of growing a kilometre wide. From COMPACT_FROM people on, nodes are
-    drawn smaller.
+    drawn smaller. ``node`` sets the size of the boxes instead (the drawing knows how much text they hold).
     """
     people = sorted(people, key=lambda p: (p.name.casefold(), p.id))
     if not people:
         return MapLayout(0, 0, {}, [], [])
-    node = COMPACT if len(people) >= COMPACT_FROM else REGULAR
+    node = node or (COMPACT if len(people) >= COMPACT_FROM else REGULAR)
     # Options that cannot differ are skipped: a depth below the deepest level, a column taller than everyone.
     children, roots = _hierarchy([p for p in people if not p.external])
     height, level = 0, list(roots)

@@ -135,7 +135,11 @@ def cmd_map(args) -> int:
     account, error = _account(args)
     if error:
         return _fail(error)
-    _write('<?xml version="1.0" encoding="UTF-8"?>\n' + services.render_map(account) + "\n", args.output)
+    if args.department and args.department.strip().casefold() not in {d.casefold() for d in services.map_departments(account)}:
+        known = ", ".join(services.map_departments(account)) or "none"
+        return _fail(f"{account.name} has no department {args.department!r}; departments on the map: {known}")
+    svg = services.render_map(account, department=args.department or "")
+    _write('<?xml version="1.0" encoding="UTF-8"?>\n' + svg + "\n", args.output)
     return 0
 
 
@@ -176,6 +180,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     q.add_argument("account", metavar="EXTERNAL_ID")
     q.add_argument("-o", "--output", help="file to write (default: standard output)")
     reach(q)
+    q.add_argument("--department", help="only the customer's people of this department (to print a large map)")
     q.set_defaults(func=cmd_map)
 
     q = actions.add_parser("meetings", help="write the planned meetings as an iCalendar (.ics) file")

@@ -10,11 +10,13 @@ embeds in a review deck. Labels come in translated from the caller.
 from __future__ import annotations
 
 import math
+import re
 import unicodedata
+from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from xml.sax.saxutils import escape, quoteattr
 
-from keyplan.relationships.analysis import Line, MapLayout, Person, map_layout
+from keyplan.relationships.analysis import COMPACT, COMPACT_FROM, ORG_HEAD, REGULAR, Line, MapLayout, NodeSize, Person, map_layout
 
 SVG_NS = "http://www.w3.org/2000/svg"
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Noto Sans', 'Vazirmatn', 'Noto Sans Arabic', 'Noto Sans CJK SC', sans-serif"
@@ -31,7 +33,12 @@ POWER_STROKE = {"high": 3.5, "medium": 2.0, "low": 1.0}
 POWER_PIPS = {"high": 3, "medium": 2, "low": 1}
 POWER_WEIGHT = {"high": "700", "medium": "600", "low": "400"}
 POLARITY_COLOURS = {"positive": "#15803d", "negative": "#dc2626"}
-LINE_WIDTH = {"weak": 1.25, "medium": 2.0, "strong": 3.0}
+# Positive influence dotted, negative dashed: told apart in black and white too.
+POLARITY_DASH = {"positive": "1 5", "negative": "6 3"}
+LINE_WIDTH = {"weak": 1.5, "medium": 2.0, "strong": 3.0}
+# A node's detail line wraps onto more lines when it does not fit: the node grows by this much a line.
+WRAP_EXTRA = 13
+MAX_DETAIL_LINES = 3
 KEY_COLOUR = "#f59e0b"
 
 DEFAULT_LABELS = {
@@ -41,7 +48,10 @@ DEFAULT_LABELS = {
     "neutral": "Neutral",
     "critic": "Critic",
     "high_power": "High decision power",
+    "medium_power": "Medium decision power",
     "low_power": "Low decision power",
+    "sentiment_legend": "Sentiment (fill, border and stripe):",
+    "power_legend": "Decision power (dots and border):",
     "key_contact": "Key contact point",
     "reports_to": "Reports to",
     "positive": "Positive influence",
@@ -86,6 +96,40 @@ def fit(text: str, max_width: float, size: float) -> str:
     return out.rstrip() + "…"
 
 
+_WIDE = "\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef"
+_TOKENS = re.compile(f"[{_WIDE}]|[^\\s{_WIDE}]+\\s?|\\s")
+
+
+def wrap(text: str, widths: Sequence[float], size: float) -> list[str]:
+    """``text`` broken into at most ``len(widths)`` lines, line i no wider than ``widths[i]``.
+
+    Lines break between words, and between characters in Chinese (which has no spaces);
+    a word wider than a whole line is broken where it must. Only what does not fit on the
+    last line is cut, with an ellipsis.
+    """
+    text = " ".join(text.split())
+    if not text or not widths:
+        return []
+    tokens: list[str] = []
+    for token in _TOKENS.findall(text):
+        tokens += list(token) if text_width(token.rstrip(), size) > min(widths) else [token]
+    lines: list[str] = []
+    current = ""
+    for token in tokens:
+        limit = widths[min(len(lines), len(widths) - 1)]
+        if not current.strip() or text_width((current + token).rstrip(), size) <= limit:
+            current += token
+        else:
+            lines.append(current.rstrip())
+            current = token.lstrip()
+    if current.strip():
+        lines.append(current.rstrip())
+    if len(lines) > len(widths):
+        rest = " ".join(lines[len(widths) - 1:]) if " " in text else "".join(lines[len(widths) - 1:])
+        lines = lines[: len(widths) - 1] + [rest]
+    return [fit(line, widths[i], size) for i, line in enumerate(lines)]
+
+
 def _n(value: float) -> str:
     """Numbers as short as they can be in the SVG."""
     return f"{value:.1f}".rstrip("0").rstrip(".")
@@ -108,7 +152,9 @@ def _el(tag: str, content: str | None = None, **attrs) -> str:
 
 
 def _text(x: float, y: float, text: str, **attrs) -> str:
-    return _el("text", escape(text), x=float(x), y=float(y), **attrs)
+    # The text's own first letter sets its reading order (Persian right to left, punctuation at its end),
+    # while it still starts at x like every other text on the map.
+    return _el("text", escape(text), x=float(x), y=float(y), unicode_bidi="plaintext", **attrs)
 
 
 def _star(cx: float, cy: float, r: float) -> str:
@@ -134,34 +180,90 @@ def _defs() -> str:
     return "<defs>" + "".join(markers) + "</defs>"
 
 
+def _mini_card(fill: str, stroke: str, stroke_width: float, pips: int | None = None, pip_colour: str = INK) -> str:
+    """A small box as the map draws a person: border, stripe, and (with ``pips``) the decision-power dots."""
+    parts = [
+        _el("rect", x=0.0, y=-10.0, width=34.0, height=16.0, rx=3, fill=fill, stroke=stroke, stroke_width=stroke_width),
+        _el("rect", x=0.0, y=-10.0, width=4.0, height=16.0, rx=2, fill=stroke),
+    ]
+    if pips is not None:
+        for i in range(3):
+            parts.append(_el("circle", cx=float(14 + i * 7), cy=-2.0, r=2.4, fill=pip_colour if i < pips else "none",
+                             stroke=pip_colour, stroke_width=0.9))
+    return "".join(parts)
+
+
 def _legend(labels: Mapping[str, str], width: float) -> tuple[str, float]:
-    """The legend as a wrapped row of items; returns (svg, height)."""
+    """The legend: one row per kind of mark, each row wrapping when the map is narrow; returns (svg, height).
+
+    Every mark on a person's box is explained: fill, border and stripe colour (sentiment),
+    the three dots and the border width (decision power), the star (key contact point);
+    and every kind of line.
+    """
     size = 11.0
-    items: list[tuple[str, str]] = []
-    for sentiment in ("supporter", "neutral", "critic"):
-        fill, stroke = SENTIMENT_COLOURS[sentiment]
-        swatch = _el("rect", x=0.0, y=-9.0, width=22.0, height=14.0, rx=3, fill=fill, stroke=stroke, stroke_width=1.5)
-        items.append((swatch, labels["supporter" if sentiment == "supporter" else sentiment]))
-    for power in ("high", "low"):
-        swatch = _el("rect", x=0.0, y=-9.0, width=22.0, height=14.0, rx=3, fill="#ffffff", stroke=INK, stroke_width=POWER_STROKE[power])
-        items.append((swatch, labels[f"{power}_power"]))
-    items.append((_el("polygon", points=_star(11, -2, 7), fill=KEY_COLOUR, stroke="#ffffff", stroke_width=0.8), labels["key_contact"]))
-    items.append((_el("path", d="M0,-2 H22", stroke=LINE, stroke_width=1.5, fill="none"), labels["reports_to"]))
+    sentiments = [(_mini_card(*SENTIMENT_COLOURS[s], 1.5), labels[s]) for s in ("supporter", "neutral", "critic")]
+    powers = [
+        (_mini_card("#ffffff", INK, POWER_STROKE[p], POWER_PIPS[p]), labels[f"{p}_power"])
+        for p in ("high", "medium", "low")
+    ]
+    marks = [
+        (_el("polygon", points=_star(12, -2, 8), fill=KEY_COLOUR, stroke="#ffffff", stroke_width=0.8), labels["key_contact"]),
+        (_el("path", d="M0,-2 H30", stroke=LINE, stroke_width=1.5, fill="none"), labels["reports_to"]),
+    ]
     for polarity in ("positive", "negative"):
-        items.append((
-            _el("path", d="M0,-2 H20", stroke=POLARITY_COLOURS[polarity], stroke_width=2.0, stroke_dasharray="1 4",
-                stroke_linecap="round", fill="none", marker_end=f"url(#kp-arrow-{polarity})"),
+        marks.append((
+            _el("path", d="M0,-2 H28", stroke=POLARITY_COLOURS[polarity], stroke_width=2.0,
+                stroke_dasharray=POLARITY_DASH[polarity], stroke_linecap="round", fill="none",
+                marker_end=f"url(#kp-arrow-{polarity})"),
             labels[polarity],
         ))
-    parts, x, y = [], 0.0, 14.0
-    for swatch, label in items:
-        item_w = 30 + text_width(label, size) + 18
-        if x > 0 and x + item_w > width:
-            x, y = 0.0, y + 20
-        parts.append(f'<g class="legend-item" transform="translate({_n(x)},{_n(y)})">{swatch}'
-                     f'{_text(28, 2, label, font_size=size, fill=INK)}</g>')
-        x += item_w
-    return f'<g class="legend" aria-label={quoteattr(labels["legend"])}>' + "".join(parts) + "</g>", y + 12
+    parts, y = [], 14.0
+    for heading, items in ((labels["sentiment_legend"], sentiments), (labels["power_legend"], powers), ("", marks)):
+        x = 0.0
+        if heading:
+            parts.append(_text(0, y + 2, heading, font_size=size, font_weight="600", fill=MUTED, class_="legend-heading"))
+            x = text_width(heading, size) * 1.12 + 16  # semibold runs wider than the estimate
+        for swatch, label in items:
+            item_w = 42 + text_width(label, size) + 16
+            if x > 0 and x + item_w > width:
+                x, y = 0.0, y + 22
+            parts.append(f'<g class="legend-item" transform="translate({_n(x)},{_n(y)})">{swatch}'
+                         f'{_text(40, 2, label, font_size=size, fill=INK)}</g>')
+            x += item_w
+        y += 22
+    return f'<g class="legend" aria-label={quoteattr(labels["legend"])}>' + "".join(parts) + "</g>", y - 8
+
+
+def _detail(person: Person, role_labels: Mapping[str, str], compact: bool) -> str:
+    """The small line under a person's name: title and role on compact maps; role and department otherwise."""
+    role = role_labels.get(person.buying_role, "") if person.buying_role else ""
+    if compact:
+        return " · ".join(part for part in (person.title, role) if part)
+    return " · ".join(part for part in (role, person.department if not person.external else "") if part)
+
+
+def _detail_widths(node: NodeSize) -> list[float]:
+    """The room for the detail text: full lines, the last one beside the decision-power dots."""
+    base = COMPACT if node.compact else REGULAR
+    lines = 1 + max(0, round((node.height - base.height) / WRAP_EXTRA))
+    return [node.width - 22] * (lines - 1) + [node.width - (50 if node.compact else 52)]
+
+
+def node_size(people: Sequence[Person], role_labels: Mapping[str, str]) -> NodeSize:
+    """The boxes' size: compact from COMPACT_FROM people on, and as tall as the longest detail text needs.
+
+    Every box of a map has the same size; it grows a line at a time (up to MAX_DETAIL_LINES
+    lines of detail) until every person's role and department fit without being cut.
+    """
+    base = COMPACT if len(people) >= COMPACT_FROM else REGULAR
+    details = [d for d in (_detail(p, role_labels, base.compact) for p in people) if d]
+    node = base
+    for extra in range(MAX_DETAIL_LINES):
+        node = NodeSize(base.width, base.height + extra * WRAP_EXTRA, base.compact)
+        widths = _detail_widths(node)
+        if all("…" not in "".join(wrap(d, widths, 10)) or "…" in d for d in details):
+            break
+    return node
 
 
 def _node(person: Person, x: float, y: float, layout: MapLayout, labels: Mapping[str, str],
@@ -170,7 +272,6 @@ def _node(person: Person, x: float, y: float, layout: MapLayout, labels: Mapping
     fill, stroke = SENTIMENT_COLOURS.get(person.sentiment, SENTIMENT_COLOURS["neutral"])
     stroke_width = POWER_STROKE.get(person.power, 2.0)
     role = role_labels.get(person.buying_role, "") if person.buying_role else ""
-    detail = " · ".join(part for part in (role, person.department if not person.external else "") if part)
     tooltip = " · ".join(part for part in (
         person.name, person.title, person.department, person.organisation, role,
         labels.get(person.sentiment, person.sentiment),
@@ -184,20 +285,21 @@ def _node(person: Person, x: float, y: float, layout: MapLayout, labels: Mapping
         _el("rect", class_="stripe", x=0.0, y=0.0, width=6.0, height=float(h), rx=3, fill=stroke),
     ]
     name_weight = POWER_WEIGHT.get(person.power, "600")
+    detail_lines = wrap(_detail(person, role_labels, layout.node.compact), _detail_widths(layout.node), 10)
+    single = len(_detail_widths(layout.node)) == 1
     if layout.node.compact:
-        # Two lines: the name, then the title and the role.
         body.append(_text(13, 18, fit(person.name, w - 36, 12), font_size=12, font_weight=name_weight, fill=INK, class_="name"))
-        second = " · ".join(part for part in (person.title, role) if part)
-        if second:
-            body.append(_text(13, 35, fit(second, w - 50, 10), font_size=10, fill=MUTED, class_="detail"))
-        pip_y = h - 10
+        first_detail = 35 if single else 33
     else:
         body.append(_text(14, 20, fit(person.name, w - 40, 13), font_size=13, font_weight=name_weight, fill=INK, class_="name"))
         if person.title:
-            body.append(_text(14, 37, fit(person.title, w - 22, 11), font_size=11, fill=INK, class_="title"))
-        if detail:
-            body.append(_text(14, 53, fit(detail, w - 52, 10), font_size=10, fill=MUTED, class_="detail"))
-        pip_y = h - 10
+            body.append(_text(14, 37, fit(person.title, w - 22, 11), font_size=11, font_weight="400", fill=INK, class_="title"))
+        first_detail = 53 if single else 52
+    for i, line in enumerate(detail_lines):
+        x0 = 13 if layout.node.compact else 14
+        body.append(_text(x0, first_detail + i * WRAP_EXTRA, line, font_size=10, font_weight="400", fill=MUTED,
+                          class_="detail"))
+    pip_y = h - 10
     pips = POWER_PIPS.get(person.power, 2)
     for i in range(3):
         body.append(_el("circle", class_="pip", cx=float(w - 30 + i * 9), cy=float(pip_y), r=3.0,
@@ -227,17 +329,14 @@ def _border_point(cx: float, cy: float, hw: float, hh: float, tx: float, ty: flo
     return cx + dx * scale + dx / length * gap, cy + dy * scale + dy / length * gap
 
 
-def _influence(line: Line, layout: MapLayout, people: Mapping[int, Person], labels: Mapping[str, str],
-               strength_labels: Mapping[str, str]) -> str:
-    (sx, sy), (tx, ty) = layout.center(line.source), layout.center(line.target)
-    dx, dy = tx - sx, ty - sy
-    distance = math.hypot(dx, dy) or 1.0
-    bend = min(60.0, 0.15 * distance) + 10
-    # Bow to the left of the direction of travel: A→B and B→A curve apart instead of overlapping.
-    cx, cy = (sx + tx) / 2 - dy / distance * bend, (sy + ty) / 2 + dx / distance * bend
-    hw, hh = layout.node_w / 2, layout.node_h / 2
-    x0, y0 = _border_point(sx, sy, hw, hh, cx, cy)
-    x2, y2 = _border_point(tx, ty, hw, hh, cx, cy, gap=2.0)
+def _influence(line: Line, route: tuple[str, list[tuple[float, float]]], people: Mapping[int, Person],
+               labels: Mapping[str, str], strength_labels: Mapping[str, str]) -> str:
+    kind, points = route
+    if kind == "Q":
+        (x0, y0), (cx, cy), (x2, y2) = points
+        d = f"M{_n(x0)},{_n(y0)} Q{_n(cx)},{_n(cy)} {_n(x2)},{_n(y2)}"
+    else:
+        d = "M" + " L".join(f"{_n(x)},{_n(y)}" for x, y in points)
     colour = POLARITY_COLOURS.get(line.polarity, LINE)
     label = f"{people[line.source].name} → {people[line.target].name}: {labels[line.polarity]}, {strength_labels.get(line.strength, line.strength)}"
     if line.note:
@@ -246,11 +345,179 @@ def _influence(line: Line, layout: MapLayout, people: Mapping[int, Person], labe
         f'<g class="influence {escape(line.polarity)}" data-source="{line.source}" data-target="{line.target}" '
         f'data-polarity="{escape(line.polarity)}" data-strength="{escape(line.strength)}">'
         + _el("title", escape(label))
-        + _el("path", d=f"M{_n(x0)},{_n(y0)} Q{_n(cx)},{_n(cy)} {_n(x2)},{_n(y2)}", fill="none", stroke=colour,
-              stroke_width=LINE_WIDTH.get(line.strength, 2.0), stroke_dasharray="1 5", stroke_linecap="round",
+        + _el("path", d=d, fill="none", stroke=colour, stroke_width=LINE_WIDTH.get(line.strength, 2.0),
+              stroke_dasharray=POLARITY_DASH.get(line.polarity, "1 5"), stroke_linecap="round", stroke_linejoin="round",
               marker_end=f"url(#kp-arrow-{escape(line.polarity)})")
         + "</g>"
     )
+
+
+# ---------------------------------------------------------------- routing influence lines around boxes and headings
+
+ROUTE_STEP = 8.0  # distance between the points at which a route is checked
+MIN_VISIBLE = 28.0  # a line shorter than this would be hidden by its own arrow head
+CELL = 96.0
+
+
+class _Obstacles:
+    """The boxes and headings a line must not cross, bucketed on a coarse grid for fast point queries."""
+
+    def __init__(self, rects: Sequence[tuple[float, float, float, float]]):
+        self.rects = list(rects)
+        self.grid: dict[tuple[int, int], list[int]] = defaultdict(list)
+        for i, (x0, y0, x1, y1) in enumerate(self.rects):
+            for gx in range(int(x0 // CELL), int(x1 // CELL) + 1):
+                for gy in range(int(y0 // CELL), int(y1 // CELL) + 1):
+                    self.grid[gx, gy].append(i)
+
+    def hits(self, points: Sequence[tuple[float, float]], *, first: bool = False) -> set[int]:
+        """The obstacles the points fall into (with ``first``, stop at the first one)."""
+        found: set[int] = set()
+        for x, y in points:
+            for i in self.grid.get((int(x // CELL), int(y // CELL)), ()):
+                x0, y0, x1, y1 = self.rects[i]
+                if x0 < x < x1 and y0 < y < y1:
+                    found.add(i)
+                    if first:
+                        return found
+        return found
+
+
+def map_obstacles(layout: MapLayout) -> list[tuple[float, float, float, float]]:
+    """Rectangles an influence line keeps out of: every box (with its texts) and every group heading."""
+    w, h = layout.node_w, layout.node_h
+    rects = [(x - 1, y - 1, x + w + 1, y + h + 1) for x, y in layout.boxes.values()]
+    for panel in layout.panels:
+        if panel.kind == "externals":
+            rects.append((panel.x - 2, panel.y - 2, panel.x + panel.width, panel.y + 20))
+        else:
+            rects.append((panel.x, panel.y + 2, panel.x + panel.width, panel.y + ORG_HEAD - 4))
+    return rects
+
+
+def _bezier_points(p0, c, p2) -> list[tuple[float, float]]:
+    length = math.dist(p0, c) + math.dist(c, p2)
+    n = max(4, int(length / ROUTE_STEP))
+    return [((1 - t) ** 2 * p0[0] + 2 * (1 - t) * t * c[0] + t * t * p2[0],
+             (1 - t) ** 2 * p0[1] + 2 * (1 - t) * t * c[1] + t * t * p2[1]) for t in (i / n for i in range(n + 1))]
+
+
+def _polyline_points(points) -> list[tuple[float, float]]:
+    out = [points[0]]
+    for a, b in zip(points, points[1:]):
+        n = max(1, int(math.dist(a, b) / ROUTE_STEP))
+        out += [(a[0] + (b[0] - a[0]) * i / n, a[1] + (b[1] - a[1]) * i / n) for i in range(1, n + 1)]
+    return out
+
+
+def _length(points) -> float:
+    return sum(math.dist(a, b) for a, b in zip(points, points[1:]))
+
+
+def route_influence(source: int, target: int, layout: MapLayout, obstacles: _Obstacles,
+                    used: dict[tuple[str, int], int] | None = None) -> tuple[str, list[tuple[float, float]]]:
+    """The route of one influence line: ("Q", [start, control, end]) for a curve, ("L", points) for a polyline.
+
+    The usual gentle curve when it crosses no other box and no heading; otherwise the
+    shortest route along the gaps between boxes (out of a side, along a gap or round the
+    outside of the map, into the target) that crosses nothing; failing that, of the
+    shortest few, the one that crosses least (it then runs under the boxes it crosses,
+    which are drawn on top, so it never crosses a label). A line between two neighbours
+    goes round the outside, so that it is long enough to be seen. ``used`` counts the lines
+    already routed along each gap: the next one runs beside them instead of on top.
+    """
+    used = used if used is not None else {}
+    w, h = layout.node_w, layout.node_h
+    (sx, sy), (tx, ty) = layout.center(source), layout.center(target)
+    s_box, t_box = layout.boxes[source], layout.boxes[target]
+    dx, dy = tx - sx, ty - sy
+    distance = math.hypot(dx, dy) or 1.0
+    bend0 = min(60.0, 0.15 * distance) + 10
+
+    def curve(bend: float) -> list[tuple[float, float]]:
+        # Bow to the left of the direction of travel: A→B and B→A curve apart instead of overlapping.
+        c = ((sx + tx) / 2 - dy / distance * bend, (sy + ty) / 2 + dx / distance * bend)
+        return [_border_point(sx, sy, w / 2, h / 2, *c), c, _border_point(tx, ty, w / 2, h / 2, *c, gap=2.0)]
+
+    def clear(points: list[tuple[float, float]]) -> bool:
+        return _length(points) >= MIN_VISIBLE and not obstacles.hits(points, first=True)
+
+    for bend in (bend0, -bend0):
+        route = curve(bend)
+        if clear(_bezier_points(*route)):
+            return ("Q", route)
+
+    def y_exit(cx: float, box, c: float, gap: float):
+        if c < box[1]:
+            return (cx, box[1] - gap)
+        if c > box[1] + h:
+            return (cx, box[1] + h + gap)
+        return None
+
+    def x_exit(cy: float, box, c: float, gap: float):
+        if c < box[0]:
+            return (box[0] - gap, cy)
+        if c > box[0] + w:
+            return (box[0] + w + gap, cy)
+        return None
+
+    bases: dict[tuple[str, int], int] = {}
+
+    def lane(axis: str, c: float, away: float) -> float:
+        # Each line already in this gap moves the next one over by 4 units (away from the nearest box).
+        shifted = c + away * 4 * used.get((axis, round(c)), 0)
+        bases[axis, round(shifted)] = round(c)
+        return shifted
+
+    # Gaps beside the two boxes, and the outside of the whole map.
+    ys = sorted({lane("y", s_box[1] - 5, -0.5), lane("y", s_box[1] + h + 5, 0.5), lane("y", t_box[1] - 5, -0.5),
+                 lane("y", t_box[1] + h + 5, 0.5), lane("y", -10.0, -1), lane("y", layout.height + 10, 1)})
+    xs = sorted({lane("x", s_box[0] - 14, 1), lane("x", s_box[0] + w + 10, 1), lane("x", t_box[0] - 14, 1),
+                 lane("x", t_box[0] + w + 10, 1), lane("x", -14.0, -1), lane("x", layout.width + 14, 1)})
+    candidates: list[tuple[float, str, list[tuple[float, float]]]] = []
+
+    def add(kind: str, points: list, preference: float) -> None:
+        candidates.append((_length(points) * preference, kind, points))
+
+    for c in ys:  # out of the top or bottom, along a horizontal gap, into the top or bottom
+        a, b = y_exit(sx, s_box, c, 3.0), y_exit(tx, t_box, c, 2.0)
+        if a and b:
+            add("L", [a, (sx, c), (tx, c), b], 1.15)
+    for c in xs:  # out of a side, along a vertical gap, into a side
+        a, b = x_exit(sy, s_box, c, 3.0), x_exit(ty, t_box, c, 2.0)
+        if a and b:
+            add("L", [a, (c, sy), (c, ty), b], 1.15)
+    for c1 in ys:
+        for c2 in xs:
+            a, b = y_exit(sx, s_box, c1, 3.0), x_exit(ty, t_box, c2, 2.0)
+            if a and b:
+                add("L", [a, (sx, c1), (c2, c1), (c2, ty), b], 1.25)
+            a, b = x_exit(sy, s_box, c2, 3.0), y_exit(tx, t_box, c1, 2.0)
+            if a and b:
+                add("L", [a, (c2, sy), (c2, c1), (tx, c1), b], 1.25)
+    for k in (2.5, -2.5, 5.0, -5.0):
+        add("Q", curve(bend0 * k), 1.0)
+    candidates.sort(key=lambda c: c[0])
+
+    def sample(kind: str, points: list) -> list[tuple[float, float]]:
+        return _bezier_points(*points) if kind == "Q" else _polyline_points(points)
+
+    chosen = None
+    for _cost, kind, points in candidates:
+        if clear(sample(kind, points)):
+            chosen = (kind, points)
+            break
+    if chosen is None:
+        # Nothing is clear: of the default curve and the shortest few, the one that crosses fewest boxes.
+        fallback = [(0.0, "Q", curve(bend0))] + [c for c in candidates if _length(c[2]) >= MIN_VISIBLE][:6]
+        best = min(fallback, key=lambda c: (len(obstacles.hits(sample(c[1], c[2]))), c[0]))
+        chosen = (best[1], best[2])
+    if chosen[0] == "L":
+        for a, b in zip(chosen[1][1:-1], chosen[1][2:-1]):
+            axis, c = ("y", a[1]) if a[1] == b[1] else ("x", a[0])
+            key = (axis, bases.get((axis, round(c)), round(c)))
+            used[key] = used.get(key, 0) + 1
+    return chosen
 
 
 # ---------------------------------------------------------------- the map
@@ -276,7 +543,7 @@ def render_map(
     labels = {**DEFAULT_LABELS, **(labels or {})}
     role_labels = role_labels or {}
     strength_labels = strength_labels or {}
-    layout = map_layout(people)
+    layout = map_layout(people, node=node_size(people, role_labels))
     by_id = {p.id: p for p in people}
     chart_w = max(layout.width, 720.0)
     head = []
@@ -311,8 +578,10 @@ def render_map(
         chart.append(f'<g class="reporting-lines" fill="none" stroke="{LINE}" stroke-width="1.5">{paths}</g>')
     drawn = [line for line in lines if line.source in layout.boxes and line.target in layout.boxes and line.source != line.target]
     if drawn:
-        chart.append('<g class="influence-lines">'
-                     + "".join(_influence(line, layout, by_id, labels, strength_labels) for line in drawn) + "</g>")
+        obstacles, used = _Obstacles(map_obstacles(layout)), {}
+        chart.append('<g class="influence-lines">' + "".join(
+            _influence(line, route_influence(line.source, line.target, layout, obstacles, used), by_id, labels, strength_labels)
+            for line in drawn) + "</g>")
     nodes = [
         _node(by_id[pid], x, y_, layout, labels, role_labels, link(pid) if link else None, pid == selected)
         for pid, (x, y_) in sorted(layout.boxes.items(), key=lambda item: (item[1][1], item[1][0]))

@@ -625,7 +625,10 @@ def map_labels() -> dict[str, str]:
     labels = {
         "title": _("Stakeholder map"), "legend": _("Legend"),
         "supporter": str(Sentiment.SUPPORTER.label), "neutral": str(Sentiment.NEUTRAL.label), "critic": str(Sentiment.CRITIC.label),
-        "high_power": _("High decision power"), "low_power": _("Low decision power"),
+        "high_power": _("High decision power"), "medium_power": _("Medium decision power"),
+        "low_power": _("Low decision power"),
+        "sentiment_legend": _("Sentiment (fill, border and stripe):"),
+        "power_legend": _("Decision power (dots and border):"),
         "key_contact": _("Key contact point"), "reports_to": _("Reports to"),
         "positive": _("Positive influence"), "negative": _("Negative influence"),
         "externals": _("External parties"), "empty": _("No stakeholders yet."),
@@ -636,22 +639,50 @@ def map_labels() -> dict[str, str]:
     return labels
 
 
+def map_departments(account: Account) -> list[str]:
+    """The departments of the customer's people on the map, for the map's department filter."""
+    rows = (Stakeholder.objects.filter(account=account, external_organisation="").active().exclude(department="")
+            .values_list("department", flat=True).distinct())
+    names: dict[str, str] = {}
+    for name in rows:
+        names.setdefault(name.strip().casefold(), name.strip())
+    return sorted((n for n in names.values() if n), key=str.casefold)
+
+
+def _in_department(persons: list[analysis.Person], department: str) -> list[analysis.Person]:
+    wanted = department.strip().casefold()
+    return [p for p in persons if not p.external and p.department.strip().casefold() == wanted]
+
+
 def render_map(
     account: Account,
     *,
     today: datetime.date | None = None,
     link=None,
     selected: int | None = None,
+    department: str = "",
 ) -> str:
-    """The account's stakeholder map as a self-contained SVG document."""
+    """The account's stakeholder map as a self-contained SVG document.
+
+    With ``department``, only the customer's people of that department (and the lines
+    between them): a large map printed one department at a time stays legible. Someone
+    whose manager is in another department heads their part of the chart.
+    """
     from keyplan.relationships import map_svg
 
     today = today or timezone.localdate()
+    persons = people(account, today=today)
+    subtitle = _("Stakeholder map · %(date)s") % {"date": today.isoformat()}
+    if department.strip():
+        shown = _in_department(persons, department)
+        subtitle += " · " + _("Department: %(department)s (%(shown)s of %(total)s people)") % {
+            "department": department.strip(), "shown": len(shown), "total": len(persons)}
+        persons = shown
     return map_svg.render_map(
-        people(account, today=today),
+        persons,
         lines(account),
         title=account.name,
-        subtitle=_("Stakeholder map · %(date)s") % {"date": today.isoformat()},
+        subtitle=subtitle,
         labels=map_labels(),
         role_labels={value: str(label) for value, label in BuyingRole.choices},
         strength_labels={value: str(label) for value, label in LineStrength.choices},

@@ -81,19 +81,25 @@ def map_page(request: HttpRequest, pk: int) -> HttpResponse:
         selected = int(request.GET.get("selected") or 0) or None
     except ValueError:
         selected = None
-    svg = services.render_map(account, today=today, link=_node_link(account), selected=selected)
+    departments = services.map_departments(account)
+    wanted = request.GET.get("department", "").strip().casefold()
+    # The department as the map spells it; an unknown one shows the whole map rather than an empty one.
+    department = next((d for d in departments if d.casefold() == wanted), "") if wanted else ""
+    svg = services.render_map(account, today=today, link=_node_link(account), selected=selected, department=department)
+    map_context = {"svg": svg, "map_departments": departments, "map_department": department}
     if request.htmx:
-        return render(request, "relationships/map.html#map", _context(request, account, "map", svg=svg))
+        return render(request, "relationships/map.html#map", _context(request, account, "map", **map_context))
     persons = services.people(account, today=today)
     rule = services.stale_rule()
     days = _days(request, rule)
     context = _context(
         request, account, "map",
-        svg=svg,
+        **map_context,
         people_count=len(persons),
         targets=analysis.who_to_win(persons, services.lines(account), today=today, stale_days=days)[:3],
         stale=analysis.stale_relationships(persons, today=today, days=days, rule=rule),
         days=days,
+        rule=rule,
         without_owner=analysis.decision_makers_without_owner(persons),
         change_log=services.change_log(account, limit=30),
         **_datalists(account),

@@ -118,3 +118,21 @@ def test_log_a_meeting_and_read_who_to_win(page, log_in, kam, kam_account, mappe
     text = open(download.value.path(), encoding="utf-8").read()
     assert "BEGIN:VEVENT" in text and "Budget review with the CFO" in text.replace("\r\n ", "")
     screenshot("relationships-log")
+
+
+def test_show_one_department_of_the_map(page, log_in, kam, kam_account, mapped, screenshot):
+    services.update_stakeholder(mapped["cfo"], by=kam, changes={"department": "Finance"})
+    services.update_stakeholder(mapped["ops"], by=kam, changes={"department": "Operations"})
+    log_in("kam")
+    page.goto(f"/accounts/{kam_account.pk}/relationships/")
+    legend = page.locator("svg.stakeholder-map g.legend")
+    expect(legend).to_contain_text("Medium decision power")
+    expect(legend).to_contain_text("stripe")
+    page.locator("#map-department").select_option("Finance")
+    page.locator("form.map-filter button").click()
+    expect(page.locator("svg.stakeholder-map .map-subtitle")).to_contain_text("Department: Finance (1 of 4 people)")
+    expect(node(page, mapped["cfo"])).to_be_visible()
+    expect(node(page, mapped["ops"])).to_have_count(0)
+    assert "department=Finance" in page.url  # the address prints and shares the same map
+    expect(page.locator("a:has-text('Download SVG')")).to_have_attribute("href", f"/api/v1/accounts/{kam_account.pk}/map.svg?department=Finance")
+    screenshot("relationships-map-department")
