@@ -717,6 +717,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_relationship_commands(sub)  # keyplan relationships stale | who-to-win | map | meetings
 
+    from keyplan.planning.commands import add_commands as add_planning_commands
+
+    add_planning_commands(sub)  # keyplan plans
+
     p = sub.add_parser("review", help="periodic review of key status (rising and underperforming accounts, do the criteria pay off)")
     review_sub = p.add_subparsers(dest="review_command", metavar="ACTION", required=True)
     r = review_sub.add_parser("run", help="run a review now and save it")

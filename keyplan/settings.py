@@ -130,6 +130,7 @@ INSTALLED_APPS = [
     "keyplan.revenue",
     "keyplan.relationships",
     "keyplan.scoring",
+    "keyplan.planning",
     "keyplan.web",
 ]
 

@@ -134,3 +134,7 @@ api.add_router("/analysis/", analysis.router)
 from keyplan.api import imports  # noqa: E402
 
 api.add_router("/", imports.router)  # /imports/… and /accounts/{id}/subscriptions/
+
+from keyplan.api import planning  # noqa: E402
+
+api.add_router("/", planning.router)  # /accounts/{id}/plans/… and /plans/

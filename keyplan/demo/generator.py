@@ -29,6 +29,7 @@ from keyplan.accounts.models import (
     TierChange,
 )
 from keyplan.core.models import Role, User
+from keyplan.demo.planning import make_plans
 from keyplan.demo.relationships import make_relationships
 from keyplan.demo.revenue import make_revenue
 from keyplan.demo.selection import make_selection
@@ -321,6 +322,7 @@ STEPS: list[Callable[[Demo], None]] = [make_users, make_accounts, make_teams, ma
 STEPS.append(make_revenue)
 STEPS.append(make_relationships)
 STEPS.append(make_selection)
+STEPS.append(make_plans)
 
 
 def database_is_empty() -> bool:

@@ -1,5 +1,6 @@
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 # The areas of the KAM process, in the order people work through them.
 NAVIGATION = [
@@ -7,7 +8,7 @@ NAVIGATION = [
     ("accounts", _("Accounts"), "accounts:list"),
     ("selection", _("Selection"), "scoring:matrix"),
     ("relationships", _("Relationships"), "relationships:portfolio"),
-    ("plans", _("Plans"), "plans"),
+    ("plans", pgettext_lazy("account plans", "Plans"), "planning:portfolio"),
     ("health", _("Health"), "health"),
     ("reports", _("Reports"), "reports"),
 ]

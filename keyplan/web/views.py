@@ -14,11 +14,6 @@ from keyplan.web import home as composition
 
 # What each area will hold; the page says so plainly instead of pretending.
 COMING = {
-    "plans": (
-        _("Plans"),
-        _("Account plans with the customer's business and SWOT, goals and actions on a timeline, "
-          "opportunities, the whitespace map and the KAM charter."),
-    ),
     "health": (
         _("Health"),
         _("Satisfaction, engagement, an explainable health score, the at-risk queue and the review cadence."),

@@ -27,14 +27,14 @@ NAV = ["Portfolio", "Accounts", "Selection", "Relationships", "Plans", "Health",
 # catalog that loses or blanks a translation fails the page tests instead of silently showing English.
 EXPECTED = {
     "nl": {
-        "nav": ["Portfolio", "Accounts", "Selectie", "Relaties", "Plannen", "Klantgezondheid", "Rapportages"],
+        "nav": ["Portfolio", "Accounts", "Selectie", "Relaties", "Accountplannen", "Klantgezondheid", "Rapportages"],
         "list": ["KAM-werklast", "Nieuw account", "Key-accountstatus", "Levenscyclus", "Filteren", "1 account",
                  "Alle KAM's", "KAM-lead", "Uitloggen", "Prospect"],
         "detail": ["Key-accountteam", "Wijzigingsgeschiedenis", "Belangrijkste concurrenten", "Statusgeschiedenis"],
         "health": ["Binnenkort", "gezondheidsscore"],
     },
     "de": {
-        "nav": ["Portfolio", "Accounts", "Auswahl", "Beziehungen", "Pläne", "Kundengesundheit", "Berichte"],
+        "nav": ["Portfolio", "Accounts", "Auswahl", "Beziehungen", "Account-Pläne", "Kundengesundheit", "Berichte"],
         "list": ["KAM-Auslastung", "Neuer Account", "Key-Account-Status", "Lebenszyklus", "Filtern", "1 Account",
                  "Alle KAMs", "KAM-Leitung", "Abmelden", "Interessent"],
         "detail": ["Key-Account-Team", "Änderungsverlauf", "Hauptwettbewerber", "Statusverlauf"],

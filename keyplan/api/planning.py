@@ -1,0 +1,336 @@
+"""/api/v1/accounts/{id}/plans/…: account plans, their sections, goals and actions, and /plans/ across the portfolio.
+
+The same services as the pages. An account outside the user's reach is a 404; a write the user
+may not make is a 403; bad input is a 422 naming the field; a PATCH with a stale ``version`` is
+a 409 carrying the current version and values, and nothing is written.
+"""
+
+from functools import wraps
+
+from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404
+from ninja import Field, Query, Router, Schema, Status
+from ninja.pagination import paginate
+
+from keyplan.accounts.models import Account
+from keyplan.accounts.schemas import LogEntryOut
+from keyplan.core.models import User
+from keyplan.core.pagination import LimitOffset
+from keyplan.planning import services
+from keyplan.planning.models import AccountPlan, Action, Goal, PlanState, SectionKey
+from keyplan.planning.schemas import (
+    ActionIn,
+    ActionOut,
+    ActionPatch,
+    ConflictOut,
+    DeleteIn,
+    GoalDetailOut,
+    GoalIn,
+    GoalOut,
+    GoalPatch,
+    PlanDetailOut,
+    PlanIn,
+    PlanOut,
+    PlanPatch,
+    PortfolioPage,
+    PlanStateIn,
+    RestoreIn,
+    ReviewIn,
+    SectionOut,
+    SectionPatch,
+    SectionVersionOut,
+)
+
+router = Router(tags=["plans"])
+PLANS = "/accounts/{account_id}/plans/"
+PLAN = PLANS + "{plan_id}"
+
+
+def _account(request, account_id: int) -> Account:
+    return get_object_or_404(Account.objects.visible_to(request.user), pk=account_id)
+
+
+def _plan(request, account_id: int, plan_id: int) -> AccountPlan:
+    return get_object_or_404(AccountPlan.objects.select_related("account"), pk=plan_id,
+                             account=_account(request, account_id))
+
+
+def _goal(request, account_id: int, plan_id: int, goal_id: int) -> Goal:
+    return get_object_or_404(Goal.objects.select_related("plan__account"), pk=goal_id, plan=_plan(request, account_id, plan_id))
+
+
+def _action(request, account_id: int, plan_id: int, action_id: int) -> Action:
+    return get_object_or_404(Action.objects.select_related("plan__account", "goal"), pk=action_id,
+                             plan=_plan(request, account_id, plan_id))
+
+
+CONFLICT_SHAPES: dict[type, type[Schema]] = {AccountPlan: PlanOut, Goal: GoalOut, Action: ActionOut}
+
+
+def conflicts(handler):
+    """A stale version: 409 with the row as stored now, so the client can show both and let its user choose."""
+
+    @wraps(handler)
+    def wrapper(request, *args, **kwargs):
+        try:
+            return handler(request, *args, **kwargs)
+        except services.Conflict as conflict:
+            row = conflict.current
+            shape = CONFLICT_SHAPES.get(type(row), SectionOut)
+            body = {"detail": f"Someone saved this since you read it: version {row.version} is current. Nothing was written.",
+                    "version": row.version, "current": shape.from_orm(row).model_dump(mode="json")}
+            return Status(409, body)
+
+    return wrapper
+
+
+def _user(pk: int | None, field: str) -> User | None:
+    if pk is None:
+        return None
+    user = User.objects.filter(pk=pk, is_active=True).first()
+    if user is None:
+        raise ValidationError({field: f"No active user has id {pk}."})
+    return user
+
+
+def _goal_of(plan: AccountPlan, pk: int | None) -> Goal | None:
+    if pk is None:
+        return None
+    goal = plan.goals.filter(pk=pk).first()
+    if goal is None:
+        raise ValidationError({"goal_id": f"This plan has no goal with id {pk}."})
+    return goal
+
+
+def _goal_data(data: dict) -> dict:
+    if "owner_id" in data:
+        data["owner"] = _user(data.pop("owner_id"), "owner_id")
+    return data
+
+
+def _action_data(request, plan: AccountPlan, data: dict) -> dict:
+    _goal_data(data)
+    if "goal_id" in data:
+        data["goal"] = _goal_of(plan, data.pop("goal_id"))
+    if "stakeholder_id" in data:
+        stakeholder = services.find_stakeholder(request.user, data.pop("stakeholder_id"))
+        if stakeholder is not None and stakeholder.account_id != plan.account_id:
+            raise ValidationError({"stakeholder_id": f"{stakeholder.name} is a stakeholder of another account."})
+        data["stakeholder"] = stakeholder
+    return data
+
+
+def _renamed(error: ValidationError, names: dict[str, str]) -> ValidationError:
+    """The services name model fields (owner, goal); the API's bodies name them owner_id, goal_id."""
+    if not hasattr(error, "error_dict"):
+        return error
+    return ValidationError({names.get(k, k): v for k, v in error.error_dict.items()})
+
+
+API_NAMES = {"owner": "owner_id", "stakeholder": "stakeholder_id", "goal": "goal_id"}
+
+
+# ---------------------------------------------------------------- plans
+
+
+class PortfolioQuery(Schema):
+    kam: int | None = Field(None, description="user id of a key account manager: only their key accounts")
+    limit: int = Field(50, ge=1, le=1000)
+    offset: int = Field(0, ge=0)
+
+
+@router.get("/plans/", response=PortfolioPage, summary="Every key account with its current plan and the plan's quality, not living first")
+def portfolio(request, query: Query[PortfolioQuery]):
+    rows = services.portfolio(request.user, kam=query.kam)
+    return {"items": [services.portfolio_dict(row) for row in rows[query.offset:query.offset + query.limit]],
+            "count": len(rows)}
+
+
+@router.get(PLANS, response=list[PlanOut], summary="An account's plans, newest period first")
+@paginate(LimitOffset)
+def list_plans(request, account_id: int):
+    return _account(request, account_id).plans.order_by("-starts", "-pk")
+
+
+@router.post(PLANS, response={201: PlanOut}, summary="Start a plan for a period (a copy of the last plan, open goals and actions carried over)")
+def create_plan(request, account_id: int, payload: PlanIn):
+    account = _account(request, account_id)
+    return Status(201, services.create_plan(account, by=request.user, **payload.dict()))
+
+
+def detail(view: services.PlanView) -> dict:
+    """The whole plan as the API and the CLI serve it."""
+    plan = view.plan
+    goals = []
+    for g in view.goals:
+        g.goal.measured, g.goal.progress, g.goal.overdue = g.current, g.progress, g.overdue
+        goals.append(g.goal)
+    rel = view.relationships
+    cover = rel.coverage
+    return {
+        **PlanOut.from_orm(plan).model_dump(),
+        "sections": [view.sections[key] for key in SectionKey.values],
+        "swot": view.sections["swot"].content,
+        "goals": goals,
+        "relationships": {
+            "summary": view.sections["relationships"].content.get("summary", ""),
+            "stakeholders": rel.people,
+            "coverage": {"decision_makers": cover.decision_makers, "covered": cover.covered, "in_contact": cover.in_contact,
+                         "supporters": cover.supporters, "critics": cover.critics, "neutral": cover.neutral,
+                         "uncovered": [p.as_dict() for p in cover.uncovered]},
+            "who_to_win": [t.as_dict() for t in rel.targets],
+            "stale": [{"stakeholder": s.person.as_dict(), "days_since": s.days_since} for s in rel.stale],
+        },
+        "value": view.value.as_dict(),
+        "quality": view.quality.as_dict(),
+    }
+
+
+@router.get(PLAN, response=PlanDetailOut, summary="The whole plan: sections, SWOT, goals, actions, computed values, quality")
+def get_plan(request, account_id: int, plan_id: int):
+    return detail(services.plan_view(_plan(request, account_id, plan_id)))
+
+
+@router.patch(PLAN, response={200: PlanOut, 409: ConflictOut}, summary="Change the plan's period, dates or summary")
+@conflicts
+def patch_plan(request, account_id: int, plan_id: int, payload: PlanPatch):
+    data = payload.dict(exclude_unset=True)
+    version = data.pop("version")
+    return services.update_plan(_plan(request, account_id, plan_id), by=request.user, version=version, changes=data)
+
+
+@router.post(PLAN + "/state", response={200: PlanOut, 409: ConflictOut}, summary="Activate or archive the plan")
+@conflicts
+def set_state(request, account_id: int, plan_id: int, payload: PlanStateIn):
+    plan = _plan(request, account_id, plan_id)
+    if payload.state == PlanState.ACTIVE:
+        return services.activate_plan(plan, by=request.user, version=payload.version)
+    if payload.state == PlanState.ARCHIVED:
+        return services.archive_plan(plan, by=request.user, version=payload.version)
+    raise ValidationError({"state": "Choose active or archived (a plan never goes back to draft)."})
+
+
+@router.post(PLAN + "/review", response={200: PlanOut, 409: ConflictOut}, summary="Record that the plan was reviewed")
+@conflicts
+def review(request, account_id: int, plan_id: int, payload: ReviewIn):
+    return services.mark_reviewed(_plan(request, account_id, plan_id), by=request.user, version=payload.version, on=payload.on)
+
+
+@router.get(PLAN + "/history", response=list[LogEntryOut], summary="Every change to the plan, its sections, goals and actions")
+def plan_history(request, account_id: int, plan_id: int):
+    return services.change_log(_plan(request, account_id, plan_id))
+
+
+# ---------------------------------------------------------------- sections
+
+
+def _section_key(key: str) -> str:
+    if key not in SectionKey.values:
+        raise ValidationError({"key": f"Choose one of: {', '.join(SectionKey.values)}."})
+    return key
+
+
+@router.get(PLAN + "/sections/{key}", response=SectionOut, summary="One section of the plan")
+def get_section(request, account_id: int, plan_id: int, key: str):
+    return services.section(_plan(request, account_id, plan_id), _section_key(key))
+
+
+@router.patch(PLAN + "/sections/{key}", response={200: SectionOut, 409: ConflictOut}, summary="Change a section")
+@conflicts
+def patch_section(request, account_id: int, plan_id: int, key: str, payload: SectionPatch):
+    plan = _plan(request, account_id, plan_id)
+    return services.update_section(plan, _section_key(key), by=request.user, version=payload.version, content=payload.content)
+
+
+@router.get(PLAN + "/sections/{key}/versions", response=list[SectionVersionOut], summary="The section's saved versions, newest first")
+def section_versions(request, account_id: int, plan_id: int, key: str):
+    return services.section_versions(services.section(_plan(request, account_id, plan_id), _section_key(key)))
+
+
+@router.post(PLAN + "/sections/{key}/restore", response={200: SectionOut, 409: ConflictOut}, summary="Restore an earlier version of a section")
+@conflicts
+def restore_section(request, account_id: int, plan_id: int, key: str, payload: RestoreIn):
+    row = services.section(_plan(request, account_id, plan_id), _section_key(key))
+    return services.restore_section(row, by=request.user, history_id=payload.history_id, version=payload.version)
+
+
+# ---------------------------------------------------------------- goals
+
+
+@router.get(PLAN + "/goals/", response=list[GoalDetailOut], summary="The plan's goals with their actions and measured values")
+def list_goals(request, account_id: int, plan_id: int):
+    return detail(services.plan_view(_plan(request, account_id, plan_id)))["goals"]
+
+
+@router.post(PLAN + "/goals/", response={201: GoalOut}, summary="Add a goal")
+def add_goal(request, account_id: int, plan_id: int, payload: GoalIn):
+    plan = _plan(request, account_id, plan_id)
+    try:
+        goal = services.add_goal(plan, by=request.user, data=_goal_data(payload.dict()))
+    except ValidationError as error:
+        raise _renamed(error, API_NAMES) from None
+    return Status(201, goal)
+
+
+@router.get(PLAN + "/goals/{goal_id}", response=GoalOut, summary="One goal")
+def get_goal(request, account_id: int, plan_id: int, goal_id: int):
+    return _goal(request, account_id, plan_id, goal_id)
+
+
+@router.patch(PLAN + "/goals/{goal_id}", response={200: GoalOut, 409: ConflictOut}, summary="Change a goal")
+@conflicts
+def patch_goal(request, account_id: int, plan_id: int, goal_id: int, payload: GoalPatch):
+    goal = _goal(request, account_id, plan_id, goal_id)
+    data = payload.dict(exclude_unset=True)
+    version = data.pop("version")
+    try:
+        return services.update_goal(goal, by=request.user, version=version, changes=_goal_data(data))
+    except ValidationError as error:
+        raise _renamed(error, API_NAMES) from None
+
+
+@router.delete(PLAN + "/goals/{goal_id}", response={204: None, 409: ConflictOut}, summary="Remove a goal and its actions")
+@conflicts
+def remove_goal(request, account_id: int, plan_id: int, goal_id: int, payload: Query[DeleteIn]):
+    services.remove_goal(_goal(request, account_id, plan_id, goal_id), by=request.user, version=payload.version)
+    return Status(204, None)
+
+
+# ---------------------------------------------------------------- actions
+
+
+@router.post(PLAN + "/actions/", response={201: ActionOut}, summary="Add an action under a goal")
+def add_action(request, account_id: int, plan_id: int, payload: ActionIn):
+    plan = _plan(request, account_id, plan_id)
+    data = payload.dict()
+    try:
+        data = _action_data(request, plan, data)
+        action = services.add_action(data.pop("goal"), by=request.user, data=data)
+    except ValidationError as error:
+        raise _renamed(error, API_NAMES) from None
+    return Status(201, action)
+
+
+@router.get(PLAN + "/actions/{action_id}", response=ActionOut, summary="One action")
+def get_action(request, account_id: int, plan_id: int, action_id: int):
+    return _action(request, account_id, plan_id, action_id)
+
+
+@router.patch(PLAN + "/actions/{action_id}", response={200: ActionOut, 409: ConflictOut}, summary="Change an action")
+@conflicts
+def patch_action(request, account_id: int, plan_id: int, action_id: int, payload: ActionPatch):
+    action = _action(request, account_id, plan_id, action_id)
+    data = payload.dict(exclude_unset=True)
+    version = data.pop("version")
+    try:
+        return services.update_action(action, by=request.user, version=version,
+                                      changes=_action_data(request, action.plan, data))
+    except ValidationError as error:
+        raise _renamed(error, API_NAMES) from None
+
+
+@router.delete(PLAN + "/actions/{action_id}", response={204: None, 409: ConflictOut}, summary="Remove an action")
+@conflicts
+def remove_action(request, account_id: int, plan_id: int, action_id: int, payload: Query[DeleteIn]):
+    services.remove_action(_action(request, account_id, plan_id, action_id), by=request.user, version=payload.version)
+    return Status(204, None)

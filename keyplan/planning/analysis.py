@@ -1,0 +1,220 @@
+"""Plan computations: section content, dependency cycles, decision-maker coverage, the quality checklist.
+
+Pure functions over plain values (``Item``, the relationships' ``Person``): no Django, no
+database. ``services.py`` turns rows into these values. Check codes are English codes; the
+web layer translates them by code.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+# ---------------------------------------------------------------- vocabulary
+
+# What each written section holds: a text, or a list of short entries (one a line in the form).
+SECTIONS: dict[str, dict[str, str]] = {
+    "relationships": {"summary": "text"},
+    "business": {"goals": "list", "financial_health": "list", "initiatives": "list", "customers": "list",
+                 "competitors": "list"},
+    "swot": {"strengths": "list", "weaknesses": "list", "opportunities": "list", "threats": "list"},
+    "value": {"potential": "text"},
+}
+TEXT_LIMIT = 5000  # characters of a text field
+ENTRY_LIMIT = 300  # characters of one list entry
+ENTRIES_LIMIT = 50  # entries of one list
+
+CLOSED_GOAL = ("achieved", "dropped")
+CLOSED_ACTION = ("done", "dropped")
+HORIZONS = ("short", "mid", "long")
+REVIEW_CADENCE_DAYS = 90  # a plan not reviewed for longer is no longer living
+
+
+def empty_section(key: str) -> dict:
+    return {name: ("" if kind == "text" else []) for name, kind in SECTIONS[key].items()}
+
+
+def section_filled(key: str, content: Mapping) -> bool:
+    """Whether a section says something: every text written and, for lists, every list with an entry
+    (the customer's business asks for its goals and at least one more list)."""
+    fields = SECTIONS[key]
+    if key == "business":
+        return bool(content.get("goals")) and any(content.get(name) for name in fields if name != "goals")
+    return all(content.get(name) for name in fields)
+
+
+# ---------------------------------------------------------------- goals and actions as the computations see them
+
+
+@dataclass(frozen=True)
+class Item:
+    """A goal (``goal_id`` None) or an action of a plan."""
+
+    id: int
+    title: str
+    status: str
+    owner_id: int | None = None
+    start: datetime.date | None = None
+    due: datetime.date | None = None
+    goal_id: int | None = None
+    horizon: str = ""
+    target_value: Decimal | None = None
+    stakeholder_id: int | None = None
+    milestone: bool = False
+    depends_on: tuple[int, ...] = ()
+
+    @property
+    def is_goal(self) -> bool:
+        return self.goal_id is None
+
+    @property
+    def closed(self) -> bool:
+        return self.status in (CLOSED_GOAL if self.is_goal else CLOSED_ACTION)
+
+    def overdue(self, today: datetime.date) -> bool:
+        return not self.closed and self.due is not None and self.due < today
+
+
+def find_cycle(edges: Mapping[int, Iterable[int]]) -> list[int] | None:
+    """A dependency cycle in ``edges`` (action → the actions it depends on), as the ids along it, or None."""
+    state: dict[int, int] = {}  # 1: on the current path, 2: done
+    for root in sorted(edges):
+        if state.get(root):
+            continue
+        stack: list[tuple[int, list[int]]] = [(root, sorted(edges.get(root, ())))]
+        path = [root]
+        state[root] = 1
+        while stack:
+            node, todo = stack[-1]
+            if not todo:
+                stack.pop()
+                path.pop()
+                state[node] = 2
+                continue
+            nxt = todo.pop(0)
+            if state.get(nxt) == 1:
+                return path[path.index(nxt):] + [nxt]
+            if not state.get(nxt):
+                state[nxt] = 1
+                path.append(nxt)
+                stack.append((nxt, sorted(edges.get(nxt, ()))))
+    return None
+
+
+# ---------------------------------------------------------------- relationships
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """How well the team covers the customer's decision makers (people: the relationships' Person values)."""
+
+    decision_makers: int
+    covered: int  # by a relationship owner or an open action of the plan
+    in_contact: int
+    supporters: int
+    critics: int
+    neutral: int
+    uncovered: tuple = ()  # the Person values of decision makers nobody covers
+
+    @property
+    def share(self) -> float | None:
+        return self.covered / self.decision_makers if self.decision_makers else None
+
+
+def coverage(people: Sequence, action_stakeholders: Iterable[int]) -> Coverage:
+    targeted = set(action_stakeholders)
+    deciders = [p for p in people if p.decides]
+    covered = [p for p in deciders if p.owner_id is not None or p.id in targeted]
+    return Coverage(
+        decision_makers=len(deciders),
+        covered=len(covered),
+        in_contact=sum(1 for p in deciders if p.contact != "none"),
+        supporters=sum(1 for p in people if p.sentiment == "supporter"),
+        critics=sum(1 for p in people if p.sentiment == "critic"),
+        neutral=sum(1 for p in people if p.sentiment == "neutral"),
+        uncovered=tuple(sorted((p for p in deciders if p not in covered), key=lambda p: p.name.casefold())),
+    )
+
+
+# ---------------------------------------------------------------- quality
+
+
+@dataclass(frozen=True)
+class Check:
+    code: str
+    ok: bool
+    names: tuple[str, ...] = ()  # what fails it (goals, people), for the message
+    count: int = 0
+
+    def as_dict(self) -> dict:
+        return {"code": self.code, "ok": self.ok, "names": list(self.names), "count": self.count}
+
+
+@dataclass(frozen=True)
+class Quality:
+    checks: tuple[Check, ...]
+    living: bool
+
+    @property
+    def passed(self) -> int:
+        return sum(1 for c in self.checks if c.ok)
+
+    @property
+    def score(self) -> float:
+        return self.passed / len(self.checks) if self.checks else 0.0
+
+    def as_dict(self) -> dict:
+        return {"score": round(self.score, 4), "passed": self.passed, "total": len(self.checks), "living": self.living,
+                "checks": [c.as_dict() for c in self.checks]}
+
+
+@dataclass(frozen=True)
+class PlanFacts:
+    state: str
+    starts: datetime.date
+    ends: datetime.date
+    summary: str
+    reviewed_at: datetime.date | None
+    sections: Mapping[str, Mapping] = field(default_factory=dict)
+    goals: Sequence[Item] = ()
+    actions: Sequence[Item] = ()
+    uncovered: Sequence[str] = ()  # names of decision makers covered by neither an owner nor an action
+
+
+def quality(plan: PlanFacts, *, today: datetime.date) -> Quality:
+    """The plan's checklist, each check with what fails it. A plan is *living* when it is active,
+    its period runs today, and it was reviewed within the cadence."""
+    open_goals = [g for g in plan.goals if not g.closed]
+    open_actions = [a for a in plan.actions if not a.closed]
+    with_action = {a.goal_id for a in plan.actions}
+    reviewed = plan.reviewed_at is not None and (today - plan.reviewed_at).days <= REVIEW_CADENCE_DAYS
+    incomplete = [g.title for g in open_goals if g.owner_id is None or g.target_value is None or g.due is None]
+    overdue = [a.title for a in open_actions if a.overdue(today)]
+    horizons = {g.horizon for g in open_goals}
+    checks = (
+        Check("summary", bool(plan.summary.strip())),
+        *(Check(f"section_{key}", section_filled(key, plan.sections.get(key, {}))) for key in SECTIONS),
+        Check("goals_horizons", horizons >= set(HORIZONS),
+              tuple(h for h in HORIZONS if h not in horizons)),
+        Check("goals_complete", bool(open_goals) and not incomplete, tuple(incomplete), len(incomplete)),
+        Check("goals_actions", bool(open_goals) and all(g.id in with_action for g in open_goals),
+              tuple(g.title for g in open_goals if g.id not in with_action)),
+        Check("decision_makers", not plan.uncovered, tuple(plan.uncovered), len(plan.uncovered)),
+        Check("no_overdue", not overdue, tuple(overdue), len(overdue)),
+        Check("reviewed", reviewed),
+    )
+    living = plan.state == "active" and plan.starts <= today <= plan.ends and reviewed
+    return Quality(checks, living)
+
+
+def progress(current: Decimal | float | None, target: Decimal | float | None) -> float | None:
+    """How far a goal is: current / target, None when either is missing or the target is 0."""
+    if current is None or target is None or not target:
+        return None
+    return float(current) / float(target)
+
+
+def growth(now: float, before: float) -> float | None:
+    return (now - before) / before if before > 0 else None

@@ -1,0 +1,53 @@
+"""``keyplan plans``: every key account's current plan and its quality, from the shell.
+
+A thin adapter over the same service as the Plans page; ``keyplan/cli.py`` registers it.
+Exit codes: 0 done, 2 bad arguments (unknown user).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def cmd_plans(args) -> int:
+    from keyplan.core.models import Role, User
+    from keyplan.planning import services
+
+    if args.as_user:
+        user = User.objects.filter(username=args.as_user, is_active=True).first()
+        if user is None:
+            print(f"keyplan: error: no active user is named {args.as_user!r}", file=sys.stderr)
+            return 2
+    else:  # the operator at the shell reads the whole portfolio, as a viewer would
+        user = User(username="keyplan", role=Role.VIEWER)
+    rows = services.portfolio(user, kam=args.kam)
+    if args.not_living:
+        rows = [r for r in rows if not r.living]
+    if args.json:
+        print(json.dumps({"items": [services.portfolio_dict(r) for r in rows], "count": len(rows)}, indent=2,
+                         ensure_ascii=False))
+        return 0
+    if not rows:
+        print("No key account.")
+        return 0
+    width = max(len(r.account.name) for r in rows)
+    for r in rows:
+        if r.plan is None:
+            state = "no plan"
+        else:
+            state = f"{r.plan.period} {r.plan.state}" + (" living" if r.living else "")
+        quality = f"{r.quality.passed}/{len(r.quality.checks)}" if r.quality else "-"
+        overdue = f"  {r.overdue} overdue" if r.overdue else ""
+        print(f"{r.account.name:<{width}}  {state:<24} quality {quality:>5}{overdue}")
+    return 0
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("plans", help="key accounts with their current plan and its quality, not living plans first")
+    p.add_argument("--kam", type=int, help="user id of a key account manager: only their key accounts")
+    p.add_argument("--not-living", action="store_true", help="only key accounts without a living plan")
+    p.add_argument("--as", dest="as_user", metavar="USERNAME", help="only what this user may see (default: every account)")
+    p.add_argument("--json", action="store_true", help="print JSON ({items, count})")
+    p.set_defaults(func=cmd_plans)

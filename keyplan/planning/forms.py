@@ -1,0 +1,150 @@
+"""Web forms of the plan pages. Every edit form carries the ``version`` it was read at."""
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+from keyplan.planning import analysis, services
+from keyplan.planning.models import AccountPlan, Action, Goal
+from keyplan.relationships.models import Stakeholder
+
+DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+SECTION_LABELS = {
+    "summary": _("Summary"),
+    "goals": _("Their business goals"),
+    "financial_health": _("Financial health (figures)"),
+    "initiatives": _("Current initiatives"),
+    "customers": _("Their customers"),
+    "competitors": _("Their competitors"),
+    "strengths": _("Strengths"),
+    "weaknesses": _("Weaknesses"),
+    "opportunities": _("Opportunities"),
+    "threats": _("Threats"),
+    "potential": _("Potential growth"),
+}
+SECTION_HELP = {
+    "summary": _("Your reading of the relationships: who carries us, whom we must win, and how."),
+    "potential": _("Where the account can grow, and what that is worth."),
+}
+
+
+class Versioned(forms.Form):
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+
+
+class ServiceChecked:
+    """Model forms whose rules (dates in order, one period per account…) the services check and name by field.
+
+    A rule the model also holds as a constraint is checked here first with the services' own
+    check, so that its message lands on the field (a failed field leaves the constraint unchecked).
+    """
+
+    def validate_unique(self):
+        pass
+
+    def _service_check(self, check, *names) -> None:
+        values = [self.cleaned_data.get(name) for name in names]
+        try:
+            check(*values)
+        except ValidationError as error:
+            for name, messages in error.message_dict.items():
+                self.add_error(name if name in self.fields else None, messages)
+
+
+class PlanCreateForm(forms.Form):
+    period = forms.CharField(label=_("Period"), max_length=20, initial="FY",
+                             help_text=_("FY and a year (FY2027) is that calendar year; otherwise give the dates."))
+    starts = forms.DateField(label=_("Starts"), required=False, widget=DATE)
+    ends = forms.DateField(label=_("Ends"), required=False, widget=DATE)
+
+
+class PlanForm(ServiceChecked, forms.ModelForm):
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+
+    class Meta:
+        model = AccountPlan
+        fields = ["period", "starts", "ends", "summary"]
+        widgets = {"starts": DATE, "ends": DATE, "summary": forms.Textarea(attrs={"rows": 5})}
+
+    def clean(self):
+        data = super().clean()
+        if self.cleaned_data.get("period"):
+            self._service_check(services.period_dates, "period", "starts", "ends")
+        return data
+
+    def changes(self) -> dict:
+        return {name: self.cleaned_data[name] for name in self._meta.fields}
+
+
+class SectionForm(Versioned):
+    """The fields of one section (analysis.SECTIONS): texts, and lists written one entry a line."""
+
+    def __init__(self, *args, key: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.key = key
+        for name, kind in analysis.SECTIONS[key].items():
+            rows = 6 if kind == "text" else 4
+            self.fields[name] = forms.CharField(
+                label=SECTION_LABELS[name], required=False, max_length=analysis.TEXT_LIMIT if kind == "text" else 20_000,
+                widget=forms.Textarea(attrs={"rows": rows}),
+                help_text=SECTION_HELP.get(name, _("One entry a line.") if kind == "list" else ""),
+            )
+
+    @staticmethod
+    def initial_for(row) -> dict:
+        initial = {"version": row.version}
+        for name, kind in analysis.SECTIONS[row.key].items():
+            value = row.content.get(name, "" if kind == "text" else [])
+            initial[name] = value if kind == "text" else "\n".join(value)
+        return initial
+
+    def content(self) -> dict:
+        return {name: self.cleaned_data[name] for name in analysis.SECTIONS[self.key]}
+
+
+class GoalForm(ServiceChecked, forms.ModelForm):
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1, required=False)
+
+    class Meta:
+        model = Goal
+        fields = ["title", "horizon", "owner", "metric", "target_value", "current_value", "due", "status", "description"]
+        widgets = {"due": DATE, "description": forms.Textarea(attrs={"rows": 3})}
+
+    def __init__(self, *args, plan: AccountPlan, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].queryset = services.assignable_users(plan.account)
+
+    def changes(self) -> dict:
+        return {name: self.cleaned_data[name] for name in self._meta.fields}
+
+
+class ActionForm(ServiceChecked, forms.ModelForm):
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1, required=False)
+
+    class Meta:
+        model = Action
+        fields = ["title", "goal", "owner", "start", "due", "status", "milestone", "stakeholder", "depends_on", "notes"]
+        widgets = {"start": DATE, "due": DATE, "notes": forms.Textarea(attrs={"rows": 3}),
+                   "depends_on": forms.SelectMultiple(attrs={"size": 5})}
+
+    def __init__(self, *args, plan: AccountPlan, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["goal"].queryset = plan.goals.order_by("horizon", "pk")
+        self.fields["owner"].queryset = services.assignable_users(plan.account)
+        self.fields["stakeholder"].queryset = Stakeholder.objects.filter(account=plan.account).active().order_by("name")
+        others = plan.actions.order_by("goal", "start", "pk")
+        if self.instance.pk:
+            others = others.exclude(pk=self.instance.pk)
+        self.fields["depends_on"].queryset = others
+        self.fields["depends_on"].required = False
+
+    def clean(self):
+        data = super().clean()
+        self._service_check(services.check_action_dates, "start", "due")
+        return data
+
+    def changes(self) -> dict:
+        data = {name: self.cleaned_data[name] for name in self._meta.fields}
+        data["depends_on"] = [a.pk for a in data["depends_on"]]
+        return data

@@ -1,0 +1,195 @@
+"""Account plans: one per key account and period, its sections, goals and the actions under them.
+
+Every resource a person edits carries an integer ``version``: a write names the version it
+read, and a stale one is refused (services.Conflict) instead of overwriting someone else's
+change. History (django-simple-history) keeps every earlier state; a section can be restored.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
+from simple_history.models import HistoricalRecords
+
+from keyplan.accounts.models import Account
+from keyplan.planning import analysis
+from keyplan.relationships.models import Stakeholder
+
+
+class PlanState(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    ACTIVE = "active", pgettext_lazy("plan state", "Active")
+    ARCHIVED = "archived", pgettext_lazy("plan state", "Archived")
+
+
+class SectionKey(models.TextChoices):
+    RELATIONSHIPS = "relationships", _("Relationships")
+    BUSINESS = "business", _("The customer's business")
+    SWOT = "swot", _("SWOT analysis")
+    VALUE = "value", _("Account value")
+
+
+class Horizon(models.TextChoices):
+    SHORT = "short", _("Short term")
+    MID = "mid", _("Mid term")
+    LONG = "long", _("Long term")
+
+
+class GoalStatus(models.TextChoices):
+    OPEN = "open", pgettext_lazy("goal status", "Open")
+    ON_TRACK = "on_track", _("On track")
+    AT_RISK = "at_risk", _("At risk")
+    ACHIEVED = "achieved", _("Achieved")
+    DROPPED = "dropped", _("Dropped")
+
+
+class ActionStatus(models.TextChoices):
+    NOT_STARTED = "not_started", _("Not started")
+    IN_PROGRESS = "in_progress", _("In progress")
+    BLOCKED = "blocked", _("Blocked")
+    DONE = "done", _("Done")
+    DROPPED = "dropped", _("Dropped")
+
+
+class Metric(models.TextChoices):
+    MANUAL = "manual", _("Entered by hand")
+    REVENUE = "revenue_12m", _("Revenue, last 12 months")
+    DECISION_MAKERS = "decision_makers_covered", _("Decision makers covered")
+
+
+assert set(analysis.SECTIONS) == set(SectionKey.values)  # one list of sections, two places: keep them in step
+assert set(analysis.CLOSED_GOAL) <= set(GoalStatus.values) and set(analysis.CLOSED_ACTION) <= set(ActionStatus.values)
+
+
+class PlanQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "PlanQuerySet":
+        """Plans of the accounts ``user`` may see: the account's reach is the plan's."""
+        return self.filter(account__in=Account.objects.visible_to(user))
+
+
+class AccountPlan(models.Model):
+    """The plan of one key account for one period (e.g. FY2027)."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="plans")
+    period = models.CharField(_("period"), max_length=20, help_text=_("For example FY2027."))
+    starts = models.DateField(_("starts"))
+    ends = models.DateField(_("ends"))
+    state = models.CharField(_("state"), max_length=10, choices=PlanState.choices, default=PlanState.DRAFT)
+    summary = models.TextField(_("summary"), blank=True, help_text=_("Your one-paragraph view of the account."))
+    reviewed_at = models.DateField(_("last reviewed"), null=True, blank=True)
+    copied_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                                    verbose_name=_("copied from"))
+    version = models.PositiveIntegerField(default=1)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords(excluded_fields=["created_at", "updated_at", "copied_from", "created_by"])
+    objects = PlanQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["account", "-starts", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "period"], name="plan_period_unique"),
+            models.UniqueConstraint(fields=["account"], condition=Q(state="active"), name="plan_one_active"),
+            models.CheckConstraint(condition=Q(ends__gte=F("starts")), name="plan_ends_after_start"),
+            models.CheckConstraint(condition=Q(state__in=PlanState.values), name="plan_state_valid"),
+        ]
+        indexes = [models.Index(fields=["state", "account"])]
+
+    def __str__(self) -> str:
+        return f"{self.account} · {self.period}"
+
+    @property
+    def is_archived(self) -> bool:
+        return self.state == PlanState.ARCHIVED
+
+
+class PlanSection(models.Model):
+    """One written section of a plan; its content is a dict of texts and lists (analysis.SECTIONS)."""
+
+    plan = models.ForeignKey(AccountPlan, on_delete=models.CASCADE, related_name="sections")
+    key = models.CharField(_("section"), max_length=20, choices=SectionKey.choices)
+    content = models.JSONField(_("content"), default=dict)
+    version = models.PositiveIntegerField(default=1)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords(excluded_fields=["updated_at"])
+
+    class Meta:
+        ordering = ["plan", "key"]
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "key"], name="plan_section_unique"),
+            models.CheckConstraint(condition=Q(key__in=SectionKey.values), name="plan_section_key_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.plan} · {self.get_key_display()}"
+
+
+class Goal(models.Model):
+    plan = models.ForeignKey(AccountPlan, on_delete=models.CASCADE, related_name="goals")
+    title = models.CharField(_("goal"), max_length=200)
+    description = models.TextField(_("description"), blank=True)
+    horizon = models.CharField(_("horizon"), max_length=10, choices=Horizon.choices, default=Horizon.SHORT)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("owner"), null=True, blank=True,
+                              on_delete=models.SET_NULL, related_name="plan_goals")
+    metric = models.CharField(_("measured by"), max_length=30, choices=Metric.choices, default=Metric.MANUAL)
+    target_value = models.DecimalField(_("target value"), max_digits=18, decimal_places=2, null=True, blank=True)
+    current_value = models.DecimalField(_("current value"), max_digits=18, decimal_places=2, null=True, blank=True,
+                                        help_text=_("For goals measured by hand; computed ones are measured by Keyplan."))
+    due = models.DateField(_("due"), null=True, blank=True)
+    status = models.CharField(_("status"), max_length=10, choices=GoalStatus.choices, default=GoalStatus.OPEN)
+    carried_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    history = HistoricalRecords(excluded_fields=["created_at", "carried_from"])
+
+    class Meta:
+        ordering = ["plan", "horizon", "due", "pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(horizon__in=Horizon.values), name="goal_horizon_valid"),
+            models.CheckConstraint(condition=Q(status__in=GoalStatus.values), name="goal_status_valid"),
+            models.CheckConstraint(condition=Q(metric__in=Metric.values), name="goal_metric_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Action(models.Model):
+    """A step of the strategy under a goal; may point to the stakeholder it works on."""
+
+    plan = models.ForeignKey(AccountPlan, on_delete=models.CASCADE, related_name="actions")
+    goal = models.ForeignKey(Goal, on_delete=models.CASCADE, related_name="actions", verbose_name=_("goal"))
+    title = models.CharField(_("action"), max_length=200)
+    notes = models.TextField(_("notes"), blank=True)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("owner"), null=True, blank=True,
+                              on_delete=models.SET_NULL, related_name="plan_actions")
+    start = models.DateField(_("start"), null=True, blank=True)
+    due = models.DateField(_("due"), null=True, blank=True)
+    status = models.CharField(_("status"), max_length=12, choices=ActionStatus.choices, default=ActionStatus.NOT_STARTED)
+    milestone = models.BooleanField(_("milestone"), default=False)
+    stakeholder = models.ForeignKey(Stakeholder, verbose_name=_("stakeholder"), null=True, blank=True,
+                                    on_delete=models.SET_NULL, related_name="plan_actions")
+    depends_on = models.ManyToManyField("self", symmetrical=False, blank=True, related_name="dependents",
+                                        verbose_name=_("depends on"))
+    carried_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    history = HistoricalRecords(excluded_fields=["created_at", "carried_from"], m2m_fields=[depends_on])
+
+    class Meta:
+        ordering = ["goal", "start", "due", "pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(due__isnull=True) | Q(start__isnull=True) | Q(due__gte=F("start")),
+                                   name="action_due_after_start"),
+            models.CheckConstraint(condition=Q(status__in=ActionStatus.values), name="action_status_valid"),
+        ]
+        indexes = [models.Index(fields=["plan", "status"])]
+
+    def __str__(self) -> str:
+        return self.title

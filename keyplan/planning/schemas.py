@@ -1,0 +1,201 @@
+"""API input and output shapes for account plans; the rules stay in the services."""
+
+import datetime
+from decimal import Decimal
+from typing import Any
+
+from ninja import Field, Schema
+
+from keyplan.accounts.schemas import UserRef
+
+
+class PlanOut(Schema):
+    id: int
+    account_id: int
+    period: str
+    starts: datetime.date
+    ends: datetime.date
+    state: str
+    summary: str
+    reviewed_at: datetime.date | None
+    copied_from_id: int | None
+    version: int
+    created_at: datetime.datetime
+    updated_at: datetime.datetime
+
+
+class PortfolioRowOut(Schema):
+    account: dict[str, Any] = Field(..., description="id, external_id, name")
+    kam: str
+    plan: dict[str, Any] | None = Field(None, description="The current plan: the active one, else the newest draft")
+    living: bool = Field(..., description="An active plan for today's period, reviewed within the cadence")
+    quality: dict[str, Any] | None
+    overdue_actions: int
+
+
+class PortfolioPage(Schema):
+    items: list[PortfolioRowOut]
+    count: int
+
+
+class PlanIn(Schema):
+    period: str = Field(..., max_length=20, description="For example FY2027; FY and a year gives that calendar year")
+    starts: datetime.date | None = None
+    ends: datetime.date | None = None
+    summary: str = Field("", max_length=5000)
+
+
+class PlanPatch(Schema):
+    version: int = Field(..., description="The version you read; a stale one is answered with 409")
+    period: str | None = Field(None, max_length=20)
+    starts: datetime.date | None = None
+    ends: datetime.date | None = None
+    summary: str | None = Field(None, max_length=5000)
+
+
+class PlanStateIn(Schema):
+    state: str = Field(..., description="active or archived")
+    version: int | None = None
+
+
+class ReviewIn(Schema):
+    version: int | None = None
+    on: datetime.date | None = None
+
+
+class SectionOut(Schema):
+    key: str
+    content: dict[str, Any]
+    version: int
+    updated_at: datetime.datetime
+
+
+class SectionPatch(Schema):
+    version: int
+    content: dict[str, Any]
+
+
+class SectionVersionOut(Schema):
+    history_id: int
+    version: int
+    when: datetime.datetime
+    who: str
+    content: dict[str, Any]
+
+
+class RestoreIn(Schema):
+    history_id: int
+    version: int | None = None
+
+
+class ActionOut(Schema):
+    id: int
+    plan_id: int
+    goal_id: int
+    title: str
+    notes: str
+    owner: UserRef | None
+    start: datetime.date | None
+    due: datetime.date | None
+    status: str
+    milestone: bool
+    stakeholder_id: int | None
+    depends_on: list[int]
+    version: int
+
+    @staticmethod
+    def resolve_depends_on(action) -> list[int]:
+        return sorted(a.pk for a in action.depends_on.all())
+
+
+class GoalOut(Schema):
+    id: int
+    plan_id: int
+    title: str
+    description: str
+    horizon: str
+    owner: UserRef | None
+    metric: str
+    target_value: Decimal | None
+    current_value: Decimal | None = Field(None, description="Entered by hand (metric 'manual')")
+    due: datetime.date | None
+    status: str
+    version: int
+
+
+class GoalDetailOut(GoalOut):
+    measured: float | None = Field(None, description="The current value as Keyplan measures it, or the one entered")
+    progress: float | None = None
+    overdue: bool = False
+    actions: list[ActionOut] = []
+
+
+class PlanDetailOut(PlanOut):
+    sections: list[SectionOut]
+    swot: dict[str, list[str]]
+    goals: list[GoalDetailOut]
+    relationships: dict[str, Any]
+    value: dict[str, Any]
+    quality: dict[str, Any]
+
+
+class GoalIn(Schema):
+    title: str = Field(..., max_length=200)
+    description: str = Field("", max_length=5000)
+    horizon: str = "short"
+    owner_id: int | None = None
+    metric: str = "manual"
+    target_value: Decimal | None = None
+    current_value: Decimal | None = None
+    due: datetime.date | None = None
+    status: str = "open"
+
+
+class GoalPatch(Schema):
+    version: int
+    title: str | None = Field(None, max_length=200)
+    description: str | None = Field(None, max_length=5000)
+    horizon: str | None = None
+    owner_id: int | None = None
+    metric: str | None = None
+    target_value: Decimal | None = None
+    current_value: Decimal | None = None
+    due: datetime.date | None = None
+    status: str | None = None
+
+
+class ActionIn(Schema):
+    goal_id: int
+    title: str = Field(..., max_length=200)
+    notes: str = Field("", max_length=5000)
+    owner_id: int | None = None
+    start: datetime.date | None = None
+    due: datetime.date | None = None
+    status: str = "not_started"
+    milestone: bool = False
+    stakeholder_id: int | None = None
+    depends_on: list[int] = Field(default_factory=list, max_length=100)
+
+
+class ActionPatch(Schema):
+    version: int
+    goal_id: int | None = None
+    title: str | None = Field(None, max_length=200)
+    notes: str | None = Field(None, max_length=5000)
+    owner_id: int | None = None
+    start: datetime.date | None = None
+    due: datetime.date | None = None
+    status: str | None = None
+    milestone: bool | None = None
+    stakeholder_id: int | None = None
+    depends_on: list[int] | None = Field(None, max_length=100)
+
+
+class ConflictOut(Schema):
+    detail: str
+    version: int
+    current: dict[str, Any]
+
+
+class DeleteIn(Schema):
+    version: int | None = None

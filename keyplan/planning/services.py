@@ -1,0 +1,758 @@
+"""What may happen to account plans, their sections, goals and actions, and what a plan shows.
+
+Every write is one function: permission, validation, one transaction, history, in that order.
+A write names the ``version`` of the row it read; a stale one raises ``Conflict`` and
+nothing is written. Views, the API, the CLI and the demo all go through here.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Prefetch, Q, Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from keyplan.accounts import services as accounts
+from keyplan.accounts.models import Account, TeamMember, TeamRole, Tier
+from keyplan.core import history
+from keyplan.core.history import LogEntry
+from keyplan.core.models import Role, User
+from keyplan.planning import analysis
+from keyplan.planning.models import (
+    AccountPlan,
+    Action,
+    ActionStatus,
+    Goal,
+    GoalStatus,
+    Horizon,
+    Metric,
+    PlanSection,
+    PlanState,
+    SectionKey,
+)
+from keyplan.relationships import analysis as relationships_analysis
+from keyplan.relationships import services as relationships
+from keyplan.relationships.models import Stakeholder
+
+FIRST_DAY = datetime.date(2000, 1, 1)
+LAST_DAY = datetime.date(2100, 12, 31)
+MAX_VALUE = Decimal("1e15")
+PLAN_FIELDS = ("period", "starts", "ends", "summary")
+GOAL_FIELDS = ("title", "description", "horizon", "owner", "metric", "target_value", "current_value", "due", "status")
+ACTION_FIELDS = ("goal", "title", "notes", "owner", "start", "due", "status", "milestone", "stakeholder", "depends_on")
+FISCAL_YEAR = re.compile(r"^FY\s?(\d{4})$", re.IGNORECASE)
+
+
+class Conflict(Exception):
+    """Someone saved the row since the writer read it: nothing was written; ``current`` is the row as stored."""
+
+    def __init__(self, current):
+        super().__init__(f"version {current.version} is current")
+        self.current = current
+
+
+# ---------------------------------------------------------------- permissions and checks
+
+
+def can_edit(user: User, account: Account) -> bool:
+    return accounts.can_edit(user, account)
+
+
+def _require_edit(user: User, plan: AccountPlan) -> None:
+    if not can_edit(user, plan.account):
+        raise PermissionDenied(_("You may not change this account's plans."))
+    if plan.state == PlanState.ARCHIVED:
+        raise ValidationError({"state": _("An archived plan is kept as it was; start a new period instead.")})
+
+
+def _check_version(row, version: int | None) -> None:
+    if version is not None and version != row.version:
+        raise Conflict(row)
+
+
+def _check_fields(data: dict, allowed: Sequence[str]) -> None:
+    unknown = sorted(set(data) - set(allowed))
+    if unknown:
+        raise ValidationError({name: _("This field cannot be set here.") for name in unknown})
+
+
+def _check_date(name: str, value) -> None:
+    if value is not None and not FIRST_DAY <= value <= LAST_DAY:
+        raise ValidationError({name: _("Give a date between %(first)s and %(last)s.")
+                               % {"first": FIRST_DAY.isoformat(), "last": LAST_DAY.isoformat()}})
+
+
+def _text(name: str, value, *, limit: int, required: bool = False) -> str:
+    value = (value or "").strip()
+    if required and not value:
+        raise ValidationError({name: _("This field is required.")})
+    if len(value) > limit:
+        raise ValidationError({name: _("Keep it to %(limit)s characters (it has %(count)s).")
+                               % {"limit": limit, "count": len(value)}})
+    return value
+
+
+def _amount(name: str, value) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        raise ValidationError({name: _("Give a number.")}) from None
+    if not amount.is_finite() or abs(amount) >= MAX_VALUE:
+        raise ValidationError({name: _("Give a number below a thousand trillion.")})
+    return amount.quantize(Decimal("0.01"))
+
+
+def _check_choice(name: str, value: str, choices) -> None:
+    if value not in choices.values:
+        raise ValidationError({name: _("Choose one of: %(choices)s.") % {"choices": ", ".join(choices.values)}})
+
+
+def assignable_users(account: Account):
+    """Who may own a goal or an action: the account team, and the leads and admins who edit every account."""
+    return User.objects.filter(is_active=True).filter(
+        Q(team_memberships__account=account) | Q(role__in=[Role.ADMIN, Role.KAM_LEAD]) | Q(is_superuser=True)
+    ).distinct().order_by("first_name", "last_name", "username")
+
+
+def _check_owner(account: Account, owner: User | None, name: str = "owner") -> None:
+    if owner is not None and not assignable_users(account).filter(pk=owner.pk).exists():
+        raise ValidationError({name: _("%(user)s is not on this account's team.") % {"user": owner}})
+
+
+def _save(row, *, by: User) -> None:
+    row._history_user = by
+    row.save()
+
+
+# ---------------------------------------------------------------- plans
+
+
+def period_dates(period: str, starts, ends) -> tuple[datetime.date, datetime.date]:
+    match = FISCAL_YEAR.match(period)
+    if (starts is None or ends is None) and match:
+        year = int(match.group(1))
+        starts = starts or datetime.date(year, 1, 1)
+        ends = ends or datetime.date(year, 12, 31)
+    if starts is None:
+        raise ValidationError({"starts": _("Give the first day of the period (or name it FY and a year, e.g. FY2027).")})
+    if ends is None:
+        raise ValidationError({"ends": _("Give the last day of the period.")})
+    _check_date("starts", starts)
+    _check_date("ends", ends)
+    if ends < starts:
+        raise ValidationError({"ends": _("The period ends before it starts.")})
+    return starts, ends
+
+
+def latest_plan(account: Account) -> AccountPlan | None:
+    return account.plans.order_by("-starts", "-pk").first()
+
+
+def current_plan(account: Account) -> AccountPlan | None:
+    """The active plan, else the newest draft, else the newest plan."""
+    plans = account.plans.order_by("-starts", "-pk")
+    return plans.filter(state=PlanState.ACTIVE).first() or plans.filter(state=PlanState.DRAFT).first() or plans.first()
+
+
+@transaction.atomic
+def create_plan(account: Account, *, by: User, period: str, starts: datetime.date | None = None,
+                ends: datetime.date | None = None, summary: str = "") -> AccountPlan:
+    """A new draft plan for ``period``. When the account had a plan before, the new one starts as a copy
+    of the last: its sections, and the goals and actions still open (with their dependencies)."""
+    if not can_edit(by, account):
+        raise PermissionDenied(_("You may not change this account's plans."))
+    Account.objects.select_for_update().get(pk=account.pk)  # two people starting the same period: one wins
+    period = _text("period", period, limit=20, required=True)
+    starts, ends = period_dates(period, starts, ends)
+    if account.plans.filter(period__iexact=period).exists():
+        raise ValidationError({"period": _("This account already has a plan for %(period)s.") % {"period": period}})
+    previous = latest_plan(account)
+    plan = AccountPlan(account=account, period=period, starts=starts, ends=ends, created_by=by, copied_from=previous,
+                       summary=_text("summary", summary if summary or previous is None else previous.summary,
+                                     limit=analysis.TEXT_LIMIT))
+    try:
+        with transaction.atomic():
+            _save(plan, by=by)
+    except IntegrityError as exc:
+        raise ValidationError({"period": _("This account already has a plan for %(period)s.") % {"period": period}}) from exc
+    before = {s.key: s.content for s in previous.sections.all()} if previous else {}
+    for key in SectionKey.values:
+        _save(PlanSection(plan=plan, key=key, content=_clean_section(key, before.get(key, {}))), by=by)
+    if previous is not None:
+        _carry_over(previous, plan, by=by)
+    return plan
+
+
+def _carry_over(previous: AccountPlan, plan: AccountPlan, *, by: User) -> None:
+    goals = {}
+    for goal in previous.goals.exclude(status__in=analysis.CLOSED_GOAL).order_by("pk"):
+        old_pk = goal.pk
+        goal.pk, goal.plan, goal.carried_from_id, goal.version = None, plan, old_pk, 1
+        _save(goal, by=by)
+        goals[old_pk] = goal
+    copies: dict[int, Action] = {}
+    old_actions = list(previous.actions.filter(goal_id__in=goals).exclude(status__in=analysis.CLOSED_ACTION)
+                       .prefetch_related("depends_on").order_by("pk"))
+    for action in old_actions:
+        old_pk, depends = action.pk, [d.pk for d in action.depends_on.all()]
+        action.pk, action.plan, action.goal, action.carried_from_id, action.version = None, plan, goals[action.goal_id], old_pk, 1
+        _save(action, by=by)
+        copies[old_pk] = action
+        action._old_depends = depends
+    for action in copies.values():
+        kept = [copies[pk] for pk in action._old_depends if pk in copies]
+        if kept:
+            action.depends_on.set(kept)
+
+
+@transaction.atomic
+def update_plan(plan: AccountPlan, *, by: User, version: int | None, changes: dict) -> AccountPlan:
+    _require_edit(by, plan)
+    _check_fields(changes, PLAN_FIELDS)
+    plan = AccountPlan.objects.select_for_update().get(pk=plan.pk)
+    _check_version(plan, version)
+    if "summary" in changes:
+        changes["summary"] = _text("summary", changes["summary"], limit=analysis.TEXT_LIMIT)
+    if "period" in changes:
+        changes["period"] = _text("period", changes["period"], limit=20, required=True)
+        if plan.account.plans.filter(period__iexact=changes["period"]).exclude(pk=plan.pk).exists():
+            raise ValidationError({"period": _("This account already has a plan for %(period)s.") % {"period": changes["period"]}})
+    changed = {k: v for k, v in changes.items() if getattr(plan, k) != v}
+    if not changed:
+        return plan
+    for name, value in changed.items():
+        setattr(plan, name, value)
+    plan.starts, plan.ends = period_dates(plan.period, plan.starts, plan.ends)
+    plan.version += 1
+    _save(plan, by=by)
+    return plan
+
+
+@transaction.atomic
+def activate_plan(plan: AccountPlan, *, by: User, version: int | None = None) -> AccountPlan:
+    """Make ``plan`` the account's one active plan; the plan active until now is archived."""
+    _require_edit(by, plan)
+    Account.objects.select_for_update().get(pk=plan.account_id)
+    plan = AccountPlan.objects.select_for_update().get(pk=plan.pk)
+    _check_version(plan, version)
+    if plan.state == PlanState.ACTIVE:
+        return plan
+    without_owner = list(plan.goals.exclude(status__in=analysis.CLOSED_GOAL).filter(owner__isnull=True)
+                         .values_list("title", flat=True))
+    if without_owner:
+        raise ValidationError({"goals": _("Every goal needs an owner before the plan is activated; without one: %(goals)s.")
+                               % {"goals": ", ".join(f"“{t}”" for t in without_owner)}})
+    for other in AccountPlan.objects.select_for_update().filter(account_id=plan.account_id, state=PlanState.ACTIVE):
+        other.state, other.version = PlanState.ARCHIVED, other.version + 1
+        _save(other, by=by)
+    plan.state, plan.version = PlanState.ACTIVE, plan.version + 1
+    plan.reviewed_at = plan.reviewed_at or timezone.localdate()
+    _save(plan, by=by)
+    return plan
+
+
+@transaction.atomic
+def archive_plan(plan: AccountPlan, *, by: User, version: int | None = None) -> AccountPlan:
+    _require_edit(by, plan)
+    plan = AccountPlan.objects.select_for_update().get(pk=plan.pk)
+    _check_version(plan, version)
+    plan.state, plan.version = PlanState.ARCHIVED, plan.version + 1
+    _save(plan, by=by)
+    return plan
+
+
+@transaction.atomic
+def mark_reviewed(plan: AccountPlan, *, by: User, version: int | None = None, on: datetime.date | None = None) -> AccountPlan:
+    """The team went through the plan with the account: the review cadence starts again."""
+    _require_edit(by, plan)
+    plan = AccountPlan.objects.select_for_update().get(pk=plan.pk)
+    _check_version(plan, version)
+    on = on or timezone.localdate()
+    _check_date("reviewed_at", on)
+    if on > timezone.localdate():
+        raise ValidationError({"reviewed_at": _("A review cannot lie in the future.")})
+    plan.reviewed_at, plan.version = on, plan.version + 1
+    _save(plan, by=by)
+    return plan
+
+
+# ---------------------------------------------------------------- sections
+
+
+def _clean_section(key: str, content) -> dict:
+    """The section's content with every field of analysis.SECTIONS; a list may come as lines of text."""
+    fields = analysis.SECTIONS[key]
+    if not isinstance(content, dict):
+        raise ValidationError({"content": _("Give the section as an object of its fields.")})
+    unknown = sorted(set(content) - set(fields))
+    if unknown:
+        raise ValidationError({name: _("This field cannot be set here.") for name in unknown})
+    cleaned = {}
+    for name, kind in fields.items():
+        value = content.get(name, "" if kind == "text" else [])
+        if kind == "text":
+            if not isinstance(value, str):
+                raise ValidationError({name: _("Give a text.")})
+            cleaned[name] = _text(name, value, limit=analysis.TEXT_LIMIT)
+            continue
+        if isinstance(value, str):
+            value = value.splitlines()
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ValidationError({name: _("Give a list of texts.")})
+        entries = [v.strip() for v in value if v.strip()]
+        if len(entries) > analysis.ENTRIES_LIMIT:
+            raise ValidationError({name: _("Keep it to %(limit)s entries (it has %(count)s).")
+                                   % {"limit": analysis.ENTRIES_LIMIT, "count": len(entries)}})
+        long = next((i for i, v in enumerate(entries, start=1) if len(v) > analysis.ENTRY_LIMIT), None)
+        if long is not None:
+            raise ValidationError({name: _("Entry %(n)s is longer than %(limit)s characters.")
+                                   % {"n": long, "limit": analysis.ENTRY_LIMIT}})
+        cleaned[name] = entries
+    return cleaned
+
+
+def section(plan: AccountPlan, key: str) -> PlanSection:
+    _check_choice("key", key, SectionKey)
+    return plan.sections.get_or_create(key=key, defaults={"content": analysis.empty_section(key)})[0]
+
+
+@transaction.atomic
+def update_section(plan: AccountPlan, key: str, *, by: User, version: int | None, content: dict) -> PlanSection:
+    _require_edit(by, plan)
+    row = PlanSection.objects.select_for_update().get(pk=section(plan, key).pk)
+    _check_version(row, version)
+    cleaned = _clean_section(key, content)
+    if cleaned == row.content:
+        return row
+    row.content, row.version = cleaned, row.version + 1
+    _save(row, by=by)
+    return row
+
+
+@dataclass
+class SectionVersion:
+    history_id: int
+    version: int
+    when: datetime.datetime
+    who: str
+    content: dict
+
+
+def section_versions(row: PlanSection, *, limit: int = 50) -> list[SectionVersion]:
+    """The section's saved versions, newest first."""
+    return [
+        SectionVersion(r.history_id, r.version, r.history_date, str(r.history_user) if r.history_user else _("system"),
+                       r.content)
+        for r in row.history.select_related("history_user").order_by("-history_date", "-history_id")[:limit]
+    ]
+
+
+@transaction.atomic
+def restore_section(row: PlanSection, *, by: User, history_id: int, version: int | None = None) -> PlanSection:
+    """Bring back the content an earlier version of the section had, as a new version (nothing is lost)."""
+    _require_edit(by, row.plan)
+    row = PlanSection.objects.select_for_update().get(pk=row.pk)
+    _check_version(row, version)
+    record = row.history.filter(history_id=history_id).first()
+    if record is None:
+        raise ValidationError({"history_id": _("This section has no saved version %(id)s.") % {"id": history_id}})
+    row.content, row.version = _clean_section(row.key, record.content), row.version + 1
+    _save(row, by=by)
+    return row
+
+
+# ---------------------------------------------------------------- goals
+
+
+def _clean_goal(goal: Goal, plan: AccountPlan) -> None:
+    goal.title = _text("title", goal.title, limit=200, required=True)
+    goal.description = _text("description", goal.description, limit=analysis.TEXT_LIMIT)
+    _check_choice("horizon", goal.horizon, Horizon)
+    _check_choice("metric", goal.metric, Metric)
+    _check_choice("status", goal.status, GoalStatus)
+    goal.target_value = _amount("target_value", goal.target_value)
+    goal.current_value = _amount("current_value", goal.current_value)
+    _check_date("due", goal.due)
+    _check_owner(plan.account, goal.owner)
+
+
+@transaction.atomic
+def add_goal(plan: AccountPlan, *, by: User, data: dict) -> Goal:
+    _require_edit(by, plan)
+    _check_fields(data, GOAL_FIELDS)
+    goal = Goal(plan=plan, **data)
+    _clean_goal(goal, plan)
+    _save(goal, by=by)
+    return goal
+
+
+@transaction.atomic
+def update_goal(goal: Goal, *, by: User, version: int | None, changes: dict) -> Goal:
+    _require_edit(by, goal.plan)
+    _check_fields(changes, GOAL_FIELDS)
+    goal = Goal.objects.select_for_update().select_related("plan__account").get(pk=goal.pk)
+    _check_version(goal, version)
+    for name, value in changes.items():
+        setattr(goal, name, value)
+    _clean_goal(goal, goal.plan)
+    goal.version += 1
+    _save(goal, by=by)
+    return goal
+
+
+@transaction.atomic
+def remove_goal(goal: Goal, *, by: User, version: int | None = None) -> None:
+    """The goal and the actions under it go; the history keeps both."""
+    _require_edit(by, goal.plan)
+    goal = Goal.objects.select_for_update().get(pk=goal.pk)
+    _check_version(goal, version)
+    for action in goal.actions.all():
+        action._history_user = by
+        action.delete()
+    goal._history_user = by
+    goal.delete()
+
+
+# ---------------------------------------------------------------- actions
+
+
+def check_action_dates(start: datetime.date | None, due: datetime.date | None) -> None:
+    if start and due and due < start:
+        raise ValidationError({"due": _("The action is due (%(due)s) before it starts (%(start)s).")
+                               % {"due": due.isoformat(), "start": start.isoformat()}})
+
+
+def _clean_action(action: Action, plan: AccountPlan, depends_on: list[int] | None) -> list[Action] | None:
+    action.title = _text("title", action.title, limit=200, required=True)
+    action.notes = _text("notes", action.notes, limit=analysis.TEXT_LIMIT)
+    _check_choice("status", action.status, ActionStatus)
+    _check_date("start", action.start)
+    _check_date("due", action.due)
+    check_action_dates(action.start, action.due)
+    if action.goal.plan_id != plan.pk:
+        raise ValidationError({"goal": _("The goal belongs to another plan.")})
+    if action.stakeholder is not None and action.stakeholder.account_id != plan.account_id:
+        raise ValidationError({"stakeholder": _("%(name)s is a stakeholder of another account.")
+                               % {"name": action.stakeholder.name}})
+    _check_owner(plan.account, action.owner)
+    if depends_on is None:
+        return None
+    ids = list(dict.fromkeys(int(pk) for pk in depends_on))
+    if action.pk is not None and action.pk in ids:
+        raise ValidationError({"depends_on": _("An action cannot depend on itself.")})
+    others = {a.pk: a for a in Action.objects.filter(plan=plan, pk__in=ids)}
+    missing = [pk for pk in ids if pk not in others]
+    if missing:
+        raise ValidationError({"depends_on": _("This plan has no action with id %(ids)s.")
+                               % {"ids": ", ".join(map(str, missing))}})
+    if action.pk is not None:
+        edges: dict[int, set[int]] = {}
+        for source, target in Action.depends_on.through.objects.filter(from_action__plan=plan).values_list(
+                "from_action_id", "to_action_id"):
+            edges.setdefault(source, set()).add(target)
+        edges[action.pk] = set(ids)
+        cycle = analysis.find_cycle(edges)
+        if cycle:
+            titles = dict(Action.objects.filter(pk__in=cycle).values_list("pk", "title"))
+            raise ValidationError({"depends_on": _("That would make a cycle of dependencies: %(path)s.")
+                                   % {"path": " → ".join(titles.get(pk, str(pk)) for pk in cycle)}})
+    return [others[pk] for pk in ids]
+
+
+@transaction.atomic
+def add_action(goal: Goal, *, by: User, data: dict) -> Action:
+    _require_edit(by, goal.plan)
+    _check_fields(data, ACTION_FIELDS)
+    data = dict(data)
+    depends_on = data.pop("depends_on", None)
+    data.setdefault("goal", goal)
+    action = Action(plan=goal.plan, **data)
+    prerequisites = _clean_action(action, goal.plan, depends_on)
+    _save(action, by=by)
+    if prerequisites:
+        action.depends_on.set(prerequisites)
+    return action
+
+
+@transaction.atomic
+def update_action(action: Action, *, by: User, version: int | None, changes: dict) -> Action:
+    _require_edit(by, action.plan)
+    _check_fields(changes, ACTION_FIELDS)
+    action = Action.objects.select_for_update().select_related("plan__account", "goal").get(pk=action.pk)
+    _check_version(action, version)
+    changes = dict(changes)
+    depends_on = changes.pop("depends_on", None)
+    for name, value in changes.items():
+        setattr(action, name, value)
+    prerequisites = _clean_action(action, action.plan, depends_on)
+    action.version += 1
+    _save(action, by=by)
+    if prerequisites is not None:
+        action.depends_on.set(prerequisites)
+    return action
+
+
+@transaction.atomic
+def remove_action(action: Action, *, by: User, version: int | None = None) -> None:
+    _require_edit(by, action.plan)
+    action = Action.objects.select_for_update().get(pk=action.pk)
+    _check_version(action, version)
+    action._history_user = by
+    action.delete()
+
+
+# ---------------------------------------------------------------- what a plan shows
+
+
+@dataclass
+class AccountValue:
+    currency: str
+    revenue_12m: float
+    revenue_before: float
+    growth: float | None
+    margin: float | None
+    arr: float | None
+    abc: list[tuple[int, str]]
+    months: list[tuple[datetime.date, float]]
+
+    def as_dict(self) -> dict:
+        return {"currency": self.currency, "revenue_12m": self.revenue_12m, "revenue_previous_12m": self.revenue_before,
+                "growth": self.growth, "margin": self.margin, "arr": self.arr,
+                "abc": [{"year": y, "class": c} for y, c in self.abc]}
+
+
+def account_value(account: Account, *, today: datetime.date | None = None) -> AccountValue:
+    """The account's value from the revenue rollups (never the raw ledger): the same figures as its revenue card."""
+    from keyplan.revenue.models import AbcClass, AbcCoverage, ExchangeRate, MonthlyRollup, Subscription
+    from keyplan.revenue.portfolio import Period, _add_months
+    from keyplan.revenue.services import reporting_currency
+
+    today = today or timezone.localdate()
+    this_year = Period.last_months(12, today=today)
+    rollups = MonthlyRollup.objects.filter(account=account)
+
+    def totals(start: datetime.date, end: datetime.date) -> tuple[float, float]:
+        sums = rollups.filter(month__gte=start, month__lte=end).aggregate(revenue=Sum("revenue"), cost=Sum("cost"))
+        return float(sums["revenue"] or 0), float(sums["cost"] or 0)
+
+    revenue, cost = totals(this_year.start, this_year.end)
+    before, _cost = totals(_add_months(this_year.start, -12), this_year.start - datetime.timedelta(days=1))
+    currency = reporting_currency()
+    running = Subscription.objects.filter(account=account, start__lte=today).filter(Q(end__isnull=True) | Q(end__gt=today))
+    arr: float | None = 0.0
+    for amount, code in running.values_list("monthly_amount", "currency"):
+        rate = 1.0 if code == currency else (
+            ExchangeRate.objects.filter(currency=code, date__lte=today).order_by("-date").values_list("rate", flat=True).first())
+        if rate is None:  # no rate to convert with: say nothing rather than something wrong
+            arr = None
+            break
+        arr += 12 * float(amount) * float(rate)
+    classes = dict(AbcClass.objects.filter(account=account).values_list("year", "abc_class"))
+    first = this_year.months()[0]
+    by_month = dict(rollups.filter(month__gte=first).values_list("month", "revenue"))
+    return AccountValue(
+        currency=currency,
+        revenue_12m=round(revenue, 2),
+        revenue_before=round(before, 2),
+        growth=analysis.growth(revenue, before),
+        margin=(revenue - cost) / revenue if revenue > 0 else None,
+        arr=round(arr, 2) if arr is not None else None,
+        abc=[(year, classes.get(year, "C")) for year in AbcCoverage.years()],
+        months=[(m, float(by_month.get(m, 0))) for m in this_year.months()],
+    )
+
+
+@dataclass
+class GoalView:
+    goal: Goal
+    actions: list[Action]
+    current: float | None
+    progress: float | None
+    overdue: bool
+
+
+@dataclass
+class RelationshipsView:
+    people: int
+    coverage: analysis.Coverage
+    targets: list  # relationships_analysis.Target, who to win next
+    stale: list  # relationships_analysis.Stale
+
+
+@dataclass
+class PlanView:
+    plan: AccountPlan
+    sections: dict[str, PlanSection]
+    goals: list[GoalView]
+    relationships: RelationshipsView
+    value: AccountValue
+    quality: analysis.Quality
+    today: datetime.date
+    horizons: list[tuple[str, str, list[GoalView]]] = field(default_factory=list)
+
+    @property
+    def actions(self) -> list[Action]:
+        return [a for g in self.goals for a in g.actions]
+
+
+def _items(goals: Iterable[Goal]) -> tuple[list[analysis.Item], list[analysis.Item]]:
+    goal_items, action_items = [], []
+    for g in goals:
+        goal_items.append(analysis.Item(g.pk, g.title, g.status, g.owner_id, None, g.due, None, g.horizon, g.target_value))
+        for a in g.actions.all():
+            action_items.append(analysis.Item(a.pk, a.title, a.status, a.owner_id, a.start, a.due, g.pk,
+                                              stakeholder_id=a.stakeholder_id, milestone=a.milestone,
+                                              depends_on=tuple(d.pk for d in a.depends_on.all())))
+    return goal_items, action_items
+
+
+def _goals(plan: AccountPlan) -> list[Goal]:
+    actions = Action.objects.select_related("owner", "stakeholder").prefetch_related("depends_on")
+    return list(plan.goals.select_related("owner").prefetch_related(Prefetch("actions", queryset=actions)))
+
+
+def _facts(plan: AccountPlan, sections: dict, goals: list[Goal], coverage: analysis.Coverage) -> analysis.PlanFacts:
+    goal_items, action_items = _items(goals)
+    return analysis.PlanFacts(plan.state, plan.starts, plan.ends, plan.summary, plan.reviewed_at,
+                              {k: s.content for k, s in sections.items()}, goal_items, action_items,
+                              tuple(p.name for p in coverage.uncovered))
+
+
+def _open_targets(goals: list[Goal]) -> set[int]:
+    return {a.stakeholder_id for g in goals for a in g.actions.all()
+            if a.stakeholder_id and a.status not in analysis.CLOSED_ACTION}
+
+
+def plan_view(plan: AccountPlan, *, today: datetime.date | None = None) -> PlanView:
+    """Everything the plan page, the API and the CLI show of one plan, computed once."""
+    today = today or timezone.localdate()
+    sections = {s.key: s for s in plan.sections.all()}
+    for key in SectionKey.values:
+        if key not in sections:
+            sections[key] = section(plan, key)
+    goals = _goals(plan)
+    people = relationships.people(plan.account, today=today)
+    cover = analysis.coverage(people, _open_targets(goals))
+    value = account_value(plan.account, today=today)
+    measured = {Metric.REVENUE: value.revenue_12m, Metric.DECISION_MAKERS: cover.covered}
+    views = []
+    for g in goals:
+        current = measured.get(g.metric, float(g.current_value) if g.current_value is not None else None)
+        overdue = g.status not in analysis.CLOSED_GOAL and g.due is not None and g.due < today
+        views.append(GoalView(g, list(g.actions.all()), current, analysis.progress(current, g.target_value), overdue))
+    rel = RelationshipsView(
+        people=len(people),
+        coverage=cover,
+        targets=relationships.who_to_win(plan.account, today=today)[:5],
+        stale=relationships_analysis.stale_relationships(people, today=today)[:10],
+    )
+    quality = analysis.quality(_facts(plan, sections, goals, cover), today=today)
+    view = PlanView(plan, sections, views, rel, value, quality, today)
+    view.horizons = [(value_, label, [g for g in views if g.goal.horizon == value_]) for value_, label in Horizon.choices]
+    return view
+
+
+@dataclass
+class PortfolioRow:
+    account: Account
+    kam: str
+    plan: AccountPlan | None
+    quality: analysis.Quality | None
+    overdue: int
+
+    @property
+    def living(self) -> bool:
+        return bool(self.quality and self.quality.living)
+
+
+def portfolio(user: User, *, today: datetime.date | None = None, kam: int | None = None) -> list[PortfolioRow]:
+    """Every key account ``user`` may see with its current plan and that plan's quality: plans that
+    are not living (none, a draft, not reviewed within the cadence) first."""
+    today = today or timezone.localdate()
+    key_accounts = Account.objects.visible_to(user).active().filter(tier=Tier.KEY)
+    if kam:
+        key_accounts = key_accounts.filter(pk__in=TeamMember.objects.filter(role=TeamRole.KAM, user_id=kam).values("account_id"))
+    key_accounts = list(key_accounts.order_by("name"))
+    kams = {m.account_id: str(m.user) for m in TeamMember.objects.filter(role=TeamRole.KAM, account__in=key_accounts)
+            .select_related("user")}
+    plans: dict[int, AccountPlan] = {}
+    rank = {PlanState.ACTIVE: 0, PlanState.DRAFT: 1, PlanState.ARCHIVED: 2}
+    for plan in AccountPlan.objects.filter(account__in=key_accounts).order_by("-starts", "-pk"):
+        held = plans.get(plan.account_id)
+        if held is None or rank[plan.state] < rank[held.state]:
+            plans[plan.account_id] = plan
+    people = relationships.people_by_account([a for a in key_accounts if a.pk in plans], today=today)
+    sections: dict[int, dict] = {}
+    for s in PlanSection.objects.filter(plan__in=plans.values()):
+        sections.setdefault(s.plan_id, {})[s.key] = s
+    actions = Action.objects.prefetch_related("depends_on")
+    goals: dict[int, list[Goal]] = {}
+    for g in Goal.objects.filter(plan__in=plans.values()).prefetch_related(Prefetch("actions", queryset=actions)):
+        goals.setdefault(g.plan_id, []).append(g)
+    rows = []
+    for account in key_accounts:
+        plan = plans.get(account.pk)
+        quality, overdue = None, 0
+        if plan is not None:
+            plan_goals = goals.get(plan.pk, [])
+            cover = analysis.coverage(people.get(account.pk, []), _open_targets(plan_goals))
+            facts = _facts(plan, sections.get(plan.pk, {}), plan_goals, cover)
+            quality = analysis.quality(facts, today=today)
+            overdue = sum(1 for a in facts.actions if a.overdue(today))
+        rows.append(PortfolioRow(account, kams.get(account.pk, ""), plan, quality, overdue))
+    rows.sort(key=lambda r: (r.living, r.quality.score if r.quality else -1, r.account.name.casefold()))
+    return rows
+
+
+def portfolio_dict(row: PortfolioRow) -> dict:
+    """One portfolio row as the API and ``keyplan plans --json`` give it."""
+    plan = row.plan
+    return {
+        "account": {"id": row.account.pk, "external_id": row.account.external_id, "name": row.account.name},
+        "kam": row.kam,
+        "plan": None if plan is None else {"id": plan.pk, "period": plan.period, "state": plan.state,
+                                           "reviewed_at": plan.reviewed_at.isoformat() if plan.reviewed_at else None,
+                                           "version": plan.version},
+        "living": row.living,
+        "quality": row.quality.as_dict() if row.quality else None,
+        "overdue_actions": row.overdue,
+    }
+
+
+# ---------------------------------------------------------------- history
+
+
+def change_log(plan: AccountPlan, *, limit: int = 100) -> list[LogEntry]:
+    """Every change to the plan, its sections, goals and actions, newest first."""
+    entries = history.entries(plan.history.select_related("history_user").order_by("history_date", "history_id"),
+                              ["period", "starts", "ends", "state", "summary", "reviewed_at"], lambda r: _("Plan"))
+    labels = dict(SectionKey.choices)
+    for records in history.grouped(PlanSection.history.filter(plan_id=plan.pk).select_related("history_user")):
+        entries += history.entries(records, ["version"], lambda r: _("Section: %(name)s") % {"name": labels.get(r.key, r.key)})
+    for records in history.grouped(Goal.history.filter(plan_id=plan.pk).select_related("history_user")):
+        entries += history.entries(records, [f for f in GOAL_FIELDS],
+                                   lambda r: _("Goal: %(title)s") % {"title": r.title})
+    for records in history.grouped(Action.history.filter(plan_id=plan.pk).select_related("history_user")):
+        entries += history.entries(records, [f for f in ACTION_FIELDS if f != "depends_on"],
+                                   lambda r: _("Action: %(title)s") % {"title": r.title})
+    entries.sort(key=lambda e: e.when, reverse=True)
+    return entries[:limit]
+
+
+def find_stakeholder(user: User, pk: int | None) -> Stakeholder | None:
+    """A stakeholder ``user`` may see, or a ValidationError naming the field (a hidden one is not found)."""
+    if pk is None:
+        return None
+    found = Stakeholder.objects.visible_to(user).filter(pk=pk).first()
+    if found is None:
+        raise ValidationError({"stakeholder_id": _("No stakeholder has id %(id)s.") % {"id": pk}})
+    return found

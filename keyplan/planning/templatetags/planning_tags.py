@@ -1,0 +1,67 @@
+"""Numbers on the plan pages in the reader's language (CLDR through Babel), and labels of check codes."""
+
+from babel.numbers import format_decimal, format_percent
+from django import template
+from django.utils.translation import get_language, to_locale
+from django.utils.translation import gettext_lazy as _
+
+from keyplan.planning.models import ActionStatus, GoalStatus, Horizon, Metric, PlanState
+
+register = template.Library()
+
+
+def _locale() -> str:
+    return to_locale(get_language() or "en")
+
+
+@register.filter
+def number(value, digits: int = 0) -> str:
+    if value is None:
+        return "—"
+    pattern = "#,##0" + ("." + "0" * int(digits) if int(digits) > 0 else "")
+    return format_decimal(value, format=pattern, locale=_locale())
+
+
+@register.filter
+def percent(value, signed: bool = False) -> str:
+    if value is None:
+        return "—"
+    text = format_percent(value, locale=_locale())
+    return ("+" + text) if signed and value > 0 else text
+
+
+LABELS = {"horizon": Horizon, "goal_status": GoalStatus, "action_status": ActionStatus, "metric": Metric,
+          "state": PlanState}
+
+
+@register.filter
+def choice(value: str, kind: str) -> str:
+    choices = LABELS[kind]
+    return choices(value).label if value in choices.values else value
+
+
+CHECK_TEXT = {
+    "summary": _("The plan has a summary"),
+    "section_relationships": _("Relationships: your summary is written"),
+    "section_business": _("The customer's business: their goals and more"),
+    "section_swot": _("SWOT: all four lists filled"),
+    "section_value": _("Account value: the potential growth is described"),
+    "goals_horizons": _("Goals for the short, mid and long term"),
+    "goals_complete": _("Every goal has an owner, a target value and a due date"),
+    "goals_actions": _("Every open goal has an action"),
+    "decision_makers": _("Every decision maker is covered by an owner or an action"),
+    "no_overdue": _("No overdue action"),
+    "reviewed": _("Reviewed within the cadence"),
+}
+
+
+@register.filter
+def check_text(check) -> str:
+    return str(CHECK_TEXT.get(check.code, check.code))
+
+
+@register.filter
+def check_names(check) -> str:
+    if check.code == "goals_horizons":
+        return ", ".join(str(Horizon(h).label) for h in check.names)
+    return ", ".join(check.names)

@@ -1,0 +1,21 @@
+from django.urls import path
+
+from keyplan.planning import views
+
+app_name = "planning"
+plans = "accounts/<int:pk>/plans/"
+plan = plans + "<int:plan_pk>/"
+urlpatterns = [
+    path("plans/", views.portfolio, name="portfolio"),
+    path(plans, views.account_plans, name="account"),
+    path(plan, views.plan_page, name="plan"),
+    path(plan + "edit/", views.plan_edit, name="edit"),
+    path(plan + "state/", views.plan_state, name="state"),
+    path(plan + "history/", views.plan_history, name="history"),
+    path(plan + "sections/<str:key>/", views.section_edit, name="section"),
+    path(plan + "sections/<str:key>/restore/<int:history_id>/", views.section_restore, name="section_restore"),
+    path(plan + "goals/new/", views.goal_edit, name="goal_create"),
+    path(plan + "goals/<int:goal_pk>/", views.goal_edit, name="goal"),
+    path(plan + "actions/new/", views.action_edit, name="action_create"),
+    path(plan + "actions/<int:action_pk>/", views.action_edit, name="action"),
+]

@@ -1,0 +1,304 @@
+"""Plan pages: parse, authorize, call a service, render.
+
+Each edit form carries the version it was read at. When someone saved in between, the
+service refuses (Conflict) and the page shows both versions side by side: the user keeps
+theirs (the form goes again, now against the current version) or takes the saved one.
+"""
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from keyplan.accounts.models import Account
+from keyplan.planning import analysis, services
+from keyplan.planning.forms import SECTION_LABELS, ActionForm, GoalForm, PlanCreateForm, PlanForm, SectionForm
+from keyplan.planning.models import AccountPlan, Action, Goal, PlanState, SectionKey
+
+
+def _account(request: HttpRequest, pk: int) -> Account:
+    # Outside the user's reach is a 404, never a 403: the page does not admit the account exists.
+    return get_object_or_404(Account.objects.visible_to(request.user), pk=pk)
+
+
+def _plan(request: HttpRequest, pk: int, plan_pk: int) -> AccountPlan:
+    return get_object_or_404(AccountPlan.objects.select_related("account"), pk=plan_pk, account=_account(request, pk))
+
+
+def _require_edit(request: HttpRequest, plan: AccountPlan) -> None:
+    if not services.can_edit(request.user, plan.account):
+        raise PermissionDenied
+
+
+def _add_errors(form, error: ValidationError) -> None:
+    for name, errors in error.message_dict.items():
+        form.add_error(name if name in form.fields else None, errors)
+
+
+def _shown(value) -> str:
+    if value is None or value == "" or value == []:
+        return "—"
+    if isinstance(value, list | tuple):
+        return "\n".join(str(v) for v in value)
+    if hasattr(value, "all"):
+        return ", ".join(str(v) for v in value.all()) or "—"
+    return str(value)
+
+
+def _conflict(form, current, fields: dict) -> dict:
+    """What the page shows on a conflict: each field that differs, yours against the one saved."""
+    rows = []
+    for name, saved in fields.items():
+        mine = form.cleaned_data.get(name)
+        if _shown(mine) != _shown(saved):
+            rows.append({"label": form.fields[name].label, "mine": _shown(mine), "saved": _shown(saved)})
+    # Saving again now means "keep mine": the form goes against the version that is current.
+    data = form.data.copy()
+    data["version"] = current.version
+    form.data = data
+    return {"rows": rows, "version": current.version}
+
+
+def _edit_page(request, plan, form, *, title: str, conflict=None, remove_url: str = "", status: int = 200):
+    context = {"account": plan.account, "plan": plan, "form": form, "title": title, "conflict": conflict,
+               "remove_url": remove_url}
+    return render(request, "planning/edit.html", context, status=status)
+
+
+def _to_plan(plan: AccountPlan, anchor: str = "") -> HttpResponse:
+    response = redirect("planning:plan", pk=plan.account_id, plan_pk=plan.pk)
+    if anchor:
+        response["Location"] += f"#{anchor}"
+    return response
+
+
+# ---------------------------------------------------------------- lists
+
+
+@require_GET
+def portfolio(request: HttpRequest) -> HttpResponse:
+    """Every key account with its current plan and whether the plan is living."""
+    try:
+        kam = int(request.GET.get("kam") or 0) or None
+    except ValueError:
+        kam = None
+    rows = services.portfolio(request.user, kam=kam)
+    context = {"rows": rows, "living": sum(1 for r in rows if r.living), "without": sum(1 for r in rows if r.plan is None),
+               "cadence": analysis.REVIEW_CADENCE_DAYS}
+    return render(request, "planning/portfolio.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+def account_plans(request: HttpRequest, pk: int) -> HttpResponse:
+    account = _account(request, pk)
+    can_edit = services.can_edit(request.user, account)
+    form = PlanCreateForm(request.POST or None)
+    if request.method == "POST":
+        if not can_edit:
+            raise PermissionDenied
+        if form.is_valid():
+            try:
+                plan = services.create_plan(account, by=request.user, **form.cleaned_data)
+            except ValidationError as error:
+                _add_errors(form, error)
+            else:
+                messages.success(request, _("Plan %(period)s started.") % {"period": plan.period})
+                return _to_plan(plan)
+    latest = services.latest_plan(account)
+    context = {"account": account, "plans": account.plans.order_by("-starts", "-pk"), "form": form,
+               "can_edit": can_edit, "latest": latest}
+    return render(request, "planning/account_plans.html", context, status=400 if form.errors else 200)
+
+
+# ---------------------------------------------------------------- the plan
+
+
+@require_GET
+def plan_page(request: HttpRequest, pk: int, plan_pk: int) -> HttpResponse:
+    plan = _plan(request, pk, plan_pk)
+    view = services.plan_view(plan)
+    can_edit = services.can_edit(request.user, plan.account) and plan.state != PlanState.ARCHIVED
+    context = {"account": plan.account, "plan": plan, "view": view, "can_edit": can_edit,
+               "other_plans": plan.account.plans.exclude(pk=plan.pk).order_by("-starts"),
+               "cadence": analysis.REVIEW_CADENCE_DAYS}
+    return render(request, "planning/plan.html", context)
+
+
+@require_GET
+def plan_history(request: HttpRequest, pk: int, plan_pk: int) -> HttpResponse:
+    plan = _plan(request, pk, plan_pk)
+    sections = []
+    for row in plan.sections.order_by("key"):
+        versions = services.section_versions(row, limit=10)
+        for v in versions:
+            v.shown = [(SECTION_LABELS[name], value if isinstance(value, str) else "\n".join(value))
+                       for name, value in v.content.items() if name in SECTION_LABELS]
+        sections.append((row, versions))
+    context = {"account": plan.account, "plan": plan, "entries": services.change_log(plan), "sections": sections,
+               "can_edit": services.can_edit(request.user, plan.account) and plan.state != PlanState.ARCHIVED}
+    return render(request, "planning/history.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+def plan_edit(request: HttpRequest, pk: int, plan_pk: int) -> HttpResponse:
+    plan = _plan(request, pk, plan_pk)
+    _require_edit(request, plan)
+    form = PlanForm(request.POST or None, instance=AccountPlan.objects.get(pk=plan.pk), initial={"version": plan.version})
+    conflict = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.update_plan(plan, by=request.user, version=form.cleaned_data["version"], changes=form.changes())
+        except services.Conflict as c:
+            conflict = _conflict(form, c.current, {name: getattr(c.current, name) for name in PlanForm.Meta.fields})
+        except ValidationError as error:
+            _add_errors(form, error)
+        else:
+            messages.success(request, _("Changes saved."))
+            return _to_plan(plan)
+    return _edit_page(request, plan, form, title=_("Plan %(period)s") % {"period": plan.period}, conflict=conflict,
+                      status=400 if form.errors else 200)
+
+
+@require_POST
+def plan_state(request: HttpRequest, pk: int, plan_pk: int) -> HttpResponse:
+    plan = _plan(request, pk, plan_pk)
+    _require_edit(request, plan)
+    what = request.POST.get("do")
+    try:
+        if what == "activate":
+            services.activate_plan(plan, by=request.user)
+            messages.success(request, _("The plan is active; the plan active before is archived."))
+        elif what == "archive":
+            services.archive_plan(plan, by=request.user)
+            messages.success(request, _("The plan is archived."))
+        elif what == "review":
+            services.mark_reviewed(plan, by=request.user)
+            messages.success(request, _("Review recorded."))
+        else:
+            raise Http404
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    return _to_plan(plan)
+
+
+@require_http_methods(["GET", "POST"])
+def section_edit(request: HttpRequest, pk: int, plan_pk: int, key: str) -> HttpResponse:
+    if key not in SectionKey.values:
+        raise Http404
+    plan = _plan(request, pk, plan_pk)
+    _require_edit(request, plan)
+    row = services.section(plan, key)
+    form = SectionForm(request.POST or None, key=key, initial=SectionForm.initial_for(row))
+    conflict = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.update_section(plan, key, by=request.user, version=form.cleaned_data["version"], content=form.content())
+        except services.Conflict as c:
+            saved = SectionForm.initial_for(c.current)
+            conflict = _conflict(form, c.current, {name: saved[name] for name in analysis.SECTIONS[key]})
+        except ValidationError as error:
+            _add_errors(form, error)
+        else:
+            messages.success(request, _("Changes saved."))
+            return _to_plan(plan, f"section-{key}")
+    return _edit_page(request, plan, form, title=SectionKey(key).label, conflict=conflict,
+                      status=400 if form.errors else 200)
+
+
+@require_POST
+def section_restore(request: HttpRequest, pk: int, plan_pk: int, key: str, history_id: int) -> HttpResponse:
+    if key not in SectionKey.values:
+        raise Http404
+    plan = _plan(request, pk, plan_pk)
+    _require_edit(request, plan)
+    try:
+        row = services.restore_section(services.section(plan, key), by=request.user, history_id=history_id)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return redirect("planning:history", pk=plan.account_id, plan_pk=plan.pk)
+    messages.success(request, _("%(section)s restored as version %(version)s.") % {"section": row.get_key_display(),
+                                                                                   "version": row.version})
+    return _to_plan(plan, f"section-{key}")
+
+
+# ---------------------------------------------------------------- goals and actions
+
+
+@require_http_methods(["GET", "POST"])
+def goal_edit(request: HttpRequest, pk: int, plan_pk: int, goal_pk: int | None = None) -> HttpResponse:
+    plan = _plan(request, pk, plan_pk)
+    _require_edit(request, plan)
+    goal = get_object_or_404(Goal, pk=goal_pk, plan=plan) if goal_pk else None
+    if request.method == "POST" and goal is not None and request.POST.get("remove"):
+        try:
+            services.remove_goal(goal, by=request.user)
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(request, _("Goal removed."))
+        return _to_plan(plan, "goals")
+    initial = {"version": goal.version} if goal else {"horizon": request.GET.get("horizon", "short")}
+    form = GoalForm(request.POST or None, instance=Goal.objects.get(pk=goal.pk) if goal else None, plan=plan,
+                    initial=initial)
+    conflict = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            if goal is None:
+                goal = services.add_goal(plan, by=request.user, data=form.changes())
+            else:
+                services.update_goal(goal, by=request.user, version=form.cleaned_data["version"], changes=form.changes())
+        except services.Conflict as c:
+            conflict = _conflict(form, c.current, {name: getattr(c.current, name) for name in GoalForm.Meta.fields})
+        except ValidationError as error:
+            _add_errors(form, error)
+        else:
+            messages.success(request, _("Goal saved."))
+            return _to_plan(plan, f"goal-{goal.pk}")
+    title = goal.title if goal else _("New goal")
+    remove_url = request.path if goal else ""
+    return _edit_page(request, plan, form, title=title, conflict=conflict, remove_url=remove_url,
+                      status=400 if form.errors else 200)
+
+
+@require_http_methods(["GET", "POST"])
+def action_edit(request: HttpRequest, pk: int, plan_pk: int, action_pk: int | None = None) -> HttpResponse:
+    plan = _plan(request, pk, plan_pk)
+    _require_edit(request, plan)
+    action = get_object_or_404(Action, pk=action_pk, plan=plan) if action_pk else None
+    if request.method == "POST" and action is not None and request.POST.get("remove"):
+        try:
+            services.remove_action(action, by=request.user)
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(request, _("Action removed."))
+        return _to_plan(plan, "goals")
+    if action is None and not plan.goals.exists():
+        messages.error(request, _("Add a goal first: every action serves a goal."))
+        return _to_plan(plan, "goals")
+    initial = {"version": action.version} if action else {"goal": request.GET.get("goal")}
+    form = ActionForm(request.POST or None, instance=Action.objects.get(pk=action.pk) if action else None, plan=plan,
+                      initial=initial)
+    conflict = None
+    if request.method == "POST" and form.is_valid():
+        data = form.changes()
+        try:
+            if action is None:
+                action = services.add_action(data.pop("goal"), by=request.user, data=data)
+            else:
+                services.update_action(action, by=request.user, version=form.cleaned_data["version"], changes=data)
+        except services.Conflict as c:
+            fields = {name: getattr(c.current, name) for name in ActionForm.Meta.fields if name != "depends_on"}
+            fields["depends_on"] = list(c.current.depends_on.all())
+            conflict = _conflict(form, c.current, fields)
+        except ValidationError as error:
+            _add_errors(form, error)
+        else:
+            messages.success(request, _("Action saved."))
+            return _to_plan(plan, f"action-{action.pk}")
+    title = action.title if action else _("New action")
+    remove_url = request.path if action else ""
+    return _edit_page(request, plan, form, title=title, conflict=conflict, remove_url=remove_url,
+                      status=400 if form.errors else 200)

@@ -1,0 +1,20 @@
+from keyplan.accounts.models import Tier
+from keyplan.core.models import User
+from keyplan.demo.generator import build_demo
+from keyplan.planning import services
+from keyplan.planning.models import AccountPlan, Action
+
+
+def test_the_demo_has_living_neglected_and_missing_plans(db):
+    build_demo(accounts=300, seed=42)
+    lead = User.objects.get(username="lead")
+    rows = services.portfolio(lead)
+    assert rows and all(r.account.tier == Tier.KEY for r in rows)
+    assert any(r.living for r in rows), "a living plan"
+    assert any(r.plan is None for r in rows), "a key account without any plan"
+    assert any(r.plan and r.plan.state == "draft" for r in rows), "a draft"
+    assert any(r.overdue for r in rows), "overdue actions"
+    assert AccountPlan.objects.filter(state="archived").exists() and AccountPlan.objects.filter(copied_from__isnull=False).exists()
+    assert Action.objects.filter(depends_on__isnull=False).exists() and Action.objects.filter(stakeholder__isnull=False).exists()
+    living = next(r for r in rows if r.living)
+    assert services.plan_view(living.plan).quality.score > 0.7
