@@ -8,6 +8,7 @@ a 409 carrying the current version and values, and nothing is written.
 from functools import wraps
 
 from django.core.exceptions import ValidationError
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import paginate
@@ -219,6 +220,24 @@ def review(request, account_id: int, plan_id: int, payload: ReviewIn):
 @router.get(PLAN + "/history", response=list[LogEntryOut], summary="Every change to the plan, its sections, goals and actions")
 def plan_history(request, account_id: int, plan_id: int):
     return services.change_log(_plan(request, account_id, plan_id))
+
+
+def _svg(svg: str) -> HttpResponse:
+    return HttpResponse('<?xml version="1.0" encoding="UTF-8"?>\n' + svg, content_type="image/svg+xml; charset=utf-8")
+
+
+@router.get(PLAN + "/timeline.svg", summary="The plan's goals and actions as a self-contained SVG Gantt chart",
+            response={200: str}, openapi_extra={"responses": {"200": {"content": {"image/svg+xml": {}}}}})
+def plan_timeline(request, account_id: int, plan_id: int):
+    plan = _plan(request, account_id, plan_id)
+    return _svg(services.render_timeline([plan], title=f"{plan.account.name} · {plan.period}"))
+
+
+@router.get("/plans/timeline.svg", summary="The current plans of the key accounts (of one KAM) as one SVG Gantt chart",
+            response={200: str}, openapi_extra={"responses": {"200": {"content": {"image/svg+xml": {}}}}})
+def portfolio_timeline(request, kam: int | None = None):
+    return _svg(services.render_timeline(services.kam_plans(request.user, kam=kam), title="Timeline of the key accounts",
+                                        headings=True))
 
 
 # ---------------------------------------------------------------- sections

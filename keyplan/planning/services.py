@@ -728,6 +728,64 @@ def portfolio_dict(row: PortfolioRow) -> dict:
     }
 
 
+# ---------------------------------------------------------------- timeline
+
+
+def timeline_labels() -> dict[str, str]:
+    """The timeline's words in the current language."""
+    labels = {
+        "title": _("Timeline"), "legend": _("Legend"), "today": _("today"), "overdue": _("overdue"),
+        "milestone": _("milestone"), "dependency": _("depends on"), "goal_due": _("goal due"), "no_dates": _("no dates"),
+        "empty": _("No goals or actions yet."), "more": _("{n} more rows not shown."),
+    }
+    labels.update({value: str(label) for value, label in ActionStatus.choices})
+    return labels
+
+
+def _groups(goals: Iterable[Goal], today: datetime.date, *, heading: str = "", link=None) -> list:
+    from keyplan.planning import gantt_svg
+
+    groups = []
+    for index, g in enumerate(goals):
+        bars = tuple(
+            gantt_svg.Bar(id=a.pk, label=a.title, status=a.status, start=a.start, due=a.due, milestone=a.milestone,
+                          overdue=a.status not in analysis.CLOSED_ACTION and a.due is not None and a.due < today,
+                          depends_on=tuple(d.pk for d in a.depends_on.all()), owner=str(a.owner) if a.owner_id else "",
+                          href=link("action", a) if link else None)
+            for a in g.actions.all()
+        )
+        overdue = g.status not in analysis.CLOSED_GOAL and g.due is not None and g.due < today
+        groups.append(gantt_svg.Group(label=g.title, due=g.due, overdue=overdue, bars=bars,
+                                      heading=heading if index == 0 else "", href=link("goal", g) if link else None))
+    return groups
+
+
+def render_timeline(plans: Sequence[AccountPlan], *, title: str, today: datetime.date | None = None, link=None,
+                    headings: bool = False) -> str:
+    """Goals and actions of ``plans`` as a self-contained SVG Gantt chart; with ``headings``, one block per account."""
+    from babel.dates import format_date
+    from django.utils.translation import get_language, get_language_bidi, to_locale
+
+    from keyplan.planning import gantt_svg
+
+    today = today or timezone.localdate()
+    locale = to_locale(get_language() or "en")
+    groups = []
+    for plan in plans:
+        heading = f"{plan.account.name} · {plan.period}" if headings else ""
+        groups += _groups(_goals(plan), today, heading=heading, link=(lambda kind, row, plan=plan: link(plan, kind, row)) if link else None)
+    return gantt_svg.render_gantt(
+        groups, today=today, title=title,
+        subtitle=_("Timeline · %(date)s") % {"date": format_date(today, "long", locale=locale)},
+        labels=timeline_labels(), month_label=lambda d: format_date(d, "MMM y", locale=locale), rtl=get_language_bidi(),
+    )
+
+
+def kam_plans(user: User, *, kam: int | None = None) -> list[AccountPlan]:
+    """The current plans of the key accounts ``user`` sees (of one KAM's, with ``kam``), by account name."""
+    return [row.plan for row in sorted(portfolio(user, kam=kam), key=lambda r: r.account.name.casefold()) if row.plan]
+
+
 # ---------------------------------------------------------------- history
 
 

@@ -9,10 +9,14 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.safestring import mark_safe
+from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from keyplan.accounts.models import Account
+from keyplan.accounts.models import Account, TeamRole
+from keyplan.core.models import User
 from keyplan.planning import analysis, services
 from keyplan.planning.forms import SECTION_LABELS, ActionForm, GoalForm, PlanCreateForm, PlanForm, SectionForm
 from keyplan.planning.models import AccountPlan, Action, Goal, PlanState, SectionKey
@@ -221,6 +225,51 @@ def section_restore(request: HttpRequest, pk: int, plan_pk: int, key: str, histo
     messages.success(request, _("%(section)s restored as version %(version)s.") % {"section": row.get_key_display(),
                                                                                    "version": row.version})
     return _to_plan(plan, f"section-{key}")
+
+
+# ---------------------------------------------------------------- timeline
+
+
+def _links(request: HttpRequest):
+    """Bars and goal names on the page link to their editor (for whoever may edit) or to the plan."""
+    def link(plan: AccountPlan, kind: str, row) -> str:
+        if services.can_edit(request.user, plan.account) and plan.state != PlanState.ARCHIVED:
+            return reverse(f"planning:{kind}", args=[plan.account_id, plan.pk, row.pk])
+        return reverse("planning:plan", args=[plan.account_id, plan.pk]) + f"#{kind}-{row.pk}"
+    return link
+
+
+def _svg_download(svg: str, name: str) -> HttpResponse:
+    response = HttpResponse('<?xml version="1.0" encoding="UTF-8"?>\n' + svg, content_type="image/svg+xml; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+@require_GET
+def plan_timeline(request: HttpRequest, pk: int, plan_pk: int) -> HttpResponse:
+    plan = _plan(request, pk, plan_pk)
+    title = f"{plan.account.name} · {plan.period}"
+    if request.GET.get("download"):
+        return _svg_download(services.render_timeline([plan], title=title), f"timeline-{slugify(plan.account.name)}-{slugify(plan.period)}.svg")
+    svg = services.render_timeline([plan], title=title, link=_links(request))
+    context = {"account": plan.account, "plan": plan, "svg": mark_safe(svg)}  # escaped piece by piece by gantt_svg
+    return render(request, "planning/timeline.html", context)
+
+
+@require_GET
+def portfolio_timeline(request: HttpRequest) -> HttpResponse:
+    """Goals and actions across a KAM's key accounts (yours by default; a lead picks any KAM)."""
+    kam = request.GET.get("kam") or ""
+    kam_id = int(kam) if kam.isdigit() else (None if request.user.sees_all_accounts else request.user.pk)
+    plans = services.kam_plans(request.user, kam=kam_id)
+    title = _("Timeline of the key accounts")
+    if request.GET.get("download"):
+        return _svg_download(services.render_timeline(plans, title=title, headings=True), "timeline.svg")
+    svg = services.render_timeline(plans, title=title, link=_links(request), headings=True)
+    kams = User.objects.filter(team_memberships__role=TeamRole.KAM, team_memberships__account__tier="key").distinct()
+    context = {"svg": mark_safe(svg), "plans": plans, "kams": kams.order_by("first_name", "last_name", "username"),
+               "kam": kam_id}
+    return render(request, "planning/portfolio_timeline.html", context)
 
 
 # ---------------------------------------------------------------- goals and actions
