@@ -73,6 +73,15 @@ def test_a_kam_writes_a_plan(page, log_in, kam, key_account, screenshot):
     page.click("#activate")
     expect(page.locator("#plan-state")).to_have_text("Active")
 
+    # The timeline: a bar for the first action, a diamond for the milestone, an arrow between them.
+    page.click("#timeline-link")
+    gantt = page.locator("svg.plan-gantt")
+    expect(gantt).to_be_visible()
+    expect(gantt.locator(f"#kp-action-{first.pk} rect.bar")).to_have_count(1)
+    expect(gantt.locator("polygon.milestone")).to_have_count(1)
+    expect(gantt.locator(f"path.dependency[data-from='{first.pk}']")).to_have_count(1)
+    screenshot("plan-timeline")
+
 
 def test_a_second_editors_conflicting_save_is_caught(page, log_in, kam, lead, key_account, browser, live_server, screenshot):
     plan = services.create_plan(key_account, by=kam, period="FY2027")
