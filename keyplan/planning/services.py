@@ -653,7 +653,7 @@ def plan_view(plan: AccountPlan, *, today: datetime.date | None = None) -> PlanV
         people=len(people),
         coverage=cover,
         targets=relationships.who_to_win(plan.account, today=today)[:5],
-        stale=relationships_analysis.stale_relationships(people, today=today)[:10],
+        stale=relationships_analysis.stale_relationships(people, today=today, rule=relationships.stale_rule())[:10],
     )
     quality = analysis.quality(_facts(plan, sections, goals, cover), today=today)
     view = PlanView(plan, sections, views, rel, value, quality, today)
