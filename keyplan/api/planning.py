@@ -18,17 +18,21 @@ from keyplan.accounts.schemas import LogEntryOut
 from keyplan.core.models import User
 from keyplan.core.pagination import LimitOffset
 from keyplan.planning import services
-from keyplan.planning.models import AccountPlan, Action, Goal, PlanState, SectionKey
+from keyplan.planning.models import AccountPlan, Action, Goal, Opportunity, PlanState, SectionKey, WhitespaceCell
 from keyplan.planning.schemas import (
     ActionIn,
     ActionOut,
     ActionPatch,
+    CellIn,
     ConflictOut,
     DeleteIn,
     GoalDetailOut,
     GoalIn,
     GoalOut,
     GoalPatch,
+    OpportunityIn,
+    OpportunityOut,
+    OpportunityPatch,
     PlanDetailOut,
     PlanIn,
     PlanOut,
@@ -40,6 +44,8 @@ from keyplan.planning.schemas import (
     SectionOut,
     SectionPatch,
     SectionVersionOut,
+    WhitespaceCellOut,
+    WhitespaceOut,
 )
 
 router = Router(tags=["plans"])
@@ -65,7 +71,8 @@ def _action(request, account_id: int, plan_id: int, action_id: int) -> Action:
                              plan=_plan(request, account_id, plan_id))
 
 
-CONFLICT_SHAPES: dict[type, type[Schema]] = {AccountPlan: PlanOut, Goal: GoalOut, Action: ActionOut}
+CONFLICT_SHAPES: dict[type, type[Schema]] = {AccountPlan: PlanOut, Goal: GoalOut, Action: ActionOut,
+                                             Opportunity: OpportunityOut, WhitespaceCell: WhitespaceCellOut}
 
 
 def conflicts(handler):
@@ -118,6 +125,11 @@ def _action_data(request, plan: AccountPlan, data: dict) -> dict:
         if stakeholder is not None and stakeholder.account_id != plan.account_id:
             raise ValidationError({"stakeholder_id": f"{stakeholder.name} is a stakeholder of another account."})
         data["stakeholder"] = stakeholder
+    if "opportunity_id" in data:
+        pk = data.pop("opportunity_id")
+        data["opportunity"] = None if pk is None else plan.account.opportunities.filter(pk=pk).first()
+        if pk is not None and data["opportunity"] is None:
+            raise ValidationError({"opportunity_id": f"This account has no opportunity with id {pk}."})
     return data
 
 
@@ -128,7 +140,7 @@ def _renamed(error: ValidationError, names: dict[str, str]) -> ValidationError:
     return ValidationError({names.get(k, k): v for k, v in error.error_dict.items()})
 
 
-API_NAMES = {"owner": "owner_id", "stakeholder": "stakeholder_id", "goal": "goal_id"}
+API_NAMES = {"owner": "owner_id", "stakeholder": "stakeholder_id", "goal": "goal_id", "opportunity": "opportunity_id"}
 
 
 # ---------------------------------------------------------------- plans
@@ -184,6 +196,8 @@ def detail(view: services.PlanView) -> dict:
         },
         "value": view.value.as_dict(),
         "quality": view.quality.as_dict(),
+        "opportunities": view.opportunities,
+        "pipeline": view.pipeline.as_dict(),
     }
 
 
@@ -353,3 +367,80 @@ def patch_action(request, account_id: int, plan_id: int, action_id: int, payload
 def remove_action(request, account_id: int, plan_id: int, action_id: int, payload: Query[DeleteIn]):
     services.remove_action(_action(request, account_id, plan_id, action_id), by=request.user, version=payload.version)
     return Status(204, None)
+
+
+# ---------------------------------------------------------------- opportunities
+
+
+OPPORTUNITIES = "/accounts/{account_id}/opportunities/"
+
+
+def _opportunity(request, account_id: int, opportunity_id: int) -> Opportunity:
+    return get_object_or_404(Opportunity.objects.select_related("account", "owner"), pk=opportunity_id,
+                             account=_account(request, account_id))
+
+
+@router.get(OPPORTUNITIES, response=list[OpportunityOut], summary="The account's opportunities")
+@paginate(LimitOffset)
+def list_opportunities(request, account_id: int, stage: str | None = None):
+    opportunities = _account(request, account_id).opportunities.select_related("owner").order_by("expected_close", "pk")
+    return opportunities.filter(stage=stage) if stage else opportunities
+
+
+@router.post(OPPORTUNITIES, response={201: OpportunityOut}, summary="Add an opportunity")
+def add_opportunity(request, account_id: int, payload: OpportunityIn):
+    account = _account(request, account_id)
+    try:
+        opportunity = services.add_opportunity(account, by=request.user, data=_goal_data(payload.dict()))
+    except ValidationError as error:
+        raise _renamed(error, API_NAMES) from None
+    return Status(201, opportunity)
+
+
+@router.get(OPPORTUNITIES + "{opportunity_id}", response=OpportunityOut, summary="One opportunity")
+def get_opportunity(request, account_id: int, opportunity_id: int):
+    return _opportunity(request, account_id, opportunity_id)
+
+
+@router.patch(OPPORTUNITIES + "{opportunity_id}", response={200: OpportunityOut, 409: ConflictOut},
+              summary="Change an opportunity (won or lost: stage, closed_on, reason)")
+@conflicts
+def patch_opportunity(request, account_id: int, opportunity_id: int, payload: OpportunityPatch):
+    opportunity = _opportunity(request, account_id, opportunity_id)
+    data = payload.dict(exclude_unset=True)
+    version = data.pop("version")
+    try:
+        return services.update_opportunity(opportunity, by=request.user, version=version, changes=_goal_data(data))
+    except ValidationError as error:
+        raise _renamed(error, API_NAMES) from None
+
+
+@router.delete(OPPORTUNITIES + "{opportunity_id}", response={204: None, 409: ConflictOut}, summary="Remove an opportunity")
+@conflicts
+def remove_opportunity(request, account_id: int, opportunity_id: int, payload: Query[DeleteIn]):
+    services.remove_opportunity(_opportunity(request, account_id, opportunity_id), by=request.user, version=payload.version)
+    return Status(204, None)
+
+
+# ---------------------------------------------------------------- whitespace map
+
+
+@router.get("/accounts/{account_id}/whitespace", response=WhitespaceOut, summary="Divisions × product lines, with totals")
+def get_whitespace(request, account_id: int):
+    grid = services.whitespace(_account(request, account_id))
+    cells = [
+        {"division": c.division, "product_line": c.product_line, "state": c.state, "competitor": c.competitor,
+         "estimated_value": c.estimated_value, "note": c.note, "opportunities": [o.id for o in c.opportunities],
+         "version": c.marked.version if c.marked else 0}
+        for c in grid.cells.values()
+    ]
+    return {"divisions": list(grid.divisions), "product_lines": list(grid.product_lines), "cells": cells,
+            "row_totals": dict(grid.row_totals), "column_totals": dict(grid.column_totals),
+            "whitespace_value": grid.whitespace_value, "counts": dict(grid.counts)}
+
+
+@router.put("/accounts/{account_id}/whitespace/cell", response={200: WhitespaceCellOut, 409: ConflictOut},
+            summary="Mark one division × product line (in_use, competitor, not_relevant, whitespace with a value)")
+@conflicts
+def put_cell(request, account_id: int, payload: CellIn):
+    return services.set_cell(_account(request, account_id), by=request.user, **payload.dict())

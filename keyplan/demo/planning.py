@@ -1,5 +1,6 @@
 """Demo step: account plans for the key accounts, some living and some visibly neglected.
 
+Key accounts with a plan get opportunities (open, won and lost this year) and a whitespace map.
 Key accounts take turns through five cases, so that the Plans page has something true
 to say about each: a full living plan (goals in all three horizons, actions with
 dependencies, one on a decision maker), an active plan nobody reviewed for months with
@@ -85,6 +86,39 @@ def _goals(plan, by, kam, other, today: datetime.date, *, overdue: bool) -> None
         "start": today + (shift + 5) * day, "due": today + (shift + 75) * day})
 
 
+PRODUCT_LINES = ["Sensors", "Control systems", "Service contracts", "Analytics software"]
+
+
+def _opportunities(account, by, kam, today: datetime.date, index: int) -> None:
+    """Opportunities across the account's buying centers, some won and lost this year, and a whitespace map."""
+    day = datetime.timedelta(days=1)
+    departments = sorted(set(Stakeholder.objects.filter(account=account, external_organisation="")
+                             .exclude(department="").values_list("department", flat=True)))[:5] or ["Operations", "Finance"]
+    d = lambda i: departments[i % len(departments)]  # noqa: E731
+    rows = [
+        {"name": "Service contracts for the installed base", "kind": "upsell", "division": d(0), "product_line": PRODUCT_LINES[2],
+         "stage": "propose", "amount": 120_000, "probability": "0.5", "expected_close": today + 45 * day},
+        {"name": "Analytics for the finance team", "kind": "cross_sell", "division": d(1), "product_line": PRODUCT_LINES[3],
+         "stage": "develop", "amount": 60_000, "probability": "0.3", "expected_close": today + 20 * day},
+        {"name": "Control systems for the new plant", "kind": "new_business", "division": d(2), "product_line": PRODUCT_LINES[1],
+         "stage": "qualify", "amount": 400_000, "probability": "0.1", "expected_close": today + 300 * day},
+        {"name": "Sensor retrofit", "kind": "upsell", "division": d(0), "product_line": PRODUCT_LINES[0], "stage": "won",
+         "amount": 85_000, "closed_on": today - 60 * day, "reason": "Best service offer; the COO backed us."},
+        {"name": "Spare parts framework", "kind": "cross_sell", "division": d(3), "product_line": PRODUCT_LINES[0],
+         "stage": "lost", "amount": 40_000, "closed_on": today - 100 * day, "reason": "Procurement chose a cheaper second source."},
+    ]
+    for row in rows[: 3 + index % 3]:
+        services.add_opportunity(account, by=by, data={"owner": kam, **row})
+    services.set_cell(account, by=by, division=d(1), product_line=PRODUCT_LINES[1], state="competitor",
+                      competitor="Keller Systems")
+    services.set_cell(account, by=by, division=d(2), product_line=PRODUCT_LINES[3], state="whitespace",
+                      estimated_value=75_000 + 5_000 * (index % 4))
+    services.set_cell(account, by=by, division=d(3), product_line=PRODUCT_LINES[2], state="whitespace",
+                      estimated_value=30_000)
+    services.set_cell(account, by=by, division=d(4), product_line=PRODUCT_LINES[0], state="not_relevant",
+                      note="No production in this division.")
+
+
 def make_plans(demo: Demo) -> None:
     key = demo.key_accounts
     if not key:
@@ -116,6 +150,8 @@ def make_plans(demo: Demo) -> None:
         if case != COPIED:
             _write_sections(plan, by, full=case != DRAFT)
             _goals(plan, by, kam, other, today, overdue=case == NEGLECTED)
+        if case != DRAFT:
+            _opportunities(account, by, kam, today, index)
         if case == DRAFT:
             continue
         services.mark_reviewed(plan, by=by, on=today - (150 if case == NEGLECTED else 20) * day)

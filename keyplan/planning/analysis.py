@@ -27,6 +27,7 @@ ENTRY_LIMIT = 300  # characters of one list entry
 ENTRIES_LIMIT = 50  # entries of one list
 
 CLOSED_GOAL = ("achieved", "dropped")
+CLOSED_STAGES = ("won", "lost")
 CLOSED_ACTION = ("done", "dropped")
 HORIZONS = ("short", "mid", "long")
 REVIEW_CADENCE_DAYS = 90  # a plan not reviewed for longer is no longer living
@@ -218,3 +219,181 @@ def progress(current: Decimal | float | None, target: Decimal | float | None) ->
 
 def growth(now: float, before: float) -> float | None:
     return (now - before) / before if before > 0 else None
+
+
+# ---------------------------------------------------------------- opportunities
+
+
+def expected_value(amount: Decimal, probability: Decimal) -> Decimal:
+    """Amount × probability, to the cent."""
+    return (Decimal(amount) * Decimal(probability)).quantize(Decimal("0.01"))
+
+
+@dataclass(frozen=True)
+class Deal:
+    """An opportunity as the totals see it."""
+
+    amount: Decimal
+    probability: Decimal
+    stage: str
+    expected_close: datetime.date | None = None
+    closed_on: datetime.date | None = None
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    open: Decimal
+    weighted: Decimal
+    won: Decimal
+    lost: Decimal
+    open_count: int
+    won_count: int
+    lost_count: int
+
+    @property
+    def win_rate(self) -> float | None:
+        decided = self.won_count + self.lost_count
+        return self.won_count / decided if decided else None
+
+    def as_dict(self) -> dict:
+        return {"open": float(self.open), "weighted": float(self.weighted), "won": float(self.won), "lost": float(self.lost),
+                "open_count": self.open_count, "won_count": self.won_count, "lost_count": self.lost_count,
+                "win_rate": self.win_rate}
+
+
+def pipeline(deals: Iterable[Deal], *, starts: datetime.date, ends: datetime.date) -> Pipeline:
+    """A plan's totals for its period: open opportunities expected to close by its end (or without a date),
+    their weighted value (amount × probability), and what was won and lost within the period."""
+    zero = Decimal("0.00")
+    open_, weighted, won, lost = zero, zero, zero, zero
+    counts = {"open": 0, "won": 0, "lost": 0}
+    for d in deals:
+        if d.stage == "won":
+            if d.closed_on and starts <= d.closed_on <= ends:
+                won += d.amount
+                counts["won"] += 1
+        elif d.stage == "lost":
+            if d.closed_on and starts <= d.closed_on <= ends:
+                lost += d.amount
+                counts["lost"] += 1
+        elif d.expected_close is None or d.expected_close <= ends:
+            open_ += d.amount
+            weighted += expected_value(d.amount, d.probability)
+            counts["open"] += 1
+    return Pipeline(open_, weighted, won, lost, counts["open"], counts["won"], counts["lost"])
+
+
+# ---------------------------------------------------------------- whitespace map
+
+
+@dataclass(frozen=True)
+class Chance:
+    """An opportunity as the whitespace map sees it."""
+
+    id: int
+    name: str
+    division: str
+    product_line: str
+    stage: str
+    amount: Decimal
+    probability: Decimal
+
+
+@dataclass(frozen=True)
+class Marked:
+    """What the team set by hand on one cell."""
+
+    state: str
+    competitor: str = ""
+    estimated_value: Decimal | None = None
+    note: str = ""
+    version: int = 1
+
+
+@dataclass(frozen=True)
+class Cell:
+    division: str
+    product_line: str
+    state: str  # in_use, open_opportunity, competitor, not_relevant, whitespace
+    competitor: str = ""
+    estimated_value: Decimal | None = None
+    note: str = ""
+    opportunities: tuple[Chance, ...] = ()
+    marked: Marked | None = None
+
+    @property
+    def open_amount(self) -> Decimal:
+        return sum((c.amount for c in self.opportunities if c.stage not in CLOSED_STAGES), Decimal("0.00"))
+
+    @property
+    def whitespace_value(self) -> Decimal:
+        if self.state != "whitespace":
+            return Decimal("0.00")
+        return self.estimated_value or Decimal("0.00")
+
+
+@dataclass(frozen=True)
+class Grid:
+    divisions: tuple[str, ...]
+    product_lines: tuple[str, ...]
+    cells: Mapping[tuple[str, str], Cell]
+    row_totals: Mapping[str, Decimal]  # whitespace value per division
+    column_totals: Mapping[str, Decimal]  # whitespace value per product line
+    whitespace_value: Decimal
+    counts: Mapping[str, int]
+
+    def rows(self) -> list[tuple[str, list[Cell], Decimal]]:
+        return [(d, [self.cells[(d, p)] for p in self.product_lines], self.row_totals[d]) for d in self.divisions]
+
+
+def _key(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def whitespace_grid(divisions: Iterable[str], product_lines: Iterable[str], marked: Mapping[tuple[str, str], Marked],
+                    chances: Iterable[Chance]) -> Grid:
+    """The divisions × product lines grid. A won opportunity puts a cell in use and an open one makes it an open
+    opportunity; otherwise the cell is what the team marked (in use, held by a competitor, not relevant), or
+    whitespace, with the value they estimate. Names match whatever their case and spacing."""
+    names: dict[str, dict[str, str]] = {"d": {}, "p": {}}  # first spelling seen wins
+
+    def name(kind: str, text: str) -> str:
+        return names[kind].setdefault(_key(text), " ".join(text.split()))
+
+    for d in divisions:
+        if d.strip():
+            name("d", d)
+    for p in product_lines:
+        if p.strip():
+            name("p", p)
+    by_cell: dict[tuple[str, str], list[Chance]] = {}
+    for c in chances:
+        if c.division.strip() and c.product_line.strip():
+            by_cell.setdefault((name("d", c.division), name("p", c.product_line)), []).append(c)
+    marks = {}
+    for (d, p), m in marked.items():
+        marks[(name("d", d), name("p", p))] = m
+    rows = tuple(sorted(names["d"].values(), key=str.casefold))
+    columns = tuple(sorted(names["p"].values(), key=str.casefold))
+    cells: dict[tuple[str, str], Cell] = {}
+    counts = {"in_use": 0, "open_opportunity": 0, "competitor": 0, "not_relevant": 0, "whitespace": 0}
+    for d in rows:
+        for p in columns:
+            found = tuple(by_cell.get((d, p), ()))
+            m = marks.get((d, p))
+            if any(c.stage == "won" for c in found):
+                state = "in_use"
+            elif any(c.stage not in CLOSED_STAGES for c in found):
+                state = "open_opportunity"
+            elif m is not None:
+                state = m.state
+            else:
+                state = "whitespace"
+            cell = Cell(d, p, state, m.competitor if m else "", m.estimated_value if m else None, m.note if m else "",
+                        found, m)
+            cells[(d, p)] = cell
+            counts[state] = counts.get(state, 0) + 1
+    zero = Decimal("0.00")
+    row_totals = {d: sum((cells[(d, p)].whitespace_value for p in columns), zero) for d in rows}
+    column_totals = {p: sum((cells[(d, p)].whitespace_value for d in rows), zero) for p in columns}
+    return Grid(rows, columns, cells, row_totals, column_totals, sum(row_totals.values(), zero), counts)

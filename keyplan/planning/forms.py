@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from keyplan.planning import analysis, services
-from keyplan.planning.models import AccountPlan, Action, Goal
+from keyplan.planning.models import AccountPlan, Action, CellState, Goal, Opportunity
 from keyplan.relationships.models import Stakeholder
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -124,7 +124,8 @@ class ActionForm(ServiceChecked, forms.ModelForm):
 
     class Meta:
         model = Action
-        fields = ["title", "goal", "owner", "start", "due", "status", "milestone", "stakeholder", "depends_on", "notes"]
+        fields = ["title", "goal", "owner", "start", "due", "status", "milestone", "stakeholder", "opportunity", "depends_on",
+                  "notes"]
         widgets = {"start": DATE, "due": DATE, "notes": forms.Textarea(attrs={"rows": 3}),
                    "depends_on": forms.SelectMultiple(attrs={"size": 5})}
 
@@ -133,6 +134,7 @@ class ActionForm(ServiceChecked, forms.ModelForm):
         self.fields["goal"].queryset = plan.goals.order_by("horizon", "pk")
         self.fields["owner"].queryset = services.assignable_users(plan.account)
         self.fields["stakeholder"].queryset = Stakeholder.objects.filter(account=plan.account).active().order_by("name")
+        self.fields["opportunity"].queryset = plan.account.opportunities.order_by("name")
         others = plan.actions.order_by("goal", "start", "pk")
         if self.instance.pk:
             others = others.exclude(pk=self.instance.pk)
@@ -148,3 +150,35 @@ class ActionForm(ServiceChecked, forms.ModelForm):
         data = {name: self.cleaned_data[name] for name in self._meta.fields}
         data["depends_on"] = [a.pk for a in data["depends_on"]]
         return data
+
+
+class OpportunityForm(ServiceChecked, forms.ModelForm):
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1, required=False)
+    probability = forms.DecimalField(label=_("Probability"), min_value=0, max_value=1, decimal_places=3, initial="0.1",
+                                     help_text=_("Between 0 and 1: 0.25 is a one-in-four chance."))
+    amount = forms.DecimalField(label=_("Amount"), min_value=0, max_digits=16, decimal_places=2, initial=0)
+
+    class Meta:
+        model = Opportunity
+        fields = ["name", "kind", "division", "product_line", "stage", "amount", "probability", "expected_close", "owner",
+                  "closed_on", "reason"]
+        widgets = {"expected_close": DATE, "closed_on": DATE, "reason": forms.Textarea(attrs={"rows": 2})}
+
+    def __init__(self, *args, plan: AccountPlan, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].queryset = services.assignable_users(plan.account)
+
+    def changes(self) -> dict:
+        return {name: self.cleaned_data[name] for name in self._meta.fields}
+
+
+class CellForm(forms.Form):
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=0, required=False)
+    division = forms.CharField(label=_("Division"), max_length=120)
+    product_line = forms.CharField(label=_("Product line"), max_length=100)
+    state = forms.ChoiceField(label=_("State"), choices=CellState.choices)
+    competitor = forms.CharField(label=_("Competitor"), max_length=200, required=False,
+                                 help_text=_("Who holds it, when a competitor does."))
+    estimated_value = forms.DecimalField(label=_("Estimated value"), min_value=0, max_digits=16, decimal_places=2,
+                                         required=False, help_text=_("What the whitespace is worth to us a year."))
+    note = forms.CharField(label=_("Note"), required=False, widget=forms.Textarea(attrs={"rows": 2}))

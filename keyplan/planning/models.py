@@ -5,6 +5,8 @@ read, and a stale one is refused (services.Conflict) instead of overwriting some
 change. History (django-simple-history) keeps every earlier state; a section can be restored.
 """
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
@@ -174,6 +176,8 @@ class Action(models.Model):
     milestone = models.BooleanField(_("milestone"), default=False)
     stakeholder = models.ForeignKey(Stakeholder, verbose_name=_("stakeholder"), null=True, blank=True,
                                     on_delete=models.SET_NULL, related_name="plan_actions")
+    opportunity = models.ForeignKey("Opportunity", verbose_name=_("opportunity"), null=True, blank=True,
+                                    on_delete=models.SET_NULL, related_name="actions")
     depends_on = models.ManyToManyField("self", symmetrical=False, blank=True, related_name="dependents",
                                         verbose_name=_("depends on"))
     carried_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
@@ -193,3 +197,103 @@ class Action(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class OpportunityKind(models.TextChoices):
+    CROSS_SELL = "cross_sell", _("Cross-selling")
+    UPSELL = "upsell", _("Upselling")
+    NEW_BUSINESS = "new_business", _("New business")
+
+
+class Stage(models.TextChoices):
+    QUALIFY = "qualify", _("Qualify")
+    DEVELOP = "develop", _("Develop")
+    PROPOSE = "propose", _("Propose")
+    NEGOTIATE = "negotiate", _("Negotiate")
+    WON = "won", _("Won")
+    LOST = "lost", _("Lost")
+
+
+class OpportunityQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "OpportunityQuerySet":
+        return self.filter(account__in=Account.objects.visible_to(user))
+
+    def open(self) -> "OpportunityQuerySet":
+        return self.exclude(stage__in=analysis.CLOSED_STAGES)
+
+
+class Opportunity(models.Model):
+    """A chance to sell more to the account: in a division (buying center), of a product line."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="opportunities")
+    name = models.CharField(_("name"), max_length=200)
+    product_line = models.CharField(_("product line"), max_length=100, blank=True)
+    division = models.CharField(_("division"), max_length=120, blank=True,
+                                help_text=_("The customer's division or buying center."))
+    kind = models.CharField(_("kind"), max_length=15, choices=OpportunityKind.choices, default=OpportunityKind.CROSS_SELL)
+    stage = models.CharField(_("stage"), max_length=10, choices=Stage.choices, default=Stage.QUALIFY)
+    amount = models.DecimalField(_("amount"), max_digits=16, decimal_places=2, default=0)
+    probability = models.DecimalField(_("probability"), max_digits=4, decimal_places=3, default=Decimal("0.1"),
+                                      help_text=_("Between 0 and 1."))
+    expected_close = models.DateField(_("expected close"), null=True, blank=True)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("owner"), null=True, blank=True,
+                              on_delete=models.SET_NULL, related_name="opportunities")
+    closed_on = models.DateField(_("closed on"), null=True, blank=True)
+    reason = models.TextField(_("reason won or lost"), blank=True)
+    version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    history = HistoricalRecords(excluded_fields=["created_at"])
+    objects = OpportunityQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["account", "expected_close", "pk"]
+        verbose_name_plural = "opportunities"
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gte=0), name="opportunity_amount_not_negative"),
+            models.CheckConstraint(condition=Q(probability__gte=0, probability__lte=1), name="opportunity_probability_0_1"),
+            models.CheckConstraint(condition=Q(kind__in=OpportunityKind.values), name="opportunity_kind_valid"),
+            models.CheckConstraint(condition=Q(stage__in=Stage.values), name="opportunity_stage_valid"),
+        ]
+        indexes = [models.Index(fields=["account", "stage"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def expected_value(self) -> Decimal:
+        return analysis.expected_value(self.amount, self.probability)
+
+
+class CellState(models.TextChoices):
+    WHITESPACE = "whitespace", _("Whitespace")
+    IN_USE = "in_use", _("In use")
+    COMPETITOR = "competitor", _("Held by a competitor")
+    NOT_RELEVANT = "not_relevant", _("Not relevant")
+
+
+class WhitespaceCell(models.Model):
+    """What the team knows of one division × product line of the account; open and won opportunities add to it."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="whitespace_cells")
+    division = models.CharField(_("division"), max_length=120)
+    product_line = models.CharField(_("product line"), max_length=100)
+    state = models.CharField(_("state"), max_length=15, choices=CellState.choices, default=CellState.WHITESPACE)
+    competitor = models.CharField(_("competitor"), max_length=200, blank=True)
+    estimated_value = models.DecimalField(_("estimated value"), max_digits=16, decimal_places=2, null=True, blank=True)
+    note = models.TextField(_("note"), blank=True)
+    version = models.PositiveIntegerField(default=1)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["account", "division", "product_line"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "division", "product_line"], name="whitespace_cell_unique"),
+            models.CheckConstraint(condition=Q(state__in=CellState.values), name="whitespace_state_valid"),
+            models.CheckConstraint(condition=Q(estimated_value__isnull=True) | Q(estimated_value__gte=0),
+                                   name="whitespace_value_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.division} × {self.product_line}"

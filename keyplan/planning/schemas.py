@@ -100,6 +100,7 @@ class ActionOut(Schema):
     status: str
     milestone: bool
     stakeholder_id: int | None
+    opportunity_id: int | None
     depends_on: list[int]
     version: int
 
@@ -130,6 +131,95 @@ class GoalDetailOut(GoalOut):
     actions: list[ActionOut] = []
 
 
+class OpportunityOut(Schema):
+    id: int
+    account_id: int
+    name: str
+    product_line: str
+    division: str
+    kind: str
+    stage: str
+    amount: Decimal
+    probability: Decimal
+    expected_value: Decimal = Field(..., description="amount × probability")
+    expected_close: datetime.date | None
+    owner: UserRef | None
+    closed_on: datetime.date | None
+    reason: str
+    version: int
+
+
+class OpportunityIn(Schema):
+    name: str = Field(..., max_length=200)
+    product_line: str = Field("", max_length=100)
+    division: str = Field("", max_length=120)
+    kind: str = "cross_sell"
+    stage: str = "qualify"
+    amount: Decimal = Decimal(0)
+    probability: Decimal = Decimal("0.1")
+    expected_close: datetime.date | None = None
+    owner_id: int | None = None
+    closed_on: datetime.date | None = None
+    reason: str = Field("", max_length=5000)
+
+
+class OpportunityPatch(Schema):
+    version: int
+    name: str | None = Field(None, max_length=200)
+    product_line: str | None = Field(None, max_length=100)
+    division: str | None = Field(None, max_length=120)
+    kind: str | None = None
+    stage: str | None = None
+    amount: Decimal | None = None
+    probability: Decimal | None = None
+    expected_close: datetime.date | None = None
+    owner_id: int | None = None
+    closed_on: datetime.date | None = None
+    reason: str | None = Field(None, max_length=5000)
+
+
+class CellOut(Schema):
+    division: str
+    product_line: str
+    state: str = Field(..., description="in_use, open_opportunity, competitor, not_relevant or whitespace")
+    competitor: str
+    estimated_value: Decimal | None
+    note: str
+    opportunities: list[int]
+    version: int = Field(0, description="The version of the team's mark; 0 when nobody marked the cell")
+
+
+class WhitespaceOut(Schema):
+    divisions: list[str]
+    product_lines: list[str]
+    cells: list[CellOut]
+    row_totals: dict[str, Decimal]
+    column_totals: dict[str, Decimal]
+    whitespace_value: Decimal
+    counts: dict[str, int]
+
+
+class CellIn(Schema):
+    division: str = Field(..., max_length=120)
+    product_line: str = Field(..., max_length=100)
+    state: str
+    competitor: str = Field("", max_length=200)
+    estimated_value: Decimal | None = None
+    note: str = Field("", max_length=5000)
+    version: int | None = Field(None, description="The version you read; a stale one is answered with 409")
+
+
+class WhitespaceCellOut(Schema):
+    id: int
+    division: str
+    product_line: str
+    state: str
+    competitor: str
+    estimated_value: Decimal | None
+    note: str
+    version: int
+
+
 class PlanDetailOut(PlanOut):
     sections: list[SectionOut]
     swot: dict[str, list[str]]
@@ -137,6 +227,8 @@ class PlanDetailOut(PlanOut):
     relationships: dict[str, Any]
     value: dict[str, Any]
     quality: dict[str, Any]
+    opportunities: list[OpportunityOut]
+    pipeline: dict[str, Any] = Field(..., description="open, weighted, won and lost for the plan's period")
 
 
 class GoalIn(Schema):
@@ -174,6 +266,7 @@ class ActionIn(Schema):
     status: str = "not_started"
     milestone: bool = False
     stakeholder_id: int | None = None
+    opportunity_id: int | None = None
     depends_on: list[int] = Field(default_factory=list, max_length=100)
 
 
@@ -188,6 +281,7 @@ class ActionPatch(Schema):
     status: str | None = None
     milestone: bool | None = None
     stakeholder_id: int | None = None
+    opportunity_id: int | None = None
     depends_on: list[int] | None = Field(None, max_length=100)
 
 

@@ -29,6 +29,11 @@ from keyplan.planning.models import (
     AccountPlan,
     Action,
     ActionStatus,
+    CellState,
+    Opportunity,
+    OpportunityKind,
+    Stage,
+    WhitespaceCell,
     Goal,
     GoalStatus,
     Horizon,
@@ -46,7 +51,10 @@ LAST_DAY = datetime.date(2100, 12, 31)
 MAX_VALUE = Decimal("1e15")
 PLAN_FIELDS = ("period", "starts", "ends", "summary")
 GOAL_FIELDS = ("title", "description", "horizon", "owner", "metric", "target_value", "current_value", "due", "status")
-ACTION_FIELDS = ("goal", "title", "notes", "owner", "start", "due", "status", "milestone", "stakeholder", "depends_on")
+ACTION_FIELDS = ("goal", "title", "notes", "owner", "start", "due", "status", "milestone", "stakeholder", "opportunity",
+                 "depends_on")
+OPPORTUNITY_FIELDS = ("name", "product_line", "division", "kind", "stage", "amount", "probability", "expected_close",
+                      "owner", "closed_on", "reason")
 FISCAL_YEAR = re.compile(r"^FY\s?(\d{4})$", re.IGNORECASE)
 
 
@@ -443,6 +451,8 @@ def _clean_action(action: Action, plan: AccountPlan, depends_on: list[int] | Non
     if action.stakeholder is not None and action.stakeholder.account_id != plan.account_id:
         raise ValidationError({"stakeholder": _("%(name)s is a stakeholder of another account.")
                                % {"name": action.stakeholder.name}})
+    if action.opportunity is not None and action.opportunity.account_id != plan.account_id:
+        raise ValidationError({"opportunity": _("The opportunity belongs to another account.")})
     _check_owner(plan.account, action.owner)
     if depends_on is None:
         return None
@@ -597,6 +607,8 @@ class PlanView:
     value: AccountValue
     quality: analysis.Quality
     today: datetime.date
+    opportunities: list[Opportunity] = field(default_factory=list)
+    pipeline: analysis.Pipeline | None = None
     horizons: list[tuple[str, str, list[GoalView]]] = field(default_factory=list)
 
     @property
@@ -656,7 +668,9 @@ def plan_view(plan: AccountPlan, *, today: datetime.date | None = None) -> PlanV
         stale=relationships_analysis.stale_relationships(people, today=today, rule=relationships.stale_rule())[:10],
     )
     quality = analysis.quality(_facts(plan, sections, goals, cover), today=today)
-    view = PlanView(plan, sections, views, rel, value, quality, today)
+    view = PlanView(plan, sections, views, rel, value, quality, today,
+                    opportunities=list(plan.account.opportunities.select_related("owner").order_by("stage", "expected_close", "pk")),
+                    pipeline=pipeline(plan))
     view.horizons = [(value_, label, [g for g in views if g.goal.horizon == value_]) for value_, label in Horizon.choices]
     return view
 
@@ -726,6 +740,134 @@ def portfolio_dict(row: PortfolioRow) -> dict:
         "quality": row.quality.as_dict() if row.quality else None,
         "overdue_actions": row.overdue,
     }
+
+
+# ---------------------------------------------------------------- opportunities
+
+
+def _clean_opportunity(opportunity: Opportunity) -> None:
+    opportunity.name = _text("name", opportunity.name, limit=200, required=True)
+    opportunity.product_line = _text("product_line", opportunity.product_line, limit=100)
+    opportunity.division = _text("division", opportunity.division, limit=120)
+    opportunity.reason = _text("reason", opportunity.reason, limit=analysis.TEXT_LIMIT)
+    _check_choice("kind", opportunity.kind, OpportunityKind)
+    _check_choice("stage", opportunity.stage, Stage)
+    amount = _amount("amount", opportunity.amount)
+    if amount is None or amount < 0:
+        raise ValidationError({"amount": _("Give an amount of 0 or more.")})
+    opportunity.amount = amount
+    try:
+        probability = Decimal(str(opportunity.probability))
+    except InvalidOperation:
+        raise ValidationError({"probability": _("Give a probability between 0 and 1 (0.25 is 25 %).")}) from None
+    if not probability.is_finite() or not 0 <= probability <= 1:
+        raise ValidationError({"probability": _("Give a probability between 0 and 1 (0.25 is 25 %).")})
+    opportunity.probability = probability.quantize(Decimal("0.001"))
+    _check_date("expected_close", opportunity.expected_close)
+    _check_date("closed_on", opportunity.closed_on)
+    _check_owner(opportunity.account, opportunity.owner)
+    if opportunity.stage in analysis.CLOSED_STAGES:
+        # Won is certain and lost is nothing: the probability follows, and the day it was decided is kept.
+        opportunity.probability = Decimal(1 if opportunity.stage == Stage.WON else 0)
+        opportunity.closed_on = opportunity.closed_on or timezone.localdate()
+        if opportunity.stage == Stage.LOST and not opportunity.reason:
+            raise ValidationError({"reason": _("Say why the opportunity was lost; the reasons teach the next plan.")})
+    else:
+        opportunity.closed_on = None
+
+
+def _require_account_edit(user: User, account: Account) -> None:
+    if not can_edit(user, account):
+        raise PermissionDenied(_("You may not change this account's plans."))
+
+
+@transaction.atomic
+def add_opportunity(account: Account, *, by: User, data: dict) -> Opportunity:
+    _require_account_edit(by, account)
+    _check_fields(data, OPPORTUNITY_FIELDS)
+    opportunity = Opportunity(account=account, **data)
+    _clean_opportunity(opportunity)
+    _save(opportunity, by=by)
+    return opportunity
+
+
+@transaction.atomic
+def update_opportunity(opportunity: Opportunity, *, by: User, version: int | None, changes: dict) -> Opportunity:
+    _require_account_edit(by, opportunity.account)
+    _check_fields(changes, OPPORTUNITY_FIELDS)
+    opportunity = Opportunity.objects.select_for_update().select_related("account").get(pk=opportunity.pk)
+    _check_version(opportunity, version)
+    for name, value in changes.items():
+        setattr(opportunity, name, value)
+    _clean_opportunity(opportunity)
+    opportunity.version += 1
+    _save(opportunity, by=by)
+    return opportunity
+
+
+@transaction.atomic
+def remove_opportunity(opportunity: Opportunity, *, by: User, version: int | None = None) -> None:
+    _require_account_edit(by, opportunity.account)
+    opportunity = Opportunity.objects.select_for_update().get(pk=opportunity.pk)
+    _check_version(opportunity, version)
+    opportunity._history_user = by
+    opportunity.delete()
+
+
+def pipeline(plan: AccountPlan) -> analysis.Pipeline:
+    """The plan's opportunity totals for its period."""
+    deals = [analysis.Deal(*row) for row in plan.account.opportunities.values_list(
+        "amount", "probability", "stage", "expected_close", "closed_on")]
+    return analysis.pipeline(deals, starts=plan.starts, ends=plan.ends)
+
+
+# ---------------------------------------------------------------- whitespace map
+
+
+def whitespace(account: Account) -> analysis.Grid:
+    """The account's divisions (the buying centers of its stakeholder map, and those named on cells and
+    opportunities) against the product lines named on cells and opportunities."""
+    departments = Stakeholder.objects.filter(account=account, archived_at__isnull=True, external_organisation="") \
+        .exclude(department="").values_list("department", flat=True).distinct()
+    cells = list(account.whitespace_cells.all())
+    chances = [analysis.Chance(o.pk, o.name, o.division, o.product_line, o.stage, o.amount, o.probability)
+               for o in account.opportunities.all()]
+    marked = {(c.division, c.product_line): analysis.Marked(c.state, c.competitor, c.estimated_value, c.note, c.version)
+              for c in cells}
+    return analysis.whitespace_grid(
+        list(departments) + [c.division for c in cells] + [o.division for o in chances],
+        [c.product_line for c in cells] + [o.product_line for o in chances],
+        marked, chances,
+    )
+
+
+@transaction.atomic
+def set_cell(account: Account, *, by: User, division: str, product_line: str, state: str, competitor: str = "",
+             estimated_value=None, note: str = "", version: int | None = None) -> WhitespaceCell:
+    """Mark one division × product line (the first mark creates the cell; a new name adds a row or column)."""
+    _require_account_edit(by, account)
+    division = _text("division", division, limit=120, required=True)
+    product_line = _text("product_line", product_line, limit=100, required=True)
+    _check_choice("state", state, CellState)
+    competitor = _text("competitor", competitor, limit=200)
+    if state == CellState.COMPETITOR and not competitor:
+        raise ValidationError({"competitor": _("Name the competitor who holds it.")})
+    value = _amount("estimated_value", estimated_value)
+    if value is not None and value < 0:
+        raise ValidationError({"estimated_value": _("Give an amount of 0 or more.")})
+    Account.objects.select_for_update().get(pk=account.pk)
+    cell = next((c for c in account.whitespace_cells.select_for_update()
+                 if " ".join(c.division.split()).casefold() == " ".join(division.split()).casefold()
+                 and " ".join(c.product_line.split()).casefold() == " ".join(product_line.split()).casefold()), None)
+    if cell is None:
+        cell = WhitespaceCell(account=account, division=division, product_line=product_line, version=0)
+    elif version is not None:
+        _check_version(cell, version)
+    cell.state, cell.competitor, cell.estimated_value = state, competitor if state == CellState.COMPETITOR else "", value
+    cell.note = _text("note", note, limit=analysis.TEXT_LIMIT)
+    cell.version += 1
+    _save(cell, by=by)
+    return cell
 
 
 # ---------------------------------------------------------------- timeline
@@ -802,6 +944,9 @@ def change_log(plan: AccountPlan, *, limit: int = 100) -> list[LogEntry]:
     for records in history.grouped(Action.history.filter(plan_id=plan.pk).select_related("history_user")):
         entries += history.entries(records, [f for f in ACTION_FIELDS if f != "depends_on"],
                                    lambda r: _("Action: %(title)s") % {"title": r.title})
+    for records in history.grouped(Opportunity.history.filter(account_id=plan.account_id).select_related("history_user")):
+        entries += history.entries(records, list(OPPORTUNITY_FIELDS),
+                                   lambda r: _("Opportunity: %(name)s") % {"name": r.name})
     entries.sort(key=lambda e: e.when, reverse=True)
     return entries[:limit]
 

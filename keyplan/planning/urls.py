@@ -20,4 +20,8 @@ urlpatterns = [
     path(plan + "goals/<int:goal_pk>/", views.goal_edit, name="goal"),
     path(plan + "actions/new/", views.action_edit, name="action_create"),
     path(plan + "actions/<int:action_pk>/", views.action_edit, name="action"),
+    path(plan + "opportunities/new/", views.opportunity_edit, name="opportunity_create"),
+    path(plan + "opportunities/<int:opportunity_pk>/", views.opportunity_edit, name="opportunity"),
+    path(plan + "whitespace/", views.whitespace_page, name="whitespace"),
+    path(plan + "whitespace/cell/", views.whitespace_cell, name="whitespace_cell"),
 ]

@@ -18,8 +18,17 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from keyplan.accounts.models import Account, TeamRole
 from keyplan.core.models import User
 from keyplan.planning import analysis, services
-from keyplan.planning.forms import SECTION_LABELS, ActionForm, GoalForm, PlanCreateForm, PlanForm, SectionForm
-from keyplan.planning.models import AccountPlan, Action, Goal, PlanState, SectionKey
+from keyplan.planning.forms import (
+    SECTION_LABELS,
+    ActionForm,
+    CellForm,
+    GoalForm,
+    OpportunityForm,
+    PlanCreateForm,
+    PlanForm,
+    SectionForm,
+)
+from keyplan.planning.models import AccountPlan, Action, CellState, Goal, Opportunity, OpportunityKind, PlanState, SectionKey
 
 
 def _account(request: HttpRequest, pk: int) -> Account:
@@ -351,3 +360,85 @@ def action_edit(request: HttpRequest, pk: int, plan_pk: int, action_pk: int | No
     remove_url = request.path if action else ""
     return _edit_page(request, plan, form, title=title, conflict=conflict, remove_url=remove_url,
                       status=400 if form.errors else 200)
+
+
+# ---------------------------------------------------------------- opportunities and the whitespace map
+
+
+@require_http_methods(["GET", "POST"])
+def opportunity_edit(request: HttpRequest, pk: int, plan_pk: int, opportunity_pk: int | None = None) -> HttpResponse:
+    plan = _plan(request, pk, plan_pk)
+    _require_edit(request, plan)
+    opportunity = get_object_or_404(Opportunity, pk=opportunity_pk, account=plan.account) if opportunity_pk else None
+    if request.method == "POST" and opportunity is not None and request.POST.get("remove"):
+        try:
+            services.remove_opportunity(opportunity, by=request.user)
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(request, _("Opportunity removed."))
+        return _to_plan(plan, "opportunities")
+    if opportunity:
+        initial = {"version": opportunity.version}
+    else:  # from a whitespace cell: its division, product line and estimated value
+        initial = {name: request.GET[name] for name in ("division", "product_line", "amount", "kind") if request.GET.get(name)}
+        initial.setdefault("kind", OpportunityKind.CROSS_SELL)
+    form = OpportunityForm(request.POST or None, instance=Opportunity.objects.get(pk=opportunity.pk) if opportunity else None,
+                           plan=plan, initial=initial)
+    conflict = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            if opportunity is None:
+                opportunity = services.add_opportunity(plan.account, by=request.user, data=form.changes())
+            else:
+                services.update_opportunity(opportunity, by=request.user, version=form.cleaned_data["version"],
+                                            changes=form.changes())
+        except services.Conflict as c:
+            conflict = _conflict(form, c.current, {name: getattr(c.current, name) for name in OpportunityForm.Meta.fields})
+        except ValidationError as error:
+            _add_errors(form, error)
+        else:
+            messages.success(request, _("Opportunity saved."))
+            return _to_plan(plan, f"opportunity-{opportunity.pk}")
+    title = opportunity.name if opportunity else _("New opportunity")
+    return _edit_page(request, plan, form, title=title, conflict=conflict, remove_url=request.path if opportunity else "",
+                      status=400 if form.errors else 200)
+
+
+@require_GET
+def whitespace_page(request: HttpRequest, pk: int, plan_pk: int) -> HttpResponse:
+    plan = _plan(request, pk, plan_pk)
+    grid = services.whitespace(plan.account)
+    can_edit = services.can_edit(request.user, plan.account) and plan.state != PlanState.ARCHIVED
+    context = {"account": plan.account, "plan": plan, "grid": grid, "can_edit": can_edit, "states": CellState.choices}
+    return render(request, "planning/whitespace.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+def whitespace_cell(request: HttpRequest, pk: int, plan_pk: int) -> HttpResponse:
+    """Mark one division × product line; a new division or product line adds a row or a column."""
+    plan = _plan(request, pk, plan_pk)
+    _require_edit(request, plan)
+    division, product_line = request.GET.get("division", ""), request.GET.get("product_line", "")
+    cell = plan.account.whitespace_cells.filter(division=division, product_line=product_line).first()
+    initial = {"division": division, "product_line": product_line, "state": CellState.WHITESPACE, "version": 0}
+    if cell:
+        initial.update(state=cell.state, competitor=cell.competitor, estimated_value=cell.estimated_value, note=cell.note,
+                       version=cell.version)
+    form = CellForm(request.POST or None, initial=initial)
+    conflict = None
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        version = data.pop("version")
+        try:
+            services.set_cell(plan.account, by=request.user, version=version, **data)
+        except services.Conflict as c:
+            conflict = _conflict(form, c.current, {name: getattr(c.current, name) for name in
+                                                   ("state", "competitor", "estimated_value", "note")})
+        except ValidationError as error:
+            _add_errors(form, error)
+        else:
+            messages.success(request, _("Saved."))
+            return redirect("planning:whitespace", pk=plan.account_id, plan_pk=plan.pk)
+    title = f"{division} × {product_line}" if division and product_line else _("Add a division or product line")
+    return _edit_page(request, plan, form, title=title, conflict=conflict, status=400 if form.errors else 200)

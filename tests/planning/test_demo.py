@@ -18,3 +18,14 @@ def test_the_demo_has_living_neglected_and_missing_plans(db):
     assert Action.objects.filter(depends_on__isnull=False).exists() and Action.objects.filter(stakeholder__isnull=False).exists()
     living = next(r for r in rows if r.living)
     assert services.plan_view(living.plan).quality.score > 0.7
+
+
+def test_the_demo_has_opportunities_and_whitespace(db):
+    from keyplan.planning.models import Opportunity, WhitespaceCell
+
+    build_demo(accounts=200, seed=7)
+    assert Opportunity.objects.filter(stage="won").exists() and Opportunity.objects.filter(stage="lost").exists()
+    assert Opportunity.objects.filter(stage__in=["qualify", "develop", "propose"]).exists()
+    assert WhitespaceCell.objects.filter(state="competitor").exists()
+    plan = Opportunity.objects.first().account.plans.filter(state="active").first() or Opportunity.objects.first().account.plans.first()
+    assert services.whitespace(plan.account).whitespace_value > 0 and services.pipeline(plan).open > 0

@@ -5,7 +5,7 @@ from django import template
 from django.utils.translation import get_language, to_locale
 from django.utils.translation import gettext_lazy as _
 
-from keyplan.planning.models import ActionStatus, GoalStatus, Horizon, Metric, PlanState
+from keyplan.planning.models import ActionStatus, CellState, GoalStatus, Horizon, Metric, OpportunityKind, PlanState, Stage
 
 register = template.Library()
 
@@ -31,7 +31,7 @@ def percent(value, signed: bool = False) -> str:
 
 
 LABELS = {"horizon": Horizon, "goal_status": GoalStatus, "action_status": ActionStatus, "metric": Metric,
-          "state": PlanState}
+          "state": PlanState, "stage": Stage, "kind": OpportunityKind, "cell": CellState}
 
 
 @register.filter
@@ -65,3 +65,8 @@ def check_names(check) -> str:
     if check.code == "goals_horizons":
         return ", ".join(str(Horizon(h).label) for h in check.names)
     return ", ".join(check.names)
+
+
+@register.filter
+def get_total(mapping, key):
+    return mapping.get(key)
