@@ -110,14 +110,15 @@ def _goal_of(plan: AccountPlan, pk: int | None) -> Goal | None:
     return goal
 
 
-def _goal_data(data: dict) -> dict:
+def _with_owner(data: dict) -> dict:
+    """owner_id in the body, the owner (a user) for the services."""
     if "owner_id" in data:
         data["owner"] = _user(data.pop("owner_id"), "owner_id")
     return data
 
 
 def _action_data(request, plan: AccountPlan, data: dict) -> dict:
-    _goal_data(data)
+    _with_owner(data)
     if "goal_id" in data:
         data["goal"] = _goal_of(plan, data.pop("goal_id"))
     if "stakeholder_id" in data:
@@ -299,7 +300,7 @@ def list_goals(request, account_id: int, plan_id: int):
 def add_goal(request, account_id: int, plan_id: int, payload: GoalIn):
     plan = _plan(request, account_id, plan_id)
     try:
-        goal = services.add_goal(plan, by=request.user, data=_goal_data(payload.dict()))
+        goal = services.add_goal(plan, by=request.user, data=_with_owner(payload.dict()))
     except ValidationError as error:
         raise _renamed(error, API_NAMES) from None
     return Status(201, goal)
@@ -317,7 +318,7 @@ def patch_goal(request, account_id: int, plan_id: int, goal_id: int, payload: Go
     data = payload.dict(exclude_unset=True)
     version = data.pop("version")
     try:
-        return services.update_goal(goal, by=request.user, version=version, changes=_goal_data(data))
+        return services.update_goal(goal, by=request.user, version=version, changes=_with_owner(data))
     except ValidationError as error:
         raise _renamed(error, API_NAMES) from None
 
@@ -391,7 +392,7 @@ def list_opportunities(request, account_id: int, stage: str | None = None):
 def add_opportunity(request, account_id: int, payload: OpportunityIn):
     account = _account(request, account_id)
     try:
-        opportunity = services.add_opportunity(account, by=request.user, data=_goal_data(payload.dict()))
+        opportunity = services.add_opportunity(account, by=request.user, data=_with_owner(payload.dict()))
     except ValidationError as error:
         raise _renamed(error, API_NAMES) from None
     return Status(201, opportunity)
@@ -410,7 +411,7 @@ def patch_opportunity(request, account_id: int, opportunity_id: int, payload: Op
     data = payload.dict(exclude_unset=True)
     version = data.pop("version")
     try:
-        return services.update_opportunity(opportunity, by=request.user, version=version, changes=_goal_data(data))
+        return services.update_opportunity(opportunity, by=request.user, version=version, changes=_with_owner(data))
     except ValidationError as error:
         raise _renamed(error, API_NAMES) from None
 

@@ -73,9 +73,13 @@ def can_edit(user: User, account: Account) -> bool:
     return accounts.can_edit(user, account)
 
 
-def _require_edit(user: User, plan: AccountPlan) -> None:
-    if not can_edit(user, plan.account):
+def _require_account_edit(user: User, account: Account) -> None:
+    if not can_edit(user, account):
         raise PermissionDenied(_("You may not change this account's plans."))
+
+
+def _require_edit(user: User, plan: AccountPlan) -> None:
+    _require_account_edit(user, plan.account)
     if plan.state == PlanState.ARCHIVED:
         raise ValidationError({"state": _("An archived plan is kept as it was; start a new period instead.")})
 
@@ -176,8 +180,7 @@ def create_plan(account: Account, *, by: User, period: str, starts: datetime.dat
                 ends: datetime.date | None = None, summary: str = "") -> AccountPlan:
     """A new draft plan for ``period``. When the account had a plan before, the new one starts as a copy
     of the last: its sections, and the goals and actions still open (with their dependencies)."""
-    if not can_edit(by, account):
-        raise PermissionDenied(_("You may not change this account's plans."))
+    _require_account_edit(by, account)
     Account.objects.select_for_update().get(pk=account.pk)  # two people starting the same period: one wins
     period = _text("period", period, limit=20, required=True)
     starts, ends = period_dates(period, starts, ends)
@@ -774,11 +777,6 @@ def _clean_opportunity(opportunity: Opportunity) -> None:
             raise ValidationError({"reason": _("Say why the opportunity was lost; the reasons teach the next plan.")})
     else:
         opportunity.closed_on = None
-
-
-def _require_account_edit(user: User, account: Account) -> None:
-    if not can_edit(user, account):
-        raise PermissionDenied(_("You may not change this account's plans."))
 
 
 @transaction.atomic

@@ -82,6 +82,29 @@ def test_a_kam_writes_a_plan(page, log_in, kam, key_account, screenshot):
     expect(gantt.locator(f"path.dependency[data-from='{first.pk}']")).to_have_count(1)
     screenshot("plan-timeline")
 
+    # The whitespace map: mark a cell with its estimated value, turn it into an opportunity in one click.
+    page.go_back()
+    page.click("#whitespace-link")
+    page.click("#add-line")
+    page.fill("#id_division", "Engineering")
+    page.fill("#id_product_line", "Analytics software")
+    page.fill("#id_estimated_value", "50000")
+    page.click("#save")
+    cell = page.locator("td.ws-cell[data-division='Engineering'][data-product-line='Analytics software']")
+    expect(cell).to_have_attribute("data-state", "whitespace")
+    expect(page.locator("#whitespace-value")).to_have_text("50,000")
+    screenshot("plan-whitespace")
+    cell.locator(".ws-new-opportunity").click()
+    expect(page.locator("#id_division")).to_have_value("Engineering")
+    expect(page.locator("#id_amount")).to_have_value("50000.00")
+    page.fill("#id_name", "Analytics for engineering")
+    page.fill("#id_probability", "0.4")
+    page.click("#save")
+    expect(page.locator("#pipeline-open")).to_have_text("50,000")
+    expect(page.locator("#pipeline-weighted")).to_have_text("20,000")
+    page.click("#whitespace-link")
+    expect(cell).to_have_attribute("data-state", "open_opportunity")
+
 
 def test_a_second_editors_conflicting_save_is_caught(page, log_in, kam, lead, key_account, browser, live_server, screenshot):
     plan = services.create_plan(key_account, by=kam, period="FY2027")
