@@ -445,3 +445,35 @@ def get_whitespace(request, account_id: int):
 @conflicts
 def put_cell(request, account_id: int, payload: CellIn):
     return services.set_cell(_account(request, account_id), by=request.user, **payload.dict())
+
+
+# ---------------------------------------------------------------- team responsibilities
+
+
+class RaciEntry(Schema):
+    member_id: int = Field(..., description="a team member (an id of /accounts/{id}/team/)")
+    area: str = Field(..., description="relationships, business_reviews, goals, onboarding, support or commercial")
+    role: str = Field(..., description='R, A, C, I, or "" for none')
+
+
+class RaciOut(Schema):
+    assignments: list[RaciEntry]
+    warnings: dict[str, list[str]] = Field(..., description="areas with nobody accountable ([]) or several (their names)")
+
+
+def _raci_out(result) -> dict:
+    return {"assignments": [{"member_id": m, "area": a, "role": r} for (m, a), r in sorted(result.roles.items())],
+            "warnings": result.warnings}
+
+
+@router.get("/accounts/{account_id}/raci", response=RaciOut, summary="The account team against the plan's areas (RACI)")
+def get_raci(request, account_id: int):
+    return _raci_out(services.raci(_account(request, account_id)))
+
+
+@router.put("/accounts/{account_id}/raci", response=RaciOut, summary="Set roles in the RACI matrix (the entries given)")
+def put_raci(request, account_id: int, payload: list[RaciEntry]):
+    if len(payload) > 500:
+        raise ValidationError({"body": "At most 500 entries at once."})
+    roles = {(e.member_id, e.area): e.role for e in payload}
+    return _raci_out(services.set_raci(_account(request, account_id), by=request.user, roles=roles))

@@ -397,3 +397,16 @@ def whitespace_grid(divisions: Iterable[str], product_lines: Iterable[str], mark
     row_totals = {d: sum((cells[(d, p)].whitespace_value for p in columns), zero) for d in rows}
     column_totals = {p: sum((cells[(d, p)].whitespace_value for d in rows), zero) for p in columns}
     return Grid(rows, columns, cells, row_totals, column_totals, sum(row_totals.values(), zero), counts)
+
+
+# ---------------------------------------------------------------- team responsibilities
+
+
+def raci_warnings(areas: Sequence[str], assignments: Iterable[tuple[str, str, str]]) -> dict[str, list[str]]:
+    """Per area, who is accountable: ``assignments`` are (person, area, role letter). An area needs exactly
+    one accountable person; the result names the areas with none (empty list) or more than one."""
+    accountable: dict[str, list[str]] = {area: [] for area in areas}
+    for person, area, role in assignments:
+        if role == "A" and area in accountable:
+            accountable[area].append(person)
+    return {area: people for area, people in accountable.items() if len(people) != 1}

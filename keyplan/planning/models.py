@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 from simple_history.models import HistoricalRecords
 
-from keyplan.accounts.models import Account
+from keyplan.accounts.models import Account, TeamMember
 from keyplan.planning import analysis
 from keyplan.relationships.models import Stakeholder
 
@@ -297,3 +297,37 @@ class WhitespaceCell(models.Model):
 
     def __str__(self) -> str:
         return f"{self.division} × {self.product_line}"
+
+
+class RaciArea(models.TextChoices):
+    RELATIONSHIPS = "relationships", _("Relationships")
+    BUSINESS_REVIEWS = "business_reviews", _("Business reviews")
+    GOALS = "goals", _("Goals and actions")
+    ONBOARDING = "onboarding", _("Onboarding")
+    SUPPORT = "support", _("Support")
+    COMMERCIAL = "commercial", _("Commercial")
+
+
+class RaciRole(models.TextChoices):
+    RESPONSIBLE = "R", _("Responsible")
+    ACCOUNTABLE = "A", _("Accountable")
+    CONSULTED = "C", _("Consulted")
+    INFORMED = "I", _("Informed")
+
+
+class RaciAssignment(models.Model):
+    """Who on the account team is responsible, accountable, consulted or informed for one area of the plan."""
+
+    member = models.ForeignKey(TeamMember, on_delete=models.CASCADE, related_name="raci")
+    area = models.CharField(_("area"), max_length=20, choices=RaciArea.choices)
+    role = models.CharField(_("role"), max_length=1, choices=RaciRole.choices)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["member", "area"]
+        constraints = [
+            models.UniqueConstraint(fields=["member", "area"], name="raci_one_role_per_area"),
+            models.CheckConstraint(condition=Q(area__in=RaciArea.values), name="raci_area_valid"),
+            models.CheckConstraint(condition=Q(role__in=RaciRole.values), name="raci_role_valid"),
+        ]

@@ -40,6 +40,9 @@ from keyplan.planning.models import (
     Metric,
     PlanSection,
     PlanState,
+    RaciArea,
+    RaciAssignment,
+    RaciRole,
     SectionKey,
 )
 from keyplan.relationships import analysis as relationships_analysis
@@ -866,6 +869,54 @@ def set_cell(account: Account, *, by: User, division: str, product_line: str, st
     cell.version += 1
     _save(cell, by=by)
     return cell
+
+
+# ---------------------------------------------------------------- team responsibilities
+
+
+@dataclass
+class Raci:
+    members: list[TeamMember]
+    roles: dict[tuple[int, str], str]  # (member id, area) → letter
+    warnings: dict[str, list[str]]  # area → the accountable people, when not exactly one
+
+    def rows(self) -> list[tuple[TeamMember, list[tuple[str, str]]]]:
+        return [(m, [(area, self.roles.get((m.pk, area), "")) for area in RaciArea.values]) for m in self.members]
+
+
+def raci(account: Account) -> Raci:
+    """The account team against the plan's areas, and the areas with no one or several accountable."""
+    members = list(account.team_members.select_related("user").order_by("role", "user__username"))
+    roles = {(a.member_id, a.area): a.role for a in RaciAssignment.objects.filter(member__account=account)}
+    people = {m.pk: str(m.user) for m in members}
+    warnings = analysis.raci_warnings(RaciArea.values, ((people[m], area, r) for (m, area), r in roles.items()))
+    return Raci(members, roles, warnings)
+
+
+@transaction.atomic
+def set_raci(account: Account, *, by: User, roles: dict[tuple[int, str], str]) -> Raci:
+    """Set the matrix: ``roles`` maps (team member id, area) to R, A, C, I or "" (none). Every member must be on
+    this account's team; an area may end with no one or several accountable, and the page says so."""
+    _require_account_edit(by, account)
+    members = {m.pk: m for m in account.team_members.all()}
+    for (member_id, area), role in roles.items():
+        if member_id not in members:
+            raise ValidationError({"member": _("Team member %(id)s is not on this account's team.") % {"id": member_id}})
+        _check_choice("area", area, RaciArea)
+        if role:
+            _check_choice("role", role, RaciRole)
+    current = {(a.member_id, a.area): a for a in RaciAssignment.objects.select_for_update().filter(member__account=account)}
+    for key, role in roles.items():
+        row = current.get(key)
+        if not role and row is not None:
+            row._history_user = by
+            row.delete()
+        elif role and row is None:
+            _save(RaciAssignment(member=members[key[0]], area=key[1], role=role), by=by)
+        elif role and row.role != role:
+            row.role = role
+            _save(row, by=by)
+    return raci(account)
 
 
 # ---------------------------------------------------------------- timeline

@@ -23,5 +23,6 @@ urlpatterns = [
     path(plan + "opportunities/new/", views.opportunity_edit, name="opportunity_create"),
     path(plan + "opportunities/<int:opportunity_pk>/", views.opportunity_edit, name="opportunity"),
     path(plan + "whitespace/", views.whitespace_page, name="whitespace"),
+    path(plan + "team/", views.raci_page, name="raci"),
     path(plan + "whitespace/cell/", views.whitespace_cell, name="whitespace_cell"),
 ]

@@ -28,7 +28,18 @@ from keyplan.planning.forms import (
     PlanForm,
     SectionForm,
 )
-from keyplan.planning.models import AccountPlan, Action, CellState, Goal, Opportunity, OpportunityKind, PlanState, SectionKey
+from keyplan.planning.models import (
+    AccountPlan,
+    Action,
+    CellState,
+    Goal,
+    Opportunity,
+    OpportunityKind,
+    PlanState,
+    RaciArea,
+    RaciRole,
+    SectionKey,
+)
 
 
 def _account(request: HttpRequest, pk: int) -> Account:
@@ -442,3 +453,33 @@ def whitespace_cell(request: HttpRequest, pk: int, plan_pk: int) -> HttpResponse
             return redirect("planning:whitespace", pk=plan.account_id, plan_pk=plan.pk)
     title = f"{division} × {product_line}" if division and product_line else _("Add a division or product line")
     return _edit_page(request, plan, form, title=title, conflict=conflict, status=400 if form.errors else 200)
+
+
+# ---------------------------------------------------------------- team responsibilities
+
+
+@require_http_methods(["GET", "POST"])
+def raci_page(request: HttpRequest, pk: int, plan_pk: int) -> HttpResponse:
+    """The account team against the plan's areas: one select per person and area, saved at once."""
+    plan = _plan(request, pk, plan_pk)
+    can_edit = services.can_edit(request.user, plan.account)
+    if request.method == "POST":
+        if not can_edit:
+            raise PermissionDenied
+        roles = {}
+        for key, value in request.POST.items():
+            if key.startswith("raci-"):
+                _prefix, member, area = key.split("-", 2)
+                if not member.isdigit():
+                    raise Http404
+                roles[(int(member), area)] = value
+        try:
+            services.set_raci(plan.account, by=request.user, roles=roles)
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(request, _("Changes saved."))
+        return redirect("planning:raci", pk=plan.account_id, plan_pk=plan.pk)
+    context = {"account": plan.account, "plan": plan, "raci": services.raci(plan.account), "can_edit": can_edit,
+               "areas": RaciArea.choices, "letters": RaciRole.choices}
+    return render(request, "planning/raci.html", context)

@@ -5,7 +5,7 @@ from django import template
 from django.utils.translation import get_language, to_locale
 from django.utils.translation import gettext_lazy as _
 
-from keyplan.planning.models import ActionStatus, CellState, GoalStatus, Horizon, Metric, OpportunityKind, PlanState, Stage
+from keyplan.planning.models import ActionStatus, CellState, GoalStatus, Horizon, Metric, OpportunityKind, PlanState, RaciArea, Stage
 
 register = template.Library()
 
@@ -31,7 +31,8 @@ def percent(value, signed: bool = False) -> str:
 
 
 LABELS = {"horizon": Horizon, "goal_status": GoalStatus, "action_status": ActionStatus, "metric": Metric,
-          "state": PlanState, "stage": Stage, "kind": OpportunityKind, "cell": CellState}
+          "state": PlanState, "stage": Stage, "kind": OpportunityKind, "cell": CellState,
+          "raci_area": RaciArea}
 
 
 @register.filter
