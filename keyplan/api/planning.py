@@ -16,7 +16,8 @@ from ninja.pagination import paginate
 from keyplan.accounts.models import Account
 from keyplan.accounts.schemas import LogEntryOut
 from keyplan.core.models import User
-from keyplan.core.pagination import LimitOffset
+from keyplan.core.schemas import InputSchema
+from keyplan.core.pagination import MAX_OFFSET, LimitOffset
 from keyplan.planning import services
 from keyplan.planning.models import AccountPlan, Action, Goal, Opportunity, PlanState, SectionKey, WhitespaceCell
 from keyplan.planning.schemas import (
@@ -101,9 +102,9 @@ def _user(pk: int | None, field: str) -> User | None:
     return user
 
 
-def _goal_of(plan: AccountPlan, pk: int | None) -> Goal | None:
+def _goal_of(plan: AccountPlan, pk: int | None) -> Goal:
     if pk is None:
-        return None
+        raise ValidationError({"goal_id": "Every action serves a goal: give the goal's id."})
     goal = plan.goals.filter(pk=pk).first()
     if goal is None:
         raise ValidationError({"goal_id": f"This plan has no goal with id {pk}."})
@@ -150,7 +151,7 @@ API_NAMES = {"owner": "owner_id", "stakeholder": "stakeholder_id", "goal": "goal
 class PortfolioQuery(Schema):
     kam: int | None = Field(None, description="user id of a key account manager: only their key accounts")
     limit: int = Field(50, ge=1, le=1000)
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=MAX_OFFSET)
 
 
 @router.get("/plans/", response=PortfolioPage, summary="Every key account with its current plan and the plan's quality, not living first")
@@ -211,7 +212,7 @@ def get_plan(request, account_id: int, plan_id: int):
 @conflicts
 def patch_plan(request, account_id: int, plan_id: int, payload: PlanPatch):
     data = payload.dict(exclude_unset=True)
-    version = data.pop("version")
+    version = data.pop("version", None)
     return services.update_plan(_plan(request, account_id, plan_id), by=request.user, version=version, changes=data)
 
 
@@ -273,7 +274,11 @@ def get_section(request, account_id: int, plan_id: int, key: str):
 @conflicts
 def patch_section(request, account_id: int, plan_id: int, key: str, payload: SectionPatch):
     plan = _plan(request, account_id, plan_id)
-    return services.update_section(plan, _section_key(key), by=request.user, version=payload.version, content=payload.content)
+    row = services.section(plan, _section_key(key))
+    if payload.content is None:  # nothing to change
+        return row
+    content = {**row.content, **payload.content}
+    return services.update_section(plan, key, by=request.user, version=payload.version, content=content)
 
 
 @router.get(PLAN + "/sections/{key}/versions", response=list[SectionVersionOut], summary="The section's saved versions, newest first")
@@ -316,7 +321,7 @@ def get_goal(request, account_id: int, plan_id: int, goal_id: int):
 def patch_goal(request, account_id: int, plan_id: int, goal_id: int, payload: GoalPatch):
     goal = _goal(request, account_id, plan_id, goal_id)
     data = payload.dict(exclude_unset=True)
-    version = data.pop("version")
+    version = data.pop("version", None)
     try:
         return services.update_goal(goal, by=request.user, version=version, changes=_with_owner(data))
     except ValidationError as error:
@@ -355,7 +360,7 @@ def get_action(request, account_id: int, plan_id: int, action_id: int):
 def patch_action(request, account_id: int, plan_id: int, action_id: int, payload: ActionPatch):
     action = _action(request, account_id, plan_id, action_id)
     data = payload.dict(exclude_unset=True)
-    version = data.pop("version")
+    version = data.pop("version", None)
     try:
         return services.update_action(action, by=request.user, version=version,
                                       changes=_action_data(request, action.plan, data))
@@ -409,7 +414,7 @@ def get_opportunity(request, account_id: int, opportunity_id: int):
 def patch_opportunity(request, account_id: int, opportunity_id: int, payload: OpportunityPatch):
     opportunity = _opportunity(request, account_id, opportunity_id)
     data = payload.dict(exclude_unset=True)
-    version = data.pop("version")
+    version = data.pop("version", None)
     try:
         return services.update_opportunity(opportunity, by=request.user, version=version, changes=_with_owner(data))
     except ValidationError as error:
@@ -450,10 +455,14 @@ def put_cell(request, account_id: int, payload: CellIn):
 # ---------------------------------------------------------------- team responsibilities
 
 
-class RaciEntry(Schema):
+class RaciEntry(InputSchema):
     member_id: int = Field(..., description="a team member (an id of /accounts/{id}/team/)")
     area: str = Field(..., description="relationships, business_reviews, goals, onboarding, support or commercial")
     role: str = Field(..., description='R, A, C, I, or "" for none')
+
+
+class RaciIn(InputSchema):
+    assignments: list[RaciEntry] = Field(..., max_length=500)
 
 
 class RaciOut(Schema):
@@ -472,8 +481,6 @@ def get_raci(request, account_id: int):
 
 
 @router.put("/accounts/{account_id}/raci", response=RaciOut, summary="Set roles in the RACI matrix (the entries given)")
-def put_raci(request, account_id: int, payload: list[RaciEntry]):
-    if len(payload) > 500:
-        raise ValidationError({"body": "At most 500 entries at once."})
-    roles = {(e.member_id, e.area): e.role for e in payload}
+def put_raci(request, account_id: int, payload: RaciIn):
+    roles = {(e.member_id, e.area): e.role for e in payload.assignments}
     return _raci_out(services.set_raci(_account(request, account_id), by=request.user, roles=roles))

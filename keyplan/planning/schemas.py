@@ -7,6 +7,7 @@ from typing import Any
 from ninja import Field, Schema
 
 from keyplan.accounts.schemas import UserRef
+from keyplan.core.schemas import InputSchema
 
 
 class PlanOut(Schema):
@@ -38,27 +39,27 @@ class PortfolioPage(Schema):
     count: int
 
 
-class PlanIn(Schema):
+class PlanIn(InputSchema):
     period: str = Field(..., max_length=20, description="For example FY2027; FY and a year gives that calendar year")
     starts: datetime.date | None = None
     ends: datetime.date | None = None
     summary: str = Field("", max_length=5000)
 
 
-class PlanPatch(Schema):
-    version: int = Field(..., description="The version you read; a stale one is answered with 409")
+class PlanPatch(InputSchema):
+    version: int | None = Field(None, description="The version you read; a stale one is answered with 409 (send it)")
     period: str | None = Field(None, max_length=20)
     starts: datetime.date | None = None
     ends: datetime.date | None = None
     summary: str | None = Field(None, max_length=5000)
 
 
-class PlanStateIn(Schema):
+class PlanStateIn(InputSchema):
     state: str = Field(..., description="active or archived")
     version: int | None = None
 
 
-class ReviewIn(Schema):
+class ReviewIn(InputSchema):
     version: int | None = None
     on: datetime.date | None = None
 
@@ -70,9 +71,9 @@ class SectionOut(Schema):
     updated_at: datetime.datetime
 
 
-class SectionPatch(Schema):
-    version: int
-    content: dict[str, Any]
+class SectionPatch(InputSchema):
+    version: int | None = None
+    content: dict[str, Any] | None = Field(None, description="The section's fields; only those given change")
 
 
 class SectionVersionOut(Schema):
@@ -83,7 +84,7 @@ class SectionVersionOut(Schema):
     content: dict[str, Any]
 
 
-class RestoreIn(Schema):
+class RestoreIn(InputSchema):
     history_id: int
     version: int | None = None
 
@@ -149,7 +150,7 @@ class OpportunityOut(Schema):
     version: int
 
 
-class OpportunityIn(Schema):
+class OpportunityIn(InputSchema):
     name: str = Field(..., max_length=200)
     product_line: str = Field("", max_length=100)
     division: str = Field("", max_length=120)
@@ -163,8 +164,8 @@ class OpportunityIn(Schema):
     reason: str = Field("", max_length=5000)
 
 
-class OpportunityPatch(Schema):
-    version: int
+class OpportunityPatch(InputSchema):
+    version: int | None = Field(None, description="The version you read; a stale one is answered with 409 (send it)")
     name: str | None = Field(None, max_length=200)
     product_line: str | None = Field(None, max_length=100)
     division: str | None = Field(None, max_length=120)
@@ -199,7 +200,7 @@ class WhitespaceOut(Schema):
     counts: dict[str, int]
 
 
-class CellIn(Schema):
+class CellIn(InputSchema):
     division: str = Field(..., max_length=120)
     product_line: str = Field(..., max_length=100)
     state: str
@@ -231,7 +232,7 @@ class PlanDetailOut(PlanOut):
     pipeline: dict[str, Any] = Field(..., description="open, weighted, won and lost for the plan's period")
 
 
-class GoalIn(Schema):
+class GoalIn(InputSchema):
     title: str = Field(..., max_length=200)
     description: str = Field("", max_length=5000)
     horizon: str = "short"
@@ -243,8 +244,8 @@ class GoalIn(Schema):
     status: str = "open"
 
 
-class GoalPatch(Schema):
-    version: int
+class GoalPatch(InputSchema):
+    version: int | None = Field(None, description="The version you read; a stale one is answered with 409 (send it)")
     title: str | None = Field(None, max_length=200)
     description: str | None = Field(None, max_length=5000)
     horizon: str | None = None
@@ -256,7 +257,7 @@ class GoalPatch(Schema):
     status: str | None = None
 
 
-class ActionIn(Schema):
+class ActionIn(InputSchema):
     goal_id: int
     title: str = Field(..., max_length=200)
     notes: str = Field("", max_length=5000)
@@ -270,8 +271,8 @@ class ActionIn(Schema):
     depends_on: list[int] = Field(default_factory=list, max_length=100)
 
 
-class ActionPatch(Schema):
-    version: int
+class ActionPatch(InputSchema):
+    version: int | None = Field(None, description="The version you read; a stale one is answered with 409 (send it)")
     goal_id: int | None = None
     title: str | None = Field(None, max_length=200)
     notes: str | None = Field(None, max_length=5000)

@@ -309,7 +309,8 @@ def _clean_section(key: str, content) -> dict:
         raise ValidationError({"content": _("Give the section as an object of its fields.")})
     unknown = sorted(set(content) - set(fields))
     if unknown:
-        raise ValidationError({name: _("This field cannot be set here.") for name in unknown})
+        raise ValidationError({"content": _("%(names)s: not a field of this section; it has %(fields)s.")
+                               % {"names": ", ".join(unknown), "fields": ", ".join(fields)}})
     cleaned = {}
     for name, kind in fields.items():
         value = content.get(name, "" if kind == "text" else [])

@@ -19,6 +19,7 @@ from keyplan.accounts import services as accounts
 from keyplan.accounts.models import TeamRole
 from keyplan.api.api import api
 from keyplan.core.models import Role
+from keyplan.planning import services as planning
 from keyplan.relationships import services as relationships
 from keyplan.revenue import services as revenue
 from keyplan.scoring import services as scoring
@@ -96,6 +97,10 @@ def world(admin, lead, kam, make_account, make_user):
     proposal = Proposal.objects.filter(round=selection_round).first()
     review = scoring.run_review(by=lead)
     subscription = revenue.add_subscription(account, by=lead, plan="Pro", monthly_amount=100, currency="EUR", start=datetime.date(2025, 1, 1))
+    plan = planning.create_plan(account, by=lead, period="FY2027")
+    goal = planning.add_goal(plan, by=lead, data={"title": "Grow", "owner": kam})
+    action = planning.add_action(goal, by=lead, data={"title": "Meet the CFO", "stakeholder": cfo})
+    opportunity = planning.add_opportunity(account, by=lead, data={"name": "Upsell", "amount": 1000})
     return {
         "account_id": account.pk,
         "member_id": member.pk,
@@ -110,6 +115,11 @@ def world(admin, lead, kam, make_account, make_user):
         "subscription_id": subscription.pk,
         "batch_id": 0,
         "name": "pareto",
+        "plan_id": plan.pk,
+        "goal_id": goal.pk,
+        "action_id": action.pk,
+        "opportunity_id": opportunity.pk,
+        "key": "swot",
     }
 
 

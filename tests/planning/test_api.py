@@ -52,8 +52,8 @@ class TestPlans:
         answer = body(stale)
         assert answer["version"] == 2 and answer["current"]["summary"] == "Lead's"
         assert AccountPlan.objects.get(pk=plan.pk).summary == "Lead's"
-        missing = api_client(kam).patch(plan_url(plan), {"summary": "no version"}, content_type="application/json")
-        assert missing.status_code == 422
+        unknown = api_client(kam).patch(plan_url(plan), {"version": 2, "tier": "key"}, content_type="application/json")
+        assert unknown.status_code == 422 and body(unknown)["detail"][0]["loc"] == ["body", "tier"]
 
     def test_activation_without_goal_owner_is_422_naming_goals(self, plan, kam, api_client):
         services.add_goal(plan, by=kam, data={"title": "Orphan"})

@@ -47,4 +47,4 @@ def test_page_and_api(plan, team, kam, viewer, api_client):
     assert "Relationships: nobody is accountable." in page and "Commercial: nobody" not in page
     answer = json.loads(api_client(viewer).get(f"/api/v1/accounts/{plan.account_id}/raci").content)
     assert {"member_id": team["kam"].pk, "area": "commercial", "role": "A"} in answer["assignments"]
-    assert api_client(viewer).put(f"/api/v1/accounts/{plan.account_id}/raci", [], content_type="application/json").status_code == 403
+    assert api_client(viewer).put(f"/api/v1/accounts/{plan.account_id}/raci", {"assignments": []}, content_type="application/json").status_code == 403
