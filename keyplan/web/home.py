@@ -92,7 +92,7 @@ def checklist() -> list[Step]:
         Step("stakeholders", _("Map the stakeholders"), key_count > 0 and mapped == key_count,
              _url("relationships:portfolio"), of(mapped) if key_count else ""),
         Step("plan", _("Write the account plan"), plan is not None and key_count > 0 and planned == key_count,
-             _url("plans"), of(planned) if key_count and plan is not None else ""),
+             _url("planning:portfolio"), of(planned) if key_count and plan is not None else ""),
     ]
 
 
