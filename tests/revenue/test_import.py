@@ -302,6 +302,16 @@ class TestCurrenciesAndAccounts:
         assert not ExchangeRate.objects.exists()
 
 
+    def test_an_account_name_too_long_for_the_account_is_a_row_error(self, tmp_path, lead, customers):
+        """A new account's name goes into the accounts table (200 characters): longer is named, not a database error."""
+        text = f"account_id,account_name,date,amount\nNEW-1,{'N' * 201},2026-01-02,50\nNEW-2,{'N' * 200},2026-01-03,5\n"
+        before = state()
+        result = import_ledger(write(tmp_path, text), by=lead, options=LedgerOptions(create_accounts=True))
+        assert [(e.line, e.column, e.code, e.params) for e in result.errors] == \
+               [(2, "account_name", "too_long", {"limit": "200"})]
+        assert state() == before and not Account.objects.filter(external_id__startswith="NEW-").exists()
+
+
 class TestRollback:
     def test_rollback_takes_the_batch_out_of_ledger_and_rollups(self, tmp_path, lead, customers):
         first = import_ledger(write(tmp_path, "account_id,date,amount,cost\nC-1,2026-01-02,50,5\n", "a.csv"), by=lead)

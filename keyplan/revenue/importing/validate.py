@@ -100,6 +100,10 @@ def _parse(chunk: pl.DataFrame, inspection: Inspection, context: _Context) -> pl
     return frame.with_columns(line_keys)
 
 
+# The account's own fields, as long as the accounts table holds them (an import may create the account).
+ACCOUNT_LIMITS = {"account_id": 64, "account_name": 200}
+
+
 def _errors(frame: pl.DataFrame, inspection: Inspection, context: _Context) -> list[RowError]:
     """An error for each bad cell, naming the line, the column as the file calls it, and the reason."""
     date_reason = ("not_a_date", {"format": inspection.date_format}) if inspection.date_format else ("date_format_unknown", {})
@@ -114,7 +118,7 @@ def _errors(frame: pl.DataFrame, inspection: Inspection, context: _Context) -> l
          ("unknown_currency", {})),
     ]
     too_long = [(name, pl.col(name).str.len_chars() > limit, ("too_long", {"limit": f"{limit:,}"}))
-                for name, limit in (("account_id", 64), *((name, MAX_CELL_CHARS) for name in LEDGER_FIELDS if name != "account_id"))
+                for name, limit in {**dict.fromkeys(LEDGER_FIELDS, MAX_CELL_CHARS), **ACCOUNT_LIMITS}.items()
                 if name in inspection.mapping]
     checks = too_long + checks + [
         (name, pl.col(f"_{name}").abs() >= 1e16, ("number_too_large", {})) for name in ("amount", "cost")]  # DECIMAL(18, 2)
