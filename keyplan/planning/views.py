@@ -295,18 +295,23 @@ def portfolio_timeline(request: HttpRequest) -> HttpResponse:
 # ---------------------------------------------------------------- goals and actions
 
 
+def _remove(request: HttpRequest, remove, item, *, done: str) -> None:
+    """Remove a goal, action or opportunity through its service; what happened goes to the messages."""
+    try:
+        remove(item, by=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, done)
+
+
 @require_http_methods(["GET", "POST"])
 def goal_edit(request: HttpRequest, pk: int, plan_pk: int, goal_pk: int | None = None) -> HttpResponse:
     plan = _plan(request, pk, plan_pk)
     _require_edit(request, plan)
     goal = get_object_or_404(Goal, pk=goal_pk, plan=plan) if goal_pk else None
     if request.method == "POST" and goal is not None and request.POST.get("remove"):
-        try:
-            services.remove_goal(goal, by=request.user)
-        except ValidationError as error:
-            messages.error(request, " ".join(error.messages))
-        else:
-            messages.success(request, _("Goal removed."))
+        _remove(request, services.remove_goal, goal, done=_("Goal removed."))
         return _to_plan(plan, "goals")
     initial = {"version": goal.version} if goal else {"horizon": request.GET.get("horizon", "short")}
     form = GoalForm(request.POST or None, instance=Goal.objects.get(pk=goal.pk) if goal else None, plan=plan,
@@ -337,12 +342,7 @@ def action_edit(request: HttpRequest, pk: int, plan_pk: int, action_pk: int | No
     _require_edit(request, plan)
     action = get_object_or_404(Action, pk=action_pk, plan=plan) if action_pk else None
     if request.method == "POST" and action is not None and request.POST.get("remove"):
-        try:
-            services.remove_action(action, by=request.user)
-        except ValidationError as error:
-            messages.error(request, " ".join(error.messages))
-        else:
-            messages.success(request, _("Action removed."))
+        _remove(request, services.remove_action, action, done=_("Action removed."))
         return _to_plan(plan, "goals")
     if action is None and not plan.goals.exists():
         messages.error(request, _("Add a goal first: every action serves a goal."))
@@ -382,12 +382,7 @@ def opportunity_edit(request: HttpRequest, pk: int, plan_pk: int, opportunity_pk
     _require_edit(request, plan)
     opportunity = get_object_or_404(Opportunity, pk=opportunity_pk, account=plan.account) if opportunity_pk else None
     if request.method == "POST" and opportunity is not None and request.POST.get("remove"):
-        try:
-            services.remove_opportunity(opportunity, by=request.user)
-        except ValidationError as error:
-            messages.error(request, " ".join(error.messages))
-        else:
-            messages.success(request, _("Opportunity removed."))
+        _remove(request, services.remove_opportunity, opportunity, done=_("Opportunity removed."))
         return _to_plan(plan, "opportunities")
     if opportunity:
         initial = {"version": opportunity.version}
