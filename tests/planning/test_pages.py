@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 
 from keyplan.planning import services
-from keyplan.planning.models import AccountPlan, Action, PlanSection
+from keyplan.planning.models import AccountPlan, Action, Goal, PlanSection
 from tests.conftest import client_for
 
 
@@ -86,3 +86,11 @@ def test_the_plan_page_in_other_languages(plan, goal, kam, language):
     client.cookies["django_language"] = language
     response = client.get(plan_page(plan), HTTP_ACCEPT_LANGUAGE=language)
     assert response.status_code == 200
+
+
+def test_removing_a_goal_in_the_browser_takes_its_actions_and_says_so(plan, goal, kam, lead):
+    services.add_action(goal, by=kam, data={"title": "Ask for the CTO meeting", "owner": kam})
+    response = client_for(kam).post(reverse("planning:goal", args=[plan.account_id, plan.pk, goal.pk]), {"remove": "1"},
+                                    follow=True)
+    assert response.status_code == 200 and "Goal removed." in response.content.decode()
+    assert not Goal.objects.filter(pk=goal.pk).exists() and not Action.objects.filter(goal_id=goal.pk).exists()
