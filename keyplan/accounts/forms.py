@@ -119,6 +119,13 @@ class TeamMemberForm(forms.Form):
         label=_("Responsibilities"), required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
 
+    def __init__(self, *args, leadership: bool = True, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not leadership:
+            # The account's KAM builds the rest of the team; KAM and executive sponsor are chosen by leads.
+            self.fields["role"].choices = [(value, label) for value, label in TeamRole.choices
+                                           if value not in (TeamRole.KAM, TeamRole.EXECUTIVE_SPONSOR)]
+
 
 class TeamMemberEditForm(forms.ModelForm):
     class Meta:

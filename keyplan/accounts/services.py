@@ -64,6 +64,41 @@ def _require_edit(user: User, account: Account) -> None:
         raise PermissionDenied(_("You may not change this account."))
 
 
+def can_archive(user: User) -> bool:
+    # Archiving takes an account out of every list and count: a program decision, like key status.
+    return user.is_authenticated and user.edits_all_accounts
+
+
+def can_assign_leadership(user: User) -> bool:
+    """Who adds, changes or removes an account's KAM or executive sponsor: KAM leads and admins."""
+    return user.is_authenticated and user.edits_all_accounts
+
+
+def can_manage_team(user: User, account: Account) -> bool:
+    """Who changes the rest of the team: KAM leads, admins and the account's own KAM."""
+    if not user.is_authenticated or user.is_read_only:
+        return False
+    if user.edits_all_accounts:
+        return True
+    return TeamMember.objects.filter(account=account, user=user, role=TeamRole.KAM).exists()
+
+
+def can_change_member(user: User, member: TeamMember, *, role: str | None = None) -> bool:
+    """Whether ``user`` may change or remove ``member`` (and, with ``role``, give them that role)."""
+    if member.role in SINGLE_HOLDER_ROLES or role in SINGLE_HOLDER_ROLES:
+        return can_assign_leadership(user)
+    return can_manage_team(user, member.account)
+
+
+def _require_team(user: User, account: Account, *, role: str | None = None, current_role: str | None = None) -> None:
+    _require_edit(user, account)
+    if role in SINGLE_HOLDER_ROLES or current_role in SINGLE_HOLDER_ROLES:
+        if not can_assign_leadership(user):
+            raise PermissionDenied(_("Only KAM leads and admins choose an account's key account manager and executive sponsor."))
+    elif not can_manage_team(user, account):
+        raise PermissionDenied(_("Only the account's key account manager, KAM leads and admins change the team."))
+
+
 # ---------------------------------------------------------------- lookups
 
 
@@ -220,10 +255,16 @@ def set_tier(
     return change
 
 
+def _require_archive(user: User, account: Account) -> None:
+    _require_edit(user, account)
+    if not can_archive(user):
+        raise PermissionDenied(_("Only KAM leads and admins archive or restore an account."))
+
+
 @transaction.atomic
 def archive_account(account: Account, *, by: User) -> Account:
     """Accounts with history are never destroyed: archiving hides them from lists and keeps everything."""
-    _require_edit(by, account)
+    _require_archive(by, account)
     account = Account.objects.select_for_update().get(pk=account.pk)
     if account.archived_at is None:
         account.archived_at = timezone.now()
@@ -234,7 +275,7 @@ def archive_account(account: Account, *, by: User) -> Account:
 
 @transaction.atomic
 def restore_account(account: Account, *, by: User) -> Account:
-    _require_edit(by, account)
+    _require_archive(by, account)
     account = Account.objects.select_for_update().get(pk=account.pk)
     if account.archived_at is not None:
         account.archived_at = None
@@ -274,7 +315,7 @@ def _save_member(member: TeamMember, *, by: User) -> TeamMember:
 def add_team_member(
     account: Account, *, by: User, user: User, role: str, responsibilities: str = ""
 ) -> TeamMember:
-    _require_edit(by, account)
+    _require_team(by, account, role=role)
     if role not in TeamRole.values:
         raise ValidationError({"role": _("Choose one of: %(choices)s.") % {"choices": ", ".join(TeamRole.values)}})
     # Lock the account so two people cannot both add a KAM at once.
@@ -292,12 +333,13 @@ def add_team_member(
 def update_team_member(
     member: TeamMember, *, by: User, role: str | None = None, responsibilities: str | None = None
 ) -> TeamMember:
-    _require_edit(by, member.account)
     Account.objects.select_for_update().get(pk=member.account_id)
-    member = TeamMember.objects.get(pk=member.pk)
-    if role is not None and role != member.role:
-        if role not in TeamRole.values:
-            raise ValidationError({"role": _("Choose one of: %(choices)s.") % {"choices": ", ".join(TeamRole.values)}})
+    member = TeamMember.objects.select_related("account").get(pk=member.pk)
+    new_role = role if role is not None and role != member.role else None
+    _require_team(by, member.account, role=new_role, current_role=member.role if new_role else None)
+    if new_role is not None and new_role not in TeamRole.values:
+        raise ValidationError({"role": _("Choose one of: %(choices)s.") % {"choices": ", ".join(TeamRole.values)}})
+    if new_role is not None:
         _check_single_holder(member.account, role, exclude_pk=member.pk)
         member.role = role
     if responsibilities is not None:
@@ -307,7 +349,7 @@ def update_team_member(
 
 @transaction.atomic
 def remove_team_member(member: TeamMember, *, by: User) -> None:
-    _require_edit(by, member.account)
+    _require_team(by, member.account, current_role=member.role)
     member._history_user = by
     member.delete()
 

@@ -77,6 +77,8 @@ def parent_suggestions(request: HttpRequest) -> HttpResponse:
 
 def _detail_context(request: HttpRequest, account: Account, **extra) -> dict:
     can_edit = services.can_edit(request.user, account)
+    team = list(account.team_members.select_related("user", "account"))
+    can_manage_team = can_edit and services.can_manage_team(request.user, account)
     children = account.children.order_by("name")
     context = {
         "account": account,
@@ -84,13 +86,16 @@ def _detail_context(request: HttpRequest, account: Account, **extra) -> dict:
         "children": children[:25],
         "children_count": children.count(),
         "referrals": account.referrals.active().count(),
-        "team": account.team_members.select_related("user"),
+        "team": team,
+        "can_manage_team": can_manage_team,
+        "changeable_members": {m.pk for m in team if can_manage_team and services.can_change_member(request.user, m)},
+        "can_archive": can_edit and services.can_archive(request.user),
         "competitors": account.competitors.all(),
         "tier_changes": account.tier_changes.select_related("changed_by"),
         "change_log": services.change_log(account),
         "can_edit": can_edit,
         "can_set_tier": services.can_set_tier(request.user),
-        "team_form": TeamMemberForm(),
+        "team_form": TeamMemberForm(leadership=services.can_assign_leadership(request.user)),
         "competitor_form": CompetitorForm(),
         "tier_form": TierForm(initial={"tier": account.tier}),
         "fact_fields": FACT_FIELDS,
@@ -225,7 +230,9 @@ def account_archive(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def team_add(request: HttpRequest, pk: int) -> HttpResponse:
     account = _visible_account(request, pk)
-    form = TeamMemberForm(request.POST)
+    if not services.can_manage_team(request.user, account):
+        raise PermissionDenied
+    form = TeamMemberForm(request.POST, leadership=services.can_assign_leadership(request.user))
     if form.is_valid():
         try:
             services.add_team_member(account, by=request.user, **form.cleaned_data)
