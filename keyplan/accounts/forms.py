@@ -56,12 +56,23 @@ class AccountForm(forms.ModelForm):
     def __init__(self, *args, user: User, **kwargs):
         super().__init__(*args, **kwargs)
         self.user = user
-        if self.instance.parent_id:
-            self.fields["parent_external_id"].initial = self.instance.parent.external_id
+        # A parent or referrer outside the user's reach is neither shown nor changed here.
+        self.kept = {}
+        for name, field in (("parent", "parent_external_id"), ("referred_by", "referred_by_external_id")):
+            current = getattr(self.instance, name) if getattr(self.instance, f"{name}_id") else None
+            if current is None:
+                continue
+            if services.visible_or_none(user, current) is None:
+                self.kept[name] = current
+                del self.fields[field]
+            else:
+                self.fields[field].initial = current.external_id
+        if self.instance.pk and not user.sees_all_accounts:
+            # The external id links the account to the ERP's exports: KAM leads and admins change it.
+            self.fields["external_id"].disabled = True
+            self.fields["external_id"].help_text = _("Only KAM leads and admins change the external id.")
         if not self.instance.pk and not self.is_bound:  # a new account reports in the company's currency
             self.initial["reporting_currency"] = settings.KEYPLAN_REPORTING_CURRENCY
-        if self.instance.referred_by_id:
-            self.fields["referred_by_external_id"].initial = self.instance.referred_by.external_id
         # Put the parent next to the name, where people look for it.
         order = ["name", "external_id", "parent_external_id"]
         self.order_fields(order + [f for f in self.fields if f not in order])
@@ -99,8 +110,8 @@ class AccountForm(forms.ModelForm):
 
     def profile_data(self) -> dict:
         data = {name: self.cleaned_data[name] for name in self._meta.fields}
-        data["parent"] = self.cleaned_data.get("parent_external_id")
-        data["referred_by"] = self.cleaned_data.get("referred_by_external_id")
+        data["parent"] = self.kept.get("parent", self.cleaned_data.get("parent_external_id"))
+        data["referred_by"] = self.kept.get("referred_by", self.cleaned_data.get("referred_by_external_id"))
         return data
 
 

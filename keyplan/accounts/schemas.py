@@ -47,6 +47,24 @@ class AccountOut(Schema):
     def resolve_country(account: Account) -> str:
         return account.country.code or ""
 
+    # A parent or referrer outside the reader's reach is null: nothing about it is shown, not even its id.
+    @staticmethod
+    def resolve_parent_id(account: Account, context) -> int | None:
+        return _if_visible(account.parent_id, context)
+
+    @staticmethod
+    def resolve_referred_by_id(account: Account, context) -> int | None:
+        return _if_visible(account.referred_by_id, context)
+
+
+def _if_visible(account_id: int | None, context) -> int | None:
+    request = (context or {}).get("request")
+    if account_id is None or request is None or request.user.sees_all_accounts:
+        return account_id
+    if not hasattr(request, "keyplan_visible_accounts"):  # once per request, not once per row
+        request.keyplan_visible_accounts = set(Account.objects.visible_to(request.user).values_list("pk", flat=True))
+    return account_id if account_id in request.keyplan_visible_accounts else None
+
 
 class AccountIn(InputSchema):
     name: str

@@ -102,6 +102,21 @@ def _require_team(user: User, account: Account, *, role: str | None = None, curr
 # ---------------------------------------------------------------- lookups
 
 
+def visible_ids(user: User, ids) -> set[int]:
+    """Which of these account ids ``user`` may see (all of them for those who see every account)."""
+    ids = {i for i in ids if i is not None}
+    if not ids or (user.is_authenticated and user.sees_all_accounts):
+        return ids
+    return set(Account.objects.visible_to(user).filter(pk__in=ids).values_list("pk", flat=True))
+
+
+def visible_or_none(user: User, account: Account | None) -> Account | None:
+    """``account`` if ``user`` may see it: a parent or referrer outside one's reach is not shown at all."""
+    if account is None or not visible_ids(user, [account.pk]):
+        return None
+    return account
+
+
 def find_account(user: User, *, pk: int | None = None, external_id: str | None = None) -> Account | None:
     """The account with this id or external id, if ``user`` may see it."""
     accounts = Account.objects.visible_to(user)
@@ -217,6 +232,10 @@ def update_account(account: Account, *, by: User, changes: dict) -> Account:
     changed = {name: value for name, value in changes.items() if getattr(account, name) != value}
     if not changed:
         return account
+    if "external_id" in changed and not by.sees_all_accounts:
+        # The external id links the account to the ERP's exports; and a uniqueness error would tell a
+        # team member which ids accounts outside their reach hold.
+        raise PermissionDenied(_("Only KAM leads and admins change an account's external id."))
     for name, value in changed.items():
         setattr(account, name, value)
     _save_validated(account, by=by)
@@ -382,14 +401,18 @@ def remove_competitor(competitor: Competitor, *, by: User) -> None:
 # ---------------------------------------------------------------- history
 
 
-def change_log(account: Account, *, limit: int = 100) -> list[LogEntry]:
-    """Every change to the account, its team and its competitors, newest first."""
+def change_log(account: Account, *, limit: int = 100, user: User | None = None) -> list[LogEntry]:
+    """Every change to the account, its team and its competitors, newest first.
+
+    With ``user``: a parent or referrer outside their reach is shown as such, not by name."""
     account_fields = [f for f in PROFILE_FIELDS] + ["tier", "archived_at"]
-    entries = history.entries(
-        account.history.select_related("history_user").order_by("history_date", "history_id"),
-        account_fields,
-        lambda r: _("Profile"),
-    )
+    records = list(account.history.select_related("history_user").order_by("history_date", "history_id"))
+    hidden = None
+    if user is not None and not user.sees_all_accounts:
+        related = {r.parent_id for r in records} | {r.referred_by_id for r in records}
+        seen = visible_ids(user, related)
+        hidden = lambda name, value: name in ("parent", "referred_by") and value is not None and value not in seen  # noqa: E731
+    entries = history.entries(records, account_fields, lambda r: _("Profile"), hidden=hidden)
     members = TeamMember.history.filter(account_id=account.pk).select_related("history_user", "user")
     for records in history.grouped(members):
         entries += history.entries(

@@ -79,20 +79,26 @@ def _detail_context(request: HttpRequest, account: Account, **extra) -> dict:
     can_edit = services.can_edit(request.user, account)
     team = list(account.team_members.select_related("user", "account"))
     can_manage_team = can_edit and services.can_manage_team(request.user, account)
-    children = account.children.order_by("name")
+    # Nothing about accounts outside the user's reach: their hierarchy and referrals show only what they may see.
+    visible = Account.objects.visible_to(request.user)
+    children = visible.filter(parent=account).order_by("name")
+    ancestors = account.ancestors()
+    shown = services.visible_ids(request.user, [a.pk for a in ancestors])
     context = {
         "account": account,
-        "ancestors": account.ancestors(),
+        "parent": services.visible_or_none(request.user, account.parent),
+        "referred_by": services.visible_or_none(request.user, account.referred_by),
+        "ancestors": [a for a in ancestors if a.pk in shown],
         "children": children[:25],
         "children_count": children.count(),
-        "referrals": account.referrals.active().count(),
+        "referrals": visible.active().filter(referred_by=account).count(),
         "team": team,
         "can_manage_team": can_manage_team,
         "changeable_members": {m.pk for m in team if can_manage_team and services.can_change_member(request.user, m)},
         "can_archive": can_edit and services.can_archive(request.user),
         "competitors": account.competitors.all(),
         "tier_changes": account.tier_changes.select_related("changed_by"),
-        "change_log": services.change_log(account),
+        "change_log": services.change_log(account, user=request.user),
         "can_edit": can_edit,
         "can_set_tier": services.can_set_tier(request.user),
         "team_form": TeamMemberForm(leadership=services.can_assign_leadership(request.user)),
@@ -114,7 +120,7 @@ def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def account_history(request: HttpRequest, pk: int) -> HttpResponse:
     account = _visible_account(request, pk)
-    context = {"account": account, "change_log": services.change_log(account)}
+    context = {"account": account, "change_log": services.change_log(account, user=request.user)}
     return render(request, "accounts/account_detail.html#history", context)
 
 

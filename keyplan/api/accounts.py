@@ -96,7 +96,7 @@ def archive_account(request, account_id: int):
 
 @router.get("/{account_id}/history", response=list[LogEntryOut], summary="Change history of the account, its team and competitors")
 def account_history(request, account_id: int):
-    return services.change_log(_account(request, account_id))
+    return services.change_log(_account(request, account_id), user=request.user)
 
 
 @router.get("/{account_id}/tier", response=list[TierChangeOut], summary="Key status history, newest first")

@@ -55,8 +55,18 @@ def _raw(record, name: str):
     return getattr(record, record.instance_type._meta.get_field(name).attname)
 
 
-def entries(records, tracked: Sequence[str], subject: Callable[[object], str]) -> list[LogEntry]:
-    """One object's historical records (oldest first) as log entries; saves that changed no tracked field are left out."""
+def entries(records, tracked: Sequence[str], subject: Callable[[object], str],
+            hidden: Callable[[str, object], bool] | None = None) -> list[LogEntry]:
+    """One object's historical records (oldest first) as log entries; saves that changed no tracked field are left out.
+
+    ``hidden(name, raw_value)`` says which values the reader may not see (an account outside their reach):
+    those are shown as such, never by name."""
+
+    def shown(record, name: str) -> str:
+        if hidden is not None and hidden(name, _raw(record, name)):
+            return _("(not visible to you)")
+        return display(record, name)
+
     result, previous = [], None
     for record in records:
         changes = []
@@ -64,7 +74,7 @@ def entries(records, tracked: Sequence[str], subject: Callable[[object], str]) -
             for name in tracked:
                 if _raw(previous, name) != _raw(record, name):
                     verbose = str(record.instance_type._meta.get_field(name).verbose_name)
-                    changes.append(Change(verbose, display(previous, name), display(record, name)))
+                    changes.append(Change(verbose, shown(previous, name), shown(record, name)))
             if not changes:
                 previous = record
                 continue
