@@ -22,6 +22,7 @@ from django.utils import timezone
 from keyplan.core.db import fetch_frame
 from keyplan.core.memory import gc_paused
 from keyplan.revenue.analysis.recurring import recurring_revenue
+from keyplan.revenue.ledger_keys import key_range, unix_day_sql
 from keyplan.revenue.models import ImportBatch, LedgerLine
 from keyplan.revenue.portfolio import (
     Options,
@@ -63,20 +64,17 @@ def purchase_lines(scope: Scope, *, as_of: datetime.date) -> pl.DataFrame:
 
     The lines as they are, not added up per day by the database: SQLite would sort all of them to
     group them, a third of the time; Polars groups them per account in one pass (`rfm_summary`).
-    The date comes as a day number, which SQLite gives without parsing two million date strings.
     """
     where, params = _scope_sql(scope)
-    if connection.vendor == "sqlite":
-        # Days since 1970-01-01; and "+r.date" keeps SQLite from walking a date index for a condition
-        # that holds for nearly every line (a lookup per line instead of one pass over the table).
-        day, date = "CAST(julianday(r.date) - 2440587.5 AS INTEGER)", "+r.date"
-    else:
-        day, date = "(r.date - DATE '1970-01-01')", "r.date"
+    # The day number comes from the key (`ledger_keys`): a shift, where SQLite would parse two million dates.
+    # "+r.dedupe_key" keeps SQLite from walking the key's index for a condition that holds for nearly every
+    # line (a lookup per line instead of one pass over the table).
+    key = "+r.dedupe_key" if connection.vendor == "sqlite" else "r.dedupe_key"
     lines = fetch_frame(
-        f"SELECT r.account_id, {day}, r.amount_reporting FROM {LedgerLine._meta.db_table} r "
+        f"SELECT r.account_id, {unix_day_sql('r.dedupe_key')}, r.amount_reporting FROM {LedgerLine._meta.db_table} r "
         f"WHERE r.batch_id IN (SELECT id FROM {ImportBatch._meta.db_table} WHERE status = 'done') "
-        f"AND {date} <= %s{where}",
-        [as_of, *params], {"account_id": pl.Int64, "day": pl.Int32, "amount": pl.Float64},
+        f"AND {key} <= %s{where}",
+        [key_range(as_of, as_of)[1], *params], {"account_id": pl.Int64, "day": pl.Int32, "amount": pl.Float64},
     )
     return lines.select("account_id", pl.col("day").cast(pl.Date).alias("date"), "amount")
 

@@ -88,18 +88,14 @@ class LedgerLine(models.Model):
     division = models.CharField(max_length=100, blank=True)
     invoice_id = models.CharField(max_length=64, blank=True)
     line_id = models.CharField(max_length=128, null=True)
-    # Importing the same lines again finds them by this one integer key: a 64-bit hash of the
-    # line id, or (for exports without line ids) of the row's content and its occurrence in
-    # the file. The import compares line ids where a key is found, so a hash collision is
-    # reported, never taken for a duplicate. It is the primary key: a separate id column
-    # would cost a sequence and a second index per line (PostgreSQL's COPY ran at 181,000
-    # rows/s with them and 300,000 without).
+    # Importing the same lines again finds them by this one integer key: the line's day, then a hash of
+    # the line id or (for exports without line ids) of the row's content and its occurrence in the
+    # file (`keyplan.revenue.ledger_keys`). The import compares line ids where a key is found, so a
+    # hash collision is reported, never taken for a duplicate. It is the primary key: a separate id
+    # column would cost a sequence and a second index per line (PostgreSQL's COPY ran at 181,000
+    # rows/s with them and 300,000 without). Its day also makes it the ledger's date index: the
+    # lines of any run of days are a range of keys.
     dedupe_key = models.BigIntegerField(primary_key=True)
-
-    class Meta:
-        # Exact periods read the lines of the days at a period's edges (at most half a month per edge)
-        # and the ledger's first and last day: both walk this index, never the whole ledger.
-        indexes = [models.Index(fields=["date"], name="ledger_date")]
 
 
 class RollupSums(models.Model):

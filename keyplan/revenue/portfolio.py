@@ -26,6 +26,7 @@ from keyplan.core.memory import gc_paused
 from keyplan.core.models import User
 from keyplan.revenue import analysis
 from keyplan.revenue.charts import MAX_POINTS
+from keyplan.revenue.ledger_keys import day_of, key_range
 from keyplan.revenue.models import (
     AbcClass,
     AbcCoverage,
@@ -163,9 +164,11 @@ def _next(key: int | datetime.date) -> int | datetime.date:
 
 
 def ledger_days() -> tuple[datetime.date | None, datetime.date | None]:
-    """The first and the last day of the ledger's lines (None, None when it has none): two lookups in its date index."""
-    first = LedgerLine.objects.aggregate(day=Min("date"))["day"]
-    return (None, None) if first is None else (first, LedgerLine.objects.aggregate(day=Max("date"))["day"])
+    """The first and the last day of the ledger's lines (None, None when it has none): the ends of its key,
+    which begins with the day (`ledger_keys`)."""
+    # Two queries: SQLite reads one end of the index for MIN() or MAX() alone, but scans for both at once.
+    first = LedgerLine.objects.aggregate(key=Min("dedupe_key"))["key"]
+    return (None, None) if first is None else (day_of(first), day_of(LedgerLine.objects.aggregate(key=Max("dedupe_key"))["key"]))
 
 
 def _exact_parts(period: Period, days: tuple[datetime.date | None, datetime.date | None]
@@ -220,7 +223,7 @@ def _period_sums(scope: Scope, period: Period) -> pl.DataFrame:
     """account_id, revenue, cost of the accounts in scope with revenue in the period, to the day and the cent.
 
     Whole months come from the rollups; the days of the months at the edges that the period covers in
-    part come from the ledger lines of those days only (`_exact_parts()`, through the ledger's date index).
+    part come from the ledger lines of those days only (`_exact_parts()`, a range of the ledger's key).
     """
     months, edges = _exact_parts(period, ledger_days())
     branches, values = [], []
@@ -236,10 +239,10 @@ def _period_sums(scope: Scope, period: Period) -> pl.DataFrame:
         minus = "" if sign > 0 else "-"
         # Lines of finished imports only, as the rollups hold them.
         branches.append(f"SELECT l.account_id, {minus}SUM(l.amount_reporting), {minus}SUM(COALESCE(l.cost_reporting, 0)) "
-                        f"FROM {LedgerLine._meta.db_table} l WHERE l.date BETWEEN %s AND %s AND l.batch_id IN "
+                        f"FROM {LedgerLine._meta.db_table} l WHERE l.dedupe_key BETWEEN %s AND %s AND l.batch_id IN "
                         f"(SELECT b.id FROM {ImportBatch._meta.db_table} b WHERE b.status = 'done'){where} "
                         f"GROUP BY l.account_id")
-        values += [first, last, *params]
+        values += [*key_range(first, last), *params]
     schema = {"account_id": pl.Int64, "revenue": pl.Float64, "cost": pl.Float64}
     if not branches:
         return pl.DataFrame(schema=schema)

@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from keyplan.revenue import portfolio
+from keyplan.revenue.ledger_keys import day_of, key_range
 from keyplan.revenue.models import LedgerLine
 from keyplan.revenue.services import LedgerOptions, import_ledger
 
@@ -58,13 +59,16 @@ def ledger_reads(queries) -> list[tuple[datetime.date, datetime.date]]:
     ranges = []
     for query in queries:
         sql = query["sql"]
-        if re.fullmatch(rf'SELECT (MIN|MAX)\("{table}"\."date"\) AS "day" FROM "{table}"', sql):
-            continue  # the ledger's first or last day: one step into the date index
+        if re.fullmatch(rf'SELECT (MIN|MAX)\("{table}"\."dedupe_key"\) AS "key" FROM "{table}"', sql):
+            continue  # the ledger's first or last day: one step into its key, which begins with the day
         for match in re.finditer(rf'FROM "?{table}"?( \w+)?( WHERE [^)]*)?', sql):
             where = match.group(2) or ""
-            days = re.findall(r"\.\"?date\"? BETWEEN '?(\d{4}-\d\d-\d\d)'? AND '?(\d{4}-\d\d-\d\d)'?", where)
-            assert days, f"a query reads the ledger without a day range: {sql}"
-            ranges += [(D.fromisoformat(a), D.fromisoformat(b)) for a, b in days]
+            keys = re.findall(r"\.\"?dedupe_key\"? BETWEEN '?(-?\d+)'? AND '?(-?\d+)'?", where)
+            assert keys, f"a query reads the ledger without a day range: {sql}"
+            for low, high in keys:
+                days = day_of(int(low)), day_of(int(high))
+                assert key_range(*days) == (int(low), int(high)), "a key range that cuts a day in two"
+                ranges.append(days)
     return ranges
 
 
@@ -152,15 +156,30 @@ def test_pages_open_on_the_last_twelve_months_that_have_data(lines):
     assert portfolio.Options(years=5).year_list() == [2022, 2023, 2024, 2025]  # none before the first line
 
 
-def test_the_edge_days_are_read_through_the_date_index(lines):
+def test_the_edge_days_are_read_through_the_ledgers_key(lines):
+    """The key begins with the day (ledger_keys): a run of days is a range of the primary key's index."""
+    low, high = key_range(D(2024, 1, 15), D(2024, 1, 31))
     sql = (f"SELECT account_id, SUM(amount_reporting) FROM {LedgerLine._meta.db_table} "
-           "WHERE date BETWEEN %s AND %s GROUP BY account_id")
+           "WHERE dedupe_key BETWEEN %s AND %s GROUP BY account_id")
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(f"ANALYZE {LedgerLine._meta.db_table}")
             cursor.execute("SET LOCAL enable_seqscan = off")  # at 1,500 lines a scan costs less than any index
-            cursor.execute(f"EXPLAIN {sql}", [D(2024, 1, 15), D(2024, 1, 31)])
+            cursor.execute(f"EXPLAIN {sql}", [low, high])
+            plan = cursor.fetchall()
+            cursor.execute(f"SELECT conname FROM pg_constraint WHERE conrelid = '{LedgerLine._meta.db_table}'::regclass "
+                           "AND contype = 'p'")
+            (index,) = cursor.fetchone()
         else:
-            cursor.execute(f"EXPLAIN QUERY PLAN {sql}", ["2024-01-15", "2024-01-31"])
-        plan = "\n".join(str(row) for row in cursor.fetchall())
-    assert "ledger_date" in plan, plan
+            cursor.execute(f"EXPLAIN QUERY PLAN {sql}", [low, high])
+            plan, index = cursor.fetchall(), f"sqlite_autoindex_{LedgerLine._meta.db_table}_1"
+        plan = "\n".join(str(row) for row in plan)
+        cursor.execute(sql.replace("account_id, SUM(amount_reporting)", "MIN(date), MAX(date), COUNT(*)").replace(
+            " GROUP BY account_id", ""), [low, high])
+        first, last, count = cursor.fetchone()
+    assert index in plan, plan
+    inside = [day for *_, day, _, _ in lines if D(2024, 1, 15) <= day <= D(2024, 1, 31)]
+    assert count == len(inside) > 0
+    assert (str(first), str(last)) == (str(min(inside)), str(max(inside)))
+
+

@@ -50,6 +50,14 @@ def state():
     return LedgerLine.objects.count(), Account.objects.count(), rollups, yearly
 
 
+def key_of(line_id: str, day: datetime.date) -> int:
+    """The ledger key of a line with ``line_id`` on ``day``, as the import makes it."""
+    from keyplan.revenue.importing.validate import line_id_keys
+    from keyplan.revenue.ledger_keys import day_keys
+
+    return day_keys(pl.Series([day]), line_id_keys(pl.Series([line_id])))[0]
+
+
 def rollup(external_id: str, month: str):
     row = MonthlyRollup.objects.get(account__external_id=external_id, month=datetime.date.fromisoformat(month))
     return row.revenue, row.cost, row.lines
@@ -135,6 +143,14 @@ class TestAllOrNothing:
         assert result.batch.status == BatchStatus.REJECTED and result.rows_imported == 0
         assert state() == before
 
+    def test_a_date_outside_1900_to_2199_is_a_row_error(self, tmp_path, lead, customers):
+        before = state()
+        text = "account_id,date,amount\nC-1,2026-01-02,50\nC-1,1899-12-31,5\nC-1,2200-01-01,5\nC-1,1900-01-01,1\n"
+        result = import_ledger(write(tmp_path, text), by=lead)
+        assert [(e.line, e.column, e.code) for e in result.errors] == [(3, "date", "date_out_of_range"), (4, "date", "date_out_of_range")]
+        assert "1900-01-01 to 2199-12-31" in result.errors[0].reason
+        assert state() == before
+
     def test_skip_invalid_writes_the_good_rows_and_the_rejected_file(self, tmp_path, lead, customers):
         text = "account_id,date,amount\nC-1,2026-01-02,50\nC-1,yesterday,50\nC-2,2026-01-03,7\n"
         result = import_ledger(write(tmp_path, text), by=lead, options=LedgerOptions(skip_invalid=True))
@@ -184,11 +200,9 @@ class TestDuplicates:
         assert LedgerLine.objects.count() == 1
 
     def test_a_key_taken_by_another_line_id_is_an_error_not_a_duplicate(self, tmp_path, lead, customers):
-        from keyplan.revenue.importing.validate import line_id_keys
-
         import_ledger(write(tmp_path, "line_id,account_id,date,amount\nL1,C-1,2026-01-02,50\n", "jan.csv"), by=lead)
-        # As if two different line ids had the same 64-bit hash: the stored line carries L2's key.
-        LedgerLine.objects.update(dedupe_key=line_id_keys(pl.Series(["L2"]))[0])
+        # As if two different line ids of one day had the same hash: the stored line carries L2's key.
+        LedgerLine.objects.update(dedupe_key=key_of("L2", datetime.date(2026, 1, 3)))
         before = state()
         result = import_ledger(write(tmp_path, "line_id,account_id,date,amount\nL2,C-2,2026-01-03,5\n", "feb.csv"), by=lead)
         assert [(e.line, e.column, e.value) for e in result.errors] == [(2, "line_id", "L2")]
@@ -196,8 +210,6 @@ class TestDuplicates:
         assert state() == before and result.batch.status == BatchStatus.REJECTED
 
     def test_lines_written_by_another_import_meanwhile_stop_this_one_cleanly(self, tmp_path, lead, customers):
-        from keyplan.revenue.importing.validate import line_id_keys
-
         import_ledger(write(tmp_path, "line_id,account_id,date,amount\nL0,C-1,2026-01-01,1\n", "old.csv"), by=lead)
         other = ImportBatch.objects.create(kind="ledger", file_name="other.csv", file_sha256="0" * 64, created_by=lead)
 
@@ -206,7 +218,7 @@ class TestDuplicates:
             if message == "importing" and not LedgerLine.objects.filter(line_id="L2").exists():
                 LedgerLine.objects.create(batch=other, account=customers[1], date=datetime.date(2026, 1, 3), amount=5,
                                           currency="EUR", amount_reporting=5, line_id="L2",
-                                          dedupe_key=line_id_keys(pl.Series(["L2"]))[0])
+                                          dedupe_key=key_of("L2", datetime.date(2026, 1, 3)))
 
         path = write(tmp_path, "line_id,account_id,date,amount\nL1,C-1,2026-01-02,50\nL2,C-2,2026-01-03,5\n", "jan.csv")
         with pytest.raises(ReadError, match="Another import wrote some of these lines"):
@@ -454,11 +466,29 @@ class TestIntoAFullLedger:
 
         import_ledger(write(tmp_path, "line_id,account_id,date,amount\n" + "".join(f"L{i},C-1,2026-01-02,1\n" for i in range(6))),
                       by=lead)
-        step = (1 << 64) // LedgerKeys.RANGES
-        ends = [-(1 << 63), -(1 << 63) + step - 1, -(1 << 63) + step, -1, 0, (1 << 63) - 1]
+        low, high = -(1 << 63), (1 << 63) - 1
+        step = (high - low) // LedgerKeys.RANGES + 1
+        ends = [low, low + step - 1, low + step, -1, 0, high]
         for key, stored in zip(ends, LedgerLine.objects.order_by("pk").values_list("pk", flat=True)):
             LedgerLine.objects.filter(pk=stored).update(dedupe_key=key)
         assert LedgerKeys.read().keys.tolist() == sorted(ends)
+
+    def test_a_line_imported_before_under_another_date_is_a_duplicate(self, tmp_path, lead, customers):
+        """The key holds the day, so a corrected date gives the line another key; its line id still names it."""
+        import_ledger(write(tmp_path, "line_id,account_id,date,amount\nL1,C-1,2026-01-02,50\nL2,C-1,2026-01-02,7\n", "jan.csv"),
+                      by=lead)
+        again = import_ledger(write(tmp_path, "line_id,account_id,date,amount\nL1,C-1,2026-03-09,50\nL3,C-2,2026-03-09,5\n",
+                                    "corrected.csv"), by=lead)
+        assert (again.rows_imported, again.rows_duplicate, again.error_count) == (1, 1, 0)
+        assert sorted(LedgerLine.objects.values_list("line_id", "date")) == [
+            ("L1", datetime.date(2026, 1, 2)), ("L2", datetime.date(2026, 1, 2)), ("L3", datetime.date(2026, 3, 9))]
+        assert not MonthlyRollup.objects.filter(account__external_id="C-1", month=datetime.date(2026, 3, 1)).exists()
+
+    def test_lines_without_ids_on_other_days_are_other_lines(self, tmp_path, lead, customers):
+        text = "account_id,date,amount\nC-1,2026-01-02,50\n"
+        import_ledger(write(tmp_path, text, "a.csv"), by=lead)
+        result = import_ledger(write(tmp_path, text + "C-1,2026-01-03,50\n", "b.csv"), by=lead)
+        assert (result.rows_imported, result.rows_duplicate) == (1, 1)
 
 
 class TestProgress:
@@ -466,7 +496,7 @@ class TestProgress:
         from keyplan.revenue import reading
 
         monkeypatch.setattr(reading, "CHUNK_ROWS", 2)
-        rows = "\n".join(f"L{i},C-{i % 3 + 1},2026-01-{i + 1:02d},{i + 1}" for i in range(9))
+        rows = "\n".join(f"L{i},C-{i % 3 + 1},2026-{i + 1:02d}-01,{i + 1}" for i in range(9))  # lines go in by runs of days
         seen = []
         import_ledger(write(tmp_path, "line_id,account_id,date,amount\n" + rows + "\n"), by=lead,
                       progress=lambda value, message: seen.append((message, value)))

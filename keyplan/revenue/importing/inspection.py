@@ -58,6 +58,7 @@ REASONS = {
     "account_missing": gettext_noop("the account id is missing"),
     "date_missing": gettext_noop("the date is missing"),
     "not_a_date": gettext_noop("not a date in the format %(format)s"),
+    "date_out_of_range": gettext_noop("the date lies outside %(first)s to %(last)s"),
     "date_format_unknown": gettext_noop("not a recognisable date; give the date format (--date-format)"),
     "amount_missing": gettext_noop("the amount is missing"),
     "value_missing": gettext_noop("the %(field)s is missing"),

@@ -3,7 +3,7 @@
 
 import polars as pl
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 from simple_history.utils import bulk_update_with_history
 
@@ -13,6 +13,7 @@ from keyplan.core.models import User
 from keyplan.revenue.importing.batch import _delete_lines, _discard, _refresh_derived
 from keyplan.revenue.importing.inspection import can_import
 from keyplan.revenue.importing.write import _apply_rollups
+from keyplan.revenue.ledger_keys import unix_day_sql
 from keyplan.revenue.models import (
     BatchStatus,
     ExchangeRate,
@@ -24,13 +25,19 @@ from keyplan.revenue.models import (
 
 
 def _batch_deltas(batch: ImportBatch) -> pl.DataFrame | None:
-    """What a batch added to the rollups, added up again from its lines by the database (to take it away again)."""
-    month = "strftime('%%Y-%%m-01', date)" if connection.vendor == "sqlite" else "CAST(date_trunc('month', date) AS date)"
-    deltas = fetch_frame(f"SELECT account_id, {month}, CAST(SUM(amount_reporting) AS REAL), "
-                         f"CAST(SUM(COALESCE(cost_reporting, 0)) AS REAL), COUNT(*) FROM {LedgerLine._meta.db_table} "
-                         f"WHERE batch_id = %s GROUP BY account_id, {month}", [batch.pk],
-                         {"account_id": pl.Int64, "month": pl.Date, "revenue": pl.Float64, "cost": pl.Float64, "lines": pl.Int64})
-    return deltas if deltas.height else None
+    """What a batch added to the rollups, added up again from its lines (to take it away again).
+
+    The lines come as they are, their day from the key (`ledger_keys`), and Polars adds them up per
+    account and month: a GROUP BY on the month made SQLite format and sort every line (1M lines:
+    1.9 s of a 6.5 s rollback, against 1.3 s to read them).
+    """
+    lines = fetch_frame(f"SELECT account_id, {unix_day_sql('dedupe_key')}, amount_reporting, COALESCE(cost_reporting, 0) "
+                        f"FROM {LedgerLine._meta.db_table} WHERE batch_id = %s", [batch.pk],
+                        {"account_id": pl.Int64, "day": pl.Int32, "revenue": pl.Float64, "cost": pl.Float64})
+    if not lines.height:
+        return None
+    return lines.group_by("account_id", pl.col("day").cast(pl.Date).dt.month_start().alias("month")).agg(
+        pl.col("revenue").sum(), pl.col("cost").sum(), pl.len().alias("lines"))
 
 
 def rollback_batch(batch: ImportBatch, *, by: User, broken_off: bool = False) -> ImportBatch:

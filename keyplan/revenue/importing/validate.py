@@ -13,6 +13,7 @@ from django.db import connection
 from keyplan.accounts.models import Account, currency_codes
 from keyplan.core.db import fetch_rows, in_list
 from keyplan.revenue.importing.inspection import Inspection, RowError, reporting_currency
+from keyplan.revenue.ledger_keys import FIRST_DAY, LAST_DAY, day_keys, hash_part
 from keyplan.revenue.models import (
     ExchangeRate,
     LedgerLine,
@@ -111,6 +112,8 @@ def _errors(frame: pl.DataFrame, inspection: Inspection, context: _Context) -> l
         ("account_id", pl.col("account_id").is_null(), ("account_missing", {})),
         ("date", pl.col("date").is_null(), ("date_missing", {})),
         ("date", pl.col("date").is_not_null() & pl.col("_date").is_null(), date_reason),
+        ("date", ~pl.col("_date").is_between(FIRST_DAY, LAST_DAY),  # the key holds the day (ledger_keys)
+         ("date_out_of_range", {"first": FIRST_DAY.isoformat(), "last": LAST_DAY.isoformat()})),
         ("amount", pl.col("amount").is_null(), ("amount_missing", {})),
         ("amount", pl.col("amount").is_not_null() & pl.col("_amount").is_null(), ("not_a_number", {})),
         ("cost", pl.col("cost").is_not_null() & pl.col("_cost").is_null(), ("not_a_number", {})),
@@ -193,24 +196,24 @@ def _line_id_repeats(ids: list[pl.DataFrame], inspection: Inspection) -> list[Ro
 
 
 def _keys(frame: pl.DataFrame, seen: "Occurrences") -> pl.Series:
-    """The dedupe key of each row: the hash of its line id, or, without one, of its content and of how
-    often that content occurred before in the file.
+    """The dedupe key of each row: its day and the hash of its line id, or, without one, of its content and
+    of how often that content occurred before in the file (`ledger_keys`).
 
     Occurrences count across chunks (``seen``): two equal sales far apart in a big file are
     two lines, not a duplicate.
     """
     has_id = frame["line_id"].is_not_null()
-    keys = frame["_line_key"].fill_null(0).alias("dedupe_key")
-    if has_id.all():
-        return keys
-    fingerprint = frame.filter(~has_id).select(pl.concat_str(
-        [pl.col("account_id"), pl.col("_date").cast(pl.String), pl.col("_amount").cast(pl.String), pl.col("_currency"),
-         pl.col("_cost").cast(pl.String).fill_null("-"), pl.col("product").fill_null("-"),
-         pl.col("division").fill_null("-"), pl.col("invoice_id").fill_null("-")],
-        separator="|",
-    )).to_series()
-    occurrence = seen.number(fingerprint)
-    return keys.scatter((~has_id).arg_true(), _hash64(fingerprint + "|" + occurrence.cast(pl.String)))
+    hashes = frame["_line_key"].fill_null(0)
+    if not has_id.all():
+        fingerprint = frame.filter(~has_id).select(pl.concat_str(
+            [pl.col("account_id"), pl.col("_date").cast(pl.String), pl.col("_amount").cast(pl.String), pl.col("_currency"),
+             pl.col("_cost").cast(pl.String).fill_null("-"), pl.col("product").fill_null("-"),
+             pl.col("division").fill_null("-"), pl.col("invoice_id").fill_null("-")],
+            separator="|",
+        )).to_series()
+        occurrence = seen.number(fingerprint)
+        hashes = hashes.scatter((~has_id).arg_true(), _hash64(fingerprint + "|" + occurrence.cast(pl.String)))
+    return day_keys(frame["_date"], hashes)
 
 
 class LedgerKeys:
@@ -221,6 +224,10 @@ class LedgerKeys:
     with 2M lines in the ledger (0.4 s with the keys sorted), and grows with the ledger; reading
     every key once takes 0.35 s for 2M lines. The array holds 8 bytes a line (80 MB at 10M lines).
     Only the keys found go back to the database, for their line ids.
+
+    A key holds the line's day (`ledger_keys`): a line id imported before under another date has
+    another key but the same hash part, and is the same line. Lines with a line id are therefore
+    looked up by the hash part too (a second sorted array, built only when a file has line ids).
     """
 
     RANGES = 64  # the keys are read a range at a time: one text of a few MB each at 10M lines
@@ -234,38 +241,66 @@ class LedgerKeys:
     @classmethod
     def read(cls) -> "LedgerKeys":
         table = LedgerLine._meta.db_table
+        ((low, high),) = fetch_rows(f"SELECT MIN(dedupe_key), MAX(dedupe_key) FROM {table}", [])
+        if low is None:
+            return cls(np.empty(0, dtype=np.int64))
         concat = "string_agg(dedupe_key::text, ',')" if connection.vendor == "postgresql" else "group_concat(dedupe_key)"
-        step = (1 << 64) // cls.RANGES
+        step = (high - low) // cls.RANGES + 1
         texts = []
-        for start in range(-(1 << 63), 1 << 63, step):
+        for start in range(low, high + 1, step):
             ((text,),) = fetch_rows(f"SELECT {concat} FROM {table} WHERE dedupe_key BETWEEN %s AND %s", [start, start + step - 1])
             if text:
                 texts.append(text)
-        if not texts:
-            return cls(np.empty(0, dtype=np.int64))
         keys = pl.Series(texts, dtype=pl.String).str.split(",").explode().cast(pl.Int64)
         return cls(keys.sort().to_numpy())
+
+    @cached_property
+    def _by_hash(self) -> tuple[np.ndarray, np.ndarray]:
+        """The hash parts of the keys, sorted, and the keys in that order."""
+        hashes = hash_part(self.keys)
+        order = np.argsort(hashes, kind="stable")
+        return hashes[order], self.keys[order]
+
+    def _same_hash(self, keys: np.ndarray) -> np.ndarray:
+        """The stored keys whose hash part is that of one of ``keys`` (any day)."""
+        hashes, stored = self._by_hash
+        wanted = np.sort(hash_part(keys))
+        left, right = np.searchsorted(hashes, wanted, "left"), np.searchsorted(hashes, wanted, "right")
+        counts = right - left
+        # Every position from left to right of each hit, without a loop: offsets repeated, plus a running count.
+        positions = np.repeat(left - (np.cumsum(counts) - counts), counts) + np.arange(counts.sum())
+        return stored[positions]
 
     def split(self, frame: pl.DataFrame) -> tuple[pl.DataFrame, list[RowError], pl.DataFrame]:
         """Split off the rows already in the ledger: (new rows, errors, duplicates).
 
+        A row with a line id is in the ledger when a stored line has that line id (whatever its date).
+        A row without one is in the ledger when its key is (its content, date included, is hashed).
         A key found with another line id is a hash collision, not a duplicate: that row is an error.
         """
         keys = np.sort(frame["dedupe_key"].to_numpy())  # sorted, the searches walk the array once (5× faster)
         position = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
         hits = keys[self.keys[position] == keys] if len(self.keys) else keys[:0]
+        with_id = frame["line_id"].is_not_null()
+        if len(self.keys) and with_id.any():
+            hits = np.concatenate([hits, self._same_hash(frame["dedupe_key"].filter(with_id).to_numpy())])
         if not len(hits):
             return frame, [], frame.clear()
         table = LedgerLine._meta.db_table
         condition, params = in_list("dedupe_key", np.unique(hits).tolist(), "bigint")  # in key order: the index is walked once
         found = fetch_rows(f"SELECT dedupe_key, line_id FROM {table} WHERE {condition}", params)
         stored = pl.DataFrame(found, schema={"dedupe_key": pl.Int64, "_stored_line_id": pl.String}, orient="row")
-        matched = frame.join(stored, on="dedupe_key", how="left")
+        same_id = stored["_stored_line_id"].drop_nulls()
+        imported_before = pl.col("line_id").is_not_null() & pl.col("line_id").is_in(same_id.implode())
+        matched = frame.join(stored, on="dedupe_key", how="left", maintain_order="left").with_columns(
+            imported_before.alias("_before"))
         known = pl.col("dedupe_key").is_in(stored["dedupe_key"].implode())
-        collides = known & pl.col("line_id").is_not_null() & (pl.col("line_id") != pl.col("_stored_line_id")).fill_null(True)
+        collides = ~pl.col("_before") & known & pl.col("line_id").is_not_null()
+        duplicate = pl.col("_before") | (known & pl.col("line_id").is_null())
         errors = [RowError.of(line, "line_id", line_id, "key_collision", line_id=stored_id or "(without id)")
                   for line, line_id, stored_id in matched.filter(collides).select(LINE, "line_id", "_stored_line_id").iter_rows()]
-        return frame.filter(~known), errors, matched.filter(known & ~collides).drop("_stored_line_id")
+        new = matched.filter(~duplicate & ~collides).drop("_stored_line_id", "_before")
+        return new, errors, matched.filter(duplicate).drop("_stored_line_id", "_before")
 
 
 class Occurrences:
