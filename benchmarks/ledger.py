@@ -22,7 +22,8 @@ What it does, in order:
 
 1. Generates a deterministic ledger CSV (line_id, account_id, date, amount, cost,
    currency EUR, product, division), written to disk chunk by chunk. Account sizes are
-   lognormal, so a few accounts carry most revenue; every account has at least one line.
+   lognormal, so a few accounts carry most revenue; every account has at least one line and
+   buys four neighbouring products for two divisions (the product rollups of the whitespace map).
 2. Creates a fresh database (a SQLite file under /tmp by default; for PostgreSQL the
    database named in the URL is dropped and created with psycopg), migrates it, and
    creates an admin user and the M accounts (bulk insert; not with --create-accounts).
@@ -251,6 +252,8 @@ def generate_csv(path: Path, *, lines: int, accounts: int, first: datetime.date,
     weights = rng.lognormal(0.0, 1.6, accounts)
     weights /= weights.sum()
     size = rng.lognormal(0.0, 0.5, accounts)  # large accounts also buy larger tickets
+    # Each account buys a few product lines (4 neighbours in the list) for a few divisions (2), as real ones do.
+    first_product, first_division = rng.integers(0, len(PRODUCTS), accounts), rng.integers(0, len(DIVISIONS), accounts)
     days = (last - first).days + 1
     products, divisions = pl.Series(PRODUCTS), pl.Series(DIVISIONS)
     temporary = path.with_suffix(".partial")
@@ -271,8 +274,8 @@ def generate_csv(path: Path, *, lines: int, accounts: int, first: datetime.date,
                 "date": pl.Series(first.toordinal() + rng.integers(0, days, n) - 719_163, dtype=pl.Int32).cast(pl.Date),
                 "cents": cents,
                 "cost_cents": pl.Series(np.where(rng.random(n) < 0.1, -(1 << 62), cost)),  # 10 % without cost
-                "product": products.gather(rng.integers(0, len(PRODUCTS), n)),
-                "division": divisions.gather(rng.integers(0, len(DIVISIONS), n)),
+                "product": products.gather((first_product[account] + rng.integers(0, 4, n)) % len(PRODUCTS)),
+                "division": divisions.gather((first_division[account] + rng.integers(0, 2, n)) % len(DIVISIONS)),
             })
             frame = frame.select(
                 (prefix + pl.col("line_id").cast(pl.String).str.zfill(10)).alias("line_id"),

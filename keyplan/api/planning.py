@@ -437,7 +437,7 @@ def get_whitespace(request, account_id: int):
     cells = [
         {"division": c.division, "product_line": c.product_line, "state": c.state, "competitor": c.competitor,
          "estimated_value": c.estimated_value, "note": c.note, "opportunities": [o.id for o in c.opportunities],
-         "version": c.marked.version if c.marked else 0}
+         "revenue": c.revenue, "version": c.marked.version if c.marked else 0}
         for c in grid.cells.values()
     ]
     return {"divisions": list(grid.divisions), "product_lines": list(grid.product_lines), "cells": cells,

@@ -320,6 +320,7 @@ class Cell:
     note: str = ""
     opportunities: tuple[Chance, ...] = ()
     marked: Marked | None = None
+    revenue: Decimal = Decimal("0.00")  # from the ledger's lines naming this division and product line
 
     @property
     def open_amount(self) -> Decimal:
@@ -351,10 +352,11 @@ def _key(text: str) -> str:
 
 
 def whitespace_grid(divisions: Iterable[str], product_lines: Iterable[str], marked: Mapping[tuple[str, str], Marked],
-                    chances: Iterable[Chance]) -> Grid:
-    """The divisions × product lines grid. A won opportunity puts a cell in use and an open one makes it an open
-    opportunity; otherwise the cell is what the team marked (in use, held by a competitor, not relevant), or
-    whitespace, with the value they estimate. Names match whatever their case and spacing."""
+                    chances: Iterable[Chance], revenue: Mapping[tuple[str, str], Decimal] | None = None) -> Grid:
+    """The divisions × product lines grid. Revenue from the ledger (``revenue`` by division and product line)
+    or a won opportunity puts a cell in use, and an open one makes it an open opportunity; otherwise the cell
+    is what the team marked (in use, held by a competitor, not relevant), or whitespace, with the value they
+    estimate. Names match whatever their case and spacing."""
     names: dict[str, dict[str, str]] = {"d": {}, "p": {}}  # first spelling seen wins
 
     def name(kind: str, text: str) -> str:
@@ -373,6 +375,11 @@ def whitespace_grid(divisions: Iterable[str], product_lines: Iterable[str], mark
     marks = {}
     for (d, p), m in marked.items():
         marks[(name("d", d), name("p", p))] = m
+    sold: dict[tuple[str, str], Decimal] = {}
+    for (d, p), amount in (revenue or {}).items():
+        if d.strip() and p.strip():
+            cell_key = (name("d", d), name("p", p))
+            sold[cell_key] = sold.get(cell_key, Decimal("0.00")) + amount
     rows = tuple(sorted(names["d"].values(), key=str.casefold))
     columns = tuple(sorted(names["p"].values(), key=str.casefold))
     cells: dict[tuple[str, str], Cell] = {}
@@ -381,7 +388,7 @@ def whitespace_grid(divisions: Iterable[str], product_lines: Iterable[str], mark
         for p in columns:
             found = tuple(by_cell.get((d, p), ()))
             m = marks.get((d, p))
-            if any(c.stage == "won" for c in found):
+            if sold.get((d, p), 0) > 0 or any(c.stage == "won" for c in found):
                 state = "in_use"
             elif any(c.stage not in CLOSED_STAGES for c in found):
                 state = "open_opportunity"
@@ -390,7 +397,7 @@ def whitespace_grid(divisions: Iterable[str], product_lines: Iterable[str], mark
             else:
                 state = "whitespace"
             cell = Cell(d, p, state, m.competitor if m else "", m.estimated_value if m else None, m.note if m else "",
-                        found, m)
+                        found, m, sold.get((d, p), Decimal("0.00")))
             cells[(d, p)] = cell
             counts[state] = counts.get(state, 0) + 1
     zero = Decimal("0.00")

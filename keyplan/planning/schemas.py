@@ -187,6 +187,8 @@ class CellOut(Schema):
     estimated_value: Decimal | None
     note: str
     opportunities: list[int]
+    revenue: Decimal = Field(..., description="Revenue of the ledger's lines naming this division and product, "
+                                              "in its last two calendar years (reporting currency)")
     version: int = Field(0, description="The version of the team's mark; 0 when nobody marked the cell")
 
 

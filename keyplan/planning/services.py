@@ -827,8 +827,9 @@ def pipeline(plan: AccountPlan) -> analysis.Pipeline:
 
 
 def whitespace(account: Account) -> analysis.Grid:
-    """The account's divisions (the buying centers of its stakeholder map, and those named on cells and
-    opportunities) against the product lines named on cells and opportunities."""
+    """The account's divisions (the buying centers of its stakeholder map, and those named on cells,
+    opportunities and its revenue lines) against the product lines named on cells, opportunities and its
+    revenue lines. Cells with revenue in the ledger's last two calendar years are in use."""
     departments = Stakeholder.objects.filter(account=account, archived_at__isnull=True, external_organisation="") \
         .exclude(department="").values_list("department", flat=True).distinct()
     cells = list(account.whitespace_cells.all())
@@ -836,10 +837,13 @@ def whitespace(account: Account) -> analysis.Grid:
                for o in account.opportunities.all()]
     marked = {(c.division, c.product_line): analysis.Marked(c.state, c.competitor, c.estimated_value, c.note, c.version)
               for c in cells}
+    from keyplan.revenue.portfolio import product_revenue  # the portfolio imports much: load it when asked
+
+    sold = product_revenue(account.pk)
     return analysis.whitespace_grid(
-        list(departments) + [c.division for c in cells] + [o.division for o in chances],
-        [c.product_line for c in cells] + [o.product_line for o in chances],
-        marked, chances,
+        list(departments) + [c.division for c in cells] + [o.division for o in chances] + [d for d, _ in sold],
+        [c.product_line for c in cells] + [o.product_line for o in chances] + [p for _, p in sold],
+        marked, chances, sold,
     )
 
 

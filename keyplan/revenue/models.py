@@ -130,6 +130,22 @@ class YearlyRollup(RollupSums):
         indexes = [models.Index(fields=["year", "account"], include=["revenue", "cost"], name="rollup_year_account")]
 
 
+class ProductRollup(RollupSums):
+    """What an account bought of each product line in each division (buying center), per calendar year.
+
+    From the ledger lines that name both a product and a division: the whitespace map of an account
+    plan shows these cells as in use, with their revenue. Kept at import and rollback like the others.
+    """
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="product_revenue", db_index=False, **NO_DB_FK)
+    year = models.PositiveSmallIntegerField()
+    division = models.CharField(max_length=100)
+    product = models.CharField(max_length=100)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["account", "year", "division", "product"], name="rollup_product_unique")]
+
+
 class ExchangeRate(models.Model):
     """How much one unit of ``currency`` is worth in the reporting currency from ``date`` on."""
 

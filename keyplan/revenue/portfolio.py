@@ -12,12 +12,13 @@ import datetime
 import hashlib
 import json
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import polars as pl
 from django.core.cache import cache
 from django.db import connection, transaction
-from django.db.models import Max, Min, QuerySet
+from django.db.models import Max, Min, QuerySet, Sum
 from django.utils import timezone
 
 from keyplan.accounts.models import Account, TeamMember, TeamRole
@@ -34,6 +35,7 @@ from keyplan.revenue.models import (
     ImportBatch,
     LedgerLine,
     MonthlyRollup,
+    ProductRollup,
     Subscription,
     YearlyRollup,
 )
@@ -169,6 +171,17 @@ def ledger_days() -> tuple[datetime.date | None, datetime.date | None]:
     # Two queries: SQLite reads one end of the index for MIN() or MAX() alone, but scans for both at once.
     first = LedgerLine.objects.aggregate(key=Min("dedupe_key"))["key"]
     return (None, None) if first is None else (day_of(first), day_of(LedgerLine.objects.aggregate(key=Max("dedupe_key"))["key"]))
+
+
+def product_revenue(account_id: int) -> dict[tuple[str, str], Decimal]:
+    """An account's revenue per (division, product) in the ledger's last two calendar years (its last line's
+    year and the one before), from the product rollups: what the whitespace map shows in use."""
+    last = ledger_days()[1]
+    if last is None:
+        return {}
+    rows = (ProductRollup.objects.filter(account_id=account_id, year__gte=last.year - 1).values_list("division", "product")
+            .annotate(total=Sum("revenue")))
+    return {(division, product): total for division, product, total in rows}
 
 
 def _exact_parts(period: Period, days: tuple[datetime.date | None, datetime.date | None]

@@ -107,6 +107,26 @@ class TestWhitespace:
             services.set_cell(a, by=kam, division="Finance", product_line="X", state="competitor")
         assert "competitor" in error.value.message_dict
 
+    def test_revenue_lines_naming_a_division_and_a_product_put_their_cell_in_use(self, plan, kam, lead, tmp_path):
+        from keyplan.revenue.services import import_ledger
+
+        a = plan.account
+        services.set_cell(a, by=kam, division="Finance", product_line="Sensors", state="competitor", competitor="Keller")
+        ledger = tmp_path / "ledger.csv"
+        ledger.write_text("account_id,date,amount,product,division\n"
+                          f"{a.external_id},2023-05-01,999,Analytics,Finance\n"      # two years before the last line: not counted
+                          f"{a.external_id},2025-03-01,1200,sensors,FINANCE\n"       # another spelling of a marked cell
+                          f"{a.external_id},2025-04-01,300,Sensors,Finance\n"
+                          f"{a.external_id},2024-12-01,50,Support,Logistics\n"
+                          f"{a.external_id},2025-06-30,80,Support,\n")               # no division: in no cell
+        import_ledger(ledger, by=lead)
+        grid = services.whitespace(a)
+        assert grid.divisions == ("Finance", "Logistics") and grid.product_lines == ("Sensors", "Support")
+        cells = {key: (cell.state, cell.revenue) for key, cell in grid.cells.items() if cell.revenue or cell.state != "whitespace"}
+        assert cells == {("Finance", "Sensors"): ("in_use", Decimal("1500.00")), ("Logistics", "Support"): ("in_use", Decimal("50.00"))}
+        page = client_for(kam).get(reverse("planning:whitespace", args=[a.pk, plan.pk])).content.decode()
+        assert 'class="ws-detail ws-revenue"' in page and "1,500" in page
+
     def test_one_click_from_a_whitespace_cell_to_a_new_opportunity(self, plan, kam):
         services.set_cell(plan.account, by=kam, division="Finance", product_line="Analytics", state="whitespace",
                           estimated_value=30_000)

@@ -18,6 +18,7 @@ from keyplan.revenue.models import (
     ImportBatch,
     LedgerLine,
     MonthlyRollup,
+    ProductRollup,
     Subscription,
     YearlyRollup,
 )
@@ -337,6 +338,26 @@ class TestRollback:
         # Rolled back lines can be imported again.
         assert import_ledger(tmp_path / "b.csv", by=lead).rows_imported == 2
         assert first.batch.status == BatchStatus.DONE
+
+    def test_lines_naming_division_and_product_add_up_per_year_and_leave_with_their_batch(self, tmp_path, lead, customers):
+        def products():
+            return sorted((r.account.external_id, r.year, r.division, r.product, r.revenue, r.lines)
+                          for r in ProductRollup.objects.select_related("account"))
+
+        first = import_ledger(write(tmp_path, "account_id,date,amount,product,division\nC-1,2025-12-30,10,Cloud,Finance\n"
+                                              "C-1,2026-01-02,50,Cloud,Finance\nC-1,2026-01-03,7,Cloud,\n", "a.csv"), by=lead)
+        assert products() == [("C-1", 2025, "Finance", "Cloud", decimal.Decimal("10.00"), 1),
+                              ("C-1", 2026, "Finance", "Cloud", decimal.Decimal("50.00"), 1)]  # no division: not in a cell
+        before = products()
+        second = import_ledger(write(tmp_path, "account_id,date,amount,product,division\nC-1,2026-02-01,5,Cloud,Finance\n"
+                                               "C-2,2026-02-01,3,Support,R&D\n", "b.csv"), by=lead)
+        assert products() == [("C-1", 2025, "Finance", "Cloud", decimal.Decimal("10.00"), 1),
+                              ("C-1", 2026, "Finance", "Cloud", decimal.Decimal("55.00"), 2),
+                              ("C-2", 2026, "R&D", "Support", decimal.Decimal("3.00"), 1)]
+        rollback_batch(second.batch, by=lead)
+        assert products() == before
+        rollback_batch(first.batch, by=lead)
+        assert products() == []
 
     def test_a_batch_is_rolled_back_once(self, tmp_path, lead, customers):
         result = import_ledger(write(tmp_path, "account_id,date,amount\nC-1,2026-01-02,50\n"), by=lead)

@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import polars as pl
@@ -22,6 +23,7 @@ from keyplan.revenue.models import (
     ImportBatch,
     LedgerLine,
     MonthlyRollup,
+    ProductRollup,
     YearlyRollup,
 )
 from keyplan.revenue.reading import (
@@ -157,19 +159,32 @@ def _without(frame: pl.DataFrame | pl.LazyFrame, skip: pl.Series) -> pl.DataFram
     return frame.filter(~pl.col(LINE).is_in(skip.implode())) if len(skip) else frame
 
 
-def _rollup_deltas(spilled: list[Spilled], skip: pl.Series, lookup: pl.DataFrame) -> pl.DataFrame | None:
-    """What the import adds to the monthly rollups, per account and month, from the spilled chunks."""
+class RollupDeltas(NamedTuple):
+    """What an import adds to the rollups (or a rollback takes away), one row per key."""
+
+    monthly: pl.DataFrame  # account_id, month, revenue, cost, lines
+    products: pl.DataFrame  # account_id, year, division, product, revenue, cost, lines
+
+
+def rollup_deltas(lines: pl.LazyFrame) -> RollupDeltas:
+    """The deltas of ``lines`` (account_id as the account's pk, _date, _amount_reporting, _cost_reporting,
+    product, division)."""
+    sums = (pl.col("_amount_reporting").sum().alias("revenue"), pl.col("_cost_reporting").fill_null(0).sum().alias("cost"),
+            pl.len().alias("lines"))
+    monthly = lines.group_by("account_id", pl.col("_date").dt.month_start().alias("month")).agg(*sums)  # half truncate's time
+    named = [pl.col(c).fill_null("").str.slice(0, 100).alias(c) for c in ("division", "product")]  # as the ledger keeps them
+    products = lines.with_columns(named).filter((pl.col("division") != "") & (pl.col("product") != "")).group_by(
+        "account_id", pl.col("_date").dt.year().cast(pl.Int64).alias("year"), "division", "product").agg(*sums)
+    return RollupDeltas(*pl.collect_all([monthly, products], engine="streaming"))
+
+
+def _rollup_deltas(spilled: list[Spilled], skip: pl.Series, lookup: pl.DataFrame) -> RollupDeltas | None:
+    """What the import adds to the rollups, from the spilled chunks."""
     if not spilled:
         return None
-    lines = _without(pl.scan_ipc([part.path for part in spilled]).select(LINE, "account_id", "_date", "_amount_reporting",
-                                                                          "_cost_reporting"), skip)
-    return lines.join(lookup.lazy(), on="account_id").group_by(
-        pl.col("_account").alias("account_id"), pl.col("_date").dt.month_start().alias("month")  # half truncate's time
-    ).agg(
-        pl.col("_amount_reporting").sum().alias("revenue"),
-        pl.col("_cost_reporting").fill_null(0).sum().alias("cost"),
-        pl.len().alias("lines"),
-    ).collect(engine="streaming")
+    lines = _without(pl.scan_ipc([part.path for part in spilled]).select(
+        LINE, "account_id", "_date", "_amount_reporting", "_cost_reporting", "product", "division"), skip)
+    return rollup_deltas(lines.join(lookup.lazy(), on="account_id").drop("account_id").rename({"_account": "account_id"}))
 
 
 def _in_own_connection(function: Callable[[], None]) -> None:
@@ -196,60 +211,63 @@ def _executemany(sql: str, rows) -> None:
             cursor.executemany(sql, rows)
 
 
-def _apply_rollups(deltas: pl.DataFrame | None, *, sign: int) -> None:
-    """Add (sign=1) or take away (sign=-1) revenue, cost and line counts per account and month, and per
-    account and year, in one transaction. ``deltas``: one row per account and month (both callers add
-    them up so)."""
-    if deltas is None or deltas.height == 0:
+def _apply_rollups(deltas: RollupDeltas | None, *, sign: int) -> None:
+    """Add (sign=1) or take away (sign=-1) revenue, cost and line counts per account and month, per account
+    and year, and per account, year, division and product, in one transaction."""
+    if deltas is None or deltas.monthly.height == 0:
         return
     sums = (pl.col("revenue").sum(), pl.col("cost").sum(), pl.col("lines").sum())
-    yearly = deltas.group_by("account_id", pl.col("month").dt.year().cast(pl.Int64).alias("year")).agg(*sums)
+    yearly = deltas.monthly.group_by("account_id", pl.col("month").dt.year().cast(pl.Int64).alias("year")).agg(*sums)
     with transaction.atomic():
-        _apply_sums(MonthlyRollup._meta.db_table, "month", deltas, sign=sign)
-        _apply_sums(YearlyRollup._meta.db_table, "year", yearly, sign=sign)
+        _apply_sums(MonthlyRollup._meta.db_table, ["month"], deltas.monthly, sign=sign)
+        _apply_sums(YearlyRollup._meta.db_table, ["year"], yearly, sign=sign)
+        _apply_sums(ProductRollup._meta.db_table, ["year", "division", "product"], deltas.products, sign=sign)
 
 
-def _apply_sums(table: str, period: str, sums: pl.DataFrame, *, sign: int) -> None:
-    """Upsert (sign=1) or subtract (sign=-1) per-account sums into a rollup table keyed by (account_id, ``period``)."""
-    # In (account, period) order, the order of the unique index, so that its pages are written in sequence.
-    sums = sums.sort("account_id", period).select(
-        pl.col("account_id"), pl.col(period), (pl.col("revenue") * sign).round(2),
-        (pl.col("cost") * sign).round(2), pl.col("lines").cast(pl.Int64) * sign,
+def _apply_sums(table: str, keys: list[str], sums: pl.DataFrame, *, sign: int) -> None:
+    """Upsert (sign=1) or subtract (sign=-1) per-account sums into a rollup table keyed by (account_id, *``keys``)."""
+    if not sums.height:
+        return
+    key = ["account_id", *keys]
+    # In key order, the order of the unique index, so that its pages are written in sequence.
+    sums = sums.sort(key).select(
+        *key, (pl.col("revenue") * sign).round(2), (pl.col("cost") * sign).round(2), pl.col("lines").cast(pl.Int64) * sign,
     )
     if sign > 0:
-        upsert = (f"ON CONFLICT (account_id, {period}) DO UPDATE SET revenue = {table}.revenue + excluded.revenue, "
+        upsert = (f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET revenue = {table}.revenue + excluded.revenue, "
                   f"cost = {table}.cost + excluded.cost, lines = {table}.lines + excluded.lines")
         if connection.vendor == "postgresql":
             # Periods new to an account are plain inserts (COPY); only the others need the upsert, whose
             # conflict check per row (through a staging table) made up most of a first import's rollup time.
-            existing = _rollup_keys(table, period, sums)
-            bulk_insert(table, sums.join(existing, on=["account_id", period], how="anti"))
-            bulk_insert(table, sums.join(existing, on=["account_id", period], how="semi"), tail=upsert)
+            existing = _rollup_keys(table, key, sums)
+            bulk_insert(table, sums.join(existing, on=key, how="anti"))
+            bulk_insert(table, sums.join(existing, on=key, how="semi"), tail=upsert)
         else:
             # SQLite's upsert costs a new row no more than a plain insert (either looks the key up in the
             # unique index): one statement for all, without reading the existing keys first (0.8 s of
             # CPU for the 683,000 rollups of a 2M-line ledger).
             bulk_insert(table, sums, tail=upsert)
         return  # adding lines leaves no period at zero lines: nothing to delete
-    # Taking a batch away: its periods exist, and an insert of negative counts would break the check.
+    # Taking a batch away: its keys exist, and an insert of negative counts would break the check.
+    match = " AND ".join(f"t.{k} = s.{k}" for k in key)
     if connection.vendor == "postgresql":
         postgres_staged(table, sums, f"UPDATE {table} t SET revenue = t.revenue + s.revenue, cost = t.cost + s.cost, "
-                                      f"lines = t.lines + s.lines FROM {{staging}} s "
-                                      f"WHERE t.account_id = s.account_id AND t.{period} = s.{period}")
+                                      f"lines = t.lines + s.lines FROM {{staging}} s WHERE {match}")
     else:
         _executemany(
             f"UPDATE {table} SET revenue = revenue + %s, cost = cost + %s, lines = lines + %s "
-            f"WHERE account_id = %s AND {period} = %s",
-            [(revenue, cost, lines, account, key) for account, key, revenue, cost, lines
-             in sums.with_columns(pl.col(period).cast(pl.String)).iter_rows()],
+            f"WHERE {' AND '.join(f'{k} = %s' for k in key)}",
+            [(revenue, cost, lines, *values) for *values, revenue, cost, lines
+             in sums.with_columns(pl.col(pl.Date).cast(pl.String)).iter_rows()],
         )
     with connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {table} WHERE lines <= 0")
 
 
-def _rollup_keys(table: str, period: str, sums: pl.DataFrame) -> pl.DataFrame:
-    """The (account_id, period) pairs of ``sums`` that the rollup table has already."""
-    bounds = sums.select(pl.col("account_id").min().alias("a0"), pl.col("account_id").max().alias("a1"),
-                         pl.col(period).min().alias("p0"), pl.col(period).max().alias("p1")).row(0)
-    return fetch_frame(f"SELECT account_id, {period} FROM {table} WHERE account_id BETWEEN %s AND %s "
-                       f"AND {period} BETWEEN %s AND %s", list(bounds), {"account_id": pl.Int64, period: sums.schema[period]})
+def _rollup_keys(table: str, key: list[str], sums: pl.DataFrame) -> pl.DataFrame:
+    """The keys of ``sums`` that the rollup table has already (read within the range of their first two columns)."""
+    first, second = key[:2]
+    bounds = sums.select(pl.col(first).min(), pl.col(first).max(), pl.col(second).min().alias("p0"),
+                         pl.col(second).max().alias("p1")).row(0)
+    return fetch_frame(f"SELECT {', '.join(key)} FROM {table} WHERE {first} BETWEEN %s AND %s AND {second} BETWEEN %s AND %s",
+                       list(bounds), {k: sums.schema[k] for k in key})
