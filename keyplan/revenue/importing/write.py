@@ -267,7 +267,7 @@ def _apply_sums(table: str, keys: list[str], sums: pl.DataFrame, *, sign: int) -
 def _rollup_keys(table: str, key: list[str], sums: pl.DataFrame) -> pl.DataFrame:
     """The keys of ``sums`` that the rollup table has already (read within the range of their first two columns)."""
     first, second = key[:2]
-    bounds = sums.select(pl.col(first).min(), pl.col(first).max(), pl.col(second).min().alias("p0"),
+    bounds = sums.select(pl.col(first).min().alias("a0"), pl.col(first).max().alias("a1"), pl.col(second).min().alias("p0"),
                          pl.col(second).max().alias("p1")).row(0)
     return fetch_frame(f"SELECT {', '.join(key)} FROM {table} WHERE {first} BETWEEN %s AND %s AND {second} BETWEEN %s AND %s",
                        list(bounds), {k: sums.schema[k] for k in key})
