@@ -362,6 +362,16 @@ def cmd_import(args) -> int:
     user = _acting_user(args.as_user)
     if args.kind == "credit-ratings":
         return _import_credit_ratings(args, user)
+    if args.kind == "surveys":
+        from keyplan.health.services import import_surveys
+
+        try:
+            result = import_surveys(args.file, by=user, options=services.SmallImportOptions(
+                mapping=_parse_map(args.map), date_format=args.date_format, decimal=args.decimal,
+                delimiter=args.delimiter, sheet=args.sheet, dry_run=args.dry_run))
+        except (ReadError, PermissionDenied) as error:
+            return _fail(str(error))
+        return _print_import(result, as_json=args.json)
     try:
         if args.kind == "ledger":
             options = services.LedgerOptions(
@@ -527,6 +537,10 @@ def cmd_review_run(args) -> int:
 def cmd_analyze(args) -> int:
     if args.name == "scores":
         return _analyze_scores(args)
+    if args.name == "health":
+        from keyplan.health.commands import analyze_health
+
+        return analyze_health(args)
     from keyplan.revenue import portfolio
 
     if args.date_from and args.date_to and args.date_to < args.date_from:
@@ -647,8 +661,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--json", action="store_true", help="print JSON")
     t.set_defaults(func=cmd_token_revoke)
 
-    p = sub.add_parser("import", help="import a revenue ledger, subscriptions or exchange rates (CSV or XLSX)")
-    p.add_argument("kind", choices=["ledger", "subscriptions", "rates", "credit-ratings"])
+    p = sub.add_parser("import", help="import a revenue ledger, subscriptions, exchange rates, credit ratings or surveys (CSV or XLSX)")
+    p.add_argument("kind", choices=["ledger", "subscriptions", "rates", "credit-ratings", "surveys"])
     p.add_argument("file")
     p.add_argument("--map", action="append", metavar="SOURCE=FIELD", help="map a column of the file to a field (repeatable)")
     p.add_argument("--date-format", help="strftime format of the dates, e.g. %%d.%%m.%%Y (detected when left out)")
@@ -677,11 +691,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     today = datetime.date.today()
     p = sub.add_parser(
-        "analyze", help="portfolio analyses: pareto, abc, mrr, profitability, concentration, clv, scores",
+        "analyze", help="portfolio analyses: pareto, abc, mrr, profitability, concentration, clv, scores, health",
         description="Read-only: prints an analysis of the whole portfolio, or of what --as USERNAME may see. "
                     "Needs no admin and writes nothing.",
     )
-    p.add_argument("name", choices=["pareto", "abc", "mrr", "profitability", "concentration", "clv", "scores"])
+    p.add_argument("name", choices=["pareto", "abc", "mrr", "profitability", "concentration", "clv", "scores", "health"])
     p.add_argument("--from", dest="date_from", type=arguments.day(), metavar="YYYY-MM-DD",
                    help="first day of the period (default: the first of the month 11 months before the period's "
                         "last day, so that the period is the last 12 months that have data)")
@@ -706,7 +720,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="clv: yearly discount rate, 0-1 (default 0.10)")
     p.add_argument("--industry", help="only accounts of this industry")
     p.add_argument("--country", help="only accounts in this country (ISO code, e.g. NL)")
-    p.add_argument("--tier", choices=["key", "candidate", "standard"], help="only accounts of this key status")
+    p.add_argument("--tier", choices=["key", "candidate", "standard"], help="only accounts of this key status (health: default key)")
     p.add_argument("--kam", type=arguments.identifier, metavar="USER_ID", help="only accounts this user is KAM of")
     p.add_argument("--as", dest="as_user", metavar="USERNAME",
                    help="only what this user may see (default: the whole portfolio)")
@@ -720,6 +734,10 @@ def build_parser() -> argparse.ArgumentParser:
     from keyplan.planning.commands import add_commands as add_planning_commands
 
     add_planning_commands(sub)  # keyplan plans
+
+    from keyplan.health.commands import add_commands as add_health_commands
+
+    add_health_commands(sub)  # keyplan health snapshot | queue | reviews
 
     p = sub.add_parser("review", help="periodic review of key status (rising and underperforming accounts, do the criteria pay off)")
     review_sub = p.add_subparsers(dest="review_command", metavar="ACTION", required=True)

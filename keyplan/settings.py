@@ -131,6 +131,7 @@ INSTALLED_APPS = [
     "keyplan.relationships",
     "keyplan.scoring",
     "keyplan.planning",
+    "keyplan.health",
     "keyplan.web",
 ]
 

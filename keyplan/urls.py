@@ -14,6 +14,7 @@ urlpatterns = [
     path("portfolio/", include("keyplan.revenue.urls")),
     path("", include("keyplan.relationships.urls")),  # /relationships/ and /accounts/<id>/relationships/…
     path("", include("keyplan.planning.urls")),  # /plans/ and /accounts/<id>/plans/…
+    path("", include("keyplan.health.urls")),  # /health/… and /accounts/<id>/health/
     path("login/", web_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("password/", auth_views.PasswordChangeView.as_view(), name="password_change"),

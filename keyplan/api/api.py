@@ -138,3 +138,7 @@ api.add_router("/", imports.router)  # /imports/… and /accounts/{id}/subscript
 from keyplan.api import planning  # noqa: E402
 
 api.add_router("/", planning.router)  # /accounts/{id}/plans/… and /plans/
+
+from keyplan.api import health  # noqa: E402
+
+api.add_router("/", health.router)  # /accounts/{id}/health, /risk-queue, /dashboard, /health/settings …

@@ -29,6 +29,7 @@ from keyplan.accounts.models import (
     TierChange,
 )
 from keyplan.core.models import Role, User
+from keyplan.demo.health import make_health
 from keyplan.demo.planning import make_plans
 from keyplan.demo.relationships import make_relationships
 from keyplan.demo.revenue import make_revenue
@@ -323,6 +324,7 @@ STEPS.append(make_revenue)
 STEPS.append(make_relationships)
 STEPS.append(make_selection)
 STEPS.append(make_plans)
+STEPS.append(make_health)
 
 
 def database_is_empty() -> bool:

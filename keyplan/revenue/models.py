@@ -18,6 +18,7 @@ class ImportKind(models.TextChoices):
     LEDGER = "ledger", _("Revenue ledger")
     SUBSCRIPTIONS = "subscriptions", _("Subscriptions")
     RATES = "rates", _("Exchange rates")
+    SURVEYS = "surveys", _("Satisfaction surveys")
 
 
 class BatchStatus(models.TextChoices):

@@ -9,7 +9,7 @@ NAVIGATION = [
     ("selection", _("Selection"), "scoring:matrix"),
     ("relationships", _("Relationships"), "relationships:portfolio"),
     ("plans", pgettext_lazy("account plans", "Plans"), "planning:portfolio"),
-    ("health", _("Health"), "health"),
+    ("health", _("Health"), "health:dashboard"),
     ("reports", _("Reports"), "reports"),
 ]
 

@@ -14,10 +14,6 @@ from keyplan.web import home as composition
 
 # What each area will hold; the page says so plainly instead of pretending.
 COMING = {
-    "health": (
-        _("Health"),
-        _("Satisfaction, engagement, an explainable health score, the at-risk queue and the review cadence."),
-    ),
     "reports": (
         _("Reports"),
         _("Excel workbooks and PowerPoint review decks built from live data."),

@@ -256,11 +256,19 @@ def test_account_detail_is_translated(lead, account, code):
 
 @pytest.mark.parametrize("code", TRANSLATED)
 def test_area_to_come_is_translated(lead, code):
-    body = page(lead, code, reverse("health"))
-    assert f"<h1>{escape(EXPECTED[code]['nav'][5])}</h1>" in body
-    for text in EXPECTED[code]["health"]:
-        assert shows(body, text), text
+    body = page(lead, code, reverse("reports"))
+    assert f"<h1>{escape(EXPECTED[code]['nav'][6])}</h1>" in body
+    assert shows(body, EXPECTED[code]["health"][0])  # "Coming next"
     assert "Coming next" not in body and "not built yet" not in body
+
+
+@pytest.mark.parametrize("code", TRANSLATED)
+def test_health_area_is_translated(lead, code):
+    body = page(lead, code, reverse("health:dashboard"))
+    assert escape(EXPECTED[code]["nav"][5]) in body
+    assert shows(body, EXPECTED[code]["health"][1]), EXPECTED[code]["health"][1]  # the health score
+    for english in ("At-risk queue", "Premium upsell opportunity", "MRR at risk"):
+        assert english not in body, english
 
 
 @pytest.mark.parametrize("code", TRANSLATED)

@@ -1,5 +1,6 @@
 """Undoing a batch: its lines and its share of the rollups removed in one transaction."""
 
+from collections.abc import Callable
 
 import polars as pl
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -22,6 +23,15 @@ from keyplan.revenue.models import (
     LedgerLine,
     Subscription,
 )
+
+
+# Import kinds of the areas above revenue (health's surveys …): each registers how to remove what its batch
+# wrote, since this module cannot import them. Called inside the rollback's transaction.
+UNDO: dict[str, Callable[[ImportBatch], None]] = {}
+
+
+def register_undo(kind: str, undo: Callable[[ImportBatch], None]) -> None:
+    UNDO[kind] = undo
 
 
 def _batch_deltas(batch: ImportBatch) -> RollupDeltas | None:
@@ -72,6 +82,8 @@ def rollback_batch(batch: ImportBatch, *, by: User, broken_off: bool = False) ->
             ExchangeRate.objects.filter(batch=batch).delete()
             for pk, before, after in batch.report.get("replaced", []):
                 _restore(ExchangeRate, pk, ("rate",), before, after)
+        elif batch.kind in UNDO:
+            UNDO[batch.kind](batch)
         batch.status = BatchStatus.ROLLED_BACK
         batch.rolled_back_by = by
         batch.rolled_back_at = timezone.now()

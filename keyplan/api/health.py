@@ -1,0 +1,174 @@
+"""/api/v1/…: surveys, the health score and its snapshots, the at-risk queue, account reviews and the dashboard.
+
+The same services as the pages. An account outside the user's reach is a 404; a write the user may not
+make is a 403; bad input is a 422 naming the field, and nothing is written.
+"""
+
+from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404
+from ninja import Query, Router, Status
+from ninja.pagination import paginate
+
+from keyplan.accounts.models import Account
+from keyplan.core.models import User
+from keyplan.core.pagination import LimitOffset
+from keyplan.health import services
+from keyplan.health.models import RiskCase
+from keyplan.health.schemas import (
+    CaseIn,
+    CasePatch,
+    CloseIn,
+    HealthOut,
+    QueueItemOut,
+    QueuePage,
+    ReviewIn,
+    ReviewOut,
+    SaveActionIn,
+    SettingsPatch,
+    SnapshotOut,
+    SurveyIn,
+    SurveyOut,
+)
+
+router = Router(tags=["health"])
+
+
+def _account(request, account_id: int) -> Account:
+    return get_object_or_404(Account.objects.visible_to(request.user), pk=account_id)
+
+
+def _case(request, case_id: int) -> RiskCase:
+    return get_object_or_404(RiskCase.objects.visible_to(request.user).select_related("account", "owner"), pk=case_id)
+
+
+def _user(pk: int | None, field: str) -> User | None:
+    if pk is None:
+        return None
+    user = User.objects.filter(pk=pk, is_active=True).first()
+    if user is None:
+        raise ValidationError({field: f"No active user has id {pk}."})
+    return user
+
+
+# ---------------------------------------------------------------- surveys
+
+
+@router.get("/accounts/{account_id}/surveys/", response=list[SurveyOut], summary="An account's survey answers, newest first")
+@paginate(LimitOffset)
+def list_surveys(request, account_id: int):
+    return _account(request, account_id).survey_responses.order_by("-responded_on", "-pk")
+
+
+@router.post("/accounts/{account_id}/surveys/", response={201: SurveyOut}, summary="Record a survey answer (NPS 0–10 or CSAT 1–5)")
+def add_survey(request, account_id: int, payload: SurveyIn):
+    account = _account(request, account_id)
+    data = payload.dict()
+    stakeholder_id = data.pop("stakeholder_id")
+    stakeholder = None
+    if stakeholder_id is not None:
+        stakeholder = account.stakeholders.filter(pk=stakeholder_id).first()
+        if stakeholder is None:
+            raise ValidationError({"stakeholder_id": f"This account has no stakeholder with id {stakeholder_id}."})
+    try:
+        return Status(201, services.add_survey(account, by=request.user, stakeholder=stakeholder, **data))
+    except ValidationError as error:
+        raise ValidationError({("stakeholder_id" if k == "stakeholder" else k): v for k, v in error.message_dict.items()}) from None
+
+
+@router.get("/accounts/{account_id}/satisfaction", summary="Satisfaction by quarter (NPS, CSAT, answers) and the response rate")
+def satisfaction(request, account_id: int):
+    return services.surveys_summary(_account(request, account_id))
+
+
+# ---------------------------------------------------------------- the health score
+
+
+@router.get("/accounts/{account_id}/health", response=HealthOut, summary="The account's health score now, its band and its components explained")
+def account_health(request, account_id: int):
+    return services.account_health(_account(request, account_id))
+
+
+@router.get("/accounts/{account_id}/health/snapshots", response=list[SnapshotOut], summary="The account's daily health snapshots, newest first")
+@paginate(LimitOffset)
+def snapshots(request, account_id: int):
+    return _account(request, account_id).health_snapshots.order_by("-day")
+
+
+@router.get("/health/settings", summary="Weights, thresholds, bands, endangerment rules, upsell and review cadences")
+def get_settings(request):
+    return services.settings_dict()
+
+
+@router.patch("/health/settings", summary="Change the health settings (KAM leads and admins)")
+def patch_settings(request, payload: SettingsPatch):
+    changes = payload.dict(exclude_unset=True)
+    return services.settings_dict(services.update_settings(by=request.user, changes=changes))
+
+
+# ---------------------------------------------------------------- the at-risk queue
+
+
+@router.get("/risk-queue", response=QueuePage, summary="The at-risk queue: most MRR at risk first, then longest in the queue")
+def risk_queue(request, query: Query[LimitOffset.Input]):
+    cases = services.queue(request.user).prefetch_related("actions__owner")
+    page = cases[query.offset:query.offset + query.limit]
+    return {"items": [services.case_dict(c) for c in page], "count": cases.count(),
+            "mrr_at_risk": services.mrr_at_risk(request.user)}
+
+
+@router.post("/accounts/{account_id}/risk-cases/", response={201: QueueItemOut}, summary="Put an account into the at-risk queue by hand")
+def open_case(request, account_id: int, payload: CaseIn):
+    account = _account(request, account_id)
+    case = services.open_case(account, by=request.user, reason=payload.reason, owner=_user(payload.owner_id, "owner_id"))
+    return Status(201, services.case_dict(case))
+
+
+@router.get("/risk-cases/{case_id}", response=QueueItemOut, summary="A case of the at-risk queue, open or closed")
+def get_case(request, case_id: int):
+    return services.case_dict(_case(request, case_id))
+
+
+@router.patch("/risk-cases/{case_id}", response=QueueItemOut, summary="Change a case's owner or note")
+def patch_case(request, case_id: int, payload: CasePatch):
+    data = payload.dict(exclude_unset=True)
+    owner = _user(data.get("owner_id"), "owner_id")
+    return services.case_dict(services.update_case(_case(request, case_id), by=request.user, owner=owner, note=data.get("note")))
+
+
+@router.post("/risk-cases/{case_id}/close", response=QueueItemOut, summary="Close a case with its outcome (saved, downgraded, churned)")
+def close_case(request, case_id: int, payload: CloseIn):
+    case = services.close_case(_case(request, case_id), by=request.user, **payload.dict())
+    return services.case_dict(case)
+
+
+@router.post("/risk-cases/{case_id}/actions/", response={201: QueueItemOut}, summary="Add an action to the case's save plan")
+def add_action(request, case_id: int, payload: SaveActionIn):
+    case = _case(request, case_id)
+    services.add_save_action(case, by=request.user, title=payload.title, owner=_user(payload.owner_id, "owner_id"),
+                             due=payload.due)
+    return Status(201, services.case_dict(case))
+
+
+# ---------------------------------------------------------------- reviews and the dashboard
+
+
+@router.get("/accounts/{account_id}/reviews/", response=list[ReviewOut], summary="An account's reviews, newest first")
+@paginate(LimitOffset)
+def list_reviews(request, account_id: int):
+    return _account(request, account_id).account_reviews.order_by("-held_on", "-pk")
+
+
+@router.post("/accounts/{account_id}/reviews/", response={201: ReviewOut}, summary="Record a review held (not in the future)")
+def add_review(request, account_id: int, payload: ReviewIn):
+    return Status(201, services.record_review(_account(request, account_id), by=request.user, **payload.dict()))
+
+
+@router.get("/reviews/due", summary="Reviews due within a week or overdue, of the accounts the user sees")
+def reviews_due(request):
+    due = services.reviews_due(Account.objects.visible_to(request.user), within_days=7)
+    return {"items": [d.as_dict() for d in due], "count": len(due)}
+
+
+@router.get("/dashboard", summary="The key-account program view, from the latest daily snapshot (the at-risk totals are live)")
+def dashboard(request):
+    return services.dashboard(request.user)

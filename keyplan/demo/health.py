@@ -1,0 +1,89 @@
+"""Demo step: satisfaction surveys, account reviews, a few key accounts visibly slipping, and daily health
+snapshots for the last four weeks (so that the dashboard, the at-risk queue and each score's trend have
+something true to show).
+
+Key accounts take turns: every fifth one slips (its NPS falls from 8 to 4 this quarter, the customer
+downgrades its plan, nobody meets them any more), the others answer surveys as satisfied or neutral
+customers do. Reviews: some held last month, some overdue, some never. Written through the services.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import TYPE_CHECKING
+
+from keyplan.accounts.models import Tier
+from keyplan.health import services
+from keyplan.health.models import AccountReview, SurveyResponse
+from keyplan.relationships.models import Interaction, Stakeholder
+from keyplan.revenue.models import Subscription
+
+if TYPE_CHECKING:
+    from keyplan.demo.generator import Demo
+
+SLIPPING = 5  # every fifth key account slips
+SNAPSHOT_DAYS = (28, 21, 14, 7, 0)  # days before today with a health snapshot
+
+
+def _slipping(index: int) -> bool:
+    return index % SLIPPING == 1
+
+
+def make_health(demo: Demo) -> None:
+    rng, today = demo.rng, demo.today
+    key = demo.key_accounts
+    candidates = [a for a in demo.accounts if a.tier == Tier.CANDIDATE][:200]
+    admin = demo.users.get("admin") or next(iter(demo.users.values()))
+    people: dict[int, list[int]] = {}
+    for pk, account_id in Stakeholder.objects.filter(account__in=key, archived_at__isnull=True).values_list("pk", "account_id"):
+        people.setdefault(account_id, []).append(pk)
+    surveys = []
+    for index, account in enumerate(key + candidates):
+        slipping = index < len(key) and _slipping(index)
+        mood = rng.choice([9, 8, 8, 7, 6]) if not slipping else 8
+        for quarter in range(4):  # the last four quarters, one to three answers each
+            for _ in range(rng.randint(1, 3)):
+                day = today - datetime.timedelta(days=quarter * 91 + rng.randint(1, 85))
+                if slipping and quarter == 0:
+                    score = rng.choice([3, 4, 4, 5])
+                else:
+                    score = max(0, min(10, mood + rng.choice([-1, 0, 0, 1])))
+                who = rng.choice(people.get(account.pk) or [None])
+                surveys.append(SurveyResponse(account=account, stakeholder_id=who, kind="nps", score=score,
+                                              responded_on=day, created_by=admin))
+            if rng.random() < 0.5:
+                csat = 2 if slipping and quarter == 0 else rng.choice([4, 4, 5, 3])
+                surveys.append(SurveyResponse(account=account, kind="csat", score=csat, created_by=admin,
+                                              responded_on=today - datetime.timedelta(days=quarter * 91 + rng.randint(1, 85))))
+    SurveyResponse.objects.bulk_create(surveys, batch_size=1000)
+
+    for index, account in enumerate(key):
+        if not _slipping(index):
+            continue
+        # Nobody meets them any more: the last two months of meetings did not happen.
+        Interaction.objects.filter(account=account, date__gt=today - datetime.timedelta(days=75), date__lte=today).delete()
+        # They downgraded from their plan to a cheaper one six weeks ago.
+        running = Subscription.objects.filter(account=account, end__isnull=True).order_by("-monthly_amount").first()
+        if running is not None and running.start < today - datetime.timedelta(days=60):
+            cut = today - datetime.timedelta(days=42)
+            Subscription.objects.filter(pk=running.pk).update(end=cut)
+            Subscription.objects.create(account=account, plan="Basic", monthly_amount=490, currency=running.currency,
+                                        start=cut)
+
+    reviews = []
+    for index, account in enumerate(key):
+        case = index % 3
+        if case == 2:
+            continue  # never reviewed: due now
+        held = today - datetime.timedelta(days=rng.randint(10, 40) if case == 0 else rng.randint(120, 200))
+        reviews.append(AccountReview(
+            account=account, held_on=held, held_by=admin, health_score=rng.randint(55, 90),
+            what_changed="New head of procurement; budget round for next year has started." if case == 0 else
+                         "Quiet quarter; no change in the buying center.",
+            plan_progress="Two of five actions done; the service contract proposal is with the COO.",
+            risks="The CFO questions our pricing against a second supplier.",
+            decisions="Invite the CFO to the plant visit; prepare a three-year price offer."))
+    AccountReview.objects.bulk_create(reviews, batch_size=500)
+
+    for days in SNAPSHOT_DAYS:  # four weeks of snapshots: trends on the pages, time in the at-risk queue
+        services.take_snapshot(today=today - datetime.timedelta(days=days))

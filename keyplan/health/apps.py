@@ -1,0 +1,15 @@
+from django.apps import AppConfig
+
+
+class HealthConfig(AppConfig):
+    name = "keyplan.health"
+    label = "health"
+    verbose_name = "Health and retention"
+
+    def ready(self) -> None:
+        # An import of surveys is undone by the revenue area's rollback, which knows no health tables:
+        # it asks the kinds registered here to remove what their batch wrote.
+        from keyplan.health import services
+        from keyplan.revenue.importing.rollback import register_undo
+
+        register_undo("surveys", services.undo_survey_batch)

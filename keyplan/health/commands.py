@@ -1,0 +1,113 @@
+"""``keyplan health snapshot | queue | reviews`` and ``keyplan analyze health``: thin adapters over the services.
+
+``keyplan/cli.py`` registers them. Exit codes: 0 done, 2 bad arguments (unknown user).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import sys
+
+
+def _reader(username: str | None):
+    from keyplan.core.models import Role, User
+
+    if username is None:  # the operator at the shell reads the whole portfolio, as a viewer would
+        return User(username="keyplan", role=Role.VIEWER)
+    user = User.objects.filter(username=username, is_active=True).first()
+    if user is None:
+        raise SystemExit(print(f"keyplan: error: no active user is named {username!r}", file=sys.stderr) or 2)
+    return user
+
+
+def cmd_snapshot(args) -> int:
+    from keyplan.health import services
+
+    run = services.take_snapshot(today=args.date)
+    if args.json:
+        print(json.dumps(run.as_dict()))
+    else:
+        print(f"Health snapshot of {run.day}: {run.accounts} accounts scored, {run.endangered} endangered, "
+              f"{run.cases_opened} entered the at-risk queue" + (" (the day's earlier snapshot was replaced)." if run.replaced else "."))
+    return 0
+
+
+def cmd_queue(args) -> int:
+    from keyplan.health import services
+
+    user = _reader(args.as_user)
+    cases = list(services.queue(user).prefetch_related("actions__owner")[:args.limit])
+    items = [services.case_dict(c) for c in cases]
+    if args.json:
+        print(json.dumps({"items": items, "count": services.queue(user).count(),
+                          "mrr_at_risk": services.mrr_at_risk(user)}, indent=2, ensure_ascii=False))
+        return 0
+    for i in items:
+        owner = i["owner"]["username"] if i["owner"] else "-"
+        print(f"{i['mrr_at_risk']:>12,.2f}  {i['days_in_queue']:>4} d  {owner:<12} {i['account']['name'][:40]:<40} {i['reason']}")
+    if not items:
+        print("No account is in the at-risk queue.")
+    return 0
+
+
+def cmd_reviews(args) -> int:
+    from keyplan.accounts.models import Account
+    from keyplan.health import services
+
+    due = services.reviews_due(Account.objects.visible_to(_reader(args.as_user)), within_days=args.within_days)
+    if args.json:
+        print(json.dumps({"items": [d.as_dict() for d in due], "count": len(due)}, indent=2, ensure_ascii=False))
+        return 0
+    for d in due:
+        print(f"{d.due}  {'OVERDUE ' if d.overdue else '        '}{d.kam or '-':<12} {d.account.name}")
+    if not due:
+        print("No review due.")
+    return 0
+
+
+def analyze_health(args) -> int:
+    """``keyplan analyze health``: each account's score, band and explained components (--json), computed now."""
+    from keyplan.accounts.models import Account, Tier
+    from keyplan.health import services
+
+    accounts = Account.objects.visible_to(_reader(args.as_user)).active()
+    if args.tier:
+        accounts = accounts.filter(tier=args.tier)
+    else:
+        accounts = accounts.filter(tier=Tier.KEY)  # the accounts whose health is watched, unless asked otherwise
+    items = [services.account_health(a) for a in accounts.order_by("name")[:5000]]
+    for item in items:
+        item.pop("trend", None)
+    if args.json:
+        print(json.dumps({"items": items, "count": len(items)}, indent=2 if sys.stdout.isatty() else None, ensure_ascii=False))
+        return 0
+    for item in sorted(items, key=lambda i: i["score"]):
+        print(f"{item['score']:>3} {item['band']:<5} {item['account']['name']}")
+        for c in item["components"]:
+            if c["counted"] and c["contribution"]:
+                print(f"      {c['explanation']}")
+    return 0
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    from keyplan.core import arguments
+
+    p = sub.add_parser("health", help="health snapshots, the at-risk queue and the reviews due")
+    health_sub = p.add_subparsers(dest="health_command", metavar="ACTION", required=True)
+    s = health_sub.add_parser("snapshot", help="score every account for today and fill the at-risk queue (safe to run twice a day)")
+    s.add_argument("--date", type=arguments.day(latest=datetime.date.today()), metavar="YYYY-MM-DD",
+                   help="the day to snapshot (default today; not after today)")
+    s.add_argument("--json", action="store_true", help="print JSON")
+    s.set_defaults(func=cmd_snapshot)
+    q = health_sub.add_parser("queue", help="the at-risk queue, most MRR at risk first")
+    q.add_argument("--limit", type=arguments.whole_number(1, 10_000), default=100, help="how many, 1-10,000 (default 100)")
+    q.add_argument("--as", dest="as_user", metavar="USERNAME", help="only what this user may see")
+    q.add_argument("--json", action="store_true", help="print JSON ({items, count, mrr_at_risk})")
+    q.set_defaults(func=cmd_queue)
+    r = health_sub.add_parser("reviews", help="account reviews due within a week or overdue")
+    r.add_argument("--within-days", type=arguments.whole_number(0, 365), default=7, help="due within this many days (default 7)")
+    r.add_argument("--as", dest="as_user", metavar="USERNAME", help="only what this user may see")
+    r.add_argument("--json", action="store_true", help="print JSON ({items, count})")
+    r.set_defaults(func=cmd_reviews)

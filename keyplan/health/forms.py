@@ -1,0 +1,73 @@
+"""Web input for surveys, reviews, risk cases and the health settings: the forms parse, the services decide."""
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from keyplan.health import analysis
+from keyplan.health.models import COMPONENT_LABELS, RULE_LABELS, Cadence, Outcome, SurveyKind
+
+DATE = forms.DateInput(attrs={"type": "date"})
+
+
+class SurveyForm(forms.Form):
+    kind = forms.ChoiceField(label=_("Survey"), choices=SurveyKind.choices)
+    score = forms.IntegerField(label=_("Score"), help_text=_("NPS 0–10, CSAT 1–5."))
+    responded_on = forms.DateField(label=_("Answered on"), widget=DATE)
+    stakeholder = forms.ModelChoiceField(label=_("Stakeholder"), queryset=None, required=False,
+                                         empty_label=_("the account as a whole"))
+    comment = forms.CharField(label=_("Comment"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args, account, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["stakeholder"].queryset = account.stakeholders.filter(archived_at__isnull=True).order_by("name")
+
+
+class ReviewForm(forms.Form):
+    held_on = forms.DateField(label=_("Held on"), widget=DATE)
+    what_changed = forms.CharField(label=_("What changed"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    plan_progress = forms.CharField(label=_("Plan progress"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    risks = forms.CharField(label=_("Risks"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    decisions = forms.CharField(label=_("Decisions"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class OpenCaseForm(forms.Form):
+    reason = forms.CharField(label=_("Why is the account at risk?"), widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class CloseCaseForm(forms.Form):
+    outcome = forms.ChoiceField(label=_("Outcome"), choices=[("", "—"), *Outcome.choices], required=False)
+    closed_on = forms.DateField(label=_("Closed on"), widget=DATE, required=False)
+    note = forms.CharField(label=_("Note"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class SaveActionForm(forms.Form):
+    title = forms.CharField(label=_("Action"), max_length=200)
+    due = forms.DateField(label=_("Due"), widget=DATE, required=False)
+
+
+class SettingsForm(forms.Form):
+    green_from = forms.IntegerField(label=_("Green from score"), min_value=1, max_value=100)
+    amber_from = forms.IntegerField(label=_("Amber from score"), min_value=0, max_value=99)
+    engagement_target = forms.IntegerField(label=_("Interactions expected per 90 days"), min_value=0, max_value=1000)
+    mrr_drop_percent = forms.IntegerField(label=_("MRR drop in 90 days that costs the whole weight (%)"), min_value=1, max_value=100)
+    overdue_actions_max = forms.IntegerField(label=_("Overdue actions that cost the whole weight"), min_value=1, max_value=1000)
+    low_engagement = forms.IntegerField(label=_("Low engagement: at most this many interactions in 90 days"), min_value=0, max_value=1000)
+    rules = forms.MultipleChoiceField(label=_("Endangerment rules"), required=False, widget=forms.CheckboxSelectMultiple,
+                                      choices=[(code, RULE_LABELS[code]) for code in analysis.RULES])
+    upsell_plan = forms.CharField(label=_("Premium plan"), required=False, max_length=100,
+                                  help_text=_("Empty: the plan with the highest monthly amount."))
+    upsell_from = forms.IntegerField(label=_("Premium upsell from score"), min_value=0, max_value=100)
+    cadence_key = forms.ChoiceField(label=_("Review cadence of key accounts"), required=False,
+                                    choices=[("", _("as in the selection settings")), *Cadence.choices])
+    cadence_candidate = forms.ChoiceField(label=_("Review cadence of candidates"), choices=Cadence.choices)
+    cadence_standard = forms.ChoiceField(label=_("Review cadence of standard accounts"), choices=Cadence.choices)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in analysis.DEFAULT_WEIGHTS:
+            self.fields[f"weight_{name}"] = forms.IntegerField(label=COMPONENT_LABELS[name], min_value=0, max_value=100)
+
+    def changes(self) -> dict:
+        data = dict(self.cleaned_data)
+        data["weights"] = {name: data.pop(f"weight_{name}") for name in analysis.DEFAULT_WEIGHTS}
+        return data

@@ -1,0 +1,268 @@
+"""Health and retention: satisfaction surveys, the health score's settings and daily snapshots,
+the at-risk queue with its save plans and outcomes, and the record of account reviews."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from simple_history.models import HistoricalRecords
+
+from keyplan.accounts.models import Account
+from keyplan.health import analysis
+from keyplan.relationships.models import Stakeholder
+from keyplan.revenue.models import ImportBatch
+
+
+class SurveyKind(models.TextChoices):
+    NPS = "nps", _("NPS (0–10)")
+    CSAT = "csat", _("CSAT (1–5)")
+
+
+class Band(models.TextChoices):
+    GREEN = "green", _("Green")
+    AMBER = "amber", _("Amber")
+    RED = "red", _("Red")
+
+
+class Cadence(models.TextChoices):
+    WEEKLY = "weekly", _("Weekly")
+    MONTHLY = "monthly", _("Monthly")
+    QUARTERLY = "quarterly", _("Quarterly")
+    NONE = "none", _("No reviews")
+
+
+class Outcome(models.TextChoices):
+    SAVED = "saved", _("Saved")
+    DOWNGRADED = "downgraded", _("Downgraded")
+    CHURNED = "churned", _("Churned")
+
+
+assert set(analysis.BANDS) == set(Band.values)
+assert set(analysis.CADENCE_MONTHS) | {"weekly"} == set(Cadence.values)
+
+
+class SurveyQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "SurveyQuerySet":
+        return self.filter(account__in=Account.objects.visible_to(user))
+
+
+class SurveyResponse(models.Model):
+    """One answer to a satisfaction survey: NPS 0–10 or CSAT 1–5, of the account or one of its stakeholders."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="survey_responses")
+    stakeholder = models.ForeignKey(Stakeholder, verbose_name=_("stakeholder"), null=True, blank=True,
+                                    on_delete=models.SET_NULL, related_name="survey_responses")
+    kind = models.CharField(_("survey"), max_length=4, choices=SurveyKind.choices, default=SurveyKind.NPS)
+    score = models.PositiveSmallIntegerField(_("score"))
+    responded_on = models.DateField(_("answered on"))
+    comment = models.TextField(_("comment"), blank=True)
+    batch = models.ForeignKey(ImportBatch, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = SurveyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-responded_on", "-pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(kind="nps", score__lte=10) | Q(kind="csat", score__gte=1, score__lte=5),
+                                   name="survey_score_in_scale"),
+        ]
+        indexes = [models.Index(fields=["account", "kind", "responded_on"], name="survey_account_kind_day"),
+                   models.Index(fields=["responded_on"], name="survey_day")]
+
+    def __str__(self) -> str:
+        return f"{self.account} · {self.kind.upper()} {self.score} ({self.responded_on})"
+
+
+def _default_weights() -> dict:
+    return dict(analysis.DEFAULT_WEIGHTS)
+
+
+def _default_rules() -> list:
+    return list(analysis.DEFAULT_RULES)
+
+
+class HealthSettings(models.Model):
+    """One row, set by a KAM lead: the score's weights and thresholds, the bands, the endangerment rules
+    and the review cadence per key status."""
+
+    weights = models.JSONField(_("weights"), default=_default_weights)
+    green_from = models.PositiveSmallIntegerField(_("green from"), default=analysis.GREEN_FROM)
+    amber_from = models.PositiveSmallIntegerField(_("amber from"), default=analysis.AMBER_FROM)
+    engagement_target = models.PositiveSmallIntegerField(
+        _("interactions expected per 90 days"), default=analysis.ENGAGEMENT_TARGET)
+    mrr_drop_percent = models.PositiveSmallIntegerField(
+        _("MRR drop that costs the whole weight (%)"), default=analysis.MRR_DROP_PERCENT)
+    overdue_actions_max = models.PositiveSmallIntegerField(
+        _("overdue actions that cost the whole weight"), default=analysis.OVERDUE_ACTIONS_MAX)
+    low_engagement = models.PositiveSmallIntegerField(
+        _("low engagement: at most this many interactions in 90 days"), default=analysis.LOW_ENGAGEMENT)
+    rules = models.JSONField(_("endangerment rules"), default=_default_rules)
+    upsell_plan = models.CharField(_("premium plan"), max_length=100, blank=True,
+                                   help_text=_("Empty: the plan with the highest monthly amount."))
+    upsell_from = models.PositiveSmallIntegerField(_("premium upsell from score"), default=analysis.UPSELL_FROM)
+    cadence_key = models.CharField(_("review cadence of key accounts"), max_length=10, blank=True,
+                                   choices=Cadence.choices,
+                                   help_text=_("Empty: the review cadence of the selection settings."))
+    cadence_candidate = models.CharField(_("review cadence of candidates"), max_length=10, choices=Cadence.choices,
+                                         default=Cadence.QUARTERLY)
+    cadence_standard = models.CharField(_("review cadence of standard accounts"), max_length=10,
+                                        choices=Cadence.choices, default=Cadence.NONE)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords(excluded_fields=["updated_at"])
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(amber_from__lt=models.F("green_from"), green_from__lte=100),
+                                   name="health_bands_ordered"),
+        ]
+
+    def __str__(self) -> str:
+        return "Health settings"
+
+
+class HealthSnapshot(models.Model):
+    """An account's health on one day: the score, its band, each component and the rules that fired."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="health_snapshots")
+    day = models.DateField()
+    score = models.PositiveSmallIntegerField()
+    band = models.CharField(max_length=5, choices=Band.choices)
+    components = models.JSONField(default=list)
+    mrr = models.DecimalField(max_digits=16, decimal_places=2, default=0)
+    plan = models.CharField(max_length=100, blank=True)
+    endangered = models.JSONField(default=list, help_text=_("The endangerment rules that fired."))
+
+    class Meta:
+        ordering = ["-day"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "day"], name="health_snapshot_unique"),
+            models.CheckConstraint(condition=Q(score__lte=100), name="health_score_0_100"),
+        ]
+        indexes = [models.Index(fields=["day", "band"], name="health_snapshot_day_band")]
+
+    def __str__(self) -> str:
+        return f"{self.account} · {self.day}: {self.score}"
+
+
+class ProgramSnapshot(models.Model):
+    """The key-account dashboard's numbers of one day, computed with the accounts' snapshots."""
+
+    day = models.DateField(unique=True)
+    numbers = models.JSONField(default=dict)
+    computed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-day"]
+
+
+class CaseQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "CaseQuerySet":
+        return self.filter(account__in=Account.objects.visible_to(user))
+
+    def open(self) -> "CaseQuerySet":
+        return self.filter(closed_on__isnull=True)
+
+
+class RiskCase(models.Model):
+    """An endangered account in the at-risk queue: why, who owns the save, and how it ended."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="risk_cases")
+    opened_on = models.DateField(_("in the queue since"))
+    reason = models.TextField(_("reason"))
+    rules = models.JSONField(default=list, blank=True)
+    mrr_at_risk = models.DecimalField(_("MRR at risk"), max_digits=16, decimal_places=2, default=0)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("owner"), null=True, blank=True,
+                              on_delete=models.SET_NULL, related_name="risk_cases")
+    outcome = models.CharField(_("outcome"), max_length=10, choices=Outcome.choices, blank=True)
+    closed_on = models.DateField(_("closed on"), null=True, blank=True)
+    note = models.TextField(_("note"), blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    history = HistoricalRecords(excluded_fields=["created_at"])
+    objects = CaseQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-mrr_at_risk", "opened_on", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["account"], condition=Q(closed_on__isnull=True), name="risk_one_open_case"),
+            models.CheckConstraint(condition=Q(closed_on__isnull=True) | ~Q(outcome=""), name="risk_closed_has_outcome"),
+            models.CheckConstraint(condition=Q(outcome="") | Q(outcome__in=["saved", "downgraded", "churned"]),
+                                   name="risk_outcome_valid"),
+        ]
+        indexes = [models.Index(fields=["closed_on", "mrr_at_risk"], name="risk_open_mrr")]
+
+    def __str__(self) -> str:
+        return f"{self.account} ({self.opened_on})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.closed_on is None
+
+
+class SaveAction(models.Model):
+    """One step of a case's save plan."""
+
+    case = models.ForeignKey(RiskCase, on_delete=models.CASCADE, related_name="actions")
+    title = models.CharField(_("action"), max_length=200)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("owner"), null=True, blank=True,
+                              on_delete=models.SET_NULL, related_name="+")
+    due = models.DateField(_("due"), null=True, blank=True)
+    done_on = models.DateField(_("done on"), null=True, blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["case", "due", "pk"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class ReviewQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "ReviewQuerySet":
+        return self.filter(account__in=Account.objects.visible_to(user))
+
+
+class AccountReview(models.Model):
+    """One internal review of an account, held at the cadence of its key status."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="account_reviews")
+    held_on = models.DateField(_("held on"))
+    held_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    health_score = models.PositiveSmallIntegerField(_("health score"), null=True, blank=True)
+    what_changed = models.TextField(_("what changed"), blank=True)
+    plan_progress = models.TextField(_("plan progress"), blank=True)
+    risks = models.TextField(_("risks"), blank=True)
+    decisions = models.TextField(_("decisions"), blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    history = HistoricalRecords(excluded_fields=["created_at"])
+    objects = ReviewQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-held_on", "-pk"]
+        indexes = [models.Index(fields=["account", "held_on"], name="review_account_day")]
+
+    def __str__(self) -> str:
+        return f"{self.account} · {self.held_on}"
+
+
+# Labels of the rules and components, for the pages (the analysis names them by code).
+RULE_LABELS = {
+    "red_score": _("The health score is red"),
+    "low_engagement_falling_mrr": _("Low engagement together with falling MRR"),
+    "critic_high_power": _("A critic with high decision power"),
+    "nps_detractor": _("The latest NPS is a detractor's (0–6)"),
+}
+COMPONENT_LABELS = {
+    "satisfaction": _("Satisfaction"),
+    "engagement": _("Engagement"),
+    "mrr_movement": _("MRR movement"),
+    "overdue_actions": _("Overdue plan actions"),
+    "decision_makers": _("Decision makers covered"),
+}
+assert set(RULE_LABELS) == set(analysis.RULES) and set(COMPONENT_LABELS) == set(analysis.DEFAULT_WEIGHTS)

@@ -1,0 +1,138 @@
+"""API input and output shapes for health and retention; the rules stay in the services."""
+
+import datetime
+from typing import Any
+
+from ninja import Field, Schema
+
+from keyplan.core.schemas import InputSchema
+
+
+class SurveyIn(InputSchema):
+    kind: str = Field("nps", description="nps (0–10) or csat (1–5)")
+    score: int
+    responded_on: datetime.date
+    stakeholder_id: int | None = None
+    comment: str = Field("", max_length=5000)
+
+
+class SurveyOut(Schema):
+    id: int
+    account_id: int
+    stakeholder_id: int | None
+    kind: str
+    score: int
+    responded_on: datetime.date
+    comment: str
+    batch_id: int | None
+
+
+class ComponentOut(Schema):
+    name: str
+    label: str
+    value: float | None = Field(None, description="What was measured: NPS, interactions, MRR change in %, overdue actions, % covered")
+    contribution: int = Field(..., description="Points this component takes off 100 (0 or negative)")
+    weight: int
+    counted: bool = Field(..., description="False when the account has no data for it (it then costs nothing)")
+    explanation: str
+
+
+class HealthOut(Schema):
+    account: dict[str, Any]
+    as_of: datetime.date
+    score: int
+    band: str = Field(..., description="green, amber or red")
+    components: list[ComponentOut]
+    endangered: list[str] = Field(..., description="Codes of the endangerment rules the account meets")
+    endangered_reasons: list[str]
+    mrr: float
+    plan: str
+    trend: list[dict[str, Any]] = Field(..., description="Scores of the last 90 daily snapshots, oldest first")
+
+
+class SettingsPatch(InputSchema):
+    weights: dict[str, int] | None = None
+    green_from: int | None = None
+    amber_from: int | None = None
+    engagement_target: int | None = None
+    mrr_drop_percent: int | None = None
+    overdue_actions_max: int | None = None
+    low_engagement: int | None = None
+    rules: list[str] | None = None
+    upsell_plan: str | None = None
+    upsell_from: int | None = None
+    cadence_key: str | None = None
+    cadence_candidate: str | None = None
+    cadence_standard: str | None = None
+
+
+class QueueItemOut(Schema):
+    id: int
+    account: dict[str, Any] = Field(..., description="id, name")
+    mrr_at_risk: float
+    days_in_queue: int
+    opened_on: datetime.date
+    owner: dict[str, Any] | None
+    reason: str
+    rules: list[str]
+    outcome: str | None
+    closed_on: datetime.date | None
+    note: str
+    actions: list[dict[str, Any]]
+
+
+class QueuePage(Schema):
+    items: list[QueueItemOut]
+    count: int
+    mrr_at_risk: float
+
+
+class CaseIn(InputSchema):
+    reason: str = Field(..., max_length=5000)
+    owner_id: int | None = None
+
+
+class CasePatch(InputSchema):
+    owner_id: int | None = None
+    note: str | None = Field(None, max_length=5000)
+
+
+class CloseIn(InputSchema):
+    outcome: str | None = Field(None, description="saved, downgraded or churned")
+    closed_on: datetime.date | None = None
+    note: str | None = Field(None, max_length=5000)
+
+
+class SaveActionIn(InputSchema):
+    title: str = Field(..., max_length=200)
+    owner_id: int | None = None
+    due: datetime.date | None = None
+
+
+class ReviewIn(InputSchema):
+    held_on: datetime.date
+    what_changed: str = Field("", max_length=10000)
+    plan_progress: str = Field("", max_length=10000)
+    risks: str = Field("", max_length=10000)
+    decisions: str = Field("", max_length=10000)
+
+
+class ReviewOut(Schema):
+    id: int
+    account_id: int
+    held_on: datetime.date
+    held_by_id: int | None
+    health_score: int | None
+    what_changed: str
+    plan_progress: str
+    risks: str
+    decisions: str
+
+
+class SnapshotOut(Schema):
+    day: datetime.date
+    score: int
+    band: str
+    mrr: float
+    plan: str
+    endangered: list[str]

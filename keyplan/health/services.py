@@ -1,0 +1,829 @@
+"""What may happen in health and retention, and the reads the pages, the API and the CLI share.
+
+Every write is one function: it checks who acts, validates (naming the field), writes inside one
+transaction and leaves history. Bad input raises ``ValidationError({field: message})`` and changes
+nothing. The score itself is ``analysis.score()``; this module gathers its facts from the other areas
+(surveys here, interactions and stakeholders from relationships, subscriptions from revenue, actions
+from planning) in a few grouped queries, so that a daily snapshot of 100,000 accounts stays one pass.
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Avg, Count, Max, Q, Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
+
+from keyplan.accounts.models import Account, TeamMember, TeamRole, Tier
+from keyplan.accounts.services import can_edit
+from keyplan.core.models import User
+from keyplan.health import analysis
+from keyplan.health.models import (
+    COMPONENT_LABELS,
+    RULE_LABELS,
+    AccountReview,
+    Cadence,
+    HealthSettings,
+    HealthSnapshot,
+    Outcome,
+    ProgramSnapshot,
+    RiskCase,
+    SaveAction,
+    SurveyKind,
+    SurveyResponse,
+)
+
+SCALES = {SurveyKind.NPS: (0, 10), SurveyKind.CSAT: (1, 5)}
+
+# The explanation of each part of a component, in words; the analysis gives the code and the numbers.
+EXPLANATIONS = {
+    "nps_fell": gettext_noop("NPS fell from %(before)s to %(now)s this quarter"),
+    "nps_rose": gettext_noop("NPS rose from %(before)s to %(now)s this quarter"),
+    "nps": gettext_noop("NPS %(now)s this quarter"),
+    "csat_fell": gettext_noop("CSAT fell from %(before)s to %(now)s of 5 this quarter"),
+    "csat": gettext_noop("CSAT %(now)s of 5 this quarter"),
+    "no_surveys": gettext_noop("no survey answered this quarter: not counted"),
+    "interactions": gettext_noop("interactions in the last 90 days: %(n)s (%(before)s in the 90 before)"),
+    "no_relationships": gettext_noop("no stakeholder mapped, no interaction logged: not counted"),
+    "no_mrr": gettext_noop("no recurring revenue: not counted"),
+    "mrr_started": gettext_noop("MRR started in the last 90 days (%(now)s)"),
+    "mrr_fell": gettext_noop("MRR fell %(percent)s %% in 90 days (%(before)s → %(now)s)"),
+    "mrr_grew": gettext_noop("MRR grew %(percent)s %% in 90 days (%(before)s → %(now)s)"),
+    "mrr_steady": gettext_noop("MRR steady at %(now)s"),
+    "no_plan": gettext_noop("no active account plan: not counted"),
+    "overdue_actions": gettext_noop("overdue plan actions: %(n)s"),
+    "no_decision_makers": gettext_noop("no decision maker mapped: not counted"),
+    "decision_makers": gettext_noop("%(covered)s of %(total)s decision makers owned and in contact"),
+}
+
+
+# ---------------------------------------------------------------- permissions and settings
+
+
+def can_configure(user: User) -> bool:
+    """Weights, thresholds, bands, rules and cadences are program decisions: KAM leads and admins."""
+    return user.is_authenticated and user.edits_all_accounts
+
+
+def _require_edit(user: User, account: Account) -> None:
+    if not can_edit(user, account):
+        raise PermissionDenied(_("You may not change this account's health records."))
+
+
+def health_settings() -> HealthSettings:
+    """The one settings row, created with the defaults on first use."""
+    return HealthSettings.objects.get_or_create(pk=1)[0]
+
+
+def config(row: HealthSettings | None = None) -> analysis.Config:
+    row = row or health_settings()
+    return analysis.Config(weights=dict(row.weights), green_from=row.green_from, amber_from=row.amber_from,
+                           engagement_target=row.engagement_target, mrr_drop_percent=row.mrr_drop_percent,
+                           overdue_actions_max=row.overdue_actions_max, low_engagement=row.low_engagement,
+                           rules=tuple(row.rules))
+
+
+SETTING_FIELDS = ("weights", "green_from", "amber_from", "engagement_target", "mrr_drop_percent",
+                  "overdue_actions_max", "low_engagement", "rules", "upsell_plan", "upsell_from",
+                  "cadence_key", "cadence_candidate", "cadence_standard")
+LIMITS = {"green_from": (1, 100), "amber_from": (0, 99), "engagement_target": (0, 1000), "mrr_drop_percent": (1, 100),
+          "overdue_actions_max": (1, 1000), "low_engagement": (0, 1000), "upsell_from": (0, 100)}
+
+
+def _whole(value, low: int, high: int) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        return _("Give a whole number from %(low)s to %(high)s.") % {"low": low, "high": high}
+    return None
+
+
+@transaction.atomic
+def update_settings(*, by: User, changes: dict) -> HealthSettings:
+    """Change the score's weights and thresholds, the bands, the rules, the upsell and the review cadences."""
+    if not can_configure(by):
+        raise PermissionDenied(_("Only KAM leads and admins change the health settings."))
+    unknown = sorted(set(changes) - set(SETTING_FIELDS))
+    if unknown:
+        raise ValidationError({name: _("This field cannot be set here.") for name in unknown})
+    row = HealthSettings.objects.select_for_update().get(pk=health_settings().pk)
+    errors: dict[str, str] = {}
+    for name, value in changes.items():
+        if name in LIMITS:
+            problem = _whole(value, *LIMITS[name])
+            if problem:
+                errors[name] = problem
+                continue
+        elif name == "weights":
+            if not isinstance(value, dict) or set(value) - set(analysis.DEFAULT_WEIGHTS):
+                errors[name] = _("Give a weight for each of: %(names)s.") % {"names": ", ".join(analysis.DEFAULT_WEIGHTS)}
+                continue
+            bad = next((k for k, v in value.items() if _whole(v, 0, 100)), None)
+            if bad:
+                errors[name] = _("The weight of %(name)s: give a whole number from 0 to 100.") % {"name": bad}
+                continue
+            value = {k: value.get(k, row.weights.get(k, 0)) for k in analysis.DEFAULT_WEIGHTS}
+            if not sum(value.values()):
+                errors[name] = _("At least one weight must be above 0.")
+                continue
+        elif name == "rules":
+            if not isinstance(value, list) or any(r not in analysis.RULES for r in value):
+                errors[name] = _("Choose rules from: %(rules)s.") % {"rules": ", ".join(analysis.RULES)}
+                continue
+            value = [r for r in analysis.RULES if r in value]
+        elif name.startswith("cadence_"):
+            allowed = ([""] if name == "cadence_key" else []) + list(Cadence.values)
+            if value not in allowed:
+                errors[name] = _("%(value)s is not allowed; choose one of: %(choices)s.") % {
+                    "value": repr(value), "choices": ", ".join(v for v in allowed if v)}
+                continue
+        elif name == "upsell_plan":
+            if not isinstance(value, str) or len(value) > 100:
+                errors[name] = _("Give a plan name of at most 100 characters.")
+                continue
+            value = value.strip()
+        setattr(row, name, value)
+    if not errors and row.amber_from >= row.green_from:
+        errors["amber_from"] = _("Amber must start below green (%(green)s).") % {"green": row.green_from}
+    if errors:
+        raise ValidationError(errors)
+    row._history_user = by
+    row.save()
+    return row
+
+
+def settings_dict(row: HealthSettings | None = None) -> dict:
+    row = row or health_settings()
+    return {name: getattr(row, name) for name in SETTING_FIELDS} | {"review_cadence_key_effective": cadence_for(Tier.KEY, row)}
+
+
+# ---------------------------------------------------------------- surveys
+
+
+def _check_survey(account: Account, kind: str, score, responded_on, stakeholder, today: datetime.date) -> dict:
+    errors = {}
+    if kind not in SCALES:
+        errors["kind"] = _("%(value)s is not a survey; choose nps or csat.") % {"value": repr(kind)}
+    else:
+        low, high = SCALES[kind]
+        if isinstance(score, bool) or not isinstance(score, int) or not low <= score <= high:
+            errors["score"] = _("%(kind)s is a whole number from %(low)s to %(high)s; %(value)s is not.") % {
+                "kind": kind.upper(), "low": low, "high": high, "value": score}
+    if not isinstance(responded_on, datetime.date):
+        errors["responded_on"] = _("Give the day the survey was answered.")
+    elif responded_on > today:
+        errors["responded_on"] = _("%(day)s is in the future.") % {"day": responded_on.isoformat()}
+    if stakeholder is not None and stakeholder.account_id != account.pk:
+        errors["stakeholder"] = _("%(name)s is a stakeholder of another account.") % {"name": stakeholder.name}
+    return errors
+
+
+@transaction.atomic
+def add_survey(account: Account, *, by: User, kind: str, score: int, responded_on: datetime.date,
+               stakeholder=None, comment: str = "", today: datetime.date | None = None) -> SurveyResponse:
+    """A survey answer entered on the account's health page or through the API."""
+    _require_edit(by, account)
+    errors = _check_survey(account, kind, score, responded_on, stakeholder, today or timezone.localdate())
+    if errors:
+        raise ValidationError(errors)
+    return SurveyResponse.objects.create(account=account, stakeholder=stakeholder, kind=kind, score=score,
+                                         responded_on=responded_on, comment=(comment or "").strip(), created_by=by)
+
+
+@transaction.atomic
+def remove_survey(response: SurveyResponse, *, by: User) -> None:
+    _require_edit(by, response.account)
+    response.delete()
+
+
+SURVEY_FIELDS = {
+    "account_id": ("account_id", "account", "external_id", "customer_id", "customer", "klantnummer", "kundennummer", "cliente"),
+    "kind": ("kind", "survey", "type", "metric", "soort", "art", "tipo"),
+    "score": ("score", "value", "rating", "nps", "csat", "cijfer", "wert", "punteggio"),
+    "date": ("date", "answered", "responded_on", "answered_on", "datum", "data"),
+    "stakeholder": ("stakeholder", "contact", "email", "respondent", "contactpersoon", "ansprechpartner", "referente"),
+    "comment": ("comment", "comments", "remark", "opmerking", "kommentar", "commento"),
+}
+
+
+def import_surveys(path: str | Path, *, by: User, options=None, today: datetime.date | None = None):
+    """Survey answers (account, kind nps/csat, score, date; stakeholder by e-mail or name, comment): all rows or
+    none, a report naming each bad row; the same answer imported again is recognised and skipped."""
+    from keyplan.relationships.models import Stakeholder
+    from keyplan.revenue.importing.batch import _finish
+    from keyplan.revenue.importing.inspection import ImportResult, RowError, can_import
+    from keyplan.revenue.importing.small import SmallImportOptions, _read_small, _small_batch, _stop_small_import
+    from keyplan.revenue.models import BatchStatus, ImportKind
+    from keyplan.revenue.reading import LINE
+
+    if not can_import(by):
+        raise PermissionDenied("Only KAM leads and admins import surveys.")
+    today = today or timezone.localdate()
+    options, path = options or SmallImportOptions(), Path(path)
+    frame, mapping, errors = _read_small(path, SURVEY_FIELDS, ("account_id", "score", "date"), options, ("date",), ("score",))
+    frame = frame.with_columns(pl.col("account_id").str.strip_chars(),
+                               pl.col("kind").str.strip_chars().str.to_lowercase().fill_null("nps"),
+                               pl.col("stakeholder").str.strip_chars(), pl.col("comment").str.strip_chars())
+    accounts = dict(Account.objects.values_list("external_id", "pk"))
+    people: dict[tuple[int, str], int] = {}
+    wanted = {accounts[e] for e in frame.get_column("account_id").drop_nulls().unique().to_list() if e in accounts}
+    for pk, account_id, name, email in Stakeholder.objects.filter(account_id__in=wanted).values_list(
+            "pk", "account_id", "name", "email"):
+        people[(account_id, name.casefold())] = pk
+        if email:
+            people[(account_id, email.casefold())] = pk
+
+    def column(name: str) -> str:
+        return mapping.get(name, name)
+
+    rows = []
+    for line, external_id, kind, score, day, person, comment in frame.select(
+            LINE, "account_id", "kind", "_score", "_date", "stakeholder", "comment").iter_rows():
+        account_id = accounts.get(external_id) if external_id else None
+        if external_id and account_id is None:
+            errors.append(RowError.of(line, column("account_id"), external_id, "unknown_account_create_first"))
+        if kind not in SCALES:
+            errors.append(RowError(line, column("kind"), kind, "not a survey kind; use nps or csat", "survey_kind"))
+        elif score is not None:
+            low, high = SCALES[kind]
+            if score != int(score) or not low <= score <= high:
+                errors.append(RowError(line, column("score"), _one(score),
+                                       f"{kind.upper()} is a whole number from {low} to {high}", "survey_score",
+                                       {"kind": kind.upper(), "low": str(low), "high": str(high)}))
+        if day is not None and day > today:
+            errors.append(RowError(line, column("date"), day.isoformat(), "the date is in the future", "date_future"))
+        stakeholder_id = None
+        if person and account_id is not None:
+            stakeholder_id = people.get((account_id, person.casefold()))
+            if stakeholder_id is None:
+                errors.append(RowError(line, column("stakeholder"), person,
+                                       "no stakeholder of this account has this name or e-mail", "unknown_stakeholder"))
+        rows.append((account_id, stakeholder_id, kind, None if score is None else int(score), day, comment or ""))
+    result = ImportResult(batch=None, rows_total=frame.height, dry_run=options.dry_run)
+    if errors or options.dry_run:
+        return _stop_small_import(result, errors, None, dry_run=options.dry_run)
+    with transaction.atomic():
+        batch = _small_batch(ImportKind.SURVEYS, path, by, mapping)
+        seen = set(SurveyResponse.objects.filter(account_id__in=wanted).values_list(
+            "account_id", "stakeholder_id", "kind", "score", "responded_on"))
+        new = []
+        for account_id, stakeholder_id, kind, score, day, comment in rows:
+            key = (account_id, stakeholder_id, kind, score, day)
+            if key in seen:
+                result.rows_duplicate += 1
+                continue
+            seen.add(key)
+            new.append(SurveyResponse(account_id=account_id, stakeholder_id=stakeholder_id, kind=kind, score=score,
+                                      responded_on=day, comment=comment, batch=batch, created_by=by))
+        SurveyResponse.objects.bulk_create(new, batch_size=1000)
+        result.batch, result.rows_imported = batch, len(new)
+        _finish(batch, result, BatchStatus.DONE)
+    return result
+
+
+def _one(value: float) -> str:
+    return str(int(value)) if value == int(value) else str(value)
+
+
+def undo_survey_batch(batch) -> None:
+    """A rolled-back survey import: its answers go (called inside the rollback's transaction)."""
+    SurveyResponse.objects.filter(batch=batch).delete()
+
+
+def surveys_summary(account: Account, *, today: datetime.date | None = None) -> dict:
+    """The account's satisfaction: averages by quarter (last four) per survey, and the response rate
+    (stakeholders who answered in the last year of those mapped)."""
+    today = today or timezone.localdate()
+    quarters = []
+    for i in range(4):
+        end = today - datetime.timedelta(days=analysis.WINDOW_DAYS * i)
+        start = end - datetime.timedelta(days=analysis.WINDOW_DAYS)
+        sums = account.survey_responses.filter(responded_on__gt=start, responded_on__lte=end).aggregate(
+            nps=Avg("score", filter=Q(kind="nps")), csat=Avg("score", filter=Q(kind="csat")), answers=Count("pk"))
+        quarters.append({"to": end.isoformat(), "nps": _round(sums["nps"]), "csat": _round(sums["csat"]),
+                         "answers": sums["answers"]})
+    mapped = account.stakeholders.filter(archived_at__isnull=True).count()
+    answered = (account.survey_responses.filter(responded_on__gt=today - datetime.timedelta(days=365),
+                                                stakeholder__isnull=False).values("stakeholder").distinct().count())
+    return {"quarters": quarters, "stakeholders": mapped, "answered": answered,
+            "response_rate": round(answered / mapped, 2) if mapped else None}
+
+
+def _round(value) -> float | None:
+    return None if value is None else round(float(value), 1)
+
+
+# ---------------------------------------------------------------- the facts of the score
+
+
+def _rates(day: datetime.date) -> dict[str, float]:
+    from django.conf import settings
+
+    from keyplan.revenue.models import ExchangeRate
+
+    rates = {}
+    for currency, rate in ExchangeRate.objects.filter(date__lte=day).order_by("currency", "date").values_list("currency", "rate"):
+        rates[currency] = float(rate)
+    return rates | {settings.KEYPLAN_REPORTING_CURRENCY: 1.0}
+
+
+def mrr_at(account_ids, day: datetime.date) -> dict[int, tuple[float, str]]:
+    """Each account's MRR on ``day`` in the reporting currency, and the plan carrying most of it.
+    A currency without a rate counts at face value (the MRR analysis names it; here a score must not fail)."""
+    from keyplan.revenue.models import Subscription
+
+    rates = _rates(day)
+    running = Subscription.objects.filter(start__lte=day).filter(Q(end__isnull=True) | Q(end__gt=day))
+    if account_ids is not None:
+        running = running.filter(account_id__in=account_ids)
+    totals: dict[int, float] = defaultdict(float)
+    best: dict[int, tuple[float, str]] = {}
+    for account_id, plan, amount, currency in running.values_list("account_id", "plan", "monthly_amount", "currency").iterator(chunk_size=5000):
+        value = float(amount) * rates.get(currency, 1.0)
+        totals[account_id] += value
+        if value > best.get(account_id, (-1.0, ""))[0]:
+            best[account_id] = (value, plan)
+    return {pk: (total, best[pk][1]) for pk, total in totals.items()}
+
+
+def facts(account_ids=None, *, today: datetime.date | None = None) -> dict[int, analysis.Facts]:
+    """What the score reads, for the given accounts (None: every active account), in a few grouped queries."""
+    from keyplan.planning import analysis as planning_analysis
+    from keyplan.planning.models import Action, PlanState
+    from keyplan.relationships import analysis as rel_analysis
+    from keyplan.relationships.models import Interaction, Stakeholder
+    from keyplan.relationships.services import stale_rule
+
+    today = today or timezone.localdate()
+    window = datetime.timedelta(days=analysis.WINDOW_DAYS)
+    recent_from, before_from = today - window, today - 2 * window
+    if account_ids is None:
+        account_ids = list(Account.objects.active().values_list("pk", flat=True))
+    ids = list(account_ids)
+    result = {pk: analysis.Facts() for pk in ids}
+    scope = {"account_id__in": ids} if len(ids) < 5000 else {"account__archived_at__isnull": True}
+
+    recent, before = Q(responded_on__gt=recent_from), Q(responded_on__gt=before_from, responded_on__lte=recent_from)
+    surveys = (SurveyResponse.objects.filter(responded_on__gt=before_from, responded_on__lte=today, **scope)
+               .values("account_id", "kind").annotate(recent=Avg("score", filter=recent), before=Avg("score", filter=before))
+               .order_by())
+    for row in surveys:
+        f = result.get(row["account_id"])
+        if f is None:
+            continue
+        setattr(f, f"{row['kind']}_recent", _float(row["recent"]))
+        setattr(f, f"{row['kind']}_before", _float(row["before"]))
+    latest = (SurveyResponse.objects.filter(kind="nps", responded_on__lte=today, responded_on__gt=today - 4 * window, **scope)
+              .order_by("account_id", "responded_on", "pk").values_list("account_id", "score"))
+    for account_id, value in latest.iterator(chunk_size=5000):
+        if account_id in result:
+            result[account_id].latest_nps = value
+
+    interactions = (Interaction.objects.filter(date__gt=before_from, date__lte=today, **scope).values("account_id")
+                    .annotate(recent=Count("pk", filter=Q(date__gt=recent_from)), before=Count("pk", filter=Q(date__lte=recent_from)))
+                    .order_by())
+    for row in interactions:
+        if row["account_id"] in result:
+            result[row["account_id"]].interactions_recent = row["recent"]
+            result[row["account_id"]].interactions_before = row["before"]
+
+    selection = ids if len(ids) < 5000 else None
+    now, then = mrr_at(selection, today), mrr_at(selection, recent_from)
+    for pk, f in result.items():
+        f.mrr_now, f.plan = now.get(pk, (0.0, ""))
+        f.mrr_before = then.get(pk, (0.0, ""))[0]
+
+    plan_scope = {"plan__account_id__in": ids} if len(ids) < 5000 else {}
+    actions = (Action.objects.filter(plan__state=PlanState.ACTIVE, **plan_scope)
+               .values("plan__account_id")
+               .annotate(overdue=Count("pk", filter=Q(due__lt=today) & ~Q(status__in=planning_analysis.CLOSED_ACTION)))
+               .order_by())
+    for row in actions:
+        if row["plan__account_id"] in result:
+            result[row["plan__account_id"]].overdue_actions = row["overdue"]
+    from keyplan.planning.models import AccountPlan
+
+    for account_id in AccountPlan.objects.filter(state=PlanState.ACTIVE, **({"account_id__in": ids} if len(ids) < 5000 else {})
+                                                 ).values_list("account_id", flat=True):
+        if account_id in result:
+            result[account_id].has_plan = True
+
+    stale_days = stale_rule().days
+    deciding = Q(buying_role__in=rel_analysis.DECIDING_ROLES) | Q(decision_power="high")
+    people = (Stakeholder.objects.filter(archived_at__isnull=True, **scope).filter(deciding | Q(sentiment="critic"))
+              .annotate(last=Max("interactions__date", filter=Q(interactions__date__lte=today)))
+              .values_list("account_id", "buying_role", "decision_power", "sentiment", "owner_id", "last"))
+    for account_id in Stakeholder.objects.filter(archived_at__isnull=True, **scope).values_list("account_id", flat=True).distinct():
+        if account_id in result:
+            result[account_id].relationships_kept = True
+    for account_id, role, power, sentiment, owner, last in people.iterator(chunk_size=5000):
+        f = result.get(account_id)
+        if f is None:
+            continue
+        if sentiment == "critic" and power == "high":
+            f.critics_high_power += 1
+        if role in rel_analysis.DECIDING_ROLES or power == "high":
+            f.decision_makers += 1
+            if owner is not None and last is not None and (today - last).days < stale_days:
+                f.decision_makers_covered += 1
+    return result
+
+
+def _float(value) -> float | None:
+    return None if value is None else float(value)
+
+
+# ---------------------------------------------------------------- the score, explained
+
+
+def explain(component: dict) -> str:
+    """A component in words, e.g. "−12: NPS fell from 8 to 5 this quarter" (in the active language)."""
+    text = "; ".join(_(EXPLANATIONS[code]) % params for code, params in component["parts"])
+    points = component["contribution"]
+    return f"{'−' if points < 0 else '±'}{abs(points)}: {text}"
+
+
+def shown(component: dict) -> dict:
+    """A stored component with its label and explanation, as pages and the API show it."""
+    return {"name": component["name"], "label": str(COMPONENT_LABELS[component["name"]]), "value": component["value"],
+            "contribution": component["contribution"], "weight": component["weight"], "counted": component["counted"],
+            "explanation": explain(component)}
+
+
+def rule_labels(codes) -> list[str]:
+    return [str(RULE_LABELS[c]) for c in codes if c in RULE_LABELS]
+
+
+def account_health(account: Account, *, today: datetime.date | None = None) -> dict:
+    """The account's health now, computed from the live data (one account: a few small queries)."""
+    today = today or timezone.localdate()
+    f = facts([account.pk], today=today)[account.pk]
+    health = analysis.score(f, config())
+    components = [c.as_dict() for c in health.components]
+    return {"account": {"id": account.pk, "name": account.name}, "as_of": today.isoformat(), "score": health.score,
+            "band": health.band, "components": [shown(c) for c in components], "endangered": health.endangered,
+            "endangered_reasons": rule_labels(health.endangered), "mrr": round(f.mrr_now, 2), "plan": f.plan,
+            "trend": [{"day": d.isoformat(), "score": s, "band": b} for d, s, b in
+                      account.health_snapshots.order_by("-day").values_list("day", "score", "band")[:90]][::-1]}
+
+
+# ---------------------------------------------------------------- the daily snapshot
+
+
+@dataclass
+class SnapshotRun:
+    day: datetime.date
+    accounts: int
+    endangered: int
+    cases_opened: int
+    replaced: bool  # the day had a snapshot already, now replaced by this one
+
+    def as_dict(self) -> dict:
+        return {"day": self.day.isoformat(), "accounts": self.accounts, "endangered": self.endangered,
+                "cases_opened": self.cases_opened, "replaced": self.replaced}
+
+
+def _kams(account_ids) -> dict[int, int]:
+    rows = TeamMember.objects.filter(role=TeamRole.KAM)
+    if account_ids is not None:
+        rows = rows.filter(account_id__in=account_ids)
+    return dict(rows.values_list("account_id", "user_id"))
+
+
+def take_snapshot(*, today: datetime.date | None = None) -> SnapshotRun:
+    """Score every active account for ``today``, open cases for newly endangered accounts and store the
+    program's numbers. Safe to run twice a day: the day's snapshot is replaced, and an account with an
+    open case (or one closed in the last 30 days) gets no second case."""
+    today = today or timezone.localdate()
+    row = health_settings()
+    cfg = config(row)
+    accounts = {pk: (name, tier) for pk, name, tier in Account.objects.active().values_list("pk", "name", "tier").iterator(chunk_size=10000)}
+    gathered = facts(list(accounts), today=today)
+    snapshots, rows, flagged = [], [], {}
+    for pk, f in gathered.items():
+        health = analysis.score(f, cfg)
+        snapshots.append(HealthSnapshot(account_id=pk, day=today, score=health.score, band=health.band,
+                                        components=[c.as_dict() for c in health.components],
+                                        mrr=decimal.Decimal(str(round(f.mrr_now, 2))), plan=f.plan[:100],
+                                        endangered=health.endangered))
+        name, tier = accounts[pk]
+        rows.append(analysis.Row(pk, name, tier, f.plan, f.mrr_now, f.mrr_before, health.score, health.band,
+                                 bool(health.endangered), f.nps_recent, f.csat_recent))
+        if health.endangered:
+            flagged[pk] = (health.endangered, f.mrr_now)
+    with transaction.atomic():
+        replaced = HealthSnapshot.objects.filter(day=today).exists()
+        HealthSnapshot.objects.filter(day=today).delete()
+        HealthSnapshot.objects.bulk_create(snapshots, batch_size=2000)
+        opened = _open_flagged_cases(flagged, today=today)
+        _store_program(rows, row, today=today)
+    return SnapshotRun(today, len(snapshots), len(flagged), opened, replaced)
+
+
+def _open_flagged_cases(flagged: dict[int, tuple[list[str], float]], *, today: datetime.date) -> int:
+    if not flagged:
+        return 0
+    grace = today - datetime.timedelta(days=analysis.CLOSED_GRACE_DAYS)
+    busy = set(RiskCase.objects.filter(Q(closed_on__isnull=True) | Q(closed_on__gte=grace)).values_list("account_id", flat=True))
+    open_cases = {c.account_id: c for c in RiskCase.objects.open().filter(account_id__in=list(flagged)[:50000])}
+    for account_id, case in open_cases.items():  # the queue's numbers follow the day's MRR and rules
+        rules, mrr = flagged[account_id]
+        case.mrr_at_risk, case.rules = decimal.Decimal(str(round(mrr, 2))), rules
+    RiskCase.objects.bulk_update(list(open_cases.values()), ["mrr_at_risk", "rules"], batch_size=1000)
+    kams = _kams(list(flagged))
+    new = [RiskCase(account_id=pk, opened_on=today, rules=rules, reason="; ".join(_english_rules(rules)),
+                    mrr_at_risk=decimal.Decimal(str(round(mrr, 2))), owner_id=kams.get(pk))
+           for pk, (rules, mrr) in flagged.items() if pk not in busy]
+    RiskCase.objects.bulk_create(new, batch_size=1000)
+    return len(new)
+
+
+def _english_rules(codes) -> list[str]:
+    from django.utils import translation
+
+    with translation.override("en"):
+        return rule_labels(codes)
+
+
+def _store_program(rows: list[analysis.Row], row: HealthSettings, *, today: datetime.date) -> None:
+    from keyplan.revenue.models import Subscription
+
+    tiers = dict(Account.objects.active().values_list("tier").annotate(n=Count("pk")).order_by())
+    numbers = analysis.program(rows, tiers={t: tiers.get(t, 0) for t in Tier.values})
+    running = Subscription.objects.filter(start__lte=today).filter(Q(end__isnull=True) | Q(end__gt=today))
+    plan, plan_mrr = analysis.premium_plan(running.values_list("plan", "monthly_amount").iterator(chunk_size=10000),
+                                           row.upsell_plan)
+    numbers["premium_upsell"] = analysis.premium_upsell(rows, plan=plan, plan_mrr=plan_mrr, upsell_from=row.upsell_from)
+    numbers["reviews_due"] = len(reviews_due(Account.objects.all(), today=today, within_days=0))
+    ProgramSnapshot.objects.update_or_create(day=today, defaults={"numbers": numbers})
+
+
+def snapshot_trend(account: Account, days: int = 90) -> list[dict]:
+    return [{"day": d.isoformat(), "score": s, "band": b}
+            for d, s, b in account.health_snapshots.order_by("-day").values_list("day", "score", "band")[:days]][::-1]
+
+
+# ---------------------------------------------------------------- the at-risk queue
+
+
+def queue(user: User):
+    """Open cases the user may see, most MRR at risk first, then longest in the queue."""
+    return (RiskCase.objects.open().visible_to(user).select_related("account", "owner")
+            .order_by("-mrr_at_risk", "opened_on", "pk"))
+
+
+def case_dict(case: RiskCase, *, today: datetime.date | None = None) -> dict:
+    today = today or timezone.localdate()
+    return {"id": case.pk, "account": {"id": case.account_id, "name": case.account.name},
+            "mrr_at_risk": float(case.mrr_at_risk), "days_in_queue": ((case.closed_on or today) - case.opened_on).days,
+            "opened_on": case.opened_on.isoformat(), "owner": _user_dict(case.owner),
+            "reason": "; ".join(rule_labels(case.rules)) or case.reason, "rules": case.rules,
+            "outcome": case.outcome or None, "closed_on": case.closed_on.isoformat() if case.closed_on else None,
+            "note": case.note,
+            "actions": [{"id": a.pk, "title": a.title, "owner": _user_dict(a.owner), "due": a.due.isoformat() if a.due else None,
+                         "done_on": a.done_on.isoformat() if a.done_on else None} for a in case.actions.all()]}
+
+
+def _user_dict(user: User | None) -> dict | None:
+    return None if user is None else {"id": user.pk, "username": user.username, "name": user.get_full_name() or user.username}
+
+
+def _check_day(name: str, day, today: datetime.date) -> None:
+    if not isinstance(day, datetime.date):
+        raise ValidationError({name: _("Give a date.")})
+    if day > today:
+        raise ValidationError({name: _("%(day)s is in the future.") % {"day": day.isoformat()}})
+
+
+@transaction.atomic
+def open_case(account: Account, *, by: User, reason: str, owner: User | None = None,
+              today: datetime.date | None = None) -> RiskCase:
+    """Put an account in the at-risk queue by hand (the snapshot does it for the accounts the rules flag)."""
+    _require_edit(by, account)
+    today = today or timezone.localdate()
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": _("Say why the account is at risk.")})
+    if RiskCase.objects.open().filter(account=account).exists():
+        raise ValidationError({"account": _("%(name)s is in the at-risk queue already.") % {"name": account.name}})
+    mrr = mrr_at([account.pk], today).get(account.pk, (0.0, ""))[0]
+    if owner is None:
+        owner_id = _kams([account.pk]).get(account.pk)
+        owner = User.objects.filter(pk=owner_id).first() if owner_id else None
+    case = RiskCase(account=account, opened_on=today, reason=reason, mrr_at_risk=decimal.Decimal(str(round(mrr, 2))), owner=owner)
+    case._history_user = by
+    case.save()
+    return case
+
+
+@transaction.atomic
+def update_case(case: RiskCase, *, by: User, owner: User | None = None, note: str | None = None) -> RiskCase:
+    _require_edit(by, case.account)
+    if owner is not None:
+        case.owner = owner
+    if note is not None:
+        case.note = note.strip()
+    case._history_user = by
+    case.save()
+    return case
+
+
+@transaction.atomic
+def close_case(case: RiskCase, *, by: User, outcome: str | None, closed_on: datetime.date | None = None,
+               note: str | None = None, today: datetime.date | None = None) -> RiskCase:
+    """Close a case with its outcome (saved, downgraded, churned) and the day; without an outcome it stays open."""
+    _require_edit(by, case.account)
+    today = today or timezone.localdate()
+    case = RiskCase.objects.select_for_update().get(pk=case.pk)
+    if not case.is_open:
+        raise ValidationError({"case": _("This case was closed on %(day)s.") % {"day": case.closed_on.isoformat()}})
+    if outcome not in Outcome.values:
+        raise ValidationError({"outcome": _("A case closes with its outcome: saved, downgraded or churned.")})
+    closed_on = closed_on or today
+    _check_day("closed_on", closed_on, today)
+    if closed_on < case.opened_on:
+        raise ValidationError({"closed_on": _("The case was opened on %(day)s.") % {"day": case.opened_on.isoformat()}})
+    case.outcome, case.closed_on = outcome, closed_on
+    if note is not None:
+        case.note = note.strip()
+    case._history_user = by
+    case.save()
+    return case
+
+
+@transaction.atomic
+def add_save_action(case: RiskCase, *, by: User, title: str, owner: User | None = None,
+                    due: datetime.date | None = None) -> SaveAction:
+    _require_edit(by, case.account)
+    title = (title or "").strip()
+    if not title:
+        raise ValidationError({"title": _("Give the action a title.")})
+    if len(title) > 200:
+        raise ValidationError({"title": _("At most 200 characters.")})
+    if not case.is_open:
+        raise ValidationError({"case": _("The case is closed.")})
+    action = SaveAction(case=case, title=title, owner=owner or by, due=due)
+    action._history_user = by
+    action.save()
+    return action
+
+
+@transaction.atomic
+def complete_save_action(action: SaveAction, *, by: User, today: datetime.date | None = None) -> SaveAction:
+    _require_edit(by, action.case.account)
+    action.done_on = today or timezone.localdate()
+    action._history_user = by
+    action.save()
+    return action
+
+
+def mrr_at_risk(user: User) -> float:
+    return float(RiskCase.objects.open().visible_to(user).aggregate(total=Sum("mrr_at_risk"))["total"] or 0)
+
+
+# ---------------------------------------------------------------- account reviews
+
+
+def cadence_for(tier: str, row: HealthSettings | None = None) -> str:
+    """How often accounts of a key status are reviewed; key accounts follow the selection settings' cadence
+    unless the health settings name one of their own."""
+    row = row or health_settings()
+    if tier == Tier.KEY:
+        if row.cadence_key:
+            return row.cadence_key
+        from keyplan.scoring.services import scoring_settings
+
+        return scoring_settings().review_cadence  # monthly or quarterly
+    return row.cadence_candidate if tier == Tier.CANDIDATE else row.cadence_standard
+
+
+REVIEW_FIELDS = ("what_changed", "plan_progress", "risks", "decisions")
+
+
+@transaction.atomic
+def record_review(account: Account, *, by: User, held_on: datetime.date, today: datetime.date | None = None,
+                  **texts: str) -> AccountReview:
+    """The record of a review held: what changed, health, plan progress, risks, decisions."""
+    _require_edit(by, account)
+    today = today or timezone.localdate()
+    unknown = sorted(set(texts) - set(REVIEW_FIELDS))
+    if unknown:
+        raise ValidationError({name: _("This field cannot be set here.") for name in unknown})
+    _check_day("held_on", held_on, today)
+    snapshot = account.health_snapshots.filter(day__lte=held_on).order_by("-day").first()
+    score = snapshot.score if snapshot else account_health(account, today=held_on)["score"]
+    review = AccountReview(account=account, held_on=held_on, held_by=by, health_score=score,
+                           **{k: (v or "").strip() for k, v in texts.items()})
+    review._history_user = by
+    review.save()
+    return review
+
+
+@dataclass
+class Due:
+    account: Account
+    cadence: str
+    last_held: datetime.date | None
+    due: datetime.date
+    overdue: bool
+    kam: str = ""
+
+    def as_dict(self) -> dict:
+        return {"account": {"id": self.account.pk, "name": self.account.name}, "cadence": self.cadence,
+                "last_held": self.last_held.isoformat() if self.last_held else None, "due": self.due.isoformat(),
+                "overdue": self.overdue, "kam": self.kam}
+
+
+def reviews_due(accounts, *, today: datetime.date | None = None, within_days: int = 7) -> list[Due]:
+    """Reviews due within ``within_days`` or overdue, for the given accounts (by their key status's cadence),
+    most overdue first. An account never reviewed is due today."""
+    today = today or timezone.localdate()
+    row = health_settings()
+    cadences = {tier: cadence_for(tier, row) for tier in Tier.values}
+    tiers = [t for t, c in cadences.items() if c != "none"]
+    chosen = accounts.filter(archived_at__isnull=True, tier__in=tiers).annotate(last=Max("account_reviews__held_on"))
+    kams = {}
+    result = []
+    for account in chosen.order_by("name")[:2000]:
+        due = analysis.next_review(account.last, cadences[account.tier], since=today)
+        if due is not None and due <= today + datetime.timedelta(days=within_days):
+            result.append(Due(account, cadences[account.tier], account.last, due, due < today))
+    if result:
+        kams = dict(TeamMember.objects.filter(role=TeamRole.KAM, account__in=[d.account for d in result])
+                    .values_list("account_id", "user__username"))
+    for d in result:
+        d.kam = kams.get(d.account.pk, "")
+    return sorted(result, key=lambda d: (d.due, d.account.name))
+
+
+def key_accounts_of(user: User):
+    """The accounts a KAM looks after (those they are KAM of), else every account they may see."""
+    mine = Account.objects.filter(team_members__user=user, team_members__role=TeamRole.KAM)
+    return mine if mine.exists() else Account.objects.visible_to(user)
+
+
+# ---------------------------------------------------------------- the dashboard and the week
+
+
+def latest_program() -> ProgramSnapshot | None:
+    return ProgramSnapshot.objects.order_by("-day").first()
+
+
+def dashboard(user: User) -> dict:
+    """The program view: the latest snapshot's numbers plus the live queue (a handful of indexed rows)."""
+    snap = latest_program()
+    numbers = dict(snap.numbers) if snap else {}
+    open_cases = RiskCase.objects.open().visible_to(user)
+    totals = open_cases.aggregate(total=Sum("mrr_at_risk"), n=Count("pk"))
+    trend = list(ProgramSnapshot.objects.order_by("-day").values_list("day", "numbers__mrr")[:30])[::-1]
+    return {
+        "as_of": snap.day.isoformat() if snap else None,
+        "accounts_by_tier": numbers.get("accounts_by_tier", {}),
+        "mrr": numbers.get("mrr", 0), "arr": numbers.get("arr", 0),
+        "mrr_by_plan": numbers.get("mrr_by_plan", {}),
+        "mrr_by_plan_90_days_ago": numbers.get("mrr_by_plan_90_days_ago", {}),
+        "bands": numbers.get("bands", {}), "key_account_bands": numbers.get("key_account_bands", {}),
+        "endangered": numbers.get("endangered", 0),
+        "mrr_at_risk": float(totals["total"] or 0), "risk_cases": totals["n"],
+        "satisfaction": numbers.get("satisfaction", {}),
+        "premium_upsell": numbers.get("premium_upsell", {"items": [], "count": 0, "total_added_mrr": 0}),
+        "mrr_trend": [{"day": d.isoformat(), "mrr": m} for d, m in trend],
+        "reviews_due": numbers.get("reviews_due", 0),
+    }
+
+
+def key_account_rows(user: User, *, limit: int = 200) -> list[dict]:
+    """The key accounts with their latest score, band and endangerment (the dashboard's table)."""
+    snap = latest_program()
+    if snap is None:
+        return []
+    keys = Account.objects.visible_to(user).active().filter(tier=Tier.KEY)
+    rows = (HealthSnapshot.objects.filter(day=snap.day, account__in=keys).select_related("account")
+            .order_by("score", "account__name")[:limit])
+    kams = _kams([r.account_id for r in rows])
+    names = {u.pk: u.get_full_name() or u.username for u in User.objects.filter(pk__in=set(kams.values()))}
+    return [{"account": r.account, "score": r.score, "band": r.band, "mrr": r.mrr, "plan": r.plan,
+             "endangered": rule_labels(r.endangered), "kam": names.get(kams.get(r.account_id), "")} for r in rows]
+
+
+NEWLY_DAYS = 7
+
+
+def week_items(accounts, *, today: datetime.date | None = None) -> dict[int, dict[str, list]]:
+    """For the home page's "this week": per account, its overdue reviews and its case if it entered the
+    at-risk queue in the last week."""
+    today = today or timezone.localdate()
+    items: dict[int, dict[str, list]] = defaultdict(lambda: {"reviews": [], "risks": []})
+    for due in reviews_due(accounts, today=today, within_days=0):
+        if due.overdue:
+            items[due.account.pk]["reviews"].append(due)
+    for case in RiskCase.objects.open().filter(account__in=accounts, opened_on__gte=today - datetime.timedelta(days=NEWLY_DAYS)):
+        items[case.account_id]["risks"].append(case)
+    return items

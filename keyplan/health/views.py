@@ -1,0 +1,193 @@
+"""Health pages: parse, authorize, call a service, render. The dashboard reads the daily snapshot."""
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from keyplan.accounts.models import Account
+from keyplan.accounts.services import can_edit
+from keyplan.health import analysis, services
+from keyplan.health.forms import CloseCaseForm, OpenCaseForm, ReviewForm, SaveActionForm, SettingsForm, SurveyForm
+from keyplan.health.models import RiskCase, SaveAction
+
+
+def _account(request: HttpRequest, pk: int) -> Account:
+    return get_object_or_404(Account.objects.visible_to(request.user), pk=pk)
+
+
+def _add_errors(form, error: ValidationError) -> None:
+    for name, errors in error.message_dict.items():
+        form.add_error(name if name in form.fields else None, errors)
+
+
+@require_GET
+def dashboard(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    context = {"rows": services.key_account_rows(user), "queue": list(services.queue(user)[:10]),
+               "may_snapshot": services.can_configure(user), "today": timezone.localdate()}
+    if user.sees_all_accounts:
+        numbers = services.dashboard(user)
+        before = numbers["mrr_by_plan_90_days_ago"]
+        numbers["plans"] = [{"plan": plan, "mrr": mrr, "arr": mrr * 12, "before": before.get(plan, 0),
+                             "change": mrr - before.get(plan, 0)} for plan, mrr in numbers["mrr_by_plan"].items()]
+        context["program"] = numbers
+    else:
+        context["due"] = services.reviews_due(services.key_accounts_of(user), within_days=7)
+    return render(request, "health/dashboard.html", context)
+
+
+@require_POST
+def snapshot(request: HttpRequest) -> HttpResponse:
+    if not services.can_configure(request.user):
+        raise PermissionDenied
+    run = services.take_snapshot()
+    messages.success(request, _("Health snapshot of %(day)s taken: %(n)s accounts scored, %(opened)s entered the at-risk queue.")
+                     % {"day": run.day.isoformat(), "n": run.accounts, "opened": run.cases_opened})
+    return redirect("health:dashboard")
+
+
+@require_GET
+def risk_queue(request: HttpRequest) -> HttpResponse:
+    today = timezone.localdate()
+    cases = list(services.queue(request.user)[:500])
+    for case in cases:
+        case.days = (today - case.opened_on).days
+        case.reasons = services.rule_labels(case.rules) or [case.reason]
+    return render(request, "health/queue.html", {"cases": cases, "total": services.mrr_at_risk(request.user)})
+
+
+@require_http_methods(["GET", "POST"])
+def case_page(request: HttpRequest, case_pk: int) -> HttpResponse:
+    case = get_object_or_404(RiskCase.objects.visible_to(request.user).select_related("account", "owner"), pk=case_pk)
+    may_edit = can_edit(request.user, case.account)
+    close_form, action_form, status = CloseCaseForm(), SaveActionForm(), 200
+    if request.method == "POST":
+        if not may_edit:
+            raise PermissionDenied
+        what = request.POST.get("what")
+        try:
+            if what == "close":
+                close_form = CloseCaseForm(request.POST)
+                if close_form.is_valid():
+                    services.close_case(case, by=request.user, **close_form.cleaned_data)
+                    messages.success(request, _("The case is closed."))
+                    return redirect("health:case", case.pk)
+            elif what == "action":
+                action_form = SaveActionForm(request.POST)
+                if action_form.is_valid():
+                    services.add_save_action(case, by=request.user, **action_form.cleaned_data)
+                    return redirect("health:case", case.pk)
+            elif what == "done":
+                action = get_object_or_404(SaveAction, pk=request.POST.get("action"), case=case)
+                services.complete_save_action(action, by=request.user)
+                return redirect("health:case", case.pk)
+        except ValidationError as error:
+            _add_errors(close_form if what == "close" else action_form, error)
+        status = 422
+    return render(request, "health/case.html", {
+        "case": case, "reasons": services.rule_labels(case.rules) or [case.reason], "may_edit": may_edit,
+        "close_form": close_form, "action_form": action_form, "actions": case.actions.select_related("owner"),
+        "days": ((case.closed_on or timezone.localdate()) - case.opened_on).days}, status=status)
+
+
+@require_GET
+def reviews_page(request: HttpRequest) -> HttpResponse:
+    accounts = Account.objects.visible_to(request.user)
+    due = services.reviews_due(accounts, within_days=7)
+    by_kam: dict[str, list] = {}
+    for d in due:
+        by_kam.setdefault(d.kam, []).append(d)
+    row = services.health_settings()
+    cadences = [(label, services.cadence_for(tier, row)) for tier, label in Account._meta.get_field("tier").choices]
+    return render(request, "health/reviews.html", {"by_kam": sorted(by_kam.items()), "cadences": cadences,
+                                                   "count": len(due)})
+
+
+@require_http_methods(["GET", "POST"])
+def settings_page(request: HttpRequest) -> HttpResponse:
+    row = services.health_settings()
+    may_change = services.can_configure(request.user)
+    initial = {name: getattr(row, name) for name in services.SETTING_FIELDS if name != "weights"}
+    initial |= {f"weight_{k}": row.weights.get(k, 0) for k in analysis.DEFAULT_WEIGHTS}
+    form, status = SettingsForm(initial=initial), 200
+    if request.method == "POST":
+        if not may_change:
+            raise PermissionDenied
+        form = SettingsForm(request.POST)
+        if form.is_valid():
+            try:
+                services.update_settings(by=request.user, changes=form.changes())
+            except ValidationError as error:
+                _add_errors(form, error)
+            else:
+                messages.success(request, _("Health settings saved. They apply from the next snapshot."))
+                return redirect("health:settings")
+        status = 422
+    if not may_change:
+        for field in form.fields.values():
+            field.disabled = True
+    weights = [form[f"weight_{k}"] for k in analysis.DEFAULT_WEIGHTS]
+    return render(request, "health/settings.html", {"form": form, "weights": weights, "may_change": may_change},
+                  status=status)
+
+
+def _account_context(request: HttpRequest, account: Account, **forms) -> dict:
+    health = services.account_health(account)
+    case = account.risk_cases.filter(closed_on__isnull=True).first()
+    return {
+        "account": account, "health": health, "may_edit": can_edit(request.user, account),
+        "surveys": account.survey_responses.select_related("stakeholder")[:50],
+        "satisfaction": services.surveys_summary(account),
+        "reviews": account.account_reviews.select_related("held_by")[:20],
+        "cadence": services.cadence_for(account.tier),
+        "case": case, "today": timezone.localdate(),
+        "survey_form": forms.get("survey_form") or SurveyForm(account=account, initial={"responded_on": timezone.localdate()}),
+        "review_form": forms.get("review_form") or ReviewForm(initial={"held_on": timezone.localdate()}),
+        "case_form": forms.get("case_form") or OpenCaseForm(),
+    }
+
+
+@require_GET
+def account_page(request: HttpRequest, pk: int) -> HttpResponse:
+    account = _account(request, pk)
+    return render(request, "health/account.html", _account_context(request, account))
+
+
+def _post(request: HttpRequest, pk: int, form_class, name: str, save, done: str, form_kwargs=None) -> HttpResponse:
+    account = _account(request, pk)
+    if not can_edit(request.user, account):
+        raise PermissionDenied
+    form = form_class(request.POST, **(form_kwargs(account) if form_kwargs else {}))
+    if form.is_valid():
+        try:
+            save(account, form.cleaned_data)
+        except ValidationError as error:
+            _add_errors(form, error)
+        else:
+            messages.success(request, done)
+            return redirect("health:account", account.pk)
+    return render(request, "health/account.html", _account_context(request, account, **{name: form}), status=422)
+
+
+@require_POST
+def survey_add(request: HttpRequest, pk: int) -> HttpResponse:
+    return _post(request, pk, SurveyForm, "survey_form",
+                 lambda account, data: services.add_survey(account, by=request.user, **data),
+                 _("Survey answer saved."), form_kwargs=lambda account: {"account": account})
+
+
+@require_POST
+def review_add(request: HttpRequest, pk: int) -> HttpResponse:
+    return _post(request, pk, ReviewForm, "review_form",
+                 lambda account, data: services.record_review(account, by=request.user, **data), _("Review recorded."))
+
+
+@require_POST
+def case_open(request: HttpRequest, pk: int) -> HttpResponse:
+    return _post(request, pk, OpenCaseForm, "case_form",
+                 lambda account, data: services.open_case(account, by=request.user, **data),
+                 _("The account is in the at-risk queue."))
