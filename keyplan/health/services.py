@@ -825,5 +825,6 @@ def week_items(accounts, *, today: datetime.date | None = None) -> dict[int, dic
         if due.overdue:
             items[due.account.pk]["reviews"].append(due)
     for case in RiskCase.objects.open().filter(account__in=accounts, opened_on__gte=today - datetime.timedelta(days=NEWLY_DAYS)):
+        case.reasons = rule_labels(case.rules) or [case.reason]
         items[case.account_id]["risks"].append(case)
     return items

@@ -102,15 +102,18 @@ class Todo:
     stale: list = field(default_factory=list)        # relationships StaleAlert
     next_steps: list = field(default_factory=list)   # interactions with a next step due
     proposals: list = field(default_factory=list)    # proposals waiting for a decision
+    reviews: list = field(default_factory=list)      # health: account reviews overdue
+    risks: list = field(default_factory=list)        # health: entered the at-risk queue this week
 
     @property
     def count(self) -> int:
-        return len(self.stale) + len(self.next_steps) + len(self.proposals)
+        return len(self.stale) + len(self.next_steps) + len(self.proposals) + len(self.reviews) + len(self.risks)
 
 
 def this_week(user: User, *, today: datetime.date | None = None) -> list[Todo]:
     """The user's key accounts (those they are KAM of; every account team they are on when none) with what
     needs doing: stale relationships, next steps due within a week or overdue, proposals waiting."""
+    from keyplan.health.services import week_items
     from keyplan.relationships.models import Interaction
     from keyplan.relationships.services import stale_alerts
     from keyplan.scoring.models import Proposal, ProposalStatus
@@ -135,6 +138,8 @@ def this_week(user: User, *, today: datetime.date | None = None) -> list[Todo]:
         todos[interaction.account_id].next_steps.append(interaction)
     for proposal in Proposal.objects.filter(account__in=accounts, status=ProposalStatus.PENDING).select_related("round"):
         todos[proposal.account_id].proposals.append(proposal)
+    for account_id, items in week_items(accounts, today=today).items():
+        todos[account_id].reviews, todos[account_id].risks = items["reviews"], items["risks"]
     return sorted(todos.values(), key=lambda t: (-t.count, t.account.name))
 
 
