@@ -19,6 +19,7 @@ from keyplan.accounts import services as accounts
 from keyplan.accounts.models import TeamRole
 from keyplan.api.api import api
 from keyplan.core.models import Role
+from keyplan.health import services as health
 from keyplan.planning import services as planning
 from keyplan.relationships import services as relationships
 from keyplan.revenue import services as revenue
@@ -101,6 +102,7 @@ def world(admin, lead, kam, make_account, make_user):
     goal = planning.add_goal(plan, by=lead, data={"title": "Grow", "owner": kam})
     action = planning.add_action(goal, by=lead, data={"title": "Meet the CFO", "stakeholder": cfo})
     opportunity = planning.add_opportunity(account, by=lead, data={"name": "Upsell", "amount": 1000})
+    case = health.open_case(account, by=lead, reason="Quiet for months")
     return {
         "account_id": account.pk,
         "member_id": member.pk,
@@ -120,6 +122,7 @@ def world(admin, lead, kam, make_account, make_user):
         "action_id": action.pk,
         "opportunity_id": opportunity.pk,
         "key": "swot",
+        "case_id": case.pk,
     }
 
 
