@@ -15,7 +15,6 @@ day); the import reports such a line as a key collision rather than taking it fo
 
 import datetime
 
-import numpy as np
 import polars as pl
 
 FIRST_DAY = datetime.date(1900, 1, 1)
@@ -46,10 +45,10 @@ def unix_day_sql(column: str) -> str:
 
 def day_keys(dates: pl.Series, hashes: pl.Series) -> pl.Series:
     """Each line's key from its date (between FIRST_DAY and LAST_DAY) and its 64-bit hash."""
-    days = dates.cast(pl.Int32).cast(pl.Int64).to_numpy() + (UNIX_DAY - DAY_OFFSET)
+    days = dates.cast(pl.Int32).cast(pl.Int64).to_numpy() + (UNIX_DAY - DAY_OFFSET)  # a NumPy array
     return pl.Series("dedupe_key", (days << SHIFT) | hash_part(hashes.to_numpy()), dtype=pl.Int64)
 
 
-def hash_part(keys: np.ndarray) -> np.ndarray:
-    """The hash bits of keys or of 64-bit hashes: what stays the same when a line's date changes."""
-    return np.bitwise_and(keys.astype(np.int64, copy=False), np.int64(HASH_MASK))
+def hash_part(keys):
+    """The hash bits of keys or of 64-bit hashes (a NumPy array): what stays the same when a line's date changes."""
+    return keys & HASH_MASK

@@ -27,6 +27,7 @@ from keyplan.core.memory import gc_paused
 from keyplan.core.models import User
 from keyplan.revenue import analysis
 from keyplan.revenue.charts import MAX_POINTS
+from keyplan.revenue.importing.inspection import reporting_currency
 from keyplan.revenue.ledger_keys import day_of, key_range
 from keyplan.revenue.models import (
     AbcClass,
@@ -39,7 +40,6 @@ from keyplan.revenue.models import (
     Subscription,
     YearlyRollup,
 )
-from keyplan.revenue.services import reporting_currency
 
 ANALYSES = ("pareto", "abc", "mrr", "profitability", "concentration", "clv")
 

@@ -146,7 +146,7 @@ def test_help_names_the_defaults_the_code_uses(tmp_path):
     assert "Needs no admin" in text and "(default: the whole portfolio)" in text
 
 
-def test_help_loads_no_django_and_pareto_no_scipy_or_plotly(tmp_path):
+def test_help_loads_no_django_and_pareto_no_numpy_scipy_or_plotly(tmp_path):
     """Start-up: each command imports what it uses. The modules loaded are listed by the process itself."""
     probe = ("import sys\nfrom keyplan.cli import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
              "print(sorted(m for m in ('django.apps', 'polars', 'numpy', 'scipy', 'plotly') if m in sys.modules), file=sys.stderr)")
@@ -160,4 +160,4 @@ def test_help_loads_no_django_and_pareto_no_scipy_or_plotly(tmp_path):
     assert loaded("--help") == "[]"
     assert loaded("analyze", "abc", "--years", "1998") == "[]"  # a usage error answers before anything loads
     assert run_keyplan("migrate", tmp_path=tmp_path).returncode == 0
-    assert loaded("analyze", "pareto", "--json") == "['django.apps', 'numpy', 'polars']"
+    assert loaded("analyze", "pareto", "--json") == "['django.apps', 'polars']"  # nor NumPy (0.3 s)

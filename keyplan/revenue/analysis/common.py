@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
 import polars as pl
 
 MONEY_DECIMALS = 2
@@ -74,7 +73,7 @@ def _divide(numerator: pl.Series, denominator: int | float) -> pl.Series:
     in the last place off (47 / 100 → 0.47000000000000003, 103 / 103 →
     0.9999999999999999): enough to move a share across a threshold.
     """
-    return pl.Series(numerator.name, numerator.to_numpy().astype(np.float64) / denominator)
+    return numerator.cast(pl.Float64) / pl.repeat(float(denominator), len(numerator), dtype=pl.Float64, eager=True)
 
 
 def _check_fraction(name: str, value: float) -> None:
