@@ -447,7 +447,7 @@ def explain(component: dict) -> str:
     """A component in words, e.g. "−12: NPS fell from 8 to 5 this quarter" (in the active language)."""
     text = "; ".join(_(EXPLANATIONS[code]) % params for code, params in component["parts"])
     points = component["contribution"]
-    return f"{'−' if points < 0 else '±'}{abs(points)}: {text}"
+    return f"{'−' if points < 0 else ''}{abs(points)}: {text}"
 
 
 def shown(component: dict) -> dict:

@@ -22,9 +22,17 @@ def test_dashboard_and_queue(lead, kam, key_account, subscribe, today):
     assert "My key accounts" in mine and "Premium upsell opportunity" not in mine
 
 
-def test_the_snapshot_button_is_for_leads(lead, kam, key_account):
+def test_the_snapshot_button_is_for_leads_and_queues_the_snapshot(lead, kam, key_account, django_capture_on_commit_callbacks):
+    from django_tasks_db.models import DBTaskResult
+
+    from keyplan.health.tasks import take_snapshot
+
     assert client_for(kam).post(reverse("health:snapshot")).status_code == 403
-    assert client_for(lead).post(reverse("health:snapshot")).status_code == 302
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client_for(lead).post(reverse("health:snapshot")).status_code == 302
+    queued = DBTaskResult.objects.get()
+    assert queued.task_path.endswith("take_snapshot")
+    assert take_snapshot.call(*queued.args_kwargs["args"])["accounts"] == 1  # what the worker runs
 
 
 def test_account_health_page_records_surveys_and_reviews(kam, key_account, today, outsider):

@@ -1,0 +1,70 @@
+"""A leader opens the health dashboard and follows an endangered key account through the at-risk queue."""
+
+import datetime
+
+import pytest
+from playwright.sync_api import expect
+
+from keyplan.accounts import services as accounts
+from keyplan.health import services
+from keyplan.health.models import RiskCase
+from keyplan.relationships import services as relationships
+from keyplan.revenue import services as revenue
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def program(kam_account, lead, kam, make_account):
+    today = datetime.date.today()
+    accounts.set_tier(kam_account, by=lead, tier="key", reason="Selected")
+    relationships.create_stakeholder(kam_account, by=lead, data={"name": "Carla Critic", "decision_power": "high",
+                                                                 "sentiment": "critic"})
+    revenue.add_subscription(kam_account, by=lead, plan="Premium", monthly_amount=3900, currency="EUR",
+                             start=today - datetime.timedelta(days=400))
+    happy = make_account("Happy Foods")
+    revenue.add_subscription(happy, by=lead, plan="Basic", monthly_amount=490, currency="EUR",
+                             start=today - datetime.timedelta(days=400))
+    services.add_survey(happy, by=lead, kind="nps", score=10, responded_on=today)
+    services.take_snapshot(today=today)
+    return kam_account
+
+
+def test_a_leader_reads_the_dashboard_and_a_kam_closes_the_case(page, log_in, program, screenshot, browser, live_server):
+    log_in("lead")
+    page.goto("/health/")
+    expect(page.locator("h1")).to_have_text("Health")
+    expect(page.locator("#mrr-by-plan")).to_contain_text("Premium")
+    expect(page.locator("#mrr-at-risk .tile-value")).to_have_text("3,900")
+    expect(page.locator("#premium-upsell")).to_contain_text("Happy Foods")
+    expect(page.locator("#premium-upsell")).to_contain_text("+3,410")
+    expect(page.locator("#health-table")).to_contain_text("A critic with high decision power")
+    screenshot("health-dashboard")
+
+    page.click("#queue-link")
+    expect(page.locator("#risk-queue tbody tr")).to_have_count(1)
+    page.click(f"#risk-queue >> text={program.name}")
+    expect(page.locator("h1")).to_have_text(program.name)
+    page.fill("#id_title", "Meet Carla with our CEO")
+    page.click("#save-action-form button[type=submit]")
+    expect(page.locator("#save-plan")).to_contain_text("Meet Carla with our CEO")
+    page.click("#close-case button[type=submit]")  # no outcome chosen
+    expect(page.locator("#close-case")).to_contain_text("A case closes with its outcome")
+    page.select_option("#id_outcome", "saved")
+    page.click("#close-case button[type=submit]")
+    expect(page.locator(".facts")).to_contain_text("Saved")
+    screenshot("health-case")
+    assert RiskCase.objects.get().outcome == "saved"
+
+
+def test_the_account_health_page_explains_the_score_in_persian(page, log_in, program, screenshot):
+    log_in("kam")
+    page.goto(f"/accounts/{program.pk}/health/")
+    expect(page.locator("#components tbody tr")).to_have_count(5)
+    expect(page.locator("#components")).to_contain_text("decision makers owned and in contact")
+    screenshot("health-account")
+    page.select_option("select[name=language]", "fa")
+    page.wait_for_load_state()
+    expect(page.locator("html")).to_have_attribute("dir", "rtl")
+    expect(page.locator("#health-score")).to_contain_text("امتیاز سلامت")
+    screenshot("health-account-fa")
