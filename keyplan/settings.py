@@ -262,6 +262,17 @@ KEYPLAN_WORKER_TIMEOUT = int(os.environ.get("KEYPLAN_WORKER_TIMEOUT", "60"))
 KEYPLAN_UPLOAD_DIR = Path(os.environ.get("KEYPLAN_UPLOAD_DIR") or Path.cwd() / "uploads").resolve()
 KEYPLAN_UPLOAD_MAX_MB = int(os.environ.get("KEYPLAN_UPLOAD_MAX_MB", "200"))
 
+# E-mail (the digest of `keyplan notify --email`): the console by default, SMTP when a host is given.
+EMAIL_BACKEND = os.environ.get("KEYPLAN_EMAIL_BACKEND") or (
+    "django.core.mail.backends.smtp.EmailBackend" if os.environ.get("KEYPLAN_EMAIL_HOST")
+    else "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = os.environ.get("KEYPLAN_EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("KEYPLAN_EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("KEYPLAN_EMAIL_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("KEYPLAN_EMAIL_PASSWORD", "")
+EMAIL_USE_TLS = _env_bool("KEYPLAN_EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = os.environ.get("KEYPLAN_EMAIL_FROM", "keyplan@localhost")
+
 NINJA_PAGINATION_PER_PAGE = 50
 NINJA_PAGINATION_MAX_LIMIT = 1000
 # The API's documentation (/api/v1/docs, /api/v1/openapi.json) needs a login in production.

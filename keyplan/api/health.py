@@ -172,3 +172,15 @@ def reviews_due(request):
 @router.get("/dashboard", summary="The key-account program view, from the latest daily snapshot (the at-risk totals are live)")
 def dashboard(request):
     return services.dashboard(request.user)
+
+
+@router.get("/notifications", summary="The caller's notifications, newest first (raised by `keyplan notify`)")
+def notifications(request, query: Query[LimitOffset.Input], unread: bool = False):
+    rows = services.notifications_of(request.user, unread_only=unread)
+    return {"items": [services.notification_dict(n) for n in rows[query.offset:query.offset + query.limit]],
+            "count": rows.count()}
+
+
+@router.post("/notifications/read", summary="Mark all the caller's notifications as read")
+def read_notifications(request):
+    return {"marked": services.mark_read(request.user)}

@@ -67,6 +67,17 @@ def cmd_reviews(args) -> int:
     return 0
 
 
+def cmd_notify(args) -> int:
+    from keyplan.health import services
+
+    run = services.notify(email=args.email)
+    if args.json:
+        print(json.dumps(run.as_dict()))
+    else:
+        print(f"{run.created} new notification(s) for {run.users} key account manager(s); {run.emailed} digest(s) e-mailed.")
+    return 0
+
+
 def analyze_health(args) -> int:
     """``keyplan analyze health``: each account's score, band and explained components (--json), computed now."""
     from keyplan.accounts.models import Account, Tier
@@ -111,3 +122,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--as", dest="as_user", metavar="USERNAME", help="only what this user may see")
     r.add_argument("--json", action="store_true", help="print JSON ({items, count})")
     r.set_defaults(func=cmd_reviews)
+
+    n = sub.add_parser("notify", help="raise each KAM's notifications (and with --email send a digest); safe to run twice")
+    n.add_argument("--email", action="store_true", help="also e-mail each user a digest of what no digest carried yet")
+    n.add_argument("--json", action="store_true", help="print JSON")
+    n.set_defaults(func=cmd_notify)

@@ -251,6 +251,36 @@ class AccountReview(models.Model):
         return f"{self.account} · {self.held_on}"
 
 
+class NotificationKind(models.TextChoices):
+    REVIEW_OVERDUE = "review_overdue", _("Account review overdue")
+    ENDANGERED = "endangered", _("Entered the at-risk queue")
+    STALE = "stale", _("Stale relationship")
+    ACTION_OVERDUE = "action_overdue", _("Plan action overdue")
+
+
+class Notification(models.Model):
+    """One thing a user should act on, raised once by `keyplan notify` (its key says what it is about) and
+    e-mailed at most once in a digest."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=20, choices=NotificationKind.choices)
+    key = models.CharField(max_length=100, help_text=_("What it is about; the same key is never raised twice."))
+    params = models.JSONField(default=dict, help_text=_("The numbers and names its text is made of."))
+    url = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="notification_once")]
+        indexes = [models.Index(fields=["user", "read_at"], name="notification_unread")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.key}"
+
+
 # Labels of the rules and components, for the pages (the analysis names them by code).
 RULE_LABELS = {
     "red_score": _("The health score is red"),

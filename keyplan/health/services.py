@@ -828,3 +828,121 @@ def week_items(accounts, *, today: datetime.date | None = None) -> dict[int, dic
         case.reasons = rule_labels(case.rules) or [case.reason]
         items[case.account_id]["risks"].append(case)
     return items
+
+
+# ---------------------------------------------------------------- notifications
+
+
+NOTIFICATION_TEXT = {
+    "review_overdue": gettext_noop("The account review of %(account)s was due on %(due)s."),
+    "endangered": gettext_noop("%(account)s entered the at-risk queue: %(reason)s."),
+    "stale": gettext_noop("%(person)s at %(account)s has not been contacted for %(days)s days."),
+    "stale_never": gettext_noop("%(person)s at %(account)s has never been contacted."),
+    "action_overdue": gettext_noop("The plan action “%(action)s” for %(account)s was due on %(due)s."),
+}
+
+
+def notification_text(notification) -> str:
+    code = notification.params.get("code", notification.kind)
+    return _(NOTIFICATION_TEXT[code]) % notification.params
+
+
+@dataclass
+class NotifyRun:
+    created: int
+    emailed: int
+    users: int
+
+    def as_dict(self) -> dict:
+        return {"created": self.created, "emailed": self.emailed, "users": self.users}
+
+
+def _events(user: User, *, today: datetime.date) -> list[tuple[str, str, Account, dict, str]]:
+    """(kind, key, account, params, url) of what the user should act on now."""
+    from django.urls import reverse
+
+    from keyplan.planning import analysis as planning_analysis
+    from keyplan.planning.models import Action, PlanState
+    from keyplan.relationships.services import stale_alerts
+
+    mine = Account.objects.filter(archived_at__isnull=True, team_members__user=user,
+                                  team_members__role=TeamRole.KAM).distinct()
+    events = []
+    for due in reviews_due(mine, today=today, within_days=0):
+        if due.overdue:
+            events.append(("review_overdue", f"review:{due.account.pk}:{due.due.isoformat()}", due.account,
+                           {"account": due.account.name, "due": due.due.isoformat()}, reverse("health:account", args=[due.account.pk])))
+    for case in RiskCase.objects.open().filter(Q(owner=user) | Q(account__in=mine)).select_related("account").distinct():
+        events.append(("endangered", f"case:{case.pk}", case.account,
+                       {"account": case.account.name, "reason": "; ".join(_english_rules(case.rules)) or case.reason},
+                       reverse("health:case", args=[case.pk])))
+    for alert in stale_alerts(mine.filter(tier=Tier.KEY), today=today):
+        stale, person = alert.stale, alert.person
+        code = "stale_never" if stale.never else "stale"
+        # One notification per person and month of silence: a long silence is raised again, not daily.
+        events.append(("stale", f"stale:{person.id}:{today.strftime('%Y-%m')}", alert.account,
+                       {"code": code, "account": alert.account.name, "person": person.name, "days": stale.days_since},
+                       reverse("relationships:map", args=[alert.account.pk])))
+    overdue = (Action.objects.filter(owner=user, plan__state=PlanState.ACTIVE, due__lt=today)
+               .exclude(status__in=planning_analysis.CLOSED_ACTION).select_related("plan__account"))
+    for action in overdue:
+        account = action.plan.account
+        events.append(("action_overdue", f"action:{action.pk}:{action.due.isoformat()}", account,
+                       {"account": account.name, "action": action.title[:150], "due": action.due.isoformat()},
+                       reverse("planning:plan", args=[account.pk, action.plan_id])))
+    return events
+
+
+def notify(*, today: datetime.date | None = None, email: bool = False) -> NotifyRun:
+    """Raise each KAM's notifications (overdue reviews, accounts in the at-risk queue, stale relationships,
+    overdue plan actions), each once; with ``email``, send each user one digest of what no digest carried yet.
+    Safe to run twice: a notification's key is raised once, and one e-mailed is never e-mailed again."""
+    from django.conf import settings
+    from django.core.mail import send_mail
+    from django.utils import translation
+
+    from keyplan.health.models import Notification
+
+    today = today or timezone.localdate()
+    users = User.objects.filter(is_active=True, team_memberships__role=TeamRole.KAM).distinct()
+    created = emailed = 0
+    for user in users:
+        rows = [Notification(user=user, account=account, kind=kind, key=key[:100], params=params, url=url)
+                for kind, key, account, params, url in _events(user, today=today)]
+        before = Notification.objects.filter(user=user).count()
+        Notification.objects.bulk_create(rows, ignore_conflicts=True)
+        created += Notification.objects.filter(user=user).count() - before
+        if not (email and user.email):
+            continue
+        with transaction.atomic():
+            pending = list(Notification.objects.select_for_update().filter(user=user, emailed_at__isnull=True, read_at__isnull=True))
+            if not pending:
+                continue
+            with translation.override(settings.LANGUAGE_CODE):
+                lines = [f"- {notification_text(n)}" for n in pending]
+                subject = _("Keyplan: %(n)s things to look at") % {"n": len(pending)}
+            send_mail(subject, "\n".join(lines) + "\n", None, [user.email])
+            Notification.objects.filter(pk__in=[n.pk for n in pending]).update(emailed_at=timezone.now())
+            emailed += 1
+    return NotifyRun(created, emailed, users.count())
+
+
+def notifications_of(user: User, *, unread_only: bool = False):
+    from keyplan.health.models import Notification
+
+    rows = Notification.objects.filter(user=user).select_related("account")
+    return rows.filter(read_at__isnull=True) if unread_only else rows
+
+
+def mark_read(user: User, ids=None) -> int:
+    rows = notifications_of(user, unread_only=True)
+    if ids is not None:
+        rows = rows.filter(pk__in=ids)
+    return rows.update(read_at=timezone.now())
+
+
+def notification_dict(n) -> dict:
+    return {"id": n.pk, "kind": n.kind, "account": {"id": n.account_id, "name": n.account.name}, "text": notification_text(n),
+            "url": n.url, "created_at": n.created_at.isoformat(timespec="seconds"),
+            "read_at": n.read_at.isoformat(timespec="seconds") if n.read_at else None,
+            "emailed_at": n.emailed_at.isoformat(timespec="seconds") if n.emailed_at else None}

@@ -10,6 +10,7 @@ urlpatterns = [
     path("health/cases/<int:case_pk>/", views.case_page, name="case"),
     path("health/reviews/", views.reviews_page, name="reviews"),
     path("health/settings/", views.settings_page, name="settings"),
+    path("health/notifications/", views.notifications_page, name="notifications"),
     path("accounts/<int:pk>/health/", views.account_page, name="account"),
     path("accounts/<int:pk>/health/surveys/", views.survey_add, name="survey_add"),
     path("accounts/<int:pk>/health/reviews/", views.review_add, name="review_add"),

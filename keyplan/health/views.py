@@ -29,6 +29,7 @@ def _add_errors(form, error: ValidationError) -> None:
 def dashboard(request: HttpRequest) -> HttpResponse:
     user = request.user
     context = {"rows": services.key_account_rows(user), "queue": list(services.queue(user)[:10]),
+               "unread": services.notifications_of(user, unread_only=True).count(),
                "may_snapshot": services.can_configure(user), "today": timezone.localdate()}
     if user.sees_all_accounts:
         numbers = services.dashboard(user)
@@ -195,3 +196,15 @@ def case_open(request: HttpRequest, pk: int) -> HttpResponse:
     return _post(request, pk, OpenCaseForm, "case_form",
                  lambda account, data: services.open_case(account, by=request.user, **data),
                  _("The account is in the at-risk queue."))
+
+
+@require_http_methods(["GET", "POST"])
+def notifications_page(request: HttpRequest) -> HttpResponse:
+    """The user's notifications, newest first; "mark all as read" empties the unread count."""
+    if request.method == "POST":
+        services.mark_read(request.user)
+        return redirect("health:notifications")
+    rows = list(services.notifications_of(request.user)[:200])
+    for n in rows:
+        n.text = services.notification_text(n)
+    return render(request, "health/notifications.html", {"rows": rows, "unread": sum(1 for n in rows if n.read_at is None)})
