@@ -9,7 +9,6 @@ class HealthConfig(AppConfig):
     def ready(self) -> None:
         # An import of surveys is undone by the revenue area's rollback, which knows no health tables:
         # it asks the kinds registered here to remove what their batch wrote.
-        from keyplan.health import services
-        from keyplan.revenue.importing.rollback import register_undo
+        from keyplan.revenue.importing.undo import register_undo
 
-        register_undo("surveys", services.undo_survey_batch)
+        register_undo("surveys", "keyplan.health.services.undo_survey_batch")

@@ -1,11 +1,10 @@
 """Undoing a batch: its lines and its share of the rollups removed in one transaction."""
 
-from collections.abc import Callable
-
 import polars as pl
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from simple_history.utils import bulk_update_with_history
 
 from keyplan.accounts.models import Account, TierChange
@@ -13,6 +12,7 @@ from keyplan.core.db import fetch_frame
 from keyplan.core.models import User
 from keyplan.revenue.importing.batch import _delete_lines, _discard, _refresh_derived
 from keyplan.revenue.importing.inspection import can_import
+from keyplan.revenue.importing.undo import UNDO
 from keyplan.revenue.importing.write import RollupDeltas, _apply_rollups, rollup_deltas
 from keyplan.revenue.ledger_keys import unix_day_sql
 from keyplan.revenue.models import (
@@ -23,15 +23,6 @@ from keyplan.revenue.models import (
     LedgerLine,
     Subscription,
 )
-
-
-# Import kinds of the areas above revenue (health's surveys …): each registers how to remove what its batch
-# wrote, since this module cannot import them. Called inside the rollback's transaction.
-UNDO: dict[str, Callable[[ImportBatch], None]] = {}
-
-
-def register_undo(kind: str, undo: Callable[[ImportBatch], None]) -> None:
-    UNDO[kind] = undo
 
 
 def _batch_deltas(batch: ImportBatch) -> RollupDeltas | None:
@@ -82,8 +73,8 @@ def rollback_batch(batch: ImportBatch, *, by: User, broken_off: bool = False) ->
             ExchangeRate.objects.filter(batch=batch).delete()
             for pk, before, after in batch.report.get("replaced", []):
                 _restore(ExchangeRate, pk, ("rate",), before, after)
-        elif batch.kind in UNDO:
-            UNDO[batch.kind](batch)
+        elif batch.kind in UNDO:  # a kind of an area above revenue (keyplan.revenue.importing.undo)
+            import_string(UNDO[batch.kind])(batch)
         batch.status = BatchStatus.ROLLED_BACK
         batch.rolled_back_by = by
         batch.rolled_back_at = timezone.now()
