@@ -44,9 +44,11 @@ The database is dropped (PostgreSQL) or deleted (SQLite) at the end, unless --ke
 """
 
 import argparse
+import cProfile
 import datetime
 import json
 import os
+import pstats
 import resource
 import statistics
 import subprocess
@@ -74,6 +76,7 @@ def main() -> int:
     parser.add_argument("--create-accounts", action="store_true", help="the import creates the accounts")
     parser.add_argument("--existing-lines", type=int, default=0, metavar="N",
                         help="import into a ledger that already holds N other lines")
+    parser.add_argument("--profile", action="store_true", help="print where the measured import's CPU time goes (cProfile)")
     parser.add_argument("--child-import", metavar="CSV", help=argparse.SUPPRESS)  # internal: the import process
     args = parser.parse_args()
     if args.child_import:
@@ -157,7 +160,7 @@ def run(args, url: str, csv_paths: list[Path], years: list[int]) -> int:
         refresh_statistics()
         connection.close()
 
-    imported = _import_in_child(url, csv_path, args, create_accounts=args.create_accounts)
+    imported = _import_in_child(url, csv_path, args, create_accounts=args.create_accounts, profile=args.profile)
     if imported is None:
         return 1
     if imported["rows_imported"] != args.lines or imported["error_count"]:
@@ -220,15 +223,18 @@ def run(args, url: str, csv_paths: list[Path], years: list[int]) -> int:
     return 0
 
 
-def _import_in_child(url: str, csv_path: Path, args, *, create_accounts: bool) -> dict | None:
+def _import_in_child(url: str, csv_path: Path, args, *, create_accounts: bool, profile: bool = False) -> dict | None:
     """The import in a child process, so that its peak memory is its own; its JSON result, or None if it failed."""
-    command = [sys.executable, __file__, "--child-import", str(csv_path)] + (["--create-accounts"] if create_accounts else [])
+    command = [sys.executable, __file__, "--child-import", str(csv_path)] + (["--create-accounts"] if create_accounts else []) \
+        + (["--profile"] if profile else [])
     started = time.perf_counter()
     completed = subprocess.run(command, env=dict(os.environ, KEYPLAN_DATABASE_URL=url), capture_output=True, text=True)
     process_seconds = time.perf_counter() - started
     if completed.returncode != 0:
         print(completed.stdout, completed.stderr, sep="\n")
         return None
+    if profile:
+        print(completed.stderr)
     return json.loads(completed.stdout.strip().splitlines()[-1]) | {"process_seconds": process_seconds}
 
 
@@ -369,9 +375,15 @@ def child_import(args) -> int:
     rss_before = _rss_mb()
     load_before = os.getloadavg()[0]
     started, cpu_started = time.perf_counter(), time.process_time()
+    profiler = cProfile.Profile() if args.profile else None
+    if profiler:
+        profiler.enable()
     result = import_ledger(args.child_import, by=admin, progress=progress,
                            options=LedgerOptions(create_accounts=args.create_accounts))
     seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
+    if profiler:
+        profiler.disable()
+        pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(25)
     writing = marks.get("importing", started + seconds)
     print(json.dumps({**{k: v for k, v in result.as_dict().items() if k != "errors"}, "seconds": seconds,
                       "validate_seconds": writing - started, "write_seconds": started + seconds - writing,
