@@ -169,7 +169,7 @@ def account_field(request: HttpRequest, pk: int, name: str) -> HttpResponse:
         return render(request, "accounts/account_detail.html#field", {"account": account, "name": name, "can_edit": True})
     if not services.can_edit(request.user, account):
         raise PermissionDenied
-    form = AccountForm(request.POST or None, instance=account, user=request.user)
+    form = AccountForm(request.POST if request.method == "POST" else None, instance=account, user=request.user)
     editor = {"account": account, "name": name, "field": form[name]}
     if request.method == "POST":
         form.is_valid()
@@ -196,6 +196,8 @@ def _fragment_or_redirect(request, account, fragment: str, **extra) -> HttpRespo
 @require_POST
 def account_tier(request: HttpRequest, pk: int) -> HttpResponse:
     account = _visible_account(request, pk)
+    if not services.can_set_tier(request.user):
+        raise PermissionDenied  # before the form: a refusal, not a list of field errors
     form = TierForm(request.POST)
     if form.is_valid():
         try:
@@ -253,6 +255,8 @@ def team_add(request: HttpRequest, pk: int) -> HttpResponse:
 def team_member(request: HttpRequest, pk: int, member_pk: int) -> HttpResponse:
     account = _visible_account(request, pk)
     member = get_object_or_404(TeamMember, pk=member_pk, account=account)
+    if not services.can_edit(request.user, account) or not services.can_change_member(request.user, member):
+        raise PermissionDenied
     if request.POST.get("remove"):
         services.remove_team_member(member, by=request.user)
         return _fragment_or_redirect(request, account, "team")
@@ -270,6 +274,8 @@ def team_member(request: HttpRequest, pk: int, member_pk: int) -> HttpResponse:
 @require_POST
 def competitor_add(request: HttpRequest, pk: int) -> HttpResponse:
     account = _visible_account(request, pk)
+    if not services.can_edit(request.user, account):
+        raise PermissionDenied
     form = CompetitorForm(request.POST)
     if form.is_valid():
         try:
@@ -293,7 +299,10 @@ def competitor_remove(request: HttpRequest, pk: int, competitor_pk: int) -> Http
 def workload(request: HttpRequest) -> HttpResponse:
     """Each KAM with their key accounts, warning when one carries more than their capacity."""
     if request.method == "POST":
-        kam = get_object_or_404(User, pk=request.POST.get("user"))
+        if not request.user.edits_all_accounts:
+            raise PermissionDenied
+        user_id = request.POST.get("user", "")
+        kam = get_object_or_404(User, pk=int(user_id) if user_id.isdigit() else 0)
         form = KamCapacityForm(request.POST)
         if form.is_valid():
             try:

@@ -1,6 +1,6 @@
 """/api/v1/accounts/: the same services as the pages, so both always agree."""
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404
 from ninja import Query, Router, Status
 from ninja.errors import ValidationError as SchemaValidationError
@@ -132,6 +132,8 @@ def _team_user(payload: TeamMemberIn) -> User:
 @router.post("/{account_id}/team/", response={201: TeamMemberOut}, summary="Add a team member")
 def add_team_member(request, account_id: int, payload: TeamMemberIn):
     account = _account(request, account_id)
+    if not services.can_manage_team(request.user, account):  # a refusal first, before naming any user
+        raise PermissionDenied("Only the account's key account manager, KAM leads and admins change the team.")
     member = services.add_team_member(
         account, by=request.user, user=_team_user(payload), role=payload.role, responsibilities=payload.responsibilities
     )

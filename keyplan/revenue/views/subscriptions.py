@@ -5,7 +5,7 @@ card from here (accounts does not import revenue); without JavaScript its link
 opens the same card as a page.
 """
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -65,6 +65,8 @@ def account_subscriptions(request: HttpRequest, pk: int) -> HttpResponse:
     account = _account(request, pk)
     if request.method == "GET":
         return _render(request, account)
+    if not can_edit(request.user, account):
+        raise PermissionDenied  # before the form: a refusal, not a list of field errors
     form = SubscriptionForm(request.POST)
     if form.is_valid():
         try:
@@ -82,6 +84,8 @@ def account_subscriptions(request: HttpRequest, pk: int) -> HttpResponse:
 def subscription_end(request: HttpRequest, pk: int, sid: int) -> HttpResponse:
     account = _account(request, pk)
     subscription = get_object_or_404(Subscription, pk=sid, account=account)
+    if not can_edit(request.user, account):
+        raise PermissionDenied
     form = EndSubscriptionForm(request.POST)
     if form.is_valid():
         try:
