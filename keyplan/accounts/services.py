@@ -401,7 +401,7 @@ def remove_competitor(competitor: Competitor, *, by: User) -> None:
 # ---------------------------------------------------------------- history
 
 
-def change_log(account: Account, *, limit: int = 100, user: User | None = None) -> list[LogEntry]:
+def change_log(account: Account, *, limit: int | None = 100, user: User | None = None) -> list[LogEntry]:
     """Every change to the account, its team and its competitors, newest first.
 
     With ``user``: a parent or referrer outside their reach is shown as such, not by name."""

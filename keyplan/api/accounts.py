@@ -95,11 +95,13 @@ def archive_account(request, account_id: int):
 
 
 @router.get("/{account_id}/history", response=list[LogEntryOut], summary="Change history of the account, its team and competitors")
+@paginate(LimitOffset)
 def account_history(request, account_id: int):
-    return services.change_log(_account(request, account_id), user=request.user)
+    return services.change_log(_account(request, account_id), user=request.user, limit=None)
 
 
 @router.get("/{account_id}/tier", response=list[TierChangeOut], summary="Key status history, newest first")
+@paginate(LimitOffset)
 def tier_history(request, account_id: int):
     return _account(request, account_id).tier_changes.select_related("changed_by")
 
@@ -111,6 +113,7 @@ def set_tier(request, account_id: int, payload: TierIn):
 
 
 @router.get("/{account_id}/team/", response=list[TeamMemberOut], summary="The account team")
+@paginate(LimitOffset)
 def list_team(request, account_id: int):
     return _account(request, account_id).team_members.select_related("user")
 
@@ -157,6 +160,7 @@ def remove_team_member(request, account_id: int, member_id: int):
 
 
 @router.get("/{account_id}/competitors/", response=list[CompetitorOut], summary="Key competitors")
+@paginate(LimitOffset)
 def list_competitors(request, account_id: int):
     return _account(request, account_id).competitors.all()
 

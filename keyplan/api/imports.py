@@ -125,6 +125,7 @@ def _account(request, account_id: int) -> Account:
 
 @router.get("accounts/{account_id}/subscriptions/", response=list[SubscriptionOut], tags=["subscriptions"],
             summary="The account's subscriptions, newest first")
+@paginate(LimitOffset)
 def list_subscriptions(request, account_id: int):
     return _account(request, account_id).subscriptions.order_by("-start", "plan")
 

@@ -234,6 +234,7 @@ def review(request, account_id: int, plan_id: int, payload: ReviewIn):
 
 
 @router.get(PLAN + "/history", response=list[LogEntryOut], summary="Every change to the plan, its sections, goals and actions")
+@paginate(LimitOffset)
 def plan_history(request, account_id: int, plan_id: int):
     return services.change_log(_plan(request, account_id, plan_id))
 
@@ -282,6 +283,7 @@ def patch_section(request, account_id: int, plan_id: int, key: str, payload: Sec
 
 
 @router.get(PLAN + "/sections/{key}/versions", response=list[SectionVersionOut], summary="The section's saved versions, newest first")
+@paginate(LimitOffset)
 def section_versions(request, account_id: int, plan_id: int, key: str):
     return services.section_versions(services.section(_plan(request, account_id, plan_id), _section_key(key)))
 
@@ -297,6 +299,7 @@ def restore_section(request, account_id: int, plan_id: int, key: str, payload: R
 
 
 @router.get(PLAN + "/goals/", response=list[GoalDetailOut], summary="The plan's goals with their actions and measured values")
+@paginate(LimitOffset)
 def list_goals(request, account_id: int, plan_id: int):
     return detail(services.plan_view(_plan(request, account_id, plan_id)))["goals"]
 

@@ -4,7 +4,7 @@ The same services and analyses as the pages. An account outside the user's reach
 is a 404; a write the user may not make is a 403; bad input is a 422 naming the field.
 """
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -14,6 +14,7 @@ from ninja.errors import ValidationError as SchemaValidationError
 from ninja.pagination import paginate
 
 from keyplan.accounts.models import Account
+from keyplan.accounts.services import can_edit
 from keyplan.accounts.schemas import LogEntryOut
 from keyplan.api.errors import validation_detail
 from keyplan.core.models import User
@@ -49,6 +50,15 @@ ACCOUNT = "/accounts/{account_id}"
 
 def _account(request, account_id: int) -> Account:
     return get_object_or_404(Account.objects.visible_to(request.user), pk=account_id)
+
+
+def _editable(request, account_id: int) -> Account:
+    """The account for a write: 404 outside one's reach, 403 for those who may not change it, before any
+    id in the body is looked up (a viewer is refused, not told which stakeholder ids exist)."""
+    account = _account(request, account_id)
+    if not can_edit(request.user, account):
+        raise PermissionDenied("You may not change this account.")
+    return account
 
 
 def _form_errors(form, location: str = "query") -> SchemaValidationError:
@@ -95,7 +105,10 @@ def list_stakeholders(request, account_id: int, filters: Query[StakeholderQuery]
     form = StakeholderFilter(_query_dict(filters))
     if not form.is_valid():
         raise _form_errors(form)
-    return form.apply(Stakeholder.objects.filter(account=account), today=timezone.localdate()).select_related("owner")
+    stakeholders = form.apply(Stakeholder.objects.filter(account=account), today=timezone.localdate()).select_related("owner")
+    if filters.key_contact is False:  # false means "the others", not "no filter"
+        stakeholders = stakeholders.filter(is_key_contact=False)
+    return stakeholders
 
 
 def _stakeholder_data(request, data: dict) -> dict:
@@ -108,7 +121,7 @@ def _stakeholder_data(request, data: dict) -> dict:
 
 @router.post(ACCOUNT + "/stakeholders/", response={201: StakeholderOut}, summary="Add a stakeholder")
 def create_stakeholder(request, account_id: int, payload: StakeholderIn):
-    account = _account(request, account_id)
+    account = _editable(request, account_id)
     person = services.create_stakeholder(account, by=request.user, data=_stakeholder_data(request, payload.dict()))
     return Status(201, _with_contact(account, person.pk))
 
@@ -148,9 +161,10 @@ def restore_stakeholder(request, account_id: int, stakeholder_id: int):
 
 @router.get(ACCOUNT + "/stakeholders/{stakeholder_id}/history", response=list[LogEntryOut],
             summary="Changes to a stakeholder and their influence lines")
+@paginate(LimitOffset)
 def stakeholder_history(request, account_id: int, stakeholder_id: int):
     account, person = _stakeholder(request, account_id, stakeholder_id)
-    return services.change_log(account, stakeholder=person)
+    return services.change_log(account, stakeholder=person, limit=None)
 
 
 # ---------------------------------------------------------------- influence lines
@@ -165,7 +179,7 @@ def list_lines(request, account_id: int):
 
 @router.post(ACCOUNT + "/influence-lines/", response={201: InfluenceLineOut}, summary="Draw an influence line")
 def create_line(request, account_id: int, payload: InfluenceLineIn):
-    account = _account(request, account_id)
+    account = _editable(request, account_id)
     data = payload.dict()
     line = services.add_influence_line(
         account, by=request.user,
@@ -242,7 +256,7 @@ def _one_interaction(account: Account, pk: int) -> Interaction:
 
 @router.post(ACCOUNT + "/interactions/", response={201: InteractionOut}, summary="Log an interaction (a future date plans it)")
 def create_interaction(request, account_id: int, payload: InteractionIn):
-    account = _account(request, account_id)
+    account = _editable(request, account_id)
     interaction = services.log_interaction(account, by=request.user, **_interaction_data(request, payload.dict()))
     return Status(201, _one_interaction(account, interaction.pk))
 
@@ -286,6 +300,7 @@ def meetings_ics(request, account_id: int):
 
 
 @router.get(ACCOUNT + "/who-to-win", response=list[TargetOut], summary="Who to win next: ranked, with reasons and paths")
+@paginate(LimitOffset)
 def who_to_win(request, account_id: int):
     return [target.as_dict() for target in services.who_to_win(_account(request, account_id))]
 

@@ -59,6 +59,7 @@ def analysis_scores(request):
 
 
 @router.get("/criteria/", response=list[CriterionOut], summary="Selection criteria (growth or harmony)")
+@paginate(LimitOffset)
 def list_criteria(request, filters: Query[CriterionQuery]):
     criteria = Criterion.objects.all() if filters.archived else Criterion.objects.active()
     if filters.group:
@@ -114,6 +115,7 @@ def set_score(request, payload: ScoreIn):
 
 
 @router.get("/scores/history", response=list[ScoreHistoryOut], summary="Every score an account had on a criterion, newest first")
+@paginate(LimitOffset)
 def score_history(request, account_id: int, criterion_id: int):
     account = get_object_or_404(Account.objects.visible_to(request.user), pk=account_id)
     records = Score.history.filter(account_id=account.pk, criterion_id=criterion_id).select_related("history_user") \
@@ -127,6 +129,7 @@ def score_history(request, account_id: int, criterion_id: int):
 
 
 @router.get("/rounds/", response=list[RoundOut], summary="Selection rounds, newest first")
+@paginate(LimitOffset)
 def list_rounds(request):
     return SelectionRound.objects.all()
 
@@ -149,6 +152,7 @@ def round_accounts(request, round_id: int):
 
 
 @router.get("/proposals/", response=list[ProposalOut], summary="Proposed changes of key status")
+@paginate(LimitOffset)
 def list_proposals(request, filters: Query[ProposalQuery]):
     proposals = Proposal.objects.filter(account__in=Account.objects.visible_to(request.user))
     if filters.round_id:
@@ -177,6 +181,7 @@ def reject_proposal(request, proposal_id: int, payload: DecisionIn):
 
 
 @router.get("/reviews/", response=list[ReviewOut], summary="Reviews of key status, newest first")
+@paginate(LimitOffset)
 def list_reviews(request):
     _reviews_visible(request)
     return Review.objects.all()

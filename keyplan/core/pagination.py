@@ -46,7 +46,10 @@ class LimitOffset(PaginationBase):
 
     items_attribute = "items"
 
-    def paginate_queryset(self, queryset: QuerySet, pagination: Input, **params) -> dict:
+    def paginate_queryset(self, queryset: QuerySet | list, pagination: Input, **params) -> dict:
+        if not isinstance(queryset, QuerySet):  # a computed list (a change log, a ranking): sliced as it is
+            rows = list(queryset)
+            return {"items": rows[pagination.offset:pagination.offset + pagination.limit], "count": len(rows)}
         return {
             "items": slice_by_keys(queryset, pagination.offset, pagination.offset + pagination.limit),
             "count": queryset.count(),

@@ -81,7 +81,7 @@ class StakeholderQuery(Schema):
     decision_power: str | None = None
     sentiment: str | None = None
     contact: str | None = Field(None, description="Effective contact strength: none, weak, medium, strong")
-    key_contact: bool = False
+    key_contact: bool | None = Field(None, description="true: key contact points only; false: only the others; absent: both")
     side: str | None = Field(None, description="customer or external")
     owner: int | None = Field(None, description="User id of the relationship owner")
     archived: bool = Field(False, description="List archived stakeholders instead of active ones")

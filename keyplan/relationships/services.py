@@ -587,7 +587,7 @@ def duplicate_next_steps(account: Account) -> dict[int, list[int]]:
 
 
 def change_log(
-    account: Account, *, stakeholder: Stakeholder | None = None, interaction: Interaction | None = None, limit: int = 100
+    account: Account, *, stakeholder: Stakeholder | None = None, interaction: Interaction | None = None, limit: int | None = 100
 ) -> list[LogEntry]:
     """Changes to the account's stakeholders and influence lines (or one stakeholder's, or one interaction's), newest first."""
     names = dict(Stakeholder.objects.filter(account=account).values_list("pk", "name"))

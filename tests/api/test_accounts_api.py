@@ -59,7 +59,7 @@ class TestAccountsApi:
         assert account["country"] == "DE" and account["tier"] == "candidate"
         patched = client.patch(f"/api/v1/accounts/{account['id']}", {"city": "Köln", "employees": 120}, content_type="application/json")
         assert patched.status_code == 200 and body(patched)["city"] == "Köln"
-        history = body(client.get(f"/api/v1/accounts/{account['id']}/history"))
+        history = body(client.get(f"/api/v1/accounts/{account['id']}/history"))["items"]
         assert history[0]["action"] == "changed" and {"field": "city", "old": "—", "new": "Köln"} in history[0]["changes"]
         assert client.delete(f"/api/v1/accounts/{account['id']}").status_code == 204
         archived = Account.objects.get(pk=account["id"])
@@ -96,7 +96,7 @@ class TestAccountsApi:
         assert client.post(f"/api/v1/accounts/{account.pk}/tier", {"tier": "key"}, content_type="application/json").status_code == 422
         response = client.post(f"/api/v1/accounts/{account.pk}/tier", {"tier": "key", "reason": "FY2026 round"}, content_type="application/json")
         assert response.status_code == 201 and body(response)["changed_by"]["username"] == "lead"
-        assert [c["to_tier"] for c in body(client.get(f"/api/v1/accounts/{account.pk}/tier"))] == ["key", "standard"]
+        assert [c["to_tier"] for c in body(client.get(f"/api/v1/accounts/{account.pk}/tier"))["items"]] == ["key", "standard"]
 
 
 class TestTeamApi:
@@ -107,7 +107,7 @@ class TestTeamApi:
         make_user("second")
         second = client.post(f"/api/v1/accounts/{account.pk}/team/", {"username": "second", "role": "kam"}, content_type="application/json")
         assert second.status_code == 422 and body(second)["detail"][0]["loc"][-1] == "role"
-        assert [m["role"] for m in body(client.get(f"/api/v1/accounts/{account.pk}/team/"))] == ["kam"]
+        assert [m["role"] for m in body(client.get(f"/api/v1/accounts/{account.pk}/team/"))["items"]] == ["kam"]
 
     def test_unknown_user_is_422(self, lead, api_client, account):
         response = api_client(lead).post(f"/api/v1/accounts/{account.pk}/team/", {"user_id": 424242, "role": "sales"}, content_type="application/json")

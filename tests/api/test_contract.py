@@ -233,12 +233,14 @@ class TestEveryWrite:
 @pytest.mark.parametrize("path, method, operation", LISTS)
 def test_every_list_bounds_offset_and_limit(client, world, path, method, operation):
     url = _url(path, world)
+    # Required query parameters (the account and criterion of a score's history) come from the world.
+    required = {q["name"]: world[q["name"]] for q in operation.get("parameters", []) if q["in"] == "query" and q.get("required")}
     for parameter, value in [("offset", "99999999999999999999"), ("offset", "-1"), ("offset", str(10**12)),
                              ("limit", "99999999999999999999"), ("limit", "0"), ("limit", "100000")]:
-        response = client.get(url, {parameter: value})
+        response = client.get(url, {**required, parameter: value})
         assert response.status_code == 422, (parameter, value, response.status_code, response.content[:300])
         assert any(error["loc"] == ["query", parameter] for error in _detail(response)), _detail(response)
-    page = client.get(url, {"offset": 1_000_000, "limit": 1000})
+    page = client.get(url, {**required, "offset": 1_000_000, "limit": 1000})
     assert page.status_code == 200 and json.loads(page.content)["items"] == []
 
 
@@ -376,3 +378,27 @@ def test_the_read_only_viewer_gets_json_403_on_writes(make_user, world):
     client = Client(headers={"Authorization": f"Bearer {create_token(viewer)}"})
     response = client.patch(f"/api/v1/accounts/{world['account_id']}", {"city": "Delft"}, content_type="application/json")
     assert response.status_code in {403, 404} and _detail(response)
+
+
+def _response_schema(operation) -> dict:
+    content = operation.get("responses", {}).get("200", {}).get("content", {})
+    schema = content.get("application/json", {}).get("schema", {})
+    return SCHEMAS[schema["$ref"].rsplit("/", 1)[-1]] if "$ref" in schema else schema
+
+
+def test_every_list_is_one_envelope_with_limit_and_offset():
+    """No GET answers a bare JSON array: every list is {"items", "count"} and takes limit and offset."""
+    bare, unpaged = [], []
+    for path, operations in DOCUMENT["paths"].items():
+        operation = operations.get("get")
+        if operation is None:
+            continue
+        schema = _response_schema(operation)
+        if schema.get("type") == "array":
+            bare.append(path)
+        if set(schema.get("properties", {})) >= {"items", "count"}:
+            names = {q["name"] for q in operation.get("parameters", [])}
+            if not {"limit", "offset"} <= names:
+                unpaged.append(path)
+    assert not bare, f"Lists answered as bare arrays: {bare}"
+    assert not unpaged, f"Lists without limit/offset: {unpaged}"

@@ -73,7 +73,7 @@ class TestSections:
         assert stale.status_code == 409 and body(stale)["current"]["content"]["strengths"] == ["Quality"]
         bad = api_client(kam).patch(url, {"version": 2, "content": {"strengths": ["x" * 400]}}, content_type="application/json")
         assert bad.status_code == 422 and body(bad)["detail"][0]["loc"] == ["body", "strengths"]
-        versions = body(api_client(kam).get(url + "/versions"))
+        versions = body(api_client(kam).get(url + "/versions"))["items"]
         assert [v["version"] for v in versions] == [2, 1]
         restored = api_client(kam).post(url + "/restore", {"history_id": versions[1]["history_id"], "version": 2},
                                         content_type="application/json")
@@ -98,7 +98,7 @@ class TestGoalsAndActions:
             "goal_id": goal_id, "title": "Ask the VP for the CTO meeting", "start": "2027-02-02", "due": "2027-02-15",
             "depends_on": [body(first)["id"]]}, content_type="application/json")
         assert body(second)["depends_on"] == [body(first)["id"]]
-        goals = body(client.get(plan_url(plan) + "/goals/"))
+        goals = body(client.get(plan_url(plan) + "/goals/"))["items"]
         assert goals[0]["measured"] == 1 and len(goals[0]["actions"]) == 2
         cycle = client.patch(plan_url(plan) + f"/actions/{body(first)['id']}", {"version": 1, "depends_on": [body(second)["id"]]},
                              content_type="application/json")

@@ -119,7 +119,7 @@ class TestStakeholders:
     def test_history(self, kam_account, kam, api_client, cfo_case):
         client = api_client(kam)
         client.patch(base(kam_account) + f"/stakeholders/{cfo_case['cfo'].pk}", {"sentiment": "neutral"}, content_type="application/json")
-        history = body(client.get(base(kam_account) + f"/stakeholders/{cfo_case['cfo'].pk}/history"))
+        history = body(client.get(base(kam_account) + f"/stakeholders/{cfo_case['cfo'].pk}/history"))["items"]
         assert history[0]["action"] == "changed" and history[0]["changes"][0]["new"] == "Neutral"
 
 
@@ -199,7 +199,7 @@ class TestInteractions:
 
 class TestAnalyses:
     def test_who_to_win_shape(self, kam_account, kam, api_client, cfo_case):
-        ranking = body(api_client(kam).get(base(kam_account) + "/who-to-win"))
+        ranking = body(api_client(kam).get(base(kam_account) + "/who-to-win"))["items"]
         first = ranking[0]
         assert first["stakeholder"] == {"id": cfo_case["cfo"].pk, "name": "Frank Finance"}
         ops, ceo, cfo = ({"id": cfo_case[k].pk, "name": n} for k, n in (
@@ -247,3 +247,15 @@ class TestAnalyses:
         paths = body(Client().get("/api/v1/openapi.json"))["paths"]
         for path in ("stakeholders/", "influence-lines/", "interactions/", "who-to-win", "map.svg"):
             assert f"/api/v1/accounts/{{account_id}}/{path}" in paths
+
+
+def test_key_contact_false_lists_only_the_others(kam_account, kam, api_client, cfo_case):
+    client = api_client(kam)
+    client.patch(base(kam_account) + f"/stakeholders/{cfo_case['ceo'].pk}", {"is_key_contact": True},
+                 content_type="application/json")
+    every = body(client.get(base(kam_account) + "/stakeholders/"))["items"]
+    key = body(client.get(base(kam_account) + "/stakeholders/?key_contact=true"))["items"]
+    others = body(client.get(base(kam_account) + "/stakeholders/?key_contact=false"))["items"]
+    assert key and others, "the case needs both kinds"
+    assert all(p["is_key_contact"] for p in key) and not any(p["is_key_contact"] for p in others)
+    assert sorted(p["id"] for p in key + others) == sorted(p["id"] for p in every)

@@ -29,7 +29,7 @@ def test_team_member_sees_only_own_accounts_but_portfolio_ranks(api_client, lead
 
 def test_criteria_api_with_group_and_bad_input(api_client, lead, kam, criteria):
     client = api_client(lead)
-    body = client.get("/api/v1/criteria/?group=harmony").json()
+    body = client.get("/api/v1/criteria/?group=harmony").json()["items"]
     assert [c["name"] for c in body] == ["Cultural fit", "Strategic fit", "Shared vision"]
     assert {c["group"] for c in body} == {"harmony"}
     for payload, field in [({"name": "X", "group": "growth", "weight": -1}, "weight"),
@@ -54,7 +54,7 @@ def test_scores_api_with_404_403_and_422(api_client, lead, kam, outsider, viewer
     assert not Score.objects.exists()
     assert api_client(kam).post("/api/v1/scores/", payload, content_type="application/json").status_code == 200
     api_client(lead).post("/api/v1/scores/", {**payload, "value": 9}, content_type="application/json")
-    history = api_client(kam).get(f"/api/v1/scores/history?account_id={kam_account.pk}&criterion_id={criteria[0].pk}").json()
+    history = api_client(kam).get(f"/api/v1/scores/history?account_id={kam_account.pk}&criterion_id={criteria[0].pk}").json()["items"]
     assert [(h["value"], h["by"]) for h in history] == [(9, "lead"), (7, "kam")]
     assert api_client(kam).get("/api/v1/scores/").json()["count"] == 1
     assert api_client(outsider).get("/api/v1/scores/").json()["count"] == 0
@@ -70,7 +70,7 @@ def test_rounds_proposals_and_reviews_api(api_client, lead, kam, make_user, work
     assert created.status_code == 201 and created.json()["capacity"] == 2
     round_id = created.json()["id"]
     assert client.post("/api/v1/rounds/", {"name": "FY2026"}, content_type="application/json").status_code == 422
-    proposals = client.get(f"/api/v1/proposals/?round_id={round_id}").json()
+    proposals = client.get(f"/api/v1/proposals/?round_id={round_id}").json()["items"]
     assert sorted((p["action"], p["rank"]) for p in proposals) == [("demote", 3), ("promote", 1), ("promote", 2)]
     demote = next(p for p in proposals if p["action"] == "demote")
     refused = client.post(f"/api/v1/proposals/{demote['id']}/accept", {}, content_type="application/json")
