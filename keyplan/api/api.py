@@ -121,6 +121,11 @@ from keyplan.api import relationships  # noqa: E402
 
 api.add_router("/", relationships.router)  # /accounts/{id}/stakeholders/ … and /relationships/stale
 
+from keyplan.api import health  # noqa: E402
+
+# Before scoring: its /reviews/{review_id} would otherwise take /reviews/due (URLs resolve in order).
+api.add_router("/", health.router)  # /accounts/{id}/health, /risk-queue, /dashboard, /reviews/due, /health/settings …
+
 from keyplan.api import scoring  # noqa: E402
 
 # /analysis/scores is registered before the portfolio analyses' /analysis/{name}: URLs resolve in order, so it wins.
@@ -138,7 +143,3 @@ api.add_router("/", imports.router)  # /imports/… and /accounts/{id}/subscript
 from keyplan.api import planning  # noqa: E402
 
 api.add_router("/", planning.router)  # /accounts/{id}/plans/… and /plans/
-
-from keyplan.api import health  # noqa: E402
-
-api.add_router("/", health.router)  # /accounts/{id}/health, /risk-queue, /dashboard, /health/settings …

@@ -41,7 +41,7 @@ from keyplan.planning.schemas import (
     PortfolioPage,
     PlanStateIn,
     RestoreIn,
-    ReviewIn,
+    PlanReviewIn,
     SectionOut,
     SectionPatch,
     SectionVersionOut,
@@ -229,7 +229,7 @@ def set_state(request, account_id: int, plan_id: int, payload: PlanStateIn):
 
 @router.post(PLAN + "/review", response={200: PlanOut, 409: ConflictOut}, summary="Record that the plan was reviewed")
 @conflicts
-def review(request, account_id: int, plan_id: int, payload: ReviewIn):
+def review(request, account_id: int, plan_id: int, payload: PlanReviewIn):
     return services.mark_reviewed(_plan(request, account_id, plan_id), by=request.user, version=payload.version, on=payload.on)
 
 

@@ -22,8 +22,8 @@ from keyplan.scoring.schemas import (
     ProposalOut,
     ProposalQuery,
     ReviewDecisionIn,
-    ReviewIn,
-    ReviewOut,
+    KeyStatusReviewIn,
+    KeyStatusReviewOut,
     RoundAccountOut,
     RoundIn,
     RoundOut,
@@ -32,7 +32,7 @@ from keyplan.scoring.schemas import (
     ScoreOut,
     ScoreQuery,
     SettingsOut,
-    SettingsPatch,
+    SelectionSettingsPatch,
 )
 
 router = Router(tags=["selection"])
@@ -180,15 +180,15 @@ def reject_proposal(request, proposal_id: int, payload: DecisionIn):
 # ---------------------------------------------------------------- reviews
 
 
-@router.get("/reviews/", response=list[ReviewOut], summary="Reviews of key status, newest first")
+@router.get("/reviews/", response=list[KeyStatusReviewOut], summary="Reviews of key status, newest first")
 @paginate(LimitOffset)
 def list_reviews(request):
     _reviews_visible(request)
     return Review.objects.all()
 
 
-@router.post("/reviews/", response={201: ReviewOut}, summary="Run a review now and save it")
-def run_review(request, payload: ReviewIn):
+@router.post("/reviews/", response={201: KeyStatusReviewOut}, summary="Run a review now and save it")
+def run_review(request, payload: KeyStatusReviewIn):
     _lead(request)
     selection_round = None
     if payload.round_id is not None:
@@ -199,13 +199,13 @@ def run_review(request, payload: ReviewIn):
                                            notes=payload.notes))
 
 
-@router.get("/reviews/{review_id}", response=ReviewOut, summary="One review with its findings and decisions")
+@router.get("/reviews/{review_id}", response=KeyStatusReviewOut, summary="One review with its findings and decisions")
 def get_review(request, review_id: int):
     _reviews_visible(request)
     return get_object_or_404(Review, pk=review_id)
 
 
-@router.post("/reviews/{review_id}/decisions", response={201: ReviewOut}, summary="Record a decision taken in a review")
+@router.post("/reviews/{review_id}/decisions", response={201: KeyStatusReviewOut}, summary="Record a decision taken in a review")
 def add_decision(request, review_id: int, payload: ReviewDecisionIn):
     _reviews_visible(request)
     review = get_object_or_404(Review, pk=review_id)
@@ -230,6 +230,6 @@ def get_settings(request):
 
 
 @router.patch("/selection-settings", response=SettingsOut, summary="Change the review cadence or the cost of a team member")
-def patch_settings(request, payload: SettingsPatch):
+def patch_settings(request, payload: SelectionSettingsPatch):
     services.update_settings(by=request.user, **payload.dict(exclude_unset=True))
     return _settings_out()

@@ -59,7 +59,7 @@ class PlanStateIn(InputSchema):
     version: int | None = None
 
 
-class ReviewIn(InputSchema):
+class PlanReviewIn(InputSchema):
     version: int | None = None
     on: datetime.date | None = None
 

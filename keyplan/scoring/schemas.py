@@ -126,13 +126,13 @@ class DecisionIn(InputSchema):
     effective_date: datetime.date | None = None
 
 
-class ReviewIn(InputSchema):
+class KeyStatusReviewIn(InputSchema):
     as_of: datetime.date | None = None
     round_id: int | None = None
     notes: str = ""
 
 
-class ReviewOut(Schema):
+class KeyStatusReviewOut(Schema):
     id: int
     round_id: int | None
     as_of: datetime.date
@@ -163,6 +163,6 @@ class SettingsOut(Schema):
                                                               "the first review")
 
 
-class SettingsPatch(InputSchema):
+class SelectionSettingsPatch(InputSchema):
     review_cadence: str | None = None
     team_cost_per_member: Decimal | None = None

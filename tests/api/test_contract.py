@@ -402,3 +402,25 @@ def test_every_list_is_one_envelope_with_limit_and_offset():
                 unpaged.append(path)
     assert not bare, f"Lists answered as bare arrays: {bare}"
     assert not unpaged, f"Lists without limit/offset: {unpaged}"
+
+
+def test_every_schema_name_is_unique():
+    """The OpenAPI document keys schemas by class name: two ``ReviewIn`` classes made one operation's body
+    be described by another's (the key status review's POST showed the account review's fields)."""
+    from ninja import Schema
+
+    seen: dict[str, list[str]] = {}
+    stack = list(Schema.__subclasses__())
+    while stack:
+        cls = stack.pop()
+        stack.extend(cls.__subclasses__())
+        if cls.__module__.startswith("keyplan."):
+            seen.setdefault(cls.__name__, []).append(cls.__module__)
+    clashes = {name: modules for name, modules in seen.items() if len(set(modules)) > 1}
+    assert not clashes, f"Schema classes sharing a name (rename one): {clashes}"
+
+
+def test_a_fixed_path_is_not_taken_by_a_parameter(client, world):
+    """/reviews/due is its own endpoint, not the key status review with the id "due"."""
+    response = client.get("/api/v1/reviews/due")
+    assert response.status_code == 200 and "items" in json.loads(response.content)

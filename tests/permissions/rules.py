@@ -29,7 +29,7 @@ DEFAULT_ARGS = {
     "pk": "account_id", "account_pk": "account_id", "member_pk": "member_id", "competitor_pk": "competitor_id",
     "sid": "stakeholder_id", "lid": "line_id", "iid": "interaction_id", "criterion_pk": "criterion_id",
     "plan_pk": "plan_id", "goal_pk": "goal_id", "action_pk": "action_id", "opportunity_pk": "opportunity_id",
-    "key": "key", "history_id": "history_id", "token_id": "token_id",
+    "key": "key", "history_id": "history_id", "token_id": "token_id", "case_pk": "case_id",
 }
 
 # The usual shapes. Roles:          anonymous viewer other member kam lead admin
@@ -130,8 +130,18 @@ PAGES = {
     "sign_in_locks": Page(LEADS, READ_ONLY),
     "unlock_sign_in": Page(POST_ONLY, LEADS_WRITE),
     "set_language": Page("302 302 302 302 302 302 302", "302 302 302 - - - -"),
-    "health": Page(EVERYONE, READ_ONLY),
     "reports": Page(EVERYONE, READ_ONLY),
+    # health (issue 14)
+    "health:dashboard": Page(EVERYONE, READ_ONLY),
+    "health:snapshot": Page(POST_ONLY, LEADS_WRITE),
+    "health:queue": Page(EVERYONE, READ_ONLY),
+    "health:case": Page(ACCOUNT_READ, ACCOUNT_WRITE),
+    "health:reviews": Page(EVERYONE, READ_ONLY),
+    "health:settings": Page(EVERYONE, LEADS_WRITE),
+    "health:account": Page(ACCOUNT_READ, READ_ONLY),
+    "health:survey_add": Page(POST_ONLY, ACCOUNT_WRITE),
+    "health:review_add": Page(POST_ONLY, ACCOUNT_WRITE),
+    "health:case_open": Page(POST_ONLY, ACCOUNT_WRITE),
 }
 
 # API operations, as in the OpenAPI document. L is 401.
@@ -239,6 +249,24 @@ API = {
     "PUT /api/v1/accounts/{account_id}/whitespace/cell": ACCOUNT_WRITE,
     "GET /api/v1/accounts/{account_id}/raci": ACCOUNT_READ,
     "PUT /api/v1/accounts/{account_id}/raci": ACCOUNT_WRITE,
+    # health (issue 14)
+    "GET /api/v1/accounts/{account_id}/surveys/": ACCOUNT_READ,
+    "POST /api/v1/accounts/{account_id}/surveys/": ACCOUNT_WRITE,
+    "GET /api/v1/accounts/{account_id}/satisfaction": ACCOUNT_READ,
+    "GET /api/v1/accounts/{account_id}/health": ACCOUNT_READ,
+    "GET /api/v1/accounts/{account_id}/health/snapshots": ACCOUNT_READ,
+    "GET /api/v1/health/settings": EVERYONE,
+    "PATCH /api/v1/health/settings": LEADS_WRITE,
+    "GET /api/v1/risk-queue": EVERYONE,
+    "POST /api/v1/accounts/{account_id}/risk-cases/": ACCOUNT_WRITE,
+    "GET /api/v1/risk-cases/{case_id}": ACCOUNT_READ,
+    "PATCH /api/v1/risk-cases/{case_id}": ACCOUNT_WRITE,
+    "POST /api/v1/risk-cases/{case_id}/close": ACCOUNT_WRITE,
+    "POST /api/v1/risk-cases/{case_id}/actions/": ACCOUNT_WRITE,
+    "GET /api/v1/accounts/{account_id}/reviews/": ACCOUNT_READ,
+    "POST /api/v1/accounts/{account_id}/reviews/": ACCOUNT_WRITE,
+    "GET /api/v1/reviews/due": EVERYONE,
+    "GET /api/v1/dashboard": EVERYONE,
 }
 
 # Bodies for writes whose required fields need a value the service accepts, so that its permission check

@@ -11,6 +11,7 @@ from keyplan.accounts import services as accounts
 from keyplan.accounts.models import TeamRole
 from keyplan.core.models import Role
 from keyplan.core.services import create_token, create_user
+from keyplan.health import services as health
 from keyplan.planning import services as planning
 from keyplan.relationships import services as relationships
 from keyplan.revenue import services as revenue
@@ -65,6 +66,7 @@ def build_world() -> dict:
     opportunity = planning.add_opportunity(account, by=lead, data={"name": "Upsell", "amount": 1000})
     section = planning.update_section(plan, "swot", by=lead, version=None, content={"strengths": ["Service"]})
     history_id = section.history.order_by("history_id").values_list("history_id", flat=True).first()
+    case = health.open_case(account, by=lead, reason="Quiet for months")
     tokens = {role: create_token(user) for role, user in users.items()}
     token_row = users["member"].api_tokens.first()
     return {
@@ -90,6 +92,7 @@ def build_world() -> dict:
             "opportunity_id": opportunity.pk,
             "history_id": history_id,
             "token_id": token_row.pk,
+            "case_id": case.pk,
             "name": "pareto",
             "key": "swot",
             "field_name": "city",
