@@ -142,6 +142,7 @@ PAGES = {
     "health:survey_add": Page(POST_ONLY, ACCOUNT_WRITE),
     "health:review_add": Page(POST_ONLY, ACCOUNT_WRITE),
     "health:case_open": Page(POST_ONLY, ACCOUNT_WRITE),
+    "health:notifications": Page(EVERYONE, "L 302 302 302 - - -"),  # one's own notifications: marking them read
 }
 
 # API operations, as in the OpenAPI document. L is 401.
@@ -267,6 +268,8 @@ API = {
     "POST /api/v1/accounts/{account_id}/reviews/": ACCOUNT_WRITE,
     "GET /api/v1/reviews/due": EVERYONE,
     "GET /api/v1/dashboard": EVERYONE,
+    "GET /api/v1/notifications": EVERYONE,  # one's own
+    "POST /api/v1/notifications/read": "L 200 200 200 - - -",  # one's own, marked read
 }
 
 # Bodies for writes whose required fields need a value the service accepts, so that its permission check
