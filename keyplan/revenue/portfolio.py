@@ -181,7 +181,7 @@ def product_revenue(account_id: int) -> dict[tuple[str, str], Decimal]:
         return {}
     rows = (ProductRollup.objects.filter(account_id=account_id, year__gte=last.year - 1).values_list("division", "product")
             .annotate(total=Sum("revenue")))
-    return {(division, product): total for division, product, total in rows}
+    return {(division, product): Decimal(total).quantize(Decimal("0.01")) for division, product, total in rows}  # SQLite sums as floats
 
 
 def _exact_parts(period: Period, days: tuple[datetime.date | None, datetime.date | None]
