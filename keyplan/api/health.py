@@ -4,7 +4,7 @@ The same services as the pages. An account outside the user's reach is a 404; a 
 make is a 403; bad input is a 422 naming the field, and nothing is written.
 """
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404
 from ninja import Query, Router, Status
 from ninja.pagination import paginate
@@ -184,3 +184,10 @@ def notifications(request, query: Query[LimitOffset.Input], unread: bool = False
 @router.post("/notifications/read", summary="Mark all the caller's notifications as read")
 def read_notifications(request):
     return {"marked": services.mark_read(request.user)}
+
+
+@router.get("/health/backtest", summary="Does a red score predict churn or contraction? The score judged on history")
+def backtest(request, months: int = 12, horizon: int = 3):
+    if not request.user.sees_all_accounts:
+        raise PermissionDenied("The back-test reads the whole portfolio: KAM leads, admins and viewers.")
+    return services.backtest(months=months, horizon=horizon)

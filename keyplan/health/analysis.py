@@ -304,3 +304,41 @@ def program(rows: Sequence[Row], *, tiers: dict[str, int]) -> dict:
         "satisfaction": {"nps": round(sum(nps) / len(nps), 1) if nps else None, "accounts_with_nps": len(nps),
                          "csat": round(sum(csat) / len(csat), 1) if csat else None, "accounts_with_csat": len(csat)},
     }
+
+
+# ---------------------------------------------------------------- the back-test
+
+
+CONTRACTION = 0.10  # MRR down by a tenth or more within the horizon counts as contraction
+
+
+def outcome(mrr_then: float, mrr_later: float) -> str:
+    """What became of an account's MRR: churned (none left), contracted (down 10 % or more) or held."""
+    if mrr_later <= 0:
+        return "churned"
+    if mrr_later <= mrr_then * (1 - CONTRACTION):
+        return "contracted"
+    return "held"
+
+
+def backtest(observations: Iterable[tuple[str, str]]) -> dict:
+    """Does a red score predict churn or contraction? ``observations``: (band then, outcome later) per
+    account and month. Per band: how many, how many lost MRR (churned or contracted) and the rate; the lift
+    of red over green; the share of the losses a red score had flagged beforehand."""
+    bands = {band: {"observations": 0, "churned": 0, "contracted": 0} for band in BANDS}
+    for band, result in observations:
+        bands[band]["observations"] += 1
+        if result != "held":
+            bands[band][result] += 1
+    for row in bands.values():
+        lost = row["churned"] + row["contracted"]
+        row["lost"] = lost
+        row["rate"] = round(lost / row["observations"], 3) if row["observations"] else None
+    red, green = bands["red"], bands["green"]
+    losses = sum(b["lost"] for b in bands.values())
+    lift = round(red["rate"] / green["rate"], 2) if red["rate"] is not None and green["rate"] else None
+    judged = red["observations"] >= 5 and green["observations"] >= 5
+    predicts = judged and red["rate"] > (green["rate"] or 0)
+    return {"bands": bands, "lift": lift, "losses": losses,
+            "flagged_red": round(red["lost"] / losses, 3) if losses else None,
+            "judged": judged, "predicts": predicts}

@@ -78,6 +78,30 @@ def cmd_notify(args) -> int:
     return 0
 
 
+def cmd_backtest(args) -> int:
+    from django.core.exceptions import ValidationError
+
+    from keyplan.health import services
+
+    try:
+        result = services.backtest(months=args.months, horizon=args.horizon)
+    except ValidationError as error:
+        print(f"keyplan: error: {' '.join(error.messages)}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(result, indent=2, ensure_ascii=False))
+        return 0
+    print(f"Scores of the key accounts and candidates on the first of each month {result['from']} … {result['to']}, "
+          f"outcome {result['horizon']} months later:")
+    for band, row in result["bands"].items():
+        rate = f"{row['rate']:.0%}" if row["rate"] is not None else "-"
+        print(f"  {band:<6} {row['observations']:>6} observations, {row['churned']:>4} churned, {row['contracted']:>4} contracted: {rate}")
+    verdict = ("a red score predicts churn or contraction" if result["predicts"] else
+               "a red score predicted nothing" if result["judged"] else "too few observations to judge")
+    print(f"Lift red over green: {result['lift'] or '-'}; {verdict}.")
+    return 0
+
+
 def analyze_health(args) -> int:
     """``keyplan analyze health``: each account's score, band and explained components (--json), computed now."""
     from keyplan.accounts.models import Account, Tier
@@ -122,6 +146,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--as", dest="as_user", metavar="USERNAME", help="only what this user may see")
     r.add_argument("--json", action="store_true", help="print JSON ({items, count})")
     r.set_defaults(func=cmd_reviews)
+
+    b = health_sub.add_parser("backtest", help="does a red score predict churn or contraction? the score judged on history")
+    b.add_argument("--months", type=arguments.whole_number(1, 36), default=12, help="months judged, 1-36 (default 12)")
+    b.add_argument("--horizon", type=arguments.whole_number(1, 12), default=3, help="months after each score, 1-12 (default 3)")
+    b.add_argument("--json", action="store_true", help="print JSON")
+    b.set_defaults(func=cmd_backtest)
 
     n = sub.add_parser("notify", help="raise each KAM's notifications (and with --email send a digest); safe to run twice")
     n.add_argument("--email", action="store_true", help="also e-mail each user a digest of what no digest carried yet")

@@ -946,3 +946,34 @@ def notification_dict(n) -> dict:
             "url": n.url, "created_at": n.created_at.isoformat(timespec="seconds"),
             "read_at": n.read_at.isoformat(timespec="seconds") if n.read_at else None,
             "emailed_at": n.emailed_at.isoformat(timespec="seconds") if n.emailed_at else None}
+
+
+# ---------------------------------------------------------------- the back-test
+
+
+def backtest(*, months: int = 12, horizon: int = 3, tiers=(Tier.KEY, Tier.CANDIDATE),
+             today: datetime.date | None = None) -> dict:
+    """Judge the score on history, as the selection criteria are judged: on the first of each of the last
+    ``months`` months that have ``horizon`` months after them, score each account of ``tiers`` that had MRR
+    from the data as it stood that day, and see whether it churned or contracted ``horizon`` months later."""
+    if not 1 <= months <= 36 or not 1 <= horizon <= 12:
+        raise ValidationError({"months": _("Give 1 to 36 months and a horizon of 1 to 12 months.")})
+    today = today or timezone.localdate()
+    cfg = config()
+    ids = list(Account.objects.active().filter(tier__in=tiers).values_list("pk", flat=True))
+    last = analysis.add_months(today.replace(day=1), -horizon)
+    days = [analysis.add_months(last, -i) for i in range(months)][::-1]
+    observations, per_day = [], []
+    for day in days:
+        gathered = facts(ids, today=day)
+        later = mrr_at(ids, analysis.add_months(day, horizon))
+        month = []
+        for pk, f in gathered.items():
+            if f.mrr_now <= 0:
+                continue  # nothing to lose
+            band = analysis.score(f, cfg).band
+            month.append((band, analysis.outcome(f.mrr_now, later.get(pk, (0.0, ""))[0])))
+        observations += month
+        per_day.append({"day": day.isoformat(), **analysis.backtest(month)["bands"]["red"]})
+    return {"months": months, "horizon": horizon, "tiers": list(tiers), "from": days[0].isoformat(),
+            "to": days[-1].isoformat(), **analysis.backtest(observations), "by_month": per_day}

@@ -11,6 +11,7 @@ urlpatterns = [
     path("health/reviews/", views.reviews_page, name="reviews"),
     path("health/settings/", views.settings_page, name="settings"),
     path("health/notifications/", views.notifications_page, name="notifications"),
+    path("health/backtest/", views.backtest_page, name="backtest"),
     path("accounts/<int:pk>/health/", views.account_page, name="account"),
     path("accounts/<int:pk>/health/surveys/", views.survey_add, name="survey_add"),
     path("accounts/<int:pk>/health/reviews/", views.review_add, name="review_add"),

@@ -208,3 +208,13 @@ def notifications_page(request: HttpRequest) -> HttpResponse:
     for n in rows:
         n.text = services.notification_text(n)
     return render(request, "health/notifications.html", {"rows": rows, "unread": sum(1 for n in rows if n.read_at is None)})
+
+
+@require_GET
+def backtest_page(request: HttpRequest) -> HttpResponse:
+    """Does a red score predict churn or contraction? The score judged on the last 12 months."""
+    if not request.user.sees_all_accounts:
+        raise PermissionDenied
+    result = services.backtest()
+    rows = [(band, result["bands"][band]) for band in analysis.BANDS]
+    return render(request, "health/backtest.html", {"result": result, "rows": rows})

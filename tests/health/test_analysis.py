@@ -129,3 +129,14 @@ def test_program_numbers():
     assert numbers["mrr_by_plan"] == {"Premium": 3900, "Basic": 490} and numbers["mrr"] == 4390 and numbers["arr"] == 52680
     assert numbers["key_account_bands"] == {"green": 1, "amber": 0, "red": 1} and numbers["endangered"] == 1
     assert numbers["satisfaction"]["nps"] == 6.5
+
+
+def test_outcomes_and_the_backtest_verdict():
+    assert analysis.outcome(1000, 0) == "churned"
+    assert analysis.outcome(1000, 900) == "contracted" and analysis.outcome(1000, 950) == "held"
+    observations = [("red", "churned")] * 3 + [("red", "held")] * 2 + [("green", "contracted")] + [("green", "held")] * 9
+    result = analysis.backtest(observations)
+    assert result["bands"]["red"]["rate"] == 0.6 and result["bands"]["green"]["rate"] == 0.1
+    assert result["lift"] == 6.0 and result["flagged_red"] == 0.75 and result["judged"] and result["predicts"]
+    few = analysis.backtest([("red", "churned"), ("green", "held")])
+    assert not few["judged"] and not few["predicts"]

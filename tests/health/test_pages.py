@@ -84,3 +84,13 @@ def test_settings_page(lead, kam):
 def test_reviews_page(lead, key_account):
     body = client_for(lead).get(reverse("health:reviews")).content.decode()
     assert key_account.name in body and "Quarterly" in body
+
+
+def test_backtest_page_and_api(lead, kam, key_account, api_client):
+    body = client_for(lead).get(reverse("health:backtest")).content.decode()
+    assert "Does the score predict?" in body and "Too few observations to judge yet" in body
+    assert client_for(kam).get(reverse("health:backtest")).status_code == 403
+    data = api_client(lead).get("/api/v1/health/backtest?months=6&horizon=3").json()
+    assert data["months"] == 6 and set(data["bands"]) == {"green", "amber", "red"} and data["judged"] is False
+    assert api_client(lead).get("/api/v1/health/backtest?months=99").status_code == 422
+    assert api_client(kam).get("/api/v1/health/backtest").status_code == 403

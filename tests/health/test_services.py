@@ -161,3 +161,28 @@ def test_settings_are_checked_and_only_leads_change_them(lead, kam):
         assert field in error.value.message_dict, changes
     row = services.update_settings(by=lead, changes={"weights": {"satisfaction": 50}, "rules": ["nps_detractor"]})
     assert row.weights["satisfaction"] == 50 and row.weights["engagement"] == 20 and row.rules == ["nps_detractor"]
+
+
+def test_backtest_judges_the_score_on_history(lead, make_account, today, subscribe):
+    """Accounts red three months ago (a critic, a falling NPS, no contact, MRR falling) that then churned,
+    against green ones that held."""
+    for i in range(6):
+        red = make_account(f"Red {i}")
+        accounts.set_tier(red, by=lead, tier=Tier.KEY, reason="Selected")
+        services.add_survey(red, by=lead, kind="nps", score=1, responded_on=today - days(130))
+        relationships.create_stakeholder(red, by=lead, data={"name": "Critic", "decision_power": "high", "sentiment": "critic"})
+        subscribe(red, "Premium", 4000, days_ago=700, ended_days_ago=60)
+        green = make_account(f"Green {i}")
+        accounts.set_tier(green, by=lead, tier=Tier.KEY, reason="Selected")
+        services.add_survey(green, by=lead, kind="nps", score=10, responded_on=today - days(130))
+        subscribe(green, "Premium", 4000, days_ago=700)
+    # A stricter lead: below 50 is red (the red accounts score 43: NPS 1, nobody in contact, the critic unowned).
+    services.update_settings(by=lead, changes={"green_from": 80, "amber_from": 50})
+    # The first of each of three months, outcome two months later: the red accounts' subscriptions ended 60 days
+    # ago, so the two latest months see them churn, the first sees them hold.
+    result = services.backtest(months=3, horizon=2, today=today)
+    assert result["bands"]["red"] == {"observations": 18, "churned": 12, "contracted": 0, "lost": 12, "rate": 0.667}
+    assert result["bands"]["green"]["observations"] == 18 and result["bands"]["green"]["lost"] == 0
+    assert result["predicts"] and result["flagged_red"] == 1.0
+    with pytest.raises(ValidationError):
+        services.backtest(months=0)
