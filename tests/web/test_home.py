@@ -60,6 +60,8 @@ def test_a_kam_sees_this_week_for_their_key_accounts(lead, kam, kam_account, mak
     html = client_for(kam).get("/").content.decode()
     assert 'id="this-week"' in html and "Getting started" not in html  # the checklist is for leads
     week = html[html.index('id="this-week"'):]
+    section = week[:week.index("</section>")]
+    assert section.count('<article class="todo">') == section.count("</article>") == 1  # each account closes its own
     assert "Acme Manufacturing" in week and "Not mine" not in week
     assert "Frank Finance</bdi> was last contacted 100 days ago." in week
     assert "Send the offer" in week and "overdue" in week
