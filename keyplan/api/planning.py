@@ -18,13 +18,27 @@ from keyplan.accounts.schemas import LogEntryOut
 from keyplan.core.models import User
 from keyplan.core.schemas import InputSchema
 from keyplan.core.pagination import MAX_OFFSET, LimitOffset
-from keyplan.planning import services
-from keyplan.planning.models import AccountPlan, Action, Goal, Opportunity, PlanState, SectionKey, WhitespaceCell
+from keyplan.planning import charter, services
+from keyplan.planning.models import (
+    AccountPlan,
+    Action,
+    Goal,
+    Opportunity,
+    PlanState,
+    ProgramCharter,
+    RolloutStep,
+    SectionKey,
+    WhitespaceCell,
+)
 from keyplan.planning.schemas import (
     ActionIn,
     ActionOut,
     ActionPatch,
     CellIn,
+    CharterOut,
+    CharterPatch,
+    CharterTextOut,
+    CharterVersionOut,
     ConflictOut,
     DeleteIn,
     GoalDetailOut,
@@ -42,6 +56,9 @@ from keyplan.planning.schemas import (
     PlanStateIn,
     RestoreIn,
     PlanReviewIn,
+    RolloutStepIn,
+    RolloutStepOut,
+    RolloutStepPatch,
     SectionOut,
     SectionPatch,
     SectionVersionOut,
@@ -73,7 +90,8 @@ def _action(request, account_id: int, plan_id: int, action_id: int) -> Action:
 
 
 CONFLICT_SHAPES: dict[type, type[Schema]] = {AccountPlan: PlanOut, Goal: GoalOut, Action: ActionOut,
-                                             Opportunity: OpportunityOut, WhitespaceCell: WhitespaceCellOut}
+                                             Opportunity: OpportunityOut, WhitespaceCell: WhitespaceCellOut,
+                                             ProgramCharter: CharterTextOut, RolloutStep: RolloutStepOut}
 
 
 def conflicts(handler):
@@ -487,3 +505,88 @@ def get_raci(request, account_id: int):
 def put_raci(request, account_id: int, payload: RaciIn):
     roles = {(e.member_id, e.area): e.role for e in payload.assignments}
     return _raci_out(services.set_raci(_account(request, account_id), by=request.user, roles=roles))
+
+
+# ---------------------------------------------------------------- the program charter and its rollout
+
+
+@router.get("/charter", response=CharterOut, tags=["charter"],
+            summary="The KAM program charter: its texts, readiness answered from data, selection, sponsors, rollout")
+def get_charter(request):
+    return charter.charter_dict(charter.charter_view())
+
+
+@router.patch("/charter", response={200: CharterOut, 409: ConflictOut}, tags=["charter"],
+              summary="Change the charter's texts (KAM leads and admins); a stale version is a 409")
+@conflicts
+def patch_charter(request, payload: CharterPatch):
+    charter.update_charter(by=request.user, version=payload.version, changes=payload.content)
+    return charter.charter_dict(charter.charter_view())
+
+
+@router.get("/charter/versions", response=list[CharterVersionOut], tags=["charter"],
+            summary="The charter's saved versions, newest first")
+def charter_versions(request):
+    return charter.versions(charter.charter())
+
+
+@router.post("/charter/restore", response={200: CharterOut, 409: ConflictOut}, tags=["charter"],
+             summary="Restore an earlier version of the charter's texts, as a new version")
+@conflicts
+def restore_charter(request, payload: RestoreIn):
+    charter.restore_charter(by=request.user, history_id=payload.history_id, version=payload.version)
+    return charter.charter_dict(charter.charter_view())
+
+
+@router.get("/charter/timeline.svg", tags=["charter"], summary="The rollout's phases and steps as an SVG Gantt chart",
+            response={200: str}, openapi_extra={"responses": {"200": {"content": {"image/svg+xml": {}}}}})
+def charter_timeline(request):
+    return _svg(charter.render_rollout())
+
+
+@router.get("/charter/rollout/", response=list[RolloutStepOut], tags=["charter"], summary="The rollout's steps")
+@paginate(LimitOffset)
+def list_steps(request):
+    return RolloutStep.objects.select_related("owner").order_by("start", "due", "pk")
+
+
+def _step_data(data: dict) -> dict:
+    try:
+        return _with_owner(data)
+    except ValidationError as error:
+        raise _renamed(error, API_NAMES) from None
+
+
+@router.post("/charter/rollout/", response={201: RolloutStepOut}, tags=["charter"], summary="Add a rollout step")
+def add_step(request, payload: RolloutStepIn):
+    try:
+        step = charter.add_step(by=request.user, data=_step_data(payload.dict()))
+    except ValidationError as error:
+        raise _renamed(error, API_NAMES) from None
+    return Status(201, step)
+
+
+@router.get("/charter/rollout/{step_id}", response=RolloutStepOut, tags=["charter"], summary="One rollout step")
+def get_step(request, step_id: int):
+    return get_object_or_404(RolloutStep.objects.select_related("owner"), pk=step_id)
+
+
+@router.patch("/charter/rollout/{step_id}", response={200: RolloutStepOut, 409: ConflictOut}, tags=["charter"],
+              summary="Change a rollout step")
+@conflicts
+def patch_step(request, step_id: int, payload: RolloutStepPatch):
+    step = get_object_or_404(RolloutStep, pk=step_id)
+    data = payload.dict(exclude_unset=True)
+    version = data.pop("version", None)
+    try:
+        return charter.update_step(step, by=request.user, version=version, changes=_step_data(data))
+    except ValidationError as error:
+        raise _renamed(error, API_NAMES) from None
+
+
+@router.delete("/charter/rollout/{step_id}", response={204: None, 409: ConflictOut}, tags=["charter"],
+               summary="Remove a rollout step")
+@conflicts
+def remove_step(request, step_id: int, payload: Query[DeleteIn]):
+    charter.remove_step(get_object_or_404(RolloutStep, pk=step_id), by=request.user, version=payload.version)
+    return Status(204, None)

@@ -30,7 +30,7 @@ from keyplan.accounts.models import (
 )
 from keyplan.core.models import Role, User
 from keyplan.demo.health import make_health
-from keyplan.demo.planning import make_plans
+from keyplan.demo.planning import make_charter, make_plans
 from keyplan.demo.relationships import make_relationships
 from keyplan.demo.revenue import make_revenue
 from keyplan.demo.selection import make_selection
@@ -325,6 +325,7 @@ STEPS.append(make_relationships)
 STEPS.append(make_selection)
 STEPS.append(make_plans)
 STEPS.append(make_health)
+STEPS.append(make_charter)
 
 
 def database_is_empty() -> bool:

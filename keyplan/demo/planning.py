@@ -63,6 +63,11 @@ def _goals(plan, by, kam, other, today: datetime.date, *, overdue: bool) -> None
     win = services.add_goal(plan, by=by, data={
         "title": "Win the CFO's support", "horizon": "mid", "owner": kam, "metric": "decision_makers_covered",
         "target_value": 4, "due": today + 240 * day})
+    if revenue > 0:  # the customer's wallet, as the team estimates it: our revenue is about a third of it
+        services.update_plan(plan, by=by, version=None, changes={"wallet": round(revenue * 3, -3) or 100_000})
+        services.add_goal(plan, by=by, data={
+            "title": "Raise our share of wallet to 40 %", "horizon": "mid", "owner": kam, "metric": "share_of_wallet",
+            "target_value": 40, "due": today + 300 * day, "status": "on_track"})
     services.add_goal(plan, by=by, data={
         "title": "Become their preferred supplier for the new plant", "horizon": "long", "owner": other or kam,
         "target_value": 1, "due": today + 540 * day})
@@ -156,3 +161,48 @@ def make_plans(demo: Demo) -> None:
             continue
         services.mark_reviewed(plan, by=by, on=today - (150 if case == NEGLECTED else 20) * day)
         services.activate_plan(plan, by=by)
+
+
+CHARTER = {
+    "purpose": "Our largest customers bring most of our revenue and buy through many people. The KAM program gives "
+               "each of them a team, a plan and an executive sponsor, so that we grow with them instead of selling to them.",
+    "objectives": ["Grow key-account revenue by 12 % a year", "Keep every key account for at least five years",
+                   "Win a second product line in half of the key accounts by 2028"],
+    "success_measures": ["Key-account revenue and its share of the total, each quarter",
+                         "Share of wallet in the key accounts", "Every key account has a living plan",
+                         "Every decision maker covered by someone on the team"],
+    "roles": ["KAM lead: runs the program, the selection and its reviews",
+              "Key account manager: owns the account plan and the relationships",
+              "Executive sponsor: meets the customer's executives twice a year and unblocks the team",
+              "Account team: delivers the actions of the plan in their field"],
+    "note_concentration": "The Pareto curve has been steep for three years: the program is worth its cost.",
+    "note_buying_center": "Purchases above 50,000 always involve finance and operations.",
+    "note_relationship_age": "",
+    "note_growth_room": "The whitespace maps are not complete yet; the figure is a floor.",
+    "note_investment": "Two sponsors for all key accounts is too few: the board names two more in the next quarter.",
+}
+
+
+def make_charter(demo: Demo) -> None:
+    """The program's charter and its rollout: a pilot done, the roll-out under way (one step late), a review ahead."""
+    from keyplan.planning import charter
+
+    by, today, day = demo.users["lead"], demo.today, datetime.timedelta(days=1)
+    row = charter.charter()
+    charter.update_charter(by=by, version=row.version, changes={"purpose": "A program for our largest customers."})
+    charter.update_charter(by=by, version=row.version + 1, changes=CHARTER)
+    owners = set(charter.charter_owners())
+    sponsor = next((u for u in demo.specialists.get(TeamRole.EXECUTIVE_SPONSOR, []) if u in owners), by)
+    kam = next((u for u in demo.kams if u in owners), by)
+    steps = [
+        ("Pilot", "Select the first key accounts", by, -330, -300, "done", False),
+        ("Pilot", "Train the key account managers", kam, -300, -240, "done", False),
+        ("Pilot", "Pilot review with the board", sponsor, -200, -200, "done", True),
+        ("Roll-out", "Every key account has a team and a sponsor", by, -180, -20, "in_progress", False),
+        ("Roll-out", "Every key account has an active plan", kam, -120, 40, "in_progress", False),
+        ("Roll-out", "Stakeholder maps complete", kam, -60, 90, "not_started", False),
+        ("Review", "First yearly review of the program", sponsor, 120, 120, "not_started", True),
+    ]
+    for phase, title, owner, start, due, status, milestone in steps:
+        charter.add_step(by=by, data={"phase": phase, "title": title, "owner": owner, "start": today + start * day,
+                                      "due": today + due * day, "status": status, "milestone": milestone})

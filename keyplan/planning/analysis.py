@@ -417,3 +417,136 @@ def raci_warnings(areas: Sequence[str], assignments: Iterable[tuple[str, str, st
         if role == "A" and area in accountable:
             accountable[area].append(person)
     return {area: people for area, people in accountable.items() if len(people) != 1}
+
+
+# ---------------------------------------------------------------- share of wallet
+
+
+def share_of_wallet(revenue: float | Decimal | None, wallet: float | Decimal | None) -> float | None:
+    """Our revenue over the customer's estimated wallet (their spend in our categories), as a share 0–1;
+    None without a wallet. It may pass 1 when the wallet was estimated too low: shown as it is."""
+    if revenue is None or wallet is None or not wallet or float(wallet) <= 0:
+        return None
+    return max(float(revenue), 0.0) / float(wallet)
+
+
+# ---------------------------------------------------------------- the program charter
+
+# What the charter's leaders write: texts, and lists of short entries (one a line in the form).
+CHARTER: dict[str, str] = {
+    "purpose": "text",
+    "objectives": "list",
+    "success_measures": "list",
+    "roles": "list",
+    "note_concentration": "text",
+    "note_buying_center": "text",
+    "note_relationship_age": "text",
+    "note_growth_room": "text",
+    "note_investment": "text",
+}
+READINESS = ("concentration", "buying_center", "relationship_age", "growth_room", "investment")
+YES, PARTLY, NO, UNKNOWN = "yes", "partly", "no", "unknown"
+
+
+@dataclass(frozen=True)
+class ReadinessFacts:
+    """What Keyplan knows that answers the guides' questions of whether KAM fits the company.
+
+    Shares are 0–1; None where the data is missing (no ledger, no key accounts, …)."""
+
+    accounts_with_revenue: int = 0
+    vital_few: int = 0  # the fewest accounts that make 80 % of revenue
+    vital_few_share: float | None = None  # … as a share of the accounts with revenue
+    key_accounts: int = 0
+    key_revenue_share: float | None = None  # the key accounts' share of revenue
+    stakeholders: Sequence[int] = ()  # per key account: stakeholders on the map
+    decision_makers: Sequence[int] = ()  # per key account: decision makers on the map
+    relationship_years: Sequence[float] = ()  # per key account with a known start: years since
+    whitespace_value: float = 0.0  # across the key accounts
+    weighted_pipeline: float = 0.0  # open opportunities × probability, across the key accounts
+    key_revenue: float = 0.0  # the key accounts' revenue of the period
+    growth_mapped: int = 0  # key accounts with a whitespace map or an opportunity
+    capacity: int = 0  # key accounts the KAMs can carry
+    with_kam: int = 0
+    with_sponsor: int = 0
+
+
+@dataclass(frozen=True)
+class Answer:
+    code: str  # a key of READINESS
+    verdict: str  # yes, partly, no, unknown
+    figures: Mapping[str, float | int | None] = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return {"code": self.code, "verdict": self.verdict, "figures": dict(self.figures)}
+
+
+def median(values: Sequence[float]) -> float | None:
+    ordered = sorted(values)
+    if not ordered:
+        return None
+    middle = len(ordered) // 2
+    return float(ordered[middle]) if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def readiness(facts: ReadinessFacts) -> tuple[Answer, ...]:
+    """The five readiness questions answered from data: a verdict and the figures behind it.
+
+    - concentration: yes when at most 30 % of the accounts with revenue make 80 % of it, partly up to 50 %;
+    - buying center: yes when a mapped key account has (median) 2 or more decision makers or 5 or more
+      stakeholders on its map, partly with 3 or more stakeholders;
+    - relationship age: yes when the key accounts' relationships are (median) 3 years old or more, partly 1;
+    - room to grow: yes when whitespace and weighted pipeline reach 20 % of the key accounts' revenue,
+      partly when there is any;
+    - investment in people: yes when every key account has a KAM and an executive sponsor and the KAMs can
+      carry them all, partly when at least half have both.
+    """
+    answers = []
+    share = facts.vital_few_share
+    verdict = UNKNOWN if share is None else YES if share <= 0.3 else PARTLY if share <= 0.5 else NO
+    answers.append(Answer("concentration", verdict, {
+        "accounts_with_revenue": facts.accounts_with_revenue, "vital_few": facts.vital_few, "vital_few_share": share,
+        "key_accounts": facts.key_accounts, "key_revenue_share": facts.key_revenue_share}))
+
+    # Over the key accounts whose map has anyone on it: an empty map says nothing about how the customer buys.
+    mapped = [(n, d) for n, d in zip(facts.stakeholders, facts.decision_makers, strict=True) if n]
+    people, deciders = median([n for n, _d in mapped]), median([d for _n, d in mapped])
+    if people is None:
+        verdict = UNKNOWN
+    elif (deciders or 0) >= 2 or people >= 5:
+        verdict = YES
+    else:
+        verdict = PARTLY if people >= 3 else NO
+    answers.append(Answer("buying_center", verdict, {
+        "key_accounts": len(facts.stakeholders), "stakeholders_median": people, "decision_makers_median": deciders,
+        "mapped": len(mapped)}))
+
+    years = median(facts.relationship_years)
+    verdict = UNKNOWN if years is None else YES if years >= 3 else PARTLY if years >= 1 else NO
+    answers.append(Answer("relationship_age", verdict, {
+        "years_median": None if years is None else round(years, 1), "known": len(facts.relationship_years),
+        "key_accounts": facts.key_accounts}))
+
+    room = facts.whitespace_value + facts.weighted_pipeline
+    ratio = room / facts.key_revenue if facts.key_revenue > 0 else None
+    if not facts.growth_mapped:
+        verdict = UNKNOWN
+    elif room <= 0:
+        verdict = NO
+    else:
+        verdict = YES if ratio is None or ratio >= 0.2 else PARTLY
+    answers.append(Answer("growth_room", verdict, {
+        "whitespace_value": round(facts.whitespace_value, 2), "weighted_pipeline": round(facts.weighted_pipeline, 2),
+        "key_revenue": round(facts.key_revenue, 2), "room_share": None if ratio is None else round(ratio, 4),
+        "mapped": facts.growth_mapped, "key_accounts": facts.key_accounts}))
+
+    n = facts.key_accounts
+    if not n:
+        verdict = UNKNOWN
+    elif facts.with_kam == n and facts.with_sponsor == n and facts.capacity >= n:
+        verdict = YES
+    else:
+        verdict = PARTLY if min(facts.with_kam, facts.with_sponsor) * 2 >= n else NO
+    answers.append(Answer("investment", verdict, {
+        "key_accounts": n, "with_kam": facts.with_kam, "with_sponsor": facts.with_sponsor, "capacity": facts.capacity}))
+    return tuple(answers)

@@ -1,4 +1,4 @@
-"""``keyplan plans``: every key account's current plan and its quality, from the shell.
+"""``keyplan plans``: every key account's current plan and its quality; ``keyplan charter``: the program charter.
 
 A thin adapter over the same service as the Plans page; ``keyplan/cli.py`` registers it.
 Exit codes: 0 done, 2 bad arguments (unknown user).
@@ -51,3 +51,40 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--as", dest="as_user", metavar="USERNAME", help="only what this user may see (default: every account)")
     p.add_argument("--json", action="store_true", help="print JSON ({items, count})")
     p.set_defaults(func=cmd_plans)
+    add_charter_command(sub)
+
+
+def cmd_charter(args) -> int:
+    from keyplan.planning import charter, forms
+
+    view = charter.charter_view()
+    if args.json:
+        print(json.dumps(charter.charter_dict(view), indent=2, ensure_ascii=False))
+        return 0
+    print(f"KAM charter, version {view.charter.version}")
+    for name, label in (("objectives", "Objectives"), ("success_measures", "How success is measured"),
+                        ("roles", "Roles and responsibilities")):
+        print(f"\n{label}:")
+        for entry in view.content.get(name) or ["-"]:
+            print(f"  - {entry}")
+    print("\nReadiness:")
+    for answer in view.readiness:
+        print(f"  {forms.READINESS_QUESTIONS[answer.code]} {charter.verdict_label(answer.verdict)}.")
+        print(f"    {charter.evidence(answer)}")
+    print(f"\nReview of key status: {view.selection.cadence}; criteria: "
+          + (", ".join(f"{c.name} ({c.weight:g} %)" for c in view.selection.criteria) or "-"))
+    missing = [s.account.name for s in view.sponsors if not s.sponsors]
+    print(f"Key accounts without an executive sponsor: {len(missing)}" + (f" ({', '.join(missing[:10])})" if missing else ""))
+    print("\nRollout:")
+    for phase, steps in view.phases:
+        print(f"  {phase}")
+        for s in steps:
+            dates = f"{s.start or '?'} – {s.due or '?'}"
+            print(f"    {s.title}  [{s.status}] {dates}" + (f"  {s.owner}" if s.owner_id else ""))
+    return 0
+
+
+def add_charter_command(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("charter", help="the KAM program charter: readiness answered from data, selection, sponsors, rollout")
+    p.add_argument("--json", action="store_true", help="print JSON (the same as GET /api/v1/charter)")
+    p.set_defaults(func=cmd_charter)

@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from keyplan.planning import analysis, services
-from keyplan.planning.models import AccountPlan, Action, CellState, Goal, Opportunity
+from keyplan.planning.models import AccountPlan, Action, CellState, Goal, Opportunity, RolloutStep
 from keyplan.relationships.models import Stakeholder
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -64,7 +64,7 @@ class PlanForm(ServiceChecked, forms.ModelForm):
 
     class Meta:
         model = AccountPlan
-        fields = ["period", "starts", "ends", "summary"]
+        fields = ["period", "starts", "ends", "summary", "wallet"]
         widgets = {"starts": DATE, "ends": DATE, "summary": forms.Textarea(attrs={"rows": 5})}
 
     def clean(self):
@@ -182,3 +182,73 @@ class CellForm(forms.Form):
     estimated_value = forms.DecimalField(label=_("Estimated value"), min_value=0, max_digits=16, decimal_places=2,
                                          required=False, help_text=_("What the whitespace is worth to us a year."))
     note = forms.CharField(label=_("Note"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+READINESS_QUESTIONS = {
+    "concentration": _("Do a few customers bring most of the revenue?"),
+    "buying_center": _("Are buying decisions complex, made by several people?"),
+    "relationship_age": _("Are the customer relationships long-term?"),
+    "growth_room": _("Is there room to grow within the accounts?"),
+    "investment": _("Does the company invest people in its key accounts?"),
+}
+CHARTER_LABELS = {
+    "purpose": _("Purpose of the program"),
+    "objectives": _("Objectives"),
+    "success_measures": _("How success is measured"),
+    "roles": _("Roles and responsibilities"),
+    **{f"note_{code}": question for code, question in READINESS_QUESTIONS.items()},
+}
+CHARTER_HELP = {
+    "purpose": _("Why the company runs a key account management program, in a paragraph."),
+    "roles": _("One a line: the role, then what it is responsible for."),
+    **{f"note_{code}": _("Your reading of the figures Keyplan shows for this question.") for code in READINESS_QUESTIONS},
+}
+
+
+class CharterForm(Versioned):
+    """The charter's texts (analysis.CHARTER): texts, and lists written one entry a line."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name, kind in analysis.CHARTER.items():
+            self.fields[name] = forms.CharField(
+                label=CHARTER_LABELS[name], required=False,
+                max_length=analysis.TEXT_LIMIT if kind == "text" else 20_000,
+                widget=forms.Textarea(attrs={"rows": 4 if kind == "text" else 5}),
+                help_text=CHARTER_HELP.get(name, _("One entry a line.") if kind == "list" else ""),
+            )
+
+    @staticmethod
+    def initial_for(row, content: dict) -> dict:
+        initial = {"version": row.version}
+        for name, kind in analysis.CHARTER.items():
+            value = content.get(name, "" if kind == "text" else [])
+            initial[name] = value if kind == "text" else "\n".join(value)
+        return initial
+
+    def content(self) -> dict:
+        return {name: self.cleaned_data[name] for name in analysis.CHARTER}
+
+
+class RolloutStepForm(ServiceChecked, forms.ModelForm):
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1, required=False)
+
+    class Meta:
+        model = RolloutStep
+        fields = ["phase", "title", "owner", "start", "due", "status", "milestone", "notes"]
+        widgets = {"start": DATE, "due": DATE, "notes": forms.Textarea(attrs={"rows": 3})}
+
+    def __init__(self, *args, **kwargs):
+        from keyplan.planning import charter
+
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].queryset = charter.charter_owners()
+        self.fields["phase"].help_text = _("Steps of the same phase are drawn together, e.g. Pilot, Roll-out, Review.")
+
+    def clean(self):
+        data = super().clean()
+        self._service_check(services.check_action_dates, "start", "due")
+        return data
+
+    def changes(self) -> dict:
+        return {name: self.cleaned_data[name] for name in self._meta.fields}

@@ -58,6 +58,7 @@ class Metric(models.TextChoices):
     MANUAL = "manual", _("Entered by hand")
     REVENUE = "revenue_12m", _("Revenue, last 12 months")
     DECISION_MAKERS = "decision_makers_covered", _("Decision makers covered")
+    SHARE_OF_WALLET = "share_of_wallet", _("Share of wallet (%)")
 
 
 assert set(analysis.SECTIONS) == set(SectionKey.values)  # one list of sections, two places: keep them in step
@@ -80,6 +81,9 @@ class AccountPlan(models.Model):
     state = models.CharField(_("state"), max_length=10, choices=PlanState.choices, default=PlanState.DRAFT)
     summary = models.TextField(_("summary"), blank=True, help_text=_("Your one-paragraph view of the account."))
     reviewed_at = models.DateField(_("last reviewed"), null=True, blank=True)
+    wallet = models.DecimalField(_("customer's wallet"), max_digits=16, decimal_places=2, null=True, blank=True,
+                                 help_text=_("The customer's estimated yearly spend in our categories, with us and "
+                                             "others; share of wallet is our revenue of the last 12 months over it."))
     copied_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
                                     verbose_name=_("copied from"))
     version = models.PositiveIntegerField(default=1)
@@ -97,6 +101,7 @@ class AccountPlan(models.Model):
             models.UniqueConstraint(fields=["account"], condition=Q(state="active"), name="plan_one_active"),
             models.CheckConstraint(condition=Q(ends__gte=F("starts")), name="plan_ends_after_start"),
             models.CheckConstraint(condition=Q(state__in=PlanState.values), name="plan_state_valid"),
+            models.CheckConstraint(condition=Q(wallet__isnull=True) | Q(wallet__gt=0), name="plan_wallet_positive"),
         ]
         indexes = [models.Index(fields=["state", "account"])]
 
@@ -321,6 +326,9 @@ class RaciAssignment(models.Model):
     member = models.ForeignKey(TeamMember, on_delete=models.CASCADE, related_name="raci")
     area = models.CharField(_("area"), max_length=20, choices=RaciArea.choices)
     role = models.CharField(_("role"), max_length=1, choices=RaciRole.choices)
+    # Counts on from the last version of the same member and area, also after the role was cleared,
+    # so that a reader of an earlier state is always stale (services.set_raci).
+    version = models.PositiveIntegerField(default=1)
 
     history = HistoricalRecords()
 
@@ -331,3 +339,50 @@ class RaciAssignment(models.Model):
             models.CheckConstraint(condition=Q(area__in=RaciArea.values), name="raci_area_valid"),
             models.CheckConstraint(condition=Q(role__in=RaciRole.values), name="raci_role_valid"),
         ]
+
+
+class ProgramCharter(models.Model):
+    """The KAM program's charter: one row for the installation, written by its leaders.
+
+    ``content`` holds the texts and lists of analysis.CHARTER. The selection criteria, the review
+    cadence, the executive sponsors and the readiness figures are not stored here: the charter
+    page reads them live from the selection settings, the account teams and the ledger.
+    """
+
+    content = models.JSONField(_("content"), default=dict)
+    version = models.PositiveIntegerField(default=1)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords(excluded_fields=["updated_at"])
+
+    def __str__(self) -> str:
+        return "KAM charter"
+
+
+class RolloutStep(models.Model):
+    """One step of rolling out the KAM program itself, in a phase; drawn on the charter's Gantt chart."""
+
+    phase = models.CharField(_("phase"), max_length=100)
+    title = models.CharField(_("step"), max_length=200)
+    notes = models.TextField(_("notes"), blank=True)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("owner"), null=True, blank=True,
+                              on_delete=models.SET_NULL, related_name="rollout_steps")
+    start = models.DateField(_("start"), null=True, blank=True)
+    due = models.DateField(_("due"), null=True, blank=True)
+    status = models.CharField(_("status"), max_length=12, choices=ActionStatus.choices, default=ActionStatus.NOT_STARTED)
+    milestone = models.BooleanField(_("milestone"), default=False)
+    version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    history = HistoricalRecords(excluded_fields=["created_at"])
+
+    class Meta:
+        ordering = ["start", "due", "pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(due__isnull=True) | Q(start__isnull=True) | Q(due__gte=F("start")),
+                                   name="rollout_due_after_start"),
+            models.CheckConstraint(condition=Q(status__in=ActionStatus.values), name="rollout_status_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title

@@ -19,6 +19,7 @@ class PlanOut(Schema):
     state: str
     summary: str
     reviewed_at: datetime.date | None
+    wallet: Decimal | None = Field(None, description="The customer's estimated yearly spend in our categories")
     copied_from_id: int | None
     version: int
     created_at: datetime.datetime
@@ -52,6 +53,8 @@ class PlanPatch(InputSchema):
     starts: datetime.date | None = None
     ends: datetime.date | None = None
     summary: str | None = Field(None, max_length=5000)
+    wallet: Decimal | None = Field(None, description="The customer's estimated yearly spend in our categories "
+                                   "(share of wallet = revenue of the last 12 months / wallet); null clears it")
 
 
 class PlanStateIn(InputSchema):
@@ -296,3 +299,69 @@ class ConflictOut(Schema):
 
 class DeleteIn(Schema):
     version: int | None = None
+
+
+class CharterOut(Schema):
+    version: int
+    updated_at: datetime.datetime
+    content: dict[str, Any] = Field(..., description="purpose, objectives, success_measures, roles and a note_<code> "
+                                    "per readiness question")
+    readiness: list[dict[str, Any]] = Field(..., description="code, verdict (yes, partly, no, unknown) and the figures")
+    selection: dict[str, Any] = Field(..., description="criteria and review cadence, read from the selection settings")
+    sponsors: list[dict[str, Any]]
+    rollout: list[dict[str, Any]]
+
+
+class CharterTextOut(Schema):
+    version: int
+    updated_at: datetime.datetime
+    content: dict[str, Any]
+
+
+class CharterPatch(InputSchema):
+    version: int | None = Field(None, description="The version you read; a stale one is answered with 409 (send it)")
+    content: dict[str, Any] = Field(default_factory=dict, description="The fields to change; the others stay")
+
+
+class CharterVersionOut(Schema):
+    history_id: int
+    version: int
+    when: datetime.datetime
+    who: str
+    content: dict[str, Any]
+
+
+class RolloutStepOut(Schema):
+    id: int
+    phase: str
+    title: str
+    notes: str
+    owner: UserRef | None
+    start: datetime.date | None
+    due: datetime.date | None
+    status: str
+    milestone: bool
+    version: int
+
+
+class RolloutStepIn(InputSchema):
+    phase: str = Field(..., max_length=100)
+    title: str = Field(..., max_length=200)
+    notes: str = Field("", max_length=5000)
+    owner_id: int | None = None
+    start: datetime.date | None = None
+    due: datetime.date | None = None
+    status: str = "not_started"
+    milestone: bool = False
+
+
+class RolloutStepPatch(InputSchema):
+    version: int | None = Field(None, description="The version you read; a stale one is answered with 409 (send it)")
+    phase: str | None = Field(None, max_length=100)
+    title: str | None = Field(None, max_length=200)
+    notes: str | None = Field(None, max_length=5000)
+    owner_id: int | None = None
+    start: datetime.date | None = None
+    due: datetime.date | None = None
+    status: str | None = None
+    milestone: bool | None = None

@@ -52,7 +52,7 @@ from keyplan.relationships.models import Stakeholder
 FIRST_DAY = datetime.date(2000, 1, 1)
 LAST_DAY = datetime.date(2100, 12, 31)
 MAX_VALUE = Decimal("1e15")
-PLAN_FIELDS = ("period", "starts", "ends", "summary")
+PLAN_FIELDS = ("period", "starts", "ends", "summary", "wallet")
 GOAL_FIELDS = ("title", "description", "horizon", "owner", "metric", "target_value", "current_value", "due", "status")
 ACTION_FIELDS = ("goal", "title", "notes", "owner", "start", "due", "status", "milestone", "stakeholder", "opportunity",
                  "depends_on")
@@ -191,6 +191,7 @@ def create_plan(account: Account, *, by: User, period: str, starts: datetime.dat
         raise ValidationError({"period": _("This account already has a plan for %(period)s.") % {"period": period}})
     previous = latest_plan(account)
     plan = AccountPlan(account=account, period=period, starts=starts, ends=ends, created_by=by, copied_from=previous,
+                       wallet=previous.wallet if previous else None,
                        summary=_text("summary", summary if summary or previous is None else previous.summary,
                                      limit=analysis.TEXT_LIMIT))
     try:
@@ -228,6 +229,13 @@ def _carry_over(previous: AccountPlan, plan: AccountPlan, *, by: User) -> None:
             action.depends_on.set(kept)
 
 
+def _wallet(value) -> Decimal | None:
+    wallet = _amount("wallet", value)
+    if wallet is not None and wallet <= 0:
+        raise ValidationError({"wallet": _("Give the customer's wallet as an amount above 0, or leave it empty.")})
+    return wallet
+
+
 @transaction.atomic
 def update_plan(plan: AccountPlan, *, by: User, version: int | None, changes: dict) -> AccountPlan:
     _require_edit(by, plan)
@@ -236,6 +244,8 @@ def update_plan(plan: AccountPlan, *, by: User, version: int | None, changes: di
     _check_version(plan, version)
     if "summary" in changes:
         changes["summary"] = _text("summary", changes["summary"], limit=analysis.TEXT_LIMIT)
+    if "wallet" in changes:
+        changes["wallet"] = _wallet(changes["wallet"])
     if "period" in changes:
         changes["period"] = _text("period", changes["period"], limit=20, required=True)
         if plan.account.plans.filter(period__iexact=changes["period"]).exclude(pk=plan.pk).exists():
@@ -304,7 +314,12 @@ def mark_reviewed(plan: AccountPlan, *, by: User, version: int | None = None, on
 
 def _clean_section(key: str, content) -> dict:
     """The section's content with every field of analysis.SECTIONS; a list may come as lines of text."""
-    fields = analysis.SECTIONS[key]
+    return clean_content(analysis.SECTIONS[key], content)
+
+
+def clean_content(fields: dict[str, str], content) -> dict:
+    """``content`` with every field of ``fields`` (name → "text" or "list"); a list may come as lines of text.
+    Sections and the charter are written the same way."""
     if not isinstance(content, dict):
         raise ValidationError({"content": _("Give the section as an object of its fields.")})
     unknown = sorted(set(content) - set(fields))
@@ -540,11 +555,14 @@ class AccountValue:
     arr: float | None
     abc: list[tuple[int, str]]
     months: list[tuple[datetime.date, float]]
+    wallet: float | None = None  # the customer's estimated wallet, from the plan
+    share_of_wallet: float | None = None  # revenue_12m / wallet, 0–1
 
     def as_dict(self) -> dict:
         return {"currency": self.currency, "revenue_12m": self.revenue_12m, "revenue_previous_12m": self.revenue_before,
                 "growth": self.growth, "margin": self.margin, "arr": self.arr,
-                "abc": [{"year": y, "class": c} for y, c in self.abc]}
+                "abc": [{"year": y, "class": c} for y, c in self.abc],
+                "wallet": self.wallet, "share_of_wallet": None if self.share_of_wallet is None else round(self.share_of_wallet, 4)}
 
 
 def account_value(account: Account, *, today: datetime.date | None = None) -> AccountValue:
@@ -662,7 +680,12 @@ def plan_view(plan: AccountPlan, *, today: datetime.date | None = None) -> PlanV
     people = relationships.people(plan.account, today=today)
     cover = analysis.coverage(people, _open_targets(goals))
     value = account_value(plan.account, today=today)
-    measured = {Metric.REVENUE: value.revenue_12m, Metric.DECISION_MAKERS: cover.covered}
+    if plan.wallet is not None:
+        value.wallet = float(plan.wallet)
+        value.share_of_wallet = analysis.share_of_wallet(value.revenue_12m, plan.wallet)
+    measured = {Metric.REVENUE: value.revenue_12m, Metric.DECISION_MAKERS: cover.covered,
+                # in percent, as its target is written (35 is 35 %); not measured without a wallet
+                Metric.SHARE_OF_WALLET: None if value.share_of_wallet is None else round(value.share_of_wallet * 100, 1)}
     views = []
     for g in goals:
         current = measured.get(g.metric, float(g.current_value) if g.current_value is not None else None)
@@ -988,7 +1011,7 @@ def kam_plans(user: User, *, kam: int | None = None) -> list[AccountPlan]:
 def change_log(plan: AccountPlan, *, limit: int = 100) -> list[LogEntry]:
     """Every change to the plan, its sections, goals and actions, newest first."""
     entries = history.entries(plan.history.select_related("history_user").order_by("history_date", "history_id"),
-                              ["period", "starts", "ends", "state", "summary", "reviewed_at"], lambda r: _("Plan"))
+                              ["period", "starts", "ends", "state", "summary", "reviewed_at", "wallet"], lambda r: _("Plan"))
     labels = dict(SectionKey.choices)
     for records in history.grouped(PlanSection.history.filter(plan_id=plan.pk).select_related("history_user")):
         entries += history.entries(records, ["version"], lambda r: _("Section: %(name)s") % {"name": labels.get(r.key, r.key)})

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from keyplan.planning import views
+from keyplan.planning import charter_views, views
 
 app_name = "planning"
 plans = "accounts/<int:pk>/plans/"
@@ -8,6 +8,13 @@ plan = plans + "<int:plan_pk>/"
 urlpatterns = [
     path("plans/", views.portfolio, name="portfolio"),
     path("plans/timeline/", views.portfolio_timeline, name="portfolio_timeline"),
+    path("plans/charter/", charter_views.charter_page, name="charter"),
+    path("plans/charter/edit/", charter_views.charter_edit, name="charter_edit"),
+    path("plans/charter/history/", charter_views.charter_history, name="charter_history"),
+    path("plans/charter/restore/<int:history_id>/", charter_views.charter_restore, name="charter_restore"),
+    path("plans/charter/timeline.svg", charter_views.charter_timeline, name="charter_timeline"),
+    path("plans/charter/rollout/new/", charter_views.rollout_step, name="rollout_create"),
+    path("plans/charter/rollout/<int:step_pk>/", charter_views.rollout_step, name="rollout_step"),
     path(plans, views.account_plans, name="account"),
     path(plan, views.plan_page, name="plan"),
     path(plan + "edit/", views.plan_edit, name="edit"),

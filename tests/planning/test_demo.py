@@ -29,3 +29,18 @@ def test_the_demo_has_opportunities_and_whitespace(db):
     assert WhitespaceCell.objects.filter(state="competitor").exists()
     plan = Opportunity.objects.first().account.plans.filter(state="active").first() or Opportunity.objects.first().account.plans.first()
     assert services.whitespace(plan.account).whitespace_value > 0 and services.pipeline(plan).open > 0
+
+
+def test_the_demo_has_a_charter_a_rollout_and_wallets(db):
+    from keyplan.planning import charter
+    from keyplan.planning.models import Goal
+
+    build_demo(accounts=200, seed=3)
+    view = charter.charter_view()
+    assert view.content["objectives"] and view.content["roles"] and view.charter.version >= 3
+    assert [phase for phase, _steps in view.phases] == ["Pilot", "Roll-out", "Review"]
+    assert {a.verdict for a in view.readiness} - {"unknown"}, "readiness answered from the demo's data"
+    assert any(s.due and s.due < view.today and s.status != "done" for s in view.steps), "a late rollout step"
+    goal = Goal.objects.filter(metric="share_of_wallet").select_related("plan").first()
+    measured = next(g for g in services.plan_view(goal.plan).goals if g.goal.pk == goal.pk)
+    assert goal.plan.wallet and measured.current is not None and 20 < measured.current < 50

@@ -71,3 +71,10 @@ def check_names(check) -> str:
 @register.filter
 def get_total(mapping, key):
     return mapping.get(key)
+
+
+@register.filter
+def verdict(value: str) -> str:
+    from keyplan.planning.charter import verdict_label
+
+    return verdict_label(value)
