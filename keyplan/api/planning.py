@@ -6,6 +6,7 @@ a 409 carrying the current version and values, and nothing is written.
 """
 
 from functools import wraps
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
@@ -480,6 +481,15 @@ class RaciEntry(InputSchema):
     member_id: int = Field(..., description="a team member (an id of /accounts/{id}/team/)")
     area: str = Field(..., description="relationships, business_reviews, goals, onboarding, support or commercial")
     role: str = Field(..., description='R, A, C, I, or "" for none')
+    version: int | None = Field(None, description="The cell's version you read (0: it was empty and never set); a cell "
+                                "changed since is answered with 409 and nothing is written")
+
+
+class RaciEntryOut(Schema):
+    member_id: int
+    area: str
+    role: str
+    version: int
 
 
 class RaciIn(InputSchema):
@@ -487,12 +497,19 @@ class RaciIn(InputSchema):
 
 
 class RaciOut(Schema):
-    assignments: list[RaciEntry]
+    assignments: list[RaciEntryOut] = Field(..., description="the cells with a role")
     warnings: dict[str, list[str]] = Field(..., description="areas with nobody accountable ([]) or several (their names)")
 
 
+class RaciConflictOut(Schema):
+    detail: str
+    conflicts: list[dict[str, Any]] = Field(..., description="member_id, area, yours, saved and the cell's current version")
+    current: RaciOut
+
+
 def _raci_out(result) -> dict:
-    return {"assignments": [{"member_id": m, "area": a, "role": r} for (m, a), r in sorted(result.roles.items())],
+    return {"assignments": [{"member_id": m, "area": a, "role": r, "version": result.versions.get((m, a), 1)}
+                            for (m, a), r in sorted(result.roles.items())],
             "warnings": result.warnings}
 
 
@@ -501,10 +518,20 @@ def get_raci(request, account_id: int):
     return _raci_out(services.raci(_account(request, account_id)))
 
 
-@router.put("/accounts/{account_id}/raci", response=RaciOut, summary="Set roles in the RACI matrix (the entries given)")
+@router.put("/accounts/{account_id}/raci", response={200: RaciOut, 409: RaciConflictOut},
+            summary="Set roles in the RACI matrix (the entries given; each with the version read)")
 def put_raci(request, account_id: int, payload: RaciIn):
     roles = {(e.member_id, e.area): e.role for e in payload.assignments}
-    return _raci_out(services.set_raci(_account(request, account_id), by=request.user, roles=roles))
+    versions = {(e.member_id, e.area): e.version for e in payload.assignments if e.version is not None}
+    try:
+        result = services.set_raci(_account(request, account_id), by=request.user, roles=roles, versions=versions)
+    except services.RaciConflict as conflict:
+        return Status(409, {
+            "detail": "Someone changed these cells since you read them. Nothing was written.",
+            "conflicts": [{"member_id": c.member.pk, "area": c.area, "yours": c.yours, "saved": c.saved,
+                           "version": c.version} for c in conflict.stale],
+            "current": _raci_out(conflict.current)})
+    return _raci_out(result)
 
 
 # ---------------------------------------------------------------- the program charter and its rollout

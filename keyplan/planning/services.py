@@ -907,9 +907,37 @@ class Raci:
     members: list[TeamMember]
     roles: dict[tuple[int, str], str]  # (member id, area) → letter
     warnings: dict[str, list[str]]  # area → the accountable people, when not exactly one
+    versions: dict[tuple[int, str], int] = field(default_factory=dict)  # (member id, area) → version; 0: never set
 
-    def rows(self) -> list[tuple[TeamMember, list[tuple[str, str]]]]:
-        return [(m, [(area, self.roles.get((m.pk, area), "")) for area in RaciArea.values]) for m in self.members]
+    def rows(self) -> list[tuple[TeamMember, list[tuple[str, str, int]]]]:
+        return [(m, [(area, self.roles.get((m.pk, area), ""), self.versions.get((m.pk, area), 0))
+                     for area in RaciArea.values]) for m in self.members]
+
+
+@dataclass(frozen=True)
+class StaleCell:
+    member: TeamMember
+    area: str
+    yours: str
+    saved: str
+    version: int
+
+
+class RaciConflict(Exception):
+    """Someone changed these cells since the writer read them: nothing was written."""
+
+    def __init__(self, stale: list[StaleCell], current: Raci):
+        super().__init__(f"{len(stale)} cells changed since they were read")
+        self.stale, self.current = stale, current
+
+
+def _raci_versions(account: Account) -> dict[tuple[int, str], int]:
+    """Every cell's version: the last one it had in its history (clearing a role is a version too), 0 if never set."""
+    versions: dict[tuple[int, str], int] = {}
+    for member_id, area, version in RaciAssignment.history.filter(member_id__in=account.team_members.values("pk")) \
+            .values_list("member_id", "area", "version"):
+        versions[(member_id, area)] = max(versions.get((member_id, area), 0), version)
+    return versions
 
 
 def raci(account: Account) -> Raci:
@@ -918,31 +946,46 @@ def raci(account: Account) -> Raci:
     roles = {(a.member_id, a.area): a.role for a in RaciAssignment.objects.filter(member__account=account)}
     people = {m.pk: str(m.user) for m in members}
     warnings = analysis.raci_warnings(RaciArea.values, ((people[m], area, r) for (m, area), r in roles.items()))
-    return Raci(members, roles, warnings)
+    return Raci(members, roles, warnings, _raci_versions(account))
 
 
 @transaction.atomic
-def set_raci(account: Account, *, by: User, roles: dict[tuple[int, str], str]) -> Raci:
+def set_raci(account: Account, *, by: User, roles: dict[tuple[int, str], str],
+             versions: dict[tuple[int, str], int] | None = None) -> Raci:
     """Set the matrix: ``roles`` maps (team member id, area) to R, A, C, I or "" (none). Every member must be on
-    this account's team; an area may end with no one or several accountable, and the page says so."""
+    this account's team; an area may end with no one or several accountable, and the page says so.
+
+    ``versions`` names the version each cell was read at (0: read empty); a cell changed since raises
+    RaciConflict and nothing is written. A cell's version counts on across clearing and setting again."""
     _require_account_edit(by, account)
-    members = {m.pk: m for m in account.team_members.all()}
+    members = {m.pk: m for m in account.team_members.select_related("user")}
     for (member_id, area), role in roles.items():
         if member_id not in members:
             raise ValidationError({"member": _("Team member %(id)s is not on this account's team.") % {"id": member_id}})
         _check_choice("area", area, RaciArea)
         if role:
             _check_choice("role", role, RaciRole)
+    Account.objects.select_for_update().get(pk=account.pk)  # one matrix write at a time per account
     current = {(a.member_id, a.area): a for a in RaciAssignment.objects.select_for_update().filter(member__account=account)}
+    known = _raci_versions(account)
+    stale = []
+    for key, role in roles.items():
+        read, row = (versions or {}).get(key), current.get(key)
+        saved = row.role if row is not None else ""
+        if read is not None and read != known.get(key, 0) and saved != role:  # both changed it, differently
+            stale.append(StaleCell(members[key[0]], key[1], role, saved, known.get(key, 0)))
+    if stale:
+        raise RaciConflict(stale, raci(account))
     for key, role in roles.items():
         row = current.get(key)
         if not role and row is not None:
+            row.version += 1  # the clearing is a version too (its history row keeps it): whoever read the role is stale
             row._history_user = by
             row.delete()
         elif role and row is None:
-            _save(RaciAssignment(member=members[key[0]], area=key[1], role=role), by=by)
+            _save(RaciAssignment(member=members[key[0]], area=key[1], role=role, version=known.get(key, 0) + 1), by=by)
         elif role and row.role != role:
-            row.role = role
+            row.role, row.version = role, row.version + 1
             _save(row, by=by)
     return raci(account)
 

@@ -453,28 +453,53 @@ def whitespace_cell(request: HttpRequest, pk: int, plan_pk: int) -> HttpResponse
 # ---------------------------------------------------------------- team responsibilities
 
 
+def _raci_cells(raci: services.Raci, mine: dict | None = None) -> list:
+    """Rows of the matrix form: each cell's letter to show (yours after a conflict), the saved letter and version."""
+    mine = mine or {}
+    return [(member, [(area, mine.get((member.pk, area), letter), letter, version) for area, letter, version in cells])
+            for member, cells in raci.rows()]
+
+
 @require_http_methods(["GET", "POST"])
 def raci_page(request: HttpRequest, pk: int, plan_pk: int) -> HttpResponse:
-    """The account team against the plan's areas: one select per person and area, saved at once."""
+    """The account team against the plan's areas: one select per person and area, saved at once.
+
+    Each select carries the letter and version it was read with; only the cells the user changed are
+    written, and a cell someone else changed meanwhile is a conflict shown side by side."""
     plan = _plan(request, pk, plan_pk)
     can_edit = services.can_edit(request.user, plan.account)
+    conflict, mine = None, None
+    raci = None
     if request.method == "POST":
         if not can_edit:
             raise PermissionDenied
-        roles = {}
+        roles, versions = {}, {}
         for key, value in request.POST.items():
             if key.startswith("raci-"):
                 _prefix, member, area = key.split("-", 2)
                 if not member.isdigit():
                     raise Http404
+                read = request.POST.get(f"read-{member}-{area}")
+                if read is not None and value == read:
+                    continue  # not changed here: whatever is saved stays
                 roles[(int(member), area)] = value
+                version = request.POST.get(f"version-{member}-{area}", "")
+                if version.isdigit():
+                    versions[(int(member), area)] = int(version)
         try:
-            services.set_raci(plan.account, by=request.user, roles=roles)
+            services.set_raci(plan.account, by=request.user, roles=roles, versions=versions)
+        except services.RaciConflict as c:
+            raci, mine = c.current, roles
+            conflict = {"rows": [{"label": f"{cell.member.user} · {RaciArea(cell.area).label}",
+                                  "mine": cell.yours or "—", "saved": cell.saved or "—"} for cell in c.stale],
+                        "version": None}
         except ValidationError as error:
             messages.error(request, " ".join(error.messages))
+            return redirect("planning:raci", pk=plan.account_id, plan_pk=plan.pk)
         else:
             messages.success(request, _("Changes saved."))
-        return redirect("planning:raci", pk=plan.account_id, plan_pk=plan.pk)
-    context = {"account": plan.account, "plan": plan, "raci": services.raci(plan.account), "can_edit": can_edit,
-               "areas": RaciArea.choices, "letters": RaciRole.choices}
+            return redirect("planning:raci", pk=plan.account_id, plan_pk=plan.pk)
+    raci = raci or services.raci(plan.account)
+    context = {"account": plan.account, "plan": plan, "raci": raci, "cells": _raci_cells(raci, mine), "can_edit": can_edit,
+               "areas": RaciArea.choices, "letters": RaciRole.choices, "conflict": conflict, "form_id": "raci-form"}
     return render(request, "planning/raci.html", context)

@@ -20,6 +20,7 @@ from keyplan.accounts.models import TeamRole
 from keyplan.api.api import api
 from keyplan.core.models import Role
 from keyplan.health import services as health
+from keyplan.planning import charter
 from keyplan.planning import services as planning
 from keyplan.relationships import services as relationships
 from keyplan.revenue import services as revenue
@@ -103,6 +104,7 @@ def world(admin, lead, kam, make_account, make_user):
     action = planning.add_action(goal, by=lead, data={"title": "Meet the CFO", "stakeholder": cfo})
     opportunity = planning.add_opportunity(account, by=lead, data={"name": "Upsell", "amount": 1000})
     case = health.open_case(account, by=lead, reason="Quiet for months")
+    step = charter.add_step(by=lead, data={"phase": "Pilot", "title": "Pick the pilot accounts"})
     return {
         "account_id": account.pk,
         "member_id": member.pk,
@@ -123,6 +125,7 @@ def world(admin, lead, kam, make_account, make_user):
         "opportunity_id": opportunity.pk,
         "key": "swot",
         "case_id": case.pk,
+        "step_id": step.pk,
     }
 
 
