@@ -104,15 +104,18 @@ class Todo:
     proposals: list = field(default_factory=list)    # proposals waiting for a decision
     reviews: list = field(default_factory=list)      # health: account reviews overdue
     risks: list = field(default_factory=list)        # health: entered the at-risk queue this week
+    actions: list = field(default_factory=list)      # the user's plan actions overdue or due this week
 
     @property
     def count(self) -> int:
-        return len(self.stale) + len(self.next_steps) + len(self.proposals) + len(self.reviews) + len(self.risks)
+        return (len(self.stale) + len(self.next_steps) + len(self.proposals) + len(self.reviews) + len(self.risks)
+                + len(self.actions))
 
 
 def this_week(user: User, *, today: datetime.date | None = None) -> list[Todo]:
     """The user's key accounts (those they are KAM of; every account team they are on when none) with what
-    needs doing: stale relationships, next steps due within a week or overdue, proposals waiting."""
+    needs doing: stale relationships, next steps due within a week or overdue, proposals waiting, and the
+    plan actions the user owns that are overdue or due within a week (on any account whose plan they are in)."""
     from keyplan.health.services import week_items
     from keyplan.relationships.models import Interaction
     from keyplan.relationships.services import stale_alerts
@@ -125,6 +128,8 @@ def this_week(user: User, *, today: datetime.date | None = None) -> list[Todo]:
     if not mine.exists():
         mine = Account.objects.filter(pk__in=teams.values("account_id"), tier=Tier.KEY)
     todos = {a.pk: Todo(a) for a in mine.order_by("name")[:50]}
+    for action in _plan_actions_due(user, today):
+        todos.setdefault(action.plan.account_id, Todo(action.plan.account)).actions.append(action)
     if not todos:
         return []
     accounts = Account.objects.filter(pk__in=todos)
@@ -141,6 +146,20 @@ def this_week(user: User, *, today: datetime.date | None = None) -> list[Todo]:
     for account_id, items in week_items(accounts, today=today).items():
         todos[account_id].reviews, todos[account_id].risks = items["reviews"], items["risks"]
     return sorted(todos.values(), key=lambda t: (-t.count, t.account.name))
+
+
+def _plan_actions_due(user: User, today: datetime.date) -> list:
+    """The open plan actions ``user`` owns that are overdue or due within a week, on plans still in use."""
+    if not apps.is_installed("keyplan.planning"):
+        return []
+    from keyplan.planning.analysis import CLOSED_ACTION
+    from keyplan.planning.models import Action, PlanState
+
+    return list(Action.objects.filter(owner=user, due__isnull=False, due__lte=today + datetime.timedelta(days=NEXT_STEP_DAYS),
+                                      plan__account__archived_at__isnull=True)
+                .exclude(status__in=CLOSED_ACTION).exclude(plan__state=PlanState.ARCHIVED)
+                .filter(plan__account__in=Account.objects.visible_to(user))
+                .select_related("plan__account", "goal").order_by("due", "pk")[:100])
 
 
 def program(user: User) -> dict[str, Any]:

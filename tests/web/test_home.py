@@ -69,6 +69,31 @@ def test_a_kam_sees_this_week_for_their_key_accounts(lead, kam, kam_account, mak
     del other
 
 
+def test_this_week_lists_the_users_overdue_and_due_plan_actions_with_a_link_to_the_plan(lead, kam, kam_account, make_user):
+    from keyplan.planning import services as planning
+
+    accounts.set_tier(kam_account, by=lead, tier=Tier.KEY, reason="Selected")
+    sales = make_user("sam", first_name="Sam", last_name="Sales")
+    accounts.add_team_member(kam_account, by=lead, user=sales, role=TeamRole.SALES)
+    today, day = timezone.localdate(), datetime.timedelta(days=1)
+    plan = planning.create_plan(kam_account, by=kam, period=f"FY{today.year}")
+    goal = planning.add_goal(plan, by=kam, data={"title": "Win finance", "owner": kam})
+    late = planning.add_action(goal, by=kam, data={"title": "Book the CFO meeting", "owner": kam, "due": today - 3 * day})
+    soon = planning.add_action(goal, by=kam, data={"title": "Send the value proposition", "owner": kam, "due": today + 5 * day})
+    planning.add_action(goal, by=kam, data={"title": "Later this quarter", "owner": kam, "due": today + 40 * day})
+    planning.add_action(goal, by=kam, data={"title": "Already done", "owner": kam, "due": today - day, "status": "done"})
+    planning.add_action(goal, by=kam, data={"title": "Sam's call", "owner": sales, "due": today})
+    week = client_for(kam).get("/").content.decode()
+    week = week[week.index('id="this-week"'):]
+    assert "Book the CFO meeting" in week and "Send the value proposition" in week
+    assert "Later this quarter" not in week and "Already done" not in week and "Sam&#x27;s call" not in week
+    assert f'href="/accounts/{kam_account.pk}/plans/{plan.pk}/#action-{late.pk}"' in week
+    assert week.index("Book the CFO meeting") < week.index("Send the value proposition") and soon.pk
+    # A team member who is nobody's KAM sees their own plan actions too.
+    other = client_for(sales).get("/").content.decode()
+    assert "Sam&#x27;s call" in other[other.index('id="this-week"'):] and "Book the CFO meeting" not in other
+
+
 def test_a_lead_sees_the_program_at_a_glance(lead, kam, make_user, make_account):
     big = make_account("Big Co")
     accounts.set_tier(big, by=lead, tier=Tier.KEY, reason="Selected")
