@@ -372,6 +372,10 @@ def cmd_import(args) -> int:
         except (ReadError, PermissionDenied) as error:
             return _fail(str(error))
         return _print_import(result, as_json=args.json)
+    if args.kind == "opportunities":
+        from keyplan.planning.commands import import_opportunities
+
+        return import_opportunities(args, user, _parse_map(args.map))
     try:
         if args.kind == "ledger":
             options = services.LedgerOptions(
@@ -661,8 +665,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--json", action="store_true", help="print JSON")
     t.set_defaults(func=cmd_token_revoke)
 
-    p = sub.add_parser("import", help="import a revenue ledger, subscriptions, exchange rates, credit ratings or surveys (CSV or XLSX)")
-    p.add_argument("kind", choices=["ledger", "subscriptions", "rates", "credit-ratings", "surveys"])
+    p = sub.add_parser("import", help="import a revenue ledger, subscriptions, exchange rates, credit ratings, surveys "
+                                      "or opportunities (CSV or XLSX)")
+    p.add_argument("kind", choices=["ledger", "subscriptions", "rates", "credit-ratings", "surveys", "opportunities"])
     p.add_argument("file")
     p.add_argument("--map", action="append", metavar="SOURCE=FIELD", help="map a column of the file to a field (repeatable)")
     p.add_argument("--date-format", help="strftime format of the dates, e.g. %%d.%%m.%%Y (detected when left out)")

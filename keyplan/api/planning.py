@@ -11,7 +11,8 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
-from ninja import Field, Query, Router, Schema, Status
+from ninja import Field, File, Form, Query, Router, Schema, Status
+from ninja.files import UploadedFile
 from ninja.pagination import paginate
 
 from keyplan.accounts.models import Account
@@ -617,3 +618,32 @@ def patch_step(request, step_id: int, payload: RolloutStepPatch):
 def remove_step(request, step_id: int, payload: Query[DeleteIn]):
     charter.remove_step(get_object_or_404(RolloutStep, pk=step_id), by=request.user, version=payload.version)
     return Status(204, None)
+
+
+# ---------------------------------------------------------------- importing opportunities
+
+
+class OpportunityImportOut(Schema):
+    status: str = Field(..., description="done, dry_run, or rejected (nothing was written)")
+    rows_total: int
+    created: int
+    updated: int
+    unchanged: int
+    error_count: int
+    mapping: dict[str, str] = Field(..., description="field -> the file's column")
+    errors: list[dict[str, Any]] = Field(..., description="line, column, value, reason (English) and code, per bad row")
+
+
+@router.post("/opportunities/import", response={200: OpportunityImportOut, 422: OpportunityImportOut}, tags=["plans"],
+             summary="Import a CSV or XLSX of opportunities: all rows or none; upsert by id, or account_id + name")
+def import_opportunities(request, file: File[UploadedFile], dry_run: Form[bool] = False, mapping: Form[str | None] = None):
+    from django.core.exceptions import PermissionDenied
+
+    from keyplan.api.imports import _mapping
+    from keyplan.planning import importing
+
+    if request.user.is_read_only:
+        raise PermissionDenied("Viewers import nothing.")
+    options = importing.SmallImportOptions(mapping=_mapping(mapping), dry_run=dry_run)
+    result = importing.import_upload(file, by=request.user, options=options)
+    return Status(200 if result.ok else 422, result.as_dict())

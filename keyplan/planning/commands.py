@@ -88,3 +88,31 @@ def add_charter_command(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("charter", help="the KAM program charter: readiness answered from data, selection, sponsors, rollout")
     p.add_argument("--json", action="store_true", help="print JSON (the same as GET /api/v1/charter)")
     p.set_defaults(func=cmd_charter)
+
+
+def import_opportunities(args, user, mapping: dict[str, str]) -> int:
+    """``keyplan import opportunities FILE``: exit 0 written (or a clean dry run), 1 rows refused, 2 unreadable."""
+    from keyplan.planning.importing import ReadError, SmallImportOptions, import_opportunities as run
+
+    options = SmallImportOptions(mapping=mapping, date_format=args.date_format, decimal=args.decimal,
+                                 delimiter=args.delimiter, sheet=args.sheet, dry_run=args.dry_run)
+    try:
+        result = run(args.file, by=user, options=options)
+    except ReadError as error:
+        print(f"keyplan: error: {error}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(result.as_dict(), indent=2, ensure_ascii=False, default=str))
+        return 0 if result.ok else 1
+    for error in result.errors[:50]:
+        print(f"  {error}", file=sys.stderr)
+    if result.error_count > 50:
+        print(f"  … and {result.error_count - 50} more (use --json for the first 1,000)", file=sys.stderr)
+    if not result.ok:
+        print(f"Nothing was written: {result.error_count} problems in {result.rows_total} rows; fix them and import "
+              "the file again.", file=sys.stderr)
+        return 1
+    what = "would be" if result.dry_run else "were"
+    print(f"{result.rows_total} rows read: {result.created} opportunities {what} created, {result.updated} updated, "
+          f"{result.unchanged} unchanged." + (" Dry run: nothing was written." if result.dry_run else ""))
+    return 0

@@ -252,3 +252,9 @@ class RolloutStepForm(ServiceChecked, forms.ModelForm):
 
     def changes(self) -> dict:
         return {name: self.cleaned_data[name] for name in self._meta.fields}
+
+
+class OpportunityImportForm(forms.Form):
+    file = forms.FileField(label=_("File (CSV or Excel)"),
+                           help_text=_("One opportunity a row, with the account's id and the opportunity's name at least."))
+    dry_run = forms.BooleanField(label=_("Only check the file (write nothing)"), required=False)

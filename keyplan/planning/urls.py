@@ -8,6 +8,7 @@ plan = plans + "<int:plan_pk>/"
 urlpatterns = [
     path("plans/", views.portfolio, name="portfolio"),
     path("plans/timeline/", views.portfolio_timeline, name="portfolio_timeline"),
+    path("plans/opportunities/import/", views.opportunities_import, name="opportunities_import"),
     path("plans/charter/", charter_views.charter_page, name="charter"),
     path("plans/charter/edit/", charter_views.charter_edit, name="charter_edit"),
     path("plans/charter/history/", charter_views.charter_history, name="charter_history"),

@@ -503,3 +503,36 @@ def raci_page(request: HttpRequest, pk: int, plan_pk: int) -> HttpResponse:
     context = {"account": plan.account, "plan": plan, "raci": raci, "cells": _raci_cells(raci, mine), "can_edit": can_edit,
                "areas": RaciArea.choices, "letters": RaciRole.choices, "conflict": conflict, "form_id": "raci-form"}
     return render(request, "planning/raci.html", context)
+
+
+# ---------------------------------------------------------------- importing opportunities
+
+
+@require_http_methods(["GET", "POST"])
+def opportunities_import(request: HttpRequest) -> HttpResponse:
+    """Upload a CRM export of opportunities: every row checked, all written or none; a dry run writes nothing."""
+    from keyplan.planning import importing
+    from keyplan.planning.forms import OpportunityImportForm
+
+    if request.user.is_read_only:
+        raise PermissionDenied
+    form = OpportunityImportForm(request.POST or None, request.FILES or None)
+    result, status, shown = None, 200, []
+    if request.method == "POST" and form.is_valid():
+        options = importing.SmallImportOptions(dry_run=form.cleaned_data["dry_run"])
+        try:
+            result = importing.import_upload(form.cleaned_data["file"], by=request.user, options=options)
+        except ValidationError as error:
+            _add_errors(form, error)
+        else:
+            # Each reason in the reader's language (the report itself keeps English, as the CLI and the API give it).
+            shown = [(e, _(importing.REASONS[e.code]) % e.params if e.code in importing.REASONS else e.reason)
+                     for e in result.errors]
+            if result.ok and not result.dry_run:
+                messages.success(request, _("%(created)s opportunities created, %(updated)s updated, %(unchanged)s unchanged.")
+                                 % {"created": result.created, "updated": result.updated, "unchanged": result.unchanged})
+    if form.errors or (result is not None and not result.ok):
+        status = 400
+    context = {"form": form, "result": result, "errors": shown, "columns": importing.OPPORTUNITY_COLUMNS,
+               "required": importing.REQUIRED}
+    return render(request, "planning/opportunities_import.html", context, status=status)
