@@ -1,6 +1,8 @@
 """A lead reads the program charter with its readiness answered from data, edits it, plans the rollout on the
 Gantt chart, and a second editor's conflicting save is caught."""
 
+import datetime
+
 import pytest
 from playwright.sync_api import expect
 
@@ -55,3 +57,37 @@ def test_a_lead_keeps_the_charter(page, screenshot):
     expect(page.locator("#charter-versions li")).not_to_have_count(0)
     page.locator("#charter-versions .restore").last.click()
     expect(page.locator(".messages, [role=status]").first).to_contain_text("restored")
+
+
+def test_the_charter_reads_right_to_left_in_persian(page, log_in, lead, screenshot):
+    from keyplan.planning import charter as charter_services
+
+    charter_services.update_charter(by=lead, version=1, changes={"objectives": ["رشد حساب‌های کلیدی"]})
+    charter_services.add_step(by=lead, data={"phase": "آزمایشی", "title": "آموزش مدیران", "start": datetime.date(2027, 1, 4),
+                                             "due": datetime.date(2027, 2, 26)})
+    log_in("lead")
+    page.goto("/plans/charter/")
+    page.select_option("#language", "fa")
+    page.wait_for_load_state()
+    expect(page.locator("html")).to_have_attribute("dir", "rtl")
+    expect(page.locator("h1")).to_have_text("منشور مدیریت حساب کلیدی")
+    expect(page.locator("#readiness-concentration .question")).to_contain_text("آیا چند مشتری")
+    screenshot("charter-fa")
+
+
+def test_importing_opportunities_in_the_browser(page, log_in, lead, kam_account, tmp_path, screenshot):
+    bad = tmp_path / "crm.csv"
+    bad.write_text("account_id,name,amount,probability,stage\nT-0001,Sensors,1000,1.5,propose\nT-0001,Service,-5,0.5,lost\n")
+    log_in("lead")
+    page.goto("/plans/")
+    page.click("#import-opportunities")
+    page.set_input_files("#id_file", str(bad))
+    page.click("#import")
+    expect(page.locator("#import-errors tbody tr")).to_have_count(2)  # the probability of line 2, the amount of line 3
+    expect(page.locator("#import-result")).to_contain_text("Nothing was written")
+    screenshot("opportunities-import-rejected")
+    good = tmp_path / "good.csv"
+    good.write_text("account_id,name,amount,probability,stage\nT-0001,Sensors,1000,0.5,propose\n")
+    page.set_input_files("#id_file", str(good))
+    page.click("#import")
+    expect(page.locator("#import-result")).to_contain_text("1 created")
