@@ -554,8 +554,9 @@ def patch_charter(request, payload: CharterPatch):
 
 @router.get("/charter/versions", response=list[CharterVersionOut], tags=["charter"],
             summary="The charter's saved versions, newest first")
+@paginate(LimitOffset)
 def charter_versions(request):
-    return charter.versions(charter.charter())
+    return charter.versions(charter.charter(), limit=1000)
 
 
 @router.post("/charter/restore", response={200: CharterOut, 409: ConflictOut}, tags=["charter"],

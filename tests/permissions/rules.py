@@ -29,7 +29,7 @@ DEFAULT_ARGS = {
     "pk": "account_id", "account_pk": "account_id", "member_pk": "member_id", "competitor_pk": "competitor_id",
     "sid": "stakeholder_id", "lid": "line_id", "iid": "interaction_id", "criterion_pk": "criterion_id",
     "plan_pk": "plan_id", "goal_pk": "goal_id", "action_pk": "action_id", "opportunity_pk": "opportunity_id",
-    "key": "key", "history_id": "history_id", "token_id": "token_id", "case_pk": "case_id",
+    "key": "key", "history_id": "history_id", "token_id": "token_id", "case_pk": "case_id", "step_pk": "step_id",
 }
 
 # The usual shapes. Roles:          anonymous viewer other member kam lead admin
@@ -121,6 +121,14 @@ PAGES = {
     "planning:whitespace": Page(ACCOUNT_READ, READ_ONLY),
     "planning:raci": Page(ACCOUNT_READ, ACCOUNT_WRITE),
     "planning:whitespace_cell": Page(ACCOUNT_EDIT_FORM, ACCOUNT_WRITE),
+    "planning:opportunities_import": Page("L 403 200 200 200 200 200", "L 403 - - - - -"),  # rows only for one's accounts
+    "planning:charter": Page(EVERYONE, READ_ONLY),
+    "planning:charter_edit": Page(LEADS, LEADS_WRITE),
+    "planning:charter_history": Page(EVERYONE, READ_ONLY),
+    "planning:charter_restore": Page(POST_ONLY, LEADS_WRITE),
+    "planning:charter_timeline": Page(EVERYONE, READ_ONLY),
+    "planning:rollout_create": Page(LEADS, LEADS_WRITE),
+    "planning:rollout_step": Page(LEADS, LEADS_WRITE),
     "login": Page("200 302 302 302 302 302 302", "200 302 302 - - - -"),
     "logout": Page(POST_ONLY, "L L L L - - -"),
     "password_change": Page(EVERYONE, "L 200 200 - - - -"),
@@ -250,6 +258,17 @@ API = {
     "PUT /api/v1/accounts/{account_id}/whitespace/cell": ACCOUNT_WRITE,
     "GET /api/v1/accounts/{account_id}/raci": ACCOUNT_READ,
     "PUT /api/v1/accounts/{account_id}/raci": ACCOUNT_WRITE,
+    "POST /api/v1/opportunities/import": "L 422 422 - - - -",  # the file first; a viewer's is 403; rows only for one's accounts
+    "GET /api/v1/charter": EVERYONE,
+    "PATCH /api/v1/charter": LEADS_WRITE,
+    "GET /api/v1/charter/versions": EVERYONE,
+    "POST /api/v1/charter/restore": LEADS_WRITE,
+    "GET /api/v1/charter/timeline.svg": EVERYONE,
+    "GET /api/v1/charter/rollout/": EVERYONE,
+    "POST /api/v1/charter/rollout/": LEADS_WRITE,
+    "GET /api/v1/charter/rollout/{step_id}": EVERYONE,
+    "PATCH /api/v1/charter/rollout/{step_id}": LEADS_WRITE,
+    "DELETE /api/v1/charter/rollout/{step_id}": LEADS_WRITE,
     # health (issue 14)
     "GET /api/v1/accounts/{account_id}/surveys/": ACCOUNT_READ,
     "POST /api/v1/accounts/{account_id}/surveys/": ACCOUNT_WRITE,

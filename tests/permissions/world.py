@@ -12,6 +12,7 @@ from keyplan.accounts.models import TeamRole
 from keyplan.core.models import Role
 from keyplan.core.services import create_token, create_user
 from keyplan.health import services as health
+from keyplan.planning import charter
 from keyplan.planning import services as planning
 from keyplan.relationships import services as relationships
 from keyplan.revenue import services as revenue
@@ -67,6 +68,7 @@ def build_world() -> dict:
     section = planning.update_section(plan, "swot", by=lead, version=None, content={"strengths": ["Service"]})
     history_id = section.history.order_by("history_id").values_list("history_id", flat=True).first()
     case = health.open_case(account, by=lead, reason="Quiet for months")
+    step = charter.add_step(by=lead, data={"phase": "Pilot", "title": "Pick the pilot accounts"})
     tokens = {role: create_token(user) for role, user in users.items()}
     token_row = users["member"].api_tokens.first()
     return {
@@ -93,6 +95,7 @@ def build_world() -> dict:
             "history_id": history_id,
             "token_id": token_row.pk,
             "case_id": case.pk,
+            "step_id": step.pk,
             "name": "pareto",
             "key": "swot",
             "field_name": "city",

@@ -200,7 +200,7 @@ def test_api_get_patch_conflict_and_permissions(api_client, lead, kam):
     assert stale.json()["current"]["content"]["objectives"] == ["One", "Two"]
     bad = as_lead.patch("/api/v1/charter", {"version": 2, "content": {"objectives": "x" * 301}}, content_type="application/json")
     assert bad.status_code == 422 and "objectives" in json.dumps(bad.json())
-    versions = as_kam.get("/api/v1/charter/versions").json()
+    versions = as_kam.get("/api/v1/charter/versions").json()["items"]
     restored = as_lead.post("/api/v1/charter/restore", {"history_id": versions[-1]["history_id"]}, content_type="application/json")
     assert restored.status_code == 200 and restored.json()["content"]["objectives"] == []
 
