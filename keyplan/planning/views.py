@@ -68,7 +68,8 @@ def _shown(value) -> str:
         return "\n".join(str(v) for v in value)
     if hasattr(value, "all"):
         return ", ".join(str(v) for v in value.all()) or "—"
-    return str(value)
+    # A browser sends a textarea's lines with \r\n: the same text saved with \n is no difference.
+    return "\n".join(line.rstrip() for line in str(value).replace("\r\n", "\n").strip().split("\n"))
 
 
 def _conflict(form, current, fields: dict) -> dict:

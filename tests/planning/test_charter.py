@@ -150,13 +150,15 @@ def test_everyone_signed_in_reads_the_charter_and_only_leads_see_edit(lead, kam,
 def test_a_conflicting_charter_save_shows_both_versions(lead, admin):
     url = reverse("planning:charter_edit")
     charter.update_charter(by=admin, version=1, changes={"purpose": "The admin's purpose"})
-    response = client_for(lead).post(url, {"version": 1, "purpose": "The lead's purpose"})
+    charter.update_charter(by=admin, version=2, changes={"objectives": ["One", "Two"]})
+    response = client_for(lead).post(url, {"version": 1, "purpose": "The lead's purpose", "objectives": "One\r\nTwo\r\n"})
     body = response.content.decode()
     assert response.status_code == 200 and 'id="conflict"' in body
+    assert "Objectives</th>" not in body  # the same lines, only sent with \r\n: no difference shown
     assert "The admin&#x27;s purpose" in body and "The lead&#x27;s purpose" in body
-    assert 'name="version" value="2"' in body
+    assert 'name="version" value="3"' in body
     assert charter.charter().content["purpose"] == "The admin's purpose"
-    assert client_for(lead).post(url, {"version": 2, "purpose": "The lead's purpose"}).status_code == 302
+    assert client_for(lead).post(url, {"version": 3, "purpose": "The lead's purpose"}).status_code == 302
     assert charter.charter().content["purpose"] == "The lead's purpose"
 
 
