@@ -744,6 +744,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_health_commands(sub)  # keyplan health snapshot | queue | reviews
 
+    from keyplan.reports.commands import add_commands as add_report_commands
+
+    add_report_commands(sub)  # keyplan export workbook
+
     p = sub.add_parser("review", help="periodic review of key status (rising and underperforming accounts, do the criteria pay off)")
     review_sub = p.add_subparsers(dest="review_command", metavar="ACTION", required=True)
     r = review_sub.add_parser("run", help="run a review now and save it")

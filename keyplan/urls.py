@@ -12,6 +12,7 @@ urlpatterns = [
     path("accounts/", include("keyplan.accounts.urls")),
     path("selection/", include("keyplan.scoring.urls")),
     path("portfolio/", include("keyplan.revenue.urls")),
+    path("reports/", include("keyplan.reports.urls")),  # downloads; /reports/ itself is still "coming next"
     path("", include("keyplan.relationships.urls")),  # /relationships/ and /accounts/<id>/relationships/…
     path("", include("keyplan.planning.urls")),  # /plans/ and /accounts/<id>/plans/…
     path("", include("keyplan.health.urls")),  # /health/… and /accounts/<id>/health/

@@ -143,3 +143,7 @@ api.add_router("/", imports.router)  # /imports/… and /accounts/{id}/subscript
 from keyplan.api import planning  # noqa: E402
 
 api.add_router("/", planning.router)  # /accounts/{id}/plans/… and /plans/
+
+from keyplan.api import exports  # noqa: E402
+
+api.add_router("/exports/", exports.router)  # /exports/workbook

@@ -1,0 +1,48 @@
+"""/api/v1/exports/…: files built from live data. The portfolio workbook (.xlsx) for now."""
+
+import datetime
+from typing import Literal
+
+from ninja import Field, Query, Router, Schema
+from ninja.errors import ValidationError as SchemaValidationError
+
+from keyplan.core.schemas import MAX_YEAR, MIN_YEAR
+from keyplan.reports import workbook
+from keyplan.revenue import portfolio
+
+router = Router(tags=["exports"])
+
+
+class WorkbookQuery(Schema):
+    from_: datetime.date | None = Field(None, alias="from", description="First day of the period (default: the last 12 months that have data)")
+    to: datetime.date | None = Field(None, description="Last day of the period (default: the ledger's last day)")
+    industry: str = Field("", max_length=64)
+    country: str = Field("", max_length=2, description="ISO country code, e.g. NL")
+    tier: Literal["", "key", "candidate", "standard"] = ""
+    kam: int | None = Field(None, ge=1, le=2**63 - 1, description="User id of a key account manager")
+
+
+def _refuse(field: str, message: str):
+    return SchemaValidationError([{"loc": ["query", field], "msg": message, "type": "value_error"}])
+
+
+@router.get("/workbook", url_name="export_workbook", response={200: None},
+            summary="The portfolio workbook (.xlsx) of what the caller may see",
+            description="Summary, Pareto (with a native chart), ABC by year with the movements, Profitability (with the "
+                        "profit matrix as a native chart), Scoring and Criteria sheets; the same figures as "
+                        "/api/v1/analysis/NAME. Answers with the file (Content-Disposition: attachment).")
+def export_workbook(request, query: Query[WorkbookQuery]):
+    for field, day in (("from", query.from_), ("to", query.to)):
+        if day is not None and not MIN_YEAR <= day.year <= MAX_YEAR:
+            raise _refuse(field, f"The year must be between {MIN_YEAR} and {MAX_YEAR}.")
+    if query.from_ and query.to and query.to < query.from_:
+        raise _refuse("to", f"The period ends ({query.to}) before it starts ({query.from_}).")
+    scope = portfolio.Scope(request.user, industry=query.industry, country=query.country.upper(), tier=query.tier,
+                            kam=query.kam)
+    options = portfolio.Options(start=query.from_, end=query.to)
+    try:
+        period = options.period()
+        content = workbook.build_bytes(scope, options)
+    except ValueError as error:
+        raise SchemaValidationError([{"loc": ["query"], "msg": str(error), "type": "value_error"}]) from error
+    return workbook.download(content, period)
