@@ -274,7 +274,7 @@ class _Book:
                       self.cell(sheet, pareto["vital_few"], WHOLE)])
         sheet.append([self.cell(sheet, _("Vital few as a share of the accounts with revenue")),
                       self.percent(sheet, pareto["vital_few_share"])])
-        sheet.append([self.cell(sheet, _("Revenue share of the top 20% of accounts")),
+        sheet.append([self.cell(sheet, _("Revenue share of the top fifth of accounts")),
                       self.percent(sheet, pareto["top_fifth"]["share"])])
         sheet.append([self.cell(sheet, _("Top-10 share")),
                       self.percent(sheet, sum(a["share"] for a in pareto["accounts"][:10]))])
@@ -406,7 +406,7 @@ class _Book:
         chart_header = []
         for label in groups:
             chart_header += [f"{labels[label]}: {_('Revenue')}", f"{labels[label]}: {_('Margin %')}"]
-        chart_header += [_("Split: revenue"), _("Split: margin %")]
+        chart_header += [f"{_('Split')}: {_('Revenue')}", f"{_('Split')}: {_('Margin %')}"]
         widths = self.widths(header, rows, [20]) + [2] + [max(14, len(title) + 2) for title in chart_header]
         sheet = self.sheet(_("Profitability"), widths)
         sheet.append(self.header(sheet, header) + [None] + self.header(sheet, chart_header))
@@ -498,7 +498,7 @@ class _Book:
         rows = [(a["external_id"], a["name"], tiers.get(a["tier"], a["tier"]), a["growth_total"], a["harmony_total"],
                  a["total"], a["rank"], quadrants.get(a["quadrant"], a["quadrant"] or ""), round_ranks.get(a["account_id"]),
                  *(a["scores"].get(c["name"]) for c in criteria)) for a in payload["accounts"]]
-        sheet = self.sheet(_("Scoring"), self.widths(header, rows, [14, 20]), freeze="C2")
+        sheet = self.sheet(_("Scoring matrix"), self.widths(header, rows, [14, 20]), freeze="C2")
         sheet.append(self.header(sheet, header))
         for row in rows:
             sheet.append([self.cell(sheet, row[0]), self.cell(sheet, row[1]), self.cell(sheet, row[2]),

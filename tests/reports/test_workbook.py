@@ -20,7 +20,7 @@ from tests.conftest import client_for
 
 TODAY = datetime.date.today()
 THIS_YEAR = datetime.date(TODAY.year, 1, 1)
-SHEETS = ["Summary", "Pareto", "ABC", "ABC accounts", "Profitability", "Scoring", "Criteria"]
+SHEETS = ["Summary", "Pareto", "ABC", "ABC accounts", "Profitability", "Scoring matrix", "Criteria"]
 EVIL = "=HYPERLINK(\"http://evil.example\",\"Click\")"
 
 
@@ -101,7 +101,7 @@ def test_the_workbook_has_its_sheets_charts_numbers_and_formats(lead, ledger, ap
     assert [row[:4] for row in abc.iter_rows(min_row=2, max_row=2, values_only=True)] == [(TODAY.year, 3, 1, 1)]
     assert abc.auto_filter.ref == "A1:G2"
     assert {row[0]: row[-1] for row in book["ABC accounts"].iter_rows(min_row=2, values_only=True)}["F-A"] == "A"
-    scores = book["Scoring"]
+    scores = book["Scoring matrix"]
     assert _column(scores, "External id")[0] == "F-A" and _column(scores, "Product fit")[0] == 10
     assert _column(scores, "Rank in Spring round")[0] == 1
     assert _column(book["Criteria"], "Weight (%)") == [100, 100]
@@ -109,7 +109,7 @@ def test_the_workbook_has_its_sheets_charts_numbers_and_formats(lead, ledger, ap
 
 def test_account_names_cannot_run_as_formulas(lead, ledger, api_client):
     book = _open(api_client(lead).get("/api/v1/exports/workbook", _period()).content)
-    for sheet in ("Pareto", "Profitability", "ABC accounts", "Scoring"):
+    for sheet in ("Pareto", "Profitability", "ABC accounts", "Scoring matrix"):
         cells = [cell for row in book[sheet].iter_rows() for cell in row if isinstance(cell.value, str)]
         assert not [cell.coordinate for cell in cells if cell.data_type == "f"], sheet
         texts = {cell.value for cell in cells}
