@@ -30,7 +30,9 @@ def _refuse(field: str, message: str):
             summary="The portfolio workbook (.xlsx) of what the caller may see",
             description="Summary, Pareto (with a native chart), ABC by year with the movements, Profitability (with the "
                         "profit matrix as a native chart), Scoring and Criteria sheets; the same figures as "
-                        "/api/v1/analysis/NAME. Answers with the file (Content-Disposition: attachment).")
+                        "/api/v1/analysis/NAME. Answers with the file (Content-Disposition: attachment).",
+            openapi_extra={"responses": {200: {"description": "The workbook file", "content": {
+                workbook.CONTENT_TYPE: {"schema": {"type": "string", "format": "binary"}}}}}})
 def export_workbook(request, query: Query[WorkbookQuery]):
     for field, day in (("from", query.from_), ("to", query.to)):
         if day is not None and not MIN_YEAR <= day.year <= MAX_YEAR:
