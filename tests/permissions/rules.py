@@ -77,6 +77,7 @@ PAGES = {
     "revenue:portfolio": Page(EVERYONE, READ_ONLY),
     "revenue:lifetime_value": Page(EVERYONE, READ_ONLY),
     "revenue:analysis": Page(EVERYONE, READ_ONLY, {"name": "name"}),
+    "reports:workbook": Page(EVERYONE, READ_ONLY),  # each gets the workbook of what they may see
     "revenue:imports": Page(LEADS, LEADS_WRITE),
     "revenue:import_preview": Page("L 403 403 403 403 404 404", LEADS_WRITE, {"token": "upload_token"}),
     "revenue:import_batch": Page(LEADS, READ_ONLY, {"pk": "batch_id"}),
@@ -218,6 +219,7 @@ API = {
     "GET /api/v1/selection-settings": EVERYONE,
     "PATCH /api/v1/selection-settings": LEADS_WRITE,
     "GET /api/v1/analysis/{name}": EVERYONE,
+    "GET /api/v1/exports/workbook": EVERYONE,
     "GET /api/v1/imports/": LEADS,
     "POST /api/v1/imports/": "L 422 422 - - - -",
     "GET /api/v1/imports/{batch_id}": LEADS,
