@@ -37,6 +37,8 @@ class AccountForm(forms.ModelForm):
     time_zone = forms.ChoiceField(label=_("Time zone"), required=False, choices=time_zone_choices, widget=FastSelect)
     website = forms.URLField(label=_("Website"), required=False, assume_scheme="https")
     reporting_currency = forms.ChoiceField(label=_("Reporting currency"), choices=currency_choices, widget=FastSelect)
+    # The version this form was read at: saving over someone else's newer change is a conflict, not a silent loss.
+    version = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
 
     class Meta:
         model = Account
@@ -56,6 +58,8 @@ class AccountForm(forms.ModelForm):
     def __init__(self, *args, user: User, **kwargs):
         super().__init__(*args, **kwargs)
         self.user = user
+        if self.instance.pk:
+            self.fields["version"].initial = self.instance.version
         # A parent or referrer outside the user's reach is neither shown nor changed here.
         self.kept = {}
         for name, field in (("parent", "parent_external_id"), ("referred_by", "referred_by_external_id")):

@@ -168,10 +168,11 @@ class Account(models.Model):
     relationship_history = models.TextField(_("relationship history"), blank=True)
     tier = models.CharField(_("key status"), max_length=16, choices=Tier.choices, default=Tier.STANDARD)
     archived_at = models.DateTimeField(_("archived"), null=True, blank=True)
+    version = models.PositiveIntegerField(default=1, help_text=_("Raised by every saved change (optimistic concurrency)."))
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    history = HistoricalRecords(excluded_fields=["updated_at", "created_at"])
+    history = HistoricalRecords(excluded_fields=["updated_at", "created_at", "version"])
     objects = AccountQuerySet.as_manager()
 
     class Meta:

@@ -40,6 +40,7 @@ class AccountOut(Schema):
     relationship_history: str
     tier: str
     archived_at: datetime.datetime | None
+    version: int = Field(description="Raised by every saved change; send it back in a PATCH or DELETE (or If-Match) to be told of a concurrent change (409)")
     created_at: datetime.datetime
     updated_at: datetime.datetime
 
@@ -90,6 +91,7 @@ class AccountIn(InputSchema):
 
 
 class AccountPatch(InputSchema):
+    version: int | None = Field(None, description="The version you read: a stale one is 409 and nothing is written")
     name: str | None = None
     external_id: str | None = None
     parent_id: int | None = None

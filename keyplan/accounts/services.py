@@ -18,6 +18,7 @@ from keyplan.accounts.models import Account, Competitor, TeamMember, TeamRole, T
 from keyplan.core import history
 from keyplan.core.history import LogEntry
 from keyplan.core.models import User
+from keyplan.core.versions import bump, check_version
 
 # Profile fields a user may set directly; key status goes through set_tier(), archiving through archive_account().
 PROFILE_FIELDS = (
@@ -222,22 +223,43 @@ def _copyable(value):
     return str(value)  # dates and times in ISO form, which both databases read
 
 
+HIERARCHY_LOCK = 0x6B70_6172  # an arbitrary number of Keyplan's own: "kpar"
+
+
+def _serialize_hierarchy() -> None:
+    """Parent changes go one at a time, so that the cycle check sees every committed change.
+
+    Two concurrent changes (A under B, B under A) lock different rows, and each would find no cycle
+    in what the other has not committed yet. On PostgreSQL a transaction-scoped advisory lock orders
+    them (the second then reads the first's parent and refuses); SQLite's write transactions
+    (``transaction_mode: IMMEDIATE``) already run one at a time.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [HIERARCHY_LOCK])
+
+
 @transaction.atomic
-def update_account(account: Account, *, by: User, changes: dict) -> Account:
+def update_account(account: Account, *, by: User, changes: dict, version: int | None = None) -> Account:
+    """Change profile fields. With ``version`` (the one the writer read): a Conflict if someone saved since."""
     _require_edit(by, account)
     if "tier" in changes:
         raise ValidationError({"tier": _("Change the key status with a reason, not as a profile field.")})
     _check_profile_fields(changes)
     account = Account.objects.select_for_update().get(pk=account.pk)
+    check_version(account, version)
     changed = {name: value for name, value in changes.items() if getattr(account, name) != value}
     if not changed:
         return account
+    if "parent" in changed:
+        _serialize_hierarchy()
     if "external_id" in changed and not by.sees_all_accounts:
         # The external id links the account to the ERP's exports; and a uniqueness error would tell a
         # team member which ids accounts outside their reach hold.
         raise PermissionDenied(_("Only KAM leads and admins change an account's external id."))
     for name, value in changed.items():
         setattr(account, name, value)
+    bump(account)
     _save_validated(account, by=by)
     return account
 
@@ -269,8 +291,9 @@ def set_tier(
         changed_by=by,
     )
     account.tier = tier
+    bump(account)
     account._history_user = by
-    account.save(update_fields=["tier", "updated_at"])
+    account.save(update_fields=["tier", "version", "updated_at"])
     return change
 
 
@@ -281,14 +304,16 @@ def _require_archive(user: User, account: Account) -> None:
 
 
 @transaction.atomic
-def archive_account(account: Account, *, by: User) -> Account:
+def archive_account(account: Account, *, by: User, version: int | None = None) -> Account:
     """Accounts with history are never destroyed: archiving hides them from lists and keeps everything."""
     _require_archive(by, account)
     account = Account.objects.select_for_update().get(pk=account.pk)
+    check_version(account, version)
     if account.archived_at is None:
         account.archived_at = timezone.now()
+        bump(account)
         account._history_user = by
-        account.save(update_fields=["archived_at", "updated_at"])
+        account.save(update_fields=["archived_at", "version", "updated_at"])
     return account
 
 
@@ -298,8 +323,9 @@ def restore_account(account: Account, *, by: User) -> Account:
     account = Account.objects.select_for_update().get(pk=account.pk)
     if account.archived_at is not None:
         account.archived_at = None
+        bump(account)
         account._history_user = by
-        account.save(update_fields=["archived_at", "updated_at"])
+        account.save(update_fields=["archived_at", "version", "updated_at"])
     return account
 
 

@@ -23,6 +23,7 @@ from keyplan.accounts.models import Account, Competitor, TeamMember
 from keyplan.core.models import User
 from keyplan.core.pagination import KeysetPaginator
 from keyplan.core.services import set_kam_capacity
+from keyplan.core.versions import Conflict
 
 PAGE_SIZE = 50
 CHANGED = "accountChanged"  # HTMX event: parts of the account page listen to it and refresh
@@ -148,13 +149,40 @@ def account_edit(request: HttpRequest, pk: int) -> HttpResponse:
     form = AccountForm(request.POST or None, instance=account, user=request.user)
     if request.method == "POST" and form.is_valid():
         try:
-            services.update_account(Account.objects.get(pk=pk), by=request.user, changes=form.profile_data())
+            services.update_account(Account.objects.get(pk=pk), by=request.user, changes=form.profile_data(),
+                                    version=form.cleaned_data.get("version"))
         except ValidationError as error:
             _add_errors(form, error)
+        except Conflict as conflict:
+            return _account_conflict(request, form, account, conflict.current)
         else:
             messages.success(request, _("Changes saved."))
             return redirect("accounts:detail", pk=account.pk)
     return render(request, "accounts/account_form.html", {"form": form, "account": account})
+
+
+def _account_conflict(request, form, account, current: Account) -> HttpResponse:
+    """Someone saved the account while this form was open: show what they stored next to what was typed;
+    the form keeps the typed values and now carries the current version, so saving again is a choice."""
+    typed = form.profile_data()
+    differences = [
+        {"label": form.fields[name].label if name in form.fields else name,
+         "stored": _shown(getattr(current, name)), "typed": _shown(typed.get(name))}
+        for name in services.PROFILE_FIELDS
+        if name in typed and getattr(current, name) != typed[name]
+    ]
+    data = request.POST.copy()
+    data["version"] = str(current.version)
+    form = AccountForm(data, instance=Account.objects.get(pk=current.pk), user=request.user)
+    form.is_valid()
+    context = {"form": form, "account": account, "conflict": {"version": current.version, "differences": differences}}
+    return render(request, "accounts/account_form.html", context, status=409)
+
+
+def _shown(value) -> str:
+    if value in (None, ""):
+        return "—"
+    return str(getattr(value, "name", value))
 
 
 

@@ -23,11 +23,14 @@ from keyplan.accounts.schemas import (
     TierChangeOut,
     TierIn,
 )
-from keyplan.api.errors import validation_detail
+from keyplan.api.errors import CONFLICT_SHAPES, validation_detail
 from keyplan.core.models import User
 from keyplan.core.pagination import LimitOffset
+from keyplan.core.schemas import VersionConflictOut
+from keyplan.core.versions import version_from
 
 router = Router(tags=["accounts"])
+CONFLICT_SHAPES[Account] = lambda account: AccountOut.from_orm(account).model_dump(mode="json")
 
 
 def _account(request, account_id: int) -> Account:
@@ -82,15 +85,17 @@ def get_account(request, account_id: int):
     return _account(request, account_id)
 
 
-@router.patch("/{account_id}", response=AccountOut, summary="Change an account's profile")
+@router.patch("/{account_id}", response={200: AccountOut, 409: VersionConflictOut}, summary="Change an account's profile")
 def patch_account(request, account_id: int, payload: AccountPatch):
     account = _account(request, account_id)
-    return services.update_account(account, by=request.user, changes=_profile(request, payload.dict(exclude_unset=True)))
+    changes = payload.dict(exclude_unset=True)
+    version = version_from(request, changes.pop("version", None))
+    return services.update_account(account, by=request.user, changes=_profile(request, changes), version=version)
 
 
-@router.delete("/{account_id}", response={204: None}, summary="Archive an account (nothing with history is destroyed)")
-def archive_account(request, account_id: int):
-    services.archive_account(_account(request, account_id), by=request.user)
+@router.delete("/{account_id}", response={204: None, 409: VersionConflictOut}, summary="Archive an account (nothing with history is destroyed)")
+def archive_account(request, account_id: int, version: int | None = None):
+    services.archive_account(_account(request, account_id), by=request.user, version=version_from(request, version))
     return Status(204, None)
 
 

@@ -13,9 +13,10 @@ from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as SchemaValidationError
 from ninja.security import HttpBearer, SessionAuth
 
-from keyplan.api.errors import JsonOnlyParser, contract_errors, field_names_for, validation_detail
+from keyplan.api.errors import JsonOnlyParser, conflict_body, contract_errors, field_names_for, validation_detail
 from keyplan.core.busy import BUSY_RETRY_AFTER_SECONDS, is_database_busy
 from keyplan.core.services import user_for_token
+from keyplan.core.versions import Conflict
 
 logger = logging.getLogger("keyplan.api")
 
@@ -86,6 +87,14 @@ def on_http_error(request, exc: HttpError):
     if getattr(request, "keyplan_unsupported_media_type", None):
         return api.create_response(request, {"detail": request.keyplan_unsupported_media_type}, status=415)
     return api.create_response(request, {"detail": str(exc)}, status=exc.status_code)
+
+
+@api.exception_handler(Conflict)
+def on_conflict(request, exc: Conflict):
+    # A stale version: nothing was written; the row as stored now, so the client can show both.
+    response = api.create_response(request, conflict_body(exc), status=409)
+    response["ETag"] = f'"{exc.current.version}"'
+    return response
 
 
 @api.exception_handler(PermissionDenied)

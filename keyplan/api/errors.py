@@ -89,3 +89,17 @@ class JsonOnlyParser(Parser):
             )
             raise ValueError(request.keyplan_unsupported_media_type)
         return super().parse_body(request)
+
+
+# Model → function giving the row as the API shows it, for the body of a 409 (each router registers its own).
+CONFLICT_SHAPES: dict[type, object] = {}
+
+
+def conflict_body(conflict) -> dict:
+    row = conflict.current
+    shape = CONFLICT_SHAPES.get(type(row))
+    return {
+        "detail": f"Someone saved this since you read it: version {row.version} is current. Nothing was written.",
+        "version": row.version,
+        "current": shape(row) if shape else {"id": row.pk, "version": row.version},
+    }

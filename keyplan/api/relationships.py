@@ -16,9 +16,11 @@ from ninja.pagination import paginate
 from keyplan.accounts.models import Account
 from keyplan.accounts.services import can_edit
 from keyplan.accounts.schemas import LogEntryOut
-from keyplan.api.errors import validation_detail
+from keyplan.api.errors import CONFLICT_SHAPES, validation_detail
 from keyplan.core.models import User
 from keyplan.core.pagination import LimitOffset
+from keyplan.core.schemas import VersionConflictOut
+from keyplan.core.versions import version_from
 from keyplan.relationships import analysis, services
 from keyplan.relationships.filters import InteractionFilter, StakeholderFilter
 from keyplan.relationships.models import InfluenceLine, Interaction, Stakeholder
@@ -88,6 +90,13 @@ def _user_ref(field: str, pk: int | None) -> User | None:
     return user
 
 
+def _conflict_shape(person: Stakeholder) -> dict:
+    return StakeholderOut.from_orm(_with_contact(person.account, person.pk)).model_dump(mode="json")
+
+
+CONFLICT_SHAPES[Stakeholder] = _conflict_shape
+
+
 def _with_contact(account: Account, pk: int) -> Stakeholder:
     return (
         Stakeholder.objects.filter(account=account).with_contact(timezone.localdate())
@@ -137,18 +146,20 @@ def get_stakeholder(request, account_id: int, stakeholder_id: int):
     return _with_contact(account, person.pk)
 
 
-@router.patch(ACCOUNT + "/stakeholders/{stakeholder_id}", response=StakeholderOut, summary="Change a stakeholder")
+@router.patch(ACCOUNT + "/stakeholders/{stakeholder_id}", response={200: StakeholderOut, 409: VersionConflictOut}, summary="Change a stakeholder")
 def patch_stakeholder(request, account_id: int, stakeholder_id: int, payload: StakeholderPatch):
     account, person = _stakeholder(request, account_id, stakeholder_id)
-    services.update_stakeholder(person, by=request.user, changes=_stakeholder_data(request, payload.dict(exclude_unset=True)))
+    changes = payload.dict(exclude_unset=True)
+    version = version_from(request, changes.pop("version", None))
+    services.update_stakeholder(person, by=request.user, changes=_stakeholder_data(request, changes), version=version)
     return _with_contact(account, person.pk)
 
 
-@router.delete(ACCOUNT + "/stakeholders/{stakeholder_id}", response=RemovalOut,
+@router.delete(ACCOUNT + "/stakeholders/{stakeholder_id}", response={200: RemovalOut, 409: VersionConflictOut},
                summary="Remove a stakeholder (archived instead when the interaction log names them)")
-def remove_stakeholder(request, account_id: int, stakeholder_id: int):
+def remove_stakeholder(request, account_id: int, stakeholder_id: int, version: int | None = None):
     _, person = _stakeholder(request, account_id, stakeholder_id)
-    removal = services.remove_stakeholder(person, by=request.user)
+    removal = services.remove_stakeholder(person, by=request.user, version=version_from(request, version))
     return {"id": stakeholder_id, "archived": removal.archived}
 
 

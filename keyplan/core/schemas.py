@@ -197,3 +197,11 @@ class InputSchema(Schema):
                     "keyplan_contract", "{errors}", {"errors": [(name, f"The year must be between {MIN_YEAR} and {MAX_YEAR}.")]}
                 )
         return self
+
+
+class VersionConflictOut(Schema):
+    """The body of a 409: a stale ``version`` (or ``If-Match``); nothing was written."""
+
+    detail: str
+    version: int
+    current: dict[str, Any]

@@ -15,6 +15,7 @@ class StakeholderRef(Schema):
 
 class StakeholderOut(Schema):
     id: int
+    version: int
     account_id: int
     name: str
     title: str
@@ -56,6 +57,7 @@ class StakeholderIn(InputSchema):
 
 
 class StakeholderPatch(InputSchema):
+    version: int | None = Field(None, description="The version you read: a stale one is 409 and nothing is written")
     name: str | None = None
     title: str | None = None
     department: str | None = None

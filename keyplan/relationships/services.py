@@ -23,6 +23,7 @@ from keyplan.accounts.services import can_edit
 from keyplan.core import history
 from keyplan.core.history import LogEntry
 from keyplan.core.models import Role, User
+from keyplan.core.versions import bump, check_version
 from keyplan.relationships import analysis
 from keyplan.relationships.models import (
     BuyingRole,
@@ -185,17 +186,19 @@ def create_stakeholder(account: Account, *, by: User, data: dict) -> Stakeholder
 
 
 @transaction.atomic
-def update_stakeholder(stakeholder: Stakeholder, *, by: User, changes: dict) -> Stakeholder:
+def update_stakeholder(stakeholder: Stakeholder, *, by: User, changes: dict, version: int | None = None) -> Stakeholder:
     _require_edit(by, stakeholder.account)
     _check_fields(changes, STAKEHOLDER_FIELDS)
     _check_choices(changes)
     _lock(stakeholder.account)
     stakeholder = Stakeholder.objects.select_related("account", "reports_to", "owner").get(pk=stakeholder.pk)
+    check_version(stakeholder, version)
     changed = {name: value for name, value in _clean_text(changes).items() if getattr(stakeholder, name) != value}
     if not changed:
         return stakeholder
     for name, value in changed.items():
         setattr(stakeholder, name, value)
+    bump(stakeholder)
     _check_stakeholder(stakeholder)
     stakeholder._history_user = by
     stakeholder.save()
@@ -209,7 +212,7 @@ class Removal:
 
 
 @transaction.atomic
-def remove_stakeholder(stakeholder: Stakeholder, *, by: User) -> Removal:
+def remove_stakeholder(stakeholder: Stakeholder, *, by: User, version: int | None = None) -> Removal:
     """Delete a stakeholder; one who appears in the interaction log is archived instead, so the log stays whole.
 
     Either way their direct reports move up to their manager, and their influence lines leave the map.
@@ -217,16 +220,20 @@ def remove_stakeholder(stakeholder: Stakeholder, *, by: User) -> Removal:
     _require_edit(by, stakeholder.account)
     _lock(stakeholder.account)
     stakeholder = Stakeholder.objects.select_related("account").get(pk=stakeholder.pk)
+    check_version(stakeholder, version)
     for report in Stakeholder.objects.filter(reports_to=stakeholder):
         report.reports_to_id = stakeholder.reports_to_id
+        bump(report)
         report._history_user = by
-        report.save(update_fields=["reports_to", "updated_at"])
+        report.save(update_fields=["reports_to", "version", "updated_at"])
     if stakeholder.interactions.exists():
         if stakeholder.archived_at is None:
+            # Archived, they keep what they had (their reporting line included) for a restore; the map
+            # shows only people who are not archived.
             stakeholder.archived_at = timezone.now()
-            stakeholder.reports_to = None
+            bump(stakeholder)
             stakeholder._history_user = by
-            stakeholder.save(update_fields=["archived_at", "reports_to", "updated_at"])
+            stakeholder.save(update_fields=["archived_at", "version", "updated_at"])
         return Removal(stakeholder, archived=True)
     for line in InfluenceLine.objects.filter(Q(source=stakeholder) | Q(target=stakeholder)):
         line._history_user = by
@@ -239,12 +246,29 @@ def remove_stakeholder(stakeholder: Stakeholder, *, by: User) -> Removal:
 @transaction.atomic
 def restore_stakeholder(stakeholder: Stakeholder, *, by: User) -> Stakeholder:
     _require_edit(by, stakeholder.account)
-    stakeholder = Stakeholder.objects.get(pk=stakeholder.pk)
+    _lock(stakeholder.account)
+    stakeholder = Stakeholder.objects.select_related("reports_to").get(pk=stakeholder.pk)
     if stakeholder.archived_at is not None:
         stakeholder.archived_at = None
+        manager = stakeholder.reports_to
+        if manager is not None and (manager.is_archived or _reaches(manager, stakeholder)):
+            # Their manager left the map too (or now reports to them): the line cannot come back.
+            stakeholder.reports_to = None
+        bump(stakeholder)
         stakeholder._history_user = by
-        stakeholder.save(update_fields=["archived_at", "updated_at"])
+        stakeholder.save(update_fields=["archived_at", "reports_to", "version", "updated_at"])
     return stakeholder
+
+
+def _reaches(manager: Stakeholder, person: Stakeholder) -> bool:
+    """Whether ``manager`` reports, directly or not, to ``person``."""
+    ancestor_id, seen = manager.reports_to_id, {manager.pk}
+    while ancestor_id is not None and ancestor_id not in seen:
+        if ancestor_id == person.pk:
+            return True
+        seen.add(ancestor_id)
+        ancestor_id = Stakeholder.objects.filter(pk=ancestor_id).values_list("reports_to_id", flat=True).first()
+    return False
 
 
 # ---------------------------------------------------------------- influence lines
