@@ -39,6 +39,7 @@ ACCOUNT_EDIT_FORM = "L 403 404 200 200 200 200"  # a form that changes an accoun
 ACCOUNT_WRITE = "L 403 404 - - - -"  # a write on an account: its team, leads and admins
 LEADS_ACCOUNT_WRITE = "L 403 404 403 - - -"  # a write on an account that only its KAM (or only leads) may do
 LEADS = "L 403 403 403 403 200 200"  # KAM leads and admins only
+SEES_ALL = "L 200 403 403 403 200 200"  # portfolio-wide reading: viewers, KAM leads and admins
 LEADS_WRITE = "L 403 403 403 - - -"  # a write for KAM leads and admins only (kam: not checked here)
 POST_ONLY = "L 405 405 405 405 405 405"  # GET on a form's target
 READ_ONLY = "L 405 405 405 - - -"  # POST on a page that only reads
@@ -151,6 +152,7 @@ PAGES = {
     "health:survey_add": Page(POST_ONLY, ACCOUNT_WRITE),
     "health:review_add": Page(POST_ONLY, ACCOUNT_WRITE),
     "health:case_open": Page(POST_ONLY, ACCOUNT_WRITE),
+    "health:backtest": Page(SEES_ALL, READ_ONLY),
     "health:notifications": Page(EVERYONE, "L 302 302 302 - - -"),  # one's own notifications: marking them read
 }
 
@@ -289,6 +291,7 @@ API = {
     "POST /api/v1/accounts/{account_id}/reviews/": ACCOUNT_WRITE,
     "GET /api/v1/reviews/due": EVERYONE,
     "GET /api/v1/dashboard": EVERYONE,
+    "GET /api/v1/health/backtest": SEES_ALL,
     "GET /api/v1/notifications": EVERYONE,  # one's own
     "POST /api/v1/notifications/read": "L 200 200 200 - - -",  # one's own, marked read
 }
