@@ -246,13 +246,15 @@ def update_account(account: Account, *, by: User, changes: dict, version: int | 
     if "tier" in changes:
         raise ValidationError({"tier": _("Change the key status with a reason, not as a profile field.")})
     _check_profile_fields(changes)
+    if "parent" in changes:
+        # Before the row lock: saving a parent takes a share lock on the parent's row, which the other
+        # writer holds; taking the hierarchy lock first keeps the two from waiting on each other.
+        _serialize_hierarchy()
     account = Account.objects.select_for_update().get(pk=account.pk)
     check_version(account, version)
     changed = {name: value for name, value in changes.items() if getattr(account, name) != value}
     if not changed:
         return account
-    if "parent" in changed:
-        _serialize_hierarchy()
     if "external_id" in changed and not by.sees_all_accounts:
         # The external id links the account to the ERP's exports; and a uniqueness error would tell a
         # team member which ids accounts outside their reach hold.

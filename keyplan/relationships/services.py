@@ -150,8 +150,11 @@ def _check_stakeholder(stakeholder: Stakeholder) -> None:
                 "(use an influence line for influence across them)."
             ) % {"name": manager.name}
         elif stakeholder.pk is not None:
-            # Walk up from the new manager: meeting this person again means a cycle.
-            ancestor_id, seen = manager.reports_to_id, {manager.pk}
+            # Walk up from the new manager as stored now (read after the account's lock, not from the object
+            # the caller fetched before it: a concurrent "B reports to A" must be seen): meeting this person
+            # again means a cycle.
+            ancestor_id = Stakeholder.objects.filter(pk=manager.pk).values_list("reports_to_id", flat=True).first()
+            seen = {manager.pk}
             while ancestor_id is not None and ancestor_id not in seen:
                 if ancestor_id == stakeholder.pk:
                     errors["reports_to"] = _(
