@@ -87,3 +87,21 @@ def test_the_list_fits_a_phone(page, log_in, lead, make_account, screenshot):
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     expect(page.locator("table.accounts th.wide-only").first).to_be_hidden()
     screenshot("accounts-phone")
+
+
+def test_a_concurrent_save_shows_both_versions_instead_of_overwriting(page, log_in, lead, kam, kam_account, screenshot):
+    from keyplan.accounts import services
+
+    log_in("kam")
+    page.goto(f"/accounts/{kam_account.pk}/edit/")
+    page.fill("#id_city", "Breda")
+    services.update_account(kam_account, by=lead, changes={"city": "Delft"})  # the lead saves meanwhile
+    page.click("button:has-text('Save changes')")
+    expect(page.locator("#conflict")).to_contain_text("Someone saved this account while you were editing it")
+    expect(page.locator("#conflict")).to_contain_text("Delft")
+    expect(page.locator("#id_city")).to_have_value("Breda")
+    screenshot("account-conflict")
+    assert Account.objects.get(pk=kam_account.pk).city == "Delft"
+    page.click("button:has-text('Save changes')")  # saving again keeps the KAM's value, knowingly
+    expect(page.locator("h1")).to_contain_text("Acme")
+    assert Account.objects.get(pk=kam_account.pk).city == "Breda"
