@@ -5,6 +5,7 @@ from django.urls import include, path
 from django.views.i18n import set_language
 
 from keyplan.api.api import api
+from keyplan.core import views as core_views
 from keyplan.web import views as web_views
 
 urlpatterns = [
@@ -20,6 +21,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
     path("password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
+    path("healthz", core_views.healthz, name="healthz"),  # for load balancers: database and worker
     path("settings/", include("keyplan.core.urls")),  # API tokens, locked sign-ins
     path("i18n/setlang/", login_not_required(set_language), name="set_language"),
     path("api/v1/", api.urls),

@@ -4,7 +4,12 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.contrib.auth.decorators import login_not_required
+from django.db import DatabaseError, connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods, require_POST
@@ -65,3 +70,22 @@ def unlock_sign_in(request: HttpRequest) -> HttpResponse:
     services.unlock_sign_in(by=request.user, username=username, ip_address=ip_address)
     messages.success(request, _("Unlocked: %(who)s can sign in again.") % {"who": username or ip_address or "—"})
     return redirect("sign_in_locks")
+
+
+@login_not_required
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    """For a load balancer: 200 when the database answers, 503 when it does not; whether a task worker's
+    heartbeat is recent (imports and exports wait without one). Says nothing about the data."""
+    from keyplan.core.models import WorkerProcess
+    from keyplan.core.worker import gone_after
+
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        seen = WorkerProcess.objects.filter(stopped_at__isnull=True).order_by("-seen_at").values_list("seen_at", flat=True).first()
+    except DatabaseError:
+        return JsonResponse({"status": "error", "database": "unreachable"}, status=503)
+    worker = "ok" if seen is not None and timezone.now() - seen <= gone_after() else "none"
+    return JsonResponse({"status": "ok", "database": "ok", "worker": worker})

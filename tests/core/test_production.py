@@ -117,3 +117,10 @@ def test_behind_a_trusted_proxy_https_is_seen_and_plain_http_redirected(tmp_path
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_healthz_answers_a_load_balancer_without_a_login(client, db):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok", "worker": "none"}
+    assert "no-cache" in response["Cache-Control"]

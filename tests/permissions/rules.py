@@ -139,6 +139,7 @@ PAGES = {
     "revoke_token": Page(POST_ONLY, "L 404 404 - - - -"),
     "sign_in_locks": Page(LEADS, READ_ONLY),
     "unlock_sign_in": Page(POST_ONLY, LEADS_WRITE),
+    "healthz": Page("200 200 200 200 200 200 200", "405 405 405 405 - - -"),  # open: load balancers probe it
     "set_language": Page("302 302 302 302 302 302 302", "302 302 302 - - - -"),
     "reports": Page(EVERYONE, READ_ONLY),
     # health (issue 14)
