@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from keyplan.accounts.models import Tier
 from keyplan.health import services
-from keyplan.health.models import AccountReview, SurveyResponse
+from keyplan.health.models import AccountReview, SurveyResponse, Ticket, UsageRecord
 from keyplan.relationships.models import Interaction, Stakeholder
 from keyplan.revenue.models import Subscription
 
@@ -69,6 +69,27 @@ def make_health(demo: Demo) -> None:
             Subscription.objects.filter(pk=running.pk).update(end=cut)
             Subscription.objects.create(account=account, plan="Basic", monthly_amount=490, currency=running.currency,
                                         start=cut)
+
+    # Product usage (weekly logins, the last half year) and support tickets: the slipping accounts log in
+    # less and less and have a critical ticket open.
+    usage, tickets = [], []
+    for index, account in enumerate(key):
+        slipping = _slipping(index)
+        base = rng.randint(80, 400)
+        for week in range(26):
+            day = today - datetime.timedelta(days=7 * week + 1)
+            level = base * (0.4 + 0.6 * week / 26) if slipping else base * rng.uniform(0.9, 1.15)
+            usage.append(UsageRecord(account=account, day=day, metric="logins", value=round(level)))
+        for n in range(rng.randint(1, 4)):
+            opened = today - datetime.timedelta(days=rng.randint(10, 300))
+            tickets.append(Ticket(account=account, ticket_id=f"T-{account.pk}-{n}", opened=opened,
+                                  closed=opened + datetime.timedelta(days=rng.randint(1, 9)),
+                                  severity=rng.choice(["low", "medium", "medium", "high"])))
+        if slipping:
+            tickets.append(Ticket(account=account, ticket_id=f"T-{account.pk}-open", severity="critical",
+                                  opened=today - datetime.timedelta(days=12)))
+    UsageRecord.objects.bulk_create(usage, batch_size=2000)
+    Ticket.objects.bulk_create(tickets, batch_size=1000)
 
     reviews = []
     for index, account in enumerate(key):

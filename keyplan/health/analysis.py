@@ -17,16 +17,20 @@ from dataclasses import dataclass, field
 WINDOW_DAYS = 90  # "this quarter": the score compares the last 90 days with the 90 before
 DEFAULT_WEIGHTS = {
     "satisfaction": 25,
-    "engagement": 20,
-    "mrr_movement": 25,
-    "overdue_actions": 15,
-    "decision_makers": 15,
+    "engagement": 15,
+    "mrr_movement": 20,
+    "overdue_actions": 10,
+    "decision_makers": 10,
+    "usage": 10,
+    "tickets": 10,
 }
 GREEN_FROM, AMBER_FROM = 70, 40
 ENGAGEMENT_TARGET = 6  # interactions per 90 days that count as fully engaged
 MRR_DROP_PERCENT = 25  # an MRR drop of this much in 90 days costs the whole weight
 OVERDUE_ACTIONS_MAX = 3  # this many overdue plan actions cost the whole weight
 LOW_ENGAGEMENT = 2  # at most this many interactions in 90 days is low engagement (a rule)
+USAGE_DROP = 0.5  # product usage down by half against the 90 days before costs the whole weight
+HIGH_TICKETS_MAX = 2  # this many open high-severity tickets cost the whole weight
 UPSELL_FROM = 80  # health score from which an account on a lower plan is a premium upsell candidate
 DETRACTOR_MAX = 6  # NPS 0–6: detractors
 CLOSED_GRACE_DAYS = 30  # a case closed this recently is not reopened by the daily snapshot
@@ -69,6 +73,9 @@ class Facts:
     decision_makers: int = 0
     decision_makers_covered: int = 0
     critics_high_power: int = 0
+    usage_change: float | None = None  # relative change of product usage, last 90 days against the 90 before
+    has_tickets: bool = False  # support tickets are imported for this account
+    open_high_tickets: int = 0  # open tickets of high or critical severity
 
 
 @dataclass
@@ -154,12 +161,25 @@ def _share_lost(name: str, facts: Facts, config: Config) -> tuple[float | None, 
         if total == 0:
             return None, 0.0, False, [("no_decision_makers", {})]
         return round(covered * 100 / total), 1 - covered / total, True, [("decision_makers", {"covered": covered, "total": total})]
+    if name == "usage":
+        change = facts.usage_change
+        if change is None:
+            return None, 0.0, False, [("no_usage", {})]
+        percent = abs(round(change * 100))
+        code = "usage_fell" if change <= -0.005 else "usage_grew" if change >= 0.005 else "usage_steady"
+        return round(change * 100, 1), min(1.0, max(0.0, -change) / USAGE_DROP), True, [(code, {"percent": percent})]
+    if name == "tickets":
+        if not facts.has_tickets:
+            return None, 0.0, False, [("no_tickets", {})]
+        n = facts.open_high_tickets
+        return n, min(1.0, n / HIGH_TICKETS_MAX), True, [("open_high_tickets", {"n": n})]
     raise ValueError(f"unknown component {name!r}")
 
 
 def score(facts: Facts, config: Config = Config()) -> Health:
     """The account's health: 100 plus the components' contributions, its band and the rules that fire."""
-    weights = {name: max(0, int(config.weights.get(name, 0))) for name in DEFAULT_WEIGHTS}
+    # A component added after the weights were last saved weighs its default.
+    weights = {name: max(0, int(config.weights.get(name, DEFAULT_WEIGHTS[name]))) for name in DEFAULT_WEIGHTS}
     total = sum(weights.values()) or 1
     components = []
     for name, weight in weights.items():

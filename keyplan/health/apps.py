@@ -12,3 +12,5 @@ class HealthConfig(AppConfig):
         from keyplan.revenue.importing.undo import register_undo
 
         register_undo("surveys", "keyplan.health.services.undo_survey_batch")
+        register_undo("usage", "keyplan.health.services.undo_usage_batch")
+        register_undo("tickets", "keyplan.health.services.undo_ticket_batch")

@@ -251,6 +251,47 @@ class AccountReview(models.Model):
         return f"{self.account} · {self.held_on}"
 
 
+class UsageRecord(models.Model):
+    """One figure of product usage (logins, API calls, seats …) of an account on a day, imported."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="usage_records")
+    day = models.DateField(_("date"))
+    metric = models.CharField(_("metric"), max_length=100)
+    value = models.DecimalField(_("value"), max_digits=18, decimal_places=4)
+    batch = models.ForeignKey(ImportBatch, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["account", "day", "metric"]
+        constraints = [models.UniqueConstraint(fields=["account", "day", "metric"], name="usage_once_a_day")]
+        indexes = [models.Index(fields=["day", "account"], name="usage_day_account")]
+
+
+class Severity(models.TextChoices):
+    LOW = "low", _("Low")
+    MEDIUM = "medium", _("Medium")
+    HIGH = "high", _("High")
+    CRITICAL = "critical", _("Critical")
+
+
+class Ticket(models.Model):
+    """A support ticket of an account, imported: when it was opened and closed, how severe."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="tickets")
+    ticket_id = models.CharField(_("ticket"), max_length=64, blank=True)
+    opened = models.DateField(_("opened"))
+    closed = models.DateField(_("closed"), null=True, blank=True)
+    severity = models.CharField(_("severity"), max_length=10, choices=Severity.choices)
+    batch = models.ForeignKey(ImportBatch, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["account", "-opened"]
+        constraints = [
+            models.CheckConstraint(condition=Q(closed__isnull=True) | Q(closed__gte=models.F("opened")), name="ticket_closed_after_opened"),
+            models.UniqueConstraint(fields=["account", "ticket_id"], condition=~Q(ticket_id=""), name="ticket_once"),
+        ]
+        indexes = [models.Index(fields=["account", "severity", "closed"], name="ticket_open_severity")]
+
+
 class NotificationKind(models.TextChoices):
     REVIEW_OVERDUE = "review_overdue", _("Account review overdue")
     ENDANGERED = "endangered", _("Entered the at-risk queue")
@@ -294,5 +335,7 @@ COMPONENT_LABELS = {
     "mrr_movement": _("MRR movement"),
     "overdue_actions": _("Overdue plan actions"),
     "decision_makers": _("Decision makers covered"),
+    "usage": _("Product usage"),
+    "tickets": _("Support tickets"),
 }
 assert set(RULE_LABELS) == set(analysis.RULES) and set(COMPONENT_LABELS) == set(analysis.DEFAULT_WEIGHTS)

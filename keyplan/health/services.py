@@ -63,6 +63,12 @@ EXPLANATIONS = {
     "overdue_actions": gettext_noop("overdue plan actions: %(n)s"),
     "no_decision_makers": gettext_noop("no decision maker mapped: not counted"),
     "decision_makers": gettext_noop("%(covered)s of %(total)s decision makers owned and in contact"),
+    "no_usage": gettext_noop("no product usage imported: not counted"),
+    "usage_fell": gettext_noop("product usage fell %(percent)s %% against the 90 days before"),
+    "usage_grew": gettext_noop("product usage grew %(percent)s %% against the 90 days before"),
+    "usage_steady": gettext_noop("product usage steady against the 90 days before"),
+    "no_tickets": gettext_noop("no support tickets imported: not counted"),
+    "open_high_tickets": gettext_noop("open tickets of high or critical severity: %(n)s"),
 }
 
 
@@ -292,6 +298,133 @@ def _one(value: float) -> str:
     return str(int(value)) if value == int(value) else str(value)
 
 
+def undo_usage_batch(batch) -> None:
+    from keyplan.health.models import UsageRecord
+
+    UsageRecord.objects.filter(batch=batch).delete()
+
+
+def undo_ticket_batch(batch) -> None:
+    from keyplan.health.models import Ticket
+
+    Ticket.objects.filter(batch=batch).delete()
+
+
+USAGE_FIELDS = {
+    "account_id": SURVEY_FIELDS["account_id"],
+    "date": ("date", "day", "datum", "data"),
+    "metric": ("metric", "measure", "kpi", "name", "metriek", "metrik", "metrica"),
+    "value": ("value", "count", "amount", "waarde", "wert", "valore"),
+}
+TICKET_FIELDS = {
+    "account_id": SURVEY_FIELDS["account_id"],
+    "ticket_id": ("ticket_id", "ticket", "id", "number", "case", "nummer", "numero"),
+    "opened": ("opened", "opened_on", "created", "open", "geopend", "eroeffnet", "aperto"),
+    "closed": ("closed", "closed_on", "resolved", "gesloten", "geschlossen", "chiuso"),
+    "severity": ("severity", "priority", "ernst", "prioriteit", "prioritaet", "gravita", "priorita"),
+}
+SEVERITIES = {"low": "low", "medium": "medium", "high": "high", "critical": "critical",
+              "p1": "critical", "p2": "high", "p3": "medium", "p4": "low", "urgent": "critical", "normal": "medium"}
+
+
+def _small_import(kind: str, path, *, by: User, fields: dict, required: tuple, dates: tuple, numbers: tuple, options,
+                  check, build, key, existing, today):
+    """The shape every health import shares: read whole (the revenue area's small-import reader), check each row
+    (``check(line, row, account_id, errors)``), and only when no row is bad write them all in one batch, skipping
+    rows whose ``key`` is already stored or earlier in the file (duplicates are counted, not written twice)."""
+    from keyplan.revenue.importing.batch import _finish
+    from keyplan.revenue.importing.inspection import ImportResult, RowError, can_import
+    from keyplan.revenue.importing.small import SmallImportOptions, _read_small, _small_batch, _stop_small_import
+    from keyplan.revenue.models import BatchStatus
+    from keyplan.revenue.reading import LINE
+
+    if not can_import(by):
+        raise PermissionDenied(f"Only KAM leads and admins import {kind}.")
+    options, path = options or SmallImportOptions(), Path(path)
+    frame, mapping, errors = _read_small(path, fields, required, options, dates, numbers)
+    frame = frame.with_columns(pl.col("account_id").str.strip_chars())
+    accounts = dict(Account.objects.values_list("external_id", "pk"))
+    columns = [LINE, "account_id", *[f"_{f}" if f in dates or f in numbers else f for f in fields if f != "account_id"]]
+    names = columns[2:]  # the fields, dates and numbers as parsed (``_date``, ``_value``), text as it stands
+    rows = []
+    for line, external_id, *values in frame.select(columns).iter_rows():
+        row = dict(zip(names, values))
+        account_id = accounts.get(external_id) if external_id else None
+        if external_id and account_id is None:
+            errors.append(RowError.of(line, mapping.get("account_id", "account_id"), external_id, "unknown_account_create_first"))
+        for name in dates:
+            if row[f"_{name}"] is not None and row[f"_{name}"] > today:
+                errors.append(RowError(line, mapping.get(name, name), row[f"_{name}"].isoformat(), "the date is in the future",
+                                       "date_future"))
+        check(line, row, account_id, errors, lambda f: mapping.get(f, f))
+        rows.append((account_id, row))
+    result = ImportResult(batch=None, rows_total=frame.height, dry_run=options.dry_run)
+    if errors or options.dry_run:
+        return _stop_small_import(result, errors, None, dry_run=options.dry_run)
+    with transaction.atomic():
+        batch = _small_batch(kind, path, by, mapping)
+        seen = existing({a for a, _ in rows})
+        new = []
+        for account_id, row in rows:
+            k = key(account_id, row)
+            if k is not None and k in seen:
+                result.rows_duplicate += 1
+                continue
+            if k is not None:
+                seen.add(k)
+            new.append(build(account_id, row, batch))
+        type(new[0]).objects.bulk_create(new, batch_size=2000) if new else None
+        result.batch, result.rows_imported = batch, len(new)
+        _finish(batch, result, BatchStatus.DONE)
+    return result
+
+
+def import_usage(path: str | Path, *, by: User, options=None, today: datetime.date | None = None):
+    """Product usage (account, date, metric, value): all rows or none; a day's figure of a metric imported
+    again is recognised and skipped."""
+    from keyplan.health.models import UsageRecord
+    from keyplan.revenue.importing.inspection import RowError
+
+    def check(line, row, account_id, errors, column):
+        if row["metric"] is not None and len(row["metric"].strip()) > 100:
+            errors.append(RowError.of(line, column("metric"), row["metric"], "too_long", limit=100))
+        if row["_value"] is not None and abs(row["_value"]) >= 1e14:
+            errors.append(RowError.of(line, column("value"), str(row["_value"]), "number_too_large"))
+
+    return _small_import(
+        "usage", path, by=by, fields=USAGE_FIELDS, required=("account_id", "date", "metric", "value"), dates=("date",),
+        numbers=("value",), options=options, check=check, today=today or timezone.localdate(),
+        build=lambda a, row, batch: UsageRecord(account_id=a, day=row["_date"], metric=row["metric"].strip(),
+                                                value=decimal.Decimal(str(round(row["_value"], 4))), batch=batch),
+        key=lambda a, row: (a, row["_date"], row["metric"].strip()),
+        existing=lambda ids: set(UsageRecord.objects.filter(account_id__in=ids).values_list("account_id", "day", "metric")))
+
+
+def import_tickets(path: str | Path, *, by: User, options=None, today: datetime.date | None = None):
+    """Support tickets (account, opened, closed, severity; ticket id optional): all rows or none; a ticket id
+    imported again for the same account is recognised and skipped."""
+    from keyplan.health.models import Ticket
+    from keyplan.revenue.importing.inspection import RowError
+
+    def check(line, row, account_id, errors, column):
+        severity = (row["severity"] or "").strip().lower()
+        if severity not in SEVERITIES:
+            errors.append(RowError(line, column("severity"), row["severity"], "not a severity; use low, medium, high or critical",
+                                   "ticket_severity"))
+        if row["_opened"] and row["_closed"] and row["_closed"] < row["_opened"]:
+            errors.append(RowError(line, column("closed"), row["_closed"].isoformat(), "closed before it was opened", "closed_before_opened"))
+        if row["ticket_id"] and len(row["ticket_id"].strip()) > 64:
+            errors.append(RowError.of(line, column("ticket_id"), row["ticket_id"], "too_long", limit=64))
+
+    return _small_import(
+        "tickets", path, by=by, fields=TICKET_FIELDS, required=("account_id", "opened", "severity"), dates=("opened", "closed"),
+        numbers=(), options=options, check=check, today=today or timezone.localdate(),
+        build=lambda a, row, batch: Ticket(account_id=a, ticket_id=(row["ticket_id"] or "").strip(), opened=row["_opened"],
+                                           closed=row["_closed"], severity=SEVERITIES[row["severity"].strip().lower()], batch=batch),
+        key=lambda a, row: (a, row["ticket_id"].strip()) if (row["ticket_id"] or "").strip() else None,
+        existing=lambda ids: set(Ticket.objects.filter(account_id__in=ids).exclude(ticket_id="").values_list("account_id", "ticket_id")))
+
+
 def undo_survey_batch(batch) -> None:
     """A rolled-back survey import: its answers go (called inside the rollback's transaction)."""
     SurveyResponse.objects.filter(batch=batch).delete()
@@ -433,7 +566,32 @@ def facts(account_ids=None, *, today: datetime.date | None = None) -> dict[int, 
             f.decision_makers += 1
             if owner is not None and last is not None and (today - last).days < stale_days:
                 f.decision_makers_covered += 1
+    _usage_and_tickets(result, scope, today=today, recent_from=recent_from, before_from=before_from)
     return result
+
+
+def _usage_and_tickets(result: dict, scope: dict, *, today, recent_from, before_from) -> None:
+    from keyplan.health.models import Ticket, UsageRecord
+
+    changes: dict[int, list[float]] = defaultdict(list)
+    usage = (UsageRecord.objects.filter(day__gt=before_from, day__lte=today, **scope).values("account_id", "metric")
+             .annotate(recent=Sum("value", filter=Q(day__gt=recent_from)), before=Sum("value", filter=Q(day__lte=recent_from)))
+             .order_by())
+    for row in usage:
+        before, recent = float(row["before"] or 0), float(row["recent"] or 0)
+        if before > 0:
+            changes[row["account_id"]].append((recent - before) / before)
+    for account_id, values in changes.items():
+        if account_id in result:
+            result[account_id].usage_change = sum(values) / len(values)
+    year = today - datetime.timedelta(days=365)
+    open_high = Q(severity__in=["high", "critical"]) & (Q(closed__isnull=True) | Q(closed__gt=today))
+    tickets = (Ticket.objects.filter(opened__lte=today, **scope).filter(Q(opened__gt=year) | Q(closed__isnull=True) | Q(closed__gt=year))
+               .values("account_id").annotate(high=Count("pk", filter=open_high)).order_by())
+    for row in tickets:
+        if row["account_id"] in result:
+            result[row["account_id"]].has_tickets = True
+            result[row["account_id"]].open_high_tickets = row["high"]
 
 
 def _float(value) -> float | None:

@@ -19,6 +19,8 @@ class ImportKind(models.TextChoices):
     SUBSCRIPTIONS = "subscriptions", _("Subscriptions")
     RATES = "rates", _("Exchange rates")
     SURVEYS = "surveys", _("Satisfaction surveys")
+    USAGE = "usage", _("Product usage")
+    TICKETS = "tickets", _("Support tickets")
 
 
 class BatchStatus(models.TextChoices):

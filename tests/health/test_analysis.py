@@ -36,25 +36,25 @@ def test_engagement_against_the_target():
     half = analysis.score(Facts(interactions_recent=3, interactions_before=9, relationships_kept=True), config)
     none = analysis.score(Facts(relationships_kept=True), config)
     assert component(full, "engagement").contribution == 0
-    assert component(half, "engagement").contribution == -10
+    assert component(half, "engagement").contribution == -8  # 15 × 1/2, rounded half to even
     assert component(half, "engagement").parts == [("interactions", {"n": 3, "before": 9})]
-    assert component(none, "engagement").contribution == -20
+    assert component(none, "engagement").contribution == -15
 
 
 def test_mrr_drop_scales_to_the_threshold():
     config = Config(mrr_drop_percent=25)
-    assert component(analysis.score(Facts(mrr_now=900, mrr_before=1000), config), "mrr_movement").contribution == -10
+    assert component(analysis.score(Facts(mrr_now=900, mrr_before=1000), config), "mrr_movement").contribution == -8
     fell = component(analysis.score(Facts(mrr_now=500, mrr_before=1000), config), "mrr_movement")
-    assert fell.contribution == -25 and fell.parts == [("mrr_fell", {"percent": 50, "before": 1000, "now": 500})]
+    assert fell.contribution == -20 and fell.parts == [("mrr_fell", {"percent": 50, "before": 1000, "now": 500})]
     assert component(analysis.score(Facts(mrr_now=1200, mrr_before=1000), config), "mrr_movement").contribution == 0
     assert not component(analysis.score(Facts()), "mrr_movement").counted
 
 
 def test_overdue_actions_and_decision_makers():
     health = analysis.score(Facts(has_plan=True, overdue_actions=2, decision_makers=4, decision_makers_covered=1))
-    assert component(health, "overdue_actions").contribution == -10  # 15 × 2/3
-    assert component(health, "decision_makers").contribution == -11  # 15 × 3/4 = 11.25
-    assert health.score == 100 - 10 - 11  # the rest is not counted (no survey, no subscription, no interactions)
+    assert component(health, "overdue_actions").contribution == -7  # 10 × 2/3
+    assert component(health, "decision_makers").contribution == -8  # 10 × 3/4, rounded half to even
+    assert health.score == 100 - 7 - 8  # the rest is not counted (no survey, no subscription, no interactions)
     assert not component(analysis.score(Facts(overdue_actions=5)), "overdue_actions").counted  # no plan
 
 
@@ -67,7 +67,8 @@ def test_the_explanation_adds_up_to_the_score():
 
 
 def test_weights_are_scaled_to_one_hundred():
-    config = Config(weights={"satisfaction": 1, "engagement": 0, "mrr_movement": 0, "overdue_actions": 0, "decision_makers": 0})
+    config = Config(weights={"satisfaction": 1, "engagement": 0, "mrr_movement": 0, "overdue_actions": 0, "decision_makers": 0,
+                             "usage": 0, "tickets": 0})
     health = analysis.score(Facts(nps_recent=0), config)
     assert health.score == 0 and component(health, "satisfaction").weight == 100
 
