@@ -185,6 +185,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "keyplan.web.context_processors.navigation",
             ],
+            # Numbers in the reader's language on every page: |number, |percent, |money (keyplan/core/numbers.py).
+            "builtins": ["keyplan.core.templatetags.number_tags"],
         },
     }
 ]

@@ -16,6 +16,7 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from xml.sax.saxutils import escape, quoteattr
 
+from keyplan.core.bidi import isolate
 from keyplan.relationships.analysis import COMPACT, COMPACT_FROM, ORG_HEAD, REGULAR, Line, MapLayout, NodeSize, Person, map_layout
 
 SVG_NS = "http://www.w3.org/2000/svg"
@@ -272,12 +273,13 @@ def _node(person: Person, x: float, y: float, layout: MapLayout, labels: Mapping
     fill, stroke = SENTIMENT_COLOURS.get(person.sentiment, SENTIMENT_COLOURS["neutral"])
     stroke_width = POWER_STROKE.get(person.power, 2.0)
     role = role_labels.get(person.buying_role, "") if person.buying_role else ""
+    # The people's own words are isolated: a Latin name or title keeps its order in a Persian tooltip.
     tooltip = " · ".join(part for part in (
-        person.name, person.title, person.department, person.organisation, role,
+        isolate(person.name), isolate(person.title), isolate(person.department), isolate(person.organisation), role,
         labels.get(person.sentiment, person.sentiment),
         f"{labels['power']}: {labels.get(person.power + '_power_short', person.power)}",
         f"{labels['contact']}: {labels.get('contact_' + person.contact, person.contact)}",
-        f"{labels['owner']}: {person.owner or labels['nobody']}",
+        f"{labels['owner']}: {isolate(person.owner) if person.owner else labels['nobody']}",
     ) if part)
     body = [
         _el("title", escape(tooltip)),

@@ -54,7 +54,8 @@ def test_pareto_in_german_and_persian(lead, old_ledger):
     assert figure(body)["layout"]["separators"] == ",."
     client.cookies["django_language"] = "fa"
     body = client.get(reverse("revenue:analysis", args=["pareto"])).content.decode()
-    assert 'dir="rtl"' in body and "50.0%" in body
+    assert 'dir="rtl"' in body and "۵۰٫۰٪" in body  # Persian digits, decimal sign and percent sign
+    assert figure(body)["layout"]["separators"] == "٫٬"
 
 
 def test_abc_page_a_year_without_revenue_and_the_chart(lead, old_ledger):

@@ -56,7 +56,7 @@ EXPECTED = {
     },
     "fa": {
         "nav": ["سبد مشتریان", "حساب‌ها", "انتخاب", "روابط", "برنامه‌ها", "سلامت حساب", "گزارش‌ها"],
-        "list": ["حجم کار مدیران حساب", "حساب جدید", "وضعیت کلیدی", "چرخه عمر", "فیلتر", "1 حساب",
+        "list": ["حجم کار مدیران حساب", "حساب جدید", "وضعیت کلیدی", "چرخه عمر", "فیلتر", "۱ حساب",
                  "همه مدیران حساب", "سرپرست حساب‌های کلیدی", "خروج", "مشتری بالقوه"],
         "detail": ["تیم حساب کلیدی", "تاریخچه تغییرات", "رقبای اصلی", "سابقه وضعیت"],
         "health": ["به‌زودی", "امتیاز سلامت"],
@@ -276,7 +276,7 @@ def test_plural_forms_reach_the_page(lead, make_account, code):
     for n in range(4):
         make_account()
     body = page(lead, code, reverse("accounts:list"))
-    many = {"nl": "4 accounts", "de": "4 Accounts", "it": "4 account", "zh-hans": "4 个客户", "fa": "4 حساب"}
+    many = {"nl": "4 accounts", "de": "4 Accounts", "it": "4 account", "zh-hans": "4 个客户", "fa": "۴ حساب"}
     assert many[code] in body
 
 

@@ -1,4 +1,8 @@
+from decimal import Decimal
+
 from django import template
+
+from keyplan.core import numbers
 
 register = template.Library()
 
@@ -10,7 +14,8 @@ def field_label(instance, name: str) -> str:
 
 @register.filter
 def field_display(instance, name: str) -> str:
-    """The value of one field as a person reads it: labels for choices, names for countries, — for nothing."""
+    """The value of one field as a person reads it: labels for choices, names for countries, numbers in the
+    reader's digits, — for nothing."""
     field = instance._meta.get_field(name)
     if field.choices:
         value = getattr(instance, f"get_{name}_display")()
@@ -18,4 +23,6 @@ def field_display(instance, name: str) -> str:
         value = instance.country.name
     else:
         value = getattr(instance, name)
+        if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
+            return numbers.number(value, -2)  # "1,250" employees, "۱٬۲۵۰" on a Persian page
     return "—" if value in (None, "") else str(value)

@@ -1,33 +1,18 @@
-"""Numbers on the plan pages in the reader's language (CLDR through Babel), and labels of check codes."""
+"""Percentages on the plan pages in the reader's language (keyplan/core/numbers.py), and labels of check codes."""
 
-from babel.numbers import format_decimal, format_percent
 from django import template
-from django.utils.translation import get_language, to_locale
 from django.utils.translation import gettext_lazy as _
 
+from keyplan.core import numbers
 from keyplan.planning.models import ActionStatus, CellState, GoalStatus, Horizon, Metric, OpportunityKind, PlanState, RaciArea, Stage
 
 register = template.Library()
 
 
-def _locale() -> str:
-    return to_locale(get_language() or "en")
-
-
-@register.filter
-def number(value, digits: int = 0) -> str:
-    if value is None:
-        return "—"
-    pattern = "#,##0" + ("." + "0" * int(digits) if int(digits) > 0 else "")
-    return format_decimal(value, format=pattern, locale=_locale())
-
-
 @register.filter
 def percent(value, signed: bool = False) -> str:
-    if value is None:
-        return "—"
-    text = format_percent(value, locale=_locale())
-    return ("+" + text) if signed and value > 0 else text
+    """A whole percentage, "+" before a rise when ``signed``; ``number`` is the built-in filter (keyplan/core/numbers.py)."""
+    return numbers.percent(value, 0, signed=bool(signed))
 
 
 LABELS = {"horizon": Horizon, "goal_status": GoalStatus, "action_status": ActionStatus, "metric": Metric,

@@ -4,6 +4,8 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 
+from keyplan.core import numbers
+
 register = template.Library()
 
 
@@ -29,13 +31,13 @@ def score_cell(account_id: int, criterion, value, info, can_score: bool, prefix:
     cell_id = f"cell-{account_id}-{criterion.pk}"
     editable = can_score and (not criterion.is_computed or not value or estimate)
     if not editable:
-        content = format_html("{}", value if value else "—")
+        content = format_html("{}", numbers.number(value) if value else "—")
     else:
         url = f"{prefix}score/{account_id}/{criterion.pk}/" if prefix else reverse("scoring:score", args=[account_id, criterion.pk])
         label = (_("Estimate %(name)s") if criterion.is_computed else _("Score %(name)s")) % {"name": criterion.name}
         content = format_html('<a class="score-link" href="{}" hx-get="{}" hx-target="#{}" hx-swap="outerHTML" '
                               'aria-label="{}">{}{}</a>', url, url, cell_id, label, "≈" if estimate else "",
-                              value if value else "·")
+                              numbers.number(value) if value else "·")
     if title:
         return format_html('<td class="{}" id="{}" title="{}">{}</td>', classes, cell_id, title, content)
     return format_html('<td class="{}" id="{}">{}</td>', classes, cell_id, content)
@@ -54,31 +56,30 @@ def info_of(row: dict, criterion):
 
 @register.filter
 def pct(value, digits: int = 0) -> str:
-    if value is None:
-        return "—"
-    return f"{value * 100:+.{digits}f} %" if digits >= 0 else f"{value * 100:.0f} %"
+    """A change as a signed percentage; a negative ``digits`` shows a whole percentage without a sign."""
+    return numbers.percent(value, max(digits, 0), signed=digits >= 0)
 
 
 @register.filter
 def share(value) -> str:
-    return "—" if value is None else f"{value * 100:.1f} %"
+    return numbers.percent(value, 1)
 
 
 @register.filter
 def rho(value) -> str:
-    return "—" if value is None else f"{value:+.2f}"
+    return numbers.number(value, 2, signed=True)
 
 
 @register.filter
 def total(value) -> str:
-    return "—" if value is None else f"{value:.2f}"
+    return numbers.number(value, 2)
 
 
 @register.filter
 def pvalue(value) -> str:
     if value is None:
         return "—"
-    return "< 0.001" if value < 0.001 else f"{value:.3f}"
+    return "< " + numbers.number(0.001, 3) if value < 0.001 else numbers.number(value, 3)
 
 
 @register.filter
