@@ -1,0 +1,70 @@
+"""A Persian lead opens the home and Pareto pages: right to left, Persian digits, a Latin name in its own order."""
+
+import datetime
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from keyplan.accounts import services as accounts
+from keyplan.revenue.services import LedgerOptions, import_ledger
+
+pytestmark = pytest.mark.browser
+
+NAME = "Zenittron Health N.V."
+LATIN_DIGIT = re.compile(r"[0-9]")
+
+# Where the first and the last letter of an element's text are drawn: in "Zenittron Health N.V." read left to
+# right, Z is left of the final full stop; reordered on a right-to-left line (".Zenittron Health N.V") it is not.
+EDGES = """element => {
+  const text = element.firstChild, range = document.createRange();
+  range.setStart(text, 0); range.setEnd(text, 1);
+  const first = range.getBoundingClientRect();
+  range.setStart(text, text.length - 1); range.setEnd(text, text.length);
+  const last = range.getBoundingClientRect();
+  return {text: element.textContent, first: first.left, last: last.left, dir: getComputedStyle(element).direction};
+}"""
+
+
+@pytest.fixture
+def zenittron(tmp_path, lead):
+    """A Latin-named key account without a KAM (so the home page lists it) and 1,234,567.89 of revenue."""
+    accounts.create_account(by=lead, data={"name": NAME, "external_id": "ZH-0001"}, tier="key")
+    day = datetime.date.today() - datetime.timedelta(days=30)
+    (tmp_path / "ledger.csv").write_text(f"line_id,account_id,date,amount\nL1,ZH-0001,{day},1234567.89\n"
+                                         f"L2,OTHER-1,{day},2500\n")
+    assert import_ledger(tmp_path / "ledger.csv", by=lead, options=LedgerOptions(create_accounts=True)).error_count == 0
+
+
+def reads_in_order(locator) -> None:
+    edges = locator.evaluate(EDGES)
+    assert edges["text"] == NAME
+    assert edges["dir"] == "ltr" and edges["first"] < edges["last"], edges
+
+
+def test_persian_home_and_pareto(page, live_server, log_in, screenshot, zenittron):
+    log_in("lead")
+    page.context.add_cookies([{"name": "django_language", "value": "fa", "url": live_server.url}])
+
+    page.goto("/")
+    expect(page.locator("html")).to_have_attribute("dir", "rtl")
+    tiles = page.locator(".tiles .tile-value").all_inner_texts()
+    assert tiles[0] == "۲" and not any(LATIN_DIGIT.search(t) for t in tiles), tiles
+    reads_in_order(page.locator("#program bdi", has_text="Zenittron").first)
+    # The same name not isolated, on the same right-to-left page, is what a user saw before: ".Zenittron Health N.V".
+    page.evaluate("name => { const p = document.createElement('p'); p.id = 'bare'; p.textContent = name;"
+                  " document.querySelector('main').append(p); }", NAME)
+    bare = page.locator("#bare").evaluate(EDGES)
+    assert bare["dir"] == "rtl" and bare["first"] > bare["last"], bare
+    page.evaluate("document.getElementById('bare').remove()")
+    screenshot("fa-home")
+
+    page.goto("/portfolio/analysis/pareto/")
+    expect(page.locator("html")).to_have_attribute("dir", "rtl")
+    first = page.locator("table.pareto tbody tr").first
+    cells = first.locator("td").all_inner_texts()
+    assert cells[0] == "۱" and cells[3] == "۱٬۲۳۴٬۵۶۸" and cells[4].endswith("٪"), cells
+    assert not any(LATIN_DIGIT.search(c) for c in cells[:1] + cells[3:]), cells
+    reads_in_order(first.locator("bdi", has_text="Zenittron"))
+    expect(page.locator("[data-chart=analysis-figure] .main-svg").first).to_be_visible()
+    screenshot("fa-pareto")

@@ -1,0 +1,66 @@
+"""Numbers and user data on a Persian page: Persian digits and separators, Latin names kept in their own order."""
+
+import datetime
+import re
+from pathlib import Path
+
+import pytest
+from django.urls import reverse
+
+from keyplan.revenue.services import LedgerOptions, import_ledger
+from tests.conftest import client_for
+
+TEMPLATES = Path(__file__).resolve().parents[2] / "keyplan"
+NAME = "Zenittron Health N.V."
+
+
+@pytest.fixture
+def zenittron(tmp_path, lead, make_account):
+    """A Latin-named account with 1,234,567 employees and 1,234,567.89 of revenue a month ago."""
+    account = make_account(NAME, external_id="ZH-0001", employees=1234567)
+    day = datetime.date.today() - datetime.timedelta(days=30)
+    (tmp_path / "ledger.csv").write_text(f"line_id,account_id,date,amount\nL1,ZH-0001,{day},1234567.89\n"
+                                         f"L2,OTHER-1,{day},1000.50\n")
+    assert import_ledger(tmp_path / "ledger.csv", by=lead, options=LedgerOptions(create_accounts=True)).error_count == 0
+    return account
+
+
+def persian(client, url) -> str:
+    client.cookies["django_language"] = "fa"
+    response = client.get(url)
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def test_pareto_page_in_persian(lead, zenittron):
+    body = persian(client_for(lead), reverse("revenue:analysis", args=["pareto"]))
+    assert 'dir="rtl"' in body
+    row = re.search(r"<tr[^>]*><td>۱</td>(.*?)</tr>", body).group(1)  # the first rank, in Persian digits
+    assert f"<bdi>{NAME}</bdi>" in row and "<bdi>ZH-0001</bdi>" in row
+    assert '<td class="num">۱٬۲۳۴٬۵۶۸</td>' in row  # 1234567.89 rounded, Persian digits and group sign
+    assert '<td class="num share">۹۹٫۹٪</td>' in row
+    table = body.split('<table class="table pareto">')[1].split("</table>")[0]
+    assert not re.search(r"<td[^>]*>[^<]*[0-9]", table)  # no Latin digit in a cell
+
+
+def test_account_page_in_persian(lead, zenittron):
+    client = client_for(lead)
+    body = persian(client, reverse("accounts:detail", args=[zenittron.pk]))
+    assert f"<h1><bdi>{NAME}</bdi>" in body
+    assert '<bdi class="mono">ZH-0001</bdi>' in body
+    employees = body.split('id="field-employees"')[1].split("</dd>")[0]
+    assert 'dir="auto">۱٬۲۳۴٬۵۶۷</span>' in employees
+    revenue = persian(client, reverse("revenue:account_revenue", args=[zenittron.pk]))
+    assert "<dd>۱٬۲۳۴٬۵۶۸</dd>" in revenue
+
+
+def test_pages_show_numbers_only_through_the_number_filters():
+    """``floatformat``, ``intcomma`` and ``widthratio … 100 %}%`` write Latin digits on a Persian page and no
+    grouping in Chinese: numbers go through |number, |percent, |money (keyplan/core/numbers.py)."""
+    offending = []
+    for path in TEMPLATES.rglob("templates/**/*.html"):
+        for i, line in enumerate(path.read_text().splitlines(), 1):
+            if re.search(r"\|(floatformat|intcomma)\b|\{% widthratio [^%]* 1 100 %\}\s?%(?!\")", line):
+                if 'type="number"' not in line:  # an input's value is for the browser, not the reader
+                    offending.append(f"{path.relative_to(TEMPLATES)}:{i}")
+    assert not offending, offending
