@@ -2,10 +2,10 @@
 
 import pytest
 from django.test import Client
-from django.utils import translation
+from django.utils import timezone, translation
 
 from keyplan.accounts import services as accounts
-from keyplan.accounts.models import TeamRole
+from keyplan.accounts.models import TeamRole, Tier
 from keyplan.core.models import Role
 from keyplan.core.services import create_token, create_user
 
@@ -68,6 +68,19 @@ def kam_account(account, lead, kam):
     """``account`` with ``kam`` as its key account manager."""
     accounts.add_team_member(account, by=lead, user=kam, role=TeamRole.KAM, responsibilities="Owns the plan")
     return account
+
+
+@pytest.fixture
+def key_account(kam_account, lead):
+    """``kam_account`` made a key account."""
+    accounts.set_tier(kam_account, by=lead, tier=Tier.KEY, reason="Selected")
+    kam_account.refresh_from_db()
+    return kam_account
+
+
+@pytest.fixture
+def today():
+    return timezone.localdate()
 
 
 def client_for(user) -> Client:

@@ -10,7 +10,7 @@ from ninja import Query, Router, Status
 from ninja.pagination import paginate
 
 from keyplan.accounts.models import Account
-from keyplan.core.models import User
+from keyplan.api.lookups import active_user
 from keyplan.core.pagination import LimitOffset
 from keyplan.health import services
 from keyplan.health.models import RiskCase
@@ -40,14 +40,6 @@ def _account(request, account_id: int) -> Account:
 def _case(request, case_id: int) -> RiskCase:
     return get_object_or_404(RiskCase.objects.visible_to(request.user).select_related("account", "owner"), pk=case_id)
 
-
-def _user(pk: int | None, field: str) -> User | None:
-    if pk is None:
-        return None
-    user = User.objects.filter(pk=pk, is_active=True).first()
-    if user is None:
-        raise ValidationError({field: f"No active user has id {pk}."})
-    return user
 
 
 # ---------------------------------------------------------------- surveys
@@ -119,7 +111,7 @@ def risk_queue(request, query: Query[LimitOffset.Input]):
 @router.post("/accounts/{account_id}/risk-cases/", response={201: QueueItemOut}, summary="Put an account into the at-risk queue by hand")
 def open_case(request, account_id: int, payload: CaseIn):
     account = _account(request, account_id)
-    case = services.open_case(account, by=request.user, reason=payload.reason, owner=_user(payload.owner_id, "owner_id"))
+    case = services.open_case(account, by=request.user, reason=payload.reason, owner=active_user(payload.owner_id, "owner_id"))
     return Status(201, services.case_dict(case))
 
 
@@ -131,7 +123,7 @@ def get_case(request, case_id: int):
 @router.patch("/risk-cases/{case_id}", response=QueueItemOut, summary="Change a case's owner or note")
 def patch_case(request, case_id: int, payload: CasePatch):
     data = payload.dict(exclude_unset=True)
-    owner = _user(data.get("owner_id"), "owner_id")
+    owner = active_user(data.get("owner_id"), "owner_id")
     return services.case_dict(services.update_case(_case(request, case_id), by=request.user, owner=owner, note=data.get("note")))
 
 
@@ -144,7 +136,7 @@ def close_case(request, case_id: int, payload: CloseIn):
 @router.post("/risk-cases/{case_id}/actions/", response={201: QueueItemOut}, summary="Add an action to the case's save plan")
 def add_action(request, case_id: int, payload: SaveActionIn):
     case = _case(request, case_id)
-    services.add_save_action(case, by=request.user, title=payload.title, owner=_user(payload.owner_id, "owner_id"),
+    services.add_save_action(case, by=request.user, title=payload.title, owner=active_user(payload.owner_id, "owner_id"),
                              due=payload.due)
     return Status(201, services.case_dict(case))
 

@@ -17,7 +17,7 @@ from ninja.pagination import paginate
 
 from keyplan.accounts.models import Account
 from keyplan.accounts.schemas import LogEntryOut
-from keyplan.core.models import User
+from keyplan.api.lookups import active_user
 from keyplan.core.schemas import InputSchema
 from keyplan.core.pagination import MAX_OFFSET, LimitOffset
 from keyplan.planning import charter, services
@@ -113,14 +113,6 @@ def conflicts(handler):
     return wrapper
 
 
-def _user(pk: int | None, field: str) -> User | None:
-    if pk is None:
-        return None
-    user = User.objects.filter(pk=pk, is_active=True).first()
-    if user is None:
-        raise ValidationError({field: f"No active user has id {pk}."})
-    return user
-
 
 def _goal_of(plan: AccountPlan, pk: int | None) -> Goal:
     if pk is None:
@@ -134,7 +126,7 @@ def _goal_of(plan: AccountPlan, pk: int | None) -> Goal:
 def _with_owner(data: dict) -> dict:
     """owner_id in the body, the owner (a user) for the services."""
     if "owner_id" in data:
-        data["owner"] = _user(data.pop("owner_id"), "owner_id")
+        data["owner"] = active_user(data.pop("owner_id"), "owner_id")
     return data
 
 

@@ -16,7 +16,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import polars as pl
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q

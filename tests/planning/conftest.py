@@ -3,23 +3,8 @@
 import datetime
 
 import pytest
-from django.utils import timezone
 
-from keyplan.accounts.models import Tier
-from keyplan.accounts import services as accounts
 from keyplan.planning import services
-
-
-@pytest.fixture
-def today():
-    return timezone.localdate()
-
-
-@pytest.fixture
-def key_account(kam_account, lead):
-    accounts.set_tier(kam_account, by=lead, tier=Tier.KEY, reason="Selected")
-    kam_account.refresh_from_db()
-    return kam_account
 
 
 @pytest.fixture

@@ -3,16 +3,10 @@
 import datetime
 
 import pytest
-from django.utils import timezone
 
 from keyplan.accounts import services as accounts
 from keyplan.accounts.models import TeamRole
 from keyplan.relationships import services
-
-
-@pytest.fixture
-def today():
-    return timezone.localdate()
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from simple_history.utils import bulk_update_with_history
 from keyplan.accounts.models import Account, TierChange
 from keyplan.core.db import fetch_frame
 from keyplan.core.models import User
-from keyplan.revenue.importing.batch import _delete_lines, _discard, _refresh_derived
+from keyplan.revenue.importing.batch import _delete_lines, _refresh_derived
 from keyplan.revenue.importing.inspection import can_import
 from keyplan.revenue.importing.undo import UNDO
 from keyplan.revenue.importing.write import RollupDeltas, _apply_rollups, rollup_deltas
