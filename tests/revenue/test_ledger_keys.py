@@ -4,8 +4,6 @@ import datetime
 
 import polars as pl
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -44,12 +42,10 @@ BEFORE, AFTER = ("revenue", "0008_batch_worker_broken_off"), ("revenue", "0009_l
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_upgrade_gives_old_lines_keys_by_day_that_a_new_import_recognises(tmp_path, lead):
+def test_the_upgrade_gives_old_lines_keys_by_day_that_a_new_import_recognises(tmp_path, lead, migrate_to):
     from keyplan.revenue.services import import_ledger
 
-    executor = MigrationExecutor(connection)
-    executor.migrate([BEFORE])
-    old = executor.loader.project_state([BEFORE]).apps
+    old = migrate_to(BEFORE)
     account = old.get_model("accounts", "Account").objects.create(external_id="M-1", name="Migrated", reporting_currency="EUR")
     batch = old.get_model("revenue", "ImportBatch").objects.create(kind="ledger", file_name="old.csv", file_sha256="0" * 64,
                                                                     status="done", created_by_id=lead.pk)
@@ -61,17 +57,13 @@ def test_the_upgrade_gives_old_lines_keys_by_day_that_a_new_import_recognises(tm
                  amount_reporting=5, dedupe_key=-42)
     old.get_model("revenue", "MonthlyRollup").objects.create(account=account, month=datetime.date(2025, 3, 1), revenue=10, lines=1)
 
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate([AFTER])
-    new = executor.loader.project_state([AFTER]).apps
+    new = migrate_to(AFTER)
     rekeyed = dict(new.get_model("revenue", "LedgerLine").objects.values_list("dedupe_key", "date"))
     assert len(rekeyed) == 2 and {day_of(key) for key in rekeyed} == set(rekeyed.values())
     by_day = {day: key for key, day in rekeyed.items()}
     assert by_day[datetime.date(2025, 3, 1)] == day_keys(pl.Series([datetime.date(2025, 3, 1)]), pl.Series([old_key]))[0]
     assert by_day[datetime.date(1999, 12, 31)] == day_keys(pl.Series([datetime.date(1999, 12, 31)]), pl.Series([-42]))[0]
-    executor.loader.build_graph()
-    executor.migrate(executor.loader.graph.leaf_nodes())
+    migrate_to()
 
     # The line imported before the upgrade is recognised by its line id.
     path = tmp_path / "again.csv"

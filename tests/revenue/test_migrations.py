@@ -4,8 +4,6 @@ import datetime
 
 import polars as pl
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
 from keyplan.revenue.importing.validate import line_id_keys
 
@@ -13,10 +11,8 @@ BEFORE, AFTER = ("revenue", "0002_abc_class"), ("revenue", "0003_ledger_keys_yea
 
 
 @pytest.mark.django_db(transaction=True)
-def test_lines_get_keys_and_rollups_get_years():
-    executor = MigrationExecutor(connection)
-    executor.migrate([BEFORE])
-    old = executor.loader.project_state([BEFORE]).apps
+def test_lines_get_keys_and_rollups_get_years(migrate_to):
+    old = migrate_to(BEFORE)
     account = old.get_model("accounts", "Account").objects.create(external_id="M-1", name="Migrated", reporting_currency="EUR")
     batch = old.get_model("revenue", "ImportBatch").objects.create(kind="ledger", file_name="old.csv", file_sha256="0" * 64,
                                                                     status="done")
@@ -30,13 +26,8 @@ def test_lines_get_keys_and_rollups_get_years():
                                  (datetime.date(2026, 1, 1), 7, 0)):
         monthly.create(account=account, month=month, revenue=revenue, cost=cost, lines=1)
 
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate([AFTER])
-    new = executor.loader.project_state([AFTER]).apps
+    new = migrate_to(AFTER)
     keys = dict(new.get_model("revenue", "LedgerLine").objects.values_list("line_id", "dedupe_key"))
     assert keys == {"OLD-1": line_id_keys(pl.Series(["OLD-1"]))[0], None: 42}
     yearly = {(r.year, float(r.revenue), float(r.cost), r.lines) for r in new.get_model("revenue", "YearlyRollup").objects.all()}
     assert yearly == {(2025, 15.0, 3.0, 2), (2026, 7.0, 0.0, 1)}
-    executor.loader.build_graph()
-    executor.migrate(executor.loader.graph.leaf_nodes())  # back to the latest state for the tests after this one
