@@ -35,6 +35,11 @@ SPILLED_COLUMNS = [LINE, "account_id", "_date", "_amount", "_currency", "_amount
                    "product", "division", "invoice_id", "line_id", "dedupe_key"]
 
 
+def _as_kept(column: str) -> pl.Expr:
+    """A text column of the file as the ledger keeps it: empty for none, cut to the column's length."""
+    return pl.col(column).fill_null("").str.slice(0, LedgerLine._meta.get_field(column).max_length).alias(column)
+
+
 def _rows(frame: pl.DataFrame, batch: ImportBatch) -> pl.DataFrame:
     return frame.select(
         pl.lit(batch.pk).alias("batch_id"),
@@ -45,8 +50,7 @@ def _rows(frame: pl.DataFrame, batch: ImportBatch) -> pl.DataFrame:
         pl.col("_amount_reporting").alias("amount_reporting"),
         pl.col("_cost").alias("cost"),
         pl.col("_cost_reporting").alias("cost_reporting"),
-        *(pl.col(c).fill_null("").str.slice(0, n).alias(c) for c, n in
-          (("product", 100), ("division", 100), ("invoice_id", 64))),
+        _as_kept("product"), _as_kept("division"), _as_kept("invoice_id"),
         pl.col("line_id").str.slice(0, 128),
         pl.col("dedupe_key"),
     )
@@ -172,8 +176,7 @@ def rollup_deltas(lines: pl.LazyFrame) -> RollupDeltas:
     sums = (pl.col("_amount_reporting").sum().alias("revenue"), pl.col("_cost_reporting").fill_null(0).sum().alias("cost"),
             pl.len().alias("lines"))
     monthly = lines.group_by("account_id", pl.col("_date").dt.month_start().alias("month")).agg(*sums)  # half truncate's time
-    named = [pl.col(c).fill_null("").str.slice(0, 100).alias(c) for c in ("division", "product")]  # as the ledger keeps them
-    products = lines.with_columns(named).filter((pl.col("division") != "") & (pl.col("product") != "")).group_by(
+    products = lines.with_columns(_as_kept("division"), _as_kept("product")).filter((pl.col("division") != "") & (pl.col("product") != "")).group_by(
         "account_id", pl.col("_date").dt.year().cast(pl.Int64).alias("year"), "division", "product").agg(*sums)
     return RollupDeltas(*pl.collect_all([monthly, products], engine="streaming"))
 
