@@ -107,17 +107,23 @@ def _sql_literal(column: pl.Series) -> str | None:
 SQLITE_ROWS_PER_STATEMENT = 200
 
 
-def postgres_staged(table: str, frame: pl.DataFrame, statement: str) -> int:
-    """COPY the rows into a temporary twin of ``table``, then run ``statement`` on it (``{staging}`` names it)."""
+def staged(table: str, frame: pl.DataFrame, statement: str) -> int:
+    """Load the rows into a temporary twin of ``table``, then run ``statement`` on it (``{staging}`` names it):
+    one set-based statement instead of one per row. Returns the statement's row count."""
     names = ", ".join(frame.columns)
     staging = f"{table}_staging"
     with connection.cursor() as cursor:
-        cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {staging} ON COMMIT DELETE ROWS AS "
-                       f"SELECT {names} FROM {table} WITH NO DATA")
-        # Empty it first: inside an outer transaction (a caller's atomic block, a test) no commit has emptied it.
-        cursor.execute(f"TRUNCATE {staging}")
-        with cursor.cursor.copy(f"COPY {staging} ({names}) FROM STDIN WITH (FORMAT csv)") as copy:
-            copy.write(copy_csv(frame))
+        if connection.vendor == "postgresql":
+            cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {staging} ON COMMIT DELETE ROWS AS "
+                           f"SELECT {names} FROM {table} WITH NO DATA")
+            # Empty it first: inside an outer transaction (a caller's atomic block, a test) no commit has emptied it.
+            cursor.execute(f"TRUNCATE {staging}")
+            with cursor.cursor.copy(f"COPY {staging} ({names}) FROM STDIN WITH (FORMAT csv)") as copy:
+                copy.write(copy_csv(frame))
+        else:
+            cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {staging} AS SELECT {names} FROM {table} WHERE 0")
+            cursor.execute(f"DELETE FROM {staging}")
+            _sqlite_insert(f"INSERT INTO {staging} ({names})", frame, "")
         cursor.execute(statement.format(staging=staging))
         return cursor.rowcount
 
@@ -139,7 +145,7 @@ def bulk_insert(table: str, frame: pl.DataFrame, *, tail: str = "", csv: bytes |
         return
     names = ", ".join(frame.columns)
     if connection.vendor == "postgresql" and tail:
-        postgres_staged(table, frame, f"INSERT INTO {table} ({names}) SELECT {names} FROM {{staging}} {tail}")
+        staged(table, frame, f"INSERT INTO {table} ({names}) SELECT {names} FROM {{staging}} {tail}")
     elif connection.vendor == "postgresql":
         with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN WITH (FORMAT csv)") as copy:
             copy.write(csv if csv is not None else copy_csv(frame))

@@ -14,7 +14,7 @@ import numpy as np
 import polars as pl
 from django.db import connection, transaction
 
-from keyplan.core.db import bulk_insert, copy_csv, fetch_frame, postgres_staged
+from keyplan.core.db import bulk_insert, copy_csv, fetch_frame, staged
 from keyplan.revenue import reading
 from keyplan.revenue.importing.batch import _set_progress
 from keyplan.revenue.importing.inspection import ImportResult, Progress
@@ -204,16 +204,6 @@ def _insert_lines(rows: pl.DataFrame, csv: bytes | None) -> None:
         bulk_insert(LedgerLine._meta.db_table, rows, csv=csv)
 
 
-def _executemany(sql: str, rows) -> None:
-    """executemany with %s placeholders; on SQLite straight through sqlite3, which is several times faster."""
-    if connection.vendor == "sqlite":
-        connection.ensure_connection()
-        connection.connection.executemany(sql.replace("%s", "?"), rows)
-    else:
-        with connection.cursor() as cursor:
-            cursor.executemany(sql, rows)
-
-
 def _apply_rollups(deltas: RollupDeltas | None, *, sign: int) -> None:
     """Add (sign=1) or take away (sign=-1) revenue, cost and line counts per account and month, per account
     and year, and per account, year, division and product, in one transaction."""
@@ -253,16 +243,8 @@ def _apply_sums(table: str, keys: list[str], sums: pl.DataFrame, *, sign: int) -
         return  # adding lines leaves no period at zero lines: nothing to delete
     # Taking a batch away: its keys exist, and an insert of negative counts would break the check.
     match = " AND ".join(f"t.{k} = s.{k}" for k in key)
-    if connection.vendor == "postgresql":
-        postgres_staged(table, sums, f"UPDATE {table} t SET revenue = t.revenue + s.revenue, cost = t.cost + s.cost, "
-                                      f"lines = t.lines + s.lines FROM {{staging}} s WHERE {match}")
-    else:
-        _executemany(
-            f"UPDATE {table} SET revenue = revenue + %s, cost = cost + %s, lines = lines + %s "
-            f"WHERE {' AND '.join(f'{k} = %s' for k in key)}",
-            [(revenue, cost, lines, *values) for *values, revenue, cost, lines
-             in sums.with_columns(pl.col(pl.Date).cast(pl.String)).iter_rows()],
-        )
+    staged(table, sums, f"UPDATE {table} AS t SET revenue = t.revenue + s.revenue, cost = t.cost + s.cost, "
+                        f"lines = t.lines + s.lines FROM {{staging}} AS s WHERE {match}")
     with connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {table} WHERE lines <= 0")
 
