@@ -248,6 +248,8 @@ LOGGING = {
 
 # The currency every analysis is in; ledger amounts are converted with the exchange-rate table.
 KEYPLAN_REPORTING_CURRENCY = os.environ.get("KEYPLAN_REPORTING_CURRENCY", "EUR").upper()
+# The account review deck's PowerPoint template (.pptx); empty: Keyplan's plain one (keyplan/reports/deck_template.py).
+KEYPLAN_DECK_TEMPLATE = os.environ.get("KEYPLAN_DECK_TEMPLATE", "").strip()
 
 # How many key accounts one key account manager carries unless set per KAM.
 KEYPLAN_DEFAULT_KAM_CAPACITY = 5

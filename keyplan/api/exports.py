@@ -1,13 +1,16 @@
-"""/api/v1/exports/…: files built from live data. The portfolio workbook (.xlsx) for now."""
+"""/api/v1/exports/…: files built from live data: the portfolio workbook (.xlsx), an account's review deck (.pptx)."""
 
 import datetime
 from typing import Literal
 
-from ninja import Field, Query, Router, Schema
+from django.shortcuts import get_object_or_404
+from ninja import Field, Path, Query, Router, Schema, Status
 from ninja.errors import ValidationError as SchemaValidationError
 
 from keyplan.core.schemas import MAX_YEAR, MIN_YEAR
-from keyplan.reports import workbook
+from keyplan.accounts.models import Account
+from keyplan.reports import deck, deck_data, workbook
+from keyplan.reports.deck_template import TemplateError
 from keyplan.revenue import portfolio
 
 router = Router(tags=["exports"])
@@ -48,3 +51,21 @@ def export_workbook(request, query: Query[WorkbookQuery]):
     except ValueError as error:
         raise SchemaValidationError([{"loc": ["query"], "msg": str(error), "type": "value_error"}]) from error
     return workbook.download(content, period)
+
+
+@router.get("/deck/{account_id}", url_name="export_deck", response={200: None, 503: dict},
+            summary="The review deck (.pptx) of one account",
+            description="Title, account snapshot, revenue and margin trend (native chart), ABC history and selection scores "
+                        "(native chart), stakeholder map, who to win, plan goals and timeline, opportunities, whitespace, "
+                        "risks and next steps, on the KEYPLAN_DECK_TEMPLATE template, in the language of Accept-Language. "
+                        "404 for an account outside the caller's reach; 503 when the server's deck template cannot be used.",
+            openapi_extra={"responses": {200: {"description": "The deck file", "content": {
+                deck.CONTENT_TYPE: {"schema": {"type": "string", "format": "binary"}}}}}})
+def export_deck(request, account_id: int = Path(..., ge=1, le=2**63 - 1)):
+    account = get_object_or_404(Account.objects.visible_to(request.user), pk=account_id)
+    data = deck_data.gather(account, user=request.user)
+    try:
+        content = deck.build_bytes(data)
+    except TemplateError as error:
+        return Status(503, {"detail": str(error)})
+    return deck.download(content, data)

@@ -1,10 +1,14 @@
-"""The portfolio workbook's download: the period and filters of the portfolio page the button sits on."""
+"""Downloads: the portfolio workbook (the period and filters of the portfolio page the button sits on) and an
+account's review deck (the button on the account page)."""
 
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from keyplan.reports import workbook
+from keyplan.accounts.models import Account
+from keyplan.reports import deck, deck_data, workbook
+from keyplan.reports.deck_template import TemplateError
 from keyplan.revenue.filters import PortfolioFilter
 
 
@@ -27,3 +31,16 @@ def portfolio_workbook(request: HttpRequest) -> HttpResponse:
 
 def _refused(message: str) -> HttpResponse:
     return HttpResponse(message, status=400, content_type="text/plain; charset=utf-8")
+
+
+@require_GET
+def account_deck(request: HttpRequest, pk: int) -> HttpResponse:
+    """/reports/accounts/ID/deck.pptx: the account's review deck in the reader's language (404 outside their reach)."""
+    account = get_object_or_404(Account.objects.visible_to(request.user), pk=pk)
+    data = deck_data.gather(account, user=request.user)
+    try:
+        content = deck.build_bytes(data)
+    except TemplateError as error:  # the server's configuration, not the reader's doing: say what to fix
+        return HttpResponse(_("The review deck was not made:") + "\n" + str(error), status=503,
+                            content_type="text/plain; charset=utf-8")
+    return deck.download(content, data)

@@ -79,6 +79,7 @@ PAGES = {
     "revenue:lifetime_value": Page(EVERYONE, READ_ONLY),
     "revenue:analysis": Page(EVERYONE, READ_ONLY, {"name": "name"}),
     "reports:workbook": Page(EVERYONE, READ_ONLY),  # each gets the workbook of what they may see
+    "reports:deck": Page(ACCOUNT_READ, READ_ONLY),  # an account's review deck: whoever may see the account
     "revenue:imports": Page(LEADS, LEADS_WRITE),
     "revenue:import_preview": Page("L 403 403 403 403 404 404", LEADS_WRITE, {"token": "upload_token"}),
     "revenue:import_batch": Page(LEADS, READ_ONLY, {"pk": "batch_id"}),
@@ -223,6 +224,7 @@ API = {
     "PATCH /api/v1/selection-settings": LEADS_WRITE,
     "GET /api/v1/analysis/{name}": EVERYONE,
     "GET /api/v1/exports/workbook": EVERYONE,
+    "GET /api/v1/exports/deck/{account_id}": ACCOUNT_READ,
     "GET /api/v1/imports/": LEADS,
     "POST /api/v1/imports/": "L 422 422 - - - -",
     "GET /api/v1/imports/{batch_id}": LEADS,
