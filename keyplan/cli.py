@@ -362,10 +362,11 @@ def cmd_import(args) -> int:
     user = _acting_user(args.as_user)
     if args.kind == "credit-ratings":
         return _import_credit_ratings(args, user)
-    if args.kind in ("surveys", "usage", "tickets"):
+    if args.kind in ("surveys", "usage", "tickets", "payments"):
         from keyplan.health import services as health
 
-        function = {"surveys": health.import_surveys, "usage": health.import_usage, "tickets": health.import_tickets}[args.kind]
+        function = {"surveys": health.import_surveys, "usage": health.import_usage, "tickets": health.import_tickets,
+                    "payments": health.import_payments}[args.kind]
         try:
             result = function(args.file, by=user, options=services.SmallImportOptions(
                 mapping=_parse_map(args.map), date_format=args.date_format, decimal=args.decimal,
@@ -667,9 +668,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.set_defaults(func=cmd_token_revoke)
 
     p = sub.add_parser("import", help="import a revenue ledger, subscriptions, exchange rates, credit ratings, surveys, "
-                                      "usage, tickets or opportunities (CSV or XLSX)")
+                                      "usage, tickets, payments or opportunities (CSV or XLSX)")
     p.add_argument("kind", choices=["ledger", "subscriptions", "rates", "credit-ratings", "surveys", "usage", "tickets",
-                                    "opportunities"])
+                                    "payments", "opportunities"])
     p.add_argument("file")
     p.add_argument("--map", action="append", metavar="SOURCE=FIELD", help="map a column of the file to a field (repeatable)")
     p.add_argument("--date-format", help="strftime format of the dates, e.g. %%d.%%m.%%Y (detected when left out)")

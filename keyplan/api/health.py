@@ -12,13 +12,19 @@ from ninja.pagination import paginate
 from keyplan.accounts.models import Account
 from keyplan.api.lookups import active_user
 from keyplan.core.pagination import LimitOffset
-from keyplan.health import services
-from keyplan.health.models import RiskCase
+from keyplan.health import onboarding, services
+from keyplan.health.models import OnboardingStage, RiskCase
 from keyplan.health.schemas import (
     CaseIn,
     CasePatch,
     CloseIn,
     HealthOut,
+    OnboardingOut,
+    PaymentsOut,
+    StageIn,
+    StageOut,
+    StagePatch,
+    StartOnboardingIn,
     QueueItemOut,
     QueuePage,
     ReviewIn,
@@ -183,3 +189,65 @@ def backtest(request, months: int = 12, horizon: int = 3):
     if not request.user.sees_all_accounts:
         raise PermissionDenied("The back-test reads the whole portfolio: KAM leads, admins and viewers.")
     return services.backtest(months=months, horizon=horizon)
+
+
+# ---------------------------------------------------------------- onboarding and payments
+
+
+def _stage(request, stage_id: int) -> OnboardingStage:
+    return get_object_or_404(OnboardingStage.objects.visible_to(request.user).select_related("account", "owner"), pk=stage_id)
+
+
+@router.get("/accounts/{account_id}/onboarding", response=OnboardingOut,
+            summary="The account's onboarding: its status (derived from the stages) and the stages in order")
+def get_onboarding(request, account_id: int):
+    return onboarding.onboarding_of(_account(request, account_id))
+
+
+@router.post("/accounts/{account_id}/onboarding/start", response={201: OnboardingOut},
+             summary="Start the account's onboarding from its key status's template (refused when it has stages)")
+def start_onboarding(request, account_id: int, payload: StartOnboardingIn):
+    account = _account(request, account_id)
+    onboarding.start_onboarding(account, by=request.user, start=payload.start,
+                                owner=active_user(payload.owner_id, "owner_id"))
+    return Status(201, onboarding.onboarding_of(account))
+
+
+def _owner_field(error: ValidationError) -> ValidationError:
+    return ValidationError({("owner_id" if k == "owner" else k): v for k, v in error.message_dict.items()})
+
+
+@router.post("/accounts/{account_id}/onboarding/stages/", response={201: StageOut}, summary="Add an onboarding stage")
+def add_stage(request, account_id: int, payload: StageIn):
+    account = _account(request, account_id)
+    try:
+        stage = onboarding.add_stage(account, by=request.user, name=payload.name, planned=payload.planned,
+                                     owner=active_user(payload.owner_id, "owner_id"), checklist=payload.checklist)
+    except ValidationError as error:
+        raise _owner_field(error) from None
+    return Status(201, onboarding.stage_dict(stage))
+
+
+@router.patch("/onboarding-stages/{stage_id}", response=StageOut,
+              summary="Change a stage: name, owner, planned date, done on (null: not done), checklist, order")
+def patch_stage(request, stage_id: int, payload: StagePatch):
+    changes = payload.dict(exclude_unset=True)
+    if "owner_id" in changes:
+        changes["owner"] = active_user(changes.pop("owner_id"), "owner_id")
+    try:
+        stage = onboarding.update_stage(_stage(request, stage_id), by=request.user, changes=changes)
+    except ValidationError as error:
+        raise _owner_field(error) from None
+    return onboarding.stage_dict(stage)
+
+
+@router.delete("/onboarding-stages/{stage_id}", response={204: None}, summary="Remove an onboarding stage")
+def delete_stage(request, stage_id: int):
+    onboarding.remove_stage(_stage(request, stage_id), by=request.user)
+    return Status(204, None)
+
+
+@router.get("/accounts/{account_id}/payments", response=PaymentsOut,
+            summary="Payment delays: invoices due in the last 180 days, unpaid past due, days late on average, the latest invoices")
+def payments(request, account_id: int):
+    return services.payments_summary(_account(request, account_id))

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 
 from keyplan.accounts.models import Tier
 from keyplan.health import services
-from keyplan.health.models import AccountReview, SurveyResponse, Ticket, UsageRecord
+from keyplan.health import analysis
+from keyplan.health.models import AccountReview, Invoice, OnboardingStage, SurveyResponse, Ticket, UsageRecord
 from keyplan.relationships.models import Interaction, Stakeholder
 from keyplan.revenue.models import Subscription
 
@@ -27,6 +28,43 @@ SNAPSHOT_DAYS = (28, 21, 14, 7, 0)  # days before today with a health snapshot
 
 def _slipping(index: int) -> bool:
     return index % SLIPPING == 1
+
+
+def _onboarding_and_invoices(demo: Demo, key: list) -> None:
+    """Every third key account is being onboarded (started one to four months ago; the slipping ones have
+    stages overdue, the others are on track or done); every key account has monthly invoices for the last
+    nine months: paid within a few days, except by the slipping accounts, which pay five to seven weeks late
+    and leave the last two unpaid."""
+    rng, today = demo.rng, demo.today
+    kams = services._kams([a.pk for a in key])
+    stages, invoices = [], []
+    for index, account in enumerate(key):
+        slipping = _slipping(index)
+        if index % 3 == 1 or (slipping and index % 2):
+            start = today - datetime.timedelta(days=rng.randint(30, 120))
+            for position, step in enumerate(analysis.DEFAULT_ONBOARDING["key"]):
+                planned = start + datetime.timedelta(days=step["days"])
+                late = slipping and position in (1, 2)
+                done_on = None if late or planned > today else min(today, planned + datetime.timedelta(days=rng.randint(-3, 4)))
+                stages.append(OnboardingStage(account=account, position=position, name=step["name"], owner_id=kams.get(account.pk),
+                                              planned=planned, done_on=done_on,
+                                              checklist=[{"item": item, "done": done_on is not None or (i == 0 and not late)}
+                                                         for i, item in enumerate(step["checklist"])]))
+        for month in range(9):
+            due = (today.replace(day=15) - datetime.timedelta(days=30 * month))
+            if due > today:
+                continue
+            if slipping and month < 2:
+                paid = None
+            elif slipping:
+                paid = due + datetime.timedelta(days=rng.randint(35, 50))
+            else:
+                paid = due + datetime.timedelta(days=rng.choice([-5, -2, 0, 1, 3, 6, 12]))
+            invoices.append(Invoice(account=account, invoice_id=f"INV-{account.pk}-{month:02d}", due=due,
+                                    paid=paid if paid is None or paid <= today else None,
+                                    amount=rng.choice([490, 1490, 3900])))
+    OnboardingStage.objects.bulk_create(stages, batch_size=1000)
+    Invoice.objects.bulk_create(invoices, batch_size=2000)
 
 
 def make_health(demo: Demo) -> None:
@@ -105,6 +143,8 @@ def make_health(demo: Demo) -> None:
             risks="The CFO questions our pricing against a second supplier.",
             decisions="Invite the CFO to the plant visit; prepare a three-year price offer."))
     AccountReview.objects.bulk_create(reviews, batch_size=500)
+
+    _onboarding_and_invoices(demo, key)
 
     for days in SNAPSHOT_DAYS:  # four weeks of snapshots: trends on the pages, time in the at-risk queue
         services.take_snapshot(today=today - datetime.timedelta(days=days))

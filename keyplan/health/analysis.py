@@ -17,12 +17,14 @@ from dataclasses import dataclass, field
 WINDOW_DAYS = 90  # "this quarter": the score compares the last 90 days with the 90 before
 DEFAULT_WEIGHTS = {
     "satisfaction": 25,
-    "engagement": 15,
+    "engagement": 10,
     "mrr_movement": 20,
     "overdue_actions": 10,
-    "decision_makers": 10,
+    "decision_makers": 5,
     "usage": 10,
-    "tickets": 10,
+    "tickets": 5,
+    "onboarding": 5,
+    "payments": 10,
 }
 GREEN_FROM, AMBER_FROM = 70, 40
 ENGAGEMENT_TARGET = 6  # interactions per 90 days that count as fully engaged
@@ -31,12 +33,15 @@ OVERDUE_ACTIONS_MAX = 3  # this many overdue plan actions cost the whole weight
 LOW_ENGAGEMENT = 2  # at most this many interactions in 90 days is low engagement (a rule)
 USAGE_DROP = 0.5  # product usage down by half against the 90 days before costs the whole weight
 HIGH_TICKETS_MAX = 2  # this many open high-severity tickets cost the whole weight
+ONBOARDING_OVERDUE_MAX = 2  # this many overdue onboarding stages cost the whole weight
+PAYMENT_DELAY_MAX = 30  # invoices paid (or still open) this many days late on average cost the whole weight
 UPSELL_FROM = 80  # health score from which an account on a lower plan is a premium upsell candidate
 DETRACTOR_MAX = 6  # NPS 0–6: detractors
 CLOSED_GRACE_DAYS = 30  # a case closed this recently is not reopened by the daily snapshot
 
-RULES = ("red_score", "low_engagement_falling_mrr", "critic_high_power", "nps_detractor")
-DEFAULT_RULES = ("red_score", "low_engagement_falling_mrr", "critic_high_power")
+RULES = ("red_score", "low_engagement_falling_mrr", "critic_high_power", "nps_detractor", "onboarding_overdue",
+         "payments_late")
+DEFAULT_RULES = ("red_score", "low_engagement_falling_mrr", "critic_high_power", "onboarding_overdue", "payments_late")
 BANDS = ("green", "amber", "red")
 CADENCE_MONTHS = {"monthly": 1, "quarterly": 3, "none": None}  # weekly: 7 days
 
@@ -76,6 +81,12 @@ class Facts:
     usage_change: float | None = None  # relative change of product usage, last 90 days against the 90 before
     has_tickets: bool = False  # support tickets are imported for this account
     open_high_tickets: int = 0  # open tickets of high or critical severity
+    onboarding_stages: int = 0  # the account's onboarding stages
+    onboarding_done: int = 0
+    onboarding_overdue: int = 0  # stages not done whose planned date has passed
+    invoices: int = 0  # invoices due in the last 180 days (paid or not)
+    invoices_overdue: int = 0  # of them, still unpaid after their due date
+    days_late: float | None = None  # average days late of those invoices (unpaid ones: late until today)
 
 
 @dataclass
@@ -173,6 +184,23 @@ def _share_lost(name: str, facts: Facts, config: Config) -> tuple[float | None, 
             return None, 0.0, False, [("no_tickets", {})]
         n = facts.open_high_tickets
         return n, min(1.0, n / HIGH_TICKETS_MAX), True, [("open_high_tickets", {"n": n})]
+    if name == "onboarding":
+        total, overdue = facts.onboarding_stages, facts.onboarding_overdue
+        if total == 0:
+            return None, 0.0, False, [("no_onboarding", {})]
+        if facts.onboarding_done == total:
+            return 0, 0.0, True, [("onboarding_done", {"total": total})]
+        parts = [("onboarding_overdue", {"n": overdue, "total": total})] if overdue else [
+            ("onboarding_on_track", {"done": facts.onboarding_done, "total": total})]
+        return overdue, min(1.0, overdue / ONBOARDING_OVERDUE_MAX), True, parts
+    if name == "payments":
+        if not facts.invoices or facts.days_late is None:
+            return None, 0.0, False, [("no_invoices", {})]
+        late = max(0.0, facts.days_late)
+        parts = [("days_late", {"days": _one(late), "n": facts.invoices})]
+        if facts.invoices_overdue:
+            parts.append(("invoices_overdue", {"n": facts.invoices_overdue}))
+        return round(late, 1), min(1.0, late / PAYMENT_DELAY_MAX), True, parts
     raise ValueError(f"unknown component {name!r}")
 
 
@@ -200,8 +228,63 @@ def endangered(facts: Facts, band: str, config: Config = Config()) -> list[str]:
                                        and facts.mrr_now < facts.mrr_before),
         "critic_high_power": facts.critics_high_power > 0,
         "nps_detractor": facts.latest_nps is not None and facts.latest_nps <= DETRACTOR_MAX,
+        "onboarding_overdue": facts.onboarding_overdue >= ONBOARDING_OVERDUE_MAX,
+        "payments_late": facts.days_late is not None and facts.days_late >= PAYMENT_DELAY_MAX,
     }
     return [rule for rule in RULES if rule in config.rules and fired[rule]]
+
+
+# ---------------------------------------------------------------- onboarding
+
+ONBOARDING_STATUSES = ("none", "in_progress", "overdue", "done")
+# The stages a new account goes through, per key status: name, days after the start it is planned for, and
+# its checklist. The names are English here and put in the starting user's language when the stages are made;
+# a KAM lead changes them in the health settings.
+DEFAULT_ONBOARDING = {
+    "key": [
+        {"name": "Kick-off with the customer", "days": 7,
+         "checklist": ["Contract and order confirmed", "Account team introduced", "Success criteria agreed"]},
+        {"name": "Set-up and integration", "days": 30,
+         "checklist": ["Users created", "Data migrated", "Integrations tested"]},
+        {"name": "Training", "days": 45, "checklist": ["Key users trained", "Administrators trained"]},
+        {"name": "First value review", "days": 90, "checklist": ["Success criteria checked with the sponsor",
+                                                                 "Account plan drafted"]},
+    ],
+    "candidate": [
+        {"name": "Kick-off with the customer", "days": 14, "checklist": ["Contract and order confirmed"]},
+        {"name": "Set-up and integration", "days": 45, "checklist": ["Users created"]},
+        {"name": "First value review", "days": 90, "checklist": []},
+    ],
+    "standard": [
+        {"name": "Set-up and integration", "days": 30, "checklist": ["Users created"]},
+    ],
+}
+
+
+def onboarding_status(total: int, done: int, overdue: int) -> str:
+    """An account's onboarding status, derived from its stages: none (no stages), done (every stage done),
+    overdue (a stage not done is past its planned date), else in progress."""
+    if total == 0:
+        return "none"
+    if done >= total:
+        return "done"
+    return "overdue" if overdue else "in_progress"
+
+
+def stage_overdue(planned: datetime.date | None, done_on: datetime.date | None, today: datetime.date) -> bool:
+    return done_on is None and planned is not None and planned < today
+
+
+def days_late(invoices: Iterable[tuple[datetime.date, datetime.date | None]], today: datetime.date) -> float | None:
+    """Average days late of invoices (due, paid): a paid one counts the days between due and paid (0 when on
+    time), an unpaid one past its due date counts until today, an unpaid one not yet due counts nothing."""
+    delays = []
+    for due, paid in invoices:
+        if paid is not None:
+            delays.append(max(0, (paid - due).days))
+        elif due < today:
+            delays.append((today - due).days)
+    return sum(delays) / len(delays) if delays else None
 
 
 # ---------------------------------------------------------------- the queue and the reviews

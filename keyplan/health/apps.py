@@ -14,3 +14,4 @@ class HealthConfig(AppConfig):
         register_undo("surveys", "keyplan.health.services.undo_survey_batch")
         register_undo("usage", "keyplan.health.services.undo_usage_batch")
         register_undo("tickets", "keyplan.health.services.undo_ticket_batch")
+        register_undo("payments", "keyplan.health.services.undo_payment_batch")

@@ -67,6 +67,29 @@ def cmd_reviews(args) -> int:
     return 0
 
 
+def cmd_onboarding(args) -> int:
+    """The onboarding status of the accounts of a key status (default key accounts) with stages overdue first."""
+    from keyplan.accounts.models import Account
+    from keyplan.health import onboarding
+
+    accounts = Account.objects.visible_to(_reader(args.as_user)).active().filter(tier=args.tier).order_by("name")[:5000]
+    names = dict(accounts.values_list("pk", "name"))
+    found = onboarding.statuses(list(names))
+    order = {"overdue": 0, "in_progress": 1, "none": 2, "done": 3}
+    items = [{"account": {"id": pk, "name": names[pk]}, "status": row["status"], "stages_total": row["total"],
+              "stages_done": row["done"], "stages_overdue": row["overdue"]}
+             for pk, row in sorted(found.items(), key=lambda kv: (order[kv[1]["status"]], names[kv[0]]))
+             if not args.overdue or row["status"] == "overdue"]
+    if args.json:
+        print(json.dumps({"items": items, "count": len(items)}, indent=2, ensure_ascii=False))
+        return 0
+    for i in items:
+        print(f"{i['status']:<12} {i['stages_done']:>2}/{i['stages_total']:<2} done, {i['stages_overdue']:>2} overdue  {i['account']['name']}")
+    if not items:
+        print("No account to show.")
+    return 0
+
+
 def cmd_notify(args) -> int:
     from keyplan.health import services
 
@@ -146,6 +169,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--as", dest="as_user", metavar="USERNAME", help="only what this user may see")
     r.add_argument("--json", action="store_true", help="print JSON ({items, count})")
     r.set_defaults(func=cmd_reviews)
+
+    o = health_sub.add_parser("onboarding", help="onboarding status per account (overdue first), derived from its stages")
+    o.add_argument("--tier", choices=["key", "candidate", "standard"], default="key", help="key status (default key)")
+    o.add_argument("--overdue", action="store_true", help="only accounts with an onboarding stage overdue")
+    o.add_argument("--as", dest="as_user", metavar="USERNAME", help="only what this user may see")
+    o.add_argument("--json", action="store_true", help="print JSON ({items, count})")
+    o.set_defaults(func=cmd_onboarding)
 
     b = health_sub.add_parser("backtest", help="does a red score predict churn or contraction? the score judged on history")
     b.add_argument("--months", type=arguments.whole_number(1, 36), default=12, help="months judged, 1-36 (default 12)")

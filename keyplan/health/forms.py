@@ -7,6 +7,7 @@ from keyplan.health import analysis
 from keyplan.health.models import COMPONENT_LABELS, RULE_LABELS, Cadence, Outcome, SurveyKind
 
 DATE = forms.DateInput(attrs={"type": "date"})
+ONBOARDING_HELP = _("One stage a line: days after the start | name | checklist items separated by semicolons.")
 
 
 class SurveyForm(forms.Form):
@@ -45,6 +46,40 @@ class SaveActionForm(forms.Form):
     due = forms.DateField(label=_("Due"), widget=DATE, required=False)
 
 
+class StageForm(forms.Form):
+    """An onboarding stage: its checklist is one item a line (an item kept keeps whether it was done)."""
+
+    name = forms.CharField(label=_("Stage"), max_length=200)
+    owner = forms.ModelChoiceField(label=_("Owner"), queryset=None, required=False)
+    planned = forms.DateField(label=_("Planned for"), widget=DATE, required=False)
+    done_on = forms.DateField(label=_("Done on"), widget=DATE, required=False)
+    checklist = forms.CharField(label=_("Checklist"), required=False, widget=forms.Textarea(attrs={"rows": 3}),
+                                help_text=_("One item a line."))
+
+    def __init__(self, *args, account, stage=None, **kwargs):
+        from keyplan.planning.services import assignable_users
+
+        self.stage = stage
+        if stage is not None and not args and "initial" not in kwargs:
+            kwargs["initial"] = {"name": stage.name, "owner": stage.owner_id, "planned": stage.planned,
+                                 "done_on": stage.done_on, "checklist": "\n".join(i["item"] for i in stage.checklist)}
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].queryset = assignable_users(account)
+        if stage is None:
+            del self.fields["done_on"]
+
+    def changes(self) -> dict:
+        data = dict(self.cleaned_data)
+        done = {i["item"]: i["done"] for i in self.stage.checklist} if self.stage is not None else {}
+        lines = [line.strip() for line in data.pop("checklist", "").splitlines() if line.strip()]
+        data["checklist"] = [{"item": line, "done": done.get(line, False)} for line in lines]
+        return data
+
+
+class StartOnboardingForm(forms.Form):
+    start = forms.DateField(label=_("Onboarding starts on"), widget=DATE)
+
+
 class SettingsForm(forms.Form):
     green_from = forms.IntegerField(label=_("Green from score"), min_value=1, max_value=100)
     amber_from = forms.IntegerField(label=_("Amber from score"), min_value=0, max_value=99)
@@ -61,6 +96,12 @@ class SettingsForm(forms.Form):
                                     choices=[("", _("as in the selection settings")), *Cadence.choices])
     cadence_candidate = forms.ChoiceField(label=_("Review cadence of candidates"), choices=Cadence.choices)
     cadence_standard = forms.ChoiceField(label=_("Review cadence of standard accounts"), choices=Cadence.choices)
+    onboarding_key = forms.CharField(label=_("Onboarding stages of key accounts"), required=False,
+                                     widget=forms.Textarea(attrs={"rows": 4}), help_text=ONBOARDING_HELP)
+    onboarding_candidate = forms.CharField(label=_("Onboarding stages of candidates"), required=False,
+                                           widget=forms.Textarea(attrs={"rows": 3}), help_text=ONBOARDING_HELP)
+    onboarding_standard = forms.CharField(label=_("Onboarding stages of standard accounts"), required=False,
+                                          widget=forms.Textarea(attrs={"rows": 2}), help_text=ONBOARDING_HELP)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -70,4 +111,8 @@ class SettingsForm(forms.Form):
     def changes(self) -> dict:
         data = dict(self.cleaned_data)
         data["weights"] = {name: data.pop(f"weight_{name}") for name in analysis.DEFAULT_WEIGHTS}
+        from keyplan.health.onboarding import templates_from_text
+
+        data["onboarding_templates"] = {tier: templates_from_text(data.pop(f"onboarding_{tier}"), tier)
+                                        for tier in ("key", "candidate", "standard")}
         return data

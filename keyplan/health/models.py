@@ -84,6 +84,11 @@ def _default_rules() -> list:
     return list(analysis.DEFAULT_RULES)
 
 
+def _default_onboarding() -> dict:
+    return {tier: [dict(stage, checklist=list(stage["checklist"])) for stage in stages]
+            for tier, stages in analysis.DEFAULT_ONBOARDING.items()}
+
+
 class HealthSettings(models.Model):
     """One row, set by a KAM lead: the score's weights and thresholds, the bands, the endangerment rules
     and the review cadence per key status."""
@@ -110,6 +115,9 @@ class HealthSettings(models.Model):
                                          default=Cadence.QUARTERLY)
     cadence_standard = models.CharField(_("review cadence of standard accounts"), max_length=10,
                                         choices=Cadence.choices, default=Cadence.NONE)
+    onboarding_templates = models.JSONField(
+        _("onboarding templates"), default=_default_onboarding,
+        help_text=_("Per key status: the stages a new account goes through (name, days after the start, checklist)."))
     updated_at = models.DateTimeField(auto_now=True)
 
     history = HistoricalRecords(excluded_fields=["updated_at"])
@@ -292,6 +300,53 @@ class Ticket(models.Model):
         indexes = [models.Index(fields=["account", "severity", "closed"], name="ticket_open_severity")]
 
 
+class StageQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "StageQuerySet":
+        return self.filter(account__in=Account.objects.visible_to(user))
+
+
+class OnboardingStage(models.Model):
+    """One stage of an account's onboarding: when it is planned, when it was done, who owns it and its checklist.
+    The account's onboarding status is derived from its stages (analysis.onboarding_status)."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="onboarding_stages")
+    position = models.PositiveSmallIntegerField(_("order"), default=0)
+    name = models.CharField(_("stage"), max_length=200)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("owner"), null=True, blank=True,
+                              on_delete=models.SET_NULL, related_name="+")
+    planned = models.DateField(_("planned for"), null=True, blank=True)
+    done_on = models.DateField(_("done on"), null=True, blank=True)
+    checklist = models.JSONField(_("checklist"), default=list, blank=True,
+                                 help_text=_("Items, each with its text and whether it is done."))
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    history = HistoricalRecords(excluded_fields=["created_at"])
+    objects = StageQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["account", "position", "pk"]
+        indexes = [models.Index(fields=["account", "done_on", "planned"], name="onboarding_account_open")]
+
+    def __str__(self) -> str:
+        return f"{self.account} · {self.name}"
+
+
+class Invoice(models.Model):
+    """An invoice of an account and when it was paid, imported: how late the customer pays is a health signal."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="invoices")
+    invoice_id = models.CharField(_("invoice"), max_length=64, blank=True)
+    amount = models.DecimalField(_("amount"), max_digits=16, decimal_places=2, null=True, blank=True)
+    due = models.DateField(_("due"))
+    paid = models.DateField(_("paid"), null=True, blank=True)
+    batch = models.ForeignKey(ImportBatch, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["account", "-due"]
+        constraints = [models.UniqueConstraint(fields=["account", "invoice_id"], condition=~Q(invoice_id=""), name="invoice_once")]
+        indexes = [models.Index(fields=["due", "account"], name="invoice_due_account")]
+
+
 class NotificationKind(models.TextChoices):
     REVIEW_OVERDUE = "review_overdue", _("Account review overdue")
     ENDANGERED = "endangered", _("Entered the at-risk queue")
@@ -328,6 +383,8 @@ RULE_LABELS = {
     "low_engagement_falling_mrr": _("Low engagement together with falling MRR"),
     "critic_high_power": _("A critic with high decision power"),
     "nps_detractor": _("The latest NPS is a detractor's (0–6)"),
+    "onboarding_overdue": _("Two or more onboarding stages overdue"),
+    "payments_late": _("Invoices paid a month late or more on average"),
 }
 COMPONENT_LABELS = {
     "satisfaction": _("Satisfaction"),
@@ -337,5 +394,14 @@ COMPONENT_LABELS = {
     "decision_makers": _("Decision makers covered"),
     "usage": _("Product usage"),
     "tickets": _("Support tickets"),
+    "onboarding": _("Onboarding"),
+    "payments": _("Payment delays"),
+}
+ONBOARDING_LABELS = {
+    "none": _("Not started"),
+    "in_progress": _("In progress"),
+    "overdue": _("Overdue"),
+    "done": _("Done"),
 }
 assert set(RULE_LABELS) == set(analysis.RULES) and set(COMPONENT_LABELS) == set(analysis.DEFAULT_WEIGHTS)
+assert set(ONBOARDING_LABELS) == set(analysis.ONBOARDING_STATUSES)

@@ -136,3 +136,61 @@ class SnapshotOut(Schema):
     mrr: float
     plan: str
     endangered: list[str]
+
+
+class StageOut(Schema):
+    id: int
+    account_id: int
+    position: int
+    name: str
+    owner: dict[str, Any] | None = Field(..., description="id, username, name")
+    planned: datetime.date | None
+    done_on: datetime.date | None
+    overdue: bool = Field(..., description="Not done and its planned date has passed")
+    checklist: list[dict[str, Any]] = Field(..., description='Items: {"item": text, "done": true/false}')
+
+
+class OnboardingOut(Schema):
+    account: dict[str, Any]
+    status: str = Field(..., description="none, in_progress, overdue or done (derived from the stages)")
+    status_label: str
+    stages_total: int
+    stages_done: int
+    stages_overdue: int
+    stages: list[StageOut]
+
+
+class StartOnboardingIn(InputSchema):
+    start: datetime.date | None = Field(None, description="The day the stages are planned from (default today)")
+    owner_id: int | None = Field(None, description="Who owns the stages (default the account's KAM)")
+
+
+class StageIn(InputSchema):
+    name: str = Field(..., max_length=200)
+    owner_id: int | None = None
+    planned: datetime.date | None = None
+    checklist: list[Any] = Field(default_factory=list, description='Texts, or {"item": text, "done": bool}')
+
+
+class StagePatch(InputSchema):
+    name: str | None = Field(None, max_length=200)
+    owner_id: int | None = None
+    planned: datetime.date | None = None
+    done_on: datetime.date | None = Field(None, description="The day it was done (not in the future); null: not done")
+    checklist: list[Any] | None = None
+    position: int | None = None
+
+
+class InvoiceOut(Schema):
+    invoice_id: str
+    amount: float | None
+    due: datetime.date
+    paid: datetime.date | None
+    days_late: int
+
+
+class PaymentsOut(Schema):
+    invoices: int = Field(..., description="Invoices due in the last 180 days")
+    overdue: int = Field(..., description="Of them, unpaid past their due date")
+    days_late: float | None = Field(..., description="Average days late (unpaid ones: until today)")
+    latest: list[InvoiceOut]

@@ -69,6 +69,13 @@ EXPLANATIONS = {
     "usage_steady": gettext_noop("product usage steady against the 90 days before"),
     "no_tickets": gettext_noop("no support tickets imported: not counted"),
     "open_high_tickets": gettext_noop("open tickets of high or critical severity: %(n)s"),
+    "no_onboarding": gettext_noop("no onboarding stages: not counted"),
+    "onboarding_done": gettext_noop("onboarding done (%(total)s stages)"),
+    "onboarding_on_track": gettext_noop("onboarding on track: %(done)s of %(total)s stages done"),
+    "onboarding_overdue": gettext_noop("onboarding stages overdue: %(n)s of %(total)s"),
+    "no_invoices": gettext_noop("no invoices due in the last 180 days imported: not counted"),
+    "days_late": gettext_noop("invoices paid %(days)s days late on average (%(n)s invoices due in 180 days)"),
+    "invoices_overdue": gettext_noop("unpaid past their due date: %(n)s"),
 }
 
 
@@ -100,7 +107,7 @@ def config(row: HealthSettings | None = None) -> analysis.Config:
 
 SETTING_FIELDS = ("weights", "green_from", "amber_from", "engagement_target", "mrr_drop_percent",
                   "overdue_actions_max", "low_engagement", "rules", "upsell_plan", "upsell_from",
-                  "cadence_key", "cadence_candidate", "cadence_standard")
+                  "cadence_key", "cadence_candidate", "cadence_standard", "onboarding_templates")
 LIMITS = {"green_from": (1, 100), "amber_from": (0, 99), "engagement_target": (0, 1000), "mrr_drop_percent": (1, 100),
           "overdue_actions_max": (1, 1000), "low_engagement": (0, 1000), "upsell_from": (0, 100)}
 
@@ -149,6 +156,14 @@ def update_settings(*, by: User, changes: dict) -> HealthSettings:
             if value not in allowed:
                 errors[name] = _("%(value)s is not allowed; choose one of: %(choices)s.") % {
                     "value": repr(value), "choices": ", ".join(v for v in allowed if v)}
+                continue
+        elif name == "onboarding_templates":
+            from keyplan.health.onboarding import clean_templates
+
+            try:
+                value = clean_templates(value)
+            except ValidationError as error:
+                errors.update({k: " ".join(v) for k, v in error.message_dict.items()})
                 continue
         elif name == "upsell_plan":
             if not isinstance(value, str) or len(value) > 100:
@@ -328,7 +343,7 @@ SEVERITIES = {"low": "low", "medium": "medium", "high": "high", "critical": "cri
 
 
 def _small_import(kind: str, path, *, by: User, fields: dict, required: tuple, dates: tuple, numbers: tuple, options,
-                  check, build, key, existing, today):
+                  check, build, key, existing, today, future_ok: tuple = ()):
     """The shape every health import shares: read whole (the revenue area's small-import reader), check each row
     (``check(line, row, account_id, errors)``), and only when no row is bad write them all in one batch, skipping
     rows whose ``key`` is already stored or earlier in the file (duplicates are counted, not written twice)."""
@@ -353,7 +368,7 @@ def _small_import(kind: str, path, *, by: User, fields: dict, required: tuple, d
         if external_id and account_id is None:
             errors.append(RowError.of(line, mapping.get("account_id", "account_id"), external_id, "unknown_account_create_first"))
         for name in dates:
-            if row[f"_{name}"] is not None and row[f"_{name}"] > today:
+            if name not in future_ok and row[f"_{name}"] is not None and row[f"_{name}"] > today:
                 errors.append(RowError(line, mapping.get(name, name), row[f"_{name}"].isoformat(), "the date is in the future",
                                        "date_future"))
         check(line, row, account_id, errors, lambda f: mapping.get(f, f))
@@ -423,6 +438,60 @@ def import_tickets(path: str | Path, *, by: User, options=None, today: datetime.
                                            closed=row["_closed"], severity=SEVERITIES[row["severity"].strip().lower()], batch=batch),
         key=lambda a, row: (a, row["ticket_id"].strip()) if (row["ticket_id"] or "").strip() else None,
         existing=lambda ids: set(Ticket.objects.filter(account_id__in=ids).exclude(ticket_id="").values_list("account_id", "ticket_id")))
+
+
+PAYMENT_FIELDS = {
+    "account_id": SURVEY_FIELDS["account_id"],
+    "invoice_id": ("invoice_id", "invoice", "invoice_number", "number", "factuur", "factuurnummer", "rechnung",
+                   "rechnungsnummer", "fattura"),
+    "due": ("due", "due_date", "due_on", "vervaldatum", "faellig", "faelligkeit", "scadenza"),
+    "paid": ("paid", "paid_on", "payment_date", "betaald", "bezahlt", "pagato", "pagamento"),
+    "amount": ("amount", "total", "bedrag", "betrag", "importo"),
+}
+
+
+def undo_payment_batch(batch) -> None:
+    from keyplan.health.models import Invoice
+
+    Invoice.objects.filter(batch=batch).delete()
+
+
+def import_payments(path: str | Path, *, by: User, options=None, today: datetime.date | None = None):
+    """Invoices and their payments (account, due; invoice id, paid, amount optional): all rows or none; an
+    invoice id imported again for the same account is recognised and skipped. A due date may lie ahead, a
+    payment not."""
+    from keyplan.health.models import Invoice
+    from keyplan.revenue.importing.inspection import RowError
+
+    def check(line, row, account_id, errors, column):
+        if row["invoice_id"] and len(row["invoice_id"].strip()) > 64:
+            errors.append(RowError.of(line, column("invoice_id"), row["invoice_id"], "too_long", limit=64))
+        if row["_amount"] is not None and abs(row["_amount"]) >= 1e14:
+            errors.append(RowError.of(line, column("amount"), str(row["_amount"]), "number_too_large"))
+
+    def amount(value):
+        return None if value is None else decimal.Decimal(str(round(value, 2)))
+
+    return _small_import(
+        "payments", path, by=by, fields=PAYMENT_FIELDS, required=("account_id", "due"), dates=("due", "paid"),
+        numbers=("amount",), options=options, check=check, today=today or timezone.localdate(), future_ok=("due",),
+        build=lambda a, row, batch: Invoice(account_id=a, invoice_id=(row["invoice_id"] or "").strip(), due=row["_due"],
+                                            paid=row["_paid"], amount=amount(row["_amount"]), batch=batch),
+        key=lambda a, row: (a, row["invoice_id"].strip()) if (row["invoice_id"] or "").strip() else None,
+        existing=lambda ids: set(Invoice.objects.filter(account_id__in=ids).exclude(invoice_id="").values_list("account_id", "invoice_id")))
+
+
+def payments_summary(account: Account, *, today: datetime.date | None = None) -> dict:
+    """The account's invoices due in the last 180 days: how many, how many unpaid past due, days late on average."""
+    today = today or timezone.localdate()
+    items = list(account.invoices.filter(due__gt=today - datetime.timedelta(days=PAYMENT_WINDOW_DAYS), due__lte=today)
+                 .values_list("due", "paid"))
+    late = analysis.days_late(items, today)
+    return {"invoices": len(items), "overdue": sum(1 for due, paid in items if paid is None and due < today),
+            "days_late": None if late is None else round(late, 1),
+            "latest": [{"invoice_id": i.invoice_id, "amount": float(i.amount) if i.amount is not None else None,
+                        "due": i.due, "paid": i.paid,
+                        "days_late": max(0, ((i.paid or today) - i.due).days)} for i in account.invoices.order_by("-due")[:12]]}
 
 
 def undo_survey_batch(batch) -> None:
@@ -567,7 +636,41 @@ def facts(account_ids=None, *, today: datetime.date | None = None) -> dict[int, 
             if owner is not None and last is not None and (today - last).days < stale_days:
                 f.decision_makers_covered += 1
     _usage_and_tickets(result, scope, today=today, recent_from=recent_from, before_from=before_from)
+    _onboarding_and_payments(result, scope, today=today)
     return result
+
+
+PAYMENT_WINDOW_DAYS = 180  # invoices due in this many days before today are read for payment delays
+
+
+def _onboarding_and_payments(result: dict, scope: dict, *, today: datetime.date) -> None:
+    from keyplan.health.models import Invoice, OnboardingStage
+
+    for account_id, total, done, overdue in onboarding_counts(scope, today=today):
+        f = result.get(account_id)
+        if f is not None:
+            f.onboarding_stages, f.onboarding_done, f.onboarding_overdue = total, done, overdue
+    invoices: dict[int, list] = defaultdict(list)
+    rows = Invoice.objects.filter(due__gt=today - datetime.timedelta(days=PAYMENT_WINDOW_DAYS), due__lte=today, **scope)
+    for account_id, due, paid in rows.values_list("account_id", "due", "paid").iterator(chunk_size=5000):
+        if account_id in result:
+            invoices[account_id].append((due, paid if paid is None or paid <= today else None))
+    for account_id, items in invoices.items():
+        f = result[account_id]
+        f.invoices = len(items)
+        f.invoices_overdue = sum(1 for due, paid in items if paid is None and due < today)
+        f.days_late = analysis.days_late(items, today)
+
+
+def onboarding_counts(scope: dict, *, today: datetime.date):
+    """(account id, stages, done, overdue) of the accounts in ``scope`` that have onboarding stages."""
+    from keyplan.health.models import OnboardingStage
+
+    done = Q(done_on__isnull=False, done_on__lte=today)
+    overdue = Q(planned__lt=today) & ~done
+    return (OnboardingStage.objects.filter(**scope).values("account_id")
+            .annotate(total=Count("pk"), done=Count("pk", filter=done), overdue=Count("pk", filter=overdue))
+            .order_by().values_list("account_id", "total", "done", "overdue"))
 
 
 def _usage_and_tickets(result: dict, scope: dict, *, today, recent_from, before_from) -> None:
@@ -720,6 +823,12 @@ def _store_program(rows: list[analysis.Row], row: HealthSettings, *, today: date
                                            row.upsell_plan)
     numbers["premium_upsell"] = analysis.premium_upsell(rows, plan=plan, plan_mrr=plan_mrr, upsell_from=row.upsell_from)
     numbers["reviews_due"] = len(reviews_due(Account.objects.all(), today=today, within_days=0))
+    onboarding = {status: 0 for status in analysis.ONBOARDING_STATUSES}
+    key_ids = Account.objects.active().filter(tier=Tier.KEY)
+    for _account_id, total, done, overdue in onboarding_counts({"account__in": key_ids}, today=today):
+        onboarding[analysis.onboarding_status(total, done, overdue)] += 1
+    onboarding["none"] = tiers.get(Tier.KEY, 0) - sum(onboarding.values())
+    numbers["key_account_onboarding"] = onboarding
     ProgramSnapshot.objects.update_or_create(day=today, defaults={"numbers": numbers})
 
 
@@ -954,6 +1063,7 @@ def dashboard(user: User) -> dict:
         "premium_upsell": numbers.get("premium_upsell", {"items": [], "count": 0, "total_added_mrr": 0}),
         "mrr_trend": [{"day": d.isoformat(), "mrr": m} for d, m in trend],
         "reviews_due": numbers.get("reviews_due", 0),
+        "key_account_onboarding": numbers.get("key_account_onboarding", {}),
     }
 
 
@@ -965,10 +1075,14 @@ def key_account_rows(user: User, *, limit: int = 200) -> list[dict]:
     keys = Account.objects.visible_to(user).active().filter(tier=Tier.KEY)
     rows = (HealthSnapshot.objects.filter(day=snap.day, account__in=keys).select_related("account")
             .order_by("score", "account__name")[:limit])
+    from keyplan.health.onboarding import statuses
+
     kams = _kams([r.account_id for r in rows])
     names = {u.pk: u.get_full_name() or u.username for u in User.objects.filter(pk__in=set(kams.values()))}
+    onboarding = statuses([r.account_id for r in rows])
     return [{"account": r.account, "score": r.score, "band": r.band, "mrr": r.mrr, "plan": r.plan,
-             "endangered": rule_labels(r.endangered), "kam": names.get(kams.get(r.account_id), "")} for r in rows]
+             "endangered": rule_labels(r.endangered), "kam": names.get(kams.get(r.account_id), ""),
+             "onboarding": onboarding[r.account_id]} for r in rows]
 
 
 NEWLY_DAYS = 7

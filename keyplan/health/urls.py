@@ -16,4 +16,5 @@ urlpatterns = [
     path("accounts/<int:pk>/health/surveys/", views.survey_add, name="survey_add"),
     path("accounts/<int:pk>/health/reviews/", views.review_add, name="review_add"),
     path("accounts/<int:pk>/health/queue/", views.case_open, name="case_open"),
+    path("accounts/<int:pk>/health/onboarding/", views.onboarding_page, name="onboarding"),
 ]

@@ -11,9 +11,18 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from keyplan.accounts.models import Account
 from keyplan.accounts.services import can_edit
-from keyplan.health import analysis, services
-from keyplan.health.forms import CloseCaseForm, OpenCaseForm, ReviewForm, SaveActionForm, SettingsForm, SurveyForm
-from keyplan.health.models import RiskCase, SaveAction
+from keyplan.health import analysis, onboarding, services
+from keyplan.health.forms import (
+    CloseCaseForm,
+    OpenCaseForm,
+    ReviewForm,
+    SaveActionForm,
+    SettingsForm,
+    StageForm,
+    StartOnboardingForm,
+    SurveyForm,
+)
+from keyplan.health.models import ONBOARDING_LABELS, OnboardingStage, RiskCase, SaveAction
 
 
 def _account(request: HttpRequest, pk: int) -> Account:
@@ -36,6 +45,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         before = numbers["mrr_by_plan_90_days_ago"]
         numbers["plans"] = [{"plan": plan, "mrr": mrr, "arr": mrr * 12, "before": before.get(plan, 0),
                              "change": mrr - before.get(plan, 0)} for plan, mrr in numbers["mrr_by_plan"].items()]
+        counts = numbers["key_account_onboarding"]
+        numbers["onboarding"] = [(status, ONBOARDING_LABELS[status], counts.get(status, 0))
+                                 for status in ("in_progress", "overdue", "done", "none")]
         context["program"] = numbers
     else:
         context["due"] = services.reviews_due(services.key_accounts_of(user), within_days=7)
@@ -117,7 +129,9 @@ def settings_page(request: HttpRequest) -> HttpResponse:
     row = services.health_settings()
     may_change = services.can_configure(request.user)
     initial = {name: getattr(row, name) for name in services.SETTING_FIELDS if name != "weights"}
-    initial |= {f"weight_{k}": row.weights.get(k, 0) for k in analysis.DEFAULT_WEIGHTS}
+    initial |= {f"weight_{k}": row.weights.get(k, analysis.DEFAULT_WEIGHTS[k]) for k in analysis.DEFAULT_WEIGHTS}
+    initial |= {f"onboarding_{tier}": onboarding.templates_as_text(row.onboarding_templates, tier)
+                for tier in ("key", "candidate", "standard")}
     form, status = SettingsForm(initial=initial), 200
     if request.method == "POST":
         if not may_change:
@@ -150,6 +164,7 @@ def _account_context(request: HttpRequest, account: Account, **forms) -> dict:
         "reviews": account.account_reviews.select_related("held_by")[:20],
         "cadence": services.cadence_for(account.tier),
         "case": case, "today": timezone.localdate(),
+        "onboarding": onboarding.onboarding_of(account), "payments": services.payments_summary(account),
         "survey_form": forms.get("survey_form") or SurveyForm(account=account, initial={"responded_on": timezone.localdate()}),
         "review_form": forms.get("review_form") or ReviewForm(initial={"held_on": timezone.localdate()}),
         "case_form": forms.get("case_form") or OpenCaseForm(),
@@ -218,3 +233,65 @@ def backtest_page(request: HttpRequest) -> HttpResponse:
     result = services.backtest()
     rows = [(band, result["bands"][band]) for band in analysis.BANDS]
     return render(request, "health/backtest.html", {"result": result, "rows": rows})
+
+
+@require_http_methods(["GET", "POST"])
+def onboarding_page(request: HttpRequest, pk: int) -> HttpResponse:
+    """The account's onboarding stages: start them from the template, add, change, tick, mark done, remove."""
+    account = _account(request, pk)
+    may_edit = can_edit(request.user, account)
+    today = timezone.localdate()
+    start_form, add_form, status, failed = StartOnboardingForm(initial={"start": today}), StageForm(account=account), 200, None
+    if request.method == "POST":
+        if not may_edit:
+            raise PermissionDenied
+        what = request.POST.get("what")
+        stage = None
+        if what in ("update", "done", "tick", "remove"):
+            stage = get_object_or_404(OnboardingStage, pk=request.POST.get("stage"), account=account)
+        form = None
+        try:
+            if what == "start":
+                form = start_form = StartOnboardingForm(request.POST)
+                if form.is_valid():
+                    onboarding.start_onboarding(account, by=request.user, start=form.cleaned_data["start"])
+                    messages.success(request, _("Onboarding started from the template."))
+                    return redirect("health:onboarding", account.pk)
+            elif what == "add":
+                form = add_form = StageForm(request.POST, account=account)
+                if form.is_valid():
+                    onboarding.add_stage(account, by=request.user, **form.changes())
+                    return redirect("health:onboarding", account.pk)
+            elif what == "update":
+                form = failed = StageForm(request.POST, account=account, stage=stage, prefix=f"s{stage.pk}")
+                if form.is_valid():
+                    onboarding.update_stage(stage, by=request.user, changes=form.changes())
+                    return redirect("health:onboarding", account.pk)
+            elif what == "done":
+                onboarding.complete_stage(stage, by=request.user)
+                return redirect("health:onboarding", account.pk)
+            elif what == "tick":
+                index = request.POST.get("item", "")
+                onboarding.tick_item(stage, by=request.user, index=int(index) if index.isdigit() else -1,
+                                     done=request.POST.get("done") == "1")
+                return redirect("health:onboarding", account.pk)
+            elif what == "remove":
+                onboarding.remove_stage(stage, by=request.user)
+                messages.success(request, _("The stage was removed."))
+                return redirect("health:onboarding", account.pk)
+        except ValidationError as error:
+            if form is None:
+                for message in error.messages:
+                    messages.error(request, message)
+            else:
+                _add_errors(form, error)
+        status = 422
+    state = onboarding.onboarding_of(account, today=today)
+    stages = list(account.onboarding_stages.select_related("owner"))
+    for stage in stages:
+        stage.overdue = analysis.stage_overdue(stage.planned, stage.done_on, today)
+        stage.form = failed if failed is not None and failed.stage.pk == stage.pk else StageForm(
+            account=account, stage=stage, prefix=f"s{stage.pk}")
+    return render(request, "health/onboarding.html", {
+        "account": account, "state": state, "stages": stages, "may_edit": may_edit, "start_form": start_form,
+        "add_form": add_form}, status=status)

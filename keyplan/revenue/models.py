@@ -21,6 +21,7 @@ class ImportKind(models.TextChoices):
     SURVEYS = "surveys", _("Satisfaction surveys")
     USAGE = "usage", _("Product usage")
     TICKETS = "tickets", _("Support tickets")
+    PAYMENTS = "payments", _("Invoices and payments")
 
 
 class BatchStatus(models.TextChoices):

@@ -69,3 +69,26 @@ def test_the_account_health_page_explains_the_score_in_persian(page, log_in, pro
     expect(page.locator("html")).to_have_attribute("dir", "rtl")
     expect(page.locator("#health-score")).to_contain_text("امتیاز سلامت")
     screenshot("health-account-fa")
+
+
+def test_a_kam_starts_and_tracks_the_onboarding_also_in_persian(page, log_in, program, screenshot):
+    log_in("kam")
+    page.goto(f"/accounts/{program.pk}/health/")
+    page.click("#onboarding-link")
+    expect(page.locator("h1")).to_have_text("Onboarding")
+    page.fill("#id_start", (datetime.date.today() - datetime.timedelta(days=35)).isoformat())
+    page.click("#start-onboarding button[type=submit]")
+    expect(page.locator("#stage-table tbody tr")).to_have_count(4)
+    expect(page.locator("#onboarding-status")).to_contain_text("Overdue")
+    first = page.locator("#stage-table tbody tr").first
+    first.locator("button.tick").first.click()
+    expect(page.locator("#stage-table tbody tr").first.locator("button.tick").first).to_have_attribute("aria-pressed", "true")
+    page.locator("#stage-table tbody tr").first.locator("button", has_text="Done").click()
+    expect(page.locator("#stage-table tbody tr").first).to_contain_text("✓")
+    screenshot("health-onboarding")
+    page.select_option("select[name=language]", "fa")
+    page.wait_for_load_state()
+    expect(page.locator("html")).to_have_attribute("dir", "rtl")
+    expect(page.locator("h1")).to_have_text("آشناسازی")
+    expect(page.locator("#stage-table")).to_contain_text("Kick-off with the customer")  # named in English when it was made
+    screenshot("health-onboarding-fa")

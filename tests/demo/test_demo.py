@@ -44,6 +44,14 @@ def test_portfolio_is_realistic(db):
     assert len(kam_workload(demo.users["lead"]).over_capacity) == 1
     # History exists from the start.
     assert change_log(key.first())
+    # Health: some key accounts are being onboarded (some with stages overdue), and the slipping ones pay late.
+    from keyplan.health import onboarding
+    from keyplan.health.models import HealthSnapshot
+
+    states = {row["status"] for row in onboarding.statuses(key.values_list("pk", flat=True)).values()}
+    assert {"overdue", "none"} <= states and states & {"in_progress", "done"}
+    latest = HealthSnapshot.objects.filter(account__in=key).order_by("-day").first().day
+    assert any("payments_late" in rules for rules in HealthSnapshot.objects.filter(day=latest).values_list("endangered", flat=True))
 
 
 def test_a_different_seed_gives_a_different_portfolio(transactional_db):

@@ -36,9 +36,9 @@ def test_engagement_against_the_target():
     half = analysis.score(Facts(interactions_recent=3, interactions_before=9, relationships_kept=True), config)
     none = analysis.score(Facts(relationships_kept=True), config)
     assert component(full, "engagement").contribution == 0
-    assert component(half, "engagement").contribution == -8  # 15 × 1/2, rounded half to even
+    assert component(half, "engagement").contribution == -5  # 10 × 1/2
     assert component(half, "engagement").parts == [("interactions", {"n": 3, "before": 9})]
-    assert component(none, "engagement").contribution == -15
+    assert component(none, "engagement").contribution == -10
 
 
 def test_mrr_drop_scales_to_the_threshold():
@@ -53,14 +53,15 @@ def test_mrr_drop_scales_to_the_threshold():
 def test_overdue_actions_and_decision_makers():
     health = analysis.score(Facts(has_plan=True, overdue_actions=2, decision_makers=4, decision_makers_covered=1))
     assert component(health, "overdue_actions").contribution == -7  # 10 × 2/3
-    assert component(health, "decision_makers").contribution == -8  # 10 × 3/4, rounded half to even
-    assert health.score == 100 - 7 - 8  # the rest is not counted (no survey, no subscription, no interactions)
+    assert component(health, "decision_makers").contribution == -4  # 5 × 3/4
+    assert health.score == 100 - 7 - 4  # the rest is not counted (no survey, no subscription, no interactions)
     assert not component(analysis.score(Facts(overdue_actions=5)), "overdue_actions").counted  # no plan
 
 
 def test_the_explanation_adds_up_to_the_score():
     facts = Facts(nps_recent=4, nps_before=8, interactions_recent=1, relationships_kept=True, mrr_now=600,
-                  mrr_before=1000, has_plan=True, overdue_actions=4, decision_makers=2)
+                  mrr_before=1000, has_plan=True, overdue_actions=4, decision_makers=2, onboarding_stages=3,
+                  onboarding_overdue=2, invoices=4, days_late=15)
     health = analysis.score(facts)
     assert health.score == 100 + sum(c.contribution for c in health.components)
     assert health.band == "red" and health.score < analysis.AMBER_FROM
@@ -68,7 +69,7 @@ def test_the_explanation_adds_up_to_the_score():
 
 def test_weights_are_scaled_to_one_hundred():
     config = Config(weights={"satisfaction": 1, "engagement": 0, "mrr_movement": 0, "overdue_actions": 0, "decision_makers": 0,
-                             "usage": 0, "tickets": 0})
+                             "usage": 0, "tickets": 0, "onboarding": 0, "payments": 0})
     health = analysis.score(Facts(nps_recent=0), config)
     assert health.score == 0 and component(health, "satisfaction").weight == 100
 
@@ -141,3 +142,40 @@ def test_outcomes_and_the_backtest_verdict():
     assert result["lift"] == 6.0 and result["flagged_red"] == 0.75 and result["judged"] and result["predicts"]
     few = analysis.backtest([("red", "churned"), ("green", "held")])
     assert not few["judged"] and not few["predicts"]
+
+
+def test_onboarding_component_and_status():
+    assert analysis.onboarding_status(0, 0, 0) == "none"
+    assert analysis.onboarding_status(3, 3, 0) == "done"
+    assert analysis.onboarding_status(3, 1, 1) == "overdue"
+    assert analysis.onboarding_status(3, 1, 0) == "in_progress"
+    none = analysis.score(Facts())
+    assert not component(none, "onboarding").counted and component(none, "onboarding").contribution == 0
+    one = analysis.score(Facts(onboarding_stages=4, onboarding_done=1, onboarding_overdue=1))
+    assert component(one, "onboarding").contribution == -2  # 5 × 1/2, rounded half to even
+    assert component(one, "onboarding").parts == [("onboarding_overdue", {"n": 1, "total": 4})]
+    two = analysis.score(Facts(onboarding_stages=4, onboarding_overdue=2))
+    assert component(two, "onboarding").contribution == -5 and "onboarding_overdue" in two.endangered
+    done = analysis.score(Facts(onboarding_stages=2, onboarding_done=2))
+    assert component(done, "onboarding").parts == [("onboarding_done", {"total": 2})]
+    on_track = analysis.score(Facts(onboarding_stages=2, onboarding_done=1))
+    assert component(on_track, "onboarding").parts == [("onboarding_on_track", {"done": 1, "total": 2})]
+
+
+def test_payment_delays_component_and_rule():
+    import datetime
+
+    today = datetime.date(2026, 12, 6)
+    d = datetime.timedelta
+    # paid 10 days late, paid early (0), unpaid and 20 days past due, unpaid and not yet due (not counted)
+    invoices = [(today - d(40), today - d(30)), (today - d(60), today - d(65)), (today - d(20), None), (today + d(5), None)]
+    assert analysis.days_late(invoices, today) == 10
+    assert analysis.days_late([(today + d(5), None)], today) is None
+    late = analysis.score(Facts(invoices=3, invoices_overdue=1, days_late=15))
+    payments = component(late, "payments")
+    assert payments.contribution == -5 and payments.value == 15  # 10 × 15/30
+    assert payments.parts == [("days_late", {"days": "15", "n": 3}), ("invoices_overdue", {"n": 1})]
+    assert "payments_late" not in late.endangered
+    assert "payments_late" in analysis.score(Facts(invoices=2, days_late=45)).endangered
+    assert component(analysis.score(Facts(invoices=2, days_late=45)), "payments").contribution == -10
+    assert not component(analysis.score(Facts()), "payments").counted

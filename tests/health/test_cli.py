@@ -17,7 +17,7 @@ def test_snapshot_twice_analyze_and_queue(key_account, kam, lead, today, capsys,
     item = out["items"][0]
     assert out["count"] == 1 and item["account"]["name"] == key_account.name
     assert {c["name"] for c in item["components"]} == {"satisfaction", "engagement", "mrr_movement", "overdue_actions",
-                                                       "decision_makers", "usage", "tickets"}
+                                                       "decision_makers", "usage", "tickets", "onboarding", "payments"}
     assert main(["health", "queue", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["count"] == 0
     assert main(["health", "reviews", "--json"]) == 0

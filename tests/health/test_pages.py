@@ -74,7 +74,7 @@ def test_settings_page(lead, kam):
             "low_engagement": 2, "rules": ["red_score"], "upsell_plan": "", "upsell_from": 80, "cadence_key": "",
             "cadence_candidate": "quarterly", "cadence_standard": "none", "weight_satisfaction": 30, "weight_engagement": 20,
             "weight_mrr_movement": 20, "weight_overdue_actions": 15, "weight_decision_makers": 15,
-            "weight_usage": 10, "weight_tickets": 10}
+            "weight_usage": 10, "weight_tickets": 10, "weight_onboarding": 5, "weight_payments": 5}
     assert client_for(lead).post(reverse("health:settings"), form).status_code == 302
     row = services.health_settings()
     assert row.green_from == 75 and row.weights["satisfaction"] == 30 and row.rules == ["red_score"]

@@ -155,12 +155,12 @@ def test_settings_are_checked_and_only_leads_change_them(lead, kam):
     for changes, field in (({"green_from": 101}, "green_from"), ({"amber_from": 75}, "amber_from"),
                            ({"rules": ["everything"]}, "rules"), ({"weights": {"luck": 5}}, "weights"),
                            ({"weights": {"satisfaction": 0, "engagement": 0, "mrr_movement": 0, "overdue_actions": 0,
-                                         "decision_makers": 0, "usage": 0, "tickets": 0}}, "weights"), ({"cadence_standard": "daily"}, "cadence_standard")):
+                                         "decision_makers": 0, "usage": 0, "tickets": 0, "onboarding": 0, "payments": 0}}, "weights"), ({"cadence_standard": "daily"}, "cadence_standard")):
         with pytest.raises(ValidationError) as error:
             services.update_settings(by=lead, changes=changes)
         assert field in error.value.message_dict, changes
     row = services.update_settings(by=lead, changes={"weights": {"satisfaction": 50}, "rules": ["nps_detractor"]})
-    assert row.weights["satisfaction"] == 50 and row.weights["engagement"] == 15 and row.rules == ["nps_detractor"]
+    assert row.weights["satisfaction"] == 50 and row.weights["engagement"] == 10 and row.rules == ["nps_detractor"]
 
 
 def test_backtest_judges_the_score_on_history(lead, make_account, today, subscribe):
@@ -176,8 +176,8 @@ def test_backtest_judges_the_score_on_history(lead, make_account, today, subscri
         accounts.set_tier(green, by=lead, tier=Tier.KEY, reason="Selected")
         services.add_survey(green, by=lead, kind="nps", score=10, responded_on=today - days(130))
         subscribe(green, "Premium", 4000, days_ago=700)
-    # A stricter lead: below 60 is red (the red accounts score 53: NPS 1, nobody in contact, the critic unowned).
-    services.update_settings(by=lead, changes={"green_from": 80, "amber_from": 60})
+    # A stricter lead: below 65 is red (the red accounts score 63: NPS 1, nobody in contact, the critic unowned).
+    services.update_settings(by=lead, changes={"green_from": 80, "amber_from": 65})
     # The first of each of three months, outcome two months later: the red accounts' subscriptions ended 60 days
     # ago, so the two latest months see them churn, the first sees them hold.
     result = services.backtest(months=3, horizon=2, today=today)

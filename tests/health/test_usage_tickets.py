@@ -20,7 +20,7 @@ def test_usage_and_ticket_components():
     usage = next(c for c in fell.components if c.name == "usage")
     assert usage.contribution == -6 and usage.parts == [("usage_fell", {"percent": 30})]  # 10 × 0.3 / 0.5
     tickets = next(c for c in analysis.score(Facts(has_tickets=True, open_high_tickets=1)).components if c.name == "tickets")
-    assert tickets.contribution == -5 and tickets.value == 1
+    assert tickets.contribution == -2 and tickets.value == 1  # 5 × 1/2, rounded half to even
     none = analysis.score(Facts())
     assert not any(c.counted for c in none.components if c.name in ("usage", "tickets"))
 

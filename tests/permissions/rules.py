@@ -156,6 +156,7 @@ PAGES = {
     "health:case_open": Page(POST_ONLY, ACCOUNT_WRITE),
     "health:backtest": Page(SEES_ALL, READ_ONLY),
     "health:notifications": Page(EVERYONE, "L 302 302 302 - - -"),  # one's own notifications: marking them read
+    "health:onboarding": Page(ACCOUNT_READ, ACCOUNT_WRITE),
 }
 
 # API operations, as in the OpenAPI document. L is 401.
@@ -297,6 +298,12 @@ API = {
     "GET /api/v1/health/backtest": SEES_ALL,
     "GET /api/v1/notifications": EVERYONE,  # one's own
     "POST /api/v1/notifications/read": "L 200 200 200 - - -",  # one's own, marked read
+    "GET /api/v1/accounts/{account_id}/onboarding": ACCOUNT_READ,
+    "POST /api/v1/accounts/{account_id}/onboarding/start": ACCOUNT_WRITE,
+    "POST /api/v1/accounts/{account_id}/onboarding/stages/": ACCOUNT_WRITE,
+    "PATCH /api/v1/onboarding-stages/{stage_id}": ACCOUNT_WRITE,
+    "DELETE /api/v1/onboarding-stages/{stage_id}": ACCOUNT_WRITE,
+    "GET /api/v1/accounts/{account_id}/payments": ACCOUNT_READ,
 }
 
 # Bodies for writes whose required fields need a value the service accepts, so that its permission check

@@ -11,6 +11,7 @@ from keyplan.accounts import services as accounts
 from keyplan.accounts.models import TeamRole
 from keyplan.core.models import Role
 from keyplan.core.services import create_token, create_user
+from keyplan.health import onboarding
 from keyplan.health import services as health
 from keyplan.planning import charter
 from keyplan.planning import services as planning
@@ -68,6 +69,7 @@ def build_world() -> dict:
     section = planning.update_section(plan, "swot", by=lead, version=None, content={"strengths": ["Service"]})
     history_id = section.history.order_by("history_id").values_list("history_id", flat=True).first()
     case = health.open_case(account, by=lead, reason="Quiet for months")
+    stage = onboarding.add_stage(account, by=lead, name="Kick-off")
     step = charter.add_step(by=lead, data={"phase": "Pilot", "title": "Pick the pilot accounts"})
     tokens = {role: create_token(user) for role, user in users.items()}
     token_row = users["member"].api_tokens.first()
@@ -95,6 +97,7 @@ def build_world() -> dict:
             "history_id": history_id,
             "token_id": token_row.pk,
             "case_id": case.pk,
+            "stage_id": stage.pk,
             "step_id": step.pk,
             "name": "pareto",
             "key": "swot",
