@@ -374,6 +374,10 @@ def cmd_import(args) -> int:
         except (ReadError, PermissionDenied) as error:
             return _fail(str(error))
         return _print_import(result, as_json=args.json)
+    if args.kind in ("accounts", "stakeholders"):
+        from keyplan.crm.commands import import_crm
+
+        return import_crm(args, user, _parse_map(args.map))
     if args.kind == "opportunities":
         from keyplan.planning.commands import import_opportunities
 
@@ -668,9 +672,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.set_defaults(func=cmd_token_revoke)
 
     p = sub.add_parser("import", help="import a revenue ledger, subscriptions, exchange rates, credit ratings, surveys, "
-                                      "usage, tickets, payments or opportunities (CSV or XLSX)")
+                                      "usage, tickets, payments, opportunities, accounts or stakeholders (CSV or XLSX)")
     p.add_argument("kind", choices=["ledger", "subscriptions", "rates", "credit-ratings", "surveys", "usage", "tickets",
-                                    "payments", "opportunities"])
+                                    "payments", "opportunities", "accounts", "stakeholders"])
     p.add_argument("file")
     p.add_argument("--map", action="append", metavar="SOURCE=FIELD", help="map a column of the file to a field (repeatable)")
     p.add_argument("--date-format", help="strftime format of the dates, e.g. %%d.%%m.%%Y (detected when left out)")
@@ -680,6 +684,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--create-accounts", action="store_true", help="create unknown accounts (ledger)")
     p.add_argument("--skip-invalid", action="store_true", help="import the good rows; write the rejected ones beside the file")
     p.add_argument("--dry-run", action="store_true", help="validate and report; write nothing")
+    p.add_argument("--source", metavar="SYSTEM", help="accounts, stakeholders: the CRM the file comes from, kept with each "
+                                                      "record (default: recognised from the columns, else 'file')")
     p.add_argument("--as", dest="as_user", metavar="USERNAME", help="who imports (default: the first admin)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=cmd_import)

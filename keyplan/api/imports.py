@@ -64,7 +64,7 @@ def _mapping(text: str | None) -> dict[str, str]:
 
 
 @router.post("imports/", response={202: ImportBatchDetailOut, 409: SameFileOut}, tags=["imports"],
-             summary="Upload a ledger, subscriptions or rates file (CSV or XLSX) and import it in the background")
+             summary="Upload a ledger, subscriptions, rates, accounts or contacts file (CSV or XLSX) and import it in the background")
 def create_import(request, options: Form[ImportOptionsIn], file: File[UploadedFile]):
     _require_import_rights(request)
     mapping = _mapping(options.mapping)

@@ -32,8 +32,15 @@ FIELD_LABELS = {
 PLANS = ["Basic", "Standard", "Premium", "Enterprise"]
 
 
+def _uploadable_kinds() -> list[tuple[str, str]]:
+    """The kinds the upload, the preview and the background task run (others import with `keyplan import`)."""
+    from keyplan.revenue.uploads import kind_spec
+
+    return [(value, label) for value, label in ImportKind.choices if kind_spec(value) is not None]
+
+
 class UploadForm(forms.Form):
-    kind = forms.ChoiceField(label=_("The file holds"), choices=ImportKind.choices, initial=ImportKind.LEDGER)
+    kind = forms.ChoiceField(label=_("The file holds"), choices=lambda: _uploadable_kinds(), initial=ImportKind.LEDGER)
     file = forms.FileField(
         label=_("File"),
         widget=forms.ClearableFileInput(attrs={"accept": ",".join(EXTENSIONS)}),
@@ -73,7 +80,8 @@ class PreviewForm(forms.Form):
                    "sheet": preview.sheet or ""}
         super().__init__(*args, initial=initial, **kwargs)
         self.preview = preview
-        choices = [("", _("— ignore —"))] + [(name, FIELD_LABELS.get(name, name)) for name in preview.fields]
+        labels = {**FIELD_LABELS, **preview.spec.labels}
+        choices = [("", _("— ignore —"))] + [(name, labels.get(name, name)) for name in preview.fields]
         detected = preview.column_fields
         self.columns = []
         for index, header in enumerate(preview.headers):

@@ -22,6 +22,8 @@ class ImportKind(models.TextChoices):
     USAGE = "usage", _("Product usage")
     TICKETS = "tickets", _("Support tickets")
     PAYMENTS = "payments", _("Invoices and payments")
+    ACCOUNTS = "accounts", _("Accounts")
+    STAKEHOLDERS = "stakeholders", _("Contacts (stakeholders)")
 
 
 class BatchStatus(models.TextChoices):

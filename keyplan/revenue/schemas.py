@@ -16,7 +16,7 @@ from keyplan.revenue.uploads import rejected_rows_file
 class ImportOptionsIn(InputSchema):
     """The form fields sent with the file (multipart/form-data)."""
 
-    kind: Literal["ledger", "subscriptions", "rates"] = Field(description="What the file holds")
+    kind: Literal["ledger", "subscriptions", "rates", "accounts", "stakeholders"] = Field(description="What the file holds")
     mapping: str | None = Field(
         None, description='JSON object of column -> field, "" to ignore a column, e.g. {"Kundennummer": "account_id", '
                           '"Notes": ""}; columns left out keep the detected field')
@@ -44,6 +44,10 @@ class ReportOut(Schema):
     errors: list[RowErrorOut] = []
     message: str | None = Field(None, description="Why a file was refused as a whole, or why an import broke off")
     rejected_rows_url: str | None = Field(None, description="The rejected rows as CSV, when skip_invalid set them aside")
+    created: int | None = Field(None, description="Accounts, stakeholders: records created")
+    updated: int | None = Field(None, description="Accounts, stakeholders: records changed (field by field, with history)")
+    unchanged: int | None = Field(None, description="Accounts, stakeholders: records the same as stored")
+    source_system: str | None = Field(None, description="Accounts, stakeholders: the CRM the records came from")
 
 
 class ImportBatchOut(Schema):

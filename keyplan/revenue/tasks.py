@@ -6,12 +6,14 @@ import time
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import OperationalError
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from django_tasks import TaskResultStatus, task
 
 from keyplan.core.busy import is_database_busy
 from keyplan.core.models import WorkerProcess
 from keyplan.core.worker import BUSY_BACKOFF, current_worker_id, is_gone
 from keyplan.revenue import services, uploads
+from keyplan.revenue.importing.undo import IMPORTERS
 from keyplan.revenue.models import BatchStatus, ImportBatch, ImportKind
 from keyplan.revenue.reading import ReadError
 
@@ -116,6 +118,9 @@ def _run(batch: ImportBatch, path: str, options: dict) -> dict:
         ledger_options = services.LedgerOptions(mapping=mapping, create_accounts=bool(options.get("create_accounts")),
                                                 skip_invalid=bool(options.get("skip_invalid")), **common)
         result = services.import_ledger(file, by=user, options=ledger_options, batch=batch)
+    elif batch.kind in IMPORTERS:  # a kind of an area above revenue (CRM accounts, contacts …)
+        result = import_string(IMPORTERS[batch.kind]).run(file, by=user, options=services.SmallImportOptions(mapping=mapping, **common),
+                                                          batch=batch)
     else:
         function = services.import_rates if batch.kind == ImportKind.RATES else services.import_subscriptions
         result = function(file, by=user, options=services.SmallImportOptions(mapping=mapping, **common), batch=batch)

@@ -58,6 +58,7 @@ class KindSpec:
     dates: tuple[str, ...]
     numbers: tuple[str, ...]
     synonyms: dict
+    labels: dict = field(default_factory=dict)  # field -> its name on the preview (FIELD_LABELS has the revenue ones)
 
 
 KINDS = {
@@ -66,6 +67,23 @@ KINDS = {
                                        ("start", "end"), ("monthly_amount",), SUBSCRIPTION_FIELDS),
     ImportKind.RATES: KindSpec(tuple(RATE_FIELDS), ("date", "currency", "rate"), ("date",), ("rate",), RATE_FIELDS),
 }
+
+
+def kind_spec(kind: str) -> KindSpec | None:
+    """What a file of this kind holds: the revenue kinds above, or a kind an area above registered (CRM accounts …)."""
+    if kind in KINDS:
+        return KINDS[kind]
+    from django.utils.module_loading import import_string
+
+    from keyplan.revenue.importing.undo import IMPORTERS
+
+    return import_string(IMPORTERS[kind]).spec if kind in IMPORTERS else None
+
+
+def kind_names() -> list[str]:
+    from keyplan.revenue.importing.undo import IMPORTERS
+
+    return [*KINDS, *IMPORTERS]
 
 
 def upload_dir() -> Path:
@@ -115,8 +133,8 @@ def save_upload(file: UploadedFile | None, *, kind: str, by: User) -> Upload:
     """Keep an uploaded file for its preview and import. Raises ValidationError naming ``file`` or ``kind``."""
     if not can_import(by):
         raise PermissionDenied("Only KAM leads and admins import files.")
-    if kind not in KINDS:
-        raise ValidationError({"kind": f"Choose what the file holds: {', '.join(KINDS)}."})
+    if kind_spec(kind) is None:
+        raise ValidationError({"kind": f"Choose what the file holds: {', '.join(kind_names())}."})
     if file is None:
         raise ValidationError({"file": "Choose a file to upload."})
     name = _safe_name(file.name)
@@ -154,7 +172,7 @@ def find_upload(token: str) -> Upload | None:
     except OSError:
         return None
     files = [p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".") and ".rejected." not in p.name]
-    if kind not in KINDS or len(files) != 1:
+    if kind_spec(kind) is None or len(files) != 1:
         return None
     return Upload(token, kind, files[0])
 
@@ -228,7 +246,7 @@ class Preview:
 
     @property
     def spec(self) -> KindSpec:
-        return KINDS[self.kind]
+        return kind_spec(self.kind)
 
     @property
     def fields(self) -> tuple[str, ...]:
@@ -257,7 +275,7 @@ class Preview:
 
 def preview(upload: Upload, *, delimiter: str | None = None, sheet: str | None = None) -> Preview:
     """Read the header and first rows. Raises ReadError when the file as a whole cannot be read."""
-    spec = KINDS[upload.kind]
+    spec = kind_spec(upload.kind)
     if upload.kind == ImportKind.LEDGER:
         inspection = inspect_ledger(upload.path, LedgerOptions(delimiter=delimiter or None, sheet=sheet or None))
         table, mapping, decimal, date_format = inspection.table, inspection.mapping, inspection.decimal, inspection.date_format
@@ -316,7 +334,7 @@ class ImportChoices:
 
 def check_choices(upload: Upload, view: Preview, choices: ImportChoices) -> dict[str, str]:
     """The mapping field -> column the import will use. Raises ValidationError naming each bad choice."""
-    spec = KINDS[upload.kind]
+    spec = kind_spec(upload.kind)
     errors: dict[str, list[str]] = {}
     mapping = {name: column for name, column in view.mapping.items() if column not in choices.mapping}
     chosen: dict[str, list[str]] = {}

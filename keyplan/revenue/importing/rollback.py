@@ -74,6 +74,7 @@ def rollback_batch(batch: ImportBatch, *, by: User, broken_off: bool = False) ->
             for pk, before, after in batch.report.get("replaced", []):
                 _restore(ExchangeRate, pk, ("rate",), before, after)
         elif batch.kind in UNDO:  # a kind of an area above revenue (keyplan.revenue.importing.undo)
+            batch.rolled_back_by = by  # who undoes it, for the history rows the kind writes
             import_string(UNDO[batch.kind])(batch)
         batch.status = BatchStatus.ROLLED_BACK
         batch.rolled_back_by = by

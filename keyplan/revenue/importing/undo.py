@@ -10,3 +10,13 @@ UNDO: dict[str, str] = {}  # import kind -> "package.module.function", called wi
 
 def register_undo(kind: str, path: str) -> None:
     UNDO[kind] = path
+
+
+# Import kinds of the areas above revenue that the upload, the preview and the background task run:
+# kind -> "package.module.attribute", an object with ``spec`` (a keyplan.revenue.uploads.KindSpec) and
+# ``run(path, *, by, options, batch)`` returning an ImportResult.
+IMPORTERS: dict[str, str] = {}
+
+
+def register_importer(kind: str, path: str) -> None:
+    IMPORTERS[kind] = path

@@ -104,7 +104,7 @@ def import_preview(request: HttpRequest, token: str) -> HttpResponse:
         "preview": view,
         "form": form,
         "read_again": ReadAgainForm(preview=view),
-        "missing": [FIELD_LABELS.get(f, f) for f in view.missing],
+        "missing": [{**FIELD_LABELS, **view.spec.labels}.get(f, f) for f in view.missing],
         "same_file": uploads.same_file_imported(upload),
     }
     return render(request, "revenue/import_preview.html", context, status=400 if form.errors else 200)
@@ -116,6 +116,7 @@ def _batch(request: HttpRequest, pk: int) -> ImportBatch:
 
 
 def _batch_context(batch: ImportBatch) -> dict:
+    uploads.kind_spec(batch.kind)  # a kind of an area above loads its reasons (keyplan.revenue.importing.undo)
     running = batch.status in RUNNING
     report = batch.report or {}
     state, age = uploads.task_state(batch) if running else (None, None)

@@ -1,0 +1,37 @@
+"""``keyplan import accounts|stakeholders FILE``: the CRM imports on the command line."""
+
+import json
+import sys
+
+
+def import_crm(args, user, mapping: dict[str, str]) -> int:
+    """Exit 0 written (or a clean dry run), 1 rows refused, 2 the file or the person cannot import."""
+    from django.core.exceptions import PermissionDenied
+
+    from keyplan.crm.importing import ReadError, SmallImportOptions, import_accounts, import_stakeholders
+
+    function = {"accounts": import_accounts, "stakeholders": import_stakeholders}[args.kind]
+    options = SmallImportOptions(mapping=mapping, date_format=args.date_format, decimal=args.decimal,
+                                 delimiter=args.delimiter, sheet=args.sheet, dry_run=args.dry_run)
+    try:
+        result = function(args.file, by=user, options=options, system=args.source)
+    except (ReadError, PermissionDenied) as error:
+        print(f"keyplan: error: {error}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(result.as_dict(), indent=2, ensure_ascii=False, default=str))
+        return 0 if not result.error_count else 1
+    for error in result.errors[:50]:
+        print(f"  {error}", file=sys.stderr)
+    if result.error_count > 50:
+        print(f"  … and {result.error_count - 50} more (use --json for the first 1,000)", file=sys.stderr)
+    if result.error_count:
+        print(f"Nothing was written: {result.error_count} problem(s) in {result.rows_rejected} of {result.rows_total} rows; "
+              "fix them and import the file again.", file=sys.stderr)
+        return 1
+    what = "would be" if result.dry_run else "were"
+    noun = "accounts" if args.kind == "accounts" else "stakeholders"
+    batch = f"Batch {result.batch.pk}: " if result.batch else ""
+    print(f"{batch}{result.rows_total} rows read from {result.system}: {result.created} {noun} {what} created, "
+          f"{result.updated} updated, {result.unchanged} unchanged." + (" Dry run: nothing was written." if result.dry_run else ""))
+    return 0

@@ -1,0 +1,38 @@
+"""Where an account or a stakeholder came from: the CRM (source system), its id there, and the last sync.
+
+Kept beside the record rather than in it: a nightly sync touches ``last_synced_at`` of every record it
+sends, which is not a change of the account and must not fill its history.
+"""
+
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from keyplan.accounts.models import Account
+from keyplan.relationships.models import Stakeholder
+
+
+class AccountSource(models.Model):
+    account = models.OneToOneField(Account, on_delete=models.CASCADE, related_name="source")
+    system = models.CharField(_("source system"), max_length=40)
+    last_synced_at = models.DateTimeField(_("last synced"))
+    batch = models.ForeignKey("revenue.ImportBatch", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    def __str__(self) -> str:
+        return f"{self.account.external_id} from {self.system}"
+
+
+class StakeholderSource(models.Model):
+    stakeholder = models.OneToOneField(Stakeholder, on_delete=models.CASCADE, related_name="source")
+    system = models.CharField(_("source system"), max_length=40)
+    source_id = models.CharField(_("id in the source system"), max_length=64, blank=True)
+    last_synced_at = models.DateTimeField(_("last synced"))
+    batch = models.ForeignKey("revenue.ImportBatch", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["system", "source_id"], condition=~Q(source_id=""), name="stakeholder_source_unique_id"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source_id or self.stakeholder_id} from {self.system}"
