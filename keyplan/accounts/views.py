@@ -20,6 +20,8 @@ from keyplan.accounts.forms import (
     TierForm,
 )
 from keyplan.accounts.models import Account, Competitor, TeamMember
+from keyplan.accounts.tables import ACCOUNTS
+from keyplan.core import exports
 from keyplan.core.models import User
 from keyplan.core.pagination import KeysetPaginator
 from keyplan.core.services import set_kam_capacity
@@ -49,6 +51,10 @@ def account_list(request: HttpRequest) -> HttpResponse:
     accounts = Account.objects.none()
     if filters.is_valid():
         accounts = filters.apply(Account.objects.visible_to(request.user))
+    if exports.wants_csv(request):  # what the reader filtered, every row, streamed
+        if filters.errors:
+            return exports.refused(filters)
+        return exports.csv_response(ACCOUNTS, with_kam(accounts.select_related("parent")))
     page = KeysetPaginator(with_kam(accounts), PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
@@ -56,6 +62,7 @@ def account_list(request: HttpRequest) -> HttpResponse:
         "filters": filters,
         "page": page,
         "query": query.urlencode(),
+        "csv_query": exports.csv_query(request),
         "can_create": services.can_create_accounts(request.user),
     }
     template = "accounts/account_list.html#results" if request.htmx else "accounts/account_list.html"

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from keyplan.accounts.models import Account
 from keyplan.accounts.services import can_edit
+from keyplan.core import exports
 from keyplan.health import analysis, onboarding, services
 from keyplan.health.forms import (
     CloseCaseForm,
@@ -23,6 +24,7 @@ from keyplan.health.forms import (
     SurveyForm,
 )
 from keyplan.health.models import ONBOARDING_LABELS, OnboardingStage, RiskCase, SaveAction
+from keyplan.health.tables import REVIEWS_DUE, RISK_QUEUE
 
 
 def _account(request: HttpRequest, pk: int) -> Account:
@@ -70,11 +72,14 @@ def snapshot(request: HttpRequest) -> HttpResponse:
 @require_GET
 def risk_queue(request: HttpRequest) -> HttpResponse:
     today = timezone.localdate()
+    if exports.wants_csv(request):  # every case, not only the 500 the page shows
+        return exports.csv_response(RISK_QUEUE, services.queue(request.user))
     cases = list(services.queue(request.user)[:500])
     for case in cases:
         case.days = (today - case.opened_on).days
         case.reasons = services.rule_labels(case.rules) or [case.reason]
-    return render(request, "health/queue.html", {"cases": cases, "total": services.mrr_at_risk(request.user)})
+    return render(request, "health/queue.html", {"cases": cases, "total": services.mrr_at_risk(request.user),
+                                                 "csv_query": exports.csv_query(request)})
 
 
 @require_http_methods(["GET", "POST"])
@@ -115,13 +120,15 @@ def case_page(request: HttpRequest, case_pk: int) -> HttpResponse:
 def reviews_page(request: HttpRequest) -> HttpResponse:
     accounts = Account.objects.visible_to(request.user)
     due = services.reviews_due(accounts, within_days=7)
+    if exports.wants_csv(request):
+        return exports.csv_response(REVIEWS_DUE, due)
     by_kam: dict[str, list] = {}
     for d in due:
         by_kam.setdefault(d.kam, []).append(d)
     row = services.health_settings()
     cadences = [(label, services.cadence_for(tier, row)) for tier, label in Account._meta.get_field("tier").choices]
     return render(request, "health/reviews.html", {"by_kam": sorted(by_kam.items()), "cadences": cadences,
-                                                   "count": len(due)})
+                                                   "count": len(due), "csv_query": exports.csv_query(request)})
 
 
 @require_http_methods(["GET", "POST"])

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from keyplan.accounts.models import Account, TeamRole
+from keyplan.core import exports
 from keyplan.core.models import User
 from keyplan.planning import analysis, services
 from keyplan.planning.forms import (
@@ -40,6 +41,7 @@ from keyplan.planning.models import (
     RaciRole,
     SectionKey,
 )
+from keyplan.planning.tables import PLANS
 
 
 def _account(request: HttpRequest, pk: int) -> Account:
@@ -110,8 +112,10 @@ def portfolio(request: HttpRequest) -> HttpResponse:
     except ValueError:
         kam = None
     rows = services.portfolio(request.user, kam=kam)
+    if exports.wants_csv(request):
+        return exports.csv_response(PLANS, rows)
     context = {"rows": rows, "living": sum(1 for r in rows if r.living), "without": sum(1 for r in rows if r.plan is None),
-               "cadence": analysis.REVIEW_CADENCE_DAYS}
+               "cadence": analysis.REVIEW_CADENCE_DAYS, "csv_query": exports.csv_query(request)}
     return render(request, "planning/portfolio.html", context)
 
 

@@ -18,10 +18,12 @@ from django_htmx.http import trigger_client_event
 
 from keyplan.accounts.models import Account, Tier
 from keyplan.accounts.services import can_edit
+from keyplan.core import exports
 from keyplan.relationships import analysis, services
 from keyplan.relationships.filters import InteractionFilter, StakeholderFilter
 from keyplan.relationships.forms import InfluenceLineForm, InteractionForm, StakeholderForm, StaleSettingsForm
 from keyplan.relationships.models import InfluenceLine, Interaction, Stakeholder
+from keyplan.relationships.tables import INTERACTIONS, STAKEHOLDERS, STALE
 
 CHANGED = "relationshipsChanged"  # HTMX event: the map and the lists listen to it and refresh
 PAGE_SIZE = 50
@@ -289,10 +291,13 @@ def stakeholder_table(request: HttpRequest, pk: int) -> HttpResponse:
     rows = Stakeholder.objects.none()
     if filters.is_valid():
         rows = filters.apply(Stakeholder.objects.filter(account=account), today=today).select_related("owner", "reports_to")
+    if exports.wants_csv(request):
+        return exports.refused(filters) if filters.errors else exports.csv_response(
+            STAKEHOLDERS, rows, filename=f"stakeholders-{slugify(account.external_id) or account.pk}")
     query = request.GET.copy()
     query.pop("sort", None)
     context = _context(
-        request, account, "table", filters=filters, rows=rows, query=query.urlencode(),
+        request, account, "table", filters=filters, rows=rows, query=query.urlencode(), csv_query=exports.csv_query(request),
         owners=services.team_users(account), **_datalists(account),
     )
     template = "relationships/table.html#results" if request.htmx else "relationships/table.html"
@@ -334,7 +339,7 @@ def _log_context(request: HttpRequest, account: Account, **extra) -> dict:
     query = request.GET.copy()
     query.pop("page", None)
     context = _context(
-        request, account, "log", filters=filters, page=page, query=query.urlencode(),
+        request, account, "log", filters=filters, page=page, query=query.urlencode(), csv_query=exports.csv_query(request),
         duplicates=services.duplicate_next_steps(account),
         planned_count=services.planned_meetings(account, today=today).count(),
         people=Stakeholder.objects.filter(account=account).order_by("name").only("name", "external_organisation"),
@@ -358,6 +363,13 @@ def _new_interaction_form(request: HttpRequest, account: Account, data=None) -> 
 @require_GET
 def interaction_log(request: HttpRequest, pk: int) -> HttpResponse:
     account = _account(request, pk)
+    if exports.wants_csv(request):
+        filters = InteractionFilter(request.GET)
+        if not filters.is_valid():
+            return exports.refused(filters)
+        interactions = filters.apply(Interaction.objects.filter(account=account), today=timezone.localdate())
+        return exports.csv_response(INTERACTIONS, interactions.select_related("next_step_owner").prefetch_related(
+            "stakeholders", "users"), filename=f"interactions-{slugify(account.external_id) or account.pk}")
     context = _log_context(request, account)
     template = "relationships/interactions.html#results" if request.htmx else "relationships/interactions.html"
     return render(request, template, context)
@@ -464,6 +476,8 @@ def portfolio(request: HttpRequest) -> HttpResponse:
     days = _days(request, services.stale_rule())
     visible = Account.objects.visible_to(request.user).active()
     stale = services.stale_alerts(visible, today=today, days=days)
+    if exports.wants_csv(request):
+        return exports.csv_response(STALE, stale)
     key_accounts = list(visible.filter(tier=Tier.KEY).order_by("name")[:PORTFOLIO_ACCOUNTS])
     persons = services.people_by_account(key_accounts, today=today)
     lines = services.lines_by_account(key_accounts)
@@ -484,6 +498,7 @@ def portfolio(request: HttpRequest) -> HttpResponse:
         "days": days,
         "stale": stale[:PORTFOLIO_STALE],
         "stale_count": len(stale),
+        "csv_query": exports.csv_query(request),
         "boards": [b for b in boards if b["people"]],
         "unmapped": [b["account"] for b in boards if not b["people"]],
         "key_total": visible.filter(tier=Tier.KEY).count(),

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import trigger_client_event
 
 from keyplan.accounts.models import Account, TeamMember, TeamRole, Tier
+from keyplan.core import exports
 from keyplan.scoring import charts, services
 from keyplan.scoring.analysis import MAPPINGS, QUADRANT_SPLIT, QUADRANTS
 from keyplan.scoring.forms import (
@@ -38,6 +39,7 @@ from keyplan.scoring.models import (
     Review,
     SelectionRound,
 )
+from keyplan.scoring.tables import in_chunks, matrix_table
 
 PAGE_SIZE = 50
 CHANGED = "scoresChanged"  # HTMX event: the matrix reloads its rows after a score is saved
@@ -140,6 +142,10 @@ def matrix(request: HttpRequest) -> HttpResponse:
     criteria, index, positions = ([], None, [])
     if filters.is_valid():
         criteria, index, positions = _matrix_rows(request, filters)
+    if exports.wants_csv(request):  # every row of the filtered, sorted matrix, read a chunk at a time
+        if filters.errors:
+            return exports.refused(filters)
+        return exports.csv_response(matrix_table(criteria), in_chunks(positions, lambda chunk: _page_rows(index, chunk)))
     page = Paginator(positions, PAGE_SIZE).get_page(request.GET.get("page"))
     page.object_list = _page_rows(index, list(page.object_list)) if index is not None else []
     services.attach_score_info(page.object_list, criteria)
@@ -149,6 +155,7 @@ def matrix(request: HttpRequest) -> HttpResponse:
     sortless.pop("sort", None)
     context = {
         "filters": filters, "page": page, "query": query.urlencode(), "sortless": sortless.urlencode(),
+        "csv_query": exports.csv_query(request),
         "sort": filters.cleaned_data.get("sort") or "rank" if filters.is_valid() else "rank",
         "growth": [c for c in criteria if c.group == CriterionGroup.GROWTH],
         "harmony": [c for c in criteria if c.group == CriterionGroup.HARMONY],

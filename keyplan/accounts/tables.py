@@ -1,0 +1,20 @@
+"""The account list's columns, declared once: its CSV download and its live feed (keyplan.core.exports.Table)."""
+
+from django.utils.translation import gettext_lazy as _
+
+from keyplan.core.exports import Column, Table
+
+ACCOUNTS = Table("accounts", (
+    Column(_("Name"), lambda a: a.name),
+    Column(_("External id"), lambda a: a.external_id),
+    Column(_("Key status"), lambda a: a.get_tier_display()),
+    Column(_("Industry"), lambda a: a.get_industry_display() if a.industry else ""),
+    Column(_("Country"), lambda a: a.country.code if a.country else ""),
+    Column(_("City"), lambda a: a.city),
+    Column(_("Lifecycle"), lambda a: a.get_lifecycle_display()),
+    Column(_("KAM"), lambda a: ", ".join(str(m.user) for m in a.kams)),
+    Column(_("Parent account"), lambda a: a.parent.external_id if a.parent_id else ""),
+    Column(_("Employees"), lambda a: a.employees),
+    Column(_("Archived"), lambda a: a.archived_at),
+    Column(_("Updated"), lambda a: a.updated_at),
+))

@@ -1,0 +1,35 @@
+"""The scoring matrix's columns (one per active criterion), declared once: its CSV download and live feed."""
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+
+from django.utils.translation import gettext_lazy as _
+
+from keyplan.core.exports import CHUNK_ROWS, Column, Table
+
+QUADRANT_LABELS = {"invest": _("Invest: key account"), "develop": _("Develop"), "maintain": _("Maintain"),
+                   "deprioritise": _("Deprioritise")}
+
+
+def matrix_table(criteria: Sequence) -> Table:
+    from keyplan.accounts.models import Tier
+
+    tiers = dict(Tier.choices)
+    columns = [
+        Column(_("Rank"), lambda r: r["rank"]),
+        Column(_("Account"), lambda r: r["name"]),
+        Column(_("External id"), lambda r: r["external_id"]),
+        Column(_("Key status"), lambda r: tiers.get(r["tier"], r["tier"])),
+        Column(_("Growth potential"), lambda r: None if r["growth_total"] is None else round(r["growth_total"], 2)),
+        Column(_("Harmony"), lambda r: None if r["harmony_total"] is None else round(r["harmony_total"], 2)),
+        Column(_("Total"), lambda r: None if r["total"] is None else round(r["total"], 2)),
+        Column(_("Quadrant"), lambda r: QUADRANT_LABELS.get(r["quadrant"], "")),
+    ]
+    for criterion in criteria:
+        columns.append(Column(criterion.name, lambda r, key=str(criterion.pk): r["scores"].get(key)))
+    return Table("scoring-matrix", tuple(columns))
+
+
+def in_chunks(positions: Sequence[int], fetch: Callable[[list[int]], Iterable]) -> Iterator:
+    """The rows of ``positions``, fetched CHUNK_ROWS at a time (the matrix reads each page's rows the same way)."""
+    for start in range(0, len(positions), CHUNK_ROWS):
+        yield from fetch(list(positions[start:start + CHUNK_ROWS]))
