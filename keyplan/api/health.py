@@ -44,7 +44,7 @@ def _account(request, account_id: int) -> Account:
 
 
 def _case(request, case_id: int) -> RiskCase:
-    return get_object_or_404(RiskCase.objects.visible_to(request.user).select_related("account", "owner"), pk=case_id)
+    return get_object_or_404(RiskCase.objects.visible_to(request.user).select_related("account", "owner", "plan_goal"), pk=case_id)
 
 
 
@@ -108,7 +108,7 @@ def patch_settings(request, payload: SettingsPatch):
 
 @router.get("/risk-queue", response=QueuePage, summary="The at-risk queue: most MRR at risk first, then longest in the queue")
 def risk_queue(request, query: Query[LimitOffset.Input]):
-    cases = services.queue(request.user).prefetch_related("actions__owner")
+    cases = services.queue(request.user).prefetch_related("actions__owner", "actions__plan_action")
     page = cases[query.offset:query.offset + query.limit]
     return {"items": [services.case_dict(c) for c in page], "count": cases.count(),
             "mrr_at_risk": services.mrr_at_risk(request.user)}
@@ -145,6 +145,15 @@ def add_action(request, case_id: int, payload: SaveActionIn):
     services.add_save_action(case, by=request.user, title=payload.title, owner=active_user(payload.owner_id, "owner_id"),
                              due=payload.due)
     return Status(201, services.case_dict(case))
+
+
+@router.post("/risk-cases/{case_id}/link-plan", response=QueueItemOut,
+             summary="Put the save plan's actions into the account's active or draft plan (those not there yet)")
+def link_plan(request, case_id: int):
+    case = _case(request, case_id)
+    services.link_save_plan(case, by=request.user)
+    case.refresh_from_db()
+    return services.case_dict(case)
 
 
 # ---------------------------------------------------------------- reviews and the dashboard

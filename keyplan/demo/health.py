@@ -148,3 +148,16 @@ def make_health(demo: Demo) -> None:
 
     for days in SNAPSHOT_DAYS:  # four weeks of snapshots: trends on the pages, time in the at-risk queue
         services.take_snapshot(today=today - datetime.timedelta(days=days))
+
+    # Save plans for the cases of the key accounts that slip most: their steps go into the account plan.
+    from keyplan.health.models import RiskCase
+
+    steps = ("Meet the sponsor with our managing director", "Service review of the open critical ticket",
+             "Offer a price hold for the next contract year")
+    for n, case in enumerate(RiskCase.objects.open().filter(account__in=key).select_related("account", "owner")
+                             .order_by("-mrr_at_risk", "pk")[:8]):
+        for i, title in enumerate(steps[:2 + n % 2]):
+            action = services.add_save_action(case, by=admin, title=title, owner=case.owner,
+                                              due=today + datetime.timedelta(days=7 * (i + 1)))
+            if i == 0 and n % 2:
+                services.complete_save_action(action, by=admin, today=today)

@@ -38,7 +38,7 @@ def cmd_queue(args) -> int:
     from keyplan.health import services
 
     user = _reader(args.as_user)
-    cases = list(services.queue(user).prefetch_related("actions__owner")[:args.limit])
+    cases = list(services.queue(user).prefetch_related("actions__owner", "actions__plan_action")[:args.limit])
     items = [services.case_dict(c) for c in cases]
     if args.json:
         print(json.dumps({"items": items, "count": services.queue(user).count(),

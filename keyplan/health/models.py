@@ -188,6 +188,9 @@ class RiskCase(models.Model):
     outcome = models.CharField(_("outcome"), max_length=10, choices=Outcome.choices, blank=True)
     closed_on = models.DateField(_("closed on"), null=True, blank=True)
     note = models.TextField(_("note"), blank=True)
+    plan_goal = models.ForeignKey("planning.Goal", verbose_name=_("goal in the account plan"), null=True, blank=True,
+                                  on_delete=models.SET_NULL, related_name="risk_cases",
+                                  help_text=_("The account plan's goal that carries the save plan's actions."))
     created_at = models.DateTimeField(auto_now_add=True)
 
     history = HistoricalRecords(excluded_fields=["created_at"])
@@ -220,6 +223,8 @@ class SaveAction(models.Model):
                               on_delete=models.SET_NULL, related_name="+")
     due = models.DateField(_("due"), null=True, blank=True)
     done_on = models.DateField(_("done on"), null=True, blank=True)
+    plan_action = models.OneToOneField("planning.Action", verbose_name=_("action in the account plan"), null=True,
+                                       blank=True, on_delete=models.SET_NULL, related_name="save_action")
 
     history = HistoricalRecords()
 
@@ -228,6 +233,11 @@ class SaveAction(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    @property
+    def is_done(self) -> bool:
+        """Done here, or its action was marked done in the account plan."""
+        return self.done_on is not None or (self.plan_action is not None and self.plan_action.status == "done")
 
 
 class ReviewQuerySet(models.QuerySet):

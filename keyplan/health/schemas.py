@@ -78,7 +78,8 @@ class QueueItemOut(Schema):
     outcome: str | None
     closed_on: datetime.date | None
     note: str
-    actions: list[dict[str, Any]]
+    plan_goal: dict[str, Any] | None = Field(None, description="The account plan's goal carrying the save plan (id, plan_id)")
+    actions: list[dict[str, Any]] = Field(..., description="The save plan: id, title, owner, due, done_on, done, plan_action_id")
 
 
 class QueuePage(Schema):

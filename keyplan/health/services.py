@@ -842,7 +842,7 @@ def snapshot_trend(account: Account, days: int = 90) -> list[dict]:
 
 def queue(user: User):
     """Open cases the user may see, most MRR at risk first, then longest in the queue."""
-    return (RiskCase.objects.open().visible_to(user).select_related("account", "owner")
+    return (RiskCase.objects.open().visible_to(user).select_related("account", "owner", "plan_goal")
             .order_by("-mrr_at_risk", "opened_on", "pk"))
 
 
@@ -854,8 +854,10 @@ def case_dict(case: RiskCase, *, today: datetime.date | None = None) -> dict:
             "reason": "; ".join(rule_labels(case.rules)) or case.reason, "rules": case.rules,
             "outcome": case.outcome or None, "closed_on": case.closed_on.isoformat() if case.closed_on else None,
             "note": case.note,
+            "plan_goal": None if case.plan_goal_id is None else {"id": case.plan_goal_id, "plan_id": case.plan_goal.plan_id},
             "actions": [{"id": a.pk, "title": a.title, "owner": _user_dict(a.owner), "due": a.due.isoformat() if a.due else None,
-                         "done_on": a.done_on.isoformat() if a.done_on else None} for a in case.actions.all()]}
+                         "done_on": a.done_on.isoformat() if a.done_on else None, "done": a.is_done,
+                         "plan_action_id": a.plan_action_id} for a in case.actions.all()]}
 
 
 def _user_dict(user: User | None) -> dict | None:
@@ -925,9 +927,52 @@ def close_case(case: RiskCase, *, by: User, outcome: str | None, closed_on: date
     return case
 
 
+def save_plan_home(case: RiskCase):
+    """The account plan a case's save plan belongs in: the account's active plan, else its newest draft
+    (an archived plan takes no new actions); None when it has neither."""
+    from keyplan.planning.models import PlanState
+    from keyplan.planning.services import current_plan
+
+    plan = current_plan(case.account)
+    return plan if plan is not None and plan.state in (PlanState.ACTIVE, PlanState.DRAFT) else None
+
+
+def _plan_goal(case: RiskCase, plan, *, by: User):
+    """The plan's goal that carries this case's actions ("Keep <account>: at-risk since <day>"), made once."""
+    from keyplan.planning import services as planning
+    from keyplan.planning.models import Horizon
+
+    if case.plan_goal is not None and case.plan_goal.plan_id == plan.pk:
+        return case.plan_goal
+    owner = case.owner if case.owner is not None and planning.assignable_users(case.account).filter(pk=case.owner.pk).exists() else None
+    goal = planning.add_goal(plan, by=by, data={
+        "title": (_("Keep the account: save plan of the at-risk case of %(day)s") % {"day": case.opened_on.isoformat()})[:200],
+        "description": ("; ".join(rule_labels(case.rules)) or case.reason)[:2000], "horizon": Horizon.SHORT, "owner": owner})
+    case.plan_goal = goal
+    case._history_user = by
+    case.save(update_fields=["plan_goal"])
+    return goal
+
+
+def _mirror(action: SaveAction, goal, *, by: User) -> None:
+    """The save action as an action of the account plan, under the case's goal; done when it is done."""
+    from keyplan.planning import services as planning
+    from keyplan.planning.models import ActionStatus
+
+    owner = action.owner if action.owner is not None and planning.assignable_users(goal.plan.account).filter(pk=action.owner.pk).exists() else None
+    planned = planning.add_action(goal, by=by, data={
+        "title": action.title, "owner": owner, "due": action.due,
+        "status": ActionStatus.DONE if action.done_on else ActionStatus.NOT_STARTED})
+    action.plan_action = planned
+    action._history_user = by
+    action.save(update_fields=["plan_action"])
+
+
 @transaction.atomic
 def add_save_action(case: RiskCase, *, by: User, title: str, owner: User | None = None,
                     due: datetime.date | None = None) -> SaveAction:
+    """A step of the save plan; when the account has an active or draft account plan, the step is also an
+    action of that plan (under the case's goal), so that the plan shows what is being done to keep the account."""
     _require_edit(by, case.account)
     title = (title or "").strip()
     if not title:
@@ -939,15 +984,40 @@ def add_save_action(case: RiskCase, *, by: User, title: str, owner: User | None 
     action = SaveAction(case=case, title=title, owner=owner or by, due=due)
     action._history_user = by
     action.save()
+    plan = save_plan_home(case)
+    if plan is not None:
+        _mirror(action, _plan_goal(case, plan, by=by), by=by)
     return action
 
 
 @transaction.atomic
+def link_save_plan(case: RiskCase, *, by: User) -> int:
+    """Put the save plan's actions not yet in an account plan into the account's plan (made after the case,
+    or activated since); how many were added. Refused when the account has no active or draft plan."""
+    _require_edit(by, case.account)
+    plan = save_plan_home(case)
+    if plan is None:
+        raise ValidationError({"plan": _("%(name)s has no active or draft account plan.") % {"name": case.account.name}})
+    pending = list(case.actions.filter(plan_action__isnull=True).select_related("owner"))
+    if pending:
+        goal = _plan_goal(case, plan, by=by)
+        for action in pending:
+            _mirror(action, goal, by=by)
+    return len(pending)
+
+
+@transaction.atomic
 def complete_save_action(action: SaveAction, *, by: User, today: datetime.date | None = None) -> SaveAction:
+    """The step is done, and so is its action in the account plan."""
+    from keyplan.planning import services as planning
+    from keyplan.planning.models import ActionStatus
+
     _require_edit(by, action.case.account)
     action.done_on = today or timezone.localdate()
     action._history_user = by
     action.save()
+    if action.plan_action is not None and action.plan_action.status != ActionStatus.DONE:
+        planning.update_action(action.plan_action, by=by, version=None, changes={"status": ActionStatus.DONE})
     return action
 
 

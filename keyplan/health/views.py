@@ -84,7 +84,7 @@ def risk_queue(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def case_page(request: HttpRequest, case_pk: int) -> HttpResponse:
-    case = get_object_or_404(RiskCase.objects.visible_to(request.user).select_related("account", "owner"), pk=case_pk)
+    case = get_object_or_404(RiskCase.objects.visible_to(request.user).select_related("account", "owner", "plan_goal"), pk=case_pk)
     may_edit = can_edit(request.user, case.account)
     close_form, action_form, status = CloseCaseForm(), SaveActionForm(), 200
     if request.method == "POST":
@@ -107,12 +107,18 @@ def case_page(request: HttpRequest, case_pk: int) -> HttpResponse:
                 action = get_object_or_404(SaveAction, pk=request.POST.get("action"), case=case)
                 services.complete_save_action(action, by=request.user)
                 return redirect("health:case", case.pk)
+            elif what == "link":
+                added = services.link_save_plan(case, by=request.user)
+                messages.success(request, _("The save plan is in the account plan (%(n)s actions added).") % {"n": added})
+                return redirect("health:case", case.pk)
         except ValidationError as error:
             _add_errors(close_form if what == "close" else action_form, error)
         status = 422
     return render(request, "health/case.html", {
         "case": case, "reasons": services.rule_labels(case.rules) or [case.reason], "may_edit": may_edit,
-        "close_form": close_form, "action_form": action_form, "actions": case.actions.select_related("owner"),
+        "close_form": close_form, "action_form": action_form,
+        "actions": case.actions.select_related("owner", "plan_action"), "plan": services.save_plan_home(case),
+        "unlinked": case.actions.filter(plan_action__isnull=True).exists(),
         "days": ((case.closed_on or timezone.localdate()) - case.opened_on).days}, status=status)
 
 

@@ -31,7 +31,10 @@ def program(kam_account, lead, kam, make_account):
     return kam_account
 
 
-def test_a_leader_reads_the_dashboard_and_a_kam_closes_the_case(page, log_in, program, screenshot, browser, live_server):
+def test_a_leader_reads_the_dashboard_and_a_kam_closes_the_case(page, log_in, program, screenshot, browser, live_server, lead):
+    from keyplan.planning import services as planning
+
+    planning.create_plan(program, by=lead, period="FY2027")  # the save plan goes into it
     log_in("lead")
     page.goto("/health/")
     expect(page.locator("h1")).to_have_text("Health")
@@ -49,6 +52,8 @@ def test_a_leader_reads_the_dashboard_and_a_kam_closes_the_case(page, log_in, pr
     page.fill("#id_title", "Meet Carla with our CEO")
     page.click("#save-action-form button[type=submit]")
     expect(page.locator("#save-plan")).to_contain_text("Meet Carla with our CEO")
+    expect(page.locator("#save-plan-home")).to_contain_text("Its actions are in the account plan")
+    screenshot("health-case-save-plan")
     page.click("#close-case button[type=submit]")  # no outcome chosen
     expect(page.locator("#close-case")).to_contain_text("A case closes with its outcome")
     page.select_option("#id_outcome", "saved")

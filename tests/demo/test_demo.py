@@ -51,6 +51,9 @@ def test_portfolio_is_realistic(db):
     states = {row["status"] for row in onboarding.statuses(key.values_list("pk", flat=True)).values()}
     assert {"overdue", "none"} <= states and states & {"in_progress", "done"}
     latest = HealthSnapshot.objects.filter(account__in=key).order_by("-day").first().day
+    from keyplan.health.models import SaveAction
+
+    assert SaveAction.objects.filter(plan_action__isnull=False).exists()  # save plans reach the account plans
     assert any("payments_late" in rules for rules in HealthSnapshot.objects.filter(day=latest).values_list("endangered", flat=True))
 
 

@@ -93,3 +93,18 @@ def test_reviews_and_settings(lead, kam, key_account, api_client, today):
     assert changed.status_code == 200 and body(changed)["green_from"] == 80 and body(changed)["rules"] == ["red_score"]
     bad = api_client(lead).patch("/api/v1/health/settings", {"amber_from": 90}, content_type="application/json")
     assert bad.status_code == 422 and body(bad)["detail"][0]["loc"] == ["body", "amber_from"]
+
+
+def test_the_save_plan_in_the_account_plan(lead, kam, key_account, api_client):
+    from keyplan.planning import services as planning
+
+    client = api_client(kam)
+    case = client.post(f"/api/v1/accounts/{key_account.pk}/risk-cases/", {"reason": "Quiet"}, content_type="application/json").json()
+    client.post(f"/api/v1/risk-cases/{case['id']}/actions/", {"title": "Visit"}, content_type="application/json")
+    refused = client.post(f"/api/v1/risk-cases/{case['id']}/link-plan")
+    assert refused.status_code == 422 and refused.json()["detail"][0]["loc"] == ["body", "plan"]
+    plan = planning.create_plan(key_account, by=kam, period="FY2027")
+    linked = client.post(f"/api/v1/risk-cases/{case['id']}/link-plan").json()
+    assert linked["plan_goal"]["plan_id"] == plan.pk and linked["actions"][0]["plan_action_id"] is not None
+    added = client.post(f"/api/v1/risk-cases/{case['id']}/actions/", {"title": "Dinner"}, content_type="application/json").json()
+    assert all(a["plan_action_id"] for a in added["actions"])

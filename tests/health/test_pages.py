@@ -95,3 +95,21 @@ def test_backtest_page_and_api(lead, kam, key_account, api_client):
     assert data["months"] == 6 and set(data["bands"]) == {"green", "amber", "red"} and data["judged"] is False
     assert api_client(lead).get("/api/v1/health/backtest?months=99").status_code == 422
     assert api_client(kam).get("/api/v1/health/backtest").status_code == 403
+
+
+def test_case_page_puts_the_save_plan_into_the_account_plan(kam, lead, key_account):
+    from keyplan.planning import services as planning
+
+    case = services.open_case(key_account, by=lead, reason="CFO left")
+    client = client_for(kam)
+    url = reverse("health:case", args=[case.pk])
+    client.post(url, {"what": "action", "title": "Call the new CFO"})
+    assert "no active or draft account plan" in client.get(url).content.decode()
+    plan = planning.create_plan(key_account, by=kam, period="FY2027")
+    body = client.get(url).content.decode()
+    assert "Put the save plan into the account plan" in body
+    assert client.post(url, {"what": "link"}).status_code == 302
+    body = client.get(url).content.decode()
+    assert "Its actions are in the account plan" in body and reverse("planning:plan", args=[key_account.pk, plan.pk]) in body
+    plan_page = client.get(reverse("planning:plan", args=[key_account.pk, plan.pk])).content.decode()
+    assert "Call the new CFO" in plan_page and "Keep the account: save plan" in plan_page

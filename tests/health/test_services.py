@@ -186,3 +186,29 @@ def test_backtest_judges_the_score_on_history(lead, make_account, today, subscri
     assert result["predicts"] and result["flagged_red"] == 1.0
     with pytest.raises(ValidationError):
         services.backtest(months=0)
+
+
+def test_the_save_plan_goes_into_the_account_plan(key_account, kam, lead, today):
+    from keyplan.planning import services as planning
+    from keyplan.planning.models import Action
+
+    case = services.open_case(key_account, by=lead, reason="CFO left")
+    early = services.add_save_action(case, by=kam, title="Call the new CFO")
+    assert early.plan_action is None  # no plan yet: the save plan stays on the case
+    with pytest.raises(ValidationError) as refused:
+        services.link_save_plan(case, by=kam)
+    assert "plan" in refused.value.message_dict
+    plan = planning.create_plan(key_account, by=kam, period="FY2027")
+    assert services.link_save_plan(case, by=kam) == 1
+    early.refresh_from_db()
+    case.refresh_from_db()
+    assert early.plan_action.plan == plan and early.plan_action.goal == case.plan_goal
+    assert case.plan_goal.title.startswith("Keep the account: save plan of the at-risk case of")
+    later = services.add_save_action(case, by=kam, title="Offer a service review", due=today)
+    assert later.plan_action.goal == case.plan_goal and later.plan_action.due == today
+    services.complete_save_action(later, by=kam)
+    assert Action.objects.get(pk=later.plan_action_id).status == "done"
+    # Done in the plan: done on the case too.
+    planning.update_action(early.plan_action, by=kam, version=None, changes={"status": "done"})
+    assert [a["done"] for a in services.case_dict(case)["actions"]] == [True, True]
+    assert services.link_save_plan(case, by=kam) == 0

@@ -291,6 +291,7 @@ API = {
     "PATCH /api/v1/risk-cases/{case_id}": ACCOUNT_WRITE,
     "POST /api/v1/risk-cases/{case_id}/close": ACCOUNT_WRITE,
     "POST /api/v1/risk-cases/{case_id}/actions/": ACCOUNT_WRITE,
+    "POST /api/v1/risk-cases/{case_id}/link-plan": ACCOUNT_WRITE,
     "GET /api/v1/accounts/{account_id}/reviews/": ACCOUNT_READ,
     "POST /api/v1/accounts/{account_id}/reviews/": ACCOUNT_WRITE,
     "GET /api/v1/reviews/due": EVERYONE,
