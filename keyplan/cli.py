@@ -684,6 +684,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--create-accounts", action="store_true", help="create unknown accounts (ledger)")
     p.add_argument("--skip-invalid", action="store_true", help="import the good rows; write the rejected ones beside the file")
     p.add_argument("--dry-run", action="store_true", help="validate and report; write nothing")
+    p.add_argument("--preset", metavar="CRM", help="accounts, stakeholders: read the file as an export of Salesforce, HubSpot, "
+                                                   "Dynamics 365, Odoo or Pipedrive (default: recognised from the columns)")
     p.add_argument("--source", metavar="SYSTEM", help="accounts, stakeholders: the CRM the file comes from, kept with each "
                                                       "record (default: recognised from the columns, else 'file')")
     p.add_argument("--as", dest="as_user", metavar="USERNAME", help="who imports (default: the first admin)")

@@ -78,13 +78,17 @@ def create_import(request, options: Form[ImportOptionsIn], file: File[UploadedFi
                                       f"send repeat=true to import it again.",
                             "batch": earlier.pk, "imported_at": earlier.created_at})
     try:
+        presets = uploads.kind_spec(options.kind).presets
+        if options.preset and options.preset not in presets:
+            raise ValidationError({"preset": f"Choose one of {', '.join(presets)}." if presets else
+                                             f"A {options.kind} file has no presets."})
         try:
-            view = uploads.preview(upload, delimiter=delimiter, sheet=options.sheet)
+            view = uploads.preview(upload, delimiter=delimiter, sheet=options.sheet, preset=options.preset)
         except ReadError as error:
             raise ValidationError({"file": str(error)}) from error
         choices = uploads.ImportChoices(mapping=mapping, decimal=options.decimal, date_format=options.date_format,
                                         delimiter=delimiter, sheet=options.sheet, create_accounts=options.create_accounts,
-                                        skip_invalid=options.skip_invalid)
+                                        skip_invalid=options.skip_invalid, preset=options.preset)
         batch = uploads.start_import(upload, by=request.user, choices=choices, view=view)
     except BaseException:
         uploads.discard(upload)  # nothing was queued: the file goes

@@ -12,7 +12,7 @@ def import_crm(args, user, mapping: dict[str, str]) -> int:
 
     function = {"accounts": import_accounts, "stakeholders": import_stakeholders}[args.kind]
     options = SmallImportOptions(mapping=mapping, date_format=args.date_format, decimal=args.decimal,
-                                 delimiter=args.delimiter, sheet=args.sheet, dry_run=args.dry_run)
+                                 delimiter=args.delimiter, sheet=args.sheet, dry_run=args.dry_run, preset=args.preset)
     try:
         result = function(args.file, by=user, options=options, system=args.source)
     except (ReadError, PermissionDenied) as error:
@@ -32,6 +32,8 @@ def import_crm(args, user, mapping: dict[str, str]) -> int:
     what = "would be" if result.dry_run else "were"
     noun = "accounts" if args.kind == "accounts" else "stakeholders"
     batch = f"Batch {result.batch.pk}: " if result.batch else ""
+    if result.preset:
+        print(f"Read as a {result.preset} export.")
     print(f"{batch}{result.rows_total} rows read from {result.system}: {result.created} {noun} {what} created, "
           f"{result.updated} updated, {result.unchanged} unchanged." + (" Dry run: nothing was written." if result.dry_run else ""))
     return 0

@@ -29,7 +29,7 @@ from simple_history.utils import bulk_create_with_history, bulk_update_with_hist
 
 from keyplan.accounts.models import Account, TeamMember, TeamRole, Tier, TierChange, currency_codes, time_zone_names
 from keyplan.core.models import User
-from keyplan.crm import columns
+from keyplan.crm import columns, presets
 from keyplan.crm.models import AccountSource, StakeholderSource
 from keyplan.relationships.models import Stakeholder
 from keyplan.revenue.importing import inspection
@@ -87,11 +87,12 @@ class CrmImportResult(ImportResult):
     updated: int = 0
     unchanged: int = 0
     system: str = DEFAULT_SYSTEM
+    preset: str | None = None  # the CRM export the file was read as
     undo: dict = field(default_factory=dict)  # what a rollback needs; kept on the batch's report
 
     def as_dict(self) -> dict:
         return {**super().as_dict(), "created": self.created, "updated": self.updated, "unchanged": self.unchanged,
-                "source_system": self.system}
+                "source_system": self.system, "preset": self.preset}
 
 
 def _finish_crm(batch: ImportBatch, result: CrmImportResult) -> None:
@@ -99,13 +100,20 @@ def _finish_crm(batch: ImportBatch, result: CrmImportResult) -> None:
     result.rows_imported, result.rows_duplicate = result.created + result.updated, result.unchanged
     _finish(batch, result, BatchStatus.DONE)
     batch.report = {**batch.report, "created": result.created, "updated": result.updated, "unchanged": result.unchanged,
-                    "source_system": result.system, "undo": result.undo}
+                    "source_system": result.system, "preset": result.preset, "undo": result.undo}
     batch.save(update_fields=["report"])
 
 
 def _users() -> dict[str, User]:
-    """Active users by username and by e-mail address (case aside); the first by id where two share an address."""
+    """Active users by username, by e-mail address and by full name (case aside; CRMs export owners as names);
+    the first by id where two share an address, nobody where two share a name."""
     found: dict[str, User] = {}
+    names: dict[str, list[User]] = {}
+    for user in User.objects.filter(is_active=True):
+        full = " ".join(f"{user.first_name} {user.last_name}".split()).casefold()
+        if full:
+            names.setdefault(full, []).append(user)
+    found.update({name: users[0] for name, users in names.items() if len(users) == 1})
     for user in User.objects.filter(is_active=True).order_by("-pk"):
         if user.email:
             found[user.email.strip().casefold()] = user
@@ -119,8 +127,24 @@ def _text(row: dict, name: str) -> str:
     return "" if value is None else " ".join(str(value).split())
 
 
-def _system(options: SmallImportOptions, system: str | None) -> str:
-    return (system or getattr(options, "system", None) or DEFAULT_SYSTEM).strip()[:40] or DEFAULT_SYSTEM
+def _system(system: str | None, preset: str | None) -> str:
+    """Where the records come from: as given, else the CRM whose export the file is, else "file"."""
+    return ((system or "").strip() or preset or DEFAULT_SYSTEM)[:40]
+
+
+def _read(path: Path, kind: str, options: SmallImportOptions, required: tuple, numbers: tuple):
+    """The file read whole, with the mapping of the CRM export it is (chosen, or recognised from its header)."""
+    chosen = presets.find(options.preset)
+    if options.preset and chosen is None:
+        raise ReadError(f"Unknown preset {options.preset!r}; use one of {', '.join(presets.NAMES)}.")
+    found: list[str | None] = [chosen]
+
+    def choose(headers):
+        found[0] = chosen or presets.detect(headers, kind)
+        return presets.fields(kind, found[0])
+
+    frame, mapping, errors = _read_small(path, presets.fields(kind), required, options, (), numbers, choose=choose)
+    return frame, mapping, errors, found[0]
 
 
 def _cycle(start: str, parent_of: Callable[[str], str | None]) -> list[str] | None:
@@ -155,11 +179,11 @@ def import_accounts(path: str | Path, *, by: User, options: SmallImportOptions |
     if not can_import(by):
         raise PermissionDenied("Only KAM leads and admins import accounts.")
     options, path = options or SmallImportOptions(), Path(path)
-    frame, mapping, errors = _read_small(path, columns.ACCOUNT_FIELDS, columns.ACCOUNT_REQUIRED, options, (),
-                                         columns.ACCOUNT_NUMBERS)
+    frame, mapping, errors, preset = _read(path, "accounts", options, columns.ACCOUNT_REQUIRED, columns.ACCOUNT_NUMBERS)
     if frame.height > MAX_ROWS:
         raise ReadError(f"The file has {frame.height:,} rows; an accounts import takes at most {MAX_ROWS:,}.")
-    result = CrmImportResult(batch=None, rows_total=frame.height, dry_run=options.dry_run, system=_system(options, system))
+    result = CrmImportResult(batch=None, rows_total=frame.height, dry_run=options.dry_run, system=_system(system, preset),
+                             preset=preset)
     return _accounts(frame, mapping, errors, result, by=by, path=path, batch=batch, dry_run=options.dry_run, progress=progress)
 
 
@@ -261,6 +285,18 @@ def _accounts(frame, mapping, errors, result: CrmImportResult, *, by, path, batc
         return None if account is None or account.parent_id is None else by_pk.get(account.parent_id)
 
     by_pk = {a.pk: ext for ext, a in stored.items()}
+    # A parent named rather than identified (Dynamics exports lookups as names): the one account of that name.
+    named: dict[str, str | None] = {}
+    for ext, account in stored.items():
+        key = account.name.casefold()
+        named[key] = ext if key not in named or named[key] == ext else None
+    for ext, values in rows.items():
+        key = values.get("name", "").casefold()
+        if key:
+            named[key] = ext if key not in named or named[key] in (ext, stored.get(ext) and ext) else None
+    for external_id, parent in list(parents.items()):
+        if parent not in rows and parent not in stored and named.get(parent.casefold()):
+            parents[external_id] = named[parent.casefold()]
     for external_id, parent in parents.items():
         line = lines[external_id]
         if parent == external_id:
@@ -450,15 +486,20 @@ def undo_accounts_batch(batch: ImportBatch) -> None:
 class _Kind:
     """What the upload, the preview and the background task need of a kind (keyplan.revenue.importing.undo)."""
 
-    def __init__(self, spec_fields: dict, required: tuple, numbers: tuple, function):
-        self.fields, self.required, self.numbers, self.function = spec_fields, required, numbers, function
+    def __init__(self, kind: str, required: tuple, numbers: tuple, function):
+        self.kind, self.required, self.numbers, self.function = kind, required, numbers, function
+
+    def choose(self, headers: list[str], preset: str | None) -> tuple[str | None, dict]:
+        preset = preset or presets.detect(headers, self.kind)
+        return preset, presets.fields(self.kind, preset)
 
     @property
     def spec(self):
         from keyplan.revenue.uploads import KindSpec
 
-        return KindSpec(tuple(self.fields), self.required, (), self.numbers, self.fields,
-                        {name: columns.LABELS[name] for name in self.fields})
+        fields = presets.fields(self.kind)
+        return KindSpec(tuple(fields), self.required, (), self.numbers, fields, {name: columns.LABELS[name] for name in fields},
+                        presets.NAMES, self.choose)
 
     def run(self, path, *, by, options, batch):
         return self.function(path, by=by, options=options, batch=batch)
@@ -482,10 +523,11 @@ def import_stakeholders(path: str | Path, *, by: User, options: SmallImportOptio
     if not can_import(by):
         raise PermissionDenied("Only KAM leads and admins import contacts.")
     options, path = options or SmallImportOptions(), Path(path)
-    frame, mapping, errors = _read_small(path, columns.STAKEHOLDER_FIELDS, columns.STAKEHOLDER_REQUIRED, options, (), ())
+    frame, mapping, errors, preset = _read(path, "stakeholders", options, columns.STAKEHOLDER_REQUIRED, ())
     if frame.height > MAX_ROWS:
         raise ReadError(f"The file has {frame.height:,} rows; a contacts import takes at most {MAX_ROWS:,}.")
-    result = CrmImportResult(batch=None, rows_total=frame.height, dry_run=options.dry_run, system=_system(options, system))
+    result = CrmImportResult(batch=None, rows_total=frame.height, dry_run=options.dry_run, system=_system(system, preset),
+                             preset=preset)
     return _stakeholders(frame, mapping, errors, result, by=by, path=path, batch=batch, dry_run=options.dry_run,
                          progress=progress)
 
@@ -498,6 +540,13 @@ def _stakeholders(frame, mapping, errors, result: CrmImportResult, *, by, path, 
     external_ids = {str(v).strip() for v in frame["account_id"].drop_nulls().to_list()}
     accounts = {a.external_id: a for a in Account.objects.filter(external_id__in=external_ids)} if len(external_ids) < 30_000 else \
         {a.external_id: a for a in Account.objects.all() if a.external_id in external_ids}
+    unknown = external_ids - set(accounts)
+    if unknown:  # an account named rather than identified (Dynamics exports a contact's company as its name)
+        by_name: dict[str, Account | None] = {}
+        for a in Account.objects.filter(archived_at__isnull=True):
+            key = a.name.casefold()
+            by_name[key] = a if key not in by_name else None
+        accounts.update({name: by_name[name.casefold()] for name in unknown if by_name.get(name.casefold())})
     account_ids = [a.pk for a in accounts.values()]
     stored: dict[int, Stakeholder] = {}
     by_email: dict[tuple[int, str], list[int]] = {}
@@ -612,6 +661,16 @@ def _stakeholders(frame, mapping, errors, result: CrmImportResult, *, by, path, 
     for source_id, pk in sources.items():
         if pk in stored:
             stored_keys[(stored[pk].account_id, source_id.casefold())] = pk
+    person_names: dict[tuple[int, str], object] = {}
+    named_in_file = {p["node"] for p in planned}
+    for s in stored.values():
+        if s.pk not in named_in_file and s.archived_at is None:
+            key = (s.account_id, s.name.casefold())
+            person_names[key] = s.pk if key not in person_names else None
+    for p in planned:
+        name = p["values"].get("name") or (p["target"].name if p["target"] is not None else "")
+        key = (p["account"].pk, name.casefold())
+        person_names[key] = p["node"] if key not in person_names else None
     managers: dict[object, object] = {}
     for plan in planned:
         reference = plan["manager"]
@@ -619,6 +678,8 @@ def _stakeholders(frame, mapping, errors, result: CrmImportResult, *, by, path, 
             continue
         key = (plan["account"].pk, reference.casefold())
         manager = file_ids.get(key, stored_keys.get(key))
+        if manager is None and "@" not in reference:
+            manager = person_names.get(key)  # a manager named (Dynamics exports lookups as names), if only one has it
         if manager is None:
             errors.append(_error(plan["line"], column["reports_to"], reference, "crm_unknown_manager"))
         elif manager == plan["node"]:
@@ -761,5 +822,5 @@ def undo_stakeholders_batch(batch: ImportBatch) -> None:
     batch.report = {**(batch.report or {}), "archived": sorted(p.pk for p in created)}
 
 
-ACCOUNTS = _Kind(columns.ACCOUNT_FIELDS, columns.ACCOUNT_REQUIRED, columns.ACCOUNT_NUMBERS, import_accounts)
-STAKEHOLDERS = _Kind(columns.STAKEHOLDER_FIELDS, columns.STAKEHOLDER_REQUIRED, (), import_stakeholders)
+ACCOUNTS = _Kind("accounts", columns.ACCOUNT_REQUIRED, columns.ACCOUNT_NUMBERS, import_accounts)
+STAKEHOLDERS = _Kind("stakeholders", columns.STAKEHOLDER_REQUIRED, (), import_stakeholders)

@@ -74,10 +74,11 @@ class PreviewForm(forms.Form):
     )
     delimiter = forms.CharField(required=False, widget=forms.HiddenInput)
     sheet = forms.CharField(required=False, widget=forms.HiddenInput)
+    preset = forms.CharField(required=False, max_length=40, widget=forms.HiddenInput)
 
     def __init__(self, *args, preview: Preview, **kwargs):
         initial = {"decimal": preview.decimal, "date_format": preview.date_format or "", "delimiter": preview.delimiter or "",
-                   "sheet": preview.sheet or ""}
+                   "sheet": preview.sheet or "", "preset": preview.preset or ""}
         super().__init__(*args, initial=initial, **kwargs)
         self.preview = preview
         labels = {**FIELD_LABELS, **preview.spec.labels}
@@ -106,6 +107,7 @@ class PreviewForm(forms.Form):
             decimal=data["decimal"], date_format=data["date_format"].strip() or None,
             delimiter=data.get("delimiter") or None, sheet=data.get("sheet") or None,
             create_accounts=data.get("create_accounts", False), skip_invalid=data.get("skip_invalid", False),
+            preset=data.get("preset") or None,
         )
 
 
@@ -115,9 +117,15 @@ class ReadAgainForm(forms.Form):
     delimiter = forms.ChoiceField(label=_("Delimiter"), required=False,
                                   choices=[(d, label) for d, label in DELIMITERS.items()])
     sheet = forms.ChoiceField(label=_("Sheet"), required=False, choices=[])
+    preset = forms.ChoiceField(label=_("Columns of"), required=False, choices=[])
 
     def __init__(self, *args, preview: Preview, **kwargs):
-        super().__init__(*args, initial={"delimiter": preview.delimiter, "sheet": preview.sheet}, **kwargs)
+        super().__init__(*args, initial={"delimiter": preview.delimiter, "sheet": preview.sheet, "preset": preview.preset or ""},
+                         **kwargs)
+        if preview.spec.presets:
+            self.fields["preset"].choices = [("", _("recognised from the columns"))] + [(p, p) for p in preview.spec.presets]
+        else:
+            del self.fields["preset"]
         if preview.sheets:
             self.fields["sheet"].choices = [(s, s) for s in preview.sheets]
             del self.fields["delimiter"]

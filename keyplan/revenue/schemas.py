@@ -26,6 +26,9 @@ class ImportOptionsIn(InputSchema):
     sheet: str | None = Field(None, description="XLSX sheet (default: the first)")
     create_accounts: bool = Field(False, description="Ledger: create accounts that do not exist yet")
     skip_invalid: bool = Field(False, description="Ledger: import the good rows; the rejected ones are kept for download")
+    preset: str | None = Field(None, max_length=40, description="accounts, stakeholders: the CRM whose export the file is "
+                                                               "(Salesforce, HubSpot, Dynamics 365, Odoo, Pipedrive); "
+                                                               "recognised from the columns when left out")
     repeat: bool = Field(False, description="Import a file whose very content was imported before (otherwise 409 names "
                                             "that batch and nothing runs)")
 

@@ -119,8 +119,8 @@ def _run(batch: ImportBatch, path: str, options: dict) -> dict:
                                                 skip_invalid=bool(options.get("skip_invalid")), **common)
         result = services.import_ledger(file, by=user, options=ledger_options, batch=batch)
     elif batch.kind in IMPORTERS:  # a kind of an area above revenue (CRM accounts, contacts …)
-        result = import_string(IMPORTERS[batch.kind]).run(file, by=user, options=services.SmallImportOptions(mapping=mapping, **common),
-                                                          batch=batch)
+        small = services.SmallImportOptions(mapping=mapping, preset=options.get("preset") or None, **common)
+        result = import_string(IMPORTERS[batch.kind]).run(file, by=user, options=small, batch=batch)
     else:
         function = services.import_rates if batch.kind == ImportKind.RATES else services.import_subscriptions
         result = function(file, by=user, options=services.SmallImportOptions(mapping=mapping, **common), batch=batch)

@@ -59,6 +59,9 @@ class KindSpec:
     numbers: tuple[str, ...]
     synonyms: dict
     labels: dict = field(default_factory=dict)  # field -> its name on the preview (FIELD_LABELS has the revenue ones)
+    presets: tuple[str, ...] = ()  # named sets of column names (CRM exports) the preview offers
+    # (headers, preset chosen or None) -> (the preset to read with or None, the synonyms to map with)
+    choose: object = None
 
 
 KINDS = {
@@ -243,6 +246,7 @@ class Preview:
     sheet: str | None  # XLSX only
     sheets: list[str] = field(default_factory=list)
     header_line: int = 1
+    preset: str | None = None  # the CRM export the header was read as (recognised or chosen)
 
     @property
     def spec(self) -> KindSpec:
@@ -273,7 +277,7 @@ class Preview:
                 if index[mapping[n]] < len(row) and row[index[mapping[n]]]]
 
 
-def preview(upload: Upload, *, delimiter: str | None = None, sheet: str | None = None) -> Preview:
+def preview(upload: Upload, *, delimiter: str | None = None, sheet: str | None = None, preset: str | None = None) -> Preview:
     """Read the header and first rows. Raises ReadError when the file as a whole cannot be read."""
     spec = kind_spec(upload.kind)
     if upload.kind == ImportKind.LEDGER:
@@ -281,13 +285,17 @@ def preview(upload: Upload, *, delimiter: str | None = None, sheet: str | None =
         table, mapping, decimal, date_format = inspection.table, inspection.mapping, inspection.decimal, inspection.date_format
     else:
         table = open_table(upload.path, delimiter=delimiter or None, sheet=sheet or None, fields=spec.synonyms)
-        mapping = detect_mapping(table.headers, spec.synonyms)
+        synonyms = spec.synonyms
+        if spec.choose is not None:
+            preset, synonyms = spec.choose(table.headers, preset if preset in spec.presets else None)
+        mapping = detect_mapping(table.headers, synonyms)
         decimal = date_format = None
     rows = [[("" if c is None else str(c)) for c in row] for row in table.sample]
     result = Preview(
         kind=upload.kind, headers=table.headers, rows=rows[:PREVIEW_ROWS], mapping=mapping, decimal=decimal or ".",
         date_format=date_format, delimiter=table.delimiter if table.kind == "csv" else None,
         sheet=table.sheet, sheets=_sheets(upload.path) if table.kind == "xlsx" else [], header_line=table.header_line,
+        preset=preset if spec.choose is not None else None,
     )
     if upload.kind != ImportKind.LEDGER:
         # The same detection the import makes of reference-data files, on all sampled rows.
@@ -330,6 +338,7 @@ class ImportChoices:
     sheet: str | None = None
     create_accounts: bool = False
     skip_invalid: bool = False
+    preset: str | None = None  # the CRM export to read the file as (kinds with presets)
 
 
 def check_choices(upload: Upload, view: Preview, choices: ImportChoices) -> dict[str, str]:
@@ -394,7 +403,7 @@ def start_import(upload: Upload, *, by: User, choices: ImportChoices, view: Prev
         raise PermissionDenied("Only KAM leads and admins import files.")
     if view is None:
         try:
-            view = preview(upload, delimiter=choices.delimiter, sheet=choices.sheet)
+            view = preview(upload, delimiter=choices.delimiter, sheet=choices.sheet, preset=choices.preset)
         except ReadError as error:
             raise ValidationError({"file": str(error)}) from error
     check_choices(upload, view, choices)
@@ -409,6 +418,7 @@ def start_import(upload: Upload, *, by: User, choices: ImportChoices, view: Prev
         "sheet": choices.sheet or view.sheet,
         "create_accounts": bool(choices.create_accounts) and upload.kind == ImportKind.LEDGER,
         "skip_invalid": bool(choices.skip_invalid) and upload.kind == ImportKind.LEDGER,
+        **({"preset": view.preset} if kind_spec(upload.kind).choose is not None else {}),
     }
     batch.options = options
     batch.save(update_fields=["options"])

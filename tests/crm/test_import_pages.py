@@ -67,3 +67,40 @@ def test_the_rollback_page_says_what_undoing_a_crm_import_means(lead, run_worker
     assert "What it created is archived, not deleted" in client.get(rollback).content.decode()
     client.post(rollback)
     assert Account.objects.active().count() == 0 and Account.objects.count() == 2
+
+
+def test_the_preview_recognises_a_crms_export_and_offers_the_presets(lead, kam, run_worker):
+    from pathlib import Path
+
+    client = client_for(lead)
+    text = (Path(__file__).parent / "data" / "hubspot_companies.csv").read_text()
+    url = preview_url(upload(client, text, kind="accounts", name="companies.csv"))
+    html = client.get(url).content.decode()
+    assert 'id="preset-found"' in html and "HubSpot" in html
+    assert [selected(html, i) for i in (0, 2, 4, 10)] == ["external_id", "parent", "employees", "kam"]
+    assert '<option value="Dynamics 365">' in html
+    # Read as another CRM's export, the columns map as that CRM names them (few do here).
+    other = client.get(url, {"preset": "Pipedrive"}).content.decode()
+    assert (selected(other, 0), selected(other, 1)) == ("", "name")  # Record ID is HubSpot's; "Company name" anyone's
+    response = start(client, url)
+    run_worker()
+    assert "HubSpot" in client.get(response["Location"]).content.decode()
+    assert Account.objects.get(name="Nordwind Holding").source.system == "HubSpot"
+
+
+def test_the_api_takes_a_preset_and_refuses_an_unknown_one(lead, kam, api_client, run_worker):
+    from pathlib import Path
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    client = api_client(lead)
+    data = (Path(__file__).parent / "data" / "odoo_companies.csv").read_bytes()
+    bad = client.post("/api/v1/imports/", {"kind": "accounts", "preset": "Zoho",
+                                           "file": SimpleUploadedFile("c.csv", data, content_type="text/csv")})
+    assert bad.status_code == 422 and "preset" in bad.content.decode()
+    ok = client.post("/api/v1/imports/", {"kind": "accounts", "preset": "Odoo",
+                                          "file": SimpleUploadedFile("c.csv", data, content_type="text/csv")})
+    assert ok.status_code == 202 and ok.json()["options"]["preset"] == "Odoo"
+    run_worker()
+    report = client.get(f"/api/v1/imports/{ok.json()['id']}").json()["report"]
+    assert (report["created"], report["source_system"]) == (3, "Odoo")

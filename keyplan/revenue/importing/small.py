@@ -59,13 +59,18 @@ class SmallImportOptions:
     delimiter: str | None = None
     sheet: str | None = None
     dry_run: bool = False
+    preset: str | None = None  # a kind's named set of column names (a CRM's export), where the kind has them
 
 
 def _read_small(path: Path, fields: dict, required: tuple[str, ...], options: SmallImportOptions,
-                dates: tuple[str, ...], numbers: tuple[str, ...]) -> tuple[pl.DataFrame, dict[str, str], list[RowError]]:
-    """Read a reference-data file (rates, subscriptions) whole: typed columns ``_<field>`` and row errors."""
+                dates: tuple[str, ...], numbers: tuple[str, ...],
+                choose=None) -> tuple[pl.DataFrame, dict[str, str], list[RowError]]:
+    """Read a reference-data file (rates, subscriptions) whole: typed columns ``_<field>`` and row errors.
+
+    ``choose(headers)``, where given, returns the synonyms to map this header with (a CRM's own names first);
+    ``fields`` still finds the header row."""
     table = open_table(path, delimiter=options.delimiter, sheet=options.sheet, fields=fields)
-    mapping = detect_mapping(table.headers, fields)
+    mapping = detect_mapping(table.headers, choose(table.headers) if choose else fields)
     for source, target in options.mapping.items():
         if not target and source in table.headers:
             mapping = {f: s for f, s in mapping.items() if s != source}  # ignore the column

@@ -84,8 +84,9 @@ def import_preview(request: HttpRequest, token: str) -> HttpResponse:
         return redirect("revenue:imports")
     source = request.POST if request.method == "POST" else request.GET
     delimiter, sheet = source.get("delimiter") or None, source.get("sheet") or None
+    preset = source.get("preset") or None  # the CRM export chosen; none: recognised from the columns
     try:
-        view = uploads.preview(upload, delimiter=delimiter, sheet=sheet)
+        view = uploads.preview(upload, delimiter=delimiter, sheet=sheet, preset=preset)
     except ReadError as error:
         # The file was readable when uploaded: it is the delimiter or sheet chosen since that does not fit.
         messages.error(request, _("Read that way, %(file)s cannot be read: %(error)s") % {"file": upload.name, "error": error})
