@@ -14,6 +14,7 @@ from ninja.errors import ValidationError as SchemaValidationError
 from ninja.security import HttpBearer, SessionAuth
 
 from keyplan.api.errors import JsonOnlyParser, conflict_body, contract_errors, field_names_for, validation_detail
+from keyplan.api.openapi import declare_errors
 from keyplan.core.busy import BUSY_RETRY_AFTER_SECONDS, is_database_busy
 from keyplan.core.services import user_for_token
 from keyplan.core.versions import Conflict
@@ -31,11 +32,25 @@ class BearerToken(HttpBearer):
         return user
 
 
+class SignedInSession(SessionAuth):
+    """The browser's session, with Django's CSRF check. A request with no signed-in session is not checked
+    for CSRF (it can change nothing as anyone): it gets the 401 that names the missing token, not "CSRF check
+    Failed"."""
+
+    def _get_key(self, request):
+        if not request.user.is_authenticated:
+            return None
+        return super()._get_key(request)
+
+
 class KeyplanAPI(NinjaAPI):
     def validation_error_from_error_contexts(self, error_contexts) -> SchemaValidationError:
         """Every error's ``loc`` is ``[source, field]`` with the field's input name: ``["body", "title"]``,
         never ``["body", "payload", "title"]`` (the handler's parameter name means nothing to a client)."""
         return SchemaValidationError(contract_errors(error_contexts))
+
+    def get_openapi_schema(self, *, path_prefix=None, path_params=None):
+        return declare_errors(super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params))
 
 
 def docs_access(view):
@@ -61,7 +76,7 @@ api = KeyplanAPI(
     version="1",
     description="Key account management: accounts, teams and key status. "
     "Authenticate with `Authorization: Bearer <token>` (create one with `keyplan token create USERNAME`).",
-    auth=[BearerToken(), SessionAuth()],
+    auth=[BearerToken(), SignedInSession()],
     urls_namespace="api",
     docs_url="/docs",
     openapi_url="/openapi.json",

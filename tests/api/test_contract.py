@@ -8,7 +8,6 @@ offsets and limits, every path a number no database holds. The answer is always 
 A new path parameter needs an object in ``world`` below: the test says so when one is missing.
 """
 
-import datetime
 import json
 import logging
 
@@ -16,16 +15,8 @@ import pytest
 from django.test import Client
 
 from keyplan.accounts import services as accounts
-from keyplan.accounts.models import TeamRole
 from keyplan.api.api import api
 from keyplan.core.models import Role
-from keyplan.health import services as health
-from keyplan.planning import charter
-from keyplan.planning import services as planning
-from keyplan.relationships import services as relationships
-from keyplan.revenue import services as revenue
-from keyplan.scoring import services as scoring
-from keyplan.scoring.models import Proposal
 
 DOCUMENT = api.get_openapi_schema()
 SCHEMAS = DOCUMENT["components"]["schemas"]
@@ -75,58 +66,6 @@ WITH_INTEGER_PATH = [
     p for p in _operations("GET", "POST", "PATCH", "PUT", "DELETE")
     if any(q["in"] == "path" and "integer" in _types(q["schema"]) for q in p.values[2].get("parameters", []))
 ]
-
-
-@pytest.fixture
-def world(admin, lead, kam, make_account, make_user):
-    """One object of every kind an API path names, made through the services; path parameter → id."""
-    account = make_account("Acme", country="NL", city="Utrecht")
-    sales = make_user("sam")
-    accounts.add_team_member(account, by=lead, user=kam, role=TeamRole.KAM)
-    member = accounts.add_team_member(account, by=lead, user=sales, role=TeamRole.SALES)
-    competitor = accounts.add_competitor(account, by=lead, name="Rival BV")
-    ceo = relationships.create_stakeholder(account, by=lead, data={"name": "Clara Ceo", "title": "CEO"})
-    cfo = relationships.create_stakeholder(account, by=lead, data={"name": "Frank Finance", "reports_to": ceo})
-    line = relationships.add_influence_line(account, by=lead, source=ceo, target=cfo)
-    interaction = relationships.log_interaction(
-        account, by=lead, kind="meeting", date=datetime.date(2026, 3, 2), summary="Review", stakeholders=[ceo], location="Utrecht",
-        next_step="Send the offer",
-    )
-    criterion = scoring.create_criterion(by=lead, name="Product fit", group="growth", weight=50)
-    scoring.create_criterion(by=lead, name="Cultural fit", group="harmony", weight=50)
-    scoring.set_score(account, by=lead, criterion=criterion, value=8)
-    selection_round = scoring.create_round(by=lead, name="Spring round", refresh=False)
-    proposal = Proposal.objects.filter(round=selection_round).first()
-    review = scoring.run_review(by=lead)
-    subscription = revenue.add_subscription(account, by=lead, plan="Pro", monthly_amount=100, currency="EUR", start=datetime.date(2025, 1, 1))
-    plan = planning.create_plan(account, by=lead, period="FY2027")
-    goal = planning.add_goal(plan, by=lead, data={"title": "Grow", "owner": kam})
-    action = planning.add_action(goal, by=lead, data={"title": "Meet the CFO", "stakeholder": cfo})
-    opportunity = planning.add_opportunity(account, by=lead, data={"name": "Upsell", "amount": 1000})
-    case = health.open_case(account, by=lead, reason="Quiet for months")
-    step = charter.add_step(by=lead, data={"phase": "Pilot", "title": "Pick the pilot accounts"})
-    return {
-        "account_id": account.pk,
-        "member_id": member.pk,
-        "competitor_id": competitor.pk,
-        "stakeholder_id": cfo.pk,
-        "line_id": line.pk,
-        "interaction_id": interaction.pk,
-        "criterion_id": criterion.pk,
-        "round_id": selection_round.pk,
-        "proposal_id": proposal.pk if proposal else 0,
-        "review_id": review.pk,
-        "subscription_id": subscription.pk,
-        "batch_id": 0,
-        "name": "pareto",
-        "plan_id": plan.pk,
-        "goal_id": goal.pk,
-        "action_id": action.pk,
-        "opportunity_id": opportunity.pk,
-        "key": "swot",
-        "case_id": case.pk,
-        "step_id": step.pk,
-    }
 
 
 def _url(path: str, world: dict) -> str:
