@@ -8,7 +8,9 @@ declared schema. A new endpoint is covered by being in the document.
 
 import pytest
 import schemathesis
+from django.core import signals
 from django.core.handlers.wsgi import WSGIHandler
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.config import SchemathesisConfig
@@ -28,6 +30,17 @@ schema.app = WSGIHandler()
 CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance]
 # Enough to reach each field's edges on every run (with the explicit cases of test_contract.py).
 EXAMPLES = 6
+
+
+@pytest.fixture(autouse=True)
+def connection_kept_between_requests():
+    """The requests go through Django's WSGI handler, whose request signals close the database connection
+    (and with it the test's transaction on PostgreSQL). Django's test client detaches them the same way."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
 
 
 @pytest.fixture
