@@ -6,6 +6,7 @@ import pytest
 
 from keyplan.accounts import services as accounts
 from keyplan.accounts.models import TeamRole
+from keyplan.health import onboarding
 from keyplan.health import services as health
 from keyplan.planning import charter
 from keyplan.planning import services as planning
@@ -42,6 +43,7 @@ def world(admin, lead, kam, make_account, make_user):
     action = planning.add_action(goal, by=lead, data={"title": "Meet the CFO", "stakeholder": cfo})
     opportunity = planning.add_opportunity(account, by=lead, data={"name": "Upsell", "amount": 1000})
     case = health.open_case(account, by=lead, reason="Quiet for months")
+    stage = onboarding.add_stage(account, by=lead, name="Kick-off", planned=datetime.date(2026, 4, 1))
     step = charter.add_step(by=lead, data={"phase": "Pilot", "title": "Pick the pilot accounts"})
     return {
         "account_id": account.pk,
@@ -64,4 +66,5 @@ def world(admin, lead, kam, make_account, make_user):
         "key": "swot",
         "case_id": case.pk,
         "step_id": step.pk,
+        "stage_id": stage.pk,
     }
