@@ -22,6 +22,7 @@ urlpatterns = [
     path(plan + "state/", views.plan_state, name="state"),
     path(plan + "history/", views.plan_history, name="history"),
     path(plan + "timeline/", views.plan_timeline, name="timeline"),
+    path(plan + "print/", views.plan_print, name="print"),
     path(plan + "sections/<str:key>/", views.section_edit, name="section"),
     path(plan + "sections/<str:key>/restore/<int:history_id>/", views.section_restore, name="section_restore"),
     path(plan + "goals/new/", views.goal_edit, name="goal_create"),

@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
@@ -152,6 +153,19 @@ def plan_page(request: HttpRequest, pk: int, plan_pk: int) -> HttpResponse:
     context = {"account": plan.account, "plan": plan, "view": view, "can_edit": can_edit,
                "other_plans": plan.account.plans.exclude(pk=plan.pk).order_by("-starts"),
                "cadence": analysis.REVIEW_CADENCE_DAYS}
+    return render(request, "planning/plan.html", context)
+
+
+@require_GET
+def plan_print(request: HttpRequest, pk: int, plan_pk: int) -> HttpResponse:
+    """The plan ready to print (or save as PDF from the browser's print dialog): every section, the timeline,
+    no editing controls, who printed it and when."""
+    plan = _plan(request, pk, plan_pk)
+    view = services.plan_view(plan)
+    title = f"{plan.account.name} · {plan.period}"
+    context = {"account": plan.account, "plan": plan, "view": view, "can_edit": False, "printing": True,
+               "timeline": mark_safe(services.render_timeline([plan], title=title, today=view.today)),  # escaped by gantt_svg
+               "printed_at": timezone.localtime(), "cadence": analysis.REVIEW_CADENCE_DAYS}
     return render(request, "planning/plan.html", context)
 
 

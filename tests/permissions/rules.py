@@ -113,6 +113,7 @@ PAGES = {
     "planning:state": Page(POST_ONLY, "L 403 404 404 - - -"),
     "planning:history": Page(ACCOUNT_READ, READ_ONLY),
     "planning:timeline": Page(ACCOUNT_READ, READ_ONLY),
+    "planning:print": Page(ACCOUNT_READ, READ_ONLY),
     "planning:section": Page(ACCOUNT_EDIT_FORM, ACCOUNT_WRITE),
     "planning:section_restore": Page(POST_ONLY, ACCOUNT_WRITE),
     "planning:goal_create": Page(ACCOUNT_EDIT_FORM, ACCOUNT_WRITE),
