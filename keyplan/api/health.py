@@ -16,6 +16,8 @@ from keyplan.health import onboarding, services
 from keyplan.health.models import OnboardingStage, RiskCase
 from keyplan.health.schemas import (
     CaseIn,
+    CheckInIn,
+    CheckInOut,
     CasePatch,
     CloseIn,
     HealthOut,
@@ -173,6 +175,24 @@ def add_review(request, account_id: int, payload: ReviewIn):
 @router.get("/reviews/due", summary="Reviews due within a week or overdue, of the accounts the user sees")
 def reviews_due(request):
     due = services.reviews_due(Account.objects.visible_to(request.user), within_days=7)
+    return {"items": [d.as_dict() for d in due], "count": len(due)}
+
+
+@router.get("/accounts/{account_id}/check-ins/", response=list[CheckInOut], summary="The account's customer check-ins, newest first")
+@paginate(LimitOffset)
+def list_checkins(request, account_id: int):
+    return _account(request, account_id).checkins.order_by("-held_on", "-pk")
+
+
+@router.post("/accounts/{account_id}/check-ins/", response={201: CheckInOut},
+             summary="Record a check-in with the customer (not in the future): with whom, their feedback, our follow-up")
+def add_checkin(request, account_id: int, payload: CheckInIn):
+    return Status(201, services.record_checkin(_account(request, account_id), by=request.user, **payload.dict()))
+
+
+@router.get("/check-ins/due", summary="Customer check-ins due within a week or overdue, of the accounts the user sees")
+def checkins_due(request):
+    due = services.checkins_due(Account.objects.visible_to(request.user), within_days=7)
     return {"items": [d.as_dict() for d in due], "count": len(due)}
 
 

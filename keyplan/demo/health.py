@@ -144,6 +144,24 @@ def make_health(demo: Demo) -> None:
             decisions="Invite the CFO to the plant visit; prepare a three-year price offer."))
     AccountReview.objects.bulk_create(reviews, batch_size=500)
 
+    # Customer check-ins (quarterly for key accounts): most met the customer lately, some are overdue (the
+    # slipping ones last met half a year ago), a few never.
+    from keyplan.health.models import CustomerCheckIn
+
+    feedback = ["Happy with delivery times; wants a named contact in support.",
+                "Asks for a roadmap session on the new product line.",
+                "Invoices are hard to match with orders; asks for a PO number on each."]
+    checkins = []
+    for index, account in enumerate(key):
+        if index % 7 == 3:
+            continue  # never met for feedback: due now
+        ago = rng.randint(170, 200) if _slipping(index) else rng.randint(5, 80)
+        checkins.append(CustomerCheckIn(account=account, held_on=today - datetime.timedelta(days=ago), held_by=admin,
+                                        attendees=rng.choice(["COO and head of purchasing", "Key users", "Sponsor"]),
+                                        feedback=rng.choice(feedback),
+                                        follow_up="Send the summary and the agreed next steps within a week."))
+    CustomerCheckIn.objects.bulk_create(checkins, batch_size=500)
+
     _onboarding_and_invoices(demo, key)
 
     for days in SNAPSHOT_DAYS:  # four weeks of snapshots: trends on the pages, time in the at-risk queue

@@ -90,6 +90,21 @@ def cmd_onboarding(args) -> int:
     return 0
 
 
+def cmd_checkins(args) -> int:
+    from keyplan.accounts.models import Account
+    from keyplan.health import services
+
+    due = services.checkins_due(Account.objects.visible_to(_reader(args.as_user)), within_days=args.within_days)
+    if args.json:
+        print(json.dumps({"items": [d.as_dict() for d in due], "count": len(due)}, indent=2, ensure_ascii=False))
+        return 0
+    for d in due:
+        print(f"{d.due}  {'OVERDUE ' if d.overdue else '        '}{d.kam or '-':<12} {d.account.name}")
+    if not due:
+        print("No customer check-in due.")
+    return 0
+
+
 def cmd_notify(args) -> int:
     from keyplan.health import services
 
@@ -169,6 +184,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--as", dest="as_user", metavar="USERNAME", help="only what this user may see")
     r.add_argument("--json", action="store_true", help="print JSON ({items, count})")
     r.set_defaults(func=cmd_reviews)
+
+    c = health_sub.add_parser("check-ins", help="customer check-ins due within a week or overdue")
+    c.add_argument("--within-days", type=arguments.whole_number(0, 365), default=7, help="due within this many days (default 7)")
+    c.add_argument("--as", dest="as_user", metavar="USERNAME", help="only what this user may see")
+    c.add_argument("--json", action="store_true", help="print JSON ({items, count})")
+    c.set_defaults(func=cmd_checkins)
 
     o = health_sub.add_parser("onboarding", help="onboarding status per account (overdue first), derived from its stages")
     o.add_argument("--tier", choices=["key", "candidate", "standard"], default="key", help="key status (default key)")

@@ -7,6 +7,7 @@ from keyplan.health import analysis
 from keyplan.health.models import COMPONENT_LABELS, RULE_LABELS, Cadence, Outcome, SurveyKind
 
 DATE = forms.DateInput(attrs={"type": "date"})
+CHECKIN_CADENCES = [(value, _("None") if value == Cadence.NONE else label) for value, label in Cadence.choices]
 ONBOARDING_HELP = _("One stage a line: days after the start | name | checklist items separated by semicolons.")
 
 
@@ -29,6 +30,14 @@ class ReviewForm(forms.Form):
     plan_progress = forms.CharField(label=_("Plan progress"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
     risks = forms.CharField(label=_("Risks"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
     decisions = forms.CharField(label=_("Decisions"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class CheckInForm(forms.Form):
+    held_on = forms.DateField(label=_("Held on"), widget=DATE)
+    attendees = forms.CharField(label=_("With"), required=False, max_length=300,
+                                help_text=_("Who took part on the customer's side."))
+    feedback = forms.CharField(label=_("The customer's feedback"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    follow_up = forms.CharField(label=_("Follow-up"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
 
 class OpenCaseForm(forms.Form):
@@ -96,6 +105,9 @@ class SettingsForm(forms.Form):
                                     choices=[("", _("as in the selection settings")), *Cadence.choices])
     cadence_candidate = forms.ChoiceField(label=_("Review cadence of candidates"), choices=Cadence.choices)
     cadence_standard = forms.ChoiceField(label=_("Review cadence of standard accounts"), choices=Cadence.choices)
+    checkin_key = forms.ChoiceField(label=_("Customer check-ins with key accounts"), choices=CHECKIN_CADENCES)
+    checkin_candidate = forms.ChoiceField(label=_("Customer check-ins with candidates"), choices=CHECKIN_CADENCES)
+    checkin_standard = forms.ChoiceField(label=_("Customer check-ins with standard accounts"), choices=CHECKIN_CADENCES)
     onboarding_key = forms.CharField(label=_("Onboarding stages of key accounts"), required=False,
                                      widget=forms.Textarea(attrs={"rows": 4}), help_text=ONBOARDING_HELP)
     onboarding_candidate = forms.CharField(label=_("Onboarding stages of candidates"), required=False,

@@ -115,6 +115,12 @@ class HealthSettings(models.Model):
                                          default=Cadence.QUARTERLY)
     cadence_standard = models.CharField(_("review cadence of standard accounts"), max_length=10,
                                         choices=Cadence.choices, default=Cadence.NONE)
+    checkin_key = models.CharField(_("customer check-ins with key accounts"), max_length=10, choices=Cadence.choices,
+                                   default=Cadence.QUARTERLY)
+    checkin_candidate = models.CharField(_("customer check-ins with candidates"), max_length=10, choices=Cadence.choices,
+                                         default=Cadence.NONE)
+    checkin_standard = models.CharField(_("customer check-ins with standard accounts"), max_length=10,
+                                        choices=Cadence.choices, default=Cadence.NONE)
     onboarding_templates = models.JSONField(
         _("onboarding templates"), default=_default_onboarding,
         help_text=_("Per key status: the stages a new account goes through (name, days after the start, checklist)."))
@@ -264,6 +270,34 @@ class AccountReview(models.Model):
     class Meta:
         ordering = ["-held_on", "-pk"]
         indexes = [models.Index(fields=["account", "held_on"], name="review_account_day")]
+
+    def __str__(self) -> str:
+        return f"{self.account} · {self.held_on}"
+
+
+class CheckInQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "CheckInQuerySet":
+        return self.filter(account__in=Account.objects.visible_to(user))
+
+
+class CustomerCheckIn(models.Model):
+    """A recurring feedback meeting with the customer (beside the internal account reviews): who met whom,
+    what the customer said, and what we follow up."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="checkins")
+    held_on = models.DateField(_("held on"))
+    held_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    attendees = models.CharField(_("with"), max_length=300, blank=True, help_text=_("Who took part on the customer's side."))
+    feedback = models.TextField(_("the customer's feedback"), blank=True)
+    follow_up = models.TextField(_("follow-up"), blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    history = HistoricalRecords(excluded_fields=["created_at"])
+    objects = CheckInQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-held_on", "-pk"]
+        indexes = [models.Index(fields=["account", "held_on"], name="checkin_account_day")]
 
     def __str__(self) -> str:
         return f"{self.account} · {self.held_on}"

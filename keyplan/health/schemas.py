@@ -64,6 +64,10 @@ class SettingsPatch(InputSchema):
     cadence_key: str | None = None
     cadence_candidate: str | None = None
     cadence_standard: str | None = None
+    checkin_key: str | None = None
+    checkin_candidate: str | None = None
+    checkin_standard: str | None = None
+    onboarding_templates: dict[str, Any] | None = None
 
 
 class QueueItemOut(Schema):
@@ -195,3 +199,20 @@ class PaymentsOut(Schema):
     overdue: int = Field(..., description="Of them, unpaid past their due date")
     days_late: float | None = Field(..., description="Average days late (unpaid ones: until today)")
     latest: list[InvoiceOut]
+
+
+class CheckInIn(InputSchema):
+    held_on: datetime.date
+    attendees: str = Field("", max_length=300)
+    feedback: str = Field("", max_length=10000)
+    follow_up: str = Field("", max_length=10000)
+
+
+class CheckInOut(Schema):
+    id: int
+    account_id: int
+    held_on: datetime.date
+    held_by_id: int | None
+    attendees: str
+    feedback: str
+    follow_up: str

@@ -107,7 +107,8 @@ def config(row: HealthSettings | None = None) -> analysis.Config:
 
 SETTING_FIELDS = ("weights", "green_from", "amber_from", "engagement_target", "mrr_drop_percent",
                   "overdue_actions_max", "low_engagement", "rules", "upsell_plan", "upsell_from",
-                  "cadence_key", "cadence_candidate", "cadence_standard", "onboarding_templates")
+                  "cadence_key", "cadence_candidate", "cadence_standard", "checkin_key", "checkin_candidate",
+                  "checkin_standard", "onboarding_templates")
 LIMITS = {"green_from": (1, 100), "amber_from": (0, 99), "engagement_target": (0, 1000), "mrr_drop_percent": (1, 100),
           "overdue_actions_max": (1, 1000), "low_engagement": (0, 1000), "upsell_from": (0, 100)}
 
@@ -151,7 +152,7 @@ def update_settings(*, by: User, changes: dict) -> HealthSettings:
                 errors[name] = _("Choose rules from: %(rules)s.") % {"rules": ", ".join(analysis.RULES)}
                 continue
             value = [r for r in analysis.RULES if r in value]
-        elif name.startswith("cadence_"):
+        elif name.startswith(("cadence_", "checkin_")):
             allowed = ([""] if name == "cadence_key" else []) + list(Cadence.values)
             if value not in allowed:
                 errors[name] = _("%(value)s is not allowed; choose one of: %(choices)s.") % {
@@ -823,6 +824,7 @@ def _store_program(rows: list[analysis.Row], row: HealthSettings, *, today: date
                                            row.upsell_plan)
     numbers["premium_upsell"] = analysis.premium_upsell(rows, plan=plan, plan_mrr=plan_mrr, upsell_from=row.upsell_from)
     numbers["reviews_due"] = len(reviews_due(Account.objects.all(), today=today, within_days=0))
+    numbers["checkins_due"] = len(checkins_due(Account.objects.all(), today=today, within_days=0))
     onboarding = {status: 0 for status in analysis.ONBOARDING_STATUSES}
     key_ids = Account.objects.active().filter(tier=Tier.KEY)
     for _account_id, total, done, overdue in onboarding_counts({"account__in": key_ids}, today=today):
@@ -1081,11 +1083,51 @@ class Due:
 def reviews_due(accounts, *, today: datetime.date | None = None, within_days: int = 7) -> list[Due]:
     """Reviews due within ``within_days`` or overdue, for the given accounts (by their key status's cadence),
     most overdue first. An account never reviewed is due today."""
-    today = today or timezone.localdate()
     row = health_settings()
-    cadences = {tier: cadence_for(tier, row) for tier in Tier.values}
+    return _due(accounts, {tier: cadence_for(tier, row) for tier in Tier.values}, "account_reviews__held_on",
+                today=today or timezone.localdate(), within_days=within_days)
+
+
+def checkin_cadence(tier: str, row: HealthSettings | None = None) -> str:
+    """How often the customer is met for feedback, by key status (health settings)."""
+    row = row or health_settings()
+    return {Tier.KEY: row.checkin_key, Tier.CANDIDATE: row.checkin_candidate}.get(tier, row.checkin_standard)
+
+
+def checkins_due(accounts, *, today: datetime.date | None = None, within_days: int = 7) -> list[Due]:
+    """Customer check-ins due within ``within_days`` or overdue, as ``reviews_due`` (never met: due today)."""
+    row = health_settings()
+    return _due(accounts, {tier: checkin_cadence(tier, row) for tier in Tier.values}, "checkins__held_on",
+                today=today or timezone.localdate(), within_days=within_days)
+
+
+CHECKIN_FIELDS = ("attendees", "feedback", "follow_up")
+
+
+@transaction.atomic
+def record_checkin(account: Account, *, by: User, held_on: datetime.date, today: datetime.date | None = None,
+                   **texts: str):
+    """The record of a check-in with the customer: when, with whom, their feedback and our follow-up."""
+    from keyplan.health.models import CustomerCheckIn
+
+    _require_edit(by, account)
+    today = today or timezone.localdate()
+    unknown = sorted(set(texts) - set(CHECKIN_FIELDS))
+    if unknown:
+        raise ValidationError({name: _("This field cannot be set here.") for name in unknown})
+    _check_day("held_on", held_on, today)
+    texts = {k: (v or "").strip() for k, v in texts.items()}
+    if len(texts.get("attendees", "")) > 300:
+        raise ValidationError({"attendees": _("At most 300 characters.")})
+    checkin = CustomerCheckIn(account=account, held_on=held_on, held_by=by, **texts)
+    checkin._history_user = by
+    checkin.save()
+    return checkin
+
+
+def _due(accounts, cadences: dict[str, str], last: str, *, today: datetime.date, within_days: int) -> list[Due]:
     tiers = [t for t, c in cadences.items() if c != "none"]
-    chosen = accounts.filter(archived_at__isnull=True, tier__in=tiers).annotate(last=Max("account_reviews__held_on"))
+    chosen = accounts.filter(archived_at__isnull=True, tier__in=tiers).annotate(last=Max(last))
     kams = {}
     result = []
     for account in chosen.order_by("name")[:2000]:
@@ -1133,6 +1175,7 @@ def dashboard(user: User) -> dict:
         "premium_upsell": numbers.get("premium_upsell", {"items": [], "count": 0, "total_added_mrr": 0}),
         "mrr_trend": [{"day": d.isoformat(), "mrr": m} for d, m in trend],
         "reviews_due": numbers.get("reviews_due", 0),
+        "checkins_due": numbers.get("checkins_due", 0),
         "key_account_onboarding": numbers.get("key_account_onboarding", {}),
     }
 

@@ -15,6 +15,7 @@ urlpatterns = [
     path("accounts/<int:pk>/health/", views.account_page, name="account"),
     path("accounts/<int:pk>/health/surveys/", views.survey_add, name="survey_add"),
     path("accounts/<int:pk>/health/reviews/", views.review_add, name="review_add"),
+    path("accounts/<int:pk>/health/check-ins/", views.checkin_add, name="checkin_add"),
     path("accounts/<int:pk>/health/queue/", views.case_open, name="case_open"),
     path("accounts/<int:pk>/health/onboarding/", views.onboarding_page, name="onboarding"),
 ]

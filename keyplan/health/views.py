@@ -14,6 +14,7 @@ from keyplan.accounts.services import can_edit
 from keyplan.core import exports
 from keyplan.health import analysis, onboarding, services
 from keyplan.health.forms import (
+    CheckInForm,
     CloseCaseForm,
     OpenCaseForm,
     ReviewForm,
@@ -132,9 +133,11 @@ def reviews_page(request: HttpRequest) -> HttpResponse:
     for d in due:
         by_kam.setdefault(d.kam, []).append(d)
     row = services.health_settings()
-    cadences = [(label, services.cadence_for(tier, row)) for tier, label in Account._meta.get_field("tier").choices]
+    cadences = [(label, services.cadence_for(tier, row), services.checkin_cadence(tier, row))
+                for tier, label in Account._meta.get_field("tier").choices]
     return render(request, "health/reviews.html", {"by_kam": sorted(by_kam.items()), "cadences": cadences,
-                                                   "count": len(due), "csv_query": exports.csv_query(request)})
+                                                   "count": len(due), "csv_query": exports.csv_query(request),
+                                                   "checkins": services.checkins_due(accounts, within_days=7)})
 
 
 @require_http_methods(["GET", "POST"])
@@ -180,6 +183,8 @@ def _account_context(request: HttpRequest, account: Account, **forms) -> dict:
         "onboarding": onboarding.onboarding_of(account), "payments": services.payments_summary(account),
         "survey_form": forms.get("survey_form") or SurveyForm(account=account, initial={"responded_on": timezone.localdate()}),
         "review_form": forms.get("review_form") or ReviewForm(initial={"held_on": timezone.localdate()}),
+        "checkins": account.checkins.select_related("held_by")[:20], "checkin_cadence": services.checkin_cadence(account.tier),
+        "checkin_form": forms.get("checkin_form") or CheckInForm(initial={"held_on": timezone.localdate()}),
         "case_form": forms.get("case_form") or OpenCaseForm(),
     }
 
@@ -217,6 +222,12 @@ def survey_add(request: HttpRequest, pk: int) -> HttpResponse:
 def review_add(request: HttpRequest, pk: int) -> HttpResponse:
     return _post(request, pk, ReviewForm, "review_form",
                  lambda account, data: services.record_review(account, by=request.user, **data), _("Review recorded."))
+
+
+@require_POST
+def checkin_add(request: HttpRequest, pk: int) -> HttpResponse:
+    return _post(request, pk, CheckInForm, "checkin_form",
+                 lambda account, data: services.record_checkin(account, by=request.user, **data), _("Check-in recorded."))
 
 
 @require_POST

@@ -97,3 +97,21 @@ def test_a_kam_starts_and_tracks_the_onboarding_also_in_persian(page, log_in, pr
     expect(page.locator("h1")).to_have_text("آشناسازی")
     expect(page.locator("#stage-table")).to_contain_text("Kick-off with the customer")  # named in English when it was made
     screenshot("health-onboarding-fa")
+
+
+def test_a_kam_records_a_customer_check_in_and_the_reviews_page_lists_those_due(page, log_in, program, screenshot):
+    log_in("kam")
+    page.goto("/health/reviews/")
+    expect(page.locator("#checkins-due")).to_contain_text(program.name)
+    page.click(f"#checkins-due >> text={program.name}")
+    page.fill("#id_attendees", "Carla Critic (CFO)")
+    page.fill("#id_feedback", "Prices went up twice this year.")
+    page.click("#checkin-form button[type=submit]")
+    expect(page.locator("#checkins")).to_contain_text("Prices went up twice this year.")
+    screenshot("health-account-checkins")
+    page.goto("/health/reviews/")
+    expect(page.locator("#checkins-due")).to_contain_text("No customer check-in due this week.")
+    page.select_option("select[name=language]", "fa")
+    page.wait_for_load_state()
+    expect(page.locator("#checkins-due h2")).to_contain_text("گفت‌وگوهای بازخورد سررسیدشده")
+    screenshot("health-reviews-fa")

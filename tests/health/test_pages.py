@@ -72,7 +72,7 @@ def test_settings_page(lead, kam):
     assert "Only KAM leads and admins change these settings." in client_for(kam).get(reverse("health:settings")).content.decode()
     form = {"green_from": 75, "amber_from": 45, "engagement_target": 6, "mrr_drop_percent": 25, "overdue_actions_max": 3,
             "low_engagement": 2, "rules": ["red_score"], "upsell_plan": "", "upsell_from": 80, "cadence_key": "",
-            "cadence_candidate": "quarterly", "cadence_standard": "none", "weight_satisfaction": 30, "weight_engagement": 20,
+            "cadence_candidate": "quarterly", "cadence_standard": "none", "checkin_key": "monthly", "checkin_candidate": "none", "checkin_standard": "none", "weight_satisfaction": 30, "weight_engagement": 20,
             "weight_mrr_movement": 20, "weight_overdue_actions": 15, "weight_decision_makers": 15,
             "weight_usage": 10, "weight_tickets": 10, "weight_onboarding": 5, "weight_payments": 5}
     assert client_for(lead).post(reverse("health:settings"), form).status_code == 302

@@ -158,6 +158,7 @@ PAGES = {
     "health:backtest": Page(SEES_ALL, READ_ONLY),
     "health:notifications": Page(EVERYONE, "L 302 302 302 - - -"),  # one's own notifications: marking them read
     "health:onboarding": Page(ACCOUNT_READ, ACCOUNT_WRITE),
+    "health:checkin_add": Page(POST_ONLY, ACCOUNT_WRITE),
 }
 
 # API operations, as in the OpenAPI document. L is 401.
@@ -306,6 +307,9 @@ API = {
     "PATCH /api/v1/onboarding-stages/{stage_id}": ACCOUNT_WRITE,
     "DELETE /api/v1/onboarding-stages/{stage_id}": ACCOUNT_WRITE,
     "GET /api/v1/accounts/{account_id}/payments": ACCOUNT_READ,
+    "GET /api/v1/accounts/{account_id}/check-ins/": ACCOUNT_READ,
+    "POST /api/v1/accounts/{account_id}/check-ins/": ACCOUNT_WRITE,
+    "GET /api/v1/check-ins/due": EVERYONE,
 }
 
 # Bodies for writes whose required fields need a value the service accepts, so that its permission check
