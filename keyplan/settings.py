@@ -284,3 +284,5 @@ NINJA_PAGINATION_MAX_LIMIT = 1000
 KEYPLAN_API_DOCS_NEED_LOGIN = _env_bool("KEYPLAN_API_DOCS_NEED_LOGIN", PRODUCTION)
 # The largest JSON body the API reads (413 above it); file uploads have KEYPLAN_UPLOAD_MAX_MB.
 KEYPLAN_API_MAX_BODY_KB = int(os.environ.get("KEYPLAN_API_MAX_BODY_KB", "1024"))
+# POST /api/v1/sync/{kind}: up to 10,000 records of a CRM in one body.
+KEYPLAN_SYNC_MAX_BODY_MB = int(os.environ.get("KEYPLAN_SYNC_MAX_BODY_MB", "20"))

@@ -163,6 +163,9 @@ api.add_router("/analysis/", analysis.router)
 from keyplan.api import imports  # noqa: E402
 
 api.add_router("/", imports.router)  # /imports/… and /accounts/{id}/subscriptions/
+from keyplan.api import sync  # noqa: E402
+
+api.add_router("/sync/", sync.router)  # /sync/accounts, /sync/stakeholders
 
 from keyplan.api import planning  # noqa: E402
 

@@ -35,8 +35,11 @@ def _is_api(request) -> bool:
     return request.path_info.startswith("/api/")
 
 
-def max_body_bytes(content_type: str) -> int:
-    """JSON bodies are small; file uploads may be as large as an import file (KEYPLAN_UPLOAD_MAX_MB)."""
+def max_body_bytes(content_type: str, path: str = "") -> int:
+    """JSON bodies are small; file uploads may be as large as an import file (KEYPLAN_UPLOAD_MAX_MB), and a sync
+    batch of 10,000 records as large as KEYPLAN_SYNC_MAX_BODY_MB."""
+    if path.startswith("/api/v1/sync/"):
+        return settings.KEYPLAN_SYNC_MAX_BODY_MB * 1024 * 1024
     if content_type.startswith("multipart/"):
         return (settings.KEYPLAN_UPLOAD_MAX_MB + 1) * 1024 * 1024  # the form's other fields and boundaries
     return settings.KEYPLAN_API_MAX_BODY_KB * 1024
@@ -74,9 +77,12 @@ class ApiContractMiddleware:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             length = 0
-        if length > max_body_bytes(content_type):
-            limit = max_body_bytes(content_type)
+        if length > max_body_bytes(content_type, request.path_info):
+            limit = max_body_bytes(content_type, request.path_info)
             return _error(413, f"The request body is {length:,} bytes; the limit is {limit:,} bytes.")
+        if request.path_info.startswith("/api/v1/sync/") and request.method == "POST":
+            # Within its own limit (above), read here: Django's DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB) holds for forms.
+            request._body = request.read()
         response = self.get_response(request)
         return _as_json(response)
 

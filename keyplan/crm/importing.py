@@ -422,7 +422,9 @@ def _accounts(frame, mapping, errors, result: CrmImportResult, *, by, path, batc
             if source is None:
                 fresh.append(AccountSource(account_id=ids[ext], system=result.system, last_synced_at=now, batch=batch))
             else:
-                source.system, source.last_synced_at, source.batch = result.system, now, batch
+                source.system, source.last_synced_at = result.system, now
+                if ext in touched:  # the batch that last wrote it (a sync that changed nothing leaves no batch)
+                    source.batch = batch
                 synced.append(source)
         AccountSource.objects.bulk_create(fresh, batch_size=1000)
         AccountSource.objects.bulk_update(synced, ["system", "last_synced_at", "batch"], batch_size=1000)
@@ -769,6 +771,7 @@ def _stakeholders(frame, mapping, errors, result: CrmImportResult, *, by, path, 
             bulk_update_with_history(objects, Stakeholder, [*sorted(fields), "version", "updated_at"], batch_size=1000,
                                      default_user=by, default_change_reason=f"Import batch {batch.pk}")
         known = {s.stakeholder_id: s for s in StakeholderSource.objects.filter(stakeholder_id__in=list(ids.values()))}
+        changed_nodes = {plan["node"] for plan, _ in changed}
         fresh, synced = [], []
         for plan in planned:
             pk = ids[plan["node"]]
@@ -777,7 +780,9 @@ def _stakeholders(frame, mapping, errors, result: CrmImportResult, *, by, path, 
                 fresh.append(StakeholderSource(stakeholder_id=pk, system=result.system, source_id=plan["contact_id"],
                                                last_synced_at=now, batch=batch))
             else:
-                source.system, source.last_synced_at, source.batch = result.system, now, batch
+                source.system, source.last_synced_at = result.system, now
+                if plan["node"] in changed_nodes:
+                    source.batch = batch
                 source.source_id = plan["contact_id"] or source.source_id
                 synced.append(source)
         StakeholderSource.objects.bulk_create(fresh, batch_size=1000)

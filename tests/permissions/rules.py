@@ -233,6 +233,8 @@ API = {
     "GET /api/v1/imports/{batch_id}": LEADS,
     "GET /api/v1/imports/{batch_id}/rejected-rows": "L 403 403 403 403 404 404",
     "POST /api/v1/imports/{batch_id}/rollback": LEADS_WRITE,
+    "POST /api/v1/sync/accounts": LEADS_WRITE,
+    "POST /api/v1/sync/stakeholders": LEADS_WRITE,
     "GET /api/v1/accounts/{account_id}/subscriptions/": ACCOUNT_READ,
     "POST /api/v1/accounts/{account_id}/subscriptions/": ACCOUNT_WRITE,
     "POST /api/v1/accounts/{account_id}/subscriptions/{subscription_id}/end": ACCOUNT_WRITE,
