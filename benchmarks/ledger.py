@@ -53,6 +53,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -185,6 +186,10 @@ def run(args, url: str, csv_paths: list[Path], years: list[int]) -> int:
           f"{args.lines / imported['process_seconds']:,.0f} lines/s")
     print(f"  CPU time of the import process: {imported['cpu_seconds']:.1f} s (the database server's, for PostgreSQL, "
           f"not included); load average {imported['load'][0]:.1f} before, {imported['load'][1]:.1f} after")
+    duck_import = time_duckdb_import(csv_paths)
+    print(f"  the reference: DuckDB loads the same file{'s' if len(csv_paths) > 1 else ''} into a table on disk keyed by line id "
+          f"in {duck_import:.1f} s, {args.lines / duck_import:,.0f} lines/s of the measured file's size; Keyplan/DuckDB "
+          f"{imported['seconds'] / duck_import:.2f} (DuckDB checks no accounts, dates or duplicates and keeps no rollups)")
     started = time.perf_counter()
     refresh_statistics()  # as `keyplan demo` does after a bulk load
     analyze_s = time.perf_counter() - started
@@ -383,7 +388,9 @@ def child_import(args) -> int:
     seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
     if profiler:
         profiler.disable()
-        pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(25)
+        stats = pstats.Stats(profiler, stream=sys.stderr)
+        stats.sort_stats("tottime").print_stats(25)
+        stats.sort_stats("cumulative").print_stats("keyplan", 40)
     writing = marks.get("importing", started + seconds)
     print(json.dumps({**{k: v for k, v in result.as_dict().items() if k != "errors"}, "seconds": seconds,
                       "validate_seconds": writing - started, "write_seconds": started + seconds - writing,
@@ -477,6 +484,30 @@ SELECT account_id, year,
             ELSE 'C' END
 FROM ranked
 """
+
+
+def time_duckdb_import(csv_paths: list[Path]) -> float:
+    """Seconds DuckDB takes to load the measured file into a persistent table with a primary key on the line id,
+    after the --existing-lines file when there is one (that load not timed): the import's reference figure."""
+    import duckdb
+
+    *earlier, measured = csv_paths
+    with open(measured) as handle:
+        header = handle.readline().strip().split(",")
+    columns = ", ".join(f"'{name}': '{DUCK_TYPES[name]}'" for name in header)
+    key = "PRIMARY KEY" if "line_id" in header else ""
+    with tempfile.TemporaryDirectory() as directory:
+        database = duckdb.connect(str(Path(directory) / "ledger.duckdb"))
+        database.execute(f"CREATE TABLE ledger ({', '.join(f'{name} {DUCK_TYPES[name]}' + (f' {key}' if name == 'line_id' else '') for name in header)})")
+        for path in earlier:
+            database.execute(f"INSERT INTO ledger SELECT * FROM read_csv('{path}', header = true, auto_detect = false, columns = {{{columns}}})")
+            database.execute("CHECKPOINT")
+        started = time.perf_counter()
+        database.execute(f"INSERT INTO ledger SELECT * FROM read_csv('{measured}', header = true, auto_detect = false, columns = {{{columns}}})")
+        database.execute("CHECKPOINT")
+        seconds = time.perf_counter() - started
+        database.close()
+    return seconds
 
 
 def time_duckdb(csv_paths: list[Path], period, years: list[int], *, repeat: int):
