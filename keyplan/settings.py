@@ -187,7 +187,7 @@ TEMPLATES = [
                 "keyplan.web.context_processors.navigation",
             ],
             # Numbers in the reader's language on every page: |number, |percent, |money (keyplan/core/numbers.py).
-            "builtins": ["keyplan.core.templatetags.number_tags"],
+            "builtins": ["keyplan.core.templatetags.number_tags", "keyplan.core.templatetags.date_tags"],
         },
     }
 ]
