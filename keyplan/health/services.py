@@ -831,6 +831,8 @@ def _store_program(rows: list[analysis.Row], row: HealthSettings, *, today: date
         onboarding[analysis.onboarding_status(total, done, overdue)] += 1
     onboarding["none"] = tiers.get(Tier.KEY, 0) - sum(onboarding.values())
     numbers["key_account_onboarding"] = onboarding
+    at_risk = RiskCase.objects.open().aggregate(total=Sum("mrr_at_risk"), n=Count("pk"))
+    numbers["mrr_at_risk"], numbers["risk_cases"] = round(float(at_risk["total"] or 0), 2), at_risk["n"]
     ProgramSnapshot.objects.update_or_create(day=today, defaults={"numbers": numbers})
 
 
@@ -1155,6 +1157,9 @@ def latest_program() -> ProgramSnapshot | None:
     return ProgramSnapshot.objects.order_by("-day").first()
 
 
+TREND_SNAPSHOTS = 90  # the dashboard's trends show the last 90 daily snapshots
+
+
 def dashboard(user: User) -> dict:
     """The program view: the latest snapshot's numbers plus the live queue (a handful of indexed rows)."""
     snap = latest_program()
@@ -1162,6 +1167,8 @@ def dashboard(user: User) -> dict:
     open_cases = RiskCase.objects.open().visible_to(user)
     totals = open_cases.aggregate(total=Sum("mrr_at_risk"), n=Count("pk"))
     trend = list(ProgramSnapshot.objects.order_by("-day").values_list("day", "numbers__mrr")[:30])[::-1]
+    history = list(ProgramSnapshot.objects.order_by("-day").values_list(
+        "day", "numbers__mrr_at_risk", "numbers__risk_cases", "numbers__mrr_by_plan")[:TREND_SNAPSHOTS])[::-1]
     return {
         "as_of": snap.day.isoformat() if snap else None,
         "accounts_by_tier": numbers.get("accounts_by_tier", {}),
@@ -1174,6 +1181,10 @@ def dashboard(user: User) -> dict:
         "satisfaction": numbers.get("satisfaction", {}),
         "premium_upsell": numbers.get("premium_upsell", {"items": [], "count": 0, "total_added_mrr": 0}),
         "mrr_trend": [{"day": d.isoformat(), "mrr": m} for d, m in trend],
+        # The queue's MRR as each snapshot left it (snapshots before it was noted are left out) and MRR by plan.
+        "mrr_at_risk_trend": [{"day": d.isoformat(), "mrr_at_risk": risk, "risk_cases": n or 0}
+                              for d, risk, n, _plans in history if risk is not None],
+        "mrr_by_plan_trend": [{"day": d.isoformat(), "mrr_by_plan": plans or {}} for d, _risk, _n, plans in history],
         "reviews_due": numbers.get("reviews_due", 0),
         "checkins_due": numbers.get("checkins_due", 0),
         "key_account_onboarding": numbers.get("key_account_onboarding", {}),

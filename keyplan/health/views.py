@@ -48,6 +48,14 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         before = numbers["mrr_by_plan_90_days_ago"]
         numbers["plans"] = [{"plan": plan, "mrr": mrr, "arr": mrr * 12, "before": before.get(plan, 0),
                              "change": mrr - before.get(plan, 0)} for plan, mrr in numbers["mrr_by_plan"].items()]
+        from keyplan.health import charts
+        from keyplan.revenue.services import reporting_currency
+
+        currency = reporting_currency()
+        if len(numbers["mrr_at_risk_trend"]) > 1:
+            context["risk_chart"] = charts.risk_trend_figure(numbers["mrr_at_risk_trend"], currency=currency)
+        if len(numbers["mrr_by_plan_trend"]) > 1:
+            context["plan_chart"] = charts.plan_trend_figure(numbers["mrr_by_plan_trend"], currency=currency)
         counts = numbers["key_account_onboarding"]
         numbers["onboarding"] = [(status, ONBOARDING_LABELS[status], counts.get(status, 0))
                                  for status in ("in_progress", "overdue", "done", "none")]

@@ -27,6 +27,7 @@ def program(kam_account, lead, kam, make_account):
     revenue.add_subscription(happy, by=lead, plan="Basic", monthly_amount=490, currency="EUR",
                              start=today - datetime.timedelta(days=400))
     services.add_survey(happy, by=lead, kind="nps", score=10, responded_on=today)
+    services.take_snapshot(today=today - datetime.timedelta(days=7))  # the trends need two snapshots
     services.take_snapshot(today=today)
     return kam_account
 
@@ -43,6 +44,8 @@ def test_a_leader_reads_the_dashboard_and_a_kam_closes_the_case(page, log_in, pr
     expect(page.locator("#premium-upsell")).to_contain_text("Happy Foods")
     expect(page.locator("#premium-upsell")).to_contain_text("+3,410")
     expect(page.locator("#health-table")).to_contain_text("A critic with high decision power")
+    expect(page.locator("#risk-trend .main-svg").first).to_be_visible()  # drawn by the bundled Plotly
+    expect(page.locator("#plan-trend .main-svg").first).to_be_visible()
     screenshot("health-dashboard")
 
     page.click("#queue-link")

@@ -113,3 +113,21 @@ def test_case_page_puts_the_save_plan_into_the_account_plan(kam, lead, key_accou
     assert "Its actions are in the account plan" in body and reverse("planning:plan", args=[key_account.pk, plan.pk]) in body
     plan_page = client.get(reverse("planning:plan", args=[key_account.pk, plan.pk])).content.decode()
     assert "Call the new CFO" in plan_page and "Keep the account: save plan" in plan_page
+
+
+def test_dashboard_draws_the_mrr_at_risk_and_the_plans_over_time(lead, key_account, subscribe, today, api_client):
+    import json
+
+    subscribe(key_account, "Premium", 3900)
+    services.take_snapshot(today=today - datetime.timedelta(days=7))
+    services.open_case(key_account, by=lead, reason="CFO left")
+    services.take_snapshot(today=today)
+    body = client_for(lead).get(reverse("health:dashboard")).content.decode()
+    assert "MRR at risk over time" in body and "MRR by plan over time" in body
+    figure = json.loads(body.split('<script id="risk-figure" type="application/json">')[1].split("</script>")[0])
+    assert figure["data"][0]["y"] == [0, 3900] and figure["data"][1]["y"] == [0, 1]
+    plans = json.loads(body.split('<script id="plan-figure" type="application/json">')[1].split("</script>")[0])
+    assert plans["data"][0]["name"] == "Premium" and plans["data"][0]["y"] == [3900, 3900]
+    data = api_client(lead).get("/api/v1/dashboard").json()
+    assert [t["mrr_at_risk"] for t in data["mrr_at_risk_trend"]] == [0, 3900]
+    assert data["mrr_by_plan_trend"][-1] == {"day": today.isoformat(), "mrr_by_plan": {"Premium": 3900.0}}
