@@ -374,7 +374,7 @@ def cmd_import(args) -> int:
         except (ReadError, PermissionDenied) as error:
             return _fail(str(error))
         return _print_import(result, as_json=args.json)
-    if args.kind in ("accounts", "stakeholders"):
+    if args.kind in ("accounts", "stakeholders", "interactions"):
         from keyplan.crm.commands import import_crm
 
         return import_crm(args, user, _parse_map(args.map))
@@ -672,9 +672,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.set_defaults(func=cmd_token_revoke)
 
     p = sub.add_parser("import", help="import a revenue ledger, subscriptions, exchange rates, credit ratings, surveys, "
-                                      "usage, tickets, payments, opportunities, accounts or stakeholders (CSV or XLSX)")
+                                      "usage, tickets, payments, opportunities, accounts, stakeholders or interactions (CSV or XLSX)")
     p.add_argument("kind", choices=["ledger", "subscriptions", "rates", "credit-ratings", "surveys", "usage", "tickets",
-                                    "payments", "opportunities", "accounts", "stakeholders"])
+                                    "payments", "opportunities", "accounts", "stakeholders", "interactions"])
     p.add_argument("file")
     p.add_argument("--map", action="append", metavar="SOURCE=FIELD", help="map a column of the file to a field (repeatable)")
     p.add_argument("--date-format", help="strftime format of the dates, e.g. %%d.%%m.%%Y (detected when left out)")

@@ -14,3 +14,5 @@ class CrmConfig(AppConfig):
         for kind in ("accounts", "stakeholders"):
             register_importer(kind, f"keyplan.crm.importing.{kind.upper()}")
             register_undo(kind, f"keyplan.crm.importing.undo_{kind}_batch")
+        register_importer("interactions", "keyplan.crm.interactions.INTERACTIONS")
+        register_undo("interactions", "keyplan.crm.interactions.undo_interactions_batch")

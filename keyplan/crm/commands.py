@@ -9,11 +9,14 @@ def import_crm(args, user, mapping: dict[str, str]) -> int:
     from django.core.exceptions import PermissionDenied
 
     from keyplan.crm.importing import ReadError, SmallImportOptions, import_accounts, import_stakeholders
+    from keyplan.crm.interactions import import_interactions
 
-    function = {"accounts": import_accounts, "stakeholders": import_stakeholders}[args.kind]
+    function = {"accounts": import_accounts, "stakeholders": import_stakeholders, "interactions": import_interactions}[args.kind]
     options = SmallImportOptions(mapping=mapping, date_format=args.date_format, decimal=args.decimal,
                                  delimiter=args.delimiter, sheet=args.sheet, dry_run=args.dry_run, preset=args.preset)
     try:
+        if args.kind == "interactions" and args.preset:
+            raise ReadError("Activities have no presets; map their columns with --map.")
         result = function(args.file, by=user, options=options, system=args.source)
     except (ReadError, PermissionDenied) as error:
         print(f"keyplan: error: {error}", file=sys.stderr)
@@ -30,10 +33,14 @@ def import_crm(args, user, mapping: dict[str, str]) -> int:
               "fix them and import the file again.", file=sys.stderr)
         return 1
     what = "would be" if result.dry_run else "were"
-    noun = "accounts" if args.kind == "accounts" else "stakeholders"
+    noun = args.kind
     batch = f"Batch {result.batch.pk}: " if result.batch else ""
     if result.preset:
         print(f"Read as a {result.preset} export.")
+    if args.kind == "interactions":
+        print(f"{batch}{result.rows_total} rows read: {result.created} interactions {what} logged, {result.unchanged} "
+              "already in the log." + (" Dry run: nothing was written." if result.dry_run else ""))
+        return 0
     print(f"{batch}{result.rows_total} rows read from {result.system}: {result.created} {noun} {what} created, "
           f"{result.updated} updated, {result.unchanged} unchanged." + (" Dry run: nothing was written." if result.dry_run else ""))
     return 0

@@ -24,6 +24,7 @@ class ImportKind(models.TextChoices):
     PAYMENTS = "payments", _("Invoices and payments")
     ACCOUNTS = "accounts", _("Accounts")
     STAKEHOLDERS = "stakeholders", _("Contacts (stakeholders)")
+    INTERACTIONS = "interactions", _("Activities (interactions)")
 
 
 class BatchStatus(models.TextChoices):
