@@ -374,6 +374,10 @@ def cmd_import(args) -> int:
         except (ReadError, PermissionDenied) as error:
             return _fail(str(error))
         return _print_import(result, as_json=args.json)
+    if args.kind == "calendar":
+        from keyplan.crm.commands import import_calendar
+
+        return import_calendar(args, user)
     if args.kind in ("accounts", "stakeholders", "interactions"):
         from keyplan.crm.commands import import_crm
 
@@ -672,9 +676,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.set_defaults(func=cmd_token_revoke)
 
     p = sub.add_parser("import", help="import a revenue ledger, subscriptions, exchange rates, credit ratings, surveys, "
-                                      "usage, tickets, payments, opportunities, accounts, stakeholders or interactions (CSV or XLSX)")
+                                      "usage, tickets, payments, opportunities, accounts, stakeholders or interactions (CSV or XLSX), "
+                                      "or meetings from a calendar (.ics)")
     p.add_argument("kind", choices=["ledger", "subscriptions", "rates", "credit-ratings", "surveys", "usage", "tickets",
-                                    "payments", "opportunities", "accounts", "stakeholders", "interactions"])
+                                    "payments", "opportunities", "accounts", "stakeholders", "interactions", "calendar"])
     p.add_argument("file")
     p.add_argument("--map", action="append", metavar="SOURCE=FIELD", help="map a column of the file to a field (repeatable)")
     p.add_argument("--date-format", help="strftime format of the dates, e.g. %%d.%%m.%%Y (detected when left out)")

@@ -16,3 +16,4 @@ class CrmConfig(AppConfig):
             register_undo(kind, f"keyplan.crm.importing.undo_{kind}_batch")
         register_importer("interactions", "keyplan.crm.interactions.INTERACTIONS")
         register_undo("interactions", "keyplan.crm.interactions.undo_interactions_batch")
+        register_undo("calendar", "keyplan.crm.calendar.undo_calendar_batch")

@@ -44,3 +44,31 @@ def import_crm(args, user, mapping: dict[str, str]) -> int:
     print(f"{batch}{result.rows_total} rows read from {result.system}: {result.created} {noun} {what} created, "
           f"{result.updated} updated, {result.unchanged} unchanged." + (" Dry run: nothing was written." if result.dry_run else ""))
     return 0
+
+
+def import_calendar(args, user) -> int:
+    """``keyplan import calendar FILE.ics``: exit 0 written (or a clean dry run), 1 events refused, 2 unreadable."""
+    from django.core.exceptions import PermissionDenied
+
+    from keyplan.crm.calendar import import_calendar as run
+    from keyplan.revenue.reading import ReadError
+
+    try:
+        result = run(args.file, by=user, dry_run=args.dry_run)
+    except (ReadError, PermissionDenied, OSError) as error:
+        print(f"keyplan: error: {error}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(result.as_dict(), indent=2, ensure_ascii=False, default=str))
+        return 0 if result.ok else 1
+    for error in result.errors[:50]:
+        print(f"  event {error['event']} ({error['summary']}): {error['reason']}", file=sys.stderr)
+    if not result.ok:
+        print(f"Nothing was written: {len(result.errors)} event(s) of {result.events} cannot be read.", file=sys.stderr)
+        return 1
+    what = "would be" if result.dry_run else "were"
+    batch = f"Batch {result.batch.pk}: " if result.batch else ""
+    print(f"{batch}{result.events} events read: {result.created} meetings {what} logged, {result.updated} updated, "
+          f"{result.unchanged} unchanged; skipped {result.skipped_no_customer} with none of the customer's people and "
+          f"{result.skipped_cancelled} cancelled." + (" Dry run: nothing was written." if result.dry_run else ""))
+    return 0

@@ -36,3 +36,16 @@ class StakeholderSource(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source_id or self.stakeholder_id} from {self.system}"
+
+
+class CalendarEvent(models.Model):
+    """A calendar event logged as an interaction: its UID and SEQUENCE, so that a calendar imported again
+    changes nothing and a rescheduled event (a higher sequence) updates its interaction."""
+
+    uid = models.CharField(max_length=255, unique=True)
+    sequence = models.PositiveIntegerField(default=0)
+    interaction = models.OneToOneField("relationships.Interaction", on_delete=models.CASCADE, related_name="calendar_event")
+    batch = models.ForeignKey("revenue.ImportBatch", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    def __str__(self) -> str:
+        return f"{self.uid} ({self.sequence})"

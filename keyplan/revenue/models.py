@@ -25,6 +25,7 @@ class ImportKind(models.TextChoices):
     ACCOUNTS = "accounts", _("Accounts")
     STAKEHOLDERS = "stakeholders", _("Contacts (stakeholders)")
     INTERACTIONS = "interactions", _("Activities (interactions)")
+    CALENDAR = "calendar", _("Calendar (.ics)")
 
 
 class BatchStatus(models.TextChoices):
