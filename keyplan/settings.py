@@ -132,6 +132,7 @@ INSTALLED_APPS = [
     "keyplan.scoring",
     "keyplan.planning",
     "keyplan.health",
+    "keyplan.reports",
     "keyplan.crm",
     "keyplan.web",
 ]

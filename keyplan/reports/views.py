@@ -1,14 +1,22 @@
-"""Downloads: the portfolio workbook (the period and filters of the portfolio page the button sits on) and an
-account's review deck (the button on the account page)."""
+"""Downloads: the portfolio workbook (the period and filters of the portfolio page the button sits on), an
+account's review deck (the button on the account page), and the live feeds with their tokens."""
 
+import json
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods
 
 from keyplan.accounts.models import Account
-from keyplan.reports import deck, deck_data, workbook
+from keyplan.reports import deck, deck_data, feeds, services, workbook
 from keyplan.reports.deck_template import TemplateError
+from keyplan.reports.models import FeedToken
 from keyplan.revenue.filters import PortfolioFilter
 
 
@@ -44,3 +52,65 @@ def account_deck(request: HttpRequest, pk: int) -> HttpResponse:
         return HttpResponse(_("The review deck was not made:") + "\n" + str(error), status=503,
                             content_type="text/plain; charset=utf-8")
     return deck.download(content, data)
+
+
+# ---------------------------------------------------------------- live feeds
+
+
+@require_http_methods(["GET", "POST"])
+def feeds_page(request: HttpRequest) -> HttpResponse:
+    """/reports/feeds/: every feed's URLs, and the user's feed tokens (make one, see it once, revoke it)."""
+    secret, errors = None, {}
+    if request.method == "POST":
+        if request.POST.get("revoke"):
+            token = get_object_or_404(FeedToken, pk=_whole(request.POST["revoke"]), user=request.user)
+            services.revoke_feed_token(token, by=request.user)
+            messages.success(request, _("Feed token %(hint)s… is revoked: feeds refreshed with it get 401 from now on.")
+                             % {"hint": token.hint})
+            return redirect("reports:feeds")
+        try:
+            secret = services.create_feed_token(request.user, name=request.POST.get("name", ""))
+        except ValidationError as error:
+            errors = error.message_dict
+    base = request.build_absolute_uri("/")[:-1]
+    rows = [{"feed": feed, "csv": base + reverse("reports:feed_csv", args=[feed.name]),
+             "json": base + reverse("reports:feed_json", args=[feed.name])} for feed in feeds.FEEDS.values()]
+    context = {"feeds": rows, "secret": secret, "errors": errors, "tokens": services.feed_tokens_of(request.user),
+               "example": rows[0]["csv"]}
+    return render(request, "reports/feeds.html", context, status=400 if errors else 200)
+
+
+def _whole(text: str) -> int:
+    return int(text) if text.isdigit() and len(text) < 19 else 0
+
+
+@login_not_required
+@csrf_exempt  # GET only; a feed token is no cookie
+@require_GET
+def feed(request: HttpRequest, name: str, fmt: str) -> HttpResponse:
+    """/reports/feeds/NAME.csv|json: the feed as the token's user (Authorization: Bearer kpf_…) or the signed-in one."""
+    feed_ = feeds.FEEDS.get(name)
+    header = request.headers.get("Authorization", "")
+    user = None
+    if header:
+        scheme, _sep, secret = header.partition(" ")
+        user = services.user_for_feed_token(secret.strip()) if scheme.lower() == "bearer" else None
+        if user is None:
+            return _unauthorized("The feed token is unknown or revoked.")
+    elif request.user.is_authenticated:
+        user = request.user
+    else:
+        return _unauthorized("Send a feed token: Authorization: Bearer kpf_… (make one on the Live feeds page).")
+    if feed_ is None:
+        return HttpResponse(f"No feed is called {name!r}.", status=404, content_type="text/plain; charset=utf-8")
+    try:
+        return feeds.response(feed_, user, request.GET, fmt)
+    except feeds.FeedError as error:
+        return HttpResponse(json.dumps({"detail": [{"loc": ["query", error.field], "msg": error.message}]}),
+                            status=422, content_type="application/json")
+
+
+def _unauthorized(message: str) -> HttpResponse:
+    response = HttpResponse(message, status=401, content_type="text/plain; charset=utf-8")
+    response["WWW-Authenticate"] = 'Bearer realm="keyplan feeds"'
+    return response

@@ -80,6 +80,10 @@ PAGES = {
     "revenue:analysis": Page(EVERYONE, READ_ONLY, {"name": "name"}),
     "reports:workbook": Page(EVERYONE, READ_ONLY),  # each gets the workbook of what they may see
     "reports:deck": Page(ACCOUNT_READ, READ_ONLY),  # an account's review deck: whoever may see the account
+    "reports:feeds": Page(EVERYONE, "L 200 200 200 200 200 200"),  # one's own feed tokens: an empty POST makes one
+    # The feeds authenticate themselves (a feed token in the header, else the session): no login redirect.
+    "reports:feed_csv": Page("401 200 200 200 200 200 200", "405 405 405 405 405 405 405", {"name": "name"}),
+    "reports:feed_json": Page("401 200 200 200 200 200 200", "405 405 405 405 405 405 405", {"name": "name"}),
     "revenue:imports": Page(LEADS, LEADS_WRITE),
     "revenue:import_preview": Page("L 403 403 403 403 404 404", LEADS_WRITE, {"token": "upload_token"}),
     "revenue:import_batch": Page(LEADS, READ_ONLY, {"pk": "batch_id"}),
