@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/keyplan
 PYTEST_ARGS ?=
 
-.PHONY: run test test-sqlite test-postgres install install-dev clean
+.PHONY: run test test-sqlite test-postgres load install install-dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ test-postgres: $(VENV)/.installed-dev
 	else \
 		echo "SKIPPED the PostgreSQL run: nothing answers at $(PG_TEST_URL) (start PostgreSQL or set PG_TEST_URL)."; \
 	fi
+
+# The long load run: 50 users for 60 s against keyplan serve on PostgreSQL (benchmarks/load/run.py).
+load: $(VENV)/.installed-dev
+	$(BIN)/python benchmarks/load/run.py --users 50 --seconds 60 --p95-ms 300 --postgres-url $(PG_TEST_URL)_load
 
 clean:
 	rm -rf $(VENV) test-artifacts .pytest_cache
