@@ -114,7 +114,7 @@ def pareto_figure(result: dict[str, Any], *, max_bars: int = 40) -> dict[str, An
         annotations.append({
             "xref": "x2", "yref": "y2", "x": fifth["accounts"], "y": fifth["share"] * 100, "ax": 40, "ay": 45,
             "xanchor": "left", "showarrow": True, "arrowcolor": MUTED, "font": {"color": INK},
-            "text": _("top 20%% of accounts: %(share)s") % {"share": numbers.percent(fifth["share"])},
+            "text": _("top %(fifth)s of accounts: %(share)s") % {"fifth": numbers.percent(0.2, 0), "share": numbers.percent(fifth["share"])},
         })
     if others:  # the rest bar's label, beside its top, inside the plot whatever its height
         annotations.append({"xref": "x", "yref": "y", "x": len(labels) - 1, "y": values[-1], "xanchor": "right",

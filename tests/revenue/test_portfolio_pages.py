@@ -183,11 +183,14 @@ def test_counts_on_the_page_agree_in_number_and_language(lead, ledger):
     client.cookies["django_language"] = "de"
     page = client.get(reverse("revenue:portfolio")).content.decode()
     assert ("3 Accounts (60,0\xa0% der Accounts mit Umsatz) erzielen 80\xa0% des Umsatzes; "
-            "die oberen 20 % der Accounts erzielen 50,0\xa0%.") in page
+            "die oberen 20\xa0% der Accounts erzielen 50,0\xa0%.") in page
     set_tier(ledger[0], by=lead, tier="key", reason="Selected")
     one = client.get(reverse("revenue:portfolio"), {"tier": "key"}).content.decode()
     assert ("1 Account (100,0\xa0% der Accounts mit Umsatz) erzielt 80\xa0% des Umsatzes; "
-            "die oberen 20 % der Accounts erzielen 100,0\xa0%.") in one
+            "die oberen 20\xa0% der Accounts erzielen 100,0\xa0%.") in one
+    client.cookies["django_language"] = "fa"
+    persian = client.get(reverse("revenue:portfolio")).content.decode()
+    assert "۲۰٪ بالای حساب‌ها" in persian and "20%" not in persian  # the fifth in Persian digits and sign
 
 
 def test_the_tail_bar_is_named_in_the_language_and_told_apart_by_position():
