@@ -23,10 +23,10 @@ class KamUser(HttpUser):
     wait_time = between(0.5, 2)
 
     def on_start(self):
-        page = self.client.get("/login/", name="/login/")
+        page = self.client.get("/login/", name="sign-in form")
         csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
         self.client.post("/login/", {"username": "lead", "password": PASSWORD, "csrfmiddlewaretoken": csrf},
-                         headers={"Referer": f"{self.host}/login/"}, name="/login/")
+                         headers={"Referer": f"{self.host}/login/"}, name="sign-in")
         self.api = {"Authorization": f"Bearer {TOKEN}"}
 
     def account(self) -> int:
