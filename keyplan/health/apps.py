@@ -15,3 +15,8 @@ class HealthConfig(AppConfig):
         register_undo("usage", "keyplan.health.services.undo_usage_batch")
         register_undo("tickets", "keyplan.health.services.undo_ticket_batch")
         register_undo("payments", "keyplan.health.services.undo_payment_batch")
+        # … and uploaded in the browser or through the API, the same import functions run in the background.
+        from keyplan.revenue.importing.undo import register_importer
+
+        for kind in ("surveys", "usage", "tickets", "payments"):
+            register_importer(kind, f"keyplan.health.importing.{kind.upper()}")

@@ -235,7 +235,7 @@ SURVEY_FIELDS = {
 }
 
 
-def import_surveys(path: str | Path, *, by: User, options=None, today: datetime.date | None = None):
+def import_surveys(path: str | Path, *, by: User, options=None, today: datetime.date | None = None, batch=None):
     """Survey answers (account, kind nps/csat, score, date; stakeholder by e-mail or name, comment): all rows or
     none, a report naming each bad row; the same answer imported again is recognised and skipped."""
     from keyplan.relationships.models import Stakeholder
@@ -290,9 +290,9 @@ def import_surveys(path: str | Path, *, by: User, options=None, today: datetime.
         rows.append((account_id, stakeholder_id, kind, None if score is None else int(score), day, comment or ""))
     result = ImportResult(batch=None, rows_total=frame.height, dry_run=options.dry_run)
     if errors or options.dry_run:
-        return _stop_small_import(result, errors, None, dry_run=options.dry_run)
+        return _stop_small_import(result, errors, batch, dry_run=options.dry_run)
     with transaction.atomic():
-        batch = _small_batch(ImportKind.SURVEYS, path, by, mapping)
+        batch = _small_batch(ImportKind.SURVEYS, path, by, mapping, batch)
         seen = set(SurveyResponse.objects.filter(account_id__in=wanted).values_list(
             "account_id", "stakeholder_id", "kind", "score", "responded_on"))
         new = []
@@ -344,7 +344,7 @@ SEVERITIES = {"low": "low", "medium": "medium", "high": "high", "critical": "cri
 
 
 def _small_import(kind: str, path, *, by: User, fields: dict, required: tuple, dates: tuple, numbers: tuple, options,
-                  check, build, key, existing, today, future_ok: tuple = ()):
+                  check, build, key, existing, today, future_ok: tuple = (), batch=None):
     """The shape every health import shares: read whole (the revenue area's small-import reader), check each row
     (``check(line, row, account_id, errors)``), and only when no row is bad write them all in one batch, skipping
     rows whose ``key`` is already stored or earlier in the file (duplicates are counted, not written twice)."""
@@ -376,9 +376,9 @@ def _small_import(kind: str, path, *, by: User, fields: dict, required: tuple, d
         rows.append((account_id, row))
     result = ImportResult(batch=None, rows_total=frame.height, dry_run=options.dry_run)
     if errors or options.dry_run:
-        return _stop_small_import(result, errors, None, dry_run=options.dry_run)
+        return _stop_small_import(result, errors, batch, dry_run=options.dry_run)
     with transaction.atomic():
-        batch = _small_batch(kind, path, by, mapping)
+        batch = _small_batch(kind, path, by, mapping, batch)
         seen = existing({a for a, _ in rows})
         new = []
         for account_id, row in rows:
@@ -395,7 +395,7 @@ def _small_import(kind: str, path, *, by: User, fields: dict, required: tuple, d
     return result
 
 
-def import_usage(path: str | Path, *, by: User, options=None, today: datetime.date | None = None):
+def import_usage(path: str | Path, *, by: User, options=None, today: datetime.date | None = None, batch=None):
     """Product usage (account, date, metric, value): all rows or none; a day's figure of a metric imported
     again is recognised and skipped."""
     from keyplan.health.models import UsageRecord
@@ -409,14 +409,14 @@ def import_usage(path: str | Path, *, by: User, options=None, today: datetime.da
 
     return _small_import(
         "usage", path, by=by, fields=USAGE_FIELDS, required=("account_id", "date", "metric", "value"), dates=("date",),
-        numbers=("value",), options=options, check=check, today=today or timezone.localdate(),
+        numbers=("value",), options=options, check=check, today=today or timezone.localdate(), batch=batch,
         build=lambda a, row, batch: UsageRecord(account_id=a, day=row["_date"], metric=row["metric"].strip(),
                                                 value=decimal.Decimal(str(round(row["_value"], 4))), batch=batch),
         key=lambda a, row: (a, row["_date"], row["metric"].strip()),
         existing=lambda ids: set(UsageRecord.objects.filter(account_id__in=ids).values_list("account_id", "day", "metric")))
 
 
-def import_tickets(path: str | Path, *, by: User, options=None, today: datetime.date | None = None):
+def import_tickets(path: str | Path, *, by: User, options=None, today: datetime.date | None = None, batch=None):
     """Support tickets (account, opened, closed, severity; ticket id optional): all rows or none; a ticket id
     imported again for the same account is recognised and skipped."""
     from keyplan.health.models import Ticket
@@ -434,7 +434,7 @@ def import_tickets(path: str | Path, *, by: User, options=None, today: datetime.
 
     return _small_import(
         "tickets", path, by=by, fields=TICKET_FIELDS, required=("account_id", "opened", "severity"), dates=("opened", "closed"),
-        numbers=(), options=options, check=check, today=today or timezone.localdate(),
+        numbers=(), options=options, check=check, today=today or timezone.localdate(), batch=batch,
         build=lambda a, row, batch: Ticket(account_id=a, ticket_id=(row["ticket_id"] or "").strip(), opened=row["_opened"],
                                            closed=row["_closed"], severity=SEVERITIES[row["severity"].strip().lower()], batch=batch),
         key=lambda a, row: (a, row["ticket_id"].strip()) if (row["ticket_id"] or "").strip() else None,
@@ -457,7 +457,7 @@ def undo_payment_batch(batch) -> None:
     Invoice.objects.filter(batch=batch).delete()
 
 
-def import_payments(path: str | Path, *, by: User, options=None, today: datetime.date | None = None):
+def import_payments(path: str | Path, *, by: User, options=None, today: datetime.date | None = None, batch=None):
     """Invoices and their payments (account, due; invoice id, paid, amount optional): all rows or none; an
     invoice id imported again for the same account is recognised and skipped. A due date may lie ahead, a
     payment not."""
@@ -476,6 +476,7 @@ def import_payments(path: str | Path, *, by: User, options=None, today: datetime
     return _small_import(
         "payments", path, by=by, fields=PAYMENT_FIELDS, required=("account_id", "due"), dates=("due", "paid"),
         numbers=("amount",), options=options, check=check, today=today or timezone.localdate(), future_ok=("due",),
+        batch=batch,
         build=lambda a, row, batch: Invoice(account_id=a, invoice_id=(row["invoice_id"] or "").strip(), due=row["_due"],
                                             paid=row["_paid"], amount=amount(row["_amount"]), batch=batch),
         key=lambda a, row: (a, row["invoice_id"].strip()) if (row["invoice_id"] or "").strip() else None,

@@ -16,7 +16,7 @@ from keyplan.revenue.uploads import rejected_rows_file
 class ImportOptionsIn(InputSchema):
     """The form fields sent with the file (multipart/form-data)."""
 
-    kind: Literal["ledger", "subscriptions", "rates", "accounts", "stakeholders", "interactions"] = Field(description="What the file holds")
+    kind: Literal["ledger", "subscriptions", "rates", "accounts", "stakeholders", "interactions", "surveys", "usage", "tickets", "payments"] = Field(description="What the file holds")
     mapping: str | None = Field(
         None, description='JSON object of column -> field, "" to ignore a column, e.g. {"Kundennummer": "account_id", '
                           '"Notes": ""}; columns left out keep the detected field')
