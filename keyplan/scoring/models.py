@@ -5,8 +5,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext_lazy
 from simple_history.models import HistoricalRecords
 
 from keyplan.accounts.models import Account, Tier
@@ -221,7 +221,10 @@ class Proposal(models.Model):
     status = models.CharField(max_length=16, choices=ProposalStatus.choices, default=ProposalStatus.PENDING)
     decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     decided_at = models.DateTimeField(null=True, blank=True)
-    decision_reason = models.TextField(blank=True)
+    decision_reason = models.TextField(blank=True)  # as the person deciding wrote it
+    # A reason Keyplan gives itself is kept as a code and its values, and written in each reader's language.
+    decision_code = models.CharField(max_length=16, blank=True, choices=[("selected", "selected"), ("superseded", "superseded")])
+    decision_params = models.JSONField(default=dict, blank=True)
     effective_date = models.DateField(null=True, blank=True)
 
     class Meta:
@@ -230,6 +233,24 @@ class Proposal(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_action_display()}: {self.account}"
+
+    @property
+    def decision_text(self) -> str:
+        """Why it was decided, in the active language (a reason Keyplan gave itself is rendered from its code)."""
+        return decision_text(self.decision_code, self.decision_params) or self.decision_reason
+
+
+def decision_text(code: str, params: dict) -> str:
+    from keyplan.core import numbers
+
+    if code == "superseded":
+        return gettext("Superseded by round %(round)s.") % {"round": params.get("round", "")}
+    if code == "selected":
+        return gettext("Selected in round %(round)s: rank %(rank)s, total %(total)s (cut-off %(cutoff)s); carried by %(carried)s.") % {
+            "round": params.get("round", ""), "rank": numbers.number(params.get("rank")),
+            "total": numbers.number(params.get("total"), 2), "cutoff": numbers.number(params.get("cutoff"), 2),
+            "carried": params.get("carried") or "—"}
+    return ""
 
 
 class Review(models.Model):

@@ -112,8 +112,14 @@ class ProposalOut(Schema):
     total: Decimal | None
     explanation: dict
     status: str
-    decision_reason: str
+    decision_reason: str = Field(description="Why it was decided, in the request's language (Accept-Language)")
+    decision_code: str = Field(description="selected or superseded when Keyplan gave the reason itself, else empty")
+    decision_params: dict = Field(description="The values of a coded reason (round, rank, total, cut-off, carried)")
     effective_date: datetime.date | None
+
+    @staticmethod
+    def resolve_decision_reason(proposal) -> str:
+        return proposal.decision_text
 
 
 class ProposalQuery(Schema):

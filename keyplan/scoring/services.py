@@ -44,6 +44,7 @@ from keyplan.scoring.models import (
     Score,
     ScoringSettings,
     SelectionRound,
+    decision_text,
 )
 
 # The library of suggested criteria a KAM lead picks from, in English; a criterion taken from it is
@@ -750,7 +751,7 @@ def create_round(*, by: User, name: str, date: datetime.date | None = None, note
     # Proposals of earlier rounds still open were made on older scores: this round's ranking replaces them.
     Proposal.objects.filter(status=ProposalStatus.PENDING).update(
         status=ProposalStatus.SUPERSEDED, decided_by=by, decided_at=timezone.now(),
-        decision_reason=_("Superseded by round %(round)s.") % {"round": name})
+        decision_code="superseded", decision_params={"round": name})
     Proposal.objects.bulk_create([
         Proposal(round=selection_round, account_id=p["account_id"], action=p["action"], from_tier=p["from_tier"],
                  to_tier=p["to_tier"], rank=p["rank"], total=p["total"], explanation=p["explanation"])
@@ -793,17 +794,19 @@ def accept_proposal(proposal: Proposal, *, by: User, reason: str = "",
         if errors:
             raise ValidationError(errors)
     effective = _check_effective(effective_date)
+    code, params = "", {}
     if not reason:
         explanation = proposal.explanation or {}
-        carried = ", ".join(c["name"] for c in explanation.get("carried_by", [])) or "—"
-        reason = _("Selected in round %(round)s: rank %(rank)s, total %(total)s (cut-off %(cutoff)s); carried by %(carried)s.") % {
-            "round": proposal.round.name, "rank": proposal.rank, "total": proposal.total,
-            "cutoff": explanation.get("cutoff"), "carried": carried}
+        code, params = "selected", {
+            "round": proposal.round.name, "rank": proposal.rank, "total": str(proposal.total) if proposal.total is not None else None,
+            "cutoff": explanation.get("cutoff"), "carried": ", ".join(c["name"] for c in explanation.get("carried_by", []))}
+        reason = decision_text(code, params)  # the key status history keeps text, in the language of who accepted
     account = Account.objects.get(pk=proposal.account_id)
     if account.tier != proposal.to_tier:
         accounts.set_tier(account, by=by, tier=proposal.to_tier, reason=reason, effective_date=effective)
     proposal.status, proposal.decided_by, proposal.decided_at = ProposalStatus.ACCEPTED, by, timezone.now()
-    proposal.decision_reason, proposal.effective_date = reason, effective
+    proposal.decision_reason = "" if code else reason
+    proposal.decision_code, proposal.decision_params, proposal.effective_date = code, params, effective
     proposal.save()
     return proposal
 

@@ -2,11 +2,19 @@ import datetime
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils import translation
 
 from keyplan.accounts import services as accounts
-from keyplan.accounts.models import Account, TeamRole, Tier, TierChange
+from keyplan.accounts.models import TeamRole, Tier, TierChange
 from keyplan.scoring import services
-from keyplan.scoring.models import Criterion, Proposal, RoundAccount, RoundScore, Score, SelectionRound
+from keyplan.scoring.models import (
+    Criterion,
+    Proposal,
+    RoundAccount,
+    RoundScore,
+    Score,
+    SelectionRound,
+)
 
 
 def totals(user):
@@ -174,6 +182,10 @@ def test_accepting_changes_the_tier_with_history_and_demotion_needs_reason_and_d
     change = TierChange.objects.filter(account=charlie).first()
     assert (change.from_tier, change.to_tier, change.changed_by) == (Tier.STANDARD, Tier.KEY, lead)
     assert "FY2026" in change.reason and "rank 1" in change.reason
+    promote.refresh_from_db()
+    assert promote.decision_code == "selected" and promote.decision_params["round"] == "FY2026"
+    with translation.override("fa"):
+        assert "FY2026" in promote.decision_text and "۱" in promote.decision_text  # the rank in Persian digits
 
     demote = Proposal.objects.get(round=selection_round, account=bravo)
     with pytest.raises(ValidationError) as error:
@@ -206,7 +218,14 @@ def test_a_new_round_supersedes_the_undecided_proposals_of_earlier_ones(lead, ma
     old = {p.account.name: p for p in Proposal.objects.filter(round=first).select_related("account")}
     assert old["Alpha"].status == "rejected" and old["Alpha"].decision_reason == "Not this year"
     assert {old["Bravo"].status, old["Charlie"].status} == {"superseded"}
-    assert old["Charlie"].decided_by == lead and "FY2026-Q2" in old["Charlie"].decision_reason
+    assert old["Charlie"].decided_by == lead and old["Charlie"].decision_text == "Superseded by round FY2026-Q2."
+    # Kept as a code: each reader gets it in their own language, whoever made the round.
+    assert old["Charlie"].decision_code == "superseded" and old["Charlie"].decision_reason == ""
+    with translation.override("de"):
+        german = old["Charlie"].decision_text
+    with translation.override("fa"):
+        persian = old["Charlie"].decision_text
+    assert "FY2026-Q2" in german and german != "Superseded by round FY2026-Q2." and "FY2026-Q2" in persian and persian != german
     assert set(Proposal.objects.filter(round=second).values_list("status", flat=True)) == {"pending"}
     with pytest.raises(ValidationError) as error:
         services.accept_proposal(old["Charlie"], by=lead)
