@@ -374,10 +374,10 @@ def cmd_import(args) -> int:
         except (ReadError, PermissionDenied) as error:
             return _fail(str(error))
         return _print_import(result, as_json=args.json)
-    if args.kind == "calendar":
-        from keyplan.crm.commands import import_calendar
+    if args.kind in ("calendar", "mail"):
+        from keyplan.crm.commands import import_calendar, import_mail
 
-        return import_calendar(args, user)
+        return (import_calendar if args.kind == "calendar" else import_mail)(args, user)
     if args.kind in ("accounts", "stakeholders", "interactions"):
         from keyplan.crm.commands import import_crm
 
@@ -677,9 +677,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("import", help="import a revenue ledger, subscriptions, exchange rates, credit ratings, surveys, "
                                       "usage, tickets, payments, opportunities, accounts, stakeholders or interactions (CSV or XLSX), "
-                                      "or meetings from a calendar (.ics)")
+                                      "or meetings from a calendar (.ics) and e-mails (.eml, .mbox)")
     p.add_argument("kind", choices=["ledger", "subscriptions", "rates", "credit-ratings", "surveys", "usage", "tickets",
-                                    "payments", "opportunities", "accounts", "stakeholders", "interactions", "calendar"])
+                                    "payments", "opportunities", "accounts", "stakeholders", "interactions", "calendar", "mail"])
     p.add_argument("file")
     p.add_argument("--map", action="append", metavar="SOURCE=FIELD", help="map a column of the file to a field (repeatable)")
     p.add_argument("--date-format", help="strftime format of the dates, e.g. %%d.%%m.%%Y (detected when left out)")
@@ -691,6 +691,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="validate and report; write nothing")
     p.add_argument("--preset", metavar="CRM", help="accounts, stakeholders: read the file as an export of Salesforce, HubSpot, "
                                                    "Dynamics 365, Odoo or Pipedrive (default: recognised from the columns)")
+    p.add_argument("--with-body", action="store_true", help="mail: keep the first message's text with the subject "
+                                                            "(not stored unless asked for)")
     p.add_argument("--source", metavar="SYSTEM", help="accounts, stakeholders: the CRM the file comes from, kept with each "
                                                       "record (default: recognised from the columns, else 'file')")
     p.add_argument("--as", dest="as_user", metavar="USERNAME", help="who imports (default: the first admin)")

@@ -17,3 +17,4 @@ class CrmConfig(AppConfig):
         register_importer("interactions", "keyplan.crm.interactions.INTERACTIONS")
         register_undo("interactions", "keyplan.crm.interactions.undo_interactions_batch")
         register_undo("calendar", "keyplan.crm.calendar.undo_calendar_batch")
+        register_undo("mail", "keyplan.crm.mail.undo_mail_batch")

@@ -72,3 +72,32 @@ def import_calendar(args, user) -> int:
           f"{result.unchanged} unchanged; skipped {result.skipped_no_customer} with none of the customer's people and "
           f"{result.skipped_cancelled} cancelled." + (" Dry run: nothing was written." if result.dry_run else ""))
     return 0
+
+
+def import_mail(args, user) -> int:
+    """``keyplan import mail FILE`` (.eml or .mbox): exit 0 written (or a clean dry run), 1 refused, 2 unreadable."""
+    from django.core.exceptions import PermissionDenied
+
+    from keyplan.crm.mail import import_mail as run
+    from keyplan.revenue.reading import ReadError
+
+    try:
+        result = run(args.file, by=user, dry_run=args.dry_run, with_body=args.with_body)
+    except (ReadError, PermissionDenied, OSError) as error:
+        print(f"keyplan: error: {error}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(result.as_dict(), indent=2, ensure_ascii=False, default=str))
+        return 0 if result.ok else 1
+    for error in result.errors[:50]:
+        print(f"  message {error['message']} ({error['subject']}): {error['reason']}", file=sys.stderr)
+    if not result.ok:
+        print(f"Nothing was written: {len(result.errors)} message(s) of {result.messages} cannot be read.", file=sys.stderr)
+        return 1
+    what = "would be" if result.dry_run else "were"
+    batch = f"Batch {result.batch.pk}: " if result.batch else ""
+    print(f"{batch}{result.messages} messages in {result.threads} threads: {result.created} e-mails {what} logged, "
+          f"{result.unchanged} already logged, {result.replies} replies counted with their thread; skipped "
+          f"{result.skipped_no_customer} threads with none of the customer's people."
+          + (" Dry run: nothing was written." if result.dry_run else ""))
+    return 0

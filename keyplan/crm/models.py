@@ -49,3 +49,19 @@ class CalendarEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.uid} ({self.sequence})"
+
+
+class MailThread(models.Model):
+    """An e-mail thread logged as one interaction: its first message's id, so that a mailbox imported again
+    (or a later export with more replies) logs nothing twice."""
+
+    thread_id = models.CharField(max_length=255)
+    interaction = models.ForeignKey("relationships.Interaction", on_delete=models.CASCADE, related_name="mail_threads")
+    batch = models.ForeignKey("revenue.ImportBatch", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["thread_id", "interaction"], name="mail_thread_unique")]
+        indexes = [models.Index(fields=["thread_id"])]
+
+    def __str__(self) -> str:
+        return self.thread_id

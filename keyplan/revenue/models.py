@@ -26,6 +26,7 @@ class ImportKind(models.TextChoices):
     STAKEHOLDERS = "stakeholders", _("Contacts (stakeholders)")
     INTERACTIONS = "interactions", _("Activities (interactions)")
     CALENDAR = "calendar", _("Calendar (.ics)")
+    MAIL = "mail", _("E-mail (.eml, .mbox)")
 
 
 class BatchStatus(models.TextChoices):

@@ -1,0 +1,210 @@
+"""E-mails from ``.eml`` files and ``.mbox`` archives as interactions, read with the standard library.
+
+From, To and Cc are matched by e-mail address to stakeholders and to users, as for calendars. A thread (the
+messages that answer one another: References and In-Reply-To, else the same subject without Re:/Fwd:) is
+logged once, as one e-mail interaction on its first message's date, with the subject as its summary; the
+replies are counted, not logged. The message text is not stored unless asked for (privacy): then the first
+message's text, up to 4,000 characters, follows the subject. A thread with none of the customer's people is
+skipped and counted. The thread's first message id is kept, so importing the same mailbox again (or a later
+export with more replies) logs nothing twice. A file that is not a mailbox writes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime
+import email
+import email.policy
+import email.utils
+import mailbox
+import re
+import zoneinfo
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.db.models import Q
+
+from keyplan.accounts.models import TeamMember
+from keyplan.core.models import Role, User
+from keyplan.crm.models import MailThread
+from keyplan.relationships.models import Interaction, InteractionKind, Stakeholder
+from keyplan.revenue.importing.batch import _file_sha256
+from keyplan.revenue.importing.inspection import can_import
+from keyplan.revenue.models import BatchStatus, ImportBatch
+from keyplan.revenue.reading import ReadError
+
+MAX_BYTES = 500 * 1024 * 1024
+BODY_CHARS = 4000
+PREFIX = re.compile(r"^\s*((re|fw|fwd|aw|wg|sv|vs|antw|r|rif|i)\s*(\[\d+\])?\s*:\s*)+", re.I)
+
+
+@dataclass
+class MailResult:
+    messages: int = 0
+    threads: int = 0
+    created: int = 0
+    unchanged: int = 0
+    replies: int = 0
+    skipped_no_customer: int = 0
+    errors: list[dict] = field(default_factory=list)
+    dry_run: bool = False
+    batch: ImportBatch | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def as_dict(self) -> dict:
+        return {"status": "rejected" if self.errors else "dry_run" if self.dry_run else "done",
+                "batch": self.batch.pk if self.batch else None, "messages": self.messages, "threads": self.threads,
+                "created": self.created, "unchanged": self.unchanged, "replies": self.replies,
+                "skipped_no_customer": self.skipped_no_customer, "error_count": len(self.errors), "errors": self.errors[:1000]}
+
+
+def read_messages(path: Path) -> list[email.message.EmailMessage]:
+    """The messages of an .eml file or an mbox archive. Raises ReadError for anything else."""
+    if path.stat().st_size > MAX_BYTES:
+        raise ReadError(f"{path.name} is {path.stat().st_size / 1048576:.0f} MB; a mail import takes at most "
+                        f"{MAX_BYTES // 1048576} MB.")
+    with open(path, "rb") as handle:
+        head = handle.read(4096)
+    if head.startswith(b"From "):
+        box = mailbox.mbox(path, factory=lambda f: email.message_from_binary_file(f, policy=email.policy.default), create=False)
+        try:
+            messages = list(box)
+        finally:
+            box.close()
+    else:
+        with open(path, "rb") as handle:
+            messages = [email.message_from_binary_file(handle, policy=email.policy.default)]
+    if not messages or not any(m.get("From") for m in messages):
+        raise ReadError(f"{path.name} is neither an e-mail (.eml) nor a mailbox (.mbox): no message with a From header.")
+    return messages
+
+
+def _addresses(message, *names) -> set[str]:
+    values = [str(v) for name in names for v in (message.get_all(name) or [])]
+    return {address.casefold() for _, address in email.utils.getaddresses(values) if "@" in address}
+
+
+def _thread_key(message, by_id: dict[str, str], by_subject: dict[str, str]) -> str:
+    """The thread a message belongs to, as far as the file shows: the first message it answers (References,
+    In-Reply-To), else an earlier message of the same subject when it is a reply (Re:, Fwd: …), else itself."""
+    references = re.findall(r"<[^>]+>", f"{message.get('References', '')} {message.get('In-Reply-To', '')}")
+    for reference in references:
+        if reference in by_id:
+            return by_id[reference]
+    if references:
+        return references[0]
+    raw = " ".join(str(message.get("Subject") or "").split())
+    subject = PREFIX.sub("", raw).casefold()
+    if PREFIX.match(raw) and subject in by_subject:
+        return by_subject[subject]
+    return (message.get("Message-ID") or "").strip() or f"subject:{subject}"
+
+
+def _text(message) -> str:
+    try:
+        part = message.get_body(preferencelist=("plain",))
+        return " ".join((part.get_content() if part else "").split())[:BODY_CHARS]
+    except (KeyError, LookupError, ValueError):
+        return ""
+
+
+def import_mail(path: str | Path, *, by: User, dry_run: bool = False, with_body: bool = False) -> MailResult:
+    if not can_import(by):
+        raise PermissionDenied("Only KAM leads and admins import e-mail.")
+    path = Path(path)
+    messages = read_messages(path)
+    result = MailResult(messages=len(messages), dry_run=dry_run)
+    dated = []
+    for number, message in enumerate(messages, start=1):
+        try:
+            sent = email.utils.parsedate_to_datetime(str(message.get("Date")))
+        except (TypeError, ValueError):
+            sent = None
+        if sent is None:
+            result.errors.append({"message": number, "subject": str(message.get("Subject") or "")[:100],
+                                  "reason": "the message has no readable Date header"})
+            continue
+        dated.append((sent if sent.tzinfo else sent.replace(tzinfo=datetime.UTC), message))
+    if result.errors:
+        return result
+    dated.sort(key=lambda pair: pair[0])
+    threads: dict[str, list] = {}
+    by_id: dict[str, str] = {}
+    by_subject: dict[str, str] = {}
+    for sent, message in dated:
+        key = _thread_key(message, by_id, by_subject)
+        own = (message.get("Message-ID") or "").strip()
+        if own:
+            by_id[own] = key
+        by_subject.setdefault(PREFIX.sub("", " ".join(str(message.get("Subject") or "").split())).casefold(), key)
+        threads.setdefault(key, []).append((sent, message))
+    result.threads = len(threads)
+    addresses = set().union(*(_addresses(m, "From", "To", "Cc") for _, m in dated))
+    people: dict[str, list[Stakeholder]] = {}
+    for person in Stakeholder.objects.filter(archived_at__isnull=True).exclude(email="").select_related("account"):
+        if person.email.casefold() in addresses and person.account.archived_at is None:
+            people.setdefault(person.email.casefold(), []).append(person)
+    users = {u.email.casefold(): u for u in User.objects.filter(is_active=True).exclude(email="").order_by("-pk")}
+    everyone = set(User.objects.filter(Q(role__in=[Role.KAM_LEAD, Role.ADMIN]) | Q(is_superuser=True)).values_list("pk", flat=True))
+    teams: dict[int, set[int]] = {}
+    for account_id, user_id in TeamMember.objects.values_list("account_id", "user_id"):
+        teams.setdefault(account_id, set()).add(user_id)
+    known = set(MailThread.objects.filter(thread_id__in=[k[:255] for k in threads]).values_list("thread_id", flat=True))
+    default_zone = zoneinfo.ZoneInfo(settings.TIME_ZONE)
+    planned = []
+    for key, items in threads.items():
+        emails = set().union(*(_addresses(m, "From", "To", "Cc") for _, m in items))
+        found = [p for e in emails for p in people.get(e, [])]
+        if not found:
+            result.skipped_no_customer += 1
+            continue
+        result.replies += len(items) - 1
+        if key[:255] in known:
+            result.unchanged += 1
+            continue
+        counts = Counter(p.account_id for p in found)
+        account = min((p.account for p in found if counts[p.account_id] == max(counts.values())), key=lambda a: a.name)
+        sent, first = items[0]
+        local = sent.astimezone(zoneinfo.ZoneInfo(account.time_zone) if account.time_zone else default_zone)
+        subject = " ".join(str(first.get("Subject") or "").split()) or "(no subject)"
+        summary = f"{subject}\n\n{_text(first)}".strip() if with_body else subject
+        allowed = everyone | teams.get(account.pk, set())
+        planned.append(dict(key=key[:255], account=account, date=local.date(), time=local.time().replace(second=0, microsecond=0),
+                            summary=summary, stakeholders=sorted({p.pk for p in found if p.account_id == account.pk}),
+                            users=sorted({users[e].pk for e in emails if e in users and users[e].pk in allowed})))
+    result.created = len(planned)
+    if dry_run:
+        return result
+    with transaction.atomic():
+        batch = ImportBatch.objects.create(kind="mail", file_name=path.name[:255], file_sha256=_file_sha256(path),
+                                           created_by=by, status=BatchStatus.IMPORTING)
+        created = []
+        for plan in planned:
+            interaction = Interaction(account=plan["account"], kind=InteractionKind.EMAIL, date=plan["date"], time=plan["time"],
+                                      duration_minutes=15, summary=plan["summary"], created_by=by)
+            interaction._history_user = by
+            interaction.save()
+            interaction.stakeholders.set(plan["stakeholders"])
+            interaction.users.set(plan["users"])
+            MailThread.objects.create(thread_id=plan["key"], interaction=interaction, batch=batch)
+            created.append(interaction.pk)
+        batch.status, batch.finished_at, batch.progress = BatchStatus.DONE, datetime.datetime.now(datetime.UTC), 100
+        batch.rows_total, batch.rows_imported, batch.rows_duplicate = result.messages, result.created, result.unchanged
+        batch.report = {**result.as_dict(), "undo": {"created_interactions": created}}
+        batch.save()
+        result.batch = batch
+    return result
+
+
+def undo_mail_batch(batch: ImportBatch) -> None:
+    """A rolled-back mail import: the e-mail interactions it logged leave the log."""
+    by = batch.rolled_back_by
+    for interaction in Interaction.objects.filter(pk__in=((batch.report or {}).get("undo") or {}).get("created_interactions", [])):
+        interaction._history_user = by
+        interaction.delete()
