@@ -4,18 +4,19 @@ time and the MRR by subscription plan over time. The browser draws them with the
 import datetime
 from typing import Any
 
-from django.utils import formats
 from django.utils.translation import gettext as _
 
 from keyplan.core import numbers
+from keyplan.core.dates import format_date
 from keyplan.revenue.charts import INK, LINE, PLAN_COLOURS, _layout
 
 RISK = "#b91c1c"
 
 
 def _days(trend: list[dict]) -> list[str]:
-    """The snapshot days in the reader's short date format (categories: Plotly's own month names are English)."""
-    return [formats.date_format(datetime.date.fromisoformat(t["day"]), "SHORT_DATE_FORMAT") for t in trend]
+    """The snapshot days in the reader's calendar and short date format (categories: Plotly's own month names are
+    English)."""
+    return [format_date(datetime.date.fromisoformat(t["day"]), "SHORT_DATE_FORMAT") for t in trend]
 
 
 def risk_trend_figure(trend: list[dict], *, currency: str = "") -> dict[str, Any]:

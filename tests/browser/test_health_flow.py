@@ -118,3 +118,39 @@ def test_a_kam_records_a_customer_check_in_and_the_reviews_page_lists_those_due(
     page.wait_for_load_state()
     expect(page.locator("#checkins-due h2")).to_contain_text("گفت‌وگوهای بازخورد سررسیدشده")
     screenshot("health-reviews-fa")
+
+
+def test_a_leader_uploads_tickets_in_the_browser_and_reads_the_dashboard_in_persian(page, log_in, program, screenshot, run_worker):
+    from keyplan.health.models import Ticket
+
+    path = ARTIFACTS_DIR() / "tickets.csv"
+    path.write_text(f"account_id,ticket_id,opened,closed,severity\n{program.external_id},T-9,2026-11-02,,high\n", encoding="utf-8")
+    log_in("lead")
+    page.goto(reverse_imports())
+    page.select_option("#id_kind", "tickets")
+    page.set_input_files("#id_file", str(path))
+    page.click("button:has-text('Upload and preview')")
+    expect(page.locator("body")).to_contain_text("Severity")
+    screenshot("health-upload-preview")
+    page.click("#start-import")
+    page.wait_for_load_state()
+    run_worker()
+    assert Ticket.objects.get().ticket_id == "T-9"
+    page.goto("/health/")
+    page.select_option("select[name=language]", "fa")
+    page.wait_for_load_state()
+    expect(page.locator("#risk-trend .main-svg").first).to_be_visible()
+    screenshot("health-dashboard-fa")
+
+
+def ARTIFACTS_DIR():
+    from tests.browser.conftest import ARTIFACTS
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
+
+
+def reverse_imports() -> str:
+    from django.urls import reverse
+
+    return reverse("revenue:imports")
