@@ -32,7 +32,7 @@ def _refuse(field: str, message: str):
 @router.get("/workbook", url_name="export_workbook", response={200: None},
             summary="The portfolio workbook (.xlsx) of what the caller may see",
             description="Summary, Pareto (with a native chart), ABC by year with the movements, Profitability (with the "
-                        "profit matrix as a native chart), Scoring and Criteria sheets; the same figures as "
+                        "profit matrix as a native chart), Scoring, Criteria, At-risk queue and Plan quality sheets; the same figures as "
                         "/api/v1/analysis/NAME. Answers with the file (Content-Disposition: attachment).",
             openapi_extra={"responses": {200: {"description": "The workbook file", "content": {
                 workbook.CONTENT_TYPE: {"schema": {"type": "string", "format": "binary"}}}}}})

@@ -718,11 +718,14 @@ class PortfolioRow:
         return bool(self.quality and self.quality.living)
 
 
-def portfolio(user: User, *, today: datetime.date | None = None, kam: int | None = None) -> list[PortfolioRow]:
-    """Every key account ``user`` may see with its current plan and that plan's quality: plans that
-    are not living (none, a draft, not reviewed within the cadence) first."""
+def portfolio(user: User | None, *, today: datetime.date | None = None, kam: int | None = None,
+              accounts=None) -> list[PortfolioRow]:
+    """Every key account ``user`` may see (or of ``accounts``, already narrowed to what the reader may see: the
+    workbook's scope) with its current plan and that plan's quality: plans that are not living (none, a draft,
+    not reviewed within the cadence) first."""
     today = today or timezone.localdate()
-    key_accounts = Account.objects.visible_to(user).active().filter(tier=Tier.KEY)
+    visible = accounts if accounts is not None else Account.objects.visible_to(user)
+    key_accounts = visible.active().filter(tier=Tier.KEY)
     if kam:
         key_accounts = key_accounts.filter(pk__in=TeamMember.objects.filter(role=TeamRole.KAM, user_id=kam).values("account_id"))
     key_accounts = list(key_accounts.order_by("name"))

@@ -142,10 +142,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export", help="export files built from live data: the portfolio workbook (.xlsx), the account review deck (.pptx)")
     export_sub = p.add_subparsers(dest="export_command", metavar="WHAT", required=True)
     w = export_sub.add_parser(
-        "workbook", help="the portfolio workbook: Summary, Pareto, ABC, Profitability and Scoring sheets with native charts",
+        "workbook", help="the portfolio workbook: Summary, Pareto, ABC, Profitability, Scoring, at-risk and plan-quality sheets",
         description="Writes the portfolio workbook (.xlsx) of the whole portfolio, or of what --as USERNAME may see: "
                     "key figures, Pareto with its chart, ABC classes by year and their movements, profitability with the "
-                    "profit matrix chart, the scoring matrix and its criteria. Read-only: writes nothing to the database.",
+                    "profit matrix chart, the scoring matrix and its criteria, the at-risk queue and plan quality. Read-only: writes nothing to the database.",
     )
     w.add_argument("out", metavar="OUT.xlsx", help="the file to write (replaced if it exists)")
     w.add_argument("--from", dest="date_from", type=arguments.day(), metavar="YYYY-MM-DD",

@@ -9,7 +9,8 @@ Sheets: Summary (key figures, the period, the filters, the reporting currency, w
 Pareto (table, bars with the cumulative share on a secondary axis and the threshold line), ABC
 (counts and shares per year, movements between years), ABC accounts (each account's class per
 year), Profitability (table and the profit matrix as a scatter chart), Scoring (the scoring matrix)
-and Criteria (both groups with their weights, and those of the latest selection round).
+and Criteria (both groups with their weights, and those of the latest selection round), the At-risk queue (open
+cases in scope) and Plan quality (each key account's current plan and its quality checks).
 
 Numbers are written as numbers with currency and percentage formats, tables have a frozen header
 row, sized columns and an autofilter. Every text cell passes `keyplan.core.exports.safe_cell`
@@ -126,6 +127,8 @@ def build(scope: portfolio.Scope, options: portfolio.Options, out: IO[bytes] | s
     book.abc_accounts(abc, names)
     book.profitability(profit)
     book.scoring(scope)
+    book.risk_queue(scope)
+    book.plan_quality(scope)
     book.workbook.save(out)
     return Built(sheets=book.names, accounts=len(pareto["accounts"]), period=period, currency=pareto["currency"])
 
@@ -517,6 +520,58 @@ class _Book:
             sheet.append([self.cell(sheet, group), self.cell(sheet, name), self.cell(sheet, weight, DECIMAL),
                           self.cell(sheet, source), self.cell(sheet, then, DECIMAL)])
         self.filter(sheet, len(header), len(rows))
+
+    # ------------------------------------------------------------ At-risk queue and plan quality
+
+    def risk_queue(self, scope: portfolio.Scope) -> None:
+        """The open cases of the at-risk queue in scope, most MRR at risk first (as the queue page)."""
+        from keyplan.health.models import RiskCase
+        from keyplan.health.services import rule_labels
+
+        today = timezone.localdate()
+        cases = (RiskCase.objects.open().filter(account__in=scope.accounts()).select_related("account", "owner")
+                 .order_by("-mrr_at_risk", "opened_on", "pk"))
+        header = ["#", _("Account"), _("External id"), _("MRR at risk"), _("In the queue since"), _("Days in the queue"),
+                  _("Owner"), _("Reason")]
+        rows = [(n, c.account.name, c.account.external_id, float(c.mrr_at_risk), c.opened_on, (today - c.opened_on).days,
+                 str(c.owner) if c.owner else "", "; ".join(rule_labels(c.rules)) or c.reason)
+                for n, c in enumerate(cases.iterator(chunk_size=2000), start=1)]
+        sheet = self.sheet(_("At-risk queue"), self.widths(header, rows, [4, 20, 12, 14, 12, 10, 14, 30]))
+        sheet.append(self.header(sheet, header))
+        for n, name, external_id, mrr, since, days, owner, reason in rows:
+            sheet.append([self.cell(sheet, n), self.cell(sheet, name), self.cell(sheet, external_id), self.money(sheet, mrr),
+                          self.cell(sheet, since, DAY), self.cell(sheet, days, WHOLE), self.cell(sheet, owner),
+                          self.cell(sheet, reason)])
+        self.filter(sheet, len(header), len(rows))
+        if not rows:
+            sheet.append([self.cell(sheet, _("No account is in the at-risk queue."))])
+
+
+    def plan_quality(self, scope: portfolio.Scope) -> None:
+        """Each key account in scope with its current plan and the plan's quality checks (as the Plans page)."""
+        from keyplan.planning.services import portfolio as plans_portfolio
+        from keyplan.planning.templatetags.planning_tags import check_text
+
+        rows = []
+        for r in plans_portfolio(scope.user, accounts=scope.accounts()):
+            quality = r.quality
+            failed = "; ".join(check_text(c) for c in quality.checks if not c.ok) if quality else ""
+            rows.append((r.account.name, r.account.external_id, r.kam, r.plan.period if r.plan else "",
+                         str(r.plan.get_state_display()) if r.plan else _("no plan"), _("Yes") if r.living else _("No"),
+                         quality.score if quality else None, quality.passed if quality else None,
+                         len(quality.checks) if quality else None, r.plan.reviewed_at if r.plan else None, r.overdue, failed))
+        header = [_("Account"), _("External id"), _("Key account manager"), _("Plan"), _("State"), _("Living"),
+                  _("Quality"), _("Checks passed"), _("Checks"), _("Last reviewed"), _("Overdue actions"), _("Failed checks")]
+        sheet = self.sheet(_("Plan quality"), self.widths(header, rows, [20, 12, 16, 10, 10, 8, 8, 8, 8, 12, 8, 40]))
+        sheet.append(self.header(sheet, header))
+        for name, external_id, kam, period, state, living, score, passed, total, reviewed, overdue, failed in rows:
+            sheet.append([self.cell(sheet, name), self.cell(sheet, external_id), self.cell(sheet, kam), self.cell(sheet, period),
+                          self.cell(sheet, state), self.cell(sheet, living), self.percent(sheet, score),
+                          self.cell(sheet, passed, WHOLE), self.cell(sheet, total, WHOLE), self.cell(sheet, reviewed, DAY),
+                          self.cell(sheet, overdue, WHOLE), self.cell(sheet, failed)])
+        self.filter(sheet, len(header), len(rows))
+        if not rows:
+            sheet.append([self.cell(sheet, _("No key account in this selection."))])
 
 
 def _arr(scope: portfolio.Scope, period: portfolio.Period) -> float | None:

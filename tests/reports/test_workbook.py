@@ -20,7 +20,8 @@ from tests.conftest import client_for
 
 TODAY = datetime.date.today()
 THIS_YEAR = datetime.date(TODAY.year, 1, 1)
-SHEETS = ["Summary", "Pareto", "ABC", "ABC accounts", "Profitability", "Scoring matrix", "Criteria"]
+SHEETS = ["Summary", "Pareto", "ABC", "ABC accounts", "Profitability", "Scoring matrix", "Criteria", "At-risk queue",
+          "Plan quality"]
 EVIL = "=HYPERLINK(\"http://evil.example\",\"Click\")"
 
 
@@ -226,3 +227,28 @@ def test_libreoffice_converts_it_to_pdf(lead, ledger, api_client, tmp_path):
     pdf = tmp_path / "portfolio.pdf"
     assert result.returncode == 0 and pdf.exists(), result.stderr
     assert pdf.read_bytes().startswith(b"%PDF") and pdf.stat().st_size > 10_000
+
+
+def test_the_at_risk_queue_and_plan_quality_sheets_hold_what_the_reader_may_see(lead, kam, ledger, api_client):
+    from keyplan.accounts.services import set_tier
+    from keyplan.health.services import open_case
+    from keyplan.planning.services import create_plan
+
+    for key in "AC":
+        set_tier(ledger[key], by=lead, tier="key", reason="Selected")
+        open_case(ledger[key], by=lead, reason=f"Unhappy {key}")
+    create_plan(ledger["C"], by=lead, period=f"FY{TODAY.year}", summary="Grow")
+    book = _open(api_client(lead).get("/api/v1/exports/workbook", _period()).content)
+    queue = book["At-risk queue"]
+    assert queue.freeze_panes == "A2" and queue["D2"].data_type == "n"
+    assert sorted(_column(queue, "External id")) == ["F-A", "F-C"]
+    assert set(_column(queue, "Reason")) == {"Unhappy A", "Unhappy C"}
+    quality = book["Plan quality"]
+    rows = {row[1]: row for row in quality.iter_rows(min_row=2, values_only=True) if row[0]}
+    assert set(rows) == {"F-A", "F-C"} and rows["F-A"][4] == "no plan" and rows["F-C"][3] == f"FY{TODAY.year}"
+    scored = [cell for cell in quality["G"][1:] if cell.value is not None]
+    assert len(scored) == 1 and scored[0].number_format == "0.0%" and 0 < scored[0].value < 1
+
+    mine = _open(api_client(kam).get("/api/v1/exports/workbook", _period()).content)
+    assert _column(mine["At-risk queue"], "External id") == ["F-C"]
+    assert [row[1] for row in mine["Plan quality"].iter_rows(min_row=2, values_only=True) if row[0]] == ["F-C"]
