@@ -1,8 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
-from django.views.i18n import set_language
 
 from keyplan.api.api import api
 from keyplan.core import views as core_views
@@ -23,7 +21,7 @@ urlpatterns = [
     path("password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("healthz", core_views.healthz, name="healthz"),  # for load balancers: database and worker
     path("settings/", include("keyplan.core.urls")),  # API tokens, locked sign-ins
-    path("i18n/setlang/", login_not_required(set_language), name="set_language"),
+    path("i18n/setlang/", core_views.set_language, name="set_language"),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
 ]

@@ -1,6 +1,9 @@
-from django.contrib.auth.middleware import LoginRequiredMiddleware as DjangoLoginRequiredMiddleware
+from django.contrib.auth.middleware import (
+    LoginRequiredMiddleware as DjangoLoginRequiredMiddleware,
+)
 from django.http import HttpResponse
 from django.template.loader import render_to_string
+from django.utils import translation
 
 from keyplan.core.busy import BUSY_RETRY_AFTER_SECONDS, is_database_busy
 
@@ -33,3 +36,17 @@ class DatabaseBusyMiddleware:
         response = HttpResponse(html, status=503)
         response["Retry-After"] = str(BUSY_RETRY_AFTER_SECONDS)
         return response
+
+
+class UserLanguageMiddleware:
+    """A signed-in user's own language (chosen with the switcher, kept in their profile) wins over the browser's."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        language = getattr(getattr(request, "user", None), "language", "")
+        if language and request.user.is_authenticated:
+            translation.activate(language)
+            request.LANGUAGE_CODE = language
+        return self.get_response(request)

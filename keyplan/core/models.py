@@ -24,6 +24,8 @@ class User(AbstractUser):
         blank=True,
         help_text=_("How many key accounts this person can carry as key account manager. Empty: the default."),
     )
+    # Chosen with the language switcher; empty: the browser's language (Accept-Language), else English.
+    language = models.CharField(_("language"), max_length=10, blank=True, choices=settings.LANGUAGES)
 
     class Meta:
         ordering = ["username"]

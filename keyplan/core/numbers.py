@@ -27,6 +27,11 @@ def _symbols(locale: Locale) -> dict:
     return locale.number_symbols[locale.default_numbering_system]
 
 
+def writes_decimal_comma() -> bool:
+    """Whether the active language writes 1234,5 (Dutch, German, Italian) rather than 1234.5 (in Latin digits)."""
+    return Locale.parse(translation.to_locale(translation.get_language() or "en")).number_symbols["latn"]["decimal"] == ","
+
+
 def _decimal(value) -> Decimal | None:
     """Whatever a template hands over (int, float, Decimal, "12.5") as a Decimal; None for nothing or not a number."""
     if value is None or value == "":

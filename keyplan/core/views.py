@@ -89,3 +89,17 @@ def healthz(request: HttpRequest) -> JsonResponse:
         return JsonResponse({"status": "error", "database": "unreachable"}, status=503)
     worker = "ok" if seen is not None and timezone.now() - seen <= gone_after() else "none"
     return JsonResponse({"status": "ok", "database": "ok", "worker": worker})
+
+
+@login_not_required
+def set_language(request: HttpRequest) -> HttpResponse:
+    """The language switcher: Django's (a cookie, for everyone), and for a signed-in user their profile too, so
+    that the choice follows them to another browser."""
+    from django.views.i18n import set_language as remember_in_cookie
+
+    response = remember_in_cookie(request)
+    language = request.POST.get("language", "")
+    if request.method == "POST" and request.user.is_authenticated and language in dict(settings.LANGUAGES):
+        request.user.language = language
+        request.user.save(update_fields=["language"])
+    return response

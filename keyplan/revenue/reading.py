@@ -369,7 +369,12 @@ def _frame(lines, values, columns) -> pl.DataFrame:
 
 
 def detect_decimal(values: list[str | None], *, delimiter: str = ",") -> str:
-    """Guess whether amounts use a decimal comma ("1.234,50") or a decimal point ("1,234.50")."""
+    """Guess whether amounts use a decimal comma ("1.234,50") or a decimal point ("1,234.50").
+
+    When the values do not tell ("1.234" may be either), a file separated by semicolons has a decimal comma
+    (Excel's CSV where the comma is the decimal sign), and so has one imported by a user whose language writes
+    one (Dutch, German, Italian).
+    """
     comma = point = 0
     for value in values:
         if not value:
@@ -387,7 +392,9 @@ def detect_decimal(values: list[str | None], *, delimiter: str = ",") -> str:
                 point += 1
     if comma != point:
         return "," if comma > point else "."
-    return "," if delimiter == ";" else "."
+    from keyplan.core.numbers import writes_decimal_comma  # Babel: only when the values leave it open
+
+    return "," if delimiter == ";" or writes_decimal_comma() else "."
 
 
 def amount_expr(column: str, decimal: str) -> pl.Expr:
