@@ -396,6 +396,8 @@ class NotificationKind(models.TextChoices):
     ENDANGERED = "endangered", _("Entered the at-risk queue")
     STALE = "stale", _("Stale relationship")
     ACTION_OVERDUE = "action_overdue", _("Plan action overdue")
+    CHECKIN_OVERDUE = "checkin_overdue", _("Customer check-in overdue")
+    ONBOARDING_OVERDUE = "onboarding_overdue", _("Onboarding stage overdue")
 
 
 class Notification(models.Model):

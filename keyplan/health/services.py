@@ -1236,6 +1236,8 @@ NOTIFICATION_TEXT = {
     "stale": gettext_noop("%(person)s at %(account)s has not been contacted for %(days)s days."),
     "stale_never": gettext_noop("%(person)s at %(account)s has never been contacted."),
     "action_overdue": gettext_noop("The plan action “%(action)s” for %(account)s was due on %(due)s."),
+    "checkin_overdue": gettext_noop("The check-in with the customer %(account)s was due on %(due)s."),
+    "onboarding_overdue": gettext_noop("The onboarding stage “%(stage)s” of %(account)s was planned for %(due)s."),
 }
 
 
@@ -1280,6 +1282,19 @@ def _events(user: User, *, today: datetime.date) -> list[tuple[str, str, Account
         events.append(("stale", f"stale:{person.id}:{today.strftime('%Y-%m')}", alert.account,
                        {"code": code, "account": alert.account.name, "person": person.name, "days": stale.days_since},
                        reverse("relationships:map", args=[alert.account.pk])))
+    for due in checkins_due(mine, today=today, within_days=0):
+        if due.overdue:
+            events.append(("checkin_overdue", f"checkin:{due.account.pk}:{due.due.isoformat()}", due.account,
+                           {"account": due.account.name, "due": due.due.isoformat()},
+                           reverse("health:account", args=[due.account.pk]) + "#checkins"))
+    from keyplan.health.models import OnboardingStage
+
+    late = (OnboardingStage.objects.filter(Q(owner=user) | Q(account__in=mine), done_on__isnull=True, planned__lt=today,
+                                           account__archived_at__isnull=True).select_related("account").distinct())
+    for stage in late:
+        events.append(("onboarding_overdue", f"onboarding:{stage.pk}:{stage.planned.isoformat()}", stage.account,
+                       {"account": stage.account.name, "stage": stage.name[:150], "due": stage.planned.isoformat()},
+                       reverse("health:onboarding", args=[stage.account_id])))
     overdue = (Action.objects.filter(owner=user, plan__state=PlanState.ACTIVE, due__lt=today)
                .exclude(status__in=planning_analysis.CLOSED_ACTION).select_related("plan__account"))
     for action in overdue:

@@ -45,3 +45,18 @@ def test_notify_raises_once_and_emails_the_digest_once(key_account, kam, lead, t
     assert client_for(kam).post(reverse("health:notifications")).status_code == 302
     assert not Notification.objects.filter(read_at__isnull=True).exists()
     assert api_client(lead).get("/api/v1/notifications").json()["count"] == 0  # the lead is no KAM here
+
+
+def test_notify_raises_overdue_check_ins_and_onboarding_stages_once(key_account, kam, today, capsys):
+    from keyplan.health import onboarding
+
+    services.record_checkin(key_account, by=kam, held_on=today - datetime.timedelta(days=120))  # quarterly: overdue
+    onboarding.start_onboarding(key_account, by=kam, start=today - datetime.timedelta(days=40))  # two stages overdue
+    assert main(["notify", "--json"]) == 0
+    capsys.readouterr()
+    kinds = sorted(Notification.objects.filter(kind__in=["checkin_overdue", "onboarding_overdue"]).values_list("kind", flat=True))
+    assert kinds == ["checkin_overdue", "onboarding_overdue", "onboarding_overdue"]
+    texts = [services.notification_text(n) for n in Notification.objects.filter(kind="onboarding_overdue")]
+    assert any("“Kick-off with the customer”" in t for t in texts)
+    assert main(["notify", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["created"] == 0
