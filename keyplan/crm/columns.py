@@ -118,7 +118,7 @@ def industry(value: str) -> str | None:
     key = word(value)
     if key in Industry.values:
         return key
-    labels = {word(label): v for v, label in _english(Industry.choices)}
+    labels = _industry_labels()
     if key in labels:
         return labels[key]
     for keyword, choice in INDUSTRY_WORDS:
@@ -164,6 +164,11 @@ TRUE = frozenset({"1", "true", "yes", "y", "x", "ja", "si", "oui", "wahr", "waar
 FALSE = frozenset({"", "0", "false", "no", "n", "nee", "nein", "non", "falsch", "onwaar", "unchecked"})
 
 
+@cache
+def _industry_labels() -> dict[str, str]:
+    return {word(label): v for v, label in _english(Industry.choices)}
+
+
 def _english(choices):
     from django.utils.translation import override
 
@@ -182,7 +187,7 @@ def _countries() -> dict[str, str]:
             found[word(name)] = code
             found[code.lower()] = code
             found[countries.alpha3(code).lower()] = code
-    found.update({"usa": "US", "united_states_of_america": "US", "uk": "GB", "great_britain": "GB", "england": "GB",
+    found.update({"usa": "US", "united_states": "US", "united_states_of_america": "US", "america": "US", "britain": "GB", "uk": "GB", "great_britain": "GB", "england": "GB",
                   "holland": "NL", "the_netherlands": "NL", "deutschland": "DE", "nederland": "NL", "italia": "IT",
                   "schweiz": "CH", "osterreich": "AT", "espana": "ES", "russia": "RU", "south_korea": "KR",
                   "korea": "KR", "czech_republic": "CZ", "turkey": "TR", "iran": "IR", "vietnam": "VN"})

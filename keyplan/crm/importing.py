@@ -354,7 +354,8 @@ def _accounts(frame, mapping, errors, result: CrmImportResult, *, by, path, batc
         ids = {ext: a.pk for ext, a in stored.items()}
         while pending:
             ready = [ext for ext in pending if parents.get(ext) is None or parents[ext] in ids]
-            later = [ext for ext in pending if ext not in set(ready)]
+            taken = set(ready)
+            later = [ext for ext in pending if ext not in taken]
             accounts = []
             for ext in ready:
                 values = rows[ext]
@@ -427,7 +428,7 @@ def _accounts(frame, mapping, errors, result: CrmImportResult, *, by, path, batc
                     source.batch = batch
                 synced.append(source)
         AccountSource.objects.bulk_create(fresh, batch_size=1000)
-        AccountSource.objects.bulk_update(synced, ["system", "last_synced_at", "batch"], batch_size=1000)
+        _note_sync(AccountSource, synced, system=result.system, now=now, batch=batch, fields=["batch"])
         result.undo = undo
         _finish_crm(batch, result)
     return result
@@ -750,7 +751,8 @@ def _stakeholders(frame, mapping, errors, result: CrmImportResult, *, by, path, 
                 made = _refetch(made, batch)
             for plan, person in zip(ready, made):
                 ids[plan["node"]] = person.pk
-            pending = [p for p in pending if p not in ready]
+            taken = {p["node"] for p in ready}
+            pending = [p for p in pending if p["node"] not in taken]
         undo = {"created": [ids[p["node"]] for p in new], "replaced": []}
         if changed:
             locked = {s.pk: s for s in Stakeholder.objects.select_for_update().filter(pk__in=[p["target"].pk for p, _ in changed])}
@@ -783,13 +785,25 @@ def _stakeholders(frame, mapping, errors, result: CrmImportResult, *, by, path, 
                 source.system, source.last_synced_at = result.system, now
                 if plan["node"] in changed_nodes:
                     source.batch = batch
-                source.source_id = plan["contact_id"] or source.source_id
+                if plan["contact_id"] and plan["contact_id"] != source.source_id:
+                    source.source_id, source._id_changed = plan["contact_id"], True
                 synced.append(source)
         StakeholderSource.objects.bulk_create(fresh, batch_size=1000)
-        StakeholderSource.objects.bulk_update(synced, ["system", "source_id", "last_synced_at", "batch"], batch_size=1000)
+        _note_sync(StakeholderSource, synced, system=result.system, now=now, batch=batch, fields=["batch", "source_id"])
         result.undo = undo
         _finish_crm(batch, result)
     return result
+
+
+def _note_sync(model, sources: list, *, system: str, now, batch, fields: list[str]) -> None:
+    """Every record of the file was in step at ``now``: one UPDATE per 5,000 (a CASE per row, as bulk_update
+    writes it, made a re-import of 50,000 unchanged contacts take a minute); rows whose batch or id changed
+    get theirs."""
+    pks = [s.pk for s in sources]
+    for start in range(0, len(pks), 5000):
+        model.objects.filter(pk__in=pks[start:start + 5000]).update(system=system, last_synced_at=now)
+    changed = [s for s in sources if s.batch_id == batch.pk or getattr(s, "_id_changed", False)]
+    model.objects.bulk_update(changed, fields, batch_size=1000)
 
 
 def _refetch(made, batch):  # pragma: no cover - only for a database that returns no ids from a bulk insert
