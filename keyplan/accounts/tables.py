@@ -2,16 +2,17 @@
 
 from django.utils.translation import gettext_lazy as _
 
-from keyplan.core.exports import Column, Table
+from keyplan.accounts.models import Industry, Lifecycle, Tier
+from keyplan.core.exports import Column, Table, label
 
 ACCOUNTS = Table("accounts", (
     Column(_("Name"), lambda a: a.name),
     Column(_("External id"), lambda a: a.external_id),
-    Column(_("Key status"), lambda a: a.get_tier_display()),
-    Column(_("Industry"), lambda a: a.get_industry_display() if a.industry else ""),
+    Column(_("Key status"), lambda a: label(Tier, a.tier)),
+    Column(_("Industry"), lambda a: label(Industry, a.industry)),
     Column(_("Country"), lambda a: a.country.code if a.country else ""),
     Column(_("City"), lambda a: a.city),
-    Column(_("Lifecycle"), lambda a: a.get_lifecycle_display()),
+    Column(_("Lifecycle"), lambda a: label(Lifecycle, a.lifecycle)),
     Column(_("KAM"), lambda a: ", ".join(str(m.user) for m in a.kams)),
     Column(_("Parent account"), lambda a: a.parent.external_id if a.parent_id else ""),
     Column(_("Employees"), lambda a: a.employees),

@@ -13,6 +13,7 @@ filtered) as CSV a chunk of rows at a time, so 100,000 rows never sit in memory 
 
 import csv
 import datetime
+import functools
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -89,6 +90,20 @@ def plain(value) -> Any:
     if isinstance(value, bool):
         return "yes" if value else "no"
     return value
+
+
+@functools.lru_cache(maxsize=4096)
+def _label(choices: type, value: str, language: str | None) -> str:
+    try:
+        return str(choices(value).label)
+    except ValueError:  # a value the choices no longer have: shown as stored
+        return value
+
+
+def label(choices: type, value: str) -> str:
+    """The label of a stored choice in the active language, looked up once per language and value: a list of
+    100,000 rows would otherwise translate every label of every row (``get_FOO_display`` does)."""
+    return _label(choices, value, translation.get_language()) if value else ""
 
 
 def iterate(items: Iterable) -> Iterator:
