@@ -36,6 +36,7 @@ from keyplan.revenue.importing.inspection import can_import
 from keyplan.revenue.models import BatchStatus, ImportBatch
 from keyplan.revenue.reading import ReadError
 
+MAX_HEADER_CHARS = 32_768  # about 1,500 addresses in a To or Cc header
 MAX_BYTES = 500 * 1024 * 1024
 BODY_CHARS = 4000
 PREFIX = re.compile(r"^\s*((re|fw|fwd|aw|wg|sv|vs|antw|r|rif|i)\s*(\[\d+\])?\s*:\s*)+", re.I)
@@ -80,6 +81,13 @@ def read_messages(path: Path) -> list[email.message.EmailMessage]:
     else:
         with open(path, "rb") as handle:
             messages = [email.message_from_binary_file(handle, policy=email.policy.default)]
+    for number, message in enumerate(messages, 1):
+        # Read before any header is parsed: the e-mail package takes minutes over a header of a few hundred
+        # thousand characters (seen with a 26 MB mailbox of one-line headers).
+        for name, value in message.raw_items():
+            if len(value) > MAX_HEADER_CHARS:
+                raise ReadError(f"Message {number} of {path.name} has a {name} header of {len(value):,} characters; a mail "
+                                f"import reads headers of up to {MAX_HEADER_CHARS:,}. Nothing was imported.")
     if not messages or not any(m.get("From") for m in messages):
         raise ReadError(f"{path.name} is neither an e-mail (.eml) nor a mailbox (.mbox): no message with a From header.")
     return messages

@@ -59,3 +59,14 @@ def test_the_command_line_imports_mail(people, lead, capsys):
     assert main(["import", "mail", str(INBOX), "--as", "lead", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert (out["created"], out["replies"]) == (1, 2)
+
+
+def test_a_header_of_hundreds_of_thousands_of_characters_is_refused_at_once(people, lead, tmp_path):
+    """Found by the importer fuzzing: the e-mail package spent minutes parsing such a header."""
+    huge = ", ".join(f"c{i}" for i in range(100_000))
+    path = tmp_path / "wide.mbox"
+    path.write_text(f"From x@acme.example Tue Dec  1 09:00:00 2026\nFrom: Ada <ada@acme.example>\nTo: {huge}\n"
+                    "Subject: Hi\nDate: Tue, 01 Dec 2026 09:00:00 +0000\n\nHello\n")
+    with pytest.raises(ReadError, match=r"Message 1 of wide.mbox has a To header of 788,888 characters"):
+        import_mail(path, by=lead)
+    assert not Interaction.objects.exists()
