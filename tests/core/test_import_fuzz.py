@@ -35,7 +35,7 @@ SAMPLES = {
     "payments": "account_id,invoice,due_date,paid,amount\nFZ-1,I-1,2026-01-05,2026-01-20,100\n",
     "opportunities": "account_id,name,amount\nFZ-1,Upsell,1000\n",
     "accounts": "external_id,name,country\nFZ-3,Fuzz Three,NL\nFZ-1,Fuzz One,DE\n",
-    "stakeholders": "Account ID,Email,Title\nFZ-1,ada@fz.example,Chair\n",
+    "stakeholders": "Account ID,First Name,Last Name,Email,Title\nFZ-1,Ada,Boss,ada@fz.example,Chair\n",
     "interactions": "date,kind,summary,account_id\n2026-01-05,call,Quarterly call,FZ-1\n",
     "calendar": (CRM_SAMPLES / "outlook.ics").read_text(encoding="utf-8"),
     "mail": (CRM_SAMPLES / "inbox.mbox").read_text(encoding="utf-8"),
