@@ -13,22 +13,19 @@ from __future__ import annotations
 
 import datetime
 import zoneinfo
-from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import Q
 
-from keyplan.accounts.models import TeamMember
-from keyplan.core.models import Role, User
+from keyplan.core.models import User
+from keyplan.crm.documents import DocumentResult, close_batch, open_batch, people, refused
 from keyplan.crm.models import CalendarEvent
-from keyplan.relationships.models import Interaction, InteractionKind, Stakeholder
-from keyplan.revenue.importing.batch import _file_sha256
+from keyplan.relationships.models import Interaction, InteractionKind
 from keyplan.revenue.importing.inspection import can_import
-from keyplan.revenue.models import BatchStatus, ImportBatch
+from keyplan.revenue.models import ImportBatch
 from keyplan.revenue.reading import ReadError
 
 MAX_BYTES = 50 * 1024 * 1024
@@ -36,26 +33,18 @@ MAX_EVENTS = 100_000
 
 
 @dataclass
-class CalendarResult:
+class CalendarResult(DocumentResult):
     events: int = 0
     created: int = 0
     updated: int = 0
     unchanged: int = 0
     skipped_no_customer: int = 0
     skipped_cancelled: int = 0
-    errors: list[dict] = field(default_factory=list)
-    dry_run: bool = False
-    batch: ImportBatch | None = None
+    unit = "event"
 
-    @property
-    def ok(self) -> bool:
-        return not self.errors
-
-    def as_dict(self) -> dict:
-        return {"status": "rejected" if self.errors else "dry_run" if self.dry_run else "done",
-                "batch": self.batch.pk if self.batch else None, "events": self.events, "created": self.created,
-                "updated": self.updated, "unchanged": self.unchanged, "skipped_no_customer": self.skipped_no_customer,
-                "skipped_cancelled": self.skipped_cancelled, "error_count": len(self.errors), "errors": self.errors[:1000]}
+    def counts(self) -> dict:
+        return {"events": self.events, "created": self.created, "updated": self.updated, "unchanged": self.unchanged,
+                "skipped_no_customer": self.skipped_no_customer, "skipped_cancelled": self.skipped_cancelled}
 
 
 def _address(value) -> str:
@@ -88,7 +77,7 @@ def read_events(path: Path) -> list:
     return events
 
 
-def import_calendar(path: str | Path, *, by: User, dry_run: bool = False) -> CalendarResult:
+def import_calendar(path: str | Path, *, by: User, dry_run: bool = False, batch: ImportBatch | None = None) -> CalendarResult:
     if not can_import(by):
         raise PermissionDenied("Only KAM leads and admins import calendars.")
     path = Path(path)
@@ -100,15 +89,7 @@ def import_calendar(path: str | Path, *, by: User, dry_run: bool = False) -> Cal
             addresses.add(_address(attendee))
         addresses.add(_address(event.get("ORGANIZER")))
     addresses.discard("")
-    people: dict[str, list[Stakeholder]] = {}
-    for person in Stakeholder.objects.filter(archived_at__isnull=True).exclude(email="").select_related("account"):
-        if person.email.casefold() in addresses and person.account.archived_at is None:
-            people.setdefault(person.email.casefold(), []).append(person)
-    users = {u.email.casefold(): u for u in User.objects.filter(is_active=True).exclude(email="").order_by("-pk")}
-    everyone = set(User.objects.filter(Q(role__in=[Role.KAM_LEAD, Role.ADMIN]) | Q(is_superuser=True)).values_list("pk", flat=True))
-    teams: dict[int, set[int]] = {}
-    for account_id, user_id in TeamMember.objects.values_list("account_id", "user_id"):
-        teams.setdefault(account_id, set()).add(user_id)
+    who = people(addresses)
     known = {e.uid: e for e in CalendarEvent.objects.select_related("interaction")}
     default_zone = zoneinfo.ZoneInfo(settings.TIME_ZONE)
 
@@ -118,8 +99,8 @@ def import_calendar(path: str | Path, *, by: User, dry_run: bool = False) -> Cal
         summary = _text(event, "SUMMARY") or "(no subject)"
         start = event.get("DTSTART")
         if not uid or start is None:
-            result.errors.append({"event": number, "uid": uid or None, "summary": summary[:100],
-                                  "reason": "the event has no UID" if not uid else "the event has no start (DTSTART)"})
+            result.errors.append(refused(number, "UID" if not uid else "DTSTART", summary,
+                                         "crm_event_no_uid" if not uid else "crm_event_no_start"))
             continue
         if _text(event, "STATUS").upper() == "CANCELLED":
             result.skipped_cancelled += 1
@@ -127,15 +108,13 @@ def import_calendar(path: str | Path, *, by: User, dry_run: bool = False) -> Cal
         attendees = event.get("ATTENDEE", [])
         attendees = attendees if isinstance(attendees, list) else [attendees]
         emails = {_address(a) for a in attendees} | {_address(event.get("ORGANIZER"))}
-        found = [p for e in emails for p in people.get(e, [])]
+        found = who.found(emails)
         if not found:
             result.skipped_no_customer += 1
             continue
-        counts = Counter(p.account_id for p in found)
-        account = min((p.account for p in found if counts[p.account_id] == max(counts.values())), key=lambda a: a.name)
+        account = who.account(found)
         stakeholders = sorted({p.pk for p in found if p.account_id == account.pk})
-        allowed = everyone | teams.get(account.pk, set())
-        ours = sorted({users[e].pk for e in emails if e in users and users[e].pk in allowed})
+        ours = who.ours(account, emails)
         when = start.dt
         end = event.get("DTEND").dt if event.get("DTEND") is not None else None
         zone = zoneinfo.ZoneInfo(account.time_zone) if account.time_zone else default_zone
@@ -150,6 +129,8 @@ def import_calendar(path: str | Path, *, by: User, dry_run: bool = False) -> Cal
                             minutes=max(1, min(1440, minutes or 60)), summary=summary,
                             location=_text(event, "LOCATION")[:200], stakeholders=stakeholders, users=ours))
     if result.errors:
+        if not dry_run:
+            close_batch(batch, result, total=result.events, imported=0, duplicate=0)
         return result
     seen: dict[str, dict] = {}
     for plan in planned:  # an event listed twice (a calendar and its copy): the latest sequence counts
@@ -169,8 +150,7 @@ def import_calendar(path: str | Path, *, by: User, dry_run: bool = False) -> Cal
     if dry_run:
         return result
     with transaction.atomic():
-        batch = ImportBatch.objects.create(kind="calendar", file_name=path.name[:255], file_sha256=_file_sha256(path),
-                                           created_by=by, status=BatchStatus.IMPORTING)
+        batch = open_batch("calendar", path, by, batch, {})
         created, replaced = [], []
         for plan in new:
             interaction = Interaction(account=plan["account"], kind=InteractionKind.MEETING, date=plan["date"], time=plan["time"],
@@ -194,11 +174,8 @@ def import_calendar(path: str | Path, *, by: User, dry_run: bool = False) -> Cal
             stored.sequence, stored.batch = plan["sequence"], batch
             stored.save(update_fields=["sequence", "batch"])
             replaced.append([interaction.pk, before])
-        batch.status, batch.finished_at, batch.progress = BatchStatus.DONE, datetime.datetime.now(datetime.UTC), 100
-        batch.rows_total, batch.rows_imported, batch.rows_duplicate = result.events, result.created + result.updated, result.unchanged
-        batch.report = {**result.as_dict(), "undo": {"created_interactions": created, "replaced_events": replaced}}
-        batch.save()
-        result.batch = batch
+        close_batch(batch, result, total=result.events, imported=result.created + result.updated, duplicate=result.unchanged,
+                    undo={"created_interactions": created, "replaced_events": replaced})
     return result
 
 

@@ -47,42 +47,32 @@ def import_crm(args, user, mapping: dict[str, str]) -> int:
 
 
 def import_calendar(args, user) -> int:
-    """``keyplan import calendar FILE.ics``: exit 0 written (or a clean dry run), 1 events refused, 2 unreadable."""
-    from django.core.exceptions import PermissionDenied
-
+    """``keyplan import calendar FILE.ics``."""
     from keyplan.crm.calendar import import_calendar as run
-    from keyplan.revenue.reading import ReadError
 
-    try:
-        result = run(args.file, by=user, dry_run=args.dry_run)
-    except (ReadError, PermissionDenied, OSError) as error:
-        print(f"keyplan: error: {error}", file=sys.stderr)
-        return 2
-    if args.json:
-        print(json.dumps(result.as_dict(), indent=2, ensure_ascii=False, default=str))
-        return 0 if result.ok else 1
-    for error in result.errors[:50]:
-        print(f"  event {error['event']} ({error['summary']}): {error['reason']}", file=sys.stderr)
-    if not result.ok:
-        print(f"Nothing was written: {len(result.errors)} event(s) of {result.events} cannot be read.", file=sys.stderr)
-        return 1
-    what = "would be" if result.dry_run else "were"
-    batch = f"Batch {result.batch.pk}: " if result.batch else ""
-    print(f"{batch}{result.events} events read: {result.created} meetings {what} logged, {result.updated} updated, "
-          f"{result.unchanged} unchanged; skipped {result.skipped_no_customer} with none of the customer's people and "
-          f"{result.skipped_cancelled} cancelled." + (" Dry run: nothing was written." if result.dry_run else ""))
-    return 0
+    return _run_document(args, lambda: run(args.file, by=user, dry_run=args.dry_run), lambda r, what: (
+        f"{r.events} events read: {r.created} meetings {what} logged, {r.updated} updated, {r.unchanged} unchanged; "
+        f"skipped {r.skipped_no_customer} with none of the customer's people and {r.skipped_cancelled} cancelled."))
 
 
 def import_mail(args, user) -> int:
-    """``keyplan import mail FILE`` (.eml or .mbox): exit 0 written (or a clean dry run), 1 refused, 2 unreadable."""
+    """``keyplan import mail FILE`` (.eml or .mbox)."""
+    from keyplan.crm.mail import import_mail as run
+
+    return _run_document(args, lambda: run(args.file, by=user, dry_run=args.dry_run, with_body=args.with_body), lambda r, what: (
+        f"{r.messages} messages in {r.threads} threads: {r.created} e-mails {what} logged, {r.unchanged} already logged, "
+        f"{r.replies} replies counted with their thread; skipped {r.skipped_no_customer} threads with none of the "
+        "customer's people."))
+
+
+def _run_document(args, run, describe) -> int:
+    """A calendar or mail import: exit 0 written (or a clean dry run), 1 events or messages refused, 2 unreadable."""
     from django.core.exceptions import PermissionDenied
 
-    from keyplan.crm.mail import import_mail as run
     from keyplan.revenue.reading import ReadError
 
     try:
-        result = run(args.file, by=user, dry_run=args.dry_run, with_body=args.with_body)
+        result = run()
     except (ReadError, PermissionDenied, OSError) as error:
         print(f"keyplan: error: {error}", file=sys.stderr)
         return 2
@@ -90,14 +80,12 @@ def import_mail(args, user) -> int:
         print(json.dumps(result.as_dict(), indent=2, ensure_ascii=False, default=str))
         return 0 if result.ok else 1
     for error in result.errors[:50]:
-        print(f"  message {error['message']} ({error['subject']}): {error['reason']}", file=sys.stderr)
+        print(f"  {result.unit} {error.line} ({error.value or ''}): {error.reason}", file=sys.stderr)
     if not result.ok:
-        print(f"Nothing was written: {len(result.errors)} message(s) of {result.messages} cannot be read.", file=sys.stderr)
+        total = result.as_dict()[f"{result.unit}s"]
+        print(f"Nothing was written: {result.error_count} {result.unit}(s) of {total} cannot be read.", file=sys.stderr)
         return 1
     what = "would be" if result.dry_run else "were"
     batch = f"Batch {result.batch.pk}: " if result.batch else ""
-    print(f"{batch}{result.messages} messages in {result.threads} threads: {result.created} e-mails {what} logged, "
-          f"{result.unchanged} already logged, {result.replies} replies counted with their thread; skipped "
-          f"{result.skipped_no_customer} threads with none of the customer's people."
-          + (" Dry run: nothing was written." if result.dry_run else ""))
+    print(batch + describe(result, what) + (" Dry run: nothing was written." if result.dry_run else ""))
     return 0

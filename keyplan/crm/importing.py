@@ -14,7 +14,6 @@ says why, and the accounts and contacts it created are archived (kept, out of ev
 
 from __future__ import annotations
 
-import datetime
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +21,6 @@ from pathlib import Path
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import EmailValidator, URLValidator
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
@@ -34,7 +32,7 @@ from keyplan.crm.models import AccountSource, StakeholderSource
 from keyplan.relationships.models import Stakeholder
 from keyplan.revenue.importing import inspection
 from keyplan.revenue.importing.batch import _finish
-from keyplan.revenue.importing.inspection import MAX_REPORTED_ERRORS, ImportResult, RowError, can_import
+from keyplan.revenue.importing.inspection import ImportResult, RowError, can_import
 from keyplan.revenue.importing.small import SmallImportOptions, _read_small, _small_batch, _stop_small_import
 from keyplan.revenue.models import BatchStatus, ImportBatch
 from keyplan.revenue.reading import LINE, ReadError

@@ -18,22 +18,19 @@ import email.utils
 import mailbox
 import re
 import zoneinfo
-from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import Q
 
-from keyplan.accounts.models import TeamMember
-from keyplan.core.models import Role, User
+from keyplan.core.models import User
+from keyplan.crm.documents import DocumentResult, close_batch, open_batch, people, refused
 from keyplan.crm.models import MailThread
-from keyplan.relationships.models import Interaction, InteractionKind, Stakeholder
-from keyplan.revenue.importing.batch import _file_sha256
+from keyplan.relationships.models import Interaction, InteractionKind
 from keyplan.revenue.importing.inspection import can_import
-from keyplan.revenue.models import BatchStatus, ImportBatch
+from keyplan.revenue.models import ImportBatch
 from keyplan.revenue.reading import ReadError
 
 MAX_HEADER_CHARS = 32_768  # about 1,500 addresses in a To or Cc header
@@ -43,26 +40,18 @@ PREFIX = re.compile(r"^\s*((re|fw|fwd|aw|wg|sv|vs|antw|r|rif|i)\s*(\[\d+\])?\s*:
 
 
 @dataclass
-class MailResult:
+class MailResult(DocumentResult):
     messages: int = 0
     threads: int = 0
     created: int = 0
     unchanged: int = 0
     replies: int = 0
     skipped_no_customer: int = 0
-    errors: list[dict] = field(default_factory=list)
-    dry_run: bool = False
-    batch: ImportBatch | None = None
+    unit = "message"
 
-    @property
-    def ok(self) -> bool:
-        return not self.errors
-
-    def as_dict(self) -> dict:
-        return {"status": "rejected" if self.errors else "dry_run" if self.dry_run else "done",
-                "batch": self.batch.pk if self.batch else None, "messages": self.messages, "threads": self.threads,
-                "created": self.created, "unchanged": self.unchanged, "replies": self.replies,
-                "skipped_no_customer": self.skipped_no_customer, "error_count": len(self.errors), "errors": self.errors[:1000]}
+    def counts(self) -> dict:
+        return {"messages": self.messages, "threads": self.threads, "created": self.created, "unchanged": self.unchanged,
+                "replies": self.replies, "skipped_no_customer": self.skipped_no_customer}
 
 
 def read_messages(path: Path) -> list[email.message.EmailMessage]:
@@ -122,7 +111,8 @@ def _text(message) -> str:
         return ""
 
 
-def import_mail(path: str | Path, *, by: User, dry_run: bool = False, with_body: bool = False) -> MailResult:
+def import_mail(path: str | Path, *, by: User, dry_run: bool = False, with_body: bool = False,
+                batch: ImportBatch | None = None) -> MailResult:
     if not can_import(by):
         raise PermissionDenied("Only KAM leads and admins import e-mail.")
     path = Path(path)
@@ -135,11 +125,12 @@ def import_mail(path: str | Path, *, by: User, dry_run: bool = False, with_body:
         except (TypeError, ValueError):
             sent = None
         if sent is None:
-            result.errors.append({"message": number, "subject": str(message.get("Subject") or "")[:100],
-                                  "reason": "the message has no readable Date header"})
+            result.errors.append(refused(number, "Date", str(message.get("Subject") or ""), "crm_message_no_date"))
             continue
         dated.append((sent if sent.tzinfo else sent.replace(tzinfo=datetime.UTC), message))
     if result.errors:
+        if not dry_run:
+            close_batch(batch, result, total=result.messages, imported=0, duplicate=0)
         return result
     dated.sort(key=lambda pair: pair[0])
     threads: dict[str, list] = {}
@@ -154,21 +145,13 @@ def import_mail(path: str | Path, *, by: User, dry_run: bool = False, with_body:
         threads.setdefault(key, []).append((sent, message))
     result.threads = len(threads)
     addresses = set().union(*(_addresses(m, "From", "To", "Cc") for _, m in dated))
-    people: dict[str, list[Stakeholder]] = {}
-    for person in Stakeholder.objects.filter(archived_at__isnull=True).exclude(email="").select_related("account"):
-        if person.email.casefold() in addresses and person.account.archived_at is None:
-            people.setdefault(person.email.casefold(), []).append(person)
-    users = {u.email.casefold(): u for u in User.objects.filter(is_active=True).exclude(email="").order_by("-pk")}
-    everyone = set(User.objects.filter(Q(role__in=[Role.KAM_LEAD, Role.ADMIN]) | Q(is_superuser=True)).values_list("pk", flat=True))
-    teams: dict[int, set[int]] = {}
-    for account_id, user_id in TeamMember.objects.values_list("account_id", "user_id"):
-        teams.setdefault(account_id, set()).add(user_id)
+    who = people(addresses)
     known = set(MailThread.objects.filter(thread_id__in=[k[:255] for k in threads]).values_list("thread_id", flat=True))
     default_zone = zoneinfo.ZoneInfo(settings.TIME_ZONE)
     planned = []
     for key, items in threads.items():
         emails = set().union(*(_addresses(m, "From", "To", "Cc") for _, m in items))
-        found = [p for e in emails for p in people.get(e, [])]
+        found = who.found(emails)
         if not found:
             result.skipped_no_customer += 1
             continue
@@ -176,22 +159,19 @@ def import_mail(path: str | Path, *, by: User, dry_run: bool = False, with_body:
         if key[:255] in known:
             result.unchanged += 1
             continue
-        counts = Counter(p.account_id for p in found)
-        account = min((p.account for p in found if counts[p.account_id] == max(counts.values())), key=lambda a: a.name)
+        account = who.account(found)
         sent, first = items[0]
         local = sent.astimezone(zoneinfo.ZoneInfo(account.time_zone) if account.time_zone else default_zone)
         subject = " ".join(str(first.get("Subject") or "").split()) or "(no subject)"
         summary = f"{subject}\n\n{_text(first)}".strip() if with_body else subject
-        allowed = everyone | teams.get(account.pk, set())
         planned.append(dict(key=key[:255], account=account, date=local.date(), time=local.time().replace(second=0, microsecond=0),
                             summary=summary, stakeholders=sorted({p.pk for p in found if p.account_id == account.pk}),
-                            users=sorted({users[e].pk for e in emails if e in users and users[e].pk in allowed})))
+                            users=who.ours(account, emails)))
     result.created = len(planned)
     if dry_run:
         return result
     with transaction.atomic():
-        batch = ImportBatch.objects.create(kind="mail", file_name=path.name[:255], file_sha256=_file_sha256(path),
-                                           created_by=by, status=BatchStatus.IMPORTING)
+        batch = open_batch("mail", path, by, batch, {"with_body": with_body})
         created = []
         for plan in planned:
             interaction = Interaction(account=plan["account"], kind=InteractionKind.EMAIL, date=plan["date"], time=plan["time"],
@@ -202,11 +182,8 @@ def import_mail(path: str | Path, *, by: User, dry_run: bool = False, with_body:
             interaction.users.set(plan["users"])
             MailThread.objects.create(thread_id=plan["key"], interaction=interaction, batch=batch)
             created.append(interaction.pk)
-        batch.status, batch.finished_at, batch.progress = BatchStatus.DONE, datetime.datetime.now(datetime.UTC), 100
-        batch.rows_total, batch.rows_imported, batch.rows_duplicate = result.messages, result.created, result.unchanged
-        batch.report = {**result.as_dict(), "undo": {"created_interactions": created}}
-        batch.save()
-        result.batch = batch
+        close_batch(batch, result, total=result.messages, imported=result.created, duplicate=result.unchanged,
+                    undo={"created_interactions": created})
     return result
 
 

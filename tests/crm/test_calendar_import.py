@@ -60,7 +60,7 @@ def test_a_malformed_calendar_or_an_event_without_a_start_writes_nothing(people,
     broken = tmp_path / "broken.ics"
     broken.write_text(OUTLOOK.read_text().replace("DTSTART:20270115T090000Z\n", ""))
     result = import_calendar(broken, by=lead)
-    assert [e["reason"] for e in result.errors] == ["the event has no start (DTSTART)"] and not Interaction.objects.exists()
+    assert [e.reason for e in result.errors] == ["the event has no start (DTSTART)"] and not Interaction.objects.exists()
 
 
 def test_the_command_line_imports_a_calendar(people, lead, capsys):
@@ -68,3 +68,15 @@ def test_the_command_line_imports_a_calendar(people, lead, capsys):
     assert "2 meetings would be logged" in capsys.readouterr().out and not Interaction.objects.exists()
     assert main(["import", "calendar", str(OUTLOOK), "--as", "lead", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["created"] == 2
+
+
+def test_the_command_line_names_the_event_it_refuses(people, lead, tmp_path, capsys):
+    broken = tmp_path / "broken.ics"
+    broken.write_text(OUTLOOK.read_text().replace("DTSTART:20270115T090000Z\n", ""))
+    assert main(["import", "calendar", str(broken), "--as", "lead"]) == 1
+    err = capsys.readouterr().err
+    assert "(Contract renewal kick-off): the event has no start (DTSTART)" in err
+    assert "Nothing was written: 1 event(s) of 4 cannot be read." in err and not Interaction.objects.exists()
+    assert main(["import", "calendar", str(broken), "--as", "lead", "--json"]) == 1
+    out = json.loads(capsys.readouterr().out)
+    assert out["status"] == "rejected" and out["errors"][0]["column"] == "DTSTART" and out["errors"][0]["code"] == "crm_event_no_start"

@@ -52,7 +52,7 @@ def test_an_eml_file_and_a_file_that_is_no_mailbox(people, lead, tmp_path):
         import_mail(bad, by=lead)
     undated = tmp_path / "undated.eml"
     undated.write_text("From: ada@acme.example\nSubject: Hi\n\nNo date.\n")
-    assert [e["reason"] for e in import_mail(undated, by=lead).errors] == ["the message has no readable Date header"]
+    assert [e.reason for e in import_mail(undated, by=lead).errors] == ["the message has no readable Date header"]
 
 
 def test_the_command_line_imports_mail(people, lead, capsys):
