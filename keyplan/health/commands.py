@@ -52,19 +52,25 @@ def cmd_queue(args) -> int:
     return 0
 
 
-def cmd_reviews(args) -> int:
+def _print_due(args, due_list, nothing_due: str) -> int:
+    """One due list (reviews or check-ins) as JSON or as lines, overdue ones marked."""
     from keyplan.accounts.models import Account
-    from keyplan.health import services
 
-    due = services.reviews_due(Account.objects.visible_to(_reader(args.as_user)), within_days=args.within_days)
+    due = due_list(Account.objects.visible_to(_reader(args.as_user)), within_days=args.within_days)
     if args.json:
         print(json.dumps({"items": [d.as_dict() for d in due], "count": len(due)}, indent=2, ensure_ascii=False))
         return 0
     for d in due:
         print(f"{d.due}  {'OVERDUE ' if d.overdue else '        '}{d.kam or '-':<12} {d.account.name}")
     if not due:
-        print("No review due.")
+        print(nothing_due)
     return 0
+
+
+def cmd_reviews(args) -> int:
+    from keyplan.health import services
+
+    return _print_due(args, services.reviews_due, "No review due.")
 
 
 def cmd_onboarding(args) -> int:
@@ -91,18 +97,9 @@ def cmd_onboarding(args) -> int:
 
 
 def cmd_checkins(args) -> int:
-    from keyplan.accounts.models import Account
     from keyplan.health import services
 
-    due = services.checkins_due(Account.objects.visible_to(_reader(args.as_user)), within_days=args.within_days)
-    if args.json:
-        print(json.dumps({"items": [d.as_dict() for d in due], "count": len(due)}, indent=2, ensure_ascii=False))
-        return 0
-    for d in due:
-        print(f"{d.due}  {'OVERDUE ' if d.overdue else '        '}{d.kam or '-':<12} {d.account.name}")
-    if not due:
-        print("No customer check-in due.")
-    return 0
+    return _print_due(args, services.checkins_due, "No customer check-in due.")
 
 
 def cmd_notify(args) -> int:
