@@ -75,6 +75,15 @@ def number(value, decimals: int = 0, *, signed: bool = False) -> str:
     return _finish(text, value, locale, signed)
 
 
+def digits(value) -> str:
+    """``value`` as written, its digits in the active language's numbering system and nothing grouped: a year
+    ("۲۰۲۶"), a range of years ("۲۰۲۵→۲۰۲۶"), an id; "" for None."""
+    if value is None:
+        return ""
+    table = DIGITS.get(_locale().default_numbering_system)
+    return str(value).translate(table) if table else str(value)
+
+
 def percent(fraction, decimals: int = 1, *, signed: bool = False) -> str:
     """``fraction`` (0.123) as a percentage with ``decimals`` decimals in the active language; "—" for None."""
     fraction = _decimal(fraction)

@@ -279,7 +279,7 @@ class _Book:
                       self.percent(sheet, pareto["vital_few_share"])])
         sheet.append([self.cell(sheet, _("Revenue share of the top fifth of accounts")),
                       self.percent(sheet, pareto["top_fifth"]["share"])])
-        sheet.append([self.cell(sheet, _("Top-10 share")),
+        sheet.append([self.cell(sheet, _("Top-%(n)s share") % {"n": 10}),
                       self.percent(sheet, sum(a["share"] for a in pareto["accounts"][:10]))])
         if latest_year:
             sheet.append([self.cell(sheet, _("A accounts in %(year)s") % {"year": latest_year}),

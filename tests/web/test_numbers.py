@@ -43,6 +43,25 @@ def test_pareto_page_in_persian(lead, zenittron):
     assert not re.search(r"<td[^>]*>[^<]*[0-9]", table)  # no Latin digit in a cell
 
 
+def test_portfolio_page_in_persian(lead, zenittron):
+    """The period in the Solar Hijri calendar, years and counts in Persian digits: no Latin digit in the head,
+    the tiles or the ABC tables."""
+    import jdatetime
+
+    from keyplan.core.dates import PERSIAN_DIGITS
+
+    body = persian(client_for(lead), reverse("revenue:portfolio"))
+    head = body.split('<div class="page-head">')[1].split("</p>")[0]
+    last = jdatetime.date.fromgregorian(date=datetime.date.today() - datetime.timedelta(days=30))  # the last day with data
+    assert f"{last.day} {jdatetime.date.j_months_fa[last.month - 1]} {last.year}".translate(PERSIAN_DIGITS) in head
+    tiles = body.split('class="tiles"')[1].split("</section>")[0]
+    abc = body.split('class="abc-grid"')[1].split("</section>")[0]
+    for part in (head, tiles, abc):
+        visible = re.sub(r"<[^>]+>", " ", part)
+        assert not re.search(r"[0-9]", visible), visible
+    assert "۱۰" in tiles  # the top-10 share's label counts in Persian too
+
+
 def test_account_page_in_persian(lead, zenittron):
     client = client_for(lead)
     body = persian(client, reverse("accounts:detail", args=[zenittron.pk]))

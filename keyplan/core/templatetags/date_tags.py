@@ -2,6 +2,8 @@
 settings.TEMPLATES, after Django's own) by one that writes the Solar Hijri calendar on a Persian page
 (``keyplan.core.dates``)."""
 
+import datetime
+
 from django import template
 
 from keyplan.core import dates
@@ -11,9 +13,15 @@ register = template.Library()
 
 @register.filter(expects_localtime=True, is_safe=False)
 def date(value, arg=None) -> str:
-    """6 December 2026|date:"DATE_FORMAT" → "6 December 2026", "6. Dezember 2026", "۱۵ آذر ۱۴۰۵"."""
+    """6 December 2026|date:"DATE_FORMAT" → "6 December 2026", "6. Dezember 2026", "۱۵ آذر ۱۴۰۵"; an ISO date
+    string (as the analyses' results carry their period) is read as that date."""
     if value in (None, ""):
         return ""
+    if isinstance(value, str):
+        try:
+            value = datetime.date.fromisoformat(value)
+        except ValueError:
+            return value
     return dates.format_date(value, arg)
 
 

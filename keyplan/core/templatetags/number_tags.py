@@ -23,6 +23,12 @@ def signed(value, decimals=0) -> str:
 
 
 @register.filter
+def digits(value) -> str:
+    """2026|digits → "2026", "۲۰۲۶" in Persian: a year or an id, never grouped."""
+    return numbers.digits(value)
+
+
+@register.filter
 def percent(fraction, decimals=1) -> str:
     """0.1234|percent → "12.3%" in English, "12,3 %" in German, "۱۲٫۳٪" in Persian; |percent:0 → "12%"."""
     return numbers.percent(fraction, int(decimals))
