@@ -187,6 +187,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "keyplan.web.context_processors.navigation",
+                "keyplan.web.context_processors.charts",
             ],
             # Numbers in the reader's language on every page: |number, |percent, |money (keyplan/core/numbers.py).
             "builtins": ["keyplan.core.templatetags.number_tags", "keyplan.core.templatetags.date_tags"],

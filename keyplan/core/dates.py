@@ -18,6 +18,21 @@ PERSIAN_DIGITS = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
 SOLAR_HIJRI_CHARS = set("djmnYyFNMbEDlGHghisAa")
 
 
+def month_label(month: str) -> str:
+    """A Gregorian month ("2026-01", as the monthly analyses key them) as the reader names it: "Jan 2026",
+    "Jan. 2026", "2026年1月"; Persian pages name the Gregorian month in Persian ("ژانویه ۲۰۲۶"), since a Gregorian
+    month has no Solar Hijri equivalent. Anything else comes back as it is."""
+    try:
+        day = datetime.date.fromisoformat(f"{month}-01")
+    except (TypeError, ValueError):
+        return month
+    from babel.dates import format_skeleton
+    from django.utils.translation import to_locale
+
+    text = format_skeleton("yMMM", day, locale=to_locale(get_language() or "en"))
+    return text.translate(PERSIAN_DIGITS) if uses_solar_hijri() else text
+
+
 def uses_solar_hijri(language: str | None = None) -> bool:
     return (language or get_language() or "").startswith("fa")
 

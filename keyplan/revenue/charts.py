@@ -5,7 +5,7 @@ from typing import Any
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext, pgettext_lazy
 
-from keyplan.core import numbers
+from keyplan.core import dates, numbers
 from keyplan.revenue.analysis import pareto_chart_series
 
 INK, MUTED, ACCENT, LINE = "#1f2937", "#6b7280", "#1d4ed8", "#e5e7eb"
@@ -102,8 +102,8 @@ def pareto_figure(result: dict[str, Any], *, max_bars: int = 40) -> dict[str, An
             "xref": "x2", "yref": "y2", "x": vital_few, "y": threshold * 100, "ax": -40 if late else 40, "ay": 30,
             "xanchor": "right" if late else "left", "showarrow": True, "arrowcolor": RED, "font": {"color": RED}, "align": "left",
             "name": "crossing",
-            "text": ngettext("%(threshold)s of revenue: the vital few, %(n)s account (%(share)s)",
-                             "%(threshold)s of revenue: the vital few, %(n)s accounts (%(share)s)", vital_few) % {
+            "text": ngettext("%(threshold)s of revenue: the vital few,<br>%(n)s account (%(share)s)",
+                             "%(threshold)s of revenue: the vital few,<br>%(n)s accounts (%(share)s)", vital_few) % {
                 "threshold": numbers.percent(threshold, 0), "n": numbers.number(vital_few),
                 "share": numbers.percent(result.get("vital_few_share"))},
         })
@@ -185,7 +185,7 @@ PLAN_COLOURS = ["#1d4ed8", "#0891b2", "#7c3aed", "#db2777", "#ea580c", "#65a30d"
 
 def mrr_figure(result: dict[str, Any]) -> dict[str, Any]:
     """MRR by plan as stacked bars with the total as a line (top); the month's movements below, on their own axis."""
-    months = [m["month"] for m in result["months"]]
+    months = [dates.month_label(m["month"]) for m in result["months"]]
     currency = result.get("currency", "")
     data = []
     plans = sorted(result.get("by_plan", {}).items(), key=lambda item: -sum(item[1]))

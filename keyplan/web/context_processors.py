@@ -28,3 +28,12 @@ def navigation(request):
         active = key == named if named else path.startswith(url)
         items.append({"key": key, "label": label, "url": url, "active": active})
     return {"nav_items": items}
+
+
+def charts(request):
+    """Plotly's words and month names in the reader's language, for charts.js."""
+    if not getattr(request, "user", None) or not request.user.is_authenticated:
+        return {}
+    from keyplan.web.chart_locale import plotly_locale
+
+    return {"plotly_locale": plotly_locale()}

@@ -66,5 +66,17 @@ def test_persian_home_and_pareto(page, live_server, log_in, screenshot, zenittro
     assert cells[0] == "۱" and cells[3] == "۱٬۲۳۴٬۵۶۸" and cells[4].endswith("٪"), cells
     assert not any(LATIN_DIGIT.search(c) for c in cells[:1] + cells[3:]), cells
     reads_in_order(first.locator("bdi", has_text="Zenittron"))
-    expect(page.locator("[data-chart=analysis-figure] .main-svg").first).to_be_visible()
+    chart = page.locator("[data-chart=analysis-figure]")
+    expect(chart.locator(".main-svg").first).to_be_visible()
+    # Plotly writes Latin digits; on a Persian page every tick and note of the chart reads in Persian digits,
+    # also the hover labels drawn later.
+    expect(chart.locator(".ytick text").first).not_to_have_text(LATIN_DIGIT)
+    ticks = chart.locator(".xtick text, .ytick text").all_text_contents()
+    assert ticks and not any(LATIN_DIGIT.search(t) for t in ticks), ticks
+    notes = chart.locator(".annotation-text").all_text_contents()
+    assert any("۸۰٪" in n for n in notes) and not any(LATIN_DIGIT.search(n) for n in notes), notes
+    assert all(n.startswith("\u2067") for n in notes), notes  # each its own right-to-left run inside the SVG
+    # Plotly's toolbar in Persian (keyplan/web/chart_locale.py).
+    chart.hover()
+    assert chart.locator(".modebar-btn[data-title]").first.get_attribute("data-title") == "بارگیری نمودار به صورت png"
     screenshot("fa-pareto")

@@ -51,3 +51,14 @@ def test_the_interaction_log_in_persian(lead, make_account):
     client.cookies["django_language"] = "de"
     body = client.get(reverse("relationships:interactions", args=[account.pk])).content.decode()
     assert '<time datetime="2026-03-02">2. März 2026</time>' in body
+
+
+@pytest.mark.parametrize("language, expected", [
+    ("en", "Jan 2026"), ("de", "Jan. 2026"), ("zh-hans", "2026年1月"), ("fa", "ژانویه ۲۰۲۶"),
+])
+def test_a_month_of_the_monthly_analyses_as_the_reader_names_it(language, expected):
+    from keyplan.core.dates import month_label
+
+    with translation.override(language):
+        assert month_label("2026-01") == expected
+        assert month_label("not a month") == "not a month"

@@ -31,3 +31,9 @@ def time(value, arg=None) -> str:
     if value in (None, ""):
         return ""
     return dates.format_time(value, arg)
+
+
+@register.filter(is_safe=False)
+def month(value) -> str:
+    """"2026-01"|month → "Jan 2026", "Jan. 2026", "2026年1月", "ژانویه ۲۰۲۶"."""
+    return dates.month_label(value) if value else ""
