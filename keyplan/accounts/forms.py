@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from keyplan.accounts import services
 from keyplan.accounts.models import Account, TeamMember, TeamRole, Tier, currency_codes, time_zone_names
 from keyplan.core.models import User
+from keyplan.core.versions import carry_version
 from keyplan.core.widgets import FastSelect
 
 
@@ -147,6 +148,10 @@ class TeamMemberEditForm(forms.ModelForm):
         model = TeamMember
         fields = ["role", "responsibilities"]
         widgets = {"responsibilities": forms.Textarea(attrs={"rows": 2})}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        carry_version(self, self.instance)
 
 
 class CompetitorForm(forms.Form):

@@ -229,7 +229,9 @@ class Competitor(models.Model):
     name = models.CharField(_("competitor"), max_length=200)
     unique_selling_point = models.TextField(_("unique selling point"), blank=True)
 
-    history = HistoricalRecords()
+    version = models.PositiveIntegerField(default=1, help_text=_("Raised by every saved change (optimistic concurrency)."))
+
+    history = HistoricalRecords(excluded_fields=["version"])
 
     class Meta:
         ordering = ["name"]
@@ -245,7 +247,9 @@ class TeamMember(models.Model):
     role = models.CharField(_("role"), max_length=32, choices=TeamRole.choices)
     responsibilities = models.TextField(_("responsibilities"), blank=True)
 
-    history = HistoricalRecords()
+    version = models.PositiveIntegerField(default=1, help_text=_("Raised by every saved change (optimistic concurrency)."))
+
+    history = HistoricalRecords(excluded_fields=["version"])
 
     class Meta:
         ordering = ["role", "user__username"]

@@ -5,7 +5,7 @@ import datetime
 from ninja import Field, Schema
 
 from keyplan.accounts.models import Account
-from keyplan.core.schemas import InputSchema
+from keyplan.core.schemas import VERSION_IN, VERSION_OUT, InputSchema
 
 
 class UserRef(Schema):
@@ -129,6 +129,7 @@ class AccountQuery(Schema):
 
 class TeamMemberOut(Schema):
     id: int
+    version: int = Field(description=VERSION_OUT)
     user: UserRef
     role: str
     responsibilities: str
@@ -142,12 +143,14 @@ class TeamMemberIn(InputSchema):
 
 
 class TeamMemberPatch(InputSchema):
+    version: int | None = Field(None, description=VERSION_IN)
     role: str | None = None
     responsibilities: str | None = None
 
 
 class CompetitorOut(Schema):
     id: int
+    version: int = Field(description=VERSION_OUT)
     name: str
     unique_selling_point: str
 

@@ -378,25 +378,34 @@ def add_team_member(
 
 @transaction.atomic
 def update_team_member(
-    member: TeamMember, *, by: User, role: str | None = None, responsibilities: str | None = None
+    member: TeamMember, *, by: User, role: str | None = None, responsibilities: str | None = None,
+    version: int | None = None,
 ) -> TeamMember:
     Account.objects.select_for_update().get(pk=member.account_id)
     member = TeamMember.objects.select_related("account").get(pk=member.pk)
     new_role = role if role is not None and role != member.role else None
     _require_team(by, member.account, role=new_role, current_role=member.role if new_role else None)
+    check_version(member, version)
     if new_role is not None and new_role not in TeamRole.values:
         raise ValidationError({"role": _("Choose one of: %(choices)s.") % {"choices": ", ".join(TeamRole.values)}})
+    before = (member.role, member.responsibilities)
     if new_role is not None:
         _check_single_holder(member.account, role, exclude_pk=member.pk)
         member.role = role
     if responsibilities is not None:
         member.responsibilities = responsibilities.strip()
+    if (member.role, member.responsibilities) == before:
+        return member
+    bump(member)
     return _save_member(member, by=by)
 
 
 @transaction.atomic
-def remove_team_member(member: TeamMember, *, by: User) -> None:
+def remove_team_member(member: TeamMember, *, by: User, version: int | None = None) -> None:
     _require_team(by, member.account, current_role=member.role)
+    Account.objects.select_for_update().get(pk=member.account_id)
+    member = TeamMember.objects.select_related("account", "user").get(pk=member.pk)
+    check_version(member, version)
     member._history_user = by
     member.delete()
 
@@ -420,8 +429,10 @@ def add_competitor(account: Account, *, by: User, name: str, unique_selling_poin
 
 
 @transaction.atomic
-def remove_competitor(competitor: Competitor, *, by: User) -> None:
+def remove_competitor(competitor: Competitor, *, by: User, version: int | None = None) -> None:
     _require_edit(by, competitor.account)
+    competitor = Competitor.objects.select_for_update().select_related("account").get(pk=competitor.pk)
+    check_version(competitor, version)
     competitor._history_user = by
     competitor.delete()
 

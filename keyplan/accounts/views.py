@@ -25,7 +25,7 @@ from keyplan.core import exports
 from keyplan.core.models import User
 from keyplan.core.pagination import KeysetPaginator
 from keyplan.core.services import set_kam_capacity
-from keyplan.core.versions import Conflict
+from keyplan.core.versions import Conflict, posted_version, take_version
 
 PAGE_SIZE = 50
 CHANGED = "accountChanged"  # HTMX event: parts of the account page listen to it and refresh
@@ -293,14 +293,20 @@ def team_member(request: HttpRequest, pk: int, member_pk: int) -> HttpResponse:
     if not services.can_edit(request.user, account) or not services.can_change_member(request.user, member):
         raise PermissionDenied
     if request.POST.get("remove"):
-        services.remove_team_member(member, by=request.user)
+        try:
+            services.remove_team_member(member, by=request.user, version=posted_version(request))
+        except Conflict as conflict:
+            return _invalid(request, account, "team", team_conflict=str(conflict))
         return _fragment_or_redirect(request, account, "team")
     form = TeamMemberEditForm(request.POST, instance=TeamMember.objects.get(pk=member.pk))
     if form.is_valid():
+        version = take_version(form)
         try:
-            services.update_team_member(member, by=request.user, **form.cleaned_data)
+            services.update_team_member(member, by=request.user, version=version, **form.cleaned_data)
         except ValidationError as error:
             _add_errors(form, error)
+        except Conflict as conflict:
+            return _invalid(request, account, "team", team_conflict=str(conflict))
         else:
             return _fragment_or_redirect(request, account, "team")
     return _invalid(request, account, "team", member_errors={member.pk: form.errors})
@@ -326,7 +332,10 @@ def competitor_add(request: HttpRequest, pk: int) -> HttpResponse:
 def competitor_remove(request: HttpRequest, pk: int, competitor_pk: int) -> HttpResponse:
     account = _visible_account(request, pk)
     competitor = get_object_or_404(Competitor, pk=competitor_pk, account=account)
-    services.remove_competitor(competitor, by=request.user)
+    try:
+        services.remove_competitor(competitor, by=request.user, version=posted_version(request))
+    except Conflict as conflict:
+        return _invalid(request, account, "competitors", competitor_conflict=str(conflict))
     return _fragment_or_redirect(request, account, "competitors")
 
 

@@ -31,6 +31,8 @@ from keyplan.core.versions import version_from
 
 router = Router(tags=["accounts"])
 CONFLICT_SHAPES[Account] = lambda account: AccountOut.from_orm(account).model_dump(mode="json")
+CONFLICT_SHAPES[TeamMember] = lambda member: TeamMemberOut.from_orm(member).model_dump(mode="json")
+CONFLICT_SHAPES[Competitor] = lambda competitor: CompetitorOut.from_orm(competitor).model_dump(mode="json")
 
 
 def _account(request, account_id: int) -> Account:
@@ -152,15 +154,18 @@ def _member(request, account_id: int, member_id: int) -> TeamMember:
     return get_object_or_404(TeamMember.objects.select_related("user", "account"), pk=member_id, account=_account(request, account_id))
 
 
-@router.patch("/{account_id}/team/{member_id}", response=TeamMemberOut, summary="Change a team member's role or responsibilities")
+@router.patch("/{account_id}/team/{member_id}", response={200: TeamMemberOut, 409: VersionConflictOut},
+              summary="Change a team member's role or responsibilities")
 def patch_team_member(request, account_id: int, member_id: int, payload: TeamMemberPatch):
     member = _member(request, account_id, member_id)
-    return services.update_team_member(member, by=request.user, **payload.dict(exclude_unset=True))
+    changes = payload.dict(exclude_unset=True)
+    version = version_from(request, changes.pop("version", None))
+    return services.update_team_member(member, by=request.user, version=version, **changes)
 
 
-@router.delete("/{account_id}/team/{member_id}", response={204: None}, summary="Remove a team member")
-def remove_team_member(request, account_id: int, member_id: int):
-    services.remove_team_member(_member(request, account_id, member_id), by=request.user)
+@router.delete("/{account_id}/team/{member_id}", response={204: None, 409: VersionConflictOut}, summary="Remove a team member")
+def remove_team_member(request, account_id: int, member_id: int, version: int | None = None):
+    services.remove_team_member(_member(request, account_id, member_id), by=request.user, version=version_from(request, version))
     return Status(204, None)
 
 
@@ -175,8 +180,8 @@ def add_competitor(request, account_id: int, payload: CompetitorIn):
     return Status(201, services.add_competitor(_account(request, account_id), by=request.user, **payload.dict()))
 
 
-@router.delete("/{account_id}/competitors/{competitor_id}", response={204: None}, summary="Remove a competitor")
-def remove_competitor(request, account_id: int, competitor_id: int):
+@router.delete("/{account_id}/competitors/{competitor_id}", response={204: None, 409: VersionConflictOut}, summary="Remove a competitor")
+def remove_competitor(request, account_id: int, competitor_id: int, version: int | None = None):
     competitor = get_object_or_404(Competitor, pk=competitor_id, account=_account(request, account_id))
-    services.remove_competitor(competitor, by=request.user)
+    services.remove_competitor(competitor, by=request.user, version=version_from(request, version))
     return Status(204, None)

@@ -10,8 +10,11 @@ from ninja import Query, Router, Status
 from ninja.pagination import paginate
 
 from keyplan.accounts.models import Account
+from keyplan.api.errors import CONFLICT_SHAPES
 from keyplan.api.lookups import active_user
 from keyplan.core.pagination import LimitOffset
+from keyplan.core.schemas import VersionConflictOut
+from keyplan.core.versions import version_from
 from keyplan.health import onboarding, services
 from keyplan.health.models import OnboardingStage, RiskCase
 from keyplan.health.schemas import (
@@ -39,6 +42,9 @@ from keyplan.health.schemas import (
 )
 
 router = Router(tags=["health"])
+CONFLICT_SHAPES[RiskCase] = lambda case: services.case_dict(
+    RiskCase.objects.select_related("account", "owner", "plan_goal").get(pk=case.pk))
+CONFLICT_SHAPES[OnboardingStage] = lambda stage: onboarding.stage_dict(stage)
 
 
 def _account(request, account_id: int) -> Account:
@@ -128,16 +134,21 @@ def get_case(request, case_id: int):
     return services.case_dict(_case(request, case_id))
 
 
-@router.patch("/risk-cases/{case_id}", response=QueueItemOut, summary="Change a case's owner or note")
+@router.patch("/risk-cases/{case_id}", response={200: QueueItemOut, 409: VersionConflictOut}, summary="Change a case's owner or note")
 def patch_case(request, case_id: int, payload: CasePatch):
     data = payload.dict(exclude_unset=True)
     owner = active_user(data.get("owner_id"), "owner_id")
-    return services.case_dict(services.update_case(_case(request, case_id), by=request.user, owner=owner, note=data.get("note")))
+    version = version_from(request, data.get("version"))
+    case = services.update_case(_case(request, case_id), by=request.user, owner=owner, note=data.get("note"), version=version)
+    return services.case_dict(case)
 
 
-@router.post("/risk-cases/{case_id}/close", response=QueueItemOut, summary="Close a case with its outcome (saved, downgraded, churned)")
+@router.post("/risk-cases/{case_id}/close", response={200: QueueItemOut, 409: VersionConflictOut},
+             summary="Close a case with its outcome (saved, downgraded, churned)")
 def close_case(request, case_id: int, payload: CloseIn):
-    case = services.close_case(_case(request, case_id), by=request.user, **payload.dict())
+    data = payload.dict()
+    data["version"] = version_from(request, data.get("version"))
+    case = services.close_case(_case(request, case_id), by=request.user, **data)
     return services.case_dict(case)
 
 
@@ -257,22 +268,23 @@ def add_stage(request, account_id: int, payload: StageIn):
     return Status(201, onboarding.stage_dict(stage))
 
 
-@router.patch("/onboarding-stages/{stage_id}", response=StageOut,
+@router.patch("/onboarding-stages/{stage_id}", response={200: StageOut, 409: VersionConflictOut},
               summary="Change a stage: name, owner, planned date, done on (null: not done), checklist, order")
 def patch_stage(request, stage_id: int, payload: StagePatch):
     changes = payload.dict(exclude_unset=True)
+    version = version_from(request, changes.pop("version", None))
     if "owner_id" in changes:
         changes["owner"] = active_user(changes.pop("owner_id"), "owner_id")
     try:
-        stage = onboarding.update_stage(_stage(request, stage_id), by=request.user, changes=changes)
+        stage = onboarding.update_stage(_stage(request, stage_id), by=request.user, changes=changes, version=version)
     except ValidationError as error:
         raise _owner_field(error) from None
     return onboarding.stage_dict(stage)
 
 
-@router.delete("/onboarding-stages/{stage_id}", response={204: None}, summary="Remove an onboarding stage")
-def delete_stage(request, stage_id: int):
-    onboarding.remove_stage(_stage(request, stage_id), by=request.user)
+@router.delete("/onboarding-stages/{stage_id}", response={204: None, 409: VersionConflictOut}, summary="Remove an onboarding stage")
+def delete_stage(request, stage_id: int, version: int | None = None):
+    onboarding.remove_stage(_stage(request, stage_id), by=request.user, version=version_from(request, version))
     return Status(204, None)
 
 

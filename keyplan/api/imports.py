@@ -17,6 +17,8 @@ from ninja.pagination import paginate
 
 from keyplan.accounts.models import Account
 from keyplan.core.pagination import LimitOffset
+from keyplan.core.schemas import VersionConflictOut
+from keyplan.core.versions import version_from
 from keyplan.revenue import services, uploads
 from keyplan.revenue.models import ImportBatch, Subscription
 from keyplan.revenue.reading import ReadError
@@ -142,9 +144,11 @@ def add_subscription(request, account_id: int, payload: SubscriptionIn):
     return Status(201, subscription)
 
 
-@router.post("accounts/{account_id}/subscriptions/{subscription_id}/end", response=SubscriptionOut, tags=["subscriptions"],
+@router.post("accounts/{account_id}/subscriptions/{subscription_id}/end", response={200: SubscriptionOut, 409: VersionConflictOut},
+             tags=["subscriptions"],
              summary="End a subscription")
 def end_subscription(request, account_id: int, subscription_id: int, payload: SubscriptionEndIn):
     subscription = get_object_or_404(Subscription.objects.select_related("account"), pk=subscription_id,
                                      account=_account(request, account_id))
-    return services.end_subscription(subscription, by=request.user, end=payload.end)
+    return services.end_subscription(subscription, by=request.user, end=payload.end,
+                                     version=version_from(request, payload.version))

@@ -5,7 +5,6 @@ may not make is a 403; bad input is a 422 naming the field; a PATCH with a stale
 a 409 carrying the current version and values, and nothing is written.
 """
 
-from functools import wraps
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -17,6 +16,7 @@ from ninja.pagination import paginate
 
 from keyplan.accounts.models import Account
 from keyplan.accounts.schemas import LogEntryOut
+from keyplan.api.errors import CONFLICT_SHAPES
 from keyplan.api.lookups import active_user
 from keyplan.core.schemas import InputSchema
 from keyplan.core.pagination import MAX_OFFSET, LimitOffset
@@ -26,6 +26,7 @@ from keyplan.planning.models import (
     Action,
     Goal,
     Opportunity,
+    PlanSection,
     PlanState,
     ProgramCharter,
     RolloutStep,
@@ -91,26 +92,11 @@ def _action(request, account_id: int, plan_id: int, action_id: int) -> Action:
                              plan=_plan(request, account_id, plan_id))
 
 
-CONFLICT_SHAPES: dict[type, type[Schema]] = {AccountPlan: PlanOut, Goal: GoalOut, Action: ActionOut,
-                                             Opportunity: OpportunityOut, WhitespaceCell: WhitespaceCellOut,
-                                             ProgramCharter: CharterTextOut, RolloutStep: RolloutStepOut}
-
-
-def conflicts(handler):
-    """A stale version: 409 with the row as stored now, so the client can show both and let its user choose."""
-
-    @wraps(handler)
-    def wrapper(request, *args, **kwargs):
-        try:
-            return handler(request, *args, **kwargs)
-        except services.Conflict as conflict:
-            row = conflict.current
-            shape = CONFLICT_SHAPES.get(type(row), SectionOut)
-            body = {"detail": f"Someone saved this since you read it: version {row.version} is current. Nothing was written.",
-                    "version": row.version, "current": shape.from_orm(row).model_dump(mode="json")}
-            return Status(409, body)
-
-    return wrapper
+# A stale version is answered by the API's one Conflict handler (409 with the row as stored now).
+for _model, _shape in {AccountPlan: PlanOut, PlanSection: SectionOut, Goal: GoalOut, Action: ActionOut,
+                       Opportunity: OpportunityOut, WhitespaceCell: WhitespaceCellOut, ProgramCharter: CharterTextOut,
+                       RolloutStep: RolloutStepOut}.items():
+    CONFLICT_SHAPES[_model] = lambda row, shape=_shape: shape.from_orm(row).model_dump(mode="json")
 
 
 
@@ -221,7 +207,6 @@ def get_plan(request, account_id: int, plan_id: int):
 
 
 @router.patch(PLAN, response={200: PlanOut, 409: ConflictOut}, summary="Change the plan's period, dates or summary")
-@conflicts
 def patch_plan(request, account_id: int, plan_id: int, payload: PlanPatch):
     data = payload.dict(exclude_unset=True)
     version = data.pop("version", None)
@@ -229,7 +214,6 @@ def patch_plan(request, account_id: int, plan_id: int, payload: PlanPatch):
 
 
 @router.post(PLAN + "/state", response={200: PlanOut, 409: ConflictOut}, summary="Activate or archive the plan")
-@conflicts
 def set_state(request, account_id: int, plan_id: int, payload: PlanStateIn):
     plan = _plan(request, account_id, plan_id)
     if payload.state == PlanState.ACTIVE:
@@ -240,7 +224,6 @@ def set_state(request, account_id: int, plan_id: int, payload: PlanStateIn):
 
 
 @router.post(PLAN + "/review", response={200: PlanOut, 409: ConflictOut}, summary="Record that the plan was reviewed")
-@conflicts
 def review(request, account_id: int, plan_id: int, payload: PlanReviewIn):
     return services.mark_reviewed(_plan(request, account_id, plan_id), by=request.user, version=payload.version, on=payload.on)
 
@@ -284,7 +267,6 @@ def get_section(request, account_id: int, plan_id: int, key: str):
 
 
 @router.patch(PLAN + "/sections/{key}", response={200: SectionOut, 409: ConflictOut}, summary="Change a section")
-@conflicts
 def patch_section(request, account_id: int, plan_id: int, key: str, payload: SectionPatch):
     plan = _plan(request, account_id, plan_id)
     row = services.section(plan, _section_key(key))
@@ -301,7 +283,6 @@ def section_versions(request, account_id: int, plan_id: int, key: str):
 
 
 @router.post(PLAN + "/sections/{key}/restore", response={200: SectionOut, 409: ConflictOut}, summary="Restore an earlier version of a section")
-@conflicts
 def restore_section(request, account_id: int, plan_id: int, key: str, payload: RestoreIn):
     row = services.section(_plan(request, account_id, plan_id), _section_key(key))
     return services.restore_section(row, by=request.user, history_id=payload.history_id, version=payload.version)
@@ -332,7 +313,6 @@ def get_goal(request, account_id: int, plan_id: int, goal_id: int):
 
 
 @router.patch(PLAN + "/goals/{goal_id}", response={200: GoalOut, 409: ConflictOut}, summary="Change a goal")
-@conflicts
 def patch_goal(request, account_id: int, plan_id: int, goal_id: int, payload: GoalPatch):
     goal = _goal(request, account_id, plan_id, goal_id)
     data = payload.dict(exclude_unset=True)
@@ -344,7 +324,6 @@ def patch_goal(request, account_id: int, plan_id: int, goal_id: int, payload: Go
 
 
 @router.delete(PLAN + "/goals/{goal_id}", response={204: None, 409: ConflictOut}, summary="Remove a goal and its actions")
-@conflicts
 def remove_goal(request, account_id: int, plan_id: int, goal_id: int, payload: Query[DeleteIn]):
     services.remove_goal(_goal(request, account_id, plan_id, goal_id), by=request.user, version=payload.version)
     return Status(204, None)
@@ -371,7 +350,6 @@ def get_action(request, account_id: int, plan_id: int, action_id: int):
 
 
 @router.patch(PLAN + "/actions/{action_id}", response={200: ActionOut, 409: ConflictOut}, summary="Change an action")
-@conflicts
 def patch_action(request, account_id: int, plan_id: int, action_id: int, payload: ActionPatch):
     action = _action(request, account_id, plan_id, action_id)
     data = payload.dict(exclude_unset=True)
@@ -384,7 +362,6 @@ def patch_action(request, account_id: int, plan_id: int, action_id: int, payload
 
 
 @router.delete(PLAN + "/actions/{action_id}", response={204: None, 409: ConflictOut}, summary="Remove an action")
-@conflicts
 def remove_action(request, account_id: int, plan_id: int, action_id: int, payload: Query[DeleteIn]):
     services.remove_action(_action(request, account_id, plan_id, action_id), by=request.user, version=payload.version)
     return Status(204, None)
@@ -425,7 +402,6 @@ def get_opportunity(request, account_id: int, opportunity_id: int):
 
 @router.patch(OPPORTUNITIES + "{opportunity_id}", response={200: OpportunityOut, 409: ConflictOut},
               summary="Change an opportunity (won or lost: stage, closed_on, reason)")
-@conflicts
 def patch_opportunity(request, account_id: int, opportunity_id: int, payload: OpportunityPatch):
     opportunity = _opportunity(request, account_id, opportunity_id)
     data = payload.dict(exclude_unset=True)
@@ -437,7 +413,6 @@ def patch_opportunity(request, account_id: int, opportunity_id: int, payload: Op
 
 
 @router.delete(OPPORTUNITIES + "{opportunity_id}", response={204: None, 409: ConflictOut}, summary="Remove an opportunity")
-@conflicts
 def remove_opportunity(request, account_id: int, opportunity_id: int, payload: Query[DeleteIn]):
     services.remove_opportunity(_opportunity(request, account_id, opportunity_id), by=request.user, version=payload.version)
     return Status(204, None)
@@ -462,7 +437,6 @@ def get_whitespace(request, account_id: int):
 
 @router.put("/accounts/{account_id}/whitespace/cell", response={200: WhitespaceCellOut, 409: ConflictOut},
             summary="Mark one division × product line (in_use, competitor, not_relevant, whitespace with a value)")
-@conflicts
 def put_cell(request, account_id: int, payload: CellIn):
     return services.set_cell(_account(request, account_id), by=request.user, **payload.dict())
 
@@ -538,7 +512,6 @@ def get_charter(request):
 
 @router.patch("/charter", response={200: CharterOut, 409: ConflictOut}, tags=["charter"],
               summary="Change the charter's texts (KAM leads and admins); a stale version is a 409")
-@conflicts
 def patch_charter(request, payload: CharterPatch):
     charter.update_charter(by=request.user, version=payload.version, changes=payload.content)
     return charter.charter_dict(charter.charter_view())
@@ -553,7 +526,6 @@ def charter_versions(request):
 
 @router.post("/charter/restore", response={200: CharterOut, 409: ConflictOut}, tags=["charter"],
              summary="Restore an earlier version of the charter's texts, as a new version")
-@conflicts
 def restore_charter(request, payload: RestoreIn):
     charter.restore_charter(by=request.user, history_id=payload.history_id, version=payload.version)
     return charter.charter_dict(charter.charter_view())
@@ -594,7 +566,6 @@ def get_step(request, step_id: int):
 
 @router.patch("/charter/rollout/{step_id}", response={200: RolloutStepOut, 409: ConflictOut}, tags=["charter"],
               summary="Change a rollout step")
-@conflicts
 def patch_step(request, step_id: int, payload: RolloutStepPatch):
     step = get_object_or_404(RolloutStep, pk=step_id)
     data = payload.dict(exclude_unset=True)
@@ -607,7 +578,6 @@ def patch_step(request, step_id: int, payload: RolloutStepPatch):
 
 @router.delete("/charter/rollout/{step_id}", response={204: None, 409: ConflictOut}, tags=["charter"],
                summary="Remove a rollout step")
-@conflicts
 def remove_step(request, step_id: int, payload: Query[DeleteIn]):
     charter.remove_step(get_object_or_404(RolloutStep, pk=step_id), by=request.user, version=payload.version)
     return Status(204, None)

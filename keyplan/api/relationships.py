@@ -95,6 +95,9 @@ def _conflict_shape(person: Stakeholder) -> dict:
 
 
 CONFLICT_SHAPES[Stakeholder] = _conflict_shape
+CONFLICT_SHAPES[InfluenceLine] = lambda line: InfluenceLineOut.from_orm(line).model_dump(mode="json")
+CONFLICT_SHAPES[Interaction] = lambda interaction: InteractionOut.from_orm(
+    _one_interaction(interaction.account, interaction.pk)).model_dump(mode="json")
 
 
 def _with_contact(account: Account, pk: int) -> Stakeholder:
@@ -211,15 +214,17 @@ def get_line(request, account_id: int, line_id: int):
     return _line(request, account_id, line_id)
 
 
-@router.patch(ACCOUNT + "/influence-lines/{line_id}", response=InfluenceLineOut, summary="Change an influence line")
+@router.patch(ACCOUNT + "/influence-lines/{line_id}", response={200: InfluenceLineOut, 409: VersionConflictOut},
+              summary="Change an influence line")
 def patch_line(request, account_id: int, line_id: int, payload: InfluenceLinePatch):
-    return services.update_influence_line(_line(request, account_id, line_id), by=request.user,
-                                          changes=payload.dict(exclude_unset=True))
+    changes = payload.dict(exclude_unset=True)
+    version = version_from(request, changes.pop("version", None))
+    return services.update_influence_line(_line(request, account_id, line_id), by=request.user, changes=changes, version=version)
 
 
-@router.delete(ACCOUNT + "/influence-lines/{line_id}", response={204: None}, summary="Remove an influence line")
-def remove_line(request, account_id: int, line_id: int):
-    services.remove_influence_line(_line(request, account_id, line_id), by=request.user)
+@router.delete(ACCOUNT + "/influence-lines/{line_id}", response={204: None, 409: VersionConflictOut}, summary="Remove an influence line")
+def remove_line(request, account_id: int, line_id: int, version: int | None = None):
+    services.remove_influence_line(_line(request, account_id, line_id), by=request.user, version=version_from(request, version))
     return Status(204, None)
 
 
@@ -283,17 +288,21 @@ def get_interaction(request, account_id: int, interaction_id: int):
     return _one_interaction(account, interaction.pk)
 
 
-@router.patch(ACCOUNT + "/interactions/{interaction_id}", response=InteractionOut, summary="Change an interaction")
+@router.patch(ACCOUNT + "/interactions/{interaction_id}", response={200: InteractionOut, 409: VersionConflictOut},
+              summary="Change an interaction")
 def patch_interaction(request, account_id: int, interaction_id: int, payload: InteractionPatch):
     account, interaction = _interaction(request, account_id, interaction_id)
-    services.update_interaction(interaction, by=request.user, changes=_interaction_data(request, payload.dict(exclude_unset=True)))
+    changes = payload.dict(exclude_unset=True)
+    version = version_from(request, changes.pop("version", None))
+    services.update_interaction(interaction, by=request.user, changes=_interaction_data(request, changes), version=version)
     return _one_interaction(account, interaction.pk)
 
 
-@router.delete(ACCOUNT + "/interactions/{interaction_id}", response={204: None}, summary="Remove an interaction")
-def remove_interaction(request, account_id: int, interaction_id: int):
+@router.delete(ACCOUNT + "/interactions/{interaction_id}", response={204: None, 409: VersionConflictOut},
+               summary="Remove an interaction")
+def remove_interaction(request, account_id: int, interaction_id: int, version: int | None = None):
     _, interaction = _interaction(request, account_id, interaction_id)
-    services.remove_interaction(interaction, by=request.user)
+    services.remove_interaction(interaction, by=request.user, version=version_from(request, version))
     return Status(204, None)
 
 

@@ -11,6 +11,8 @@ from ninja.pagination import paginate
 
 from keyplan.accounts.models import Account
 from keyplan.core.pagination import LimitOffset
+from keyplan.core.schemas import VersionConflictOut
+from keyplan.core.versions import version_from
 from keyplan.scoring import services
 from keyplan.scoring.models import Criterion, Proposal, Review, Score, SelectionRound
 from keyplan.scoring.schemas import (
@@ -77,16 +79,20 @@ def get_criterion(request, criterion_id: int):
     return get_object_or_404(Criterion, pk=criterion_id)
 
 
-@router.patch("/criteria/{criterion_id}", response=CriterionOut, summary="Change a criterion's name, weight, group or description")
+@router.patch("/criteria/{criterion_id}", response={200: CriterionOut, 409: VersionConflictOut},
+              summary="Change a criterion's name, weight, group or description")
 def patch_criterion(request, criterion_id: int, payload: CriterionPatch):
     criterion = get_object_or_404(Criterion, pk=criterion_id)
-    return services.update_criterion(criterion, by=request.user, changes=payload.dict(exclude_unset=True))
+    changes = payload.dict(exclude_unset=True)
+    version = version_from(request, changes.pop("version", None))
+    return services.update_criterion(criterion, by=request.user, changes=changes, version=version)
 
 
-@router.delete("/criteria/{criterion_id}", response={200: dict[str, str]},
+@router.delete("/criteria/{criterion_id}", response={200: dict[str, str], 409: VersionConflictOut},
                summary="Delete a criterion; one that past rounds used is archived instead and they keep their numbers")
-def delete_criterion(request, criterion_id: int):
-    outcome = services.remove_criterion(get_object_or_404(Criterion, pk=criterion_id), by=request.user)
+def delete_criterion(request, criterion_id: int, version: int | None = None):
+    outcome = services.remove_criterion(get_object_or_404(Criterion, pk=criterion_id), by=request.user,
+                                        version=version_from(request, version))
     return Status(200, {"result": outcome})
 
 

@@ -199,9 +199,14 @@ class InputSchema(Schema):
         return self
 
 
+VERSION_OUT = "Raised by every saved change; send it back in a PATCH or DELETE (or If-Match) to be told of a concurrent change (409)"
+VERSION_IN = "The version you read: a stale one is 409 and nothing is written"
+
+
 class VersionConflictOut(Schema):
     """The body of a 409: a stale ``version`` (or ``If-Match``); nothing was written."""
 
     detail: str
     version: int
     current: dict[str, Any]
+

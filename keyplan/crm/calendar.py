@@ -21,7 +21,14 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
 from keyplan.core.models import User
-from keyplan.crm.documents import DocumentResult, close_batch, open_batch, people, refused
+from keyplan.core.versions import bump
+from keyplan.crm.documents import (
+    DocumentResult,
+    close_batch,
+    open_batch,
+    people,
+    refused,
+)
 from keyplan.crm.models import CalendarEvent
 from keyplan.relationships.models import Interaction, InteractionKind
 from keyplan.revenue.importing.inspection import can_import
@@ -169,6 +176,7 @@ def import_calendar(path: str | Path, *, by: User, dry_run: bool = False, batch:
                       "location": interaction.location, "sequence": stored.sequence}
             interaction.date, interaction.time, interaction.duration_minutes = plan["date"], plan["time"], plan["minutes"]
             interaction.summary, interaction.location = plan["summary"], plan["location"]
+            bump(interaction)
             interaction._history_user = by
             interaction.save()
             stored.sequence, stored.batch = plan["sequence"], batch
@@ -194,6 +202,7 @@ def undo_calendar_batch(batch: ImportBatch) -> None:
         interaction.time = datetime.time.fromisoformat(before["time"]) if before["time"] else None
         interaction.duration_minutes, interaction.summary, interaction.location = (
             before["duration_minutes"], before["summary"], before["location"])
+        bump(interaction)
         interaction._history_user = by
         interaction.save()
         CalendarEvent.objects.filter(interaction=interaction).update(sequence=before["sequence"])

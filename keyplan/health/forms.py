@@ -3,6 +3,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from keyplan.core.versions import carry_version
 from keyplan.health import analysis
 from keyplan.health.models import COMPONENT_LABELS, RULE_LABELS, Cadence, Outcome, SurveyKind
 
@@ -76,9 +77,11 @@ class StageForm(forms.Form):
         self.fields["owner"].queryset = assignable_users(account)
         if stage is None:
             del self.fields["done_on"]
+        else:
+            carry_version(self, stage)
 
     def changes(self) -> dict:
-        data = dict(self.cleaned_data)
+        data = {name: value for name, value in self.cleaned_data.items() if name != "version"}
         done = {i["item"]: i["done"] for i in self.stage.checklist} if self.stage is not None else {}
         lines = [line.strip() for line in data.pop("checklist", "").splitlines() if line.strip()]
         data["checklist"] = [{"item": line, "done": done.get(line, False)} for line in lines]

@@ -199,7 +199,9 @@ class RiskCase(models.Model):
                                   help_text=_("The account plan's goal that carries the save plan's actions."))
     created_at = models.DateTimeField(auto_now_add=True)
 
-    history = HistoricalRecords(excluded_fields=["created_at"])
+    version = models.PositiveIntegerField(default=1, help_text=_("Raised by every saved change (optimistic concurrency)."))
+
+    history = HistoricalRecords(excluded_fields=["created_at", "version"])
     objects = CaseQuerySet.as_manager()
 
     class Meta:
@@ -364,7 +366,9 @@ class OnboardingStage(models.Model):
                                  help_text=_("Items, each with its text and whether it is done."))
     created_at = models.DateTimeField(auto_now_add=True)
 
-    history = HistoricalRecords(excluded_fields=["created_at"])
+    version = models.PositiveIntegerField(default=1, help_text=_("Raised by every saved change (optimistic concurrency)."))
+
+    history = HistoricalRecords(excluded_fields=["created_at", "version"])
     objects = StageQuerySet.as_manager()
 
     class Meta:

@@ -20,6 +20,7 @@ from django.utils.translation import gettext_noop
 
 from keyplan.accounts.models import Account, Tier
 from keyplan.core.models import User
+from keyplan.core.versions import bump, check_version
 from keyplan.health import analysis
 from keyplan.health.models import ONBOARDING_LABELS, OnboardingStage
 from keyplan.health.services import _require_edit, health_settings, onboarding_counts
@@ -105,7 +106,7 @@ def templates_from_text(text: str, tier: str) -> list[dict]:
 def stage_dict(stage: OnboardingStage, *, today: datetime.date | None = None) -> dict:
     today = today or timezone.localdate()
     owner = stage.owner
-    return {"id": stage.pk, "account_id": stage.account_id, "position": stage.position, "name": stage.name,
+    return {"id": stage.pk, "version": stage.version, "account_id": stage.account_id, "position": stage.position, "name": stage.name,
             "owner": None if owner is None else {"id": owner.pk, "username": owner.username,
                                                  "name": owner.get_full_name() or owner.username},
             "planned": stage.planned, "done_on": stage.done_on,
@@ -185,6 +186,8 @@ def _clean(stage: OnboardingStage, today: datetime.date) -> None:
 
 
 def _save(stage: OnboardingStage, by: User) -> None:
+    if stage.pk is not None:
+        bump(stage)
     stage._history_user = by
     stage.save()
 
@@ -235,14 +238,16 @@ def add_stage(account: Account, *, by: User, name: str, planned: datetime.date |
 
 
 @transaction.atomic
-def update_stage(stage: OnboardingStage, *, by: User, changes: dict, today: datetime.date | None = None) -> OnboardingStage:
+def update_stage(stage: OnboardingStage, *, by: User, changes: dict, today: datetime.date | None = None,
+                 version: int | None = None) -> OnboardingStage:
     """Change a stage: its name, owner, planned date, the day it was done (not in the future; None: not done),
-    its checklist or its place in the order."""
+    its checklist or its place in the order. With ``version`` (the one read): a Conflict if someone saved since."""
     _require_edit(by, stage.account)
     unknown = sorted(set(changes) - set(STAGE_FIELDS))
     if unknown:
         raise ValidationError({name: _("This field cannot be set here.") for name in unknown})
     stage = OnboardingStage.objects.select_for_update().select_related("account").get(pk=stage.pk)
+    check_version(stage, version)
     for name, value in changes.items():
         setattr(stage, name, value)
     _clean(stage, today or timezone.localdate())
@@ -264,14 +269,16 @@ def tick_item(stage: OnboardingStage, *, by: User, index: int, done: bool) -> On
 
 @transaction.atomic
 def complete_stage(stage: OnboardingStage, *, by: User, on: datetime.date | None = None,
-                   today: datetime.date | None = None) -> OnboardingStage:
+                   today: datetime.date | None = None, version: int | None = None) -> OnboardingStage:
     """Mark a stage done (today unless ``on`` says when)."""
     today = today or timezone.localdate()
-    return update_stage(stage, by=by, changes={"done_on": on or today}, today=today)
+    return update_stage(stage, by=by, changes={"done_on": on or today}, today=today, version=version)
 
 
 @transaction.atomic
-def remove_stage(stage: OnboardingStage, *, by: User) -> None:
+def remove_stage(stage: OnboardingStage, *, by: User, version: int | None = None) -> None:
     _require_edit(by, stage.account)
+    stage = OnboardingStage.objects.select_for_update().select_related("account").get(pk=stage.pk)
+    check_version(stage, version)
     stage._history_user = by
     stage.delete()

@@ -5,7 +5,7 @@ from typing import Any
 
 from ninja import Field, Schema
 
-from keyplan.core.schemas import InputSchema
+from keyplan.core.schemas import VERSION_IN, VERSION_OUT, InputSchema
 
 
 class SurveyIn(InputSchema):
@@ -72,6 +72,7 @@ class SettingsPatch(InputSchema):
 
 class QueueItemOut(Schema):
     id: int
+    version: int = Field(description=VERSION_OUT)
     account: dict[str, Any] = Field(..., description="id, name")
     mrr_at_risk: float
     days_in_queue: int
@@ -98,11 +99,13 @@ class CaseIn(InputSchema):
 
 
 class CasePatch(InputSchema):
+    version: int | None = Field(None, description=VERSION_IN)
     owner_id: int | None = None
     note: str | None = Field(None, max_length=5000)
 
 
 class CloseIn(InputSchema):
+    version: int | None = Field(None, description=VERSION_IN)
     outcome: str | None = Field(None, description="saved, downgraded or churned")
     closed_on: datetime.date | None = None
     note: str | None = Field(None, max_length=5000)
@@ -145,6 +148,7 @@ class SnapshotOut(Schema):
 
 class StageOut(Schema):
     id: int
+    version: int = Field(description=VERSION_OUT)
     account_id: int
     position: int
     name: str
@@ -178,6 +182,7 @@ class StageIn(InputSchema):
 
 
 class StagePatch(InputSchema):
+    version: int | None = Field(None, description=VERSION_IN)
     name: str | None = Field(None, max_length=200)
     owner_id: int | None = None
     planned: datetime.date | None = None

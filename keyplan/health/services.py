@@ -26,6 +26,7 @@ from django.utils.translation import gettext_noop
 from keyplan.accounts.models import Account, TeamMember, TeamRole, Tier
 from keyplan.accounts.services import can_edit
 from keyplan.core.models import User
+from keyplan.core.versions import bump, check_version
 from keyplan.health import analysis
 from keyplan.health.models import (
     COMPONENT_LABELS,
@@ -853,7 +854,7 @@ def queue(user: User):
 
 def case_dict(case: RiskCase, *, today: datetime.date | None = None) -> dict:
     today = today or timezone.localdate()
-    return {"id": case.pk, "account": {"id": case.account_id, "name": case.account.name},
+    return {"id": case.pk, "version": case.version, "account": {"id": case.account_id, "name": case.account.name},
             "mrr_at_risk": float(case.mrr_at_risk), "days_in_queue": ((case.closed_on or today) - case.opened_on).days,
             "opened_on": case.opened_on.isoformat(), "owner": _user_dict(case.owner),
             "reason": "; ".join(rule_labels(case.rules)) or case.reason, "rules": case.rules,
@@ -898,12 +899,16 @@ def open_case(account: Account, *, by: User, reason: str, owner: User | None = N
 
 
 @transaction.atomic
-def update_case(case: RiskCase, *, by: User, owner: User | None = None, note: str | None = None) -> RiskCase:
+def update_case(case: RiskCase, *, by: User, owner: User | None = None, note: str | None = None,
+                version: int | None = None) -> RiskCase:
     _require_edit(by, case.account)
+    case = RiskCase.objects.select_for_update().get(pk=case.pk)
+    check_version(case, version)
     if owner is not None:
         case.owner = owner
     if note is not None:
         case.note = note.strip()
+    bump(case)
     case._history_user = by
     case.save()
     return case
@@ -911,11 +916,12 @@ def update_case(case: RiskCase, *, by: User, owner: User | None = None, note: st
 
 @transaction.atomic
 def close_case(case: RiskCase, *, by: User, outcome: str | None, closed_on: datetime.date | None = None,
-               note: str | None = None, today: datetime.date | None = None) -> RiskCase:
+               note: str | None = None, today: datetime.date | None = None, version: int | None = None) -> RiskCase:
     """Close a case with its outcome (saved, downgraded, churned) and the day; without an outcome it stays open."""
     _require_edit(by, case.account)
     today = today or timezone.localdate()
     case = RiskCase.objects.select_for_update().get(pk=case.pk)
+    check_version(case, version)
     if not case.is_open:
         raise ValidationError({"case": _("This case was closed on %(day)s.") % {"day": case.closed_on.isoformat()}})
     if outcome not in Outcome.values:
@@ -927,6 +933,7 @@ def close_case(case: RiskCase, *, by: User, outcome: str | None, closed_on: date
     case.outcome, case.closed_on = outcome, closed_on
     if note is not None:
         case.note = note.strip()
+    bump(case)
     case._history_user = by
     case.save()
     return case
@@ -954,8 +961,9 @@ def _plan_goal(case: RiskCase, plan, *, by: User):
         "title": (_("Keep the account: save plan of the at-risk case of %(day)s") % {"day": case.opened_on.isoformat()})[:200],
         "description": ("; ".join(rule_labels(case.rules)) or case.reason)[:2000], "horizon": Horizon.SHORT, "owner": owner})
     case.plan_goal = goal
+    bump(case)
     case._history_user = by
-    case.save(update_fields=["plan_goal"])
+    case.save(update_fields=["plan_goal", "version"])
     return goal
 
 

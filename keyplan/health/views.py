@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from keyplan.accounts.models import Account
 from keyplan.accounts.services import can_edit
 from keyplan.core import exports
+from keyplan.core.versions import Conflict, conflict_context, posted_version
 from keyplan.health import analysis, onboarding, services
 from keyplan.health.forms import (
     CheckInForm,
@@ -104,7 +105,7 @@ def case_page(request: HttpRequest, case_pk: int) -> HttpResponse:
             if what == "close":
                 close_form = CloseCaseForm(request.POST)
                 if close_form.is_valid():
-                    services.close_case(case, by=request.user, **close_form.cleaned_data)
+                    services.close_case(case, by=request.user, version=posted_version(request), **close_form.cleaned_data)
                     messages.success(request, _("The case is closed."))
                     return redirect("health:case", case.pk)
             elif what == "action":
@@ -122,7 +123,14 @@ def case_page(request: HttpRequest, case_pk: int) -> HttpResponse:
                 return redirect("health:case", case.pk)
         except ValidationError as error:
             _add_errors(close_form if what == "close" else action_form, error)
-        status = 422
+            status = 422
+        except Conflict as conflict:
+            # Someone changed the case meanwhile: the page shows it as saved now, with what the user chose kept.
+            messages.error(request, str(conflict))
+            case = conflict.current
+            status = 409
+        else:
+            status = 422
     return render(request, "health/case.html", {
         "case": case, "reasons": services.rule_labels(case.rules) or [case.reason], "may_edit": may_edit,
         "close_form": close_form, "action_form": action_form,
@@ -274,6 +282,7 @@ def onboarding_page(request: HttpRequest, pk: int) -> HttpResponse:
     may_edit = can_edit(request.user, account)
     today = timezone.localdate()
     start_form, add_form, status, failed = StartOnboardingForm(initial={"start": today}), StageForm(account=account), 200, None
+    conflicts = {}
     if request.method == "POST":
         if not may_edit:
             raise PermissionDenied
@@ -297,10 +306,11 @@ def onboarding_page(request: HttpRequest, pk: int) -> HttpResponse:
             elif what == "update":
                 form = failed = StageForm(request.POST, account=account, stage=stage, prefix=f"s{stage.pk}")
                 if form.is_valid():
-                    onboarding.update_stage(stage, by=request.user, changes=form.changes())
+                    onboarding.update_stage(stage, by=request.user, changes=form.changes(),
+                                            version=form.cleaned_data.get("version"))
                     return redirect("health:onboarding", account.pk)
             elif what == "done":
-                onboarding.complete_stage(stage, by=request.user)
+                onboarding.complete_stage(stage, by=request.user, version=posted_version(request))
                 return redirect("health:onboarding", account.pk)
             elif what == "tick":
                 index = request.POST.get("item", "")
@@ -308,7 +318,7 @@ def onboarding_page(request: HttpRequest, pk: int) -> HttpResponse:
                                      done=request.POST.get("done") == "1")
                 return redirect("health:onboarding", account.pk)
             elif what == "remove":
-                onboarding.remove_stage(stage, by=request.user)
+                onboarding.remove_stage(stage, by=request.user, version=posted_version(request))
                 messages.success(request, _("The stage was removed."))
                 return redirect("health:onboarding", account.pk)
         except ValidationError as error:
@@ -317,13 +327,25 @@ def onboarding_page(request: HttpRequest, pk: int) -> HttpResponse:
                     messages.error(request, message)
             else:
                 _add_errors(form, error)
-        status = 422
+            status = 422
+        except Conflict as conflict:
+            status = 409
+            if what == "update":
+                current = conflict.current
+                saved = {"name": current.name, "owner": current.owner, "planned": current.planned, "done_on": current.done_on,
+                         "checklist": "\n".join(i["item"] for i in current.checklist)}
+                conflicts[current.pk] = conflict_context(form, current, saved)
+            else:
+                messages.error(request, str(conflict))
+        else:
+            status = 422
     state = onboarding.onboarding_of(account, today=today)
     stages = list(account.onboarding_stages.select_related("owner"))
     for stage in stages:
         stage.overdue = analysis.stage_overdue(stage.planned, stage.done_on, today)
         stage.form = failed if failed is not None and failed.stage.pk == stage.pk else StageForm(
             account=account, stage=stage, prefix=f"s{stage.pk}")
+        stage.conflict, stage.form_id = conflicts.get(stage.pk), f"stage-form-{stage.pk}"
     return render(request, "health/onboarding.html", {
         "account": account, "state": state, "stages": stages, "may_edit": may_edit, "start_form": start_form,
         "add_form": add_form}, status=status)

@@ -7,7 +7,7 @@ from typing import Any
 from ninja import Field, Schema
 
 from keyplan.accounts.schemas import UserRef
-from keyplan.core.schemas import InputSchema
+from keyplan.core.schemas import InputSchema, VersionConflictOut
 
 
 class PlanOut(Schema):
@@ -291,10 +291,7 @@ class ActionPatch(InputSchema):
     depends_on: list[int] | None = Field(None, max_length=100)
 
 
-class ConflictOut(Schema):
-    detail: str
-    version: int
-    current: dict[str, Any]
+ConflictOut = VersionConflictOut  # the one 409 body (keyplan.core.schemas)
 
 
 class DeleteIn(Schema):

@@ -24,6 +24,8 @@ from keyplan.accounts.models import Account, TeamMember, TeamRole, Tier
 from keyplan.core import history
 from keyplan.core.history import LogEntry
 from keyplan.core.models import Role, User
+from keyplan.core.versions import Conflict  # noqa: F401  (raised by check_version; planning.services.Conflict for callers)
+from keyplan.core.versions import check_version as _check_version
 from keyplan.planning import analysis
 from keyplan.planning.models import (
     AccountPlan,
@@ -61,14 +63,6 @@ OPPORTUNITY_FIELDS = ("name", "product_line", "division", "kind", "stage", "amou
 FISCAL_YEAR = re.compile(r"^FY\s?(\d{4})$", re.IGNORECASE)
 
 
-class Conflict(Exception):
-    """Someone saved the row since the writer read it: nothing was written; ``current`` is the row as stored."""
-
-    def __init__(self, current):
-        super().__init__(f"version {current.version} is current")
-        self.current = current
-
-
 # ---------------------------------------------------------------- permissions and checks
 
 
@@ -85,11 +79,6 @@ def _require_edit(user: User, plan: AccountPlan) -> None:
     _require_account_edit(user, plan.account)
     if plan.state == PlanState.ARCHIVED:
         raise ValidationError({"state": _("An archived plan is kept as it was; start a new period instead.")})
-
-
-def _check_version(row, version: int | None) -> None:
-    if version is not None and version != row.version:
-        raise Conflict(row)
 
 
 def _check_fields(data: dict, allowed: Sequence[str]) -> None:

@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from keyplan.accounts.models import Account, TeamRole
 from keyplan.core import exports
 from keyplan.core.models import User
+from keyplan.core.versions import conflict_context as _conflict
 from keyplan.planning import analysis, services
 from keyplan.planning.forms import (
     SECTION_LABELS,
@@ -62,31 +63,6 @@ def _require_edit(request: HttpRequest, plan: AccountPlan) -> None:
 def _add_errors(form, error: ValidationError) -> None:
     for name, errors in error.message_dict.items():
         form.add_error(name if name in form.fields else None, errors)
-
-
-def _shown(value) -> str:
-    if value is None or value == "" or value == []:
-        return "—"
-    if isinstance(value, list | tuple):
-        return "\n".join(str(v) for v in value)
-    if hasattr(value, "all"):
-        return ", ".join(str(v) for v in value.all()) or "—"
-    # A browser sends a textarea's lines with \r\n: the same text saved with \n is no difference.
-    return "\n".join(line.rstrip() for line in str(value).replace("\r\n", "\n").strip().split("\n"))
-
-
-def _conflict(form, current, fields: dict) -> dict:
-    """What the page shows on a conflict: each field that differs, yours against the one saved."""
-    rows = []
-    for name, saved in fields.items():
-        mine = form.cleaned_data.get(name)
-        if _shown(mine) != _shown(saved):
-            rows.append({"label": form.fields[name].label, "mine": _shown(mine), "saved": _shown(saved)})
-    # Saving again now means "keep mine": the form goes against the version that is current.
-    data = form.data.copy()
-    data["version"] = current.version
-    form.data = data
-    return {"rows": rows, "version": current.version}
 
 
 def _edit_page(request, plan, form, *, title: str, conflict=None, remove_url: str = "", status: int = 200):

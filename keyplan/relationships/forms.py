@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from keyplan.accounts.models import Account
 from keyplan.core.models import User
+from keyplan.core.versions import carry_version
 from keyplan.core.widgets import FastSelect
 from keyplan.relationships import services
 from keyplan.relationships.models import BuyingRole, DecisionPower, InfluenceLine, Interaction, Stakeholder
@@ -26,7 +27,13 @@ class StaleSettingsForm(forms.Form):
 
 
 class _ServiceModelForm(forms.ModelForm):
-    """A ModelForm that only parses: the service validates and saves the object."""
+    """A ModelForm that only parses: the service validates and saves the object. An edit form carries the
+    version it was read at (``take_version``), so that saving over someone else's newer change is a conflict."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None:
+            carry_version(self, self.instance)
 
     def _post_clean(self):  # no model validation here; the service does it, once
         pass
@@ -134,4 +141,4 @@ class InteractionForm(_ServiceModelForm):
             del self.fields["next_step_done"]
 
     def data_for_service(self) -> dict:
-        return dict(self.cleaned_data)
+        return {name: value for name, value in self.cleaned_data.items() if name != "version"}

@@ -243,7 +243,9 @@ class InfluenceLine(models.Model):
     since = models.DateField(_("since"), null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
-    history = HistoricalRecords(excluded_fields=["created_at"])
+    version = models.PositiveIntegerField(default=1, help_text=_("Raised by every saved change (optimistic concurrency)."))
+
+    history = HistoricalRecords(excluded_fields=["created_at", "version"])
 
     class Meta:
         ordering = ["source__name", "target__name", "pk"]
@@ -300,7 +302,9 @@ class Interaction(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    history = HistoricalRecords(excluded_fields=["created_at", "updated_at"], m2m_fields=[stakeholders, users])
+    version = models.PositiveIntegerField(default=1, help_text=_("Raised by every saved change (optimistic concurrency)."))
+
+    history = HistoricalRecords(excluded_fields=["created_at", "updated_at", "version"], m2m_fields=[stakeholders, users])
     objects = InteractionQuerySet.as_manager()
 
     class Meta:

@@ -5,7 +5,7 @@ import datetime
 from ninja import Field, Schema
 
 from keyplan.accounts.schemas import UserRef
-from keyplan.core.schemas import InputSchema
+from keyplan.core.schemas import VERSION_IN, VERSION_OUT, InputSchema
 
 
 class StakeholderRef(Schema):
@@ -97,6 +97,7 @@ class RemovalOut(Schema):
 
 class InfluenceLineOut(Schema):
     id: int
+    version: int = Field(description=VERSION_OUT)
     source: StakeholderRef
     target: StakeholderRef
     polarity: str
@@ -115,6 +116,7 @@ class InfluenceLineIn(InputSchema):
 
 
 class InfluenceLinePatch(InputSchema):
+    version: int | None = Field(None, description=VERSION_IN)
     polarity: str | None = None
     strength: str | None = None
     note: str | None = None
@@ -123,6 +125,7 @@ class InfluenceLinePatch(InputSchema):
 
 class InteractionOut(Schema):
     id: int
+    version: int = Field(description=VERSION_OUT)
     kind: str
     date: datetime.date
     time: datetime.time | None
@@ -167,6 +170,7 @@ class InteractionIn(InputSchema):
 
 
 class InteractionPatch(InputSchema):
+    version: int | None = Field(None, description=VERSION_IN)
     kind: str | None = None
     date: datetime.date | None = None
     time: datetime.time | None = None

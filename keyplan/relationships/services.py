@@ -325,16 +325,19 @@ def add_influence_line(
 
 
 @transaction.atomic
-def update_influence_line(line: InfluenceLine, *, by: User, changes: dict) -> InfluenceLine:
+def update_influence_line(line: InfluenceLine, *, by: User, changes: dict, version: int | None = None) -> InfluenceLine:
     _require_edit(by, line.account)
     _check_fields(changes, LINE_FIELDS)
     _check_choices(changes)
+    _lock(line.account)
     line = InfluenceLine.objects.select_related("account", "source", "target").get(pk=line.pk)
+    check_version(line, version)
     changed = {k: (v.strip() if isinstance(v, str) and k == "note" else v) for k, v in changes.items() if getattr(line, k) != v}
     if not changed:
         return line
     for name, value in changed.items():
         setattr(line, name, value)
+    bump(line)
     line.full_clean(exclude=["account", "source", "target"], validate_constraints=False)
     line._history_user = by
     line.save()
@@ -342,8 +345,11 @@ def update_influence_line(line: InfluenceLine, *, by: User, changes: dict) -> In
 
 
 @transaction.atomic
-def remove_influence_line(line: InfluenceLine, *, by: User) -> None:
+def remove_influence_line(line: InfluenceLine, *, by: User, version: int | None = None) -> None:
     _require_edit(by, line.account)
+    _lock(line.account)
+    line = InfluenceLine.objects.select_related("account").get(pk=line.pk)
+    check_version(line, version)
     line._history_user = by
     line.delete()
 
@@ -419,17 +425,20 @@ def log_interaction(
 
 
 @transaction.atomic
-def update_interaction(interaction: Interaction, *, by: User, changes: dict) -> Interaction:
+def update_interaction(interaction: Interaction, *, by: User, changes: dict, version: int | None = None) -> Interaction:
     _require_edit(by, interaction.account)
     _check_fields(changes, INTERACTION_FIELDS)
     _check_choices(changes)
+    _lock(interaction.account)
     interaction = Interaction.objects.select_related("account").get(pk=interaction.pk)
+    check_version(interaction, version)
     previous = set(interaction.stakeholders.values_list("pk", flat=True))
     stakeholders = list(changes.pop("stakeholders")) if "stakeholders" in changes else None
     users = list(changes.pop("users")) if "users" in changes else None
     for name, value in changes.items():
         setattr(interaction, name, value.strip() if isinstance(value, str) else value)
     _check_interaction(interaction, stakeholders, users, previous=previous)
+    bump(interaction)
     interaction._history_user = by
     interaction.save()
     if stakeholders is not None:
@@ -440,8 +449,11 @@ def update_interaction(interaction: Interaction, *, by: User, changes: dict) -> 
 
 
 @transaction.atomic
-def remove_interaction(interaction: Interaction, *, by: User) -> None:
+def remove_interaction(interaction: Interaction, *, by: User, version: int | None = None) -> None:
     _require_edit(by, interaction.account)
+    _lock(interaction.account)
+    interaction = Interaction.objects.select_related("account").get(pk=interaction.pk)
+    check_version(interaction, version)
     interaction._history_user = by
     interaction.delete()
 

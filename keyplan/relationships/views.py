@@ -19,6 +19,7 @@ from django_htmx.http import trigger_client_event
 from keyplan.accounts.models import Account, Tier
 from keyplan.accounts.services import can_edit
 from keyplan.core import exports
+from keyplan.core.versions import Conflict, conflict_context, posted_version, take_version
 from keyplan.relationships import analysis, services
 from keyplan.relationships.filters import InteractionFilter, StakeholderFilter
 from keyplan.relationships.forms import InfluenceLineForm, InteractionForm, StakeholderForm, StaleSettingsForm
@@ -112,6 +113,15 @@ def map_page(request: HttpRequest, pk: int) -> HttpResponse:
 # ---------------------------------------------------------------- stakeholders
 
 
+def _removal_refused(request, account: Account, text: str, back: str) -> HttpResponse:
+    """Someone changed the row since the page was read: nothing was removed; say so and show it again."""
+    if request.htmx:
+        response = render(request, "relationships/map.html#editor-note", _context(request, account, "map", note=text))
+        return trigger_client_event(response, CHANGED)
+    messages.error(request, text)
+    return redirect(back)
+
+
 def _stakeholder_context(request: HttpRequest, account: Account, person: Stakeholder | None, form, **extra) -> dict:
     context = _context(request, account, "map", person=person, form=form, **_datalists(account), **extra)
     if person is not None and person.pk:
@@ -172,10 +182,15 @@ def stakeholder_edit(request: HttpRequest, pk: int, sid: int) -> HttpResponse:
         _require_edit(request, account)
         form = StakeholderForm(request.POST, instance=person, account=account)
         if form.is_valid():
+            version = take_version(form)
             try:
-                person = services.update_stakeholder(person, by=request.user, changes=form.data_for_service())
+                person = services.update_stakeholder(person, by=request.user, changes=form.data_for_service(), version=version)
             except ValidationError as error:
                 _add_errors(form, error)
+            except Conflict as c:
+                conflict = conflict_context(form, c.current, {n: getattr(c.current, n) for n in StakeholderForm.Meta.fields})
+                context = _stakeholder_context(request, account, c.current, form, conflict=conflict, form_id="stakeholder-form")
+                return _render_stakeholder(request, context, 200 if request.htmx else 409)
             else:
                 if not request.htmx:
                     messages.success(request, _("Changes to %(name)s saved.") % {"name": person.name})
@@ -194,7 +209,10 @@ def stakeholder_edit(request: HttpRequest, pk: int, sid: int) -> HttpResponse:
 def stakeholder_remove(request: HttpRequest, pk: int, sid: int) -> HttpResponse:
     account = _account(request, pk)
     person = get_object_or_404(Stakeholder, pk=sid, account=account)
-    removal = services.remove_stakeholder(person, by=request.user)
+    try:
+        removal = services.remove_stakeholder(person, by=request.user, version=posted_version(request))
+    except Conflict as c:
+        return _removal_refused(request, account, str(c), f"{reverse('relationships:map', args=[account.pk])}?selected={person.pk}")
     if removal.archived:
         text = _("%(name)s is archived: they appear in the interaction log, which stays whole. Restore them from the table.") % {"name": person.name}
     else:
@@ -253,10 +271,15 @@ def line_edit(request: HttpRequest, pk: int, lid: int) -> HttpResponse:
     if request.method == "POST":
         _require_edit(request, account)
         if form.is_valid():
+            version = take_version(form)
             try:
-                line = services.update_influence_line(line, by=request.user, changes=form.cleaned_data)
+                line = services.update_influence_line(line, by=request.user, changes=form.cleaned_data, version=version)
             except ValidationError as error:
                 _add_errors(form, error)
+            except Conflict as c:
+                conflict = conflict_context(form, c.current, {n: getattr(c.current, n) for n in form.cleaned_data})
+                context = _context(request, account, "map", line=c.current, form=form, conflict=conflict, form_id="line-form")
+                return _render_line(request, context, 200 if request.htmx else 409)
             else:
                 if not request.htmx:
                     messages.success(request, _("Influence line saved."))
@@ -272,7 +295,10 @@ def line_edit(request: HttpRequest, pk: int, lid: int) -> HttpResponse:
 def line_remove(request: HttpRequest, pk: int, lid: int) -> HttpResponse:
     account = _account(request, pk)
     line = get_object_or_404(InfluenceLine, pk=lid, account=account)
-    services.remove_influence_line(line, by=request.user)
+    try:
+        services.remove_influence_line(line, by=request.user, version=posted_version(request))
+    except Conflict as c:
+        return _removal_refused(request, account, str(c), reverse("relationships:line", args=[account.pk, line.pk]))
     text = _("Influence line removed.")
     if request.htmx:
         return trigger_client_event(render(request, "relationships/map.html#editor-note", _context(request, account, "map", note=text)), CHANGED)
@@ -401,26 +427,34 @@ def interaction_edit(request: HttpRequest, pk: int, iid: int) -> HttpResponse:
     account = _account(request, pk)
     interaction = get_object_or_404(Interaction, pk=iid, account=account)
     form = InteractionForm(request.POST or None, instance=interaction, account=account)
+    conflict = None
     if request.method == "POST":
         _require_edit(request, account)
         if form.is_valid():
+            version = take_version(form)
             try:
-                services.update_interaction(interaction, by=request.user, changes=form.data_for_service())
+                services.update_interaction(interaction, by=request.user, changes=form.data_for_service(), version=version)
             except ValidationError as error:
                 _add_errors(form, error)
+            except Conflict as c:
+                interaction = c.current
+                conflict = conflict_context(form, c.current, {n: getattr(c.current, n) for n in form.cleaned_data})
             else:
                 messages.success(request, _("Interaction saved."))
                 return redirect("relationships:interactions", pk=account.pk)
-    context = _context(request, account, "log", interaction=interaction, form=form,
+    context = _context(request, account, "log", interaction=interaction, form=form, conflict=conflict, form_id="interaction-form",
                        history=services.change_log(account, interaction=interaction))
-    return render(request, "relationships/interaction.html", context, status=400 if form.errors else 200)
+    return render(request, "relationships/interaction.html", context, status=409 if conflict else 400 if form.errors else 200)
 
 
 @require_POST
 def interaction_remove(request: HttpRequest, pk: int, iid: int) -> HttpResponse:
     account = _account(request, pk)
     interaction = get_object_or_404(Interaction, pk=iid, account=account)
-    services.remove_interaction(interaction, by=request.user)
+    try:
+        services.remove_interaction(interaction, by=request.user, version=posted_version(request))
+    except Conflict as c:
+        return _removal_refused(request, account, str(c), reverse("relationships:interaction", args=[account.pk, interaction.pk]))
     messages.success(request, _("Interaction removed."))
     return redirect("relationships:interactions", pk=account.pk)
 

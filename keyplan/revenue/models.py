@@ -182,7 +182,9 @@ class Subscription(models.Model):
     end = models.DateField(_("end"), null=True, blank=True, help_text=_("Empty while the subscription runs."))
     batch = models.ForeignKey(ImportBatch, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
-    history = HistoricalRecords()
+    version = models.PositiveIntegerField(default=1, help_text=_("Raised by every saved change (optimistic concurrency)."))
+
+    history = HistoricalRecords(excluded_fields=["version"])
 
     class Meta:
         ordering = ["account", "start", "plan"]

@@ -8,7 +8,7 @@ from django.urls import reverse
 from ninja import Field, Schema
 
 from keyplan.accounts.schemas import UserRef
-from keyplan.core.schemas import InputSchema
+from keyplan.core.schemas import VERSION_IN, VERSION_OUT, InputSchema
 from keyplan.revenue.models import ImportBatch
 from keyplan.revenue.uploads import rejected_rows_file
 
@@ -92,6 +92,7 @@ class SameFileOut(Schema):
 
 class SubscriptionOut(Schema):
     id: int
+    version: int = Field(description=VERSION_OUT)
     account_id: int
     plan: str
     monthly_amount: float
@@ -110,4 +111,5 @@ class SubscriptionIn(InputSchema):
 
 
 class SubscriptionEndIn(InputSchema):
+    version: int | None = Field(None, description=VERSION_IN)
     end: datetime.date

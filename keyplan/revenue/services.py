@@ -15,6 +15,7 @@ from django.db import transaction
 from keyplan.accounts.models import Account
 from keyplan.accounts.services import can_edit
 from keyplan.core.models import User
+from keyplan.core.versions import bump, check_version
 from keyplan.revenue.importing.inspection import (  # noqa: F401 (the app's public import API)
     REASONS,
     ImportResult,
@@ -59,12 +60,15 @@ def add_subscription(account: Account, *, by: User, plan: str, monthly_amount, c
 
 
 @transaction.atomic
-def end_subscription(subscription: Subscription, *, by: User, end: datetime.date) -> Subscription:
+def end_subscription(subscription: Subscription, *, by: User, end: datetime.date, version: int | None = None) -> Subscription:
     if not can_edit(by, subscription.account):
         raise PermissionDenied("You may not change this account.")
+    subscription = Subscription.objects.select_for_update().select_related("account").get(pk=subscription.pk)
+    check_version(subscription, version)
     if end <= subscription.start:
         raise ValidationError({"end": "The end must be after the start."})
     subscription.end = end
+    bump(subscription)
     subscription._history_user = by
-    subscription.save(update_fields=["end"])
+    subscription.save(update_fields=["end", "version"])
     return subscription

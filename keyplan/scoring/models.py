@@ -60,7 +60,9 @@ class Criterion(models.Model):
     computed_at = models.DateTimeField(_("computed at"), null=True, blank=True,
                                        help_text=_("When its scores were last computed from data (computed criteria)."))
 
-    history = HistoricalRecords(excluded_fields=["created_at", "computed_at"])
+    version = models.PositiveIntegerField(default=1, help_text=_("Raised by every saved change (optimistic concurrency)."))
+
+    history = HistoricalRecords(excluded_fields=["created_at", "computed_at", "version"])
     objects = CriterionQuerySet.as_manager()
 
     class Meta:

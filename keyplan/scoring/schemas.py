@@ -6,11 +6,12 @@ from typing import Any, Literal
 
 from ninja import Field, Schema
 
-from keyplan.core.schemas import InputSchema
+from keyplan.core.schemas import VERSION_IN, VERSION_OUT, InputSchema
 
 
 class CriterionOut(Schema):
     id: int
+    version: int = Field(description=VERSION_OUT)
     name: str
     description: str
     group: str = Field(description="growth (growth potential) or harmony")
@@ -28,6 +29,7 @@ class CriterionIn(InputSchema):
 
 
 class CriterionPatch(InputSchema):
+    version: int | None = Field(None, description=VERSION_IN)
     name: str | None = None
     group: str | None = None
     weight: Decimal | None = None

@@ -24,6 +24,7 @@ from simple_history.utils import bulk_create_with_history, bulk_update_with_hist
 from keyplan.accounts import services as accounts
 from keyplan.accounts.models import Account, TeamMember, TeamRole, Tier
 from keyplan.core.models import User
+from keyplan.core.versions import bump, check_version
 from keyplan.scoring import analysis
 from keyplan.scoring.models import (
     SCORE_MAX,
@@ -173,9 +174,10 @@ def add_suggested_criterion(*, by: User, key: str, weight: Decimal | float | int
 
 
 @transaction.atomic
-def update_criterion(criterion: Criterion, *, by: User, changes: dict) -> Criterion:
+def update_criterion(criterion: Criterion, *, by: User, changes: dict, version: int | None = None) -> Criterion:
     _require_configure(by)
     criterion = Criterion.objects.select_for_update().get(pk=criterion.pk)
+    check_version(criterion, version)
     if criterion.is_archived:
         raise ValidationError({"name": _("This criterion is archived; restore it first.")})
     changes = _clean_criterion(dict(changes), exclude_pk=criterion.pk)
@@ -184,24 +186,27 @@ def update_criterion(criterion: Criterion, *, by: User, changes: dict) -> Criter
         return criterion
     for name, value in changed.items():
         setattr(criterion, name, value)
+    bump(criterion)
     criterion._history_user = by
     criterion.save()
     return criterion
 
 
 @transaction.atomic
-def remove_criterion(criterion: Criterion, *, by: User) -> str:
+def remove_criterion(criterion: Criterion, *, by: User, version: int | None = None) -> str:
     """Delete a criterion no round used; archive one that past rounds used (they keep their numbers).
 
     Returns "deleted" or "archived".
     """
     _require_configure(by)
     criterion = Criterion.objects.select_for_update().get(pk=criterion.pk)
+    check_version(criterion, version)
     criterion._history_user = by
     if RoundCriterion.objects.filter(criterion=criterion).exists():
         if criterion.archived_at is None:
             criterion.archived_at = timezone.now()
-            criterion.save(update_fields=["archived_at"])
+            bump(criterion)
+            criterion.save(update_fields=["archived_at", "version"])
         return "archived"
     criterion.delete()
     return "deleted"
@@ -222,8 +227,9 @@ def restore_criterion(criterion: Criterion, *, by: User) -> Criterion:
         if Criterion.objects.active().filter(name__iexact=criterion.name).exists():
             raise ValidationError({"name": _("An active criterion is already named %(name)s.") % {"name": criterion.name}})
         criterion.archived_at = None
+        bump(criterion)
         criterion._history_user = by
-        criterion.save(update_fields=["archived_at"])
+        criterion.save(update_fields=["archived_at", "version"])
     return criterion
 
 

@@ -15,6 +15,7 @@ from django_htmx.http import trigger_client_event
 
 from keyplan.accounts.models import Account, TeamMember, TeamRole, Tier
 from keyplan.core import exports
+from keyplan.core.versions import Conflict, posted_version
 from keyplan.scoring import charts, services
 from keyplan.scoring.analysis import MAPPINGS, QUADRANT_SPLIT, QUADRANTS
 from keyplan.scoring.forms import (
@@ -296,9 +297,12 @@ def criterion_edit(request: HttpRequest, pk: int) -> HttpResponse:
     criterion = get_object_or_404(Criterion, pk=pk)
     changes = {k: request.POST[k] for k in ("name", "weight", "description", "group") if k in request.POST}
     try:
-        services.update_criterion(criterion, by=request.user, changes=changes)
+        services.update_criterion(criterion, by=request.user, changes=changes, version=posted_version(request))
     except ValidationError as error:
         messages.error(request, _("%(name)s was not changed: %(errors)s") % {"name": criterion.name, "errors": _errors(error)})
+    except Conflict as conflict:
+        # The list shows the saved values now; the message says why the typed ones were not kept.
+        messages.error(request, _("%(name)s was not changed: %(errors)s") % {"name": criterion.name, "errors": conflict})
     else:
         messages.success(request, _("%(name)s saved.") % {"name": changes.get("name", criterion.name)})
     return redirect("scoring:criteria")
@@ -312,7 +316,11 @@ def criterion_remove(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "GET":
         return render(request, "scoring/criterion_remove.html", {
             "criterion": criterion, "impact": services.removal_impact(criterion), "tab": "criteria"})
-    outcome = services.remove_criterion(criterion, by=request.user)
+    try:
+        outcome = services.remove_criterion(criterion, by=request.user, version=posted_version(request))
+    except Conflict as conflict:
+        messages.error(request, _("%(name)s was not changed: %(errors)s") % {"name": criterion.name, "errors": conflict})
+        return redirect("scoring:criteria")
     if outcome == "archived":
         messages.success(request, _("%(name)s is archived: past rounds used it and keep their numbers.") % {"name": criterion.name})
     else:

@@ -136,3 +136,27 @@ def test_show_one_department_of_the_map(page, log_in, kam, kam_account, mapped, 
     assert "department=Finance" in page.url  # the address prints and shares the same map
     expect(page.locator("a:has-text('Download SVG')")).to_have_attribute("href", f"/api/v1/accounts/{kam_account.pk}/map.svg?department=Finance")
     screenshot("relationships-map-department")
+
+
+@pytest.mark.parametrize("language", ["en", "fa"])
+def test_a_concurrent_change_on_the_map_shows_both_versions(page, log_in, lead, kam, kam_account, mapped, screenshot,
+                                                             live_server, language):
+    log_in("kam")
+    if language != "en":
+        page.context.add_cookies([{"name": "django_language", "value": language, "url": live_server.url}])
+    page.goto(f"/accounts/{kam_account.pk}/relationships/")
+    cfo = mapped["cfo"]
+    node(page, cfo).click()
+    editor = page.locator("#map-editor .stakeholder-editor")
+    editor.locator("input[name=title]").fill("Finance director")
+    services.update_stakeholder(cfo, by=lead, changes={"title": "Chief financial officer"})  # the lead saves meanwhile
+    editor.locator("button[type=submit].primary").first.click()
+    conflict = page.locator("#map-editor #conflict")
+    expect(conflict).to_contain_text("Chief financial officer")
+    expect(conflict).to_contain_text("Finance director")
+    expect(editor.locator("input[name=title]")).to_have_value("Finance director")
+    screenshot(f"relationships-map-conflict-{language}")
+    assert Stakeholder.objects.get(pk=cfo.pk).title == "Chief financial officer"
+    page.locator("#keep-mine").click()  # saving again keeps the user's value, knowingly
+    expect(page.locator("#map-editor #conflict")).to_have_count(0)
+    assert Stakeholder.objects.get(pk=cfo.pk).title == "Finance director"

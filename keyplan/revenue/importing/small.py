@@ -8,6 +8,7 @@ from pathlib import Path
 import polars as pl
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.db.models import F
 from simple_history.utils import bulk_create_with_history
 
 from keyplan.accounts.models import Account, currency_codes
@@ -210,7 +211,9 @@ def import_subscriptions(path: str | Path, *, by: User, options: SmallImportOpti
                 new.append(line)
                 existing[key] = (None, None)
         bulk_create_with_history(new, Subscription, batch_size=1000, default_user=by)
-        Subscription.objects.bulk_update(changed, ["monthly_amount", "currency", "end"], batch_size=1000)
+        for line in changed:
+            line.version = F("version") + 1  # a changed subscription is a new version (optimistic concurrency)
+        Subscription.objects.bulk_update(changed, ["monthly_amount", "currency", "end", "version"], batch_size=1000)
         result.batch, result.rows_imported = batch, len(new) + len(changed)
         _finish(batch, result, BatchStatus.DONE)
     return result

@@ -14,6 +14,7 @@ from django_htmx.http import trigger_client_event
 
 from keyplan.accounts.models import Account
 from keyplan.accounts.services import can_edit
+from keyplan.core.versions import Conflict, posted_version
 from keyplan.revenue import services
 from keyplan.revenue.forms import PLANS, EndSubscriptionForm, SubscriptionForm
 from keyplan.revenue.models import Subscription
@@ -89,9 +90,12 @@ def subscription_end(request: HttpRequest, pk: int, sid: int) -> HttpResponse:
     form = EndSubscriptionForm(request.POST)
     if form.is_valid():
         try:
-            services.end_subscription(subscription, by=request.user, end=form.cleaned_data["end"])
+            services.end_subscription(subscription, by=request.user, end=form.cleaned_data["end"],
+                                      version=posted_version(request))
         except ValidationError as error:
             form.add_error("end", error.message_dict.get("end", error.messages))
+        except Conflict as conflict:
+            form.add_error(None, str(conflict))  # the list shows the subscription as saved now
         else:
             return _after_write(request, account)
     errors = {subscription.pk: [e for errs in form.errors.values() for e in errs]}
