@@ -5,6 +5,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from simple_history.models import HistoricalRecords
 
@@ -27,7 +28,7 @@ class Band(models.TextChoices):
 
 class Cadence(models.TextChoices):
     WEEKLY = "weekly", _("Weekly")
-    MONTHLY = "monthly", _("Monthly")
+    MONTHLY = "monthly", pgettext_lazy("cadence", "Monthly")
     QUARTERLY = "quarterly", _("Quarterly")
     NONE = "none", _("No reviews")
 

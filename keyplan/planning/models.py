@@ -212,7 +212,7 @@ class OpportunityKind(models.TextChoices):
 
 class Stage(models.TextChoices):
     QUALIFY = "qualify", _("Qualify")
-    DEVELOP = "develop", _("Develop")
+    DEVELOP = "develop", pgettext_lazy("opportunity stage", "Develop")
     PROPOSE = "propose", _("Propose")
     NEGOTIATE = "negotiate", _("Negotiate")
     WON = "won", _("Won")

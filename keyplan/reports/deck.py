@@ -33,6 +33,7 @@ from keyplan.core import numbers
 from keyplan.reports import deck_template
 from keyplan.reports.deck_data import DeckData
 from keyplan.reports.deck_template import Area
+from keyplan.scoring.tables import QUADRANT_LABELS
 
 CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.presentationml.presentation"
 INK, MUTED, GRID = RGBColor(0x1F, 0x29, 0x37), RGBColor(0x6B, 0x72, 0x80), RGBColor(0xE5, 0xE7, 0xEB)
@@ -316,8 +317,7 @@ class _Deck:
             self.empty(slide, _("No selection scores yet."), right)
             return
         ranking = data.ranking or {}
-        quadrants = {"invest": _("Invest: key account"), "develop": _("Develop"), "maintain": _("Maintain"),
-                     "deprioritise": _("Deprioritise")}
+        quadrants = {key: str(label) for key, label in QUADRANT_LABELS.items()}
         if ranking.get("rank"):
             line = _("Rank %(rank)s of %(ranked)s · growth %(growth)s · harmony %(harmony)s · %(quadrant)s") % {
                 "rank": numbers.number(ranking["rank"]), "ranked": numbers.number(data.ranked),

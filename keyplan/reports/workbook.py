@@ -41,6 +41,7 @@ from openpyxl.utils import get_column_letter
 from keyplan.core.exports import safe_cell
 from keyplan.revenue import charts, portfolio
 from keyplan.revenue.analysis import pareto_chart_series
+from keyplan.scoring.tables import QUADRANT_LABELS
 
 CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PARETO_BARS = 40  # bars in the Pareto chart, as on the portfolio page; the other accounts make one bar
@@ -493,8 +494,7 @@ class _Book:
             round_weights = {criterion: float(weight) for criterion, weight in RoundCriterion.objects.filter(
                 round=selection_round).values_list("criterion_id", "weight")}
         tiers, groups, sources = dict(Tier.choices), dict(CriterionGroup.choices), dict(CriterionSource.choices)
-        quadrants = {"invest": _("Invest: key account"), "develop": _("Develop"), "maintain": _("Maintain"),
-                     "deprioritise": _("Deprioritise")}
+        quadrants = {key: str(label) for key, label in QUADRANT_LABELS.items()}
         round_title = (_("Rank in %(round)s") % {"round": selection_round.name}) if selection_round else _("Rank in the latest round")
         header = [_("External id"), _("Account"), _("Key status"), _("Growth potential"), _("Harmony"), _("Total"),
                   _("Rank"), _("Quadrant"), round_title, *(c["name"] for c in criteria)]

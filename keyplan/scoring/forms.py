@@ -5,10 +5,10 @@ from keyplan.accounts.models import Industry, Tier
 from keyplan.accounts.filters import kam_choices
 from keyplan.core.widgets import FastSelect
 from keyplan.scoring.models import Cadence, CriterionGroup, CriterionSource, DecisionAction, SelectionRound
+from keyplan.scoring.tables import QUADRANT_LABELS
 
 SCORE_CHOICES = [(str(n), str(n)) for n in range(1, 11)]
-QUADRANT_CHOICES = [("", _("Any quadrant")), ("invest", _("Invest: key account")), ("develop", _("Develop")),
-                    ("maintain", _("Maintain")), ("deprioritise", _("Deprioritise")), ("unranked", _("Not ranked yet"))]
+QUADRANT_CHOICES = [("", _("Any quadrant")), *QUADRANT_LABELS.items(), ("unranked", _("Not ranked yet"))]
 
 
 class CriterionForm(forms.Form):

@@ -32,7 +32,7 @@ class CriterionSource(models.TextChoices):
 
 
 class Cadence(models.TextChoices):
-    MONTHLY = "monthly", _("Monthly")
+    MONTHLY = "monthly", pgettext_lazy("cadence", "Monthly")
     QUARTERLY = "quarterly", _("Quarterly")
 
 

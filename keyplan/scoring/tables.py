@@ -3,11 +3,14 @@
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from keyplan.core.exports import CHUNK_ROWS, Column, Table
 
-QUADRANT_LABELS = {"invest": _("Invest: key account"), "develop": _("Develop"), "maintain": _("Maintain"),
-                   "deprioritise": _("Deprioritise")}
+# The growth × harmony quadrants as people read them (the payloads keep the keys); the one list for pages,
+# downloads, the workbook and the deck.
+QUADRANT_LABELS = {"invest": _("Invest: key account"), "develop": pgettext_lazy("selection quadrant", "Develop"),
+                   "maintain": _("Maintain"), "deprioritise": _("Deprioritise")}
 
 
 def matrix_table(criteria: Sequence) -> Table:

@@ -40,7 +40,7 @@ from keyplan.scoring.models import (
     Review,
     SelectionRound,
 )
-from keyplan.scoring.tables import in_chunks, matrix_table
+from keyplan.scoring.tables import QUADRANT_LABELS, in_chunks, matrix_table
 
 PAGE_SIZE = 50
 CHANGED = "scoresChanged"  # HTMX event: the matrix reloads its rows after a score is saved
@@ -222,8 +222,7 @@ def chart(request: HttpRequest) -> HttpResponse:
                "revenue": round(by_ext.get(details[r["id"]][0], 0.0), 2), "tier": details[r["id"]][2],
                "url": reverse("accounts:detail", args=[r["id"]])} for r in rows]
     labels = {"growth": _("Growth potential"), "harmony": _("Harmony"), "revenue": _("Revenue, last 12 months"),
-              "invest": _("Invest: key account"), "develop": _("Develop"), "maintain": _("Maintain"),
-              "deprioritise": _("Deprioritise")}
+              **{key: str(label) for key, label in QUADRANT_LABELS.items()}}
     figure = charts.bubble(points, tiers=dict(Tier.choices), labels=labels, currency=portfolio.reporting_currency())
     counts = {}
     for r in rows:

@@ -171,7 +171,7 @@ def test_profit_quadrants_are_translated_where_people_read_them(lead, ledger, ap
     table = client.get(reverse("revenue:analysis", args=["profitability"])).content.decode()
     assert "Schützen" in table and ">Protect<" not in table
     # The chart above the table still plots every account of the table.
-    chart = json.loads(table.split('type="application/json">')[1].split("</script>")[0])
+    chart = json.loads(table.split('id="analysis-figure" type="application/json">')[1].split("</script>")[0])
     assert sorted(sum((trace["text"] for trace in chart["data"]), [])) == [f"Firm {name}" for name in "ABCDE"]
     # The API keeps the English names: scripts read them.
     labels = {a["label"] for a in api_client(lead).get("/api/v1/analysis/profitability").json()["accounts"]}
