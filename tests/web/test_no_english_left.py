@@ -1,7 +1,6 @@
 """The demo's main pages in each language leave no English behind: no visible text on them is an English message
 that the language's catalog translates (a string that skipped the translation tags, or a label built in English)."""
 
-import re
 from html.parser import HTMLParser
 from pathlib import Path
 
