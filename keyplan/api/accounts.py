@@ -2,7 +2,7 @@
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404
-from ninja import Query, Router, Status
+from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import ValidationError as SchemaValidationError
 from ninja.pagination import paginate
 
@@ -26,10 +26,11 @@ from keyplan.accounts.schemas import (
 from keyplan.api.errors import CONFLICT_SHAPES, validation_detail
 from keyplan.core.models import User
 from keyplan.core.pagination import LimitOffset
-from keyplan.core.schemas import VersionConflictOut
+from keyplan.core.schemas import InputSchema, VersionConflictOut
 from keyplan.core.versions import version_from
 
 router = Router(tags=["accounts"])
+kams_router = Router(tags=["accounts"])  # /kams/: the workload page's KAMs and their capacity
 CONFLICT_SHAPES[Account] = lambda account: AccountOut.from_orm(account).model_dump(mode="json")
 CONFLICT_SHAPES[TeamMember] = lambda member: TeamMemberOut.from_orm(member).model_dump(mode="json")
 CONFLICT_SHAPES[Competitor] = lambda competitor: CompetitorOut.from_orm(competitor).model_dump(mode="json")
@@ -185,3 +186,47 @@ def remove_competitor(request, account_id: int, competitor_id: int, version: int
     competitor = get_object_or_404(Competitor, pk=competitor_id, account=_account(request, account_id))
     services.remove_competitor(competitor, by=request.user, version=version_from(request, version))
     return Status(204, None)
+
+
+# ---------------------------------------------------------------- KAM workload and capacity
+
+
+class KamLoadOut(Schema):
+    user_id: int
+    username: str
+    name: str
+    capacity: int
+    kam_capacity: int | None = Field(description="The capacity set for this KAM; null: the default")
+    key_accounts: list[int] = Field(description="Ids of the key accounts they are KAM of")
+    accounts_total: int = Field(description="Accounts of any tier they are KAM of")
+    over_capacity: bool
+
+
+class CapacityIn(InputSchema):
+    kam_capacity: int | None = Field(description="Key accounts this KAM can carry, 0-50; null restores the default")
+
+
+def _load(load) -> dict:
+    kam = load.kam
+    return {"user_id": kam.pk, "username": kam.username, "name": kam.get_full_name() or kam.username,
+            "capacity": load.capacity, "kam_capacity": kam.kam_capacity,
+            "key_accounts": [account.pk for account in load.key_accounts], "accounts_total": load.accounts_total,
+            "over_capacity": load.over_capacity}
+
+
+@kams_router.get("/", response=list[KamLoadOut], summary="Key account managers with the key accounts they carry (the workload page)")
+def list_kams(request):
+    return [_load(load) for load in services.kam_workload(request.user).kams]
+
+
+@kams_router.put("/{user_id}/capacity", response=KamLoadOut,
+                 summary="Set how many key accounts a KAM can carry (KAM leads and admins)")
+def set_capacity(request, user_id: int, payload: CapacityIn):
+    from keyplan.core.services import set_kam_capacity
+
+    kam = get_object_or_404(User, pk=user_id, is_active=True)
+    set_kam_capacity(kam, by=request.user, capacity=payload.kam_capacity)
+    load = next((load for load in services.kam_workload(request.user).kams if load.kam.pk == kam.pk), None)
+    if load is None:  # a KAM of no account yet
+        load = services.KamLoad(kam, [], 0)
+    return _load(load)

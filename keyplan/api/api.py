@@ -140,6 +140,7 @@ def on_unauthenticated(request, exc: AuthenticationError):
 from keyplan.api import accounts  # noqa: E402  (routers register themselves on `api`)
 
 api.add_router("/accounts/", accounts.router)
+api.add_router("/kams/", accounts.kams_router)  # the workload: KAMs and their capacity
 
 from keyplan.api import relationships  # noqa: E402
 

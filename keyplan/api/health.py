@@ -111,6 +111,23 @@ def patch_settings(request, payload: SettingsPatch):
     return services.settings_dict(services.update_settings(by=request.user, changes=changes))
 
 
+@router.post("/health/snapshots", response={202: dict[str, str]},
+             summary="Queue today's health snapshot for the background worker (KAM leads and admins)",
+             description="The same as the button on the health dashboard: at 100,000 accounts the snapshot takes longer than "
+                         "a request should, so it is taken by `keyplan worker`; GET /accounts/{id}/health/snapshots shows it.")
+def take_snapshot(request):
+    from django.db import transaction
+    from django.utils import timezone
+
+    from keyplan.health.tasks import take_snapshot as task
+
+    if not services.can_configure(request.user):
+        raise PermissionDenied("Only KAM leads and admins take the health snapshot.")
+    day = timezone.localdate().isoformat()
+    transaction.on_commit(lambda: task.enqueue(day))
+    return Status(202, {"queued": day})
+
+
 # ---------------------------------------------------------------- the at-risk queue
 
 

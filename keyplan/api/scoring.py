@@ -1,17 +1,18 @@
 """/api/v1/criteria/, scores/, rounds/, proposals/, reviews/, selection-settings and /analysis/scores: the same
 services as the pages."""
 
+from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404
-from ninja import Query, Router, Status
+from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import paginate
 
 from keyplan.accounts.models import Account
 from keyplan.core.pagination import LimitOffset
-from keyplan.core.schemas import VersionConflictOut
+from keyplan.core.schemas import InputSchema, VersionConflictOut
 from keyplan.core.versions import version_from
 from keyplan.scoring import services
 from keyplan.scoring.models import Criterion, Proposal, Review, Score, SelectionRound
@@ -74,6 +75,32 @@ def create_criterion(request, payload: CriterionIn):
     return Status(201, services.create_criterion(by=request.user, **payload.dict()))
 
 
+# Before /criteria/{criterion_id}: URLs resolve in order.
+class SuggestedCriterionIn(InputSchema):
+    key: str = Field(description="One of the suggested criteria's keys (the Criteria page lists them)", max_length=64)
+    weight: Decimal = Field(Decimal(20), ge=0, le=1000)
+
+
+class RefreshOut(Schema):
+    created: int
+    updated: int
+    removed: int
+    skipped: dict[str, str] = {}
+
+
+@router.post("/criteria/suggested", response={201: CriterionOut}, summary="Add one of the suggested criteria (KAM leads and admins)")
+def add_suggested_criterion(request, payload: SuggestedCriterionIn):
+    return Status(201, services.add_suggested_criterion(by=request.user, key=payload.key, weight=payload.weight))
+
+
+@router.post("/criteria/refresh", response=RefreshOut,
+             summary="Recompute the scores of the criteria computed from data (KAM leads and admins)")
+def refresh_criteria(request):
+    result = services.refresh_computed_scores(by=request.user)
+    return {"created": result.created, "updated": result.updated, "removed": result.removed,
+            "skipped": {str(name): str(message) for name, message in (result.skipped or {}).items()}}
+
+
 @router.get("/criteria/{criterion_id}", response=CriterionOut, summary="One criterion")
 def get_criterion(request, criterion_id: int):
     return get_object_or_404(Criterion, pk=criterion_id)
@@ -94,6 +121,11 @@ def delete_criterion(request, criterion_id: int, version: int | None = None):
     outcome = services.remove_criterion(get_object_or_404(Criterion, pk=criterion_id), by=request.user,
                                         version=version_from(request, version))
     return Status(200, {"result": outcome})
+
+
+@router.post("/criteria/{criterion_id}/restore", response=CriterionOut, summary="Bring an archived criterion back")
+def restore_criterion(request, criterion_id: int):
+    return services.restore_criterion(get_object_or_404(Criterion, pk=criterion_id), by=request.user)
 
 
 # ---------------------------------------------------------------- scores

@@ -166,6 +166,7 @@ def create_criterion(
 
 @transaction.atomic
 def add_suggested_criterion(*, by: User, key: str, weight: Decimal | float | int = 20) -> Criterion:
+    _require_configure(by)  # before the key: who may not add criteria learns nothing about the list
     if key not in SUGGESTED_BY_KEY:
         raise ValidationError({"key": _("Choose one of the suggested criteria: %(keys)s.") % {"keys": ", ".join(SUGGESTED_BY_KEY)}})
     s = SUGGESTED_BY_KEY[key]

@@ -67,4 +67,5 @@ def world(admin, lead, kam, make_account, make_user):
         "case_id": case.pk,
         "step_id": step.pk,
         "stage_id": stage.pk,
+        "user_id": kam.pk,
     }

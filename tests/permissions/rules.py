@@ -316,6 +316,12 @@ API = {
     "GET /api/v1/accounts/{account_id}/check-ins/": ACCOUNT_READ,
     "POST /api/v1/accounts/{account_id}/check-ins/": ACCOUNT_WRITE,
     "GET /api/v1/check-ins/due": EVERYONE,
+    "GET /api/v1/kams/": EVERYONE,
+    "PUT /api/v1/kams/{user_id}/capacity": LEADS_WRITE,
+    "POST /api/v1/health/snapshots": LEADS_WRITE,
+    "POST /api/v1/criteria/suggested": LEADS_WRITE,
+    "POST /api/v1/criteria/refresh": LEADS_WRITE,
+    "POST /api/v1/criteria/{criterion_id}/restore": LEADS_WRITE,
 }
 
 # Bodies for writes whose required fields need a value the service accepts, so that its permission check

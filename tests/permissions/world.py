@@ -99,6 +99,7 @@ def build_world() -> dict:
             "case_id": case.pk,
             "stage_id": stage.pk,
             "step_id": step.pk,
+            "user_id": users["kam"].pk,
             "name": "pareto",
             "key": "swot",
             "field_name": "city",
