@@ -268,6 +268,11 @@ class TeamMember(models.Model):
         return f"{self.user} ({self.get_role_display()})"
 
 
+# Reasons Keyplan writes itself into the key status history, by code: each renders its parameters in the reader's
+# language (the selection registers "selected"). A reason a person typed is kept as they typed it.
+TIER_REASONS: dict = {}
+
+
 class TierChange(models.Model):
     """One change of key status: kept forever, with who, when and why."""
 
@@ -275,6 +280,8 @@ class TierChange(models.Model):
     from_tier = models.CharField(max_length=16, choices=Tier.choices, blank=True)
     to_tier = models.CharField(max_length=16, choices=Tier.choices)
     reason = models.TextField(_("reason"))
+    reason_code = models.CharField(max_length=32, blank=True, default="")
+    reason_params = models.JSONField(default=dict, blank=True)
     effective_date = models.DateField(_("effective date"))
     changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     changed_at = models.DateTimeField(auto_now_add=True)
@@ -284,3 +291,12 @@ class TierChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account}: {self.from_tier or '—'} → {self.to_tier}"
+
+    @property
+    def reason_text(self) -> str:
+        """Why, in the reader's language: a reason Keyplan wrote is rendered from its code; the fixed English notes
+        of imports and the demo ("Account created") through the catalog; a person's reason as written."""
+        from django.utils.translation import gettext
+
+        render = TIER_REASONS.get(self.reason_code)
+        return render(self.reason_params) if render else gettext(self.reason)

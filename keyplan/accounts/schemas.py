@@ -171,6 +171,9 @@ class TierChangeOut(Schema):
     from_tier: str
     to_tier: str
     reason: str
+    reason_code: str = Field("", description="Set when Keyplan wrote the reason (e.g. 'selected'): render it from "
+                             "reason_params in the reader's language; empty for a reason a person gave.")
+    reason_params: dict = Field(default_factory=dict)
     effective_date: datetime.date
     changed_by: UserRef | None
     changed_at: datetime.datetime

@@ -208,8 +208,9 @@ def create_accounts_in_bulk(names: dict[str, str], *, by: User, reporting_curren
             [connection.ops.adapt_datetimefield_value(now), by.pk, *created_params],
         )
         cursor.execute(
-            f"INSERT INTO {TierChange._meta.db_table} (account_id, from_tier, to_tier, reason, effective_date, changed_by_id, "
-            f"changed_at) SELECT id, '', tier, %s, %s, %s, %s FROM {table} WHERE {created}",
+            f"INSERT INTO {TierChange._meta.db_table} (account_id, from_tier, to_tier, reason, reason_code, reason_params, "
+            f"effective_date, changed_by_id, changed_at) SELECT id, '', tier, %s, '', '{{}}', %s, %s, %s FROM {table} "
+            f"WHERE {created}",
             [reason, connection.ops.adapt_datefield_value(timezone.localdate()), by.pk,
              connection.ops.adapt_datetimefield_value(now), *created_params],
         )
@@ -274,6 +275,8 @@ def set_tier(
     tier: str,
     reason: str,
     effective_date: datetime.date | None = None,
+    reason_code: str = "",
+    reason_params: dict | None = None,
 ) -> TierChange:
     if not can_set_tier(by):
         raise PermissionDenied(_("Only KAM leads and admins change key status."))
@@ -289,6 +292,8 @@ def set_tier(
         from_tier=account.tier,
         to_tier=tier,
         reason=reason.strip(),
+        reason_code=reason_code,
+        reason_params=reason_params or {},
         effective_date=effective_date or timezone.localdate(),
         changed_by=by,
     )

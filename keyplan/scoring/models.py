@@ -9,7 +9,7 @@ from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from keyplan.accounts.models import Account, Tier
+from keyplan.accounts.models import TIER_REASONS, Account, Tier
 
 SCORE_MIN, SCORE_MAX = 1, 10
 
@@ -290,3 +290,6 @@ class ReviewDecision(models.Model):
 
     class Meta:
         ordering = ["decided_at", "pk"]
+
+
+TIER_REASONS["selected"] = lambda params: decision_text("selected", params)

@@ -807,10 +807,11 @@ def accept_proposal(proposal: Proposal, *, by: User, reason: str = "",
         code, params = "selected", {
             "round": proposal.round.name, "rank": proposal.rank, "total": str(proposal.total) if proposal.total is not None else None,
             "cutoff": explanation.get("cutoff"), "carried": ", ".join(c["name"] for c in explanation.get("carried_by", []))}
-        reason = decision_text(code, params)  # the key status history keeps text, in the language of who accepted
+        reason = decision_text(code, params)  # the text for programs; pages render the code in the reader's language
     account = Account.objects.get(pk=proposal.account_id)
     if account.tier != proposal.to_tier:
-        accounts.set_tier(account, by=by, tier=proposal.to_tier, reason=reason, effective_date=effective)
+        accounts.set_tier(account, by=by, tier=proposal.to_tier, reason=reason, effective_date=effective,
+                          reason_code=code, reason_params=params)
     proposal.status, proposal.decided_by, proposal.decided_at = ProposalStatus.ACCEPTED, by, timezone.now()
     proposal.decision_reason = "" if code else reason
     proposal.decision_code, proposal.decision_params, proposal.effective_date = code, params, effective

@@ -2,6 +2,7 @@ import datetime
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.urls import reverse
 from django.utils import translation
 
 from keyplan.accounts import services as accounts
@@ -15,6 +16,7 @@ from keyplan.scoring.models import (
     Score,
     SelectionRound,
 )
+from tests.conftest import client_for
 
 
 def totals(user):
@@ -186,6 +188,14 @@ def test_accepting_changes_the_tier_with_history_and_demotion_needs_reason_and_d
     assert promote.decision_code == "selected" and promote.decision_params["round"] == "FY2026"
     with translation.override("fa"):
         assert "FY2026" in promote.decision_text and "۱" in promote.decision_text  # the rank in Persian digits
+    # The key status history says why in each reader's language too, whoever accepted.
+    assert change.reason_code == "selected"
+    with translation.override("de"):
+        german = change.reason_text
+    assert german.startswith("Ausgewählt in Runde FY2026") and german != change.reason, german
+    page = client_for(lead)
+    page.cookies["django_language"] = "de"
+    assert german in page.get(reverse("accounts:detail", args=[charlie.pk])).content.decode()
 
     demote = Proposal.objects.get(round=selection_round, account=bravo)
     with pytest.raises(ValidationError) as error:
