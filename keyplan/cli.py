@@ -137,13 +137,19 @@ def _raise_keyboard_interrupt(signum, frame):
 
 
 def _recover_broken_imports() -> None:
-    """Imports whose worker died (kill -9, a power cut) are found and discarded before new work starts."""
+    """Imports whose worker died (kill -9, a power cut) are found and discarded before new work starts; workbook jobs
+    of such a worker are marked failed (they can be run again)."""
     from keyplan.core.worker import patiently
     from keyplan.revenue.tasks import recover_broken_imports
 
     for batch in patiently(recover_broken_imports):
         print(f"keyplan: import batch {batch.pk} ({batch.file_name}) broke off when its worker stopped; "
               f"its lines were removed and the file can be imported again.", file=sys.stderr, flush=True)
+    from keyplan.reports.services import recover_broken_workbooks
+
+    for job in patiently(recover_broken_workbooks):
+        print(f"keyplan: workbook job {job.pk} was interrupted when its worker stopped; it can be run again.",
+              file=sys.stderr, flush=True)
 
 
 def cmd_worker(args) -> int:

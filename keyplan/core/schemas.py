@@ -190,11 +190,11 @@ class InputSchema(Schema):
 
     @model_validator(mode="after")
     def _dates_in_range(self) -> "InputSchema":
-        for name in type(self).model_fields:
+        for name, field in type(self).model_fields.items():
             value = getattr(self, name)
             if isinstance(value, (datetime.date, datetime.datetime)) and not MIN_YEAR <= value.year <= MAX_YEAR:
-                raise PydanticCustomError(
-                    "keyplan_contract", "{errors}", {"errors": [(name, f"The year must be between {MIN_YEAR} and {MAX_YEAR}.")]}
+                raise PydanticCustomError(  # named as the client sent it: "from", not the attribute from_
+                    "keyplan_contract", "{errors}", {"errors": [(field.alias or name, f"The year must be between {MIN_YEAR} and {MAX_YEAR}.")]}
                 )
         return self
 

@@ -56,8 +56,12 @@ def cmd_export_workbook(args) -> int:
     # Written beside OUT and renamed at the end: a failed run leaves no half-written workbook behind.
     handle, partial = tempfile.mkstemp(prefix=".keyplan-", suffix=".xlsx", dir=out.parent)
     os.close(handle)
+    from keyplan.cli import ProgressBar
+
+    # A progress line on standard error while it builds (on a terminal, without --json); the result on standard output.
+    bar = ProgressBar(not args.json and sys.stderr.isatty())
     try:
-        built = build(scope, options, partial)
+        built = build(scope, options, partial, progress=lambda share, step: bar(share, step.replace("_", " ")))
         os.replace(partial, out)
     finally:
         if os.path.exists(partial):

@@ -1,4 +1,7 @@
-"""Feed tokens: made and revoked by their user (an admin may revoke anyone's), one transaction each."""
+"""Feed tokens (made and revoked by their user; an admin may revoke anyone's) and the portfolio workbook as a
+background job (started, followed, run again), one transaction each."""
+
+import datetime
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -6,7 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from keyplan.core.models import Role, User, token_digest
-from keyplan.reports.models import FeedToken
+from keyplan.reports.models import FeedToken, JobStatus, WorkbookJob
 
 MAX_TOKENS = 50  # active feed tokens per user
 
@@ -50,3 +53,92 @@ def user_for_feed_token(secret: str) -> User | None:
     if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
         FeedToken.objects.filter(pk=token.pk).update(last_used_at=now)
     return token.user
+
+
+# ---------------------------------------------------------------- the portfolio workbook as a background job
+
+JOB_KEEP = datetime.timedelta(days=1)  # finished jobs (and their files) are forgotten after a day
+MAX_RUNNING_JOBS = 3  # queued or running workbook jobs per user
+
+
+def start_workbook_job(user: User, *, start: datetime.date | None = None, end: datetime.date | None = None,
+                       industry: str = "", country: str = "", tier: str = "", kam: int | None = None,
+                       language: str = "en") -> WorkbookJob:
+    """Queue the portfolio workbook of what ``user`` may see for the background worker; the job page (or
+    ``GET /api/v1/exports/workbook/jobs/ID``) follows its progress and offers the file once it is done.
+
+    A period that makes no sense is refused at once (ValidationError naming ``from`` or ``to``), nothing queued."""
+    from keyplan.revenue import portfolio
+
+    if not user.is_active:
+        raise PermissionDenied(_("Only active users export workbooks."))
+    if start and end and end < start:
+        raise ValidationError({"to": _("The period ends before it starts.")})
+    try:
+        portfolio.Options(start=start, end=end).period()
+    except ValueError as error:
+        raise ValidationError({"from": str(error)}) from error
+    with transaction.atomic():
+        WorkbookJob.objects.filter(user=user, created_at__lt=timezone.now() - JOB_KEEP).exclude(
+            status__in=(JobStatus.QUEUED, JobStatus.RUNNING)).delete()
+        if WorkbookJob.objects.filter(user=user, status__in=(JobStatus.QUEUED, JobStatus.RUNNING)).count() >= MAX_RUNNING_JOBS:
+            raise ValidationError({"from": _("%(n)s of your workbooks are still being made; wait for one to finish.")
+                                   % {"n": MAX_RUNNING_JOBS}})
+        job = WorkbookJob.objects.create(user=user, options={
+            "from": start.isoformat() if start else None, "to": end.isoformat() if end else None,
+            "industry": industry or "", "country": (country or "").upper(), "tier": tier or "", "kam": kam,
+            "language": language or "en"})
+        _enqueue(job)
+    return job
+
+
+def _enqueue(job: WorkbookJob) -> None:
+    from keyplan.reports.tasks import build_workbook
+
+    transaction.on_commit(lambda: build_workbook.enqueue(job_id=job.pk))
+
+
+@transaction.atomic
+def retry_workbook_job(job: WorkbookJob, *, by: User) -> WorkbookJob:
+    """Run a failed (or interrupted) job again with the same choices."""
+    if job.user_id != by.pk:
+        raise PermissionDenied(_("Only the person who started this workbook runs it again."))
+    job = WorkbookJob.objects.select_for_update().get(pk=job.pk)
+    if job.status != JobStatus.FAILED:
+        raise ValidationError({"status": _("Only a workbook that failed is run again.")})
+    job.status, job.progress, job.stage, job.message, job.worker = JobStatus.QUEUED, 0, "", "", None
+    job.started_at = job.finished_at = None
+    job.save(update_fields=["status", "progress", "stage", "message", "worker", "started_at", "finished_at"])
+    _enqueue(job)
+    return job
+
+
+def workbook_job_of(user: User, pk: int) -> WorkbookJob | None:
+    """The user's own job (None for another's: it holds what they may see), checked for a worker that is gone."""
+    job = WorkbookJob.objects.filter(pk=pk, user=user).select_related("worker").defer("content").first()
+    if job is not None and job.status == JobStatus.RUNNING and job.worker is not None:
+        from keyplan.core.worker import is_gone
+
+        if is_gone(job.worker):
+            _interrupt(job)
+            job.refresh_from_db()
+    return job
+
+
+def _interrupt(job: WorkbookJob) -> bool:
+    worker = job.worker
+    message = (f"The workbook was interrupted at {job.progress} %: its background worker (process {worker.pid} on "
+               f"{worker.host}) stopped before it finished. Run it again.") if worker else "The workbook was interrupted."
+    return bool(WorkbookJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(
+        status=JobStatus.FAILED, message=message, finished_at=timezone.now()))
+
+
+def recover_broken_workbooks() -> list[WorkbookJob]:
+    """Mark failed the workbook jobs whose worker is gone (run by every worker as it starts, beside the imports')."""
+    from keyplan.core.worker import is_gone
+
+    found = []
+    for job in WorkbookJob.objects.filter(status=JobStatus.RUNNING, worker__isnull=False).select_related("worker").defer("content"):
+        if is_gone(job.worker) and _interrupt(job):
+            found.append(job)
+    return found

@@ -6,17 +6,19 @@ import json
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from keyplan.accounts.models import Account
+from keyplan.core.worker import seen_recently as worker_seen_recently
 from keyplan.reports import deck, deck_data, feeds, services, workbook
 from keyplan.reports.deck_template import TemplateError
-from keyplan.reports.models import FeedToken
+from keyplan.reports.models import FeedToken, JobStatus, WorkbookJob
 from keyplan.revenue.filters import PortfolioFilter
 
 
@@ -35,6 +37,64 @@ def portfolio_workbook(request: HttpRequest) -> HttpResponse:
     except ValueError as error:
         return _refused(_("The workbook was not made:") + "\n" + str(error))
     return workbook.download(content, period)
+
+
+@require_POST
+def workbook_start(request: HttpRequest) -> HttpResponse:
+    """The portfolio pages' "Excel workbook" button: queue the workbook of the page's filters (its query string) and
+    follow it on the job page."""
+    form = PortfolioFilter(request.GET or None)
+    if form.is_bound and not form.is_valid():
+        return _refused(_("The workbook was not made:") + "\n" + "\n".join(
+            f"{form.fields[name].label if name in form.fields else name}: {message}"
+            for name, messages_ in form.errors.items() for message in messages_))
+    data = form.cleaned_data if form.is_bound else {}
+    try:
+        job = services.start_workbook_job(
+            request.user, start=data.get("date_from"), end=data.get("date_to"), industry=data.get("industry") or "",
+            country=data.get("country") or "", tier=data.get("tier") or "", kam=data.get("kam"),
+            language=get_language())
+    except ValidationError as error:
+        return _refused(_("The workbook was not made:") + "\n" + " ".join(error.messages))
+    return redirect("reports:workbook_job", pk=job.pk)
+
+
+def _job(request: HttpRequest, pk: int) -> WorkbookJob:
+    job = services.workbook_job_of(request.user, pk)
+    if job is None:
+        raise Http404(_("No workbook of yours has this number."))
+    return job
+
+
+@require_GET
+def workbook_job(request: HttpRequest, pk: int) -> HttpResponse:
+    """The workbook being made: a progress bar that polls itself, then the download (or why it failed, and a retry)."""
+    job = _job(request, pk)
+    template = "reports/workbook_job.html#progress" if request.htmx else "reports/workbook_job.html"
+    waiting = job.status == JobStatus.QUEUED and not worker_seen_recently()
+    return render(request, template, {"job": job, "waiting": waiting})
+
+
+@require_GET
+def workbook_job_file(request: HttpRequest, pk: int) -> HttpResponse:
+    job = _job(request, pk)
+    if job.status != JobStatus.DONE:
+        raise Http404(_("This workbook is not ready."))
+    content = WorkbookJob.objects.values_list("content", flat=True).get(pk=job.pk)
+    response = HttpResponse(bytes(content), content_type=workbook.CONTENT_TYPE)
+    response["Content-Disposition"] = f'attachment; filename="{job.file_name}"'
+    response["Cache-Control"] = "no-store"  # it holds what this user may see
+    return response
+
+
+@require_POST
+def workbook_job_retry(request: HttpRequest, pk: int) -> HttpResponse:
+    job = _job(request, pk)
+    try:
+        services.retry_workbook_job(job, by=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    return redirect("reports:workbook_job", pk=job.pk)
 
 
 def _refused(message: str) -> HttpResponse:

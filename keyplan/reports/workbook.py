@@ -24,7 +24,7 @@ from __future__ import annotations
 import datetime
 import io
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -111,26 +111,44 @@ def text(value: Any) -> Any:
 
 
 def build(scope: portfolio.Scope, options: portfolio.Options, out: IO[bytes] | str, *,
-          now: datetime.datetime | None = None) -> Built:
+          now: datetime.datetime | None = None, progress: Callable[[float, str], None] | None = None) -> Built:
     """Write the workbook of ``scope`` over the period of ``options`` to ``out`` (a path or a binary file).
 
-    Raises ValueError for a period that makes no sense (it ends before it starts), as the reports do.
+    ``progress(share, step)`` is told before each step (share 0-1, step a name such as "pareto"): the background
+    job's progress bar and the CLI's line on standard error. Raises ValueError for a period that makes no sense (it
+    ends before it starts), as the reports do.
     """
+    def step(share: float, name: str) -> None:
+        if progress is not None:
+            progress(share, name)
+
     period = options.period()
+    step(0.0, "analyses")
     pareto = portfolio.pareto_report(scope, options)
+    step(0.15, "analyses")
     abc = portfolio.abc_report(scope, options)  # the years of the period, or the last three (as the ABC page)
+    step(0.3, "analyses")
     profit = portfolio.profitability_report(scope, options)
     names = dict(scope.accounts().values_list("external_id", "name"))
     book = _Book(bidi=get_language_bidi())
+    step(0.45, "summary")
     book.summary(scope, period, pareto, abc, profit, now=now or timezone.now())
+    step(0.5, "pareto")
     book.pareto(pareto)
+    step(0.55, "abc")
     book.abc(abc)
     book.abc_accounts(abc, names)
+    step(0.6, "profitability")
     book.profitability(profit)
+    step(0.7, "scoring")
     book.scoring(scope)
+    step(0.8, "risk_queue")
     book.risk_queue(scope)
+    step(0.85, "plan_quality")
     book.plan_quality(scope)
+    step(0.9, "saving")
     book.workbook.save(out)
+    step(1.0, "done")
     return Built(sheets=book.names, accounts=len(pareto["accounts"]), period=period, currency=pareto["currency"])
 
 

@@ -13,6 +13,7 @@ from keyplan.planning import services as planning
 from keyplan.relationships import services as relationships
 from keyplan.revenue import services as revenue
 from keyplan.scoring import services as scoring
+from keyplan.reports.services import start_workbook_job
 from keyplan.scoring.models import Proposal
 
 
@@ -68,4 +69,5 @@ def world(admin, lead, kam, make_account, make_user):
         "step_id": step.pk,
         "stage_id": stage.pk,
         "user_id": kam.pk,
+        "job_id": start_workbook_job(lead).pk,
     }

@@ -71,6 +71,9 @@ COUNTERPARTS = {
     "revenue:import_rollback": ["POST /api/v1/imports/{batch_id}/rollback"],
     "revenue:account_subscriptions": ["POST /api/v1/accounts/{account_id}/subscriptions/"],
     "revenue:subscription_end": ["POST /api/v1/accounts/{account_id}/subscriptions/{subscription_id}/end"],
+    # reports: the workbook as a background job (the feeds page's tokens are exempt, below)
+    "reports:workbook_start": ["POST /api/v1/exports/workbook/jobs"],
+    "reports:workbook_job_retry": ["POST /api/v1/exports/workbook/jobs/{job_id}/retry"],
     # planning
     "planning:account": ["POST /api/v1/accounts/{account_id}/plans/"],
     "planning:edit": ["PATCH /api/v1/accounts/{account_id}/plans/{plan_id}",

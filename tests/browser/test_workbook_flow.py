@@ -1,4 +1,5 @@
-"""A KAM filters the portfolio, clicks "Excel workbook" and gets the workbook of that selection, their accounts only."""
+"""A KAM filters the portfolio, clicks "Excel workbook", follows the background job and gets the workbook of that
+selection, their accounts only."""
 
 import datetime
 
@@ -27,14 +28,21 @@ def ledger(tmp_path, lead, kam, make_account):
     return accounts
 
 
-def test_a_kam_downloads_the_workbook_of_the_filtered_portfolio(page, log_in, screenshot, ledger, tmp_path):
+def test_a_kam_downloads_the_workbook_of_the_filtered_portfolio(page, log_in, screenshot, ledger, tmp_path, run_worker):
     log_in("kam")
     page.goto("/portfolio/?industry=chemicals")
-    button = page.get_by_role("link", name="Excel workbook")
+    button = page.get_by_role("button", name="Excel workbook")
     expect(button).to_be_visible()
     screenshot("portfolio-workbook-button")
+    button.click()  # starts the background job; its page follows the progress
+    expect(page.locator("#workbook-progress")).to_be_visible()
+    screenshot("workbook-job-waiting")
+    run_worker()
+    link = page.get_by_role("link", name="Download the workbook")
+    expect(link).to_be_visible(timeout=15_000)  # the page polls itself every second
+    screenshot("workbook-job-done")
     with page.expect_download() as download:
-        button.click()
+        link.click()
     assert download.value.suggested_filename.startswith("keyplan-portfolio-")
     path = tmp_path / download.value.suggested_filename
     download.value.save_as(path)

@@ -79,6 +79,12 @@ PAGES = {
     "revenue:lifetime_value": Page(EVERYONE, READ_ONLY),
     "revenue:analysis": Page(EVERYONE, READ_ONLY, {"name": "name"}),
     "reports:workbook": Page(EVERYONE, READ_ONLY),  # each gets the workbook of what they may see
+    # The workbook as a background job: anyone starts one; a job (its page, file, retry) is its starter's alone. The
+    # world's job was started by the member and is still queued: no file yet, nothing to run again.
+    "reports:workbook_start": Page(POST_ONLY, "L 302 302 302 302 302 302"),
+    "reports:workbook_job": Page("L 404 404 200 404 404 404", "L 405 405 405 405 405 405", {"pk": "job_id"}),
+    "reports:workbook_job_file": Page("L 404 404 404 404 404 404", "L 405 405 405 405 405 405", {"pk": "job_id"}),
+    "reports:workbook_job_retry": Page(POST_ONLY, "L 404 404 302 404 404 404", {"pk": "job_id"}),
     "reports:deck": Page(ACCOUNT_READ, READ_ONLY),  # an account's review deck: whoever may see the account
     "reports:feeds": Page(EVERYONE, "L 200 200 200 200 200 200"),  # one's own feed tokens: an empty POST makes one
     # The feeds authenticate themselves (a feed token in the header, else the session): no login redirect.
@@ -232,6 +238,10 @@ API = {
     "GET /api/v1/analysis/{name}": EVERYONE,
     "GET /api/v1/exports/workbook": EVERYONE,
     "GET /api/v1/exports/deck/{account_id}": ACCOUNT_READ,
+    "POST /api/v1/exports/workbook/jobs": "L 202 202 202 202 202 202",
+    "GET /api/v1/exports/workbook/jobs/{job_id}": "L 404 404 200 404 404 404",
+    "GET /api/v1/exports/workbook/jobs/{job_id}/file": "L 404 404 409 404 404 404",
+    "POST /api/v1/exports/workbook/jobs/{job_id}/retry": "L 404 404 422 404 404 404",
     "GET /api/v1/imports/": LEADS,
     "POST /api/v1/imports/": "L 422 422 - - - -",
     "GET /api/v1/imports/{batch_id}": LEADS,

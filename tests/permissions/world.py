@@ -71,6 +71,9 @@ def build_world() -> dict:
     case = health.open_case(account, by=lead, reason="Quiet for months")
     stage = onboarding.add_stage(account, by=lead, name="Kick-off")
     step = charter.add_step(by=lead, data={"phase": "Pilot", "title": "Pick the pilot accounts"})
+    from keyplan.reports.services import start_workbook_job
+
+    job = start_workbook_job(users["member"])  # a workbook is its starter's alone (it holds what they may see)
     tokens = {role: create_token(user) for role, user in users.items()}
     token_row = users["member"].api_tokens.first()
     return {
@@ -100,6 +103,7 @@ def build_world() -> dict:
             "stage_id": stage.pk,
             "step_id": step.pk,
             "user_id": users["kam"].pk,
+            "job_id": job.pk,
             "name": "pareto",
             "key": "swot",
             "field_name": "city",
