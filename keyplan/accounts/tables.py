@@ -19,3 +19,14 @@ ACCOUNTS = Table("accounts", (
     Column(_("Archived"), lambda a: a.archived_at),
     Column(_("Updated"), lambda a: a.updated_at),
 ))
+
+
+# Rows: keyplan.accounts.services.KamLoad, one per key account manager (the workload page).
+WORKLOAD = Table("workload", (
+    Column(_("Key account manager"), lambda load: str(load.kam)),
+    Column(_("Key accounts"), lambda load: len(load.key_accounts)),
+    Column(_("Capacity"), lambda load: load.capacity),
+    Column(_("Over capacity"), lambda load: load.over_capacity),
+    Column(_("Accounts as KAM"), lambda load: load.accounts_total),
+    Column(_("Their key accounts"), lambda load: "; ".join(account.name for account in load.key_accounts)),
+))

@@ -20,7 +20,7 @@ from keyplan.accounts.forms import (
     TierForm,
 )
 from keyplan.accounts.models import Account, Competitor, TeamMember
-from keyplan.accounts.tables import ACCOUNTS
+from keyplan.accounts.tables import ACCOUNTS, WORKLOAD
 from keyplan.core import exports
 from keyplan.core.models import User
 from keyplan.core.pagination import KeysetPaginator
@@ -358,5 +358,9 @@ def workload(request: HttpRequest) -> HttpResponse:
         else:
             messages.error(request, _("Capacity: %(errors)s") % {"errors": " ".join(form.errors.get("kam_capacity", []))})
         return redirect("accounts:workload")
-    context = {"workload": services.kam_workload(request.user), "can_set_capacity": request.user.edits_all_accounts}
+    workload = services.kam_workload(request.user)
+    if exports.wants_csv(request):
+        return exports.csv_response(WORKLOAD, workload.kams)
+    context = {"workload": workload, "can_set_capacity": request.user.edits_all_accounts,
+               "csv_query": exports.csv_query(request)}
     return render(request, "accounts/workload.html", context)

@@ -26,7 +26,7 @@ from keyplan.health.forms import (
     SurveyForm,
 )
 from keyplan.health.models import ONBOARDING_LABELS, OnboardingStage, RiskCase, SaveAction
-from keyplan.health.tables import REVIEWS_DUE, RISK_QUEUE
+from keyplan.health.tables import NOTIFICATIONS, REVIEWS_DUE, RISK_QUEUE
 
 
 def _account(request: HttpRequest, pk: int) -> Account:
@@ -259,10 +259,13 @@ def notifications_page(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         services.mark_read(request.user)
         return redirect("health:notifications")
+    if request.method == "GET" and exports.wants_csv(request):  # every one, not only the 200 the page shows
+        return exports.csv_response(NOTIFICATIONS, services.notifications_of(request.user).order_by("-created_at", "-pk"))
     rows = list(services.notifications_of(request.user)[:200])
     for n in rows:
         n.text = services.notification_text(n)
-    return render(request, "health/notifications.html", {"rows": rows, "unread": sum(1 for n in rows if n.read_at is None)})
+    return render(request, "health/notifications.html", {"rows": rows, "unread": sum(1 for n in rows if n.read_at is None),
+                                                         "csv_query": exports.csv_query(request)})
 
 
 @require_GET

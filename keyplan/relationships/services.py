@@ -810,3 +810,29 @@ def lines_by_account(accounts: Iterable[Account]) -> dict[int, list[analysis.Lin
     ).order_by("pk"):
         out[line.account_id].append(analysis.Line(line.source_id, line.target_id, line.polarity, line.strength, line.note, line.pk))
     return out
+
+
+WHO_TO_WIN_CHUNK = 200  # key accounts whose stakeholders and lines are read at a time
+
+
+def who_to_win_rows(accounts, *, today: datetime.date | None = None):
+    """(account, target) for every stakeholder to win on ``accounts``, account by account (name order), most important
+    first: the who-to-win boards as rows, for their CSV and live feed. Read a chunk of accounts at a time."""
+    today = today or timezone.localdate()
+    days = stale_rule().days
+    chunk: list[Account] = []
+    for account in accounts.order_by("name", "pk").iterator(chunk_size=WHO_TO_WIN_CHUNK):
+        chunk.append(account)
+        if len(chunk) == WHO_TO_WIN_CHUNK:
+            yield from _who_to_win_chunk(chunk, today, days)
+            chunk = []
+    if chunk:
+        yield from _who_to_win_chunk(chunk, today, days)
+
+
+def _who_to_win_chunk(accounts: list[Account], today: datetime.date, days: int):
+    persons = people_by_account(accounts, today=today)
+    lines = lines_by_account(accounts)
+    for account in accounts:
+        for target in analysis.who_to_win(persons[account.pk], lines[account.pk], today=today, stale_days=days):
+            yield account, target

@@ -42,3 +42,32 @@ STALE = Table("stale-relationships", (
     Column(_("Last contact"), lambda a: a.person.last_contact),
     Column(_("Days since contact"), lambda a: a.stale.days_since),
 ))
+
+
+def _reasons(target) -> str:
+    from keyplan.relationships.templatetags.relationship_tags import reason_text
+
+    return "; ".join(reason_text(reason) for reason in target.reasons)
+
+
+def _label(kind: str, value: str) -> str:
+    from keyplan.relationships.templatetags.relationship_tags import label
+
+    return label(value, kind)
+
+
+# Rows: (account, target) pairs, one per stakeholder to win (keyplan.relationships.analysis.who_to_win).
+WHO_TO_WIN = Table("who-to-win", (
+    Column(_("Account"), lambda row: row[0].name),
+    Column(_("External id"), lambda row: row[0].external_id),
+    Column(_("Rank"), lambda row: row[1].rank),
+    Column(_("Stakeholder"), lambda row: row[1].person.name),
+    Column(_("Title"), lambda row: row[1].person.title),
+    Column(_("Decision power"), lambda row: _label("power", row[1].person.power)),
+    Column(_("Sentiment"), lambda row: _label("sentiment", row[1].person.sentiment)),
+    Column(_("Contact"), lambda row: _label("contact", row[1].person.contact)),
+    Column(_("Urgent"), lambda row: row[1].urgent),
+    Column(_("Why"), lambda row: _reasons(row[1])),
+    Column(_("Best path"), lambda row: " → ".join(p.name for p in row[1].best_path.people) if row[1].best_path else ""),
+    Column(_("Path owner"), lambda row: row[1].path_owner),
+))

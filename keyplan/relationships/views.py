@@ -24,7 +24,7 @@ from keyplan.relationships import analysis, services
 from keyplan.relationships.filters import InteractionFilter, StakeholderFilter
 from keyplan.relationships.forms import InfluenceLineForm, InteractionForm, StakeholderForm, StaleSettingsForm
 from keyplan.relationships.models import InfluenceLine, Interaction, Stakeholder
-from keyplan.relationships.tables import INTERACTIONS, STAKEHOLDERS, STALE
+from keyplan.relationships.tables import INTERACTIONS, STAKEHOLDERS, STALE, WHO_TO_WIN
 
 CHANGED = "relationshipsChanged"  # HTMX event: the map and the lists listen to it and refresh
 PAGE_SIZE = 50
@@ -337,6 +337,9 @@ def stakeholder_table(request: HttpRequest, pk: int) -> HttpResponse:
 def who_to_win(request: HttpRequest, pk: int) -> HttpResponse:
     account = _account(request, pk)
     today = timezone.localdate()
+    if exports.wants_csv(request):
+        return exports.csv_response(WHO_TO_WIN, services.who_to_win_rows(Account.objects.filter(pk=account.pk), today=today),
+                                    filename=f"who-to-win-{slugify(account.external_id) or account.pk}")
     persons = services.people(account, today=today)
     stale_days = services.stale_rule().days
     context = _context(
@@ -346,6 +349,7 @@ def who_to_win(request: HttpRequest, pk: int) -> HttpResponse:
         without_owner=analysis.decision_makers_without_owner(persons),
         no_contact=analysis.buying_centers_without_contact(persons),
         people_count=len(persons),
+        csv_query=exports.csv_query(request),
     )
     return render(request, "relationships/who_to_win.html", context)
 
@@ -511,6 +515,8 @@ def portfolio(request: HttpRequest) -> HttpResponse:
     visible = Account.objects.visible_to(request.user).active()
     stale = services.stale_alerts(visible, today=today, days=days)
     if exports.wants_csv(request):
+        if request.GET.get("list") == "who-to-win":  # the boards: every stakeholder to win on every key account
+            return exports.csv_response(WHO_TO_WIN, services.who_to_win_rows(visible.filter(tier=Tier.KEY), today=today))
         return exports.csv_response(STALE, stale)
     key_accounts = list(visible.filter(tier=Tier.KEY).order_by("name")[:PORTFOLIO_ACCOUNTS])
     persons = services.people_by_account(key_accounts, today=today)
@@ -533,6 +539,7 @@ def portfolio(request: HttpRequest) -> HttpResponse:
         "stale": stale[:PORTFOLIO_STALE],
         "stale_count": len(stale),
         "csv_query": exports.csv_query(request),
+        "boards_csv_query": exports.csv_query(request) + "&list=who-to-win",
         "boards": [b for b in boards if b["people"]],
         "unmapped": [b["account"] for b in boards if not b["people"]],
         "key_total": visible.filter(tier=Tier.KEY).count(),

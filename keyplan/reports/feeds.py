@@ -92,6 +92,125 @@ def _stale(user: User, query) -> tuple[Table, Iterable]:
     return STALE, stale_alerts(Account.objects.visible_to(user).active())
 
 
+def _visible(user: User, query):
+    """The active accounts ``user`` may see, narrowed to one by ``?account=EXTERNAL_ID``."""
+    from keyplan.accounts.models import Account
+
+    accounts = Account.objects.visible_to(user).active()
+    external_id = (query.get("account") or "").strip()
+    if external_id:
+        if len(external_id) > 100:
+            raise FeedError("account", "An external id has at most 100 characters.")
+        accounts = accounts.filter(external_id=external_id)
+    return accounts
+
+
+def _with_account(table: Table, name: str) -> Table:
+    """A list of one account's page, across accounts: the account's name and external id first."""
+    return Table(name, (Column(_("Account"), lambda row: row.account.name),
+                        Column(_("External id"), lambda row: row.account.external_id), *table.columns))
+
+
+def _stakeholders(user: User, query) -> tuple[Table, Iterable]:
+    from django.utils import timezone
+
+    from keyplan.relationships.filters import StakeholderFilter
+    from keyplan.relationships.models import Stakeholder
+    from keyplan.relationships.tables import STAKEHOLDERS
+
+    form = StakeholderFilter(query)
+    accounts = _visible(user, query)
+    return _with_account(STAKEHOLDERS, "stakeholders"), _form_rows(form, lambda _data: form.apply(
+        Stakeholder.objects.filter(account__in=accounts), today=timezone.localdate())
+        .select_related("account", "owner", "reports_to").order_by("account__name", "account_id", "name", "pk"))
+
+
+def _interactions(user: User, query) -> tuple[Table, Iterable]:
+    from django.utils import timezone
+
+    from keyplan.relationships.filters import InteractionFilter
+    from keyplan.relationships.models import Interaction
+    from keyplan.relationships.tables import INTERACTIONS
+
+    form = InteractionFilter(query)
+    accounts = _visible(user, query)
+    return _with_account(INTERACTIONS, "interactions"), _form_rows(form, lambda _data: form.apply(
+        Interaction.objects.filter(account__in=accounts), today=timezone.localdate())
+        .select_related("account", "next_step_owner").prefetch_related("stakeholders", "users"))
+
+
+def _who_to_win(user: User, query) -> tuple[Table, Iterable]:
+    from keyplan.accounts.models import Tier
+    from keyplan.relationships.services import who_to_win_rows
+    from keyplan.relationships.tables import WHO_TO_WIN
+
+    accounts = _visible(user, query)
+    if not query.get("account"):
+        accounts = accounts.filter(tier=Tier.KEY)  # the boards: key accounts, unless one account is asked for
+    return WHO_TO_WIN, who_to_win_rows(accounts)
+
+
+def _imports(user: User, query) -> tuple[Table, Iterable]:
+    from django.core.exceptions import PermissionDenied
+
+    from keyplan.revenue.models import ImportBatch
+    from keyplan.revenue.tables import IMPORTS
+    from keyplan.revenue.uploads import can_import
+
+    if not can_import(user):
+        raise PermissionDenied("Only KAM leads and admins see the import batches.")
+    return IMPORTS, ImportBatch.objects.select_related("created_by").order_by("-created_at", "-pk")
+
+
+def _workload(user: User, query) -> tuple[Table, Iterable]:
+    from keyplan.accounts.services import kam_workload
+    from keyplan.accounts.tables import WORKLOAD
+
+    return WORKLOAD, kam_workload(user).kams
+
+
+def _rounds(user: User, query) -> tuple[Table, Iterable]:
+    from keyplan.scoring.models import SelectionRound
+    from keyplan.scoring.tables import ROUNDS
+
+    return ROUNDS, SelectionRound.objects.select_related("created_by").order_by("-date", "-pk")
+
+
+def _key_status_reviews(user: User, query) -> tuple[Table, Iterable]:
+    from keyplan.scoring.models import Review
+    from keyplan.scoring.tables import REVIEWS
+
+    return REVIEWS, Review.objects.select_related("round", "created_by").prefetch_related("decisions")
+
+
+def _notifications(user: User, query) -> tuple[Table, Iterable]:
+    from keyplan.health.services import notifications_of
+    from keyplan.health.tables import NOTIFICATIONS
+
+    return NOTIFICATIONS, notifications_of(user)
+
+
+def _scoring_matrix(user: User, query) -> tuple[Table, Iterable]:
+    from keyplan.scoring import services
+    from keyplan.scoring.models import Criterion
+    from keyplan.scoring.tables import in_chunks, matrix_table
+
+    index, positions = services.matrix_positions(user)
+    return matrix_table(list(Criterion.objects.active())), in_chunks(positions, lambda chunk: services.matrix_rows(index, chunk))
+
+
+def _health(user: User, query) -> tuple[Table, Iterable]:
+    from django.db.models import Max
+
+    from keyplan.health.models import HealthSnapshot
+    from keyplan.health.tables import HEALTH
+
+    accounts = _visible(user, query)
+    day = HealthSnapshot.objects.aggregate(day=Max("day"))["day"]  # the latest daily snapshot
+    return HEALTH, (HealthSnapshot.objects.filter(day=day, account__in=accounts).select_related("account")
+                    .order_by("score", "account__name", "pk"))
+
+
 # ---------------------------------------------------------------- the analyses
 
 
@@ -169,15 +288,93 @@ def _abc(user: User, query) -> tuple[Table, Iterable]:
     return Table("abc", tuple(columns)), report["accounts"]
 
 
+MRR = Table("mrr", (
+    Column(_("Month"), lambda m: m["month"]),
+    Column(_("MRR"), lambda m: m["mrr"]),
+    Column(_("ARR"), lambda m: m["arr"]),
+    Column(_("Accounts"), lambda m: m["accounts"]),
+    Column(_("New"), lambda m: m["new"]),
+    Column(_("Expansion"), lambda m: m["expansion"]),
+    Column(_("Contraction"), lambda m: m["contraction"]),
+    Column(_("Churn"), lambda m: m["churn"]),
+    Column(_("Reactivation"), lambda m: m["reactivation"]),
+))
+
+CLV = Table("clv", (
+    Column(_("External id"), lambda a: a["external_id"]),
+    Column(_("Account"), lambda a: a.get("name", "")),
+    Column(_("Purchases"), lambda a: a["frequency"]),
+    Column(_("Recency (weeks)"), lambda a: a["recency"]),
+    Column(_("Age (weeks)"), lambda a: a["T"]),
+    Column(_("Chance still buying"), lambda a: a["p_alive"]),
+    Column(_("Expected purchases"), lambda a: a["expected_purchases"]),
+    Column(_("Expected average value"), lambda a: a["expected_average_value"]),
+    Column(_("Lifetime value"), lambda a: a["clv"]),
+))
+
+
+def _mrr(user: User, query) -> tuple[Table, Iterable]:
+    from keyplan.revenue import portfolio
+
+    scope, options = _period(user, query)
+    return MRR, portfolio.mrr_report(scope, options)["months"]
+
+
+def _named(scope, rows: list[dict]) -> list[dict]:
+    names = dict(scope.accounts().values_list("external_id", "name"))
+    return [{**row, "name": names.get(row["external_id"], "")} for row in rows]
+
+
+def _concentration(user: User, query) -> tuple[Table, Iterable]:
+    from keyplan.revenue import portfolio
+
+    scope, options = _period(user, query)
+    report = portfolio.concentration_report(scope, options)
+    rows = _named(scope, report["accounts"])
+    years = sorted({year for row in rows for year in row.get("revenue", {})})
+    growth = sorted({year for row in rows for year in (row.get("growth") or {})})
+    columns = [Column(_("External id"), lambda a: a["external_id"]), Column(_("Account"), lambda a: a["name"])]
+    columns += [Column(_("Revenue %(year)s") % {"year": year}, lambda a, year=year: a["revenue"].get(year)) for year in years]
+    columns += [Column(_("Growth %(year)s") % {"year": year}, lambda a, year=year: (a.get("growth") or {}).get(year))
+                for year in growth]
+    return Table("concentration", tuple(columns)), rows
+
+
+def _clv(user: User, query) -> tuple[Table, Iterable]:
+    from keyplan.revenue import portfolio
+
+    scope, options = _period(user, query)
+    try:
+        report = portfolio.clv_report(scope, options)
+    except ValueError as error:  # too few repeat buyers to fit the models, for one
+        raise FeedError("from", str(error)) from error
+    return CLV, _named(scope, report["accounts"])
+
+
 FEEDS = {feed.name: feed for feed in (
     Feed("accounts", _("Accounts"), "list", _accounts, "q, tier, industry, country, lifecycle, kam, archived, sort"),
     Feed("account-plans", _("Account plans"), "list", _plans),
     Feed("risk-queue", _("At-risk queue"), "list", _risk_queue),
     Feed("account-reviews", _("Account reviews"), "list", _reviews),
     Feed("stale-relationships", _("Stale relationships"), "list", _stale),
+    Feed("stakeholders", _("Stakeholders"), "list", _stakeholders,
+         "account, q, department, buying_role, decision_power, sentiment, contact, key_contact, side, owner, archived"),
+    Feed("interactions", _("Interactions"), "list", _interactions,
+         "account, q, kind, user, date_from, date_to, when, open_steps"),
+    Feed("who-to-win", _("Who to win"), "list", _who_to_win, "account"),
+    Feed("health", _("Health"), "list", _health, "account"),
+    Feed("notifications", _("Notifications"), "list", _notifications),
+    Feed("workload", _("Workload"), "list", _workload),
+    Feed("selection-rounds", _("Selection rounds"), "list", _rounds),
+    Feed("key-status-reviews", _("Reviews of key status"), "list", _key_status_reviews),
+    Feed("imports", _("Imports"), "list", _imports),
     Feed("pareto", _("Pareto analysis"), "analysis", _pareto, "from, to"),
     Feed("abc", _("ABC analysis"), "analysis", _abc, "from, to"),
     Feed("profitability", _("Profitability"), "analysis", _profitability, "from, to"),
+    Feed("scoring-matrix", _("Scoring matrix"), "analysis", _scoring_matrix),
+    Feed("mrr", _("Recurring revenue"), "analysis", _mrr, "from, to"),
+    Feed("concentration", _("Concentration"), "analysis", _concentration, "from, to"),
+    Feed("clv", _("Lifetime value"), "analysis", _clv, "from, to"),
 )}
 
 

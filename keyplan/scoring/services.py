@@ -1018,3 +1018,24 @@ def account_card(account: Account) -> dict[str, Any]:
                      "note": h.note, "who": _("computed from data") if h.scored_by_id is None else str(h.history_user or "—"),
                      "removed": h.history_type == "-"} for h in history],
     }
+
+
+def matrix_rows(index: RankingIndex, positions: list[int]) -> list[dict]:
+    """The full rows of the matrix at ``positions`` of the ranking: name, key status and scores from the database (a
+    page of the matrix, or a chunk of its CSV and live feed)."""
+    ids = [index.ids[p] for p in positions]
+    accounts = {row["id"]: row for row in account_rows(Account.objects.filter(pk__in=ids))}
+    scores = current_scores(ids)
+    rows = []
+    for position, pk in zip(positions, ids, strict=True):
+        row = {**accounts[pk], **index.row(position)}
+        row["scores"] = {str(k): v for k, v in scores.get(pk, {}).items()}
+        rows.append(row)
+    return rows
+
+
+def matrix_positions(user: User) -> tuple[RankingIndex, list[int]]:
+    """The ranking and its positions of the active accounts ``user`` may see, in rank order (the unfiltered matrix)."""
+    index = ranking_index()
+    keep = set(Account.objects.visible_to(user).active().values_list("pk", flat=True))
+    return index, [p for p, pk in enumerate(index.ids) if pk in keep]

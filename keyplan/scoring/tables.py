@@ -36,3 +36,29 @@ def in_chunks(positions: Sequence[int], fetch: Callable[[list[int]], Iterable]) 
     """The rows of ``positions``, fetched CHUNK_ROWS at a time (the matrix reads each page's rows the same way)."""
     for start in range(0, len(positions), CHUNK_ROWS):
         yield from fetch(list(positions[start:start + CHUNK_ROWS]))
+
+
+def _count(value) -> int | None:
+    return len(value) if isinstance(value, (list, tuple)) else None
+
+
+ROUNDS = Table("selection-rounds", (
+    Column(_("Round"), lambda r: r.name),
+    Column(_("Date"), lambda r: r.date),
+    Column(_("Capacity"), lambda r: r.capacity),
+    Column(_("KAMs"), lambda r: r.kam_count),
+    Column(_("Cut-off"), lambda r: r.cutoff),
+    Column(_("Notes"), lambda r: r.notes),
+    Column(_("Taken by"), lambda r: str(r.created_by) if r.created_by_id else ""),
+))
+
+REVIEWS = Table("key-status-reviews", (
+    Column(_("As of"), lambda r: r.as_of),
+    Column(_("Cadence"), lambda r: r.get_cadence_display()),
+    Column(_("Judges round"), lambda r: r.round.name if r.round_id else ""),
+    Column(_("Rising"), lambda r: _count((r.findings or {}).get("rising"))),
+    Column(_("Underperforming"), lambda r: _count((r.findings or {}).get("underperforming"))),
+    Column(_("Decisions"), lambda r: r.decisions.count()),
+    Column(_("Notes"), lambda r: r.notes),
+    Column(_("Run by"), lambda r: str(r.created_by) if r.created_by_id else ""),
+))

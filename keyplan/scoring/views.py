@@ -40,7 +40,7 @@ from keyplan.scoring.models import (
     Review,
     SelectionRound,
 )
-from keyplan.scoring.tables import QUADRANT_LABELS, in_chunks, matrix_table
+from keyplan.scoring.tables import QUADRANT_LABELS, REVIEWS, ROUNDS, in_chunks, matrix_table
 
 PAGE_SIZE = 50
 CHANGED = "scoresChanged"  # HTMX event: the matrix reloads its rows after a score is saved
@@ -125,16 +125,7 @@ def _matrix_rows(request: HttpRequest, filters: MatrixFilter) -> tuple[list[Crit
 
 
 def _page_rows(index: services.RankingIndex, positions: list[int]) -> list[dict]:
-    """The full rows of the accounts on one page: name, key status and scores from the database."""
-    ids = [index.ids[p] for p in positions]
-    accounts = {row["id"]: row for row in services.account_rows(Account.objects.filter(pk__in=ids))}
-    scores = services.current_scores(ids)
-    rows = []
-    for position, pk in zip(positions, ids, strict=True):
-        row = {**accounts[pk], **index.row(position)}
-        row["scores"] = {str(k): v for k, v in scores.get(pk, {}).items()}
-        rows.append(row)
-    return rows
+    return services.matrix_rows(index, positions)
 
 
 @require_GET
@@ -365,8 +356,11 @@ def rounds(request: HttpRequest) -> HttpResponse:
                 messages.success(request, _("Round %(name)s taken: its scores are frozen.") % {"name": selection_round.name})
                 return redirect("scoring:round", pk=selection_round.pk)
     capacity = services.program_capacity()
+    if request.method == "GET" and exports.wants_csv(request):
+        return exports.csv_response(ROUNDS, SelectionRound.objects.select_related("created_by").order_by("-date", "-pk"))
     context = {
         "form": form, "rounds": SelectionRound.objects.select_related("created_by"), "tab": "rounds",
+        "csv_query": exports.csv_query(request),
         "selection": services.ranked_selection(capacity=capacity.total), "capacity": capacity,
         "can_configure": services.can_configure(request.user),
     }
@@ -448,7 +442,10 @@ def reviews(request: HttpRequest) -> HttpResponse:
                                              selection_round=review_form.cleaned_data["round"],
                                              notes=review_form.cleaned_data["notes"])
                 return redirect("scoring:review", pk=review.pk)
+    if request.method == "GET" and exports.wants_csv(request):
+        return exports.csv_response(REVIEWS, Review.objects.select_related("round", "created_by").prefetch_related("decisions"))
     context = {
+        "csv_query": exports.csv_query(request),
         "reviews": Review.objects.select_related("round", "created_by"), "review_form": review_form,
         "settings_form": settings_form, "settings": settings_, "next_due": services.next_review_due(),
         "today": timezone.localdate(), "can_configure": services.can_configure(request.user), "tab": "reviews",

@@ -144,3 +144,65 @@ def test_an_accounts_stakeholders_and_interactions_download_as_filtered(lead, ka
     assert log[1][2] == "'+ordered more" and log[1][5] == "Send quote" and log[1][6] == "Karl Kam"
     other = world["A"]
     assert client_for(kam).get(reverse("relationships:table", args=[other.pk]), {"format": "csv"}).status_code == 404
+
+
+# ---------------------------------------------------------------- imports, workload, rounds, reviews, notifications,
+# who-to-win boards (issue 16: "CSV export of every list page")
+
+
+def test_who_to_win_downloads_per_account_and_as_the_boards(lead, kam, world):
+    account = world["B"]
+    rows = _list(kam, "relationships:who_to_win", args=[account.pk])
+    assert rows[0][:4] == ["Account", "External id", "Rank", "Stakeholder"]
+    assert rows[1][0] == "'" + EVIL and {row[3] for row in rows[1:]} == {"'=cmd of F-B", "Buyer of F-B"}
+    assert [row[2] for row in rows[1:]] == ["1", "2"]
+    boards = _list(kam, "relationships:portfolio", list="who-to-win")
+    assert {row[1] for row in boards[1:]} == {"F-B"}  # the KAM's key account only
+    assert {row[1] for row in _list(lead, "relationships:portfolio", list="who-to-win")[1:]} == {"F-A", "F-B", "F-C"}
+    assert client_for(kam).get(reverse("relationships:who_to_win", args=[world["A"].pk]), {"format": "csv"}).status_code == 404
+
+
+def test_rounds_and_reviews_of_key_status_download(lead, kam, world):
+    from keyplan.scoring import services as scoring
+
+    scoring.create_round(by=lead, name="=Spring round", refresh=False)
+    scoring.run_review(by=lead, notes="@all: look")
+    rounds = _list(kam, "scoring:rounds")
+    assert rounds[0][:2] == ["Round", "Date"] and rounds[1][0] == "'=Spring round"
+    reviews = _list(lead, "scoring:reviews")
+    assert reviews[0][:3] == ["As of", "Cadence", "Judges round"]
+    assert len(reviews) == 2 and reviews[1][2] == "'=Spring round" and "'@all: look" in reviews[1]
+
+
+def test_notifications_download_the_readers_own(lead, kam, world):
+    from keyplan.health.models import Notification
+
+    Notification.objects.create(user=kam, account=world["B"], kind="stale", key="s1",
+                                params={"code": "stale_never", "person": "=cmd", "account": "F-B"})
+    Notification.objects.create(user=lead, account=world["A"], kind="stale", key="s2",
+                                params={"code": "stale_never", "person": "Ann", "account": "F-A"})
+    rows = _list(kam, "health:notifications")
+    assert rows[0][:3] == ["Date", "Account", "External id"] and [row[2] for row in rows[1:]] == ["F-B"]
+    assert rows[1][4] == "'=cmd at F-B has never been contacted."
+
+
+def test_imports_and_workload_download_for_who_may_see_them(lead, kam, world):
+    from keyplan.revenue.models import ImportBatch
+
+    ImportBatch.objects.create(kind="ledger", file_name="=evil.csv", file_sha256="0" * 64, status="done", created_by=lead,
+                               rows_total=12, rows_imported=10, rows_rejected=2)
+    batches = _list(lead, "revenue:imports")
+    assert batches[0][:4] == ["Batch", "Kind", "File", "Status"]
+    assert batches[1][2] == "'=evil.csv" and batches[1][7:11] == ["12", "10", "0", "2"]
+    assert client_for(kam).get(reverse("revenue:imports"), {"format": "csv"}).status_code == 403
+    workload = _list(lead, "accounts:workload")
+    assert workload[0][:3] == ["Key account manager", "Key accounts", "Capacity"]
+    assert [row[0] for row in workload[1:]] == ["Karl Kam"] and workload[1][1] == "1"
+    assert workload[1][5] == "'" + EVIL
+
+
+def test_the_new_lists_speak_the_readers_language(lead, world):
+    client = client_for(lead)
+    client.cookies["django_language"] = "de"
+    rows = _rows(client.get(reverse("accounts:workload"), {"format": "csv"}, HTTP_ACCEPT_LANGUAGE="de"))
+    assert rows[0][3] == "Über der Kapazität"

@@ -14,11 +14,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_GET, require_http_methods
 
-from keyplan.core import worker
+from keyplan.core import exports, worker
 from keyplan.core.pagination import KeysetPaginator
 from keyplan.revenue import services, uploads
 from keyplan.revenue.forms import FIELD_LABELS, PreviewForm, ReadAgainForm, UploadForm
 from keyplan.revenue.models import BatchStatus, ImportBatch, ImportKind
+from keyplan.revenue.tables import IMPORTS
 from keyplan.revenue.reading import ReadError
 
 PAGE_SIZE = 50
@@ -40,6 +41,8 @@ def _add_errors(form, error: ValidationError) -> None:
 def import_list(request: HttpRequest) -> HttpResponse:
     """The batches, newest first, and the upload form."""
     _require_import_rights(request)
+    if request.method == "GET" and exports.wants_csv(request):  # every batch, newest first, streamed
+        return exports.csv_response(IMPORTS, ImportBatch.objects.select_related("created_by").order_by("-created_at", "-pk"))
     form = UploadForm(request.POST or None, request.FILES or None, initial={"kind": request.GET.get("kind", "ledger")})
     if request.method == "POST" and form.is_valid():
         try:
@@ -52,7 +55,7 @@ def import_list(request: HttpRequest) -> HttpResponse:
     batches = ImportBatch.objects.select_related("created_by", "rolled_back_by")
     page = KeysetPaginator(batches, PAGE_SIZE).get_page(request.GET.get("page"))
     status = 400 if form.errors else 200
-    context = {"form": form, "page": page, "running": RUNNING, "worker_missing": not worker.seen_recently(),
+    context = {"form": form, "page": page, "running": RUNNING, "csv_query": exports.csv_query(request), "worker_missing": not worker.seen_recently(),
                "worker_last_seen": worker.last_seen()}
     return render(request, "revenue/imports.html", context, status=status)
 
