@@ -596,7 +596,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def serve_options(p):
-        p.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+        p.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"),
+                       help="address to listen on (default: $HOST, else 127.0.0.1; 0.0.0.0 for every interface)")
         p.add_argument("--port", type=arguments.whole_number(1, 65535), default=int(os.environ.get("PORT", "8000")),
                        help="TCP port (default: $PORT, else 8000)")
         p.add_argument("--threads", type=arguments.whole_number(1, 64), default=8,
@@ -633,12 +634,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_migrate)
 
     p = sub.add_parser("createuser", help="create a user with a role")
-    p.add_argument("username")
-    p.add_argument("--role", default="team_member", choices=ROLES, help="default: team_member")
+    p.add_argument("username", help="the new user's sign-in name")
+    p.add_argument("--role", default="team_member", choices=ROLES, help="what the user may do (default: team_member)")
     p.add_argument("--password", help="the password (else KEYPLAN_PASSWORD, else asked)")
-    p.add_argument("--email")
-    p.add_argument("--first-name")
-    p.add_argument("--last-name")
+    p.add_argument("--email", help="e-mail address (notifications go there)")
+    p.add_argument("--first-name", help="first name, as pages and exports show it")
+    p.add_argument("--last-name", help="last name, as pages and exports show it")
     p.add_argument("--capacity", type=arguments.whole_number(0, 1000),
                    help="key accounts this person can carry as KAM, 0-1000 (default 5)")
     p.set_defaults(func=cmd_createuser)
@@ -655,8 +656,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_restore)
 
     p = sub.add_parser("unlock", help="let a user name or an address sign in again after too many wrong passwords")
-    p.add_argument("username", nargs="?")
-    p.add_argument("--address", help="an IP address")
+    p.add_argument("username", nargs="?", help="the locked user name")
+    p.add_argument("--address", help="a locked IP address")
     p.add_argument("--all", action="store_true", help="every locked user name and address")
     p.set_defaults(func=cmd_unlock)
 
@@ -664,16 +665,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--deploy", action="store_true", help="also the checks for a production deployment")
     p.set_defaults(func=cmd_check)
 
-    p = sub.add_parser("token", help="API tokens")
+    p = sub.add_parser("token", help="create, list and revoke API tokens for scripts")
     token_sub = p.add_subparsers(dest="token_command", metavar="ACTION", required=True)
     t = token_sub.add_parser("create", help="create an API token for USERNAME and print it")
-    t.add_argument("username")
+    t.add_argument("username", help="whose token: it acts with this user's rights")
     t.add_argument("--name", help="what the token is for")
     t.add_argument("--expires-days", type=int, help="days until the token stops working (default: never)")
     t.add_argument("--json", action="store_true", help="print JSON")
     t.set_defaults(func=cmd_token_create)
     t = token_sub.add_parser("list", help="list API tokens (never the secrets), of USERNAME or everyone")
-    t.add_argument("username", nargs="?")
+    t.add_argument("username", nargs="?", help="only this user's tokens (default: everyone's)")
     t.add_argument("--json", action="store_true", help="print JSON")
     t.set_defaults(func=cmd_token_list)
     t = token_sub.add_parser("revoke", help="revoke the token with the id `token list` shows")
@@ -685,8 +686,9 @@ def build_parser() -> argparse.ArgumentParser:
                                       "usage, tickets, payments, opportunities, accounts, stakeholders or interactions (CSV or XLSX), "
                                       "or meetings from a calendar (.ics) and e-mails (.eml, .mbox)")
     p.add_argument("kind", choices=["ledger", "subscriptions", "rates", "credit-ratings", "surveys", "usage", "tickets",
-                                    "payments", "opportunities", "accounts", "stakeholders", "interactions", "calendar", "mail"])
-    p.add_argument("file")
+                                    "payments", "opportunities", "accounts", "stakeholders", "interactions", "calendar", "mail"],
+                   help="what the file holds")
+    p.add_argument("file", help="the file to import (CSV, XLSX; .ics for calendar; .eml or .mbox for mail)")
     p.add_argument("--map", action="append", metavar="SOURCE=FIELD", help="map a column of the file to a field (repeatable)")
     p.add_argument("--date-format", help="strftime format of the dates, e.g. %%d.%%m.%%Y (detected when left out)")
     p.add_argument("--decimal", choices=[".", ","], help="decimal separator of amounts (detected when left out)")
@@ -715,7 +717,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("batch", type=arguments.identifier, help="the batch number (`keyplan imports` lists them)")
     p.add_argument("--broken-off", action="store_true",
                    help="discard an import whose worker was killed before it finished (no worker may be running it)")
-    p.add_argument("--as", dest="as_user", metavar="USERNAME")
+    p.add_argument("--as", dest="as_user", metavar="USERNAME", help="who rolls it back (default: the first admin)")
     p.set_defaults(func=cmd_rollback)
 
     today = datetime.date.today()
@@ -724,7 +726,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Read-only: prints an analysis of the whole portfolio, or of what --as USERNAME may see. "
                     "Needs no admin and writes nothing.",
     )
-    p.add_argument("name", choices=["pareto", "abc", "mrr", "profitability", "concentration", "clv", "scores", "health"])
+    p.add_argument("name", choices=["pareto", "abc", "mrr", "profitability", "concentration", "clv", "scores", "health"],
+                   help="which analysis")
     p.add_argument("--from", dest="date_from", type=arguments.day(), metavar="YYYY-MM-DD",
                    help="first day of the period (default: the first of the month 11 months before the period's "
                         "last day, so that the period is the last 12 months that have data)")
@@ -794,6 +797,8 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(str(error))
     try:
         return args.func(args)
+    except SystemExit as stop:  # a helper deep in a command refused (e.g. --as names nobody): the same code, returned
+        return stop.code if isinstance(stop.code, int) else 1
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
