@@ -29,7 +29,7 @@ from pptx.enum.shapes import MSO_CONNECTOR, MSO_SHAPE
 from pptx.enum.text import MSO_ANCHOR, PP_ALIGN
 from pptx.util import Emu, Inches, Pt
 
-from keyplan.core import numbers
+from keyplan.core import dates, numbers
 from keyplan.reports import deck_template
 from keyplan.reports.deck_data import DeckData
 from keyplan.reports.deck_template import Area
@@ -77,13 +77,24 @@ def _clip(text: str, limit: int = MAX_TEXT) -> str:
 
 
 def _day(day: datetime.date | None) -> str:
+    """A day as the reader writes it: in Persian the Solar Hijri calendar with Persian month names and digits
+    (``keyplan.core.dates``, as the pages), in the other languages CLDR's medium date."""
     if day is None:
         return "—"
+    if dates.uses_solar_hijri():
+        return dates.format_date(day, "DATE_FORMAT")
     return format_date(day, "medium", locale=translation.to_locale(translation.get_language() or "en"))
 
 
 def _month(day: datetime.date) -> str:
-    return format_date(day, "MMM yy", locale=translation.to_locale(translation.get_language() or "en"))
+    """A calendar month of the ledger (revenue is counted by Gregorian month) in the reader's language and digits: a
+    Solar Hijri month would straddle two of them, so in Persian it is the Gregorian month's Persian name."""
+    return _digits(format_date(day, "MMM yy", locale=translation.to_locale(translation.get_language() or "en")))
+
+
+def _digits(text: str) -> str:
+    """Figures written by Python (a year, a month's number) in the reader's digits: Persian ones in Persian."""
+    return text.translate(dates.PERSIAN_DIGITS) if dates.uses_solar_hijri() else text
 
 
 class _Deck:
@@ -308,7 +319,7 @@ class _Deck:
         left, right = self.split(0.35)
         if data.abc:
             self.table(slide, Area(left.left, left.top, left.width, min(left.height, Inches(0.4) * (len(data.abc[-8:]) + 1))),
-                       [_("Year"), _("ABC class")], [[str(year), cls] for year, cls in data.abc[-8:]], size=12,
+                       [_("Year"), _("ABC class")], [[_digits(str(year)), cls] for year, cls in data.abc[-8:]], size=12,
                        fills={(i, 1): {"A": "DBEAFE", "B": "FEF3C7", "C": "F3F4F6"}[cls] for i, (_y, cls) in enumerate(data.abc[-8:])})
         else:
             self.empty(slide, _("No ABC classes yet: they come with the revenue import."), left)

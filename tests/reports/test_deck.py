@@ -242,3 +242,33 @@ def test_libreoffice_renders_the_deck(kam, reviewed, api_client, tmp_path):
     assert result.returncode == 0 and pdf.exists(), result.stderr
     assert pdf.read_bytes().startswith(b"%PDF") and pdf.stat().st_size > 10_000
     _save("review-deck.pdf", pdf.read_bytes())
+
+
+def test_a_persian_deck_writes_solar_hijri_dates_and_persian_digits(kam, reviewed, api_client):
+    """Dates in the Solar Hijri calendar with Persian month names and digits (as the pages write them); months of the
+    ledger, years and figures in Persian digits; no Latin digit in a date."""
+    import re
+
+    import jdatetime
+
+    from keyplan.core.dates import PERSIAN_DIGITS
+
+    client = api_client(kam)
+    content = client.get(f"/api/v1/exports/deck/{reviewed.pk}", HTTP_ACCEPT_LANGUAGE="fa").content
+    _save("review-deck-fa-dates.pptx", content)
+    deck = _open(content)
+    today = jdatetime.date.fromgregorian(date=TODAY)
+    written = f"{today.day} {jdatetime.date.j_months_fa[today.month - 1]} {today.year}".translate(PERSIAN_DIGITS)
+    title = _texts(deck.slides[0])
+    assert written in title, title
+    assert not re.search(r"[0-9]", title), title  # no Latin digit on the title slide
+    revenue = next(shape.chart for slide in deck.slides for shape in slide.shapes if shape.has_chart)
+    months = list(revenue.plots[0].categories)
+    assert len(months) == 24 and all(re.search("[۰-۹]", m) and not re.search(r"[0-9]", m) for m in months), months
+    texts = "\n".join(_texts(slide) for slide in deck.slides)
+    due = jdatetime.date.fromgregorian(date=TODAY + datetime.timedelta(days=60))
+    assert f"{due.day} {jdatetime.date.j_months_fa[due.month - 1]} {due.year}".translate(PERSIAN_DIGITS) in texts  # a goal's due day
+    assert any(str(year).translate(PERSIAN_DIGITS) in texts for year in (TODAY.year, TODAY.year - 1))  # the ABC years
+    # The other languages keep their CLDR dates.
+    english = _texts(_open(client.get(f"/api/v1/exports/deck/{reviewed.pk}").content).slides[0])
+    assert str(TODAY.year) in english
