@@ -1,6 +1,7 @@
 """Downloads: the portfolio workbook (the period and filters of the portfolio page the button sits on), an
 account's review deck (the button on the account page), and the live feeds with their tokens."""
 
+import datetime
 import json
 
 from django.contrib import messages
@@ -72,7 +73,8 @@ def workbook_job(request: HttpRequest, pk: int) -> HttpResponse:
     job = _job(request, pk)
     template = "reports/workbook_job.html#progress" if request.htmx else "reports/workbook_job.html"
     waiting = job.status == JobStatus.QUEUED and not worker_seen_recently()
-    return render(request, template, {"job": job, "waiting": waiting})
+    start, end = (datetime.date.fromisoformat(job.summary[key]) if job.summary.get(key) else None for key in ("from", "to"))
+    return render(request, template, {"job": job, "waiting": waiting, "start": start, "end": end})
 
 
 @require_GET

@@ -28,7 +28,8 @@ def ledger(tmp_path, lead, kam, make_account):
     return accounts
 
 
-def test_a_kam_downloads_the_workbook_of_the_filtered_portfolio(page, log_in, screenshot, ledger, tmp_path, run_worker):
+def test_a_kam_downloads_the_workbook_of_the_filtered_portfolio(page, log_in, screenshot, ledger, tmp_path, run_worker,
+                                                                live_server):
     log_in("kam")
     page.goto("/portfolio/?industry=chemicals")
     button = page.get_by_role("button", name="Excel workbook")
@@ -41,6 +42,7 @@ def test_a_kam_downloads_the_workbook_of_the_filtered_portfolio(page, log_in, sc
     link = page.get_by_role("link", name="Download the workbook")
     expect(link).to_be_visible(timeout=15_000)  # the page polls itself every second
     screenshot("workbook-job-done")
+    job_page = page.url
     with page.expect_download() as download:
         link.click()
     assert download.value.suggested_filename.startswith("keyplan-portfolio-")
@@ -50,3 +52,12 @@ def test_a_kam_downloads_the_workbook_of_the_filtered_portfolio(page, log_in, sc
     ids = [row[2] for row in book["Pareto"].iter_rows(min_row=2, values_only=True) if row[0]]
     assert ids == ["F-B"]  # the KAM's chemicals account: not F-A (not theirs), not F-C (retail)
     assert len(book["Pareto"]._charts) == 1
+
+    # The same page in Persian: right to left, the figures in Persian digits.
+    page.context.add_cookies([{"name": "django_language", "value": "fa", "url": live_server.url}])
+    page.goto(job_page)
+    expect(page.get_by_role("link", name="دریافت کارپوشه")).to_be_visible()
+    assert page.locator("html").get_attribute("dir") == "rtl"
+    summary = page.locator("#progress p").first.inner_text()
+    assert "۱ حساب" in summary and not any(digit in summary for digit in "0123456789"), summary  # Solar Hijri, Persian digits
+    screenshot("workbook-job-done-fa")
