@@ -8,9 +8,10 @@ reason). A page whose methods cannot be read from its view fails too: say what i
 
 import inspect
 
-from django.urls import URLPattern, URLResolver, get_resolver
 
 from keyplan.api.api import api
+
+from tests.routes import routes
 
 SKIPPED_PREFIXES = ("admin/", "api/", "static/")
 
@@ -113,17 +114,6 @@ EXEMPT = {
 }
 
 
-def _walk(patterns, prefix="", namespace=None):
-    for pattern in patterns:
-        if isinstance(pattern, URLResolver):
-            inner = namespace
-            if pattern.namespace:
-                inner = f"{namespace}:{pattern.namespace}" if namespace else pattern.namespace
-            yield from _walk(pattern.url_patterns, prefix + str(pattern.pattern), inner)
-        elif isinstance(pattern, URLPattern):
-            yield prefix + str(pattern.pattern), (f"{namespace}:{pattern.name}" if namespace else pattern.name), pattern
-
-
 def allowed_methods(view) -> set[str] | None:
     """The HTTP methods a view accepts, read from its decorators or its class; None when they cannot be told."""
     if hasattr(view, "view_class"):
@@ -140,7 +130,7 @@ def allowed_methods(view) -> set[str] | None:
 
 def pages() -> list[tuple[str, str, set[str] | None]]:
     return [(route, name, allowed_methods(pattern.callback))
-            for route, name, pattern in _walk(get_resolver().url_patterns)
+            for route, name, pattern in routes()
             if not route.startswith(SKIPPED_PREFIXES)]
 
 

@@ -16,9 +16,9 @@ import os
 
 import pytest
 from django.test import Client
-from django.urls import URLPattern, URLResolver, get_resolver
 
 from keyplan.api.api import api
+from tests.routes import routes
 from tests.permissions import rules
 from tests.permissions.world import ROLES, build_world
 
@@ -28,26 +28,9 @@ RECORD = os.environ.get("KEYPLAN_MATRIX_RECORD")
 SKIPPED_PREFIXES = ("admin/", "api/", "static/")
 
 
-def _walk(patterns, prefix="", namespace=None):
-    for pattern in patterns:
-        if isinstance(pattern, URLResolver):
-            inner = namespace
-            if pattern.namespace:
-                inner = f"{namespace}:{pattern.namespace}" if namespace else pattern.namespace
-            yield from _walk(pattern.url_patterns, prefix + str(pattern.pattern), inner)
-        elif isinstance(pattern, URLPattern):
-            name = f"{namespace}:{pattern.name}" if namespace else pattern.name
-            yield prefix + str(pattern.pattern), name, pattern
-
-
 def page_routes() -> list[tuple[str, str]]:
     """(route, url name) of every page, without the admin (Django's own), the API (its document) and assets."""
-    routes = []
-    for route, name, _pattern in _walk(get_resolver().url_patterns):
-        if route.startswith(SKIPPED_PREFIXES) or name is None:
-            continue
-        routes.append((route, name))
-    return routes
+    return [(route, name) for route, name, _pattern in routes() if not route.startswith(SKIPPED_PREFIXES) and name]
 
 
 def api_operations() -> list[tuple[str, str, dict]]:
