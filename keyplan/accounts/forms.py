@@ -5,7 +5,15 @@ from django.utils.translation import get_language, to_locale
 from django.utils.translation import gettext_lazy as _
 
 from keyplan.accounts import services
-from keyplan.accounts.models import Account, TeamMember, TeamRole, Tier, currency_codes, time_zone_names
+from keyplan.accounts.models import (
+    Account,
+    TeamMember,
+    TeamRole,
+    Tier,
+    currency_codes,
+    time_zone_names,
+)
+from keyplan.core.forms import TextRules
 from keyplan.core.models import User
 from keyplan.core.versions import carry_version
 from keyplan.core.widgets import FastSelect
@@ -20,7 +28,7 @@ def currency_choices() -> list[tuple[str, str]]:
     return [(code, f"{code} · {get_currency_name(code, locale=locale)}") for code in sorted(currency_codes())]
 
 
-class AccountForm(forms.ModelForm):
+class AccountForm(TextRules, forms.ModelForm):
     """The profile form. The parent is named by external id: a select of 100,000 accounts helps nobody."""
 
     parent_external_id = forms.CharField(
@@ -120,7 +128,7 @@ class AccountForm(forms.ModelForm):
         return data
 
 
-class TierForm(forms.Form):
+class TierForm(TextRules, forms.Form):
     tier = forms.ChoiceField(label=_("Key status"), choices=Tier.choices)
     reason = forms.CharField(label=_("Reason"), widget=forms.Textarea(attrs={"rows": 2}))
     effective_date = forms.DateField(
@@ -128,7 +136,7 @@ class TierForm(forms.Form):
     )
 
 
-class TeamMemberForm(forms.Form):
+class TeamMemberForm(TextRules, forms.Form):
     user = forms.ModelChoiceField(label=_("Person"), queryset=User.objects.filter(is_active=True))
     role = forms.ChoiceField(label=_("Role"), choices=TeamRole.choices)
     responsibilities = forms.CharField(
@@ -143,7 +151,7 @@ class TeamMemberForm(forms.Form):
                                            if value not in (TeamRole.KAM, TeamRole.EXECUTIVE_SPONSOR)]
 
 
-class TeamMemberEditForm(forms.ModelForm):
+class TeamMemberEditForm(TextRules, forms.ModelForm):
     class Meta:
         model = TeamMember
         fields = ["role", "responsibilities"]
@@ -154,12 +162,12 @@ class TeamMemberEditForm(forms.ModelForm):
         carry_version(self, self.instance)
 
 
-class CompetitorForm(forms.Form):
+class CompetitorForm(TextRules, forms.Form):
     name = forms.CharField(label=_("Competitor"), max_length=200)
     unique_selling_point = forms.CharField(
         label=_("Unique selling point"), required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
 
 
-class KamCapacityForm(forms.Form):
+class KamCapacityForm(TextRules, forms.Form):
     kam_capacity = forms.IntegerField(label=_("Capacity"), min_value=0, max_value=50, required=False)

@@ -4,8 +4,23 @@ import datetime
 
 from ninja import Field, Schema
 
-from keyplan.accounts.models import Account
-from keyplan.core.schemas import VERSION_IN, VERSION_OUT, InputSchema
+from keyplan.accounts.models import (
+    Account,
+    Industry,
+    Lifecycle,
+    OnboardingStatus,
+    RevenueBand,
+    TeamRole,
+    Tier,
+)
+from keyplan.core.schemas import VERSION_IN, VERSION_OUT, InputSchema, choice
+
+IndustryChoice = choice(Industry, blank=True)
+RevenueBandChoice = choice(RevenueBand, blank=True)
+LifecycleChoice = choice(Lifecycle)
+OnboardingChoice = choice(OnboardingStatus)
+TierChoice = choice(Tier)
+TeamRoleChoice = choice(TeamRole)
 
 
 class UserRef(Schema):
@@ -24,21 +39,21 @@ class AccountOut(Schema):
     external_id: str
     parent_id: int | None
     referred_by_id: int | None = Field(None, description="Id of the account that referred this one")
-    industry: str
+    industry: IndustryChoice
     employees: int | None
-    revenue_band: str
+    revenue_band: RevenueBandChoice
     country: str
     city: str
     time_zone: str
     website: str
-    lifecycle: str
-    onboarding_status: str
+    lifecycle: LifecycleChoice
+    onboarding_status: OnboardingChoice
     reporting_currency: str
     business_plan: str
     target_audience: str
     relationship_start: datetime.date | None
     relationship_history: str
-    tier: str
+    tier: TierChoice
     archived_at: datetime.datetime | None
     version: int = Field(description="Raised by every saved change; send it back in a PATCH or DELETE (or If-Match) to be told of a concurrent change (409)")
     created_at: datetime.datetime
@@ -72,21 +87,21 @@ class AccountIn(InputSchema):
     external_id: str
     parent_id: int | None = None
     referred_by_id: int | None = Field(None, description="Id of the account that referred this one")
-    industry: str = ""
+    industry: IndustryChoice = ""
     employees: int | None = None
-    revenue_band: str = ""
+    revenue_band: RevenueBandChoice = ""
     country: str = ""
     city: str = ""
     time_zone: str = ""
     website: str = ""
-    lifecycle: str = "prospect"
-    onboarding_status: str = "not_started"
+    lifecycle: LifecycleChoice = "prospect"
+    onboarding_status: OnboardingChoice = "not_started"
     reporting_currency: str = "EUR"
     business_plan: str = ""
     target_audience: str = ""
     relationship_start: datetime.date | None = None
     relationship_history: str = ""
-    tier: str = "standard"
+    tier: TierChoice = "standard"
     tier_reason: str = ""
 
 
@@ -96,15 +111,15 @@ class AccountPatch(InputSchema):
     external_id: str | None = None
     parent_id: int | None = None
     referred_by_id: int | None = None
-    industry: str | None = None
+    industry: IndustryChoice | None = None
     employees: int | None = None
-    revenue_band: str | None = None
+    revenue_band: RevenueBandChoice | None = None
     country: str | None = None
     city: str | None = None
     time_zone: str | None = None
     website: str | None = None
-    lifecycle: str | None = None
-    onboarding_status: str | None = None
+    lifecycle: LifecycleChoice | None = None
+    onboarding_status: OnboardingChoice | None = None
     reporting_currency: str | None = None
     business_plan: str | None = None
     target_audience: str | None = None
@@ -117,10 +132,10 @@ class AccountQuery(Schema):
 
     q: str | None = None
     external_id: str | None = None
-    tier: str | None = None
-    industry: str | None = None
+    tier: TierChoice | None = None
+    industry: IndustryChoice | None = None
     country: str | None = None
-    lifecycle: str | None = None
+    lifecycle: LifecycleChoice | None = None
     kam: int | None = Field(None, description="User id of the key account manager")
     parent: int | None = Field(None, description="Id of the parent account")
     archived: bool = Field(False, description="List archived accounts instead of active ones")
@@ -131,20 +146,20 @@ class TeamMemberOut(Schema):
     id: int
     version: int = Field(description=VERSION_OUT)
     user: UserRef
-    role: str
+    role: TeamRoleChoice
     responsibilities: str
 
 
 class TeamMemberIn(InputSchema):
     user_id: int | None = None
     username: str | None = None
-    role: str
+    role: TeamRoleChoice
     responsibilities: str = ""
 
 
 class TeamMemberPatch(InputSchema):
     version: int | None = Field(None, description=VERSION_IN)
-    role: str | None = None
+    role: TeamRoleChoice | None = None
     responsibilities: str | None = None
 
 
@@ -161,7 +176,7 @@ class CompetitorIn(InputSchema):
 
 
 class TierIn(InputSchema):
-    tier: str
+    tier: TierChoice
     reason: str
     effective_date: datetime.date | None = None
 
@@ -169,7 +184,7 @@ class TierIn(InputSchema):
 class TierChangeOut(Schema):
     id: int
     from_tier: str
-    to_tier: str
+    to_tier: TierChoice
     reason: str
     reason_code: str = Field("", description="Set when Keyplan wrote the reason (e.g. 'selected'): render it from "
                              "reason_params in the reader's language; empty for a reason a person gave.")

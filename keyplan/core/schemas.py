@@ -5,6 +5,7 @@
 - ``null`` means "empty" on a text field and is refused where it has no meaning (a flag, a list:
   ``"stakeholder_ids": null`` must not quietly remove every participant);
 - text holds no control characters other than tab and line breaks (they broke the map's XML and the .ics);
+- text is at most ``TEXT_LIMIT`` characters (5,000; a field may declare less), as in the web forms;
 - numbers fit a 64-bit integer, dates lie between 1900 and 2200.
 
 Every error names the field as the client sent it. Output schemas stay plain ``ninja.Schema``.
@@ -18,10 +19,17 @@ from typing import Any
 
 from ninja import Schema
 from ninja.schema import DjangoGetter
-from pydantic import ConfigDict, ValidationInfo, model_validator
+from pydantic import (
+    BeforeValidator,
+    ConfigDict,
+    ValidationInfo,
+    WithJsonSchema,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 MIN_YEAR, MAX_YEAR = 1900, 2200
+TEXT_LIMIT = 5000  # characters of a free-text field (a model's max_length where it has one)
 MAX_INTEGER = 2**63 - 1
 # C0 controls except tab, line feed and carriage return; DEL and the C1 controls; lone surrogates
 # (JSON can carry "\ud800", which no database can store); the two XML non-characters.
@@ -102,6 +110,8 @@ def _problem(value: Any, kinds: set[type]) -> str | None:
         return None if (float in kinds or int in kinds) else "Expected " + _expected(kinds) + ", not a number."
     if isinstance(value, str):
         if str in kinds:
+            if len(value) > TEXT_LIMIT:  # a field's own max_length, where lower, is checked by the schema
+                return f"At most {TEXT_LIMIT} characters (this text has {len(value)})."
             return text_problem(value)
         if kinds & {datetime.date, datetime.datetime}:
             return _date_problem(value)
@@ -210,3 +220,28 @@ class VersionConflictOut(Schema):
     version: int
     current: dict[str, Any]
 
+
+def choice(choices, *, blank: bool = False) -> Any:
+    """A text field holding one of ``choices`` (a Django ``TextChoices``; ``blank``: or empty text).
+
+    The OpenAPI document lists the values (``enum``); input is matched without regard to case, spaces
+    or hyphens (``"Decision Maker"`` is ``decision_maker``) and stored as the value; anything else is a
+    422 that lists the valid values.
+    """
+    values = [str(value) for value in choices.values] + ([""] if blank else [])
+
+    def normal(text: str) -> str:
+        return re.sub(r"[\s\-]+", "_", text.strip().casefold())
+
+    by_normal = {normal(value): value for value in values}
+
+    def match(value: Any) -> Any:
+        if not isinstance(value, str):
+            return value  # the contract check names the wrong type
+        found = by_normal.get(normal(value))
+        if found is None:
+            raise PydanticCustomError("enum", "Choose one of: {expected}.",
+                                      {"expected": ", ".join(v for v in values if v) + (" (or empty)" if blank else "")})
+        return found
+
+    return typing.Annotated[str, BeforeValidator(match), WithJsonSchema({"type": "string", "enum": values})]

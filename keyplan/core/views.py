@@ -15,12 +15,13 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from keyplan.core import services
+from keyplan.core.forms import TextRules
 from keyplan.core.models import ApiToken
 
 EXPIRY_CHOICES = [("", _("Never")), ("30", _("30 days")), ("90", _("90 days")), ("365", _("1 year"))]
 
 
-class TokenForm(forms.Form):
+class TokenForm(TextRules, forms.Form):
     name = forms.CharField(label=_("What the token is for"), max_length=100, required=False,
                            help_text=_("For example: the ERP export script."))
     expires_in_days = forms.TypedChoiceField(label=_("Expires"), choices=EXPIRY_CHOICES, coerce=int,

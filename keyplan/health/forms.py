@@ -3,16 +3,23 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from keyplan.core.forms import TextRules
 from keyplan.core.versions import carry_version
 from keyplan.health import analysis
-from keyplan.health.models import COMPONENT_LABELS, RULE_LABELS, Cadence, Outcome, SurveyKind
+from keyplan.health.models import (
+    COMPONENT_LABELS,
+    RULE_LABELS,
+    Cadence,
+    Outcome,
+    SurveyKind,
+)
 
 DATE = forms.DateInput(attrs={"type": "date"})
 CHECKIN_CADENCES = [(value, _("None") if value == Cadence.NONE else label) for value, label in Cadence.choices]
 ONBOARDING_HELP = _("One stage a line: days after the start | name | checklist items separated by semicolons.")
 
 
-class SurveyForm(forms.Form):
+class SurveyForm(TextRules, forms.Form):
     kind = forms.ChoiceField(label=_("Survey"), choices=SurveyKind.choices)
     score = forms.IntegerField(label=_("Score"), help_text=_("NPS 0–10, CSAT 1–5."))
     responded_on = forms.DateField(label=_("Answered on"), widget=DATE)
@@ -25,7 +32,7 @@ class SurveyForm(forms.Form):
         self.fields["stakeholder"].queryset = account.stakeholders.filter(archived_at__isnull=True).order_by("name")
 
 
-class ReviewForm(forms.Form):
+class ReviewForm(TextRules, forms.Form):
     held_on = forms.DateField(label=_("Held on"), widget=DATE)
     what_changed = forms.CharField(label=_("What changed"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
     plan_progress = forms.CharField(label=_("Plan progress"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
@@ -33,7 +40,7 @@ class ReviewForm(forms.Form):
     decisions = forms.CharField(label=_("Decisions"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
 
-class CheckInForm(forms.Form):
+class CheckInForm(TextRules, forms.Form):
     held_on = forms.DateField(label=_("Held on"), widget=DATE)
     attendees = forms.CharField(label=_("With"), required=False, max_length=300,
                                 help_text=_("Who took part on the customer's side."))
@@ -41,22 +48,22 @@ class CheckInForm(forms.Form):
     follow_up = forms.CharField(label=_("Follow-up"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
 
-class OpenCaseForm(forms.Form):
+class OpenCaseForm(TextRules, forms.Form):
     reason = forms.CharField(label=_("Why is the account at risk?"), widget=forms.Textarea(attrs={"rows": 2}))
 
 
-class CloseCaseForm(forms.Form):
+class CloseCaseForm(TextRules, forms.Form):
     outcome = forms.ChoiceField(label=_("Outcome"), choices=[("", "—"), *Outcome.choices], required=False)
     closed_on = forms.DateField(label=_("Closed on"), widget=DATE, required=False)
     note = forms.CharField(label=_("Note"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
 
-class SaveActionForm(forms.Form):
+class SaveActionForm(TextRules, forms.Form):
     title = forms.CharField(label=_("Action"), max_length=200)
     due = forms.DateField(label=_("Due"), widget=DATE, required=False)
 
 
-class StageForm(forms.Form):
+class StageForm(TextRules, forms.Form):
     """An onboarding stage: its checklist is one item a line (an item kept keeps whether it was done)."""
 
     name = forms.CharField(label=_("Stage"), max_length=200)
@@ -88,11 +95,11 @@ class StageForm(forms.Form):
         return data
 
 
-class StartOnboardingForm(forms.Form):
+class StartOnboardingForm(TextRules, forms.Form):
     start = forms.DateField(label=_("Onboarding starts on"), widget=DATE)
 
 
-class SettingsForm(forms.Form):
+class SettingsForm(TextRules, forms.Form):
     green_from = forms.IntegerField(label=_("Green from score"), min_value=1, max_value=100)
     amber_from = forms.IntegerField(label=_("Amber from score"), min_value=0, max_value=99)
     engagement_target = forms.IntegerField(label=_("Interactions expected per 90 days"), min_value=0, max_value=1000)

@@ -5,11 +5,16 @@ from typing import Any
 
 from ninja import Field, Schema
 
-from keyplan.core.schemas import VERSION_IN, VERSION_OUT, InputSchema
+from keyplan.core.schemas import VERSION_IN, VERSION_OUT, InputSchema, choice
+from keyplan.health.models import Cadence, Outcome, SurveyKind
+
+SurveyKindChoice = choice(SurveyKind)
+OutcomeChoice = choice(Outcome)
+CadenceChoice = choice(Cadence)
 
 
 class SurveyIn(InputSchema):
-    kind: str = Field("nps", description="nps (0–10) or csat (1–5)")
+    kind: SurveyKindChoice = Field("nps", description="nps (0–10) or csat (1–5)")
     score: int
     responded_on: datetime.date
     stakeholder_id: int | None = None
@@ -20,7 +25,7 @@ class SurveyOut(Schema):
     id: int
     account_id: int
     stakeholder_id: int | None
-    kind: str
+    kind: SurveyKindChoice
     score: int
     responded_on: datetime.date
     comment: str
@@ -61,12 +66,12 @@ class SettingsPatch(InputSchema):
     rules: list[str] | None = None
     upsell_plan: str | None = None
     upsell_from: int | None = None
-    cadence_key: str | None = None
-    cadence_candidate: str | None = None
-    cadence_standard: str | None = None
-    checkin_key: str | None = None
-    checkin_candidate: str | None = None
-    checkin_standard: str | None = None
+    cadence_key: CadenceChoice | None = None
+    cadence_candidate: CadenceChoice | None = None
+    cadence_standard: CadenceChoice | None = None
+    checkin_key: CadenceChoice | None = None
+    checkin_candidate: CadenceChoice | None = None
+    checkin_standard: CadenceChoice | None = None
     onboarding_templates: dict[str, Any] | None = None
 
 
@@ -106,7 +111,7 @@ class CasePatch(InputSchema):
 
 class CloseIn(InputSchema):
     version: int | None = Field(None, description=VERSION_IN)
-    outcome: str | None = Field(None, description="saved, downgraded or churned")
+    outcome: OutcomeChoice | None = Field(None, description="saved, downgraded or churned")
     closed_on: datetime.date | None = None
     note: str | None = Field(None, max_length=5000)
 

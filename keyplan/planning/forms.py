@@ -4,8 +4,16 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from keyplan.core.forms import TextRules
 from keyplan.planning import analysis, services
-from keyplan.planning.models import AccountPlan, Action, CellState, Goal, Opportunity, RolloutStep
+from keyplan.planning.models import (
+    AccountPlan,
+    Action,
+    CellState,
+    Goal,
+    Opportunity,
+    RolloutStep,
+)
 from keyplan.relationships.models import Stakeholder
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -29,7 +37,7 @@ SECTION_HELP = {
 }
 
 
-class Versioned(forms.Form):
+class Versioned(TextRules, forms.Form):
     version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
 
 
@@ -52,14 +60,14 @@ class ServiceChecked:
                 self.add_error(name if name in self.fields else None, messages)
 
 
-class PlanCreateForm(forms.Form):
+class PlanCreateForm(TextRules, forms.Form):
     period = forms.CharField(label=_("Period"), max_length=20, initial="FY",
                              help_text=_("FY and a year (FY2027) is that calendar year; otherwise give the dates."))
     starts = forms.DateField(label=_("Starts"), required=False, widget=DATE)
     ends = forms.DateField(label=_("Ends"), required=False, widget=DATE)
 
 
-class PlanForm(ServiceChecked, forms.ModelForm):
+class PlanForm(TextRules, ServiceChecked, forms.ModelForm):
     version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
 
     class Meta:
@@ -103,7 +111,7 @@ class SectionForm(Versioned):
         return {name: self.cleaned_data[name] for name in analysis.SECTIONS[self.key]}
 
 
-class GoalForm(ServiceChecked, forms.ModelForm):
+class GoalForm(TextRules, ServiceChecked, forms.ModelForm):
     version = forms.IntegerField(widget=forms.HiddenInput, min_value=1, required=False)
 
     class Meta:
@@ -119,7 +127,7 @@ class GoalForm(ServiceChecked, forms.ModelForm):
         return {name: self.cleaned_data[name] for name in self._meta.fields}
 
 
-class ActionForm(ServiceChecked, forms.ModelForm):
+class ActionForm(TextRules, ServiceChecked, forms.ModelForm):
     version = forms.IntegerField(widget=forms.HiddenInput, min_value=1, required=False)
 
     class Meta:
@@ -152,7 +160,7 @@ class ActionForm(ServiceChecked, forms.ModelForm):
         return data
 
 
-class OpportunityForm(ServiceChecked, forms.ModelForm):
+class OpportunityForm(TextRules, ServiceChecked, forms.ModelForm):
     version = forms.IntegerField(widget=forms.HiddenInput, min_value=1, required=False)
     probability = forms.DecimalField(label=_("Probability"), min_value=0, max_value=1, decimal_places=3, initial="0.1",
                                      help_text=_("Between 0 and 1: 0.25 is a one-in-four chance."))
@@ -172,7 +180,7 @@ class OpportunityForm(ServiceChecked, forms.ModelForm):
         return {name: self.cleaned_data[name] for name in self._meta.fields}
 
 
-class CellForm(forms.Form):
+class CellForm(TextRules, forms.Form):
     version = forms.IntegerField(widget=forms.HiddenInput, min_value=0, required=False)
     division = forms.CharField(label=_("Division"), max_length=120)
     product_line = forms.CharField(label=_("Product line"), max_length=100)
@@ -230,7 +238,7 @@ class CharterForm(Versioned):
         return {name: self.cleaned_data[name] for name in analysis.CHARTER}
 
 
-class RolloutStepForm(ServiceChecked, forms.ModelForm):
+class RolloutStepForm(TextRules, ServiceChecked, forms.ModelForm):
     version = forms.IntegerField(widget=forms.HiddenInput, min_value=1, required=False)
 
     class Meta:
@@ -254,7 +262,7 @@ class RolloutStepForm(ServiceChecked, forms.ModelForm):
         return {name: self.cleaned_data[name] for name in self._meta.fields}
 
 
-class OpportunityImportForm(forms.Form):
+class OpportunityImportForm(TextRules, forms.Form):
     file = forms.FileField(label=_("File (CSV or Excel)"),
                            help_text=_("One opportunity a row, with the account's id and the opportunity's name at least."))
     dry_run = forms.BooleanField(label=_("Only check the file (write nothing)"), required=False)

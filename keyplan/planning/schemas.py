@@ -7,7 +7,26 @@ from typing import Any
 from ninja import Field, Schema
 
 from keyplan.accounts.schemas import UserRef
-from keyplan.core.schemas import InputSchema, VersionConflictOut
+from keyplan.core.schemas import InputSchema, VersionConflictOut, choice
+from keyplan.planning.models import (
+    ActionStatus,
+    CellState,
+    GoalStatus,
+    Horizon,
+    Metric,
+    OpportunityKind,
+    PlanState,
+    Stage,
+)
+
+StateChoice = choice(PlanState)
+HorizonChoice = choice(Horizon)
+MetricChoice = choice(Metric)
+GoalStatusChoice = choice(GoalStatus)
+ActionStatusChoice = choice(ActionStatus)
+OpportunityKindChoice = choice(OpportunityKind)
+StageChoice = choice(Stage)
+CellStateChoice = choice(CellState)
 
 
 class PlanOut(Schema):
@@ -58,7 +77,7 @@ class PlanPatch(InputSchema):
 
 
 class PlanStateIn(InputSchema):
-    state: str = Field(..., description="active or archived")
+    state: StateChoice = Field(..., description="active or archived")
     version: int | None = None
 
 
@@ -101,7 +120,7 @@ class ActionOut(Schema):
     owner: UserRef | None
     start: datetime.date | None
     due: datetime.date | None
-    status: str
+    status: ActionStatusChoice
     milestone: bool
     stakeholder_id: int | None
     opportunity_id: int | None
@@ -118,13 +137,13 @@ class GoalOut(Schema):
     plan_id: int
     title: str
     description: str
-    horizon: str
+    horizon: HorizonChoice
     owner: UserRef | None
-    metric: str
+    metric: MetricChoice
     target_value: Decimal | None
     current_value: Decimal | None = Field(None, description="Entered by hand (metric 'manual')")
     due: datetime.date | None
-    status: str
+    status: GoalStatusChoice
     version: int
 
 
@@ -141,8 +160,8 @@ class OpportunityOut(Schema):
     name: str
     product_line: str
     division: str
-    kind: str
-    stage: str
+    kind: OpportunityKindChoice
+    stage: StageChoice
     amount: Decimal
     probability: Decimal
     expected_value: Decimal = Field(..., description="amount × probability")
@@ -157,8 +176,8 @@ class OpportunityIn(InputSchema):
     name: str = Field(..., max_length=200)
     product_line: str = Field("", max_length=100)
     division: str = Field("", max_length=120)
-    kind: str = "cross_sell"
-    stage: str = "qualify"
+    kind: OpportunityKindChoice = "cross_sell"
+    stage: StageChoice = "qualify"
     amount: Decimal = Decimal(0)
     probability: Decimal = Decimal("0.1")
     expected_close: datetime.date | None = None
@@ -172,8 +191,8 @@ class OpportunityPatch(InputSchema):
     name: str | None = Field(None, max_length=200)
     product_line: str | None = Field(None, max_length=100)
     division: str | None = Field(None, max_length=120)
-    kind: str | None = None
-    stage: str | None = None
+    kind: OpportunityKindChoice | None = None
+    stage: StageChoice | None = None
     amount: Decimal | None = None
     probability: Decimal | None = None
     expected_close: datetime.date | None = None
@@ -208,7 +227,7 @@ class WhitespaceOut(Schema):
 class CellIn(InputSchema):
     division: str = Field(..., max_length=120)
     product_line: str = Field(..., max_length=100)
-    state: str
+    state: CellStateChoice
     competitor: str = Field("", max_length=200)
     estimated_value: Decimal | None = None
     note: str = Field("", max_length=5000)
@@ -219,7 +238,7 @@ class WhitespaceCellOut(Schema):
     id: int
     division: str
     product_line: str
-    state: str
+    state: CellStateChoice
     competitor: str
     estimated_value: Decimal | None
     note: str
@@ -240,26 +259,26 @@ class PlanDetailOut(PlanOut):
 class GoalIn(InputSchema):
     title: str = Field(..., max_length=200)
     description: str = Field("", max_length=5000)
-    horizon: str = "short"
+    horizon: HorizonChoice = "short"
     owner_id: int | None = None
-    metric: str = "manual"
+    metric: MetricChoice = "manual"
     target_value: Decimal | None = None
     current_value: Decimal | None = None
     due: datetime.date | None = None
-    status: str = "open"
+    status: GoalStatusChoice = "open"
 
 
 class GoalPatch(InputSchema):
     version: int | None = Field(None, description="The version you read; a stale one is answered with 409 (send it)")
     title: str | None = Field(None, max_length=200)
     description: str | None = Field(None, max_length=5000)
-    horizon: str | None = None
+    horizon: HorizonChoice | None = None
     owner_id: int | None = None
-    metric: str | None = None
+    metric: MetricChoice | None = None
     target_value: Decimal | None = None
     current_value: Decimal | None = None
     due: datetime.date | None = None
-    status: str | None = None
+    status: GoalStatusChoice | None = None
 
 
 class ActionIn(InputSchema):
@@ -269,7 +288,7 @@ class ActionIn(InputSchema):
     owner_id: int | None = None
     start: datetime.date | None = None
     due: datetime.date | None = None
-    status: str = "not_started"
+    status: ActionStatusChoice = "not_started"
     milestone: bool = False
     stakeholder_id: int | None = None
     opportunity_id: int | None = None
@@ -284,7 +303,7 @@ class ActionPatch(InputSchema):
     owner_id: int | None = None
     start: datetime.date | None = None
     due: datetime.date | None = None
-    status: str | None = None
+    status: ActionStatusChoice | None = None
     milestone: bool | None = None
     stakeholder_id: int | None = None
     opportunity_id: int | None = None
@@ -336,7 +355,7 @@ class RolloutStepOut(Schema):
     owner: UserRef | None
     start: datetime.date | None
     due: datetime.date | None
-    status: str
+    status: ActionStatusChoice
     milestone: bool
     version: int
 
@@ -348,7 +367,7 @@ class RolloutStepIn(InputSchema):
     owner_id: int | None = None
     start: datetime.date | None = None
     due: datetime.date | None = None
-    status: str = "not_started"
+    status: ActionStatusChoice = "not_started"
     milestone: bool = False
 
 
@@ -360,5 +379,5 @@ class RolloutStepPatch(InputSchema):
     owner_id: int | None = None
     start: datetime.date | None = None
     due: datetime.date | None = None
-    status: str | None = None
+    status: ActionStatusChoice | None = None
     milestone: bool | None = None

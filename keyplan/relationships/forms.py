@@ -8,14 +8,21 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from keyplan.accounts.models import Account
+from keyplan.core.forms import TextRules
 from keyplan.core.models import User
 from keyplan.core.versions import carry_version
 from keyplan.core.widgets import FastSelect
 from keyplan.relationships import services
-from keyplan.relationships.models import BuyingRole, DecisionPower, InfluenceLine, Interaction, Stakeholder
+from keyplan.relationships.models import (
+    BuyingRole,
+    DecisionPower,
+    InfluenceLine,
+    Interaction,
+    Stakeholder,
+)
 
 
-class StaleSettingsForm(forms.Form):
+class StaleSettingsForm(TextRules, forms.Form):
     """Whom the stale alerts watch; the service checks the values."""
 
     days = forms.IntegerField(label=_("Stale after (days)"), min_value=1, max_value=services.MAX_STALE_DAYS)
@@ -26,7 +33,7 @@ class StaleSettingsForm(forms.Form):
     key_contacts = forms.BooleanField(label=_("Key contact points"), required=False)
 
 
-class _ServiceModelForm(forms.ModelForm):
+class _ServiceModelForm(TextRules, forms.ModelForm):
     """A ModelForm that only parses: the service validates and saves the object. An edit form carries the
     version it was read at (``take_version``), so that saving over someone else's newer change is a conflict."""
 

@@ -5,7 +5,24 @@ import datetime
 from ninja import Field, Schema
 
 from keyplan.accounts.schemas import UserRef
-from keyplan.core.schemas import VERSION_IN, VERSION_OUT, InputSchema
+from keyplan.core.schemas import VERSION_IN, VERSION_OUT, InputSchema, choice
+from keyplan.relationships.models import (
+    BuyingRole,
+    ContactStrength,
+    DecisionPower,
+    InteractionKind,
+    LineStrength,
+    Polarity,
+    Sentiment,
+)
+
+BuyingRoleChoice = choice(BuyingRole, blank=True)
+DecisionPowerChoice = choice(DecisionPower)
+SentimentChoice = choice(Sentiment)
+ContactStrengthChoice = choice(ContactStrength)
+PolarityChoice = choice(Polarity)
+LineStrengthChoice = choice(LineStrength)
+KindChoice = choice(InteractionKind)
 
 
 class StakeholderRef(Schema):
@@ -25,10 +42,10 @@ class StakeholderOut(Schema):
     email: str
     phone: str
     reports_to_id: int | None
-    buying_role: str
-    decision_power: str
-    sentiment: str
-    contact_strength: str = Field(description="The value set by hand; used while no interaction is logged")
+    buying_role: BuyingRoleChoice
+    decision_power: DecisionPowerChoice
+    sentiment: SentimentChoice
+    contact_strength: ContactStrengthChoice = Field(description="The value set by hand; used while no interaction is logged")
     contact: str = Field(description="The effective contact strength: computed from interactions when any were held")
     last_contact: datetime.date | None
     is_key_contact: bool
@@ -47,10 +64,10 @@ class StakeholderIn(InputSchema):
     email: str = ""
     phone: str = ""
     reports_to_id: int | None = None
-    buying_role: str = ""
-    decision_power: str = "medium"
-    sentiment: str = "neutral"
-    contact_strength: str = "none"
+    buying_role: BuyingRoleChoice = ""
+    decision_power: DecisionPowerChoice = "medium"
+    sentiment: SentimentChoice = "neutral"
+    contact_strength: ContactStrengthChoice = "none"
     is_key_contact: bool = False
     owner_id: int | None = None
     notes: str = ""
@@ -65,10 +82,10 @@ class StakeholderPatch(InputSchema):
     email: str | None = None
     phone: str | None = None
     reports_to_id: int | None = None
-    buying_role: str | None = None
-    decision_power: str | None = None
-    sentiment: str | None = None
-    contact_strength: str | None = None
+    buying_role: BuyingRoleChoice | None = None
+    decision_power: DecisionPowerChoice | None = None
+    sentiment: SentimentChoice | None = None
+    contact_strength: ContactStrengthChoice | None = None
     is_key_contact: bool | None = None
     owner_id: int | None = None
     notes: str | None = None
@@ -79,9 +96,9 @@ class StakeholderQuery(Schema):
 
     q: str | None = None
     department: str | None = None
-    buying_role: str | None = None
-    decision_power: str | None = None
-    sentiment: str | None = None
+    buying_role: BuyingRoleChoice | None = None
+    decision_power: DecisionPowerChoice | None = None
+    sentiment: SentimentChoice | None = None
     contact: str | None = Field(None, description="Effective contact strength: none, weak, medium, strong")
     key_contact: bool | None = Field(None, description="true: key contact points only; false: only the others; absent: both")
     side: str | None = Field(None, description="customer or external")
@@ -100,8 +117,8 @@ class InfluenceLineOut(Schema):
     version: int = Field(description=VERSION_OUT)
     source: StakeholderRef
     target: StakeholderRef
-    polarity: str
-    strength: str
+    polarity: PolarityChoice
+    strength: LineStrengthChoice
     note: str
     since: datetime.date | None
 
@@ -109,16 +126,16 @@ class InfluenceLineOut(Schema):
 class InfluenceLineIn(InputSchema):
     source_id: int
     target_id: int
-    polarity: str = "positive"
-    strength: str = "medium"
+    polarity: PolarityChoice = "positive"
+    strength: LineStrengthChoice = "medium"
     note: str = ""
     since: datetime.date | None = None
 
 
 class InfluenceLinePatch(InputSchema):
     version: int | None = Field(None, description=VERSION_IN)
-    polarity: str | None = None
-    strength: str | None = None
+    polarity: PolarityChoice | None = None
+    strength: LineStrengthChoice | None = None
     note: str | None = None
     since: datetime.date | None = None
 
@@ -126,7 +143,7 @@ class InfluenceLinePatch(InputSchema):
 class InteractionOut(Schema):
     id: int
     version: int = Field(description=VERSION_OUT)
-    kind: str
+    kind: KindChoice
     date: datetime.date
     time: datetime.time | None
     duration_minutes: int
@@ -156,7 +173,7 @@ class InteractionOut(Schema):
 
 
 class InteractionIn(InputSchema):
-    kind: str = "meeting"
+    kind: KindChoice = "meeting"
     date: datetime.date
     time: datetime.time | None = None
     duration_minutes: int = 60
@@ -171,7 +188,7 @@ class InteractionIn(InputSchema):
 
 class InteractionPatch(InputSchema):
     version: int | None = Field(None, description=VERSION_IN)
-    kind: str | None = None
+    kind: KindChoice | None = None
     date: datetime.date | None = None
     time: datetime.time | None = None
     duration_minutes: int | None = None
@@ -189,7 +206,7 @@ class InteractionQuery(Schema):
     """Query parameters of the interaction log; their meaning is keyplan.relationships.filters.InteractionFilter."""
 
     q: str | None = None
-    kind: str | None = None
+    kind: KindChoice | None = None
     stakeholder: int | None = Field(None, description="Stakeholder id")
     user: int | None = Field(None, description="User id of a participant or next-step owner")
     date_from: datetime.date | None = None

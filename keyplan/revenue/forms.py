@@ -8,9 +8,16 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from keyplan.accounts.forms import currency_choices
+from keyplan.core.forms import TextRules
 from keyplan.core.widgets import FastSelect
 from keyplan.revenue.models import ImportKind
-from keyplan.revenue.uploads import DELIMITERS, EXTENSIONS, ImportChoices, Preview, date_format_choices
+from keyplan.revenue.uploads import (
+    DELIMITERS,
+    EXTENSIONS,
+    ImportChoices,
+    Preview,
+    date_format_choices,
+)
 
 FIELD_LABELS = {
     "account_id": _("Account id"),
@@ -39,7 +46,7 @@ def _uploadable_kinds() -> list[tuple[str, str]]:
     return [(value, label) for value, label in ImportKind.choices if kind_spec(value) is not None]
 
 
-class UploadForm(forms.Form):
+class UploadForm(TextRules, forms.Form):
     kind = forms.ChoiceField(label=_("The file holds"), choices=lambda: _uploadable_kinds(), initial=ImportKind.LEDGER)
     file = forms.FileField(
         label=_("File"),
@@ -54,7 +61,7 @@ class UploadForm(forms.Form):
         ) % {"mb": settings.KEYPLAN_UPLOAD_MAX_MB}
 
 
-class PreviewForm(forms.Form):
+class PreviewForm(TextRules, forms.Form):
     """One select per column of the file (a field, or ignore), the number and date formats, the options."""
 
     decimal = forms.ChoiceField(label=_("Decimal separator"), choices=[(",", _("comma: 1.234,56")), (".", _("point: 1,234.56"))])
@@ -111,7 +118,7 @@ class PreviewForm(forms.Form):
         )
 
 
-class ReadAgainForm(forms.Form):
+class ReadAgainForm(TextRules, forms.Form):
     """How to read the file: the CSV delimiter or the workbook's sheet (a GET form on the preview)."""
 
     delimiter = forms.ChoiceField(label=_("Delimiter"), required=False,
@@ -133,7 +140,7 @@ class ReadAgainForm(forms.Form):
             del self.fields["sheet"]
 
 
-class SubscriptionForm(forms.Form):
+class SubscriptionForm(TextRules, forms.Form):
     plan = forms.CharField(label=_("Plan"), max_length=100,
                            widget=forms.TextInput(attrs={"list": "subscription-plans", "autocomplete": "off"}))
     monthly_amount = forms.DecimalField(label=_("Monthly amount"), min_value=0, max_digits=14, decimal_places=2)
@@ -143,5 +150,5 @@ class SubscriptionForm(forms.Form):
                           help_text=_("Leave empty while it runs."))
 
 
-class EndSubscriptionForm(forms.Form):
+class EndSubscriptionForm(TextRules, forms.Form):
     end = forms.DateField(label=_("End"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))

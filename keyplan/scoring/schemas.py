@@ -6,7 +6,12 @@ from typing import Any, Literal
 
 from ninja import Field, Schema
 
-from keyplan.core.schemas import VERSION_IN, VERSION_OUT, InputSchema
+from keyplan.core.schemas import VERSION_IN, VERSION_OUT, InputSchema, choice
+from keyplan.scoring.models import Cadence, CriterionGroup, CriterionSource
+
+GroupChoice = choice(CriterionGroup)
+SourceChoice = choice(CriterionSource)
+CadenceChoice = choice(Cadence)
 
 
 class CriterionOut(Schema):
@@ -14,27 +19,27 @@ class CriterionOut(Schema):
     version: int = Field(description=VERSION_OUT)
     name: str
     description: str
-    group: str = Field(description="growth (growth potential) or harmony")
+    group: GroupChoice = Field(description="growth (growth potential) or harmony")
     weight: Decimal
-    source: str = Field(description="manual, or the data it is computed from")
+    source: SourceChoice = Field(description="manual, or the data it is computed from")
     archived_at: datetime.datetime | None
 
 
 class CriterionIn(InputSchema):
     name: str
-    group: str = Field(description="growth or harmony")
+    group: GroupChoice = Field(description="growth or harmony")
     weight: Decimal = Decimal(20)
     description: str = ""
-    source: str = "manual"
+    source: SourceChoice = "manual"
 
 
 class CriterionPatch(InputSchema):
     version: int | None = Field(None, description=VERSION_IN)
     name: str | None = None
-    group: str | None = None
+    group: GroupChoice | None = None
     weight: Decimal | None = None
     description: str | None = None
-    source: str | None = None
+    source: SourceChoice | None = None
 
 
 class CriterionQuery(Schema):
@@ -164,7 +169,7 @@ class ReviewDecisionIn(InputSchema):
 
 
 class SettingsOut(Schema):
-    review_cadence: str = Field(description="monthly or quarterly: how often key status is reviewed")
+    review_cadence: CadenceChoice = Field(description="monthly or quarterly: how often key status is reviewed")
     team_cost_per_member: Decimal = Field(description="yearly cost of one team member on an account, in the reporting "
                                                       "currency: the effort side of an account's return on effort")
     next_review_due: datetime.date | None = Field(description="the last review's date plus the cadence; null before "
@@ -172,5 +177,5 @@ class SettingsOut(Schema):
 
 
 class SelectionSettingsPatch(InputSchema):
-    review_cadence: str | None = None
+    review_cadence: CadenceChoice | None = None
     team_cost_per_member: Decimal | None = None
