@@ -24,6 +24,7 @@ from keyplan.accounts.schemas import (
     TierIn,
 )
 from keyplan.api.errors import CONFLICT_SHAPES, validation_detail
+from keyplan.api.lookups import require_edit
 from keyplan.core.models import User
 from keyplan.core.pagination import LimitOffset
 from keyplan.core.schemas import InputSchema, VersionConflictOut
@@ -77,6 +78,8 @@ def list_accounts(request, filters: Query[AccountQuery]):
 
 @router.post("/", response={201: AccountOut}, summary="Create an account")
 def create_account(request, payload: AccountIn):
+    if not services.can_create_accounts(request.user):  # a refusal first, before the body's ids are looked up
+        raise PermissionDenied("Only KAM leads and admins create accounts.")
     data = payload.dict()
     tier, reason = data.pop("tier"), data.pop("tier_reason")
     account = services.create_account(by=request.user, data=_profile(request, data), tier=tier, tier_reason=reason)
@@ -91,6 +94,7 @@ def get_account(request, account_id: int):
 @router.patch("/{account_id}", response={200: AccountOut, 409: VersionConflictOut}, summary="Change an account's profile")
 def patch_account(request, account_id: int, payload: AccountPatch):
     account = _account(request, account_id)
+    require_edit(request.user, account)
     changes = payload.dict(exclude_unset=True)
     version = version_from(request, changes.pop("version", None))
     return services.update_account(account, by=request.user, changes=_profile(request, changes), version=version)

@@ -11,7 +11,7 @@ from ninja.pagination import paginate
 
 from keyplan.accounts.models import Account
 from keyplan.api.errors import CONFLICT_SHAPES
-from keyplan.api.lookups import active_user
+from keyplan.api.lookups import active_user, require_edit
 from keyplan.core.pagination import LimitOffset
 from keyplan.core.schemas import VersionConflictOut
 from keyplan.core.versions import version_from
@@ -68,6 +68,7 @@ def list_surveys(request, account_id: int):
 @router.post("/accounts/{account_id}/surveys/", response={201: SurveyOut}, summary="Record a survey answer (NPS 0–10 or CSAT 1–5)")
 def add_survey(request, account_id: int, payload: SurveyIn):
     account = _account(request, account_id)
+    require_edit(request.user, account)
     data = payload.dict()
     stakeholder_id = data.pop("stakeholder_id")
     stakeholder = None
@@ -142,6 +143,7 @@ def risk_queue(request, query: Query[LimitOffset.Input]):
 @router.post("/accounts/{account_id}/risk-cases/", response={201: QueueItemOut}, summary="Put an account into the at-risk queue by hand")
 def open_case(request, account_id: int, payload: CaseIn):
     account = _account(request, account_id)
+    require_edit(request.user, account)
     case = services.open_case(account, by=request.user, reason=payload.reason, owner=active_user(payload.owner_id, "owner_id"))
     return Status(201, services.case_dict(case))
 
@@ -153,10 +155,12 @@ def get_case(request, case_id: int):
 
 @router.patch("/risk-cases/{case_id}", response={200: QueueItemOut, 409: VersionConflictOut}, summary="Change a case's owner or note")
 def patch_case(request, case_id: int, payload: CasePatch):
+    case = _case(request, case_id)
+    require_edit(request.user, case.account)
     data = payload.dict(exclude_unset=True)
     owner = active_user(data.get("owner_id"), "owner_id")
     version = version_from(request, data.get("version"))
-    case = services.update_case(_case(request, case_id), by=request.user, owner=owner, note=data.get("note"), version=version)
+    case = services.update_case(case, by=request.user, owner=owner, note=data.get("note"), version=version)
     return services.case_dict(case)
 
 
@@ -172,6 +176,7 @@ def close_case(request, case_id: int, payload: CloseIn):
 @router.post("/risk-cases/{case_id}/actions/", response={201: QueueItemOut}, summary="Add an action to the case's save plan")
 def add_action(request, case_id: int, payload: SaveActionIn):
     case = _case(request, case_id)
+    require_edit(request.user, case.account)
     services.add_save_action(case, by=request.user, title=payload.title, owner=active_user(payload.owner_id, "owner_id"),
                              due=payload.due)
     return Status(201, services.case_dict(case))
@@ -265,6 +270,7 @@ def get_onboarding(request, account_id: int):
              summary="Start the account's onboarding from its key status's template (refused when it has stages)")
 def start_onboarding(request, account_id: int, payload: StartOnboardingIn):
     account = _account(request, account_id)
+    require_edit(request.user, account)
     onboarding.start_onboarding(account, by=request.user, start=payload.start,
                                 owner=active_user(payload.owner_id, "owner_id"))
     return Status(201, onboarding.onboarding_of(account))
@@ -277,6 +283,7 @@ def _owner_field(error: ValidationError) -> ValidationError:
 @router.post("/accounts/{account_id}/onboarding/stages/", response={201: StageOut}, summary="Add an onboarding stage")
 def add_stage(request, account_id: int, payload: StageIn):
     account = _account(request, account_id)
+    require_edit(request.user, account)
     try:
         stage = onboarding.add_stage(account, by=request.user, name=payload.name, planned=payload.planned,
                                      owner=active_user(payload.owner_id, "owner_id"), checklist=payload.checklist)
@@ -288,12 +295,14 @@ def add_stage(request, account_id: int, payload: StageIn):
 @router.patch("/onboarding-stages/{stage_id}", response={200: StageOut, 409: VersionConflictOut},
               summary="Change a stage: name, owner, planned date, done on (null: not done), checklist, order")
 def patch_stage(request, stage_id: int, payload: StagePatch):
+    stage = _stage(request, stage_id)
+    require_edit(request.user, stage.account)
     changes = payload.dict(exclude_unset=True)
     version = version_from(request, changes.pop("version", None))
     if "owner_id" in changes:
         changes["owner"] = active_user(changes.pop("owner_id"), "owner_id")
     try:
-        stage = onboarding.update_stage(_stage(request, stage_id), by=request.user, changes=changes, version=version)
+        stage = onboarding.update_stage(stage, by=request.user, changes=changes, version=version)
     except ValidationError as error:
         raise _owner_field(error) from None
     return onboarding.stage_dict(stage)

@@ -7,7 +7,7 @@ a 409 carrying the current version and values, and nothing is written.
 
 from typing import Any
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from ninja import Field, File, Form, Query, Router, Schema, Status
@@ -17,7 +17,7 @@ from ninja.pagination import paginate
 from keyplan.accounts.models import Account
 from keyplan.accounts.schemas import LogEntryOut
 from keyplan.api.errors import CONFLICT_SHAPES
-from keyplan.api.lookups import active_user
+from keyplan.api.lookups import active_user, require_edit
 from keyplan.core.schemas import InputSchema
 from keyplan.core.pagination import MAX_OFFSET, LimitOffset
 from keyplan.planning import charter, services
@@ -117,6 +117,7 @@ def _with_owner(data: dict) -> dict:
 
 
 def _action_data(request, plan: AccountPlan, data: dict) -> dict:
+    require_edit(request.user, plan.account)  # a refusal first, before the body's ids are looked up
     _with_owner(data)
     if "goal_id" in data:
         data["goal"] = _goal_of(plan, data.pop("goal_id"))
@@ -216,6 +217,7 @@ def patch_plan(request, account_id: int, plan_id: int, payload: PlanPatch):
 @router.post(PLAN + "/state", response={200: PlanOut, 409: ConflictOut}, summary="Activate or archive the plan")
 def set_state(request, account_id: int, plan_id: int, payload: PlanStateIn):
     plan = _plan(request, account_id, plan_id)
+    require_edit(request.user, plan.account)
     if payload.state == PlanState.ACTIVE:
         return services.activate_plan(plan, by=request.user, version=payload.version)
     if payload.state == PlanState.ARCHIVED:
@@ -300,6 +302,7 @@ def list_goals(request, account_id: int, plan_id: int):
 @router.post(PLAN + "/goals/", response={201: GoalOut}, summary="Add a goal")
 def add_goal(request, account_id: int, plan_id: int, payload: GoalIn):
     plan = _plan(request, account_id, plan_id)
+    require_edit(request.user, plan.account)
     try:
         goal = services.add_goal(plan, by=request.user, data=_with_owner(payload.dict()))
     except ValidationError as error:
@@ -315,6 +318,7 @@ def get_goal(request, account_id: int, plan_id: int, goal_id: int):
 @router.patch(PLAN + "/goals/{goal_id}", response={200: GoalOut, 409: ConflictOut}, summary="Change a goal")
 def patch_goal(request, account_id: int, plan_id: int, goal_id: int, payload: GoalPatch):
     goal = _goal(request, account_id, plan_id, goal_id)
+    require_edit(request.user, goal.plan.account)
     data = payload.dict(exclude_unset=True)
     version = data.pop("version", None)
     try:
@@ -388,6 +392,7 @@ def list_opportunities(request, account_id: int, stage: str | None = None):
 @router.post(OPPORTUNITIES, response={201: OpportunityOut}, summary="Add an opportunity")
 def add_opportunity(request, account_id: int, payload: OpportunityIn):
     account = _account(request, account_id)
+    require_edit(request.user, account)
     try:
         opportunity = services.add_opportunity(account, by=request.user, data=_with_owner(payload.dict()))
     except ValidationError as error:
@@ -404,6 +409,7 @@ def get_opportunity(request, account_id: int, opportunity_id: int):
               summary="Change an opportunity (won or lost: stage, closed_on, reason)")
 def patch_opportunity(request, account_id: int, opportunity_id: int, payload: OpportunityPatch):
     opportunity = _opportunity(request, account_id, opportunity_id)
+    require_edit(request.user, opportunity.account)
     data = payload.dict(exclude_unset=True)
     version = data.pop("version", None)
     try:
@@ -543,7 +549,9 @@ def list_steps(request):
     return RolloutStep.objects.select_related("owner").order_by("start", "due", "pk")
 
 
-def _step_data(data: dict) -> dict:
+def _step_data(request, data: dict) -> dict:
+    if not charter.can_edit(request.user):  # a refusal first, before the owner's id is looked up
+        raise PermissionDenied("KAM leads and admins change the rollout.")
     try:
         return _with_owner(data)
     except ValidationError as error:
@@ -553,7 +561,7 @@ def _step_data(data: dict) -> dict:
 @router.post("/charter/rollout/", response={201: RolloutStepOut}, tags=["charter"], summary="Add a rollout step")
 def add_step(request, payload: RolloutStepIn):
     try:
-        step = charter.add_step(by=request.user, data=_step_data(payload.dict()))
+        step = charter.add_step(by=request.user, data=_step_data(request, payload.dict()))
     except ValidationError as error:
         raise _renamed(error, API_NAMES) from None
     return Status(201, step)
@@ -571,7 +579,7 @@ def patch_step(request, step_id: int, payload: RolloutStepPatch):
     data = payload.dict(exclude_unset=True)
     version = data.pop("version", None)
     try:
-        return charter.update_step(step, by=request.user, version=version, changes=_step_data(data))
+        return charter.update_step(step, by=request.user, version=version, changes=_step_data(request, data))
     except ValidationError as error:
         raise _renamed(error, API_NAMES) from None
 

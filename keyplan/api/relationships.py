@@ -4,7 +4,7 @@ The same services and analyses as the pages. An account outside the user's reach
 is a 404; a write the user may not make is a 403; bad input is a 422 naming the field.
 """
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -14,9 +14,9 @@ from ninja.errors import ValidationError as SchemaValidationError
 from ninja.pagination import paginate
 
 from keyplan.accounts.models import Account
-from keyplan.accounts.services import can_edit
 from keyplan.accounts.schemas import LogEntryOut
 from keyplan.api.errors import CONFLICT_SHAPES, validation_detail
+from keyplan.api.lookups import require_edit
 from keyplan.core.models import User
 from keyplan.core.pagination import LimitOffset
 from keyplan.core.schemas import VersionConflictOut
@@ -58,8 +58,7 @@ def _editable(request, account_id: int) -> Account:
     """The account for a write: 404 outside one's reach, 403 for those who may not change it, before any
     id in the body is looked up (a viewer is refused, not told which stakeholder ids exist)."""
     account = _account(request, account_id)
-    if not can_edit(request.user, account):
-        raise PermissionDenied("You may not change this account.")
+    require_edit(request.user, account)
     return account
 
 
@@ -152,6 +151,7 @@ def get_stakeholder(request, account_id: int, stakeholder_id: int):
 @router.patch(ACCOUNT + "/stakeholders/{stakeholder_id}", response={200: StakeholderOut, 409: VersionConflictOut}, summary="Change a stakeholder")
 def patch_stakeholder(request, account_id: int, stakeholder_id: int, payload: StakeholderPatch):
     account, person = _stakeholder(request, account_id, stakeholder_id)
+    require_edit(request.user, account)
     changes = payload.dict(exclude_unset=True)
     version = version_from(request, changes.pop("version", None))
     services.update_stakeholder(person, by=request.user, changes=_stakeholder_data(request, changes), version=version)
@@ -292,6 +292,7 @@ def get_interaction(request, account_id: int, interaction_id: int):
               summary="Change an interaction")
 def patch_interaction(request, account_id: int, interaction_id: int, payload: InteractionPatch):
     account, interaction = _interaction(request, account_id, interaction_id)
+    require_edit(request.user, account)
     changes = payload.dict(exclude_unset=True)
     version = version_from(request, changes.pop("version", None))
     services.update_interaction(interaction, by=request.user, changes=_interaction_data(request, changes), version=version)
