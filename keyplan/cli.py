@@ -7,6 +7,7 @@ what it needs (Polars, SciPy, Plotly) itself.
 """
 
 import argparse
+import errno
 import getpass
 import json
 import os
@@ -48,10 +49,24 @@ def cmd_migrate(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    from waitress import serve
+    from waitress.server import create_server
 
     from keyplan.wsgi import application
 
+    # Take the port first: a port in use is one clear line at once (not a traceback after the migrations).
+    try:
+        server = create_server(application, host=args.host, port=args.port, threads=args.threads, ident="keyplan",
+                               **_proxy_options())
+    except OSError as error:
+        if error.errno == errno.EADDRINUSE:
+            print(f"keyplan serve: {args.host}:{args.port} is in use by another program (another keyplan serve?). "
+                  f"Stop it, or serve on another port with --port.", file=sys.stderr)
+        elif error.errno == errno.EACCES:
+            print(f"keyplan serve: this user may not listen on {args.host}:{args.port} (ports below 1024 need "
+                  f"privileges): use a higher --port behind the proxy.", file=sys.stderr)
+        else:
+            print(f"keyplan serve: cannot listen on {args.host}:{args.port}: {error.strerror or error}.", file=sys.stderr)
+        return 2
     if not args.no_migrate:
         _migrate()
     _recover_broken_imports()
@@ -65,7 +80,7 @@ def cmd_serve(args) -> int:
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     try:
         print(f"Keyplan is serving on http://{args.host}:{args.port}/  (Ctrl+C to stop)", flush=True)
-        serve(application, host=args.host, port=args.port, threads=args.threads, ident="keyplan", **_proxy_options())
+        server.run()
     finally:
         if supervisor is not None:
             supervisor.stop()
@@ -89,6 +104,18 @@ def cmd_unlock(args) -> int:
         return _fail("give a user name, --address IP or --all")
     count = reset() if args.all else (reset(username=args.username) if args.username else 0) + (reset(ip=args.address) if args.address else 0)
     print(f"Cleared {count} record(s) of failed sign-ins.")
+    return 0
+
+
+def cmd_clearsessions(args) -> int:
+    """Remove the expired sign-in sessions (they pile up in the database otherwise); safe to run any time."""
+    from django.contrib.sessions.models import Session
+    from django.utils import timezone
+
+    removed, _ = Session.objects.filter(expire_date__lt=timezone.now()).delete()
+    left = Session.objects.count()
+    print(json.dumps({"removed": removed, "left": left}) if args.json
+          else f"Removed {removed} expired sessions; {left} remain.")
     return 0
 
 
@@ -654,6 +681,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_restore)
+
+    p = sub.add_parser("clearsessions", help="remove expired sign-in sessions (run daily, e.g. from a systemd timer)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_clearsessions)
 
     p = sub.add_parser("unlock", help="let a user name or an address sign in again after too many wrong passwords")
     p.add_argument("username", nargs="?", help="the locked user name")

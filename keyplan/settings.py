@@ -138,6 +138,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "keyplan.core.middleware.AccessLogMiddleware",  # first: the status and time as the client gets them
     "django.middleware.security.SecurityMiddleware",
     "keyplan.api.middleware.ApiContractMiddleware",  # JSON errors, body limits and number bounds under /api/
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -243,11 +244,21 @@ CONTENT_SECURITY_POLICY = {
 
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 
+# Logs: one line each on stderr (the service manager's journal keeps them), with time, level and source;
+# KEYPLAN_LOG_LEVEL (DEBUG, INFO, WARNING, ERROR) and, for a file of its own, KEYPLAN_LOG_FILE.
+# Each request in `keyplan serve` is an INFO line of the logger keyplan.access (method, path, status, time).
+LOG_LEVEL = os.environ.get("KEYPLAN_LOG_LEVEL", "WARNING").upper()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("KEYPLAN_LOG_LEVEL", "WARNING")},
+    "formatters": {"line": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "line"},
+                 **({"file": {"class": "logging.handlers.WatchedFileHandler", "formatter": "line",
+                              "filename": os.environ["KEYPLAN_LOG_FILE"]}} if os.environ.get("KEYPLAN_LOG_FILE") else {})},
+    "root": {"handlers": ["file" if os.environ.get("KEYPLAN_LOG_FILE") else "console"], "level": LOG_LEVEL},
+    # Waitress warns "Task queue depth is N" whenever requests wait for a thread: a sizing matter (see
+    # docs/deployment.md), shown at INFO and DEBUG rather than as a warning under load.
+    "loggers": {"waitress.queue": {"level": "INFO" if LOG_LEVEL in ("DEBUG", "INFO") else "ERROR"}},
 }
 
 # The currency every analysis is in; ledger amounts are converted with the exchange-rate table.

@@ -1,3 +1,6 @@
+import logging
+import time
+
 from django.contrib.auth.middleware import (
     LoginRequiredMiddleware as DjangoLoginRequiredMiddleware,
 )
@@ -6,6 +9,27 @@ from django.template.loader import render_to_string
 from django.utils import translation
 
 from keyplan.core.busy import BUSY_RETRY_AFTER_SECONDS, is_database_busy
+
+access_log = logging.getLogger("keyplan.access")
+
+
+class AccessLogMiddleware:
+    """One INFO line per request on the logger keyplan.access: method, path, status, milliseconds, user id
+    (KEYPLAN_LOG_LEVEL=INFO shows them; the default WARNING does not). Query strings are left out: they
+    may carry search terms about customers."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if not access_log.isEnabledFor(logging.INFO):
+            return self.get_response(request)
+        started = time.perf_counter()
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        access_log.info("%s %s %s %.0f ms user=%s", request.method, request.path, response.status_code,
+                        (time.perf_counter() - started) * 1000, user.pk if user is not None and user.is_authenticated else "-")
+        return response
 
 
 class LoginRequiredMiddleware(DjangoLoginRequiredMiddleware):
