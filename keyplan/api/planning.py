@@ -18,7 +18,7 @@ from keyplan.accounts.models import Account
 from keyplan.accounts.schemas import LogEntryOut
 from keyplan.api.errors import CONFLICT_SHAPES
 from keyplan.api.lookups import active_user, require_edit
-from keyplan.core.schemas import InputSchema
+from keyplan.core.schemas import InputSchema, choice
 from keyplan.core.pagination import MAX_OFFSET, LimitOffset
 from keyplan.planning import charter, services
 from keyplan.planning.models import (
@@ -29,6 +29,8 @@ from keyplan.planning.models import (
     PlanSection,
     PlanState,
     ProgramCharter,
+    RaciArea,
+    RaciRole,
     RolloutStep,
     SectionKey,
     WhitespaceCell,
@@ -452,8 +454,8 @@ def put_cell(request, account_id: int, payload: CellIn):
 
 class RaciEntry(InputSchema):
     member_id: int = Field(..., description="a team member (an id of /accounts/{id}/team/)")
-    area: str = Field(..., description="relationships, business_reviews, goals, onboarding, support or commercial")
-    role: str = Field(..., description='R, A, C, I, or "" for none')
+    area: choice(RaciArea) = Field(..., description="relationships, business_reviews, goals, onboarding, support or commercial")
+    role: choice(RaciRole, blank=True) = Field(..., description='R, A, C, I, or "" for none (r is R)')
     version: int | None = Field(None, description="The cell's version you read (0: it was empty and never set); a cell "
                                 "changed since is answered with 409 and nothing is written")
 

@@ -100,3 +100,17 @@ def test_api_conflict(plan, team, kam, lead, api_client):
     assert stale.status_code == 409
     assert stale.json()["conflicts"] == [{"member_id": k, "area": "goals", "yours": "R", "saved": "A", "version": 1}]
     assert stale.json()["current"]["assignments"][0]["role"] == "A"
+
+
+def test_api_roles_and_areas_are_choices(plan, team, lead, api_client):
+    url = f"/api/v1/accounts/{plan.account_id}/raci"
+    k = team["kam"].pk
+    lower = api_client(lead).put(url, {"assignments": [{"member_id": k, "area": "Goals", "role": "a"}]},
+                                 content_type="application/json")
+    assert lower.status_code == 200 and RaciAssignment.objects.get(member_id=k, area="goals").role == "A"
+    unknown = api_client(lead).put(url, {"assignments": [{"member_id": k, "area": "goals", "role": "X"}]},
+                                   content_type="application/json")
+    assert unknown.status_code == 422 and "R, A, C, I" in unknown.json()["detail"][0]["msg"]
+    document = api_client(lead).get("/api/v1/openapi.json").json()
+    entry = document["components"]["schemas"]["RaciEntry"]["properties"]
+    assert entry["role"]["enum"] == ["R", "A", "C", "I", ""] and "goals" in entry["area"]["enum"]
