@@ -5,7 +5,13 @@ from keyplan.accounts.filters import kam_choices
 from keyplan.accounts.models import Industry, Tier
 from keyplan.core.forms import TextRules
 from keyplan.core.widgets import FastSelect
-from keyplan.scoring.models import Cadence, CriterionGroup, CriterionSource, DecisionAction, SelectionRound
+from keyplan.scoring.models import (
+    Cadence,
+    CriterionGroup,
+    CriterionSource,
+    DecisionAction,
+    SelectionRound,
+)
 from keyplan.scoring.tables import QUADRANT_LABELS
 
 SCORE_CHOICES = [(str(n), str(n)) for n in range(1, 11)]
