@@ -683,7 +683,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_restore)
 
     p = sub.add_parser("clearsessions", help="remove expired sign-in sessions (run daily, e.g. from a systemd timer)")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print {removed, left} as JSON")
     p.set_defaults(func=cmd_clearsessions)
 
     p = sub.add_parser("unlock", help="let a user name or an address sign in again after too many wrong passwords")
