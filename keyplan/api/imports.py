@@ -66,7 +66,8 @@ def _mapping(text: str | None) -> dict[str, str]:
 
 
 @router.post("imports/", response={202: ImportBatchDetailOut, 409: SameFileOut}, tags=["imports"],
-             summary="Upload a ledger, subscriptions, rates, accounts or contacts file (CSV or XLSX) and import it in the background")
+             summary="Upload a ledger, subscriptions, rates, accounts or contacts file (CSV or XLSX), a calendar (.ics) or "
+                     "e-mail (.eml, .mbox) and import it in the background")
 def create_import(request, options: Form[ImportOptionsIn], file: File[UploadedFile]):
     _require_import_rights(request)
     mapping = _mapping(options.mapping)
@@ -85,12 +86,13 @@ def create_import(request, options: Form[ImportOptionsIn], file: File[UploadedFi
             raise ValidationError({"preset": f"Choose one of {', '.join(presets)}." if presets else
                                              f"A {options.kind} file has no presets."})
         try:
-            view = uploads.preview(upload, delimiter=delimiter, sheet=options.sheet, preset=options.preset)
+            view = uploads.preview(upload, delimiter=delimiter, sheet=options.sheet, preset=options.preset, by=request.user)
         except ReadError as error:
             raise ValidationError({"file": str(error)}) from error
         choices = uploads.ImportChoices(mapping=mapping, decimal=options.decimal, date_format=options.date_format,
                                         delimiter=delimiter, sheet=options.sheet, create_accounts=options.create_accounts,
-                                        skip_invalid=options.skip_invalid, preset=options.preset)
+                                        skip_invalid=options.skip_invalid, preset=options.preset,
+                                        flags={"with_body": options.with_body})
         batch = uploads.start_import(upload, by=request.user, choices=choices, view=view)
     except BaseException:
         uploads.discard(upload)  # nothing was queued: the file goes

@@ -16,5 +16,7 @@ class CrmConfig(AppConfig):
             register_undo(kind, f"keyplan.crm.importing.undo_{kind}_batch")
         register_importer("interactions", "keyplan.crm.interactions.INTERACTIONS")
         register_undo("interactions", "keyplan.crm.interactions.undo_interactions_batch")
+        register_importer("calendar", "keyplan.crm.calendar.CALENDAR")
+        register_importer("mail", "keyplan.crm.mail.MAIL")
         register_undo("calendar", "keyplan.crm.calendar.undo_calendar_batch")
         register_undo("mail", "keyplan.crm.mail.undo_mail_batch")

@@ -22,13 +22,7 @@ from django.db import transaction
 
 from keyplan.core.models import User
 from keyplan.core.versions import bump
-from keyplan.crm.documents import (
-    DocumentResult,
-    close_batch,
-    open_batch,
-    people,
-    refused,
-)
+from keyplan.crm.documents import DocumentKind, DocumentResult, close_batch, open_batch, people, refused
 from keyplan.crm.models import CalendarEvent
 from keyplan.relationships.models import Interaction, InteractionKind
 from keyplan.revenue.importing.inspection import can_import
@@ -206,3 +200,6 @@ def undo_calendar_batch(batch: ImportBatch) -> None:
         interaction._history_user = by
         interaction.save()
         CalendarEvent.objects.filter(interaction=interaction).update(sequence=before["sequence"])
+
+
+CALENDAR = DocumentKind(import_calendar, (".ics",))

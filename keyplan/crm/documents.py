@@ -120,3 +120,23 @@ def close_batch(batch: ImportBatch | None, result: DocumentResult, *, total: int
     batch.report = {**result.as_dict(), **({"undo": undo} if undo is not None else {})}
     batch.save()
     result.batch = batch
+
+
+class DocumentKind:
+    """A calendar or mail import as the upload, the preview and the background task run it (see
+    keyplan.revenue.importing.undo.register_importer): ``function(path, *, by, dry_run, batch, **flags)``."""
+
+    def __init__(self, function, extensions: tuple[str, ...], flags: dict | None = None):
+        self.function, self.extensions, self.flags = function, extensions, flags or {}
+
+    @property
+    def spec(self):
+        from keyplan.revenue.uploads import KindSpec
+
+        return KindSpec((), (), (), (), {}, extensions=self.extensions, flags=self.flags, summarize=self.summarize)
+
+    def summarize(self, path, *, by, **flags) -> DocumentResult:
+        return self.function(path, by=by, dry_run=True, **flags)
+
+    def run(self, path, *, by, options, batch, **flags) -> DocumentResult:
+        return self.function(path, by=by, dry_run=options.dry_run, batch=batch, **flags)

@@ -26,7 +26,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
 from keyplan.core.models import User
-from keyplan.crm.documents import DocumentResult, close_batch, open_batch, people, refused
+from keyplan.crm.documents import DocumentKind, DocumentResult, close_batch, open_batch, people, refused
 from keyplan.crm.models import MailThread
 from keyplan.relationships.models import Interaction, InteractionKind
 from keyplan.revenue.importing.inspection import can_import
@@ -193,3 +193,12 @@ def undo_mail_batch(batch: ImportBatch) -> None:
     for interaction in Interaction.objects.filter(pk__in=((batch.report or {}).get("undo") or {}).get("created_interactions", [])):
         interaction._history_user = by
         interaction.delete()
+
+
+def _flags():
+    from django.utils.translation import gettext_lazy as _
+
+    return {"with_body": _("Keep the text of each thread's first message with its subject")}
+
+
+MAIL = DocumentKind(import_mail, (".eml", ".mbox"), _flags())

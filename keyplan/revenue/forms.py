@@ -37,6 +37,7 @@ FIELD_LABELS = {
     "rate": _("Rate"),
 }
 PLANS = ["Basic", "Standard", "Premium", "Enterprise"]
+DOCUMENT_EXTENSIONS = (".ics", ".eml", ".mbox")  # calendars and mailboxes (keyplan.crm)
 
 
 def _uploadable_kinds() -> list[tuple[str, str]]:
@@ -50,14 +51,14 @@ class UploadForm(TextRules, forms.Form):
     kind = forms.ChoiceField(label=_("The file holds"), choices=lambda: _uploadable_kinds(), initial=ImportKind.LEDGER)
     file = forms.FileField(
         label=_("File"),
-        widget=forms.ClearableFileInput(attrs={"accept": ",".join(EXTENSIONS)}),
+        widget=forms.ClearableFileInput(attrs={"accept": ",".join((*EXTENSIONS, *DOCUMENT_EXTENSIONS))}),
     )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["file"].help_text = _(
-            "CSV (any delimiter, UTF-8 or Latin-1) or Excel .xlsx, up to %(mb)s MB. "
-            "The next step shows what Keyplan reads in it before anything is imported."
+            "CSV (any delimiter, UTF-8 or Latin-1) or Excel .xlsx, up to %(mb)s MB; a calendar as .ics, e-mail as .eml "
+            "or .mbox. The next step shows what Keyplan reads in it before anything is imported."
         ) % {"mb": settings.KEYPLAN_UPLOAD_MAX_MB}
 
 
@@ -99,6 +100,10 @@ class PreviewForm(TextRules, forms.Form):
             self.columns.append(name)
         if preview.kind != ImportKind.LEDGER:
             del self.fields["create_accounts"], self.fields["skip_invalid"]
+        if preview.spec.document:  # a calendar or mailbox: no columns, numbers or dates; its own yes/no choices
+            del self.fields["decimal"], self.fields["date_format"]
+            for name, label in preview.spec.flags.items():
+                self.fields[name] = forms.BooleanField(label=label, required=False, initial=False)
 
     @property
     def mapping_fields(self):
@@ -111,11 +116,16 @@ class PreviewForm(TextRules, forms.Form):
         data = self.cleaned_data
         return ImportChoices(
             mapping={header: data.get(f"column_{i}", "") for i, header in enumerate(self.preview.headers)},
-            decimal=data["decimal"], date_format=data["date_format"].strip() or None,
+            decimal=data.get("decimal"), date_format=(data.get("date_format") or "").strip() or None,
             delimiter=data.get("delimiter") or None, sheet=data.get("sheet") or None,
             create_accounts=data.get("create_accounts", False), skip_invalid=data.get("skip_invalid", False),
             preset=data.get("preset") or None,
+            flags={name: bool(data.get(name)) for name in self.preview.spec.flags},
         )
+
+    @property
+    def flag_fields(self):
+        return [self[name] for name in self.preview.spec.flags]
 
 
 class ReadAgainForm(TextRules, forms.Form):

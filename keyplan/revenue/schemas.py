@@ -16,7 +16,7 @@ from keyplan.revenue.uploads import rejected_rows_file
 class ImportOptionsIn(InputSchema):
     """The form fields sent with the file (multipart/form-data)."""
 
-    kind: Literal["ledger", "subscriptions", "rates", "accounts", "stakeholders", "interactions", "surveys", "usage", "tickets", "payments"] = Field(description="What the file holds")
+    kind: Literal["ledger", "subscriptions", "rates", "accounts", "stakeholders", "interactions", "calendar", "mail", "surveys", "usage", "tickets", "payments"] = Field(description="What the file holds (calendar: an .ics file; mail: an .eml file or an .mbox archive)")
     mapping: str | None = Field(
         None, description='JSON object of column -> field, "" to ignore a column, e.g. {"Kundennummer": "account_id", '
                           '"Notes": ""}; columns left out keep the detected field')
@@ -29,6 +29,8 @@ class ImportOptionsIn(InputSchema):
     preset: str | None = Field(None, max_length=40, description="accounts, stakeholders: the CRM whose export the file is "
                                                                "(Salesforce, HubSpot, Dynamics 365, Odoo, Pipedrive); "
                                                                "recognised from the columns when left out")
+    with_body: bool = Field(False, description="mail: keep the text of each thread's first message with its subject "
+                                               "(privacy: left off, only the subject is stored)")
     repeat: bool = Field(False, description="Import a file whose very content was imported before (otherwise 409 names "
                                             "that batch and nothing runs)")
 
@@ -51,6 +53,10 @@ class ReportOut(Schema):
     updated: int | None = Field(None, description="Accounts, stakeholders: records changed (field by field, with history)")
     unchanged: int | None = Field(None, description="Accounts, stakeholders: records the same as stored")
     source_system: str | None = Field(None, description="Accounts, stakeholders: the CRM the records came from")
+    skipped_no_customer: int | None = Field(None, description="Calendar, mail: events or threads with none of the "
+                                                              "customer's people, skipped")
+    skipped_cancelled: int | None = Field(None, description="Calendar: cancelled events, skipped")
+    replies: int | None = Field(None, description="Mail: replies counted with their thread (a thread is logged once)")
 
 
 class ImportBatchOut(Schema):

@@ -120,7 +120,9 @@ def _run(batch: ImportBatch, path: str, options: dict) -> dict:
         result = services.import_ledger(file, by=user, options=ledger_options, batch=batch)
     elif batch.kind in IMPORTERS:  # a kind of an area above revenue (CRM accounts, contacts …)
         small = services.SmallImportOptions(mapping=mapping, preset=options.get("preset") or None, **common)
-        result = import_string(IMPORTERS[batch.kind]).run(file, by=user, options=small, batch=batch)
+        importer = import_string(IMPORTERS[batch.kind])
+        flags = {name: bool(options.get(name)) for name in importer.spec.flags}  # a mailbox's bodies …
+        result = importer.run(file, by=user, options=small, batch=batch, **flags)
     else:
         function = services.import_rates if batch.kind == ImportKind.RATES else services.import_subscriptions
         result = function(file, by=user, options=services.SmallImportOptions(mapping=mapping, **common), batch=batch)

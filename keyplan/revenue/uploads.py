@@ -62,6 +62,15 @@ class KindSpec:
     presets: tuple[str, ...] = ()  # named sets of column names (CRM exports) the preview offers
     # (headers, preset chosen or None) -> (the preset to read with or None, the synonyms to map with)
     choose: object = None
+    # Files that are not tables (a calendar, a mailbox): the suffixes they have, the yes/no choices they take
+    # (name -> label; off unless chosen), and ``summarize(path, *, by, **choices)``, a dry run shown as the preview.
+    extensions: tuple[str, ...] = ()
+    flags: dict = field(default_factory=dict)
+    summarize: object = None
+
+    @property
+    def document(self) -> bool:
+        return self.summarize is not None
 
 
 KINDS = {
@@ -141,7 +150,11 @@ def save_upload(file: UploadedFile | None, *, kind: str, by: User) -> Upload:
     if file is None:
         raise ValidationError({"file": "Choose a file to upload."})
     name = _safe_name(file.name)
-    if Path(name).suffix not in EXTENSIONS:
+    spec = kind_spec(kind)
+    if spec.document and Path(name).suffix not in spec.extensions:
+        raise ValidationError({"file": f"{file.name}: upload a {' or '.join(spec.extensions)} file; "
+                                       f"{Path(file.name).suffix or 'a file without an extension'} is not read."})
+    if not spec.document and Path(name).suffix not in EXTENSIONS:
         raise ValidationError({"file": f"{file.name}: upload a CSV or an Excel workbook (.xlsx); "
                                        f"{Path(file.name).suffix or 'a file without an extension'} is not read."})
     if file.size == 0:
@@ -247,6 +260,7 @@ class Preview:
     sheets: list[str] = field(default_factory=list)
     header_line: int = 1
     preset: str | None = None  # the CRM export the header was read as (recognised or chosen)
+    summary: object = None  # a file that is not a table: what importing it would do (a dry run's result)
 
     @property
     def spec(self) -> KindSpec:
@@ -277,9 +291,15 @@ class Preview:
                 if index[mapping[n]] < len(row) and row[index[mapping[n]]]]
 
 
-def preview(upload: Upload, *, delimiter: str | None = None, sheet: str | None = None, preset: str | None = None) -> Preview:
-    """Read the header and first rows. Raises ReadError when the file as a whole cannot be read."""
+def preview(upload: Upload, *, delimiter: str | None = None, sheet: str | None = None, preset: str | None = None,
+            by: User | None = None, flags: dict | None = None) -> Preview:
+    """Read the header and first rows (of a calendar or mailbox: what importing it would do, as ``by`` with the
+    ``flags`` chosen). Raises ReadError when the file as a whole cannot be read."""
     spec = kind_spec(upload.kind)
+    if spec.document:
+        chosen = {name: bool((flags or {}).get(name)) for name in spec.flags}
+        return Preview(kind=upload.kind, headers=[], rows=[], mapping={}, decimal=".", date_format=None, delimiter=None,
+                       sheet=None, summary=spec.summarize(upload.path, by=by, **chosen))
     if upload.kind == ImportKind.LEDGER:
         inspection = inspect_ledger(upload.path, LedgerOptions(delimiter=delimiter or None, sheet=sheet or None))
         table, mapping, decimal, date_format = inspection.table, inspection.mapping, inspection.decimal, inspection.date_format
@@ -339,6 +359,7 @@ class ImportChoices:
     create_accounts: bool = False
     skip_invalid: bool = False
     preset: str | None = None  # the CRM export to read the file as (kinds with presets)
+    flags: dict = field(default_factory=dict)  # a calendar's or mailbox's yes/no choices (the mail's bodies)
 
 
 def check_choices(upload: Upload, view: Preview, choices: ImportChoices) -> dict[str, str]:
@@ -403,7 +424,8 @@ def start_import(upload: Upload, *, by: User, choices: ImportChoices, view: Prev
         raise PermissionDenied("Only KAM leads and admins import files.")
     if view is None:
         try:
-            view = preview(upload, delimiter=choices.delimiter, sheet=choices.sheet, preset=choices.preset)
+            view = preview(upload, delimiter=choices.delimiter, sheet=choices.sheet, preset=choices.preset, by=by,
+                           flags=choices.flags)
         except ReadError as error:
             raise ValidationError({"file": str(error)}) from error
     check_choices(upload, view, choices)
@@ -419,6 +441,7 @@ def start_import(upload: Upload, *, by: User, choices: ImportChoices, view: Prev
         "create_accounts": bool(choices.create_accounts) and upload.kind == ImportKind.LEDGER,
         "skip_invalid": bool(choices.skip_invalid) and upload.kind == ImportKind.LEDGER,
         **({"preset": view.preset} if kind_spec(upload.kind).choose is not None else {}),
+        **{name: bool(choices.flags.get(name)) for name in kind_spec(upload.kind).flags},
     }
     batch.options = options
     batch.save(update_fields=["options"])

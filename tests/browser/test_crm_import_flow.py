@@ -17,6 +17,13 @@ CONTACTS = ("Record ID,First Name,Last Name,Email,Job Title,Contact owner,Associ
             "501,Greta,Vogel,greta.vogel@nordwind.example,CEO,Karl Kam,0015g00000AbCdEAAV,\n"
             "502,Jonas,Brandt,jonas.brandt@nordwind.example,Head of Procurement,,0015g00000AbCdEAAV,greta.vogel@nordwind.example\n")
 
+CALENDAR = ("BEGIN:VCALENDAR\nVERSION:2.0\nPRODID:-//Google Inc//Google Calendar 70.9054//EN\n"
+            "BEGIN:VEVENT\nUID:kick-off@google.com\nDTSTART:20261207T100000Z\nDTEND:20261207T110000Z\n"
+            "SUMMARY:Kick-off with Nordwind\nORGANIZER:mailto:karl@example.com\n"
+            "ATTENDEE:mailto:greta.vogel@nordwind.example\nATTENDEE:mailto:jonas.brandt@nordwind.example\nEND:VEVENT\n"
+            "BEGIN:VEVENT\nUID:stand-up@google.com\nDTSTART:20261208T080000Z\nSUMMARY:Stand-up\n"
+            "ATTENDEE:mailto:karl@example.com\nEND:VEVENT\nEND:VCALENDAR\n")
+
 
 def upload(page, path: Path, kind: str) -> None:
     page.goto("/portfolio/imports/")
@@ -60,6 +67,17 @@ def test_first_day_import_of_accounts_and_contacts(page, log_in, lead, kam, run_
     page.click("#relationships-link")
     expect(page.locator("body")).to_contain_text("Jonas Brandt")
 
+    # The KAM's calendar: the meeting with Greta and Jonas is logged on their account; the stand-up is not.
+    calendar = tmp_path / "karl.ics"
+    calendar.write_text(CALENDAR)
+    upload(page, calendar, "calendar")
+    expect(page.locator("#summary")).to_contain_text("meetings to log")
+    screenshot("crm-calendar-preview")
+    run(page, run_worker)
+    expect(page.locator("#counts")).to_contain_text("1created")
+    expect(page.locator("#skipped")).to_contain_text("1")
+    assert holding.interactions.get().summary == "Kick-off with Nordwind"
+
 
 def test_the_preview_of_a_crm_export_in_persian(page, log_in, lead, kam, screenshot, live_server):
     page.context.add_cookies([{"name": "django_language", "value": "fa", "url": live_server.url}])
@@ -71,3 +89,9 @@ def test_the_preview_of_a_crm_export_in_persian(page, log_in, lead, kam, screens
     expect(page.locator("#preset-found")).to_contain_text("HubSpot")
     expect(page.locator("html")).to_have_attribute("dir", "rtl")
     screenshot("crm-import-preview-fa")
+    page.goto("/portfolio/imports/")
+    page.select_option("#id_kind", "mail")
+    page.set_input_files("#id_file", str(DATA / "inbox.mbox"))
+    page.click("form[enctype] button[type=submit]")
+    expect(page.locator("#summary")).to_contain_text("ایمیل برای ثبت")
+    screenshot("crm-mail-preview-fa")

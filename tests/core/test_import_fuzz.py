@@ -191,3 +191,25 @@ def test_files_without_columns_or_with_too_many(kind, shape, world, tmp_path, ca
         assert code in (1, 2) and (out + err).strip(), (code, out[-300:])
     if code:
         assert _state() == before
+
+
+@pytest.mark.parametrize("kind", sorted(SUFFIX))
+@settings(max_examples=15, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(data=st.data())
+def test_hostile_calendars_and_mailboxes_on_the_web_get_an_answer_and_change_nothing(kind, data, world, tmp_path):
+    """The import page reads a calendar or mailbox when it is uploaded and again for its preview (a dry run):
+    a hostile one is refused on the form (400) or previewed, never a server error, and nothing is written."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.urls import reverse
+
+    from tests.conftest import client_for
+
+    raw = data.draw(csv_files(SAMPLES[kind]), label="file")
+    client = client_for(world)
+    before = _state()
+    response = client.post(reverse("revenue:imports"), {"kind": kind, "file": SimpleUploadedFile("fuzz" + SUFFIX[kind], raw)})
+    assert response.status_code in (302, 400), response.status_code
+    if response.status_code == 302:
+        assert client.get(response["Location"]).status_code == 200
+    assert _state() == before

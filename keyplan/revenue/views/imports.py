@@ -47,7 +47,7 @@ def import_list(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             upload = uploads.save_upload(form.cleaned_data["file"], kind=form.cleaned_data["kind"], by=request.user)
-            _readable(upload)
+            _readable(upload, request.user)
         except ValidationError as error:
             _add_errors(form, error)
         else:
@@ -60,10 +60,10 @@ def import_list(request: HttpRequest) -> HttpResponse:
     return render(request, "revenue/imports.html", context, status=status)
 
 
-def _readable(upload: uploads.Upload) -> None:
-    """Refuse (and remove) a file that cannot be read as a table at all, on the upload form."""
+def _readable(upload: uploads.Upload, user) -> None:
+    """Refuse (and remove) a file that cannot be read as a table (a calendar, a mailbox) at all, on the upload form."""
     try:
-        uploads.preview(upload)
+        uploads.preview(upload, by=user)
     except ReadError as error:
         uploads.discard(upload)
         raise ValidationError({"file": _("%(file)s cannot be read: %(error)s") % {"file": upload.name, "error": error}}) from error
@@ -89,7 +89,7 @@ def import_preview(request: HttpRequest, token: str) -> HttpResponse:
     delimiter, sheet = source.get("delimiter") or None, source.get("sheet") or None
     preset = source.get("preset") or None  # the CRM export chosen; none: recognised from the columns
     try:
-        view = uploads.preview(upload, delimiter=delimiter, sheet=sheet, preset=preset)
+        view = uploads.preview(upload, delimiter=delimiter, sheet=sheet, preset=preset, by=request.user)
     except ReadError as error:
         # The file was readable when uploaded: it is the delimiter or sheet chosen since that does not fit.
         messages.error(request, _("Read that way, %(file)s cannot be read: %(error)s") % {"file": upload.name, "error": error})
@@ -110,6 +110,8 @@ def import_preview(request: HttpRequest, token: str) -> HttpResponse:
         "read_again": ReadAgainForm(preview=view),
         "missing": [{**FIELD_LABELS, **view.spec.labels}.get(f, f) for f in view.missing],
         "same_file": uploads.same_file_imported(upload),
+        "summary_errors": [{**e.__dict__, "reason": _on_the_web(e.__dict__)} for e in view.summary.errors[:PAGE_SIZE]]
+        if view.summary else [],
     }
     return render(request, "revenue/import_preview.html", context, status=400 if form.errors else 200)
 
