@@ -166,7 +166,7 @@ from keyplan.api import imports  # noqa: E402
 api.add_router("/", imports.router)  # /imports/… and /accounts/{id}/subscriptions/
 from keyplan.api import sync  # noqa: E402
 
-api.add_router("/sync/", sync.router)  # /sync/accounts, /sync/stakeholders
+api.add_router("/sync/", sync.router)  # /sync/accounts, /sync/stakeholders, /sync/interactions
 
 from keyplan.api import planning  # noqa: E402
 

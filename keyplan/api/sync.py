@@ -1,4 +1,4 @@
-"""/api/v1/sync/accounts and /api/v1/sync/stakeholders: a CRM's records kept in step (keyplan.crm.sync).
+"""/api/v1/sync/accounts, /stakeholders and /interactions: a CRM's records kept in step (keyplan.crm.sync).
 
 For KAM leads and admins (403 otherwise). Up to 10,000 records per request, all or none: 200 with the counts,
 or 422 with each bad record's number (from 1), field, value and reason, and nothing written.
@@ -20,7 +20,7 @@ class SyncIn(InputSchema):
     system: str = Field("api", min_length=1, max_length=40, description="The CRM the records come from, e.g. Salesforce")
     records: list[Any] = Field(..., max_length=MAX_RECORDS,
                                description=f"Up to {MAX_RECORDS:,} records, each an object of field: value "
-                                           "(the fields of the accounts or contacts import)")
+                                           "(the fields of the accounts, contacts or activities import)")
     dry_run: bool = Field(False, description="Check and count; write nothing")
 
 
@@ -67,5 +67,7 @@ def _endpoint(kind: str):
 
 
 for _kind, _summary in (("accounts", "Keep accounts in step with a CRM: upsert by external id, all records or none"),
-                        ("stakeholders", "Keep contacts in step with a CRM: upsert by contact id or e-mail, all records or none")):
+                        ("stakeholders", "Keep contacts in step with a CRM: upsert by contact id or e-mail, all records or none"),
+                        ("interactions", "Log a CRM's activities: those already in the log are recognised (same account, date "
+                                         "and kind, a summary in nearly the same words), all records or none")):
     router.post(_kind, response={200: SyncOut, 422: SyncOut}, tags=["sync"], summary=_summary)(_endpoint(_kind))

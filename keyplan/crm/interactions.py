@@ -83,8 +83,14 @@ def import_interactions(path: str | Path, *, by: User, options: SmallImportOptio
     frame, mapping, errors = _read_small(path, INTERACTION_FIELDS, REQUIRED, options, ("date",), ("duration_minutes",))
     if frame.height > MAX_ROWS:
         raise ReadError(f"The file has {frame.height:,} rows; an activities import takes at most {MAX_ROWS:,}.")
-    column = {name: mapping.get(name, name) for name in INTERACTION_FIELDS}
     result = CrmImportResult(batch=None, rows_total=frame.height, dry_run=options.dry_run, system=(system or "file")[:40])
+    return _interactions(frame, mapping, errors, result, by=by, path=path, batch=batch, dry_run=options.dry_run,
+                         progress=progress)
+
+
+def _interactions(frame, mapping, errors, result: CrmImportResult, *, by, path, batch, dry_run, progress) -> CrmImportResult:
+    """The rows of a file or the records of a sync (``frame`` with ``_date`` and ``_duration_minutes`` read)."""
+    column = {name: mapping.get(name, name) for name in INTERACTION_FIELDS}
     bad = {e.line for e in errors}
     external_ids = {str(v).strip() for v in frame["account_id"].drop_nulls().to_list()}
     accounts = {a.external_id: a for a in Account.objects.filter(external_id__in=external_ids)}
@@ -165,7 +171,7 @@ def import_interactions(path: str | Path, *, by: User, options: SmallImportOptio
 
     result.rows_rejected = len({e.line for e in errors} | bad)
     if errors:
-        return _stop_small_import(result, errors, batch, dry_run=options.dry_run)
+        return _stop_small_import(result, errors, batch, dry_run=dry_run)
     # Already in the log: the same account, date and kind, and a summary in nearly the same words.
     logged: dict[tuple, list[str]] = {}
     dates = {p["date"] for p in planned}
@@ -175,7 +181,7 @@ def import_interactions(path: str | Path, *, by: User, options: SmallImportOptio
     new = [p for p in planned if not any(similar_text(p["summary"], s) for s in logged.get((p["account"].pk, p["date"], p["kind"]), []))]
     result.unchanged += len(planned) - len(new)
     result.created = len(new)
-    if options.dry_run:
+    if dry_run:
         return result
     with transaction.atomic():
         batch = _small_batch("interactions", path, by, mapping, batch)

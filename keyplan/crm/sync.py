@@ -1,8 +1,9 @@
 """Keeping Keyplan in step with a CRM: a batch of up to 10,000 records as JSON, checked and upserted with the
-import's rules (keyplan.crm.importing), all or nothing.
+import's rules (keyplan.crm.importing, keyplan.crm.interactions), all or nothing.
 
 Sending the same batch twice changes nothing: the records are compared with what is stored, and only what
-differs is written (with history, in a batch that a rollback undoes). A batch that changes nothing leaves no
+differs is written (with history, in a batch that a rollback undoes); an activity already in the log is
+recognised by the log's rule for duplicates (the same account, date and kind, a summary in nearly the same words). A batch that changes nothing leaves no
 import batch behind; it only notes when each record was last in step.
 """
 
@@ -18,13 +19,17 @@ from django.db import transaction
 from keyplan.core.models import User
 from keyplan.crm import columns
 from keyplan.crm.importing import DEFAULT_SYSTEM, CrmImportResult, _accounts, _error, _stakeholders
+from keyplan.crm.interactions import INTERACTION_FIELDS, _interactions
+from keyplan.crm.interactions import REQUIRED as INTERACTION_REQUIRED
 from keyplan.revenue.importing.inspection import MAX_REPORTED_ERRORS, can_import
 from keyplan.revenue.models import BatchStatus, ImportBatch
 from keyplan.revenue.reading import LINE
 
 MAX_RECORDS = 10_000
 KINDS = {"accounts": (columns.ACCOUNT_FIELDS, columns.ACCOUNT_REQUIRED, _accounts),
-         "stakeholders": (columns.STAKEHOLDER_FIELDS, columns.STAKEHOLDER_REQUIRED, _stakeholders)}
+         "stakeholders": (columns.STAKEHOLDER_FIELDS, columns.STAKEHOLDER_REQUIRED, _stakeholders),
+         "interactions": (INTERACTION_FIELDS, INTERACTION_REQUIRED, _interactions)}
+LISTS = ("participants", "our_people")
 REASONS = {
     "crm_unknown_field": "unknown field; the fields are %(fields)s",
     "crm_not_a_value": "a text, a number, true, false or null",
@@ -62,6 +67,8 @@ def sync(kind: str, records: list, *, by: User, system: str | None = None, dry_r
             if name not in fields:
                 errors.append(_error(number, str(name)[:64], None, "crm_unknown_field", fields=", ".join(fields)))
                 continue
+            if name in LISTS and isinstance(value, list) and all(isinstance(v, str) for v in value):
+                value = ";".join(value)  # an activity's people as a list of addresses
             try:
                 row[name] = _text(value)
             except TypeError:
@@ -76,6 +83,15 @@ def sync(kind: str, records: list, *, by: User, system: str | None = None, dry_r
         for number, value in frame.filter(pl.col("employees").is_not_null() & pl.col("_employees").is_null()).select(
                 LINE, "employees").iter_rows():
             errors.append(_error(number, "employees", value, "not_a_number"))
+    if kind == "interactions":  # dates as ISO 8601 (2026-12-01), as JSON carries them
+        frame = frame.with_columns(pl.col("date").str.strip_chars().str.to_date("%Y-%m-%d", strict=False).alias("_date"),
+                                   pl.col("duration_minutes").str.strip_chars().cast(pl.Float64, strict=False)
+                                   .alias("_duration_minutes"))
+        for number, value in frame.filter(pl.col("date").is_not_null() & pl.col("_date").is_null()).select(LINE, "date").iter_rows():
+            errors.append(_error(number, "date", value, "not_a_date", format="%Y-%m-%d"))
+        for number, value in frame.filter(pl.col("duration_minutes").is_not_null() & pl.col("_duration_minutes").is_null()).select(
+                LINE, "duration_minutes").iter_rows():
+            errors.append(_error(number, "duration_minutes", value, "not_a_number"))
     result = CrmImportResult(batch=None, rows_total=len(records), dry_run=dry_run, system=system)
     mapping = {name: name for name in fields}
     with transaction.atomic():

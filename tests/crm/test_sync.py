@@ -92,3 +92,48 @@ def test_a_full_batch_of_ten_thousand_records_goes_through(lead, api_client, cou
     response = post(api_client(lead), "accounts", {"system": "ERP", "records": records})
     assert response.status_code == 200, response.content[:500]
     assert response.json()["created"] == count and Account.objects.count() == count
+
+
+def test_activities_sync_logs_once_and_recognises_what_is_in_the_log(lead, kam, kam_account, api_client):
+    from keyplan.relationships import services as relationships
+    from keyplan.relationships.models import Interaction
+
+    kam.email = "karl@example.com"
+    kam.save()
+    relationships.create_stakeholder(kam_account, by=lead, data={"name": "Ada Boss", "email": "ada@acme.example"})
+    client = api_client(lead)
+    records = [{"date": "2026-11-30", "time": "14:30", "kind": "Phone call", "summary": "Renewal terms",
+                "participants": ["ada@acme.example"], "our_people": "karl@example.com", "duration_minutes": 30},
+               {"account_id": "T-0001", "date": "2026-12-01", "summary": "Site visit in Utrecht", "kind": "visit"}]
+    done = post(client, "interactions", {"system": "Salesforce", "records": records})
+    assert done.status_code == 200, done.content
+    assert (done.json()["created"], done.json()["unchanged"]) == (2, 0)
+    call = Interaction.objects.get(kind="call")
+    assert call.account == kam_account and call.duration_minutes == 30 and list(call.users.all()) == [kam]
+    assert call.stakeholders.get().name == "Ada Boss"
+    # The same batch again, and one whose summary is in nearly the same words: recognised, nothing logged.
+    again = post(client, "interactions", {"records": records}).json()
+    assert (again["created"], again["unchanged"], again["batch"]) == (0, 2, None)
+    reworded = post(client, "interactions", {"records": [{**records[1], "summary": "Site visit in Utrecht."}]}).json()
+    assert reworded["unchanged"] == 1 and Interaction.objects.count() == 2
+    assert client.post(f"/api/v1/imports/{done.json()['batch']}/rollback").json()["status"] == "rolled_back"
+    assert not Interaction.objects.exists()
+
+
+def test_bad_activities_are_each_named_and_nothing_is_logged(lead, kam_account, api_client):
+    from keyplan.relationships.models import Interaction
+
+    response = post(api_client(lead), "interactions", {"records": [
+        {"account_id": "T-0001", "date": "2026-12-01", "summary": "Fine"},
+        {"account_id": "T-0001", "date": "01.12.2026", "summary": "European date"},
+        {"account_id": "T-0001", "date": "2026-12-01", "summary": "Odd", "kind": "telepathy", "duration_minutes": "long"},
+        {"account_id": "NOPE", "date": "2026-12-01", "summary": "Unknown account"},
+        {"date": "2026-12-01", "summary": "Nobody", "participants": ["stranger@x.example"]},
+        {"account_id": "T-0001", "summary": "No date"},
+    ]})
+    assert response.status_code == 422
+    errors = {(e["record"], e["field"], e["code"]) for e in response.json()["errors"]}
+    assert {(2, "date", "not_a_date"), (3, "kind", "crm_unknown_kind"), (3, "duration_minutes", "not_a_number"),
+            (4, "account_id", "unknown_account_create_first"), (5, "account_id", "crm_no_account"),
+            (6, "date", "value_missing")} <= errors, errors
+    assert not Interaction.objects.exists() and not ImportBatch.objects.exists()
