@@ -386,6 +386,44 @@ def _print_import(result, *, as_json: bool) -> int:
     return 0 if ok else 1
 
 
+def _saved_mapping(args, user) -> int | None:
+    """--mapping NAME: the person's saved mapping goes before the --map pairs (which win); --save-mapping NAME
+    saves the pairs given (with the saved ones) under that name. None, or the exit code of a refusal."""
+    from django.core.exceptions import PermissionDenied, ValidationError
+
+    from keyplan.revenue import mappings
+
+    try:
+        saved = mappings.saved_mapping(user, args.kind, args.mapping, field="--mapping") if args.mapping else {}
+        if saved and not args.save_mapping:
+            headers = _headers(args)  # a saved mapping maps the columns this file has; the others are left out
+            saved = {column: name for column, name in saved.items() if headers is None or column in headers}
+        pairs = {**saved, **_parse_map(args.map)}
+        if args.save_mapping:
+            mappings.save_mapping(by=user, kind=args.kind, name=args.save_mapping, mapping=pairs)
+            print(f"Saved your {args.kind} mapping {args.save_mapping!r} ({len(pairs)} columns).", file=sys.stderr)
+    except ValidationError as error:
+        return _fail(" ".join(m for ms in error.message_dict.values() for m in ms))
+    except PermissionDenied as error:
+        return _fail(str(error))
+    # Columns a saved mapping ignores stay out of --map (which needs a field); the file's own are left to detection.
+    args.map = [f"{column}={name}" for column, name in pairs.items() if name]
+    return None
+
+
+def _headers(args) -> list[str] | None:
+    """The file's column names, or None when it cannot be read that way (the import then says why)."""
+    from keyplan.revenue.reading import ReadError, open_table
+    from keyplan.revenue.uploads import kind_spec
+
+    spec = kind_spec(args.kind)
+    try:
+        return open_table(Path(args.file), delimiter=args.delimiter, sheet=args.sheet,
+                          fields=spec.synonyms if spec is not None else {}).headers
+    except (ReadError, OSError, ValueError):
+        return None
+
+
 def cmd_import(args) -> int:
     from django.core.exceptions import PermissionDenied
 
@@ -393,6 +431,10 @@ def cmd_import(args) -> int:
     from keyplan.revenue.reading import ReadError
 
     user = _acting_user(args.as_user)
+    if args.mapping or args.save_mapping:
+        refused = _saved_mapping(args, user)
+        if refused is not None:
+            return refused
     if args.kind == "credit-ratings":
         return _import_credit_ratings(args, user)
     if args.kind in ("surveys", "usage", "tickets", "payments"):
@@ -730,6 +772,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="validate and report; write nothing")
     p.add_argument("--preset", metavar="CRM", help="accounts, stakeholders: read the file as an export of Salesforce, HubSpot, "
                                                    "Dynamics 365, Odoo or Pipedrive (default: recognised from the columns)")
+    p.add_argument("--mapping", metavar="NAME", help="read the columns with a mapping you saved (on the import preview, "
+                                                     "through the API or with --save-mapping); --map pairs win over it")
+    p.add_argument("--save-mapping", metavar="NAME", help="save the --map pairs (with --mapping's) under NAME for the "
+                                                          "next file of this kind")
     p.add_argument("--with-body", action="store_true", help="mail: keep the first message's text with the subject "
                                                             "(not stored unless asked for)")
     p.add_argument("--source", metavar="SYSTEM", help="accounts, stakeholders: the CRM the file comes from, kept with each "

@@ -19,12 +19,14 @@ from keyplan.accounts.models import Account
 from keyplan.core.pagination import LimitOffset
 from keyplan.core.schemas import VersionConflictOut
 from keyplan.core.versions import version_from
-from keyplan.revenue import services, uploads
-from keyplan.revenue.models import ImportBatch, Subscription
+from keyplan.revenue import mappings, services, uploads
+from keyplan.revenue.models import ImportBatch, ImportMapping, Subscription
 from keyplan.revenue.reading import ReadError
 from keyplan.revenue.schemas import (
     ImportBatchDetailOut,
     ImportBatchOut,
+    ImportMappingIn,
+    ImportMappingOut,
     ImportOptionsIn,
     SameFileOut,
     SubscriptionEndIn,
@@ -86,9 +88,13 @@ def create_import(request, options: Form[ImportOptionsIn], file: File[UploadedFi
             raise ValidationError({"preset": f"Choose one of {', '.join(presets)}." if presets else
                                              f"A {options.kind} file has no presets."})
         try:
-            view = uploads.preview(upload, delimiter=delimiter, sheet=options.sheet, preset=options.preset, by=request.user)
+            saved = mappings.saved_mapping(request.user, options.kind, options.mapping_name) if options.mapping_name else None
+            view = uploads.preview(upload, delimiter=delimiter, sheet=options.sheet, preset=options.preset, by=request.user,
+                                   saved=saved, mapping_name=options.mapping_name)
         except ReadError as error:
             raise ValidationError({"file": str(error)}) from error
+        # The saved mapping's columns that the file has, then the explicit ones over them.
+        mapping = {**{column: name for column, name in (saved or {}).items() if column in view.headers}, **mapping}
         choices = uploads.ImportChoices(mapping=mapping, decimal=options.decimal, date_format=options.date_format,
                                         delimiter=delimiter, sheet=options.sheet, create_accounts=options.create_accounts,
                                         skip_invalid=options.skip_invalid, preset=options.preset,
@@ -122,6 +128,30 @@ def import_rejected_rows(request, batch_id: int):
 def rollback_import(request, batch_id: int):
     batch = _batch(request, batch_id)
     return services.rollback_batch(batch, by=request.user)
+
+
+# ---------------------------------------------------------------- a person's saved mappings
+
+
+@router.get("import-mappings/", response=list[ImportMappingOut], tags=["imports"], summary="Your saved column mappings")
+@paginate(LimitOffset)
+def list_import_mappings(request, kind: str | None = None):
+    _require_import_rights(request)
+    return mappings.mappings_of(request.user, kind)
+
+
+@router.post("import-mappings/", response={201: ImportMappingOut}, tags=["imports"],
+             summary="Save a column mapping by name (the same kind and name replaces it), for mapping_name on an upload")
+def save_import_mapping(request, payload: ImportMappingIn):
+    _require_import_rights(request)
+    return Status(201, mappings.save_mapping(by=request.user, kind=payload.kind, name=payload.name, mapping=payload.mapping))
+
+
+@router.delete("import-mappings/{mapping_id}", response={204: None}, tags=["imports"], summary="Remove one of your mappings")
+def delete_import_mapping(request, mapping_id: int):
+    _require_import_rights(request)
+    mappings.delete_mapping(by=request.user, mapping=get_object_or_404(ImportMapping, pk=mapping_id, user=request.user))
+    return Status(204, None)
 
 
 # ---------------------------------------------------------------- subscriptions

@@ -83,10 +83,14 @@ class PreviewForm(TextRules, forms.Form):
     delimiter = forms.CharField(required=False, widget=forms.HiddenInput)
     sheet = forms.CharField(required=False, widget=forms.HiddenInput)
     preset = forms.CharField(required=False, max_length=40, widget=forms.HiddenInput)
+    mapping_name = forms.CharField(required=False, max_length=60, widget=forms.HiddenInput)
+    save_as = forms.CharField(label=_("Save this mapping as"), required=False, max_length=60,
+                              help_text=_("Your own mapping, chosen again under “Your mapping” for the next file."))
 
     def __init__(self, *args, preview: Preview, **kwargs):
         initial = {"decimal": preview.decimal, "date_format": preview.date_format or "", "delimiter": preview.delimiter or "",
-                   "sheet": preview.sheet or "", "preset": preview.preset or ""}
+                   "sheet": preview.sheet or "", "preset": preview.preset or "", "mapping_name": preview.mapping_name or "",
+                   "save_as": preview.mapping_name or ""}
         super().__init__(*args, initial=initial, **kwargs)
         self.preview = preview
         labels = {**FIELD_LABELS, **preview.spec.labels}
@@ -101,7 +105,7 @@ class PreviewForm(TextRules, forms.Form):
         if preview.kind != ImportKind.LEDGER:
             del self.fields["create_accounts"], self.fields["skip_invalid"]
         if preview.spec.document:  # a calendar or mailbox: no columns, numbers or dates; its own yes/no choices
-            del self.fields["decimal"], self.fields["date_format"]
+            del self.fields["decimal"], self.fields["date_format"], self.fields["save_as"]
             for name, label in preview.spec.flags.items():
                 self.fields[name] = forms.BooleanField(label=label, required=False, initial=False)
 
@@ -121,6 +125,7 @@ class PreviewForm(TextRules, forms.Form):
             create_accounts=data.get("create_accounts", False), skip_invalid=data.get("skip_invalid", False),
             preset=data.get("preset") or None,
             flags={name: bool(data.get(name)) for name in self.preview.spec.flags},
+            mapping_name=data.get("mapping_name") or None,
         )
 
     @property
@@ -135,10 +140,15 @@ class ReadAgainForm(TextRules, forms.Form):
                                   choices=[(d, label) for d, label in DELIMITERS.items()])
     sheet = forms.ChoiceField(label=_("Sheet"), required=False, choices=[])
     preset = forms.ChoiceField(label=_("Columns of"), required=False, choices=[])
+    mapping_name = forms.ChoiceField(label=_("Your mapping"), required=False, choices=[])
 
-    def __init__(self, *args, preview: Preview, **kwargs):
-        super().__init__(*args, initial={"delimiter": preview.delimiter, "sheet": preview.sheet, "preset": preview.preset or ""},
-                         **kwargs)
+    def __init__(self, *args, preview: Preview, saved_names: list[str] = (), **kwargs):
+        super().__init__(*args, initial={"delimiter": preview.delimiter, "sheet": preview.sheet, "preset": preview.preset or "",
+                                         "mapping_name": preview.mapping_name or ""}, **kwargs)
+        if saved_names:
+            self.fields["mapping_name"].choices = [("", _("— none —"))] + [(n, n) for n in saved_names]
+        else:
+            del self.fields["mapping_name"]
         if preview.spec.presets:
             self.fields["preset"].choices = [("", _("recognised from the columns"))] + [(p, p) for p in preview.spec.presets]
         else:

@@ -226,3 +226,25 @@ class AbcCoverage(models.Model):
     def years(cls) -> list[int]:
         row = cls.objects.first()
         return list(range(row.first_year, row.last_year + 1)) if row else []
+
+
+class ImportMapping(models.Model):
+    """A person's own column mapping for one kind of file, saved by name and chosen again like a CRM preset
+    (keyplan.revenue.mappings)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="import_mappings")
+    kind = models.CharField(max_length=16)  # an import kind, also those only the command line imports (credit-ratings …)
+    name = models.CharField(_("name"), max_length=60)
+    columns = models.JSONField(default=list, help_text=_("[column, field] pairs; an empty field ignores the column."))
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["kind", "name"]
+        constraints = [models.UniqueConstraint(fields=["user", "kind", "name"], name="import_mapping_unique_name")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.kind})"
+
+    @property
+    def mapping(self) -> dict[str, str]:
+        return {column: field for column, field in self.columns}

@@ -29,10 +29,27 @@ class ImportOptionsIn(InputSchema):
     preset: str | None = Field(None, max_length=40, description="accounts, stakeholders: the CRM whose export the file is "
                                                                "(Salesforce, HubSpot, Dynamics 365, Odoo, Pipedrive); "
                                                                "recognised from the columns when left out")
+    mapping_name: str | None = Field(None, max_length=60, description="A column mapping you saved (on the preview, with "
+                                                                    "POST /import-mappings/ or keyplan import --save-mapping); "
+                                                                    "`mapping` overrides it column by column")
     with_body: bool = Field(False, description="mail: keep the text of each thread's first message with its subject "
                                                "(privacy: left off, only the subject is stored)")
     repeat: bool = Field(False, description="Import a file whose very content was imported before (otherwise 409 names "
                                             "that batch and nothing runs)")
+
+
+class ImportMappingIn(InputSchema):
+    kind: str = Field(max_length=16, description="The kind of file it maps: accounts, stakeholders, ledger …")
+    name: str = Field(min_length=1, max_length=60)
+    mapping: dict[str, str] = Field(description='Column -> field, "" to ignore the column, e.g. {"Kundennummer": "account_id"}')
+
+
+class ImportMappingOut(Schema):
+    id: int
+    kind: str
+    name: str
+    mapping: dict[str, str]
+    updated_at: datetime.datetime
 
 
 class RowErrorOut(Schema):

@@ -261,6 +261,7 @@ class Preview:
     header_line: int = 1
     preset: str | None = None  # the CRM export the header was read as (recognised or chosen)
     summary: object = None  # a file that is not a table: what importing it would do (a dry run's result)
+    mapping_name: str | None = None  # the person's saved mapping the columns were read with
 
     @property
     def spec(self) -> KindSpec:
@@ -292,9 +293,11 @@ class Preview:
 
 
 def preview(upload: Upload, *, delimiter: str | None = None, sheet: str | None = None, preset: str | None = None,
-            by: User | None = None, flags: dict | None = None) -> Preview:
+            by: User | None = None, flags: dict | None = None, saved: dict[str, str] | None = None,
+            mapping_name: str | None = None) -> Preview:
     """Read the header and first rows (of a calendar or mailbox: what importing it would do, as ``by`` with the
-    ``flags`` chosen). Raises ReadError when the file as a whole cannot be read."""
+    ``flags`` chosen); ``saved``, a person's saved mapping (column -> field), maps the columns the file has.
+    Raises ReadError when the file as a whole cannot be read."""
     spec = kind_spec(upload.kind)
     if spec.document:
         chosen = {name: bool((flags or {}).get(name)) for name in spec.flags}
@@ -310,12 +313,13 @@ def preview(upload: Upload, *, delimiter: str | None = None, sheet: str | None =
             preset, synonyms = spec.choose(table.headers, preset if preset in spec.presets else None)
         mapping = detect_mapping(table.headers, synonyms)
         decimal = date_format = None
+    mapping = _apply_saved(mapping, table.headers, saved or {})
     rows = [[("" if c is None else str(c)) for c in row] for row in table.sample]
     result = Preview(
         kind=upload.kind, headers=table.headers, rows=rows[:PREVIEW_ROWS], mapping=mapping, decimal=decimal or ".",
         date_format=date_format, delimiter=table.delimiter if table.kind == "csv" else None,
         sheet=table.sheet, sheets=_sheets(upload.path) if table.kind == "xlsx" else [], header_line=table.header_line,
-        preset=preset if spec.choose is not None else None,
+        preset=preset if spec.choose is not None else None, mapping_name=mapping_name if saved else None,
     )
     if upload.kind != ImportKind.LEDGER:
         # The same detection the import makes of reference-data files, on all sampled rows.
@@ -323,6 +327,17 @@ def preview(upload: Upload, *, delimiter: str | None = None, sheet: str | None =
         result.date_format = detect_date_format(full.samples(spec.dates)) or "%Y-%m-%d"
         result.decimal = detect_decimal(full.samples(spec.numbers), delimiter=table.delimiter)
     return result
+
+
+def _apply_saved(mapping: dict[str, str], headers: list[str], saved: dict[str, str]) -> dict[str, str]:
+    """A saved mapping over the detected one: each of its columns the file has goes to its field (or is ignored)."""
+    for column, name in saved.items():
+        if column not in headers:
+            continue
+        mapping = {f: c for f, c in mapping.items() if c != column and f != name}
+        if name:
+            mapping[name] = column
+    return mapping
 
 
 def _sheets(path: Path) -> list[str]:
@@ -360,6 +375,7 @@ class ImportChoices:
     skip_invalid: bool = False
     preset: str | None = None  # the CRM export to read the file as (kinds with presets)
     flags: dict = field(default_factory=dict)  # a calendar's or mailbox's yes/no choices (the mail's bodies)
+    mapping_name: str | None = None  # the person's saved mapping the preview was read with (kept on the batch)
 
 
 def check_choices(upload: Upload, view: Preview, choices: ImportChoices) -> dict[str, str]:
@@ -442,6 +458,7 @@ def start_import(upload: Upload, *, by: User, choices: ImportChoices, view: Prev
         "skip_invalid": bool(choices.skip_invalid) and upload.kind == ImportKind.LEDGER,
         **({"preset": view.preset} if kind_spec(upload.kind).choose is not None else {}),
         **{name: bool(choices.flags.get(name)) for name in kind_spec(upload.kind).flags},
+        **({"mapping_name": view.mapping_name} if view.mapping_name else {}),
     }
     batch.options = options
     batch.save(update_fields=["options"])

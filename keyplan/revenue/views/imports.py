@@ -5,18 +5,20 @@ rows of any account, which a team member must not see.
 """
 
 import datetime
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_GET, require_http_methods
 
 from keyplan.core import exports, worker
 from keyplan.core.pagination import KeysetPaginator
-from keyplan.revenue import services, uploads
+from keyplan.revenue import mappings, services, uploads
 from keyplan.revenue.forms import FIELD_LABELS, PreviewForm, ReadAgainForm, UploadForm
 from keyplan.revenue.models import BatchStatus, ImportBatch, ImportKind
 from keyplan.revenue.tables import IMPORTS
@@ -88,14 +90,36 @@ def import_preview(request: HttpRequest, token: str) -> HttpResponse:
     source = request.POST if request.method == "POST" else request.GET
     delimiter, sheet = source.get("delimiter") or None, source.get("sheet") or None
     preset = source.get("preset") or None  # the CRM export chosen; none: recognised from the columns
+    mapping_name = source.get("mapping_name") or None  # the person's own saved mapping, chosen like a preset
+    saved = None
+    if mapping_name:
+        try:
+            saved = mappings.saved_mapping(request.user, upload.kind, mapping_name)
+        except ValidationError:
+            messages.error(request, _("You have no saved mapping named %(name)s for this kind of file.") % {"name": mapping_name})
+            mapping_name = None
     try:
-        view = uploads.preview(upload, delimiter=delimiter, sheet=sheet, preset=preset, by=request.user)
+        view = uploads.preview(upload, delimiter=delimiter, sheet=sheet, preset=preset, by=request.user, saved=saved,
+                               mapping_name=mapping_name)
     except ReadError as error:
         # The file was readable when uploaded: it is the delimiter or sheet chosen since that does not fit.
         messages.error(request, _("Read that way, %(file)s cannot be read: %(error)s") % {"file": upload.name, "error": error})
         return redirect("revenue:import_preview", token=upload.token)
     form = PreviewForm(request.POST if request.method == "POST" else None, preview=view)
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and request.POST.get("save_mapping") and form.is_valid():
+        choices = form.choices()
+        try:
+            saved_as = mappings.save_mapping(by=request.user, kind=upload.kind, name=form.cleaned_data.get("save_as", ""),
+                                             mapping=choices.mapping)
+        except ValidationError as error:
+            form.add_error("save_as", [m for ms in error.message_dict.values() for m in ms])
+        else:
+            messages.success(request, _("Your mapping %(name)s was saved; choose it under “Your mapping” for the next file.")
+                             % {"name": saved_as.name})
+            query = urlencode({k: v for k, v in {"delimiter": choices.delimiter, "sheet": choices.sheet, "preset": choices.preset,
+                                                  "mapping_name": saved_as.name}.items() if v})
+            return redirect(f"{reverse('revenue:import_preview', kwargs={'token': upload.token})}?{query}")
+    elif request.method == "POST" and form.is_valid():
         try:
             batch = uploads.start_import(upload, by=request.user, choices=form.choices(), view=view)
         except ValidationError as error:
@@ -107,7 +131,8 @@ def import_preview(request: HttpRequest, token: str) -> HttpResponse:
         "kind_label": ImportKind(upload.kind).label,
         "preview": view,
         "form": form,
-        "read_again": ReadAgainForm(preview=view),
+        "read_again": ReadAgainForm(preview=view, saved_names=list(
+            mappings.mappings_of(request.user, upload.kind).values_list("name", flat=True)) if not view.summary else []),
         "missing": [{**FIELD_LABELS, **view.spec.labels}.get(f, f) for f in view.missing],
         "same_file": uploads.same_file_imported(upload),
         "summary_errors": [{**e.__dict__, "reason": _on_the_web(e.__dict__)} for e in view.summary.errors[:PAGE_SIZE]]
