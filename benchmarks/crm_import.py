@@ -18,8 +18,10 @@ The database is dropped (PostgreSQL) or deleted (SQLite) at the end.
 """
 
 import argparse
+import cProfile
 import csv
 import os
+import pstats
 import random
 import sys
 import time
@@ -66,6 +68,7 @@ def main() -> int:
     parser.add_argument("--stakeholders", type=int, default=500_000)
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--profile", action="store_true", help="print the 25 costliest functions of each import (cProfile)")
     args = parser.parse_args()
     url = args.database_url or "sqlite:////tmp/keyplan_bench_crm.sqlite3"
     os.environ["KEYPLAN_DATABASE_URL"] = url
@@ -73,12 +76,12 @@ def main() -> int:
     accounts_csv, contacts_csv = generate(Path("/tmp"), args.accounts, args.stakeholders, args.seed)
     _create_database(url)
     try:
-        return run(accounts_csv, contacts_csv)
+        return run(accounts_csv, contacts_csv, profile=args.profile)
     finally:
         _drop_database(url)
 
 
-def run(accounts_csv: Path, contacts_csv: Path) -> int:
+def run(accounts_csv: Path, contacts_csv: Path, *, profile: bool = False) -> int:
     import django
 
     django.setup()
@@ -97,13 +100,20 @@ def run(accounts_csv: Path, contacts_csv: Path) -> int:
     for label, function, path in (("accounts", import_accounts, accounts_csv), ("contacts", import_stakeholders, contacts_csv),
                                   ("accounts again", import_accounts, accounts_csv),
                                   ("contacts again", import_stakeholders, contacts_csv)):
+        profiler = cProfile.Profile() if profile else None
         started = time.perf_counter()
+        if profiler:
+            profiler.enable()
         result = function(path, by=admin)
+        if profiler:
+            profiler.disable()
         seconds = time.perf_counter() - started
         assert result.error_count == 0, result.errors[:5]
         print(f"{connection.vendor:<10} {label:<15} {result.rows_total:>9,} rows {seconds:8.1f} s "
               f"{result.rows_total / seconds:>9,.0f} rows/s  created {result.created:,} updated {result.updated:,} "
               f"unchanged {result.unchanged:,} ({result.preset})", flush=True)
+        if profiler:
+            pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
     print(f"history rows: {Account.history.count():,} accounts, {Stakeholder.history.count():,} stakeholders")
     return 0
 
