@@ -65,7 +65,9 @@ def save_mapping(*, by: User, kind: str, name: str, mapping: dict[str, str]) -> 
         errors["mapping"] = [f"A mapping has at most {MAX_COLUMNS} columns."]
     else:
         for column, field in mapping.items():
-            if not column.strip() or len(column) > 200:
+            if field is not None and not isinstance(field, str):
+                errors.setdefault("mapping", []).append(f"{column}: a field is a text such as account_id, or \"\" to ignore the column.")
+            elif not column.strip() or len(column) > 200:
                 errors.setdefault("mapping", []).append(f"{column[:40]!r} is not a column name (1 to 200 characters).")
             elif field and fields is not None and field not in fields:
                 errors.setdefault("mapping", []).append(f"{column}: {field!r} is not a field; fields are {', '.join(fields)}.")

@@ -2,10 +2,11 @@
 
 import datetime
 import decimal
-from typing import Literal
+from typing import Any, Literal
 
 from django.urls import reverse
 from ninja import Field, Schema
+from pydantic import field_validator
 
 from keyplan.accounts.schemas import UserRef
 from keyplan.core.schemas import VERSION_IN, VERSION_OUT, InputSchema
@@ -41,7 +42,16 @@ class ImportOptionsIn(InputSchema):
 class ImportMappingIn(InputSchema):
     kind: str = Field(max_length=16, description="The kind of file it maps: accounts, stakeholders, ledger …")
     name: str = Field(min_length=1, max_length=60)
-    mapping: dict[str, str] = Field(description='Column -> field, "" to ignore the column, e.g. {"Kundennummer": "account_id"}')
+    # Any values here, checked below: so that an error names `mapping` itself (the service names unknown fields).
+    mapping: dict[str, Any] = Field(description='Column -> field, "" to ignore the column, e.g. {"Kundennummer": "account_id"}')
+
+    @field_validator("mapping")
+    @classmethod
+    def _fields_are_texts(cls, value: dict) -> dict:
+        for column, name in value.items():
+            if name is not None and not isinstance(name, str):
+                raise ValueError(f'{column}: a field is a text such as "account_id", or "" to ignore the column')
+        return value
 
 
 class ImportMappingOut(Schema):
