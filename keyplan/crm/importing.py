@@ -14,6 +14,7 @@ says why, and the accounts and contacts it created are archived (kept, out of ev
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -432,6 +433,8 @@ def _insert(model, rows: list[dict]) -> None:
 
 def _db(field, value):
     """A value as the bulk write takes it: texts, numbers or None (a bool as 1 or 0, dates and times as ISO text)."""
+    if field.get_internal_type() == "JSONField":
+        return json.dumps(value)
     value = field.get_db_prep_save(value, connection)
     if value is None or isinstance(value, int | str):
         return int(value) if isinstance(value, bool) else value
