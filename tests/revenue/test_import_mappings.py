@@ -4,7 +4,6 @@ the API (mapping_name, /import-mappings/) and the command line (--mapping, --sav
 import json
 
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.urls import reverse
 
 from keyplan.accounts.models import Account
 from keyplan.cli import main
