@@ -249,6 +249,10 @@ API = {
     "POST /api/v1/imports/{batch_id}/rollback": LEADS_WRITE,
     "POST /api/v1/sync/accounts": LEADS_WRITE,
     "POST /api/v1/sync/stakeholders": LEADS_WRITE,
+    "POST /api/v1/sync/interactions": LEADS_WRITE,
+    "GET /api/v1/import-mappings/": LEADS,  # each person's own mappings
+    "POST /api/v1/import-mappings/": LEADS_WRITE,
+    "DELETE /api/v1/import-mappings/{mapping_id}": LEADS_WRITE,  # another person's is 404 (tests/revenue/test_import_mappings.py)
     "GET /api/v1/accounts/{account_id}/subscriptions/": ACCOUNT_READ,
     "POST /api/v1/accounts/{account_id}/subscriptions/": ACCOUNT_WRITE,
     "POST /api/v1/accounts/{account_id}/subscriptions/{subscription_id}/end": ACCOUNT_WRITE,

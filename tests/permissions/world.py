@@ -74,6 +74,9 @@ def build_world() -> dict:
     from keyplan.reports.services import start_workbook_job
 
     job = start_workbook_job(users["member"])  # a workbook is its starter's alone (it holds what they may see)
+    from keyplan.revenue.mappings import save_mapping
+
+    mapping = save_mapping(by=users["lead"], kind="accounts", name="Our ERP", mapping={"Kennung": "external_id"})
     tokens = {role: create_token(user) for role, user in users.items()}
     token_row = users["member"].api_tokens.first()
     return {
@@ -99,6 +102,7 @@ def build_world() -> dict:
             "opportunity_id": opportunity.pk,
             "history_id": history_id,
             "token_id": token_row.pk,
+            "mapping_id": mapping.pk,
             "case_id": case.pk,
             "stage_id": stage.pk,
             "step_id": step.pk,
