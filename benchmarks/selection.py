@@ -49,7 +49,7 @@ def main() -> int:
 
     from keyplan.accounts.models import Account
     from keyplan.core.db import refresh_statistics
-    from keyplan.core.models import Role, User
+    from keyplan.core.models import User
     from keyplan.scoring import services
 
     call_command("migrate", verbosity=0)

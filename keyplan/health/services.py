@@ -647,7 +647,7 @@ PAYMENT_WINDOW_DAYS = 180  # invoices due in this many days before today are rea
 
 
 def _onboarding_and_payments(result: dict, scope: dict, *, today: datetime.date) -> None:
-    from keyplan.health.models import Invoice, OnboardingStage
+    from keyplan.health.models import Invoice
 
     for account_id, total, done, overdue in onboarding_counts(scope, today=today):
         f = result.get(account_id)

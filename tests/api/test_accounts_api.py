@@ -3,7 +3,6 @@ import json
 import pytest
 from django.test import Client
 
-from keyplan.accounts import services
 from keyplan.accounts.models import Account, TeamMember, Tier
 
 

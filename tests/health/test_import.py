@@ -18,7 +18,7 @@ def write(tmp_path, rows: list[str]) -> str:
 def test_bad_rows_are_named_and_nothing_is_written(key_account, admin, tmp_path, capsys):
     tomorrow = (datetime.date.today() + datetime.timedelta(days=1)).isoformat()
     ext = key_account.external_id
-    path = write(tmp_path, [f"{ext},nps,9,2026-01-10,,fine", f"{ext},nps,11,2026-01-10,,", f"NOPE,nps,7,2026-01-10,,",
+    path = write(tmp_path, [f"{ext},nps,9,2026-01-10,,fine", f"{ext},nps,11,2026-01-10,,", "NOPE,nps,7,2026-01-10,,",
                             f"{ext},csat,3,{tomorrow},,", f"{ext},ces,3,2026-01-10,,", f"{ext},nps,8,2026-01-10,Nobody Known,"])
     assert main(["import", "surveys", path, "--json"]) == 1
     report = json.loads(capsys.readouterr().out)

@@ -46,7 +46,7 @@ def test_bad_payment_rows_write_nothing(key_account, admin, tmp_path, capsys, to
     ext = key_account.external_id
     tomorrow = (today + days(1)).isoformat()
     path = write(tmp_path, "payments.csv", "account_id,invoice_id,due,paid,amount",
-                 [f"{ext},A-1,2026-01-01,2026-01-10,100", f"NOPE,A-2,2026-01-01,,100", f"{ext},A-3,2026-01-01,{tomorrow},100",
+                 [f"{ext},A-1,2026-01-01,2026-01-10,100", "NOPE,A-2,2026-01-01,,100", f"{ext},A-3,2026-01-01,{tomorrow},100",
                   f"{ext},A-4,someday,,100", f"{ext},A-5,2026-01-01,,lots"])
     assert main(["import", "payments", path, "--json"]) == 1
     problems = {(e["line"], e["column"]) for e in json.loads(capsys.readouterr().out)["errors"]}

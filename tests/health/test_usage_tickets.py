@@ -46,7 +46,7 @@ def test_bad_usage_and_ticket_rows_write_nothing(key_account, admin, tmp_path, c
     ext = key_account.external_id
     tomorrow = (today + datetime.timedelta(days=1)).isoformat()
     usage = write(tmp_path, "usage.csv", "account_id,date,metric,value",
-                  [f"{ext},2026-01-01,logins,12", f"NOPE,2026-01-01,logins,3", f"{ext},{tomorrow},logins,3", f"{ext},2026-01-02,logins,many"])
+                  [f"{ext},2026-01-01,logins,12", "NOPE,2026-01-01,logins,3", f"{ext},{tomorrow},logins,3", f"{ext},2026-01-02,logins,many"])
     assert main(["import", "usage", usage, "--json"]) == 1
     problems = {(e["line"], e["column"]) for e in json.loads(capsys.readouterr().out)["errors"]}
     assert problems == {(3, "account_id"), (4, "date"), (5, "value")}

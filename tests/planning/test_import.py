@@ -4,7 +4,6 @@ import io
 import json
 
 import openpyxl
-import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 

@@ -1,7 +1,6 @@
 import datetime
 import xml.etree.ElementTree as ET
 
-import pytest
 from django.urls import reverse
 from django.utils import translation
 

@@ -1,6 +1,5 @@
 """The stale rule is a setting: a KAM lead changes the threshold and whom it watches, on a page and through the API."""
 
-import datetime
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError

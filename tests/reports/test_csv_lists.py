@@ -1,7 +1,6 @@
 """Every list page downloads as CSV: what the reader filtered, their accounts only, streamed, no formulas."""
 
 import csv
-import datetime
 import io
 import tracemalloc
 

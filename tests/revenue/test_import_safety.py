@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from keyplan.accounts.models import Account
 from keyplan.revenue import services
-from keyplan.revenue.models import BatchStatus, ImportBatch, LedgerLine
+from keyplan.revenue.models import ImportBatch, LedgerLine
 from keyplan.revenue.services import LedgerOptions, import_ledger
 from tests.conftest import client_for
 

@@ -14,7 +14,6 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from keyplan.revenue import reading
 from keyplan.revenue.models import BatchStatus, ImportBatch, LedgerLine
 from tests.conftest import client_for
 
