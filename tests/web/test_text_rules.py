@@ -19,7 +19,10 @@ def test_every_text_field_shows_its_limit(lead, kam_account):
     page = client_for(lead).get(reverse("relationships:stakeholder", args=[kam_account.pk, person.pk])).content.decode()
     assert re.search(r'<input type="text" name="name"[^>]*maxlength="200"', page)
     assert re.search(rf'<textarea name="notes"[^>]*maxlength="{TEXT_LIMIT}"', page)
-    assert f"At most {TEXT_LIMIT} characters." in page
+    assert f"At most {TEXT_LIMIT:,} characters." in page
+    persian = client_for(lead)
+    persian.cookies["django_language"] = "fa"
+    assert "۵٬۰۰۰" in persian.get(reverse("relationships:stakeholder", args=[kam_account.pk, person.pk])).content.decode()
     # Every visible text input and text area of the page has a limit.
     fields = re.findall(r'<(?:input type="(?:text|email|url|search)"|textarea)[^>]*>', page)
     assert fields and all("maxlength=" in field for field in fields), [f for f in fields if "maxlength=" not in f]
