@@ -8,6 +8,7 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from keyplan.accounts.forms import currency_choices
+from keyplan.core import numbers
 from keyplan.core.forms import TextRules
 from keyplan.core.widgets import FastSelect
 from keyplan.revenue.models import ImportKind
@@ -59,7 +60,7 @@ class UploadForm(TextRules, forms.Form):
         self.fields["file"].help_text = _(
             "CSV (any delimiter, UTF-8 or Latin-1) or Excel .xlsx, up to %(mb)s MB; a calendar as .ics, e-mail as .eml "
             "or .mbox. The next step shows what Keyplan reads in it before anything is imported."
-        ) % {"mb": settings.KEYPLAN_UPLOAD_MAX_MB}
+        ) % {"mb": numbers.number(settings.KEYPLAN_UPLOAD_MAX_MB)}
 
 
 class PreviewForm(TextRules, forms.Form):
