@@ -78,6 +78,22 @@ class Criterion(models.Model):
         return self.name
 
     @property
+    def label(self) -> str:
+        """The name as the reader reads it: a criterion still named as the suggested library names it in English
+        (the demo's, or one an English-speaking lead added) reads in the reader's language; a team's own name is
+        theirs."""
+        from keyplan.scoring.services import LIBRARY_TEXTS
+
+        return gettext(self.name) if self.name in LIBRARY_TEXTS else self.name
+
+    @property
+    def explanation(self) -> str:
+        """The description, by the same rule as ``label``."""
+        from keyplan.scoring.services import LIBRARY_TEXTS
+
+        return gettext(self.description) if self.description in LIBRARY_TEXTS else self.description
+
+    @property
     def is_computed(self) -> bool:
         return self.source != CriterionSource.MANUAL
 
@@ -151,6 +167,22 @@ class SelectionRound(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def label(self) -> str:
+        """The name as the reader reads it: a criterion still named as the suggested library names it in English
+        (the demo's, or one an English-speaking lead added) reads in the reader's language; a team's own name is
+        theirs."""
+        from keyplan.scoring.services import LIBRARY_TEXTS
+
+        return gettext(self.name) if self.name in LIBRARY_TEXTS else self.name
+
+    @property
+    def explanation(self) -> str:
+        """The description, by the same rule as ``label``."""
+        from keyplan.scoring.services import LIBRARY_TEXTS
+
+        return gettext(self.description) if self.description in LIBRARY_TEXTS else self.description
 
 
 class RoundCriterion(models.Model):

@@ -86,6 +86,7 @@ SUGGESTED = [
      "description": gettext_noop("Do they buy on value and partnership rather than on price in yearly tenders.")},
 ]
 SUGGESTED_BY_KEY = {s["key"]: s for s in SUGGESTED}
+LIBRARY_TEXTS = frozenset(text for s in SUGGESTED for text in (s["name"], s["description"]))
 CRITERION_FIELDS = ("name", "description", "group", "weight", "source")
 
 

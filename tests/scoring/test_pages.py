@@ -208,3 +208,23 @@ def test_the_chart_floors_the_bubbles_and_has_a_search_box(lead, worked_example)
     assert figure["data"][1]["customdata"][0][1] == 0  # the hover tells the real revenue
     assert figure["data"][-1]["x"] == [] and len(figure["layout"]["shapes"]) == 2
     assert {a["text"] for a in figure["layout"]["annotations"]} == {"<b>I</b>", "<b>D</b>", "<b>M</b>", "<b>X</b>"}
+
+
+def test_a_library_criterion_reads_in_the_readers_language_a_teams_own_name_as_given(lead, kam_account):
+    """The demo's criteria (and any an English-speaking lead took from the library) are stored in English; a German
+    reader sees the library's German name and description, while a criterion the team named stays as named."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        services.add_suggested_criterion(by=lead, key="product_fit")
+    services.create_criterion(by=lead, name="Gemeinsame Roadmap", group="harmony", weight=20)
+    client = client_for(lead)
+    client.cookies["django_language"] = "de"
+    body = client.get(reverse("scoring:matrix")).content.decode()
+    assert "<bdi>Produkt-Fit</bdi>" in body and "<bdi>Product fit</bdi>" not in body
+    assert "<bdi>Gemeinsame Roadmap</bdi>" in body
+    assert 'aria-label="Produkt-Fit bewerten"' in body or "Produkt-Fit bewerten" in body
+    persian = client_for(lead)
+    persian.cookies["django_language"] = "fa"
+    ranks = re.findall(r'<td class="num">([^<]*)</td>', persian.get(reverse("scoring:matrix")).content.decode())
+    assert ranks and not any(re.search(r"[0-9]", r) for r in ranks), ranks

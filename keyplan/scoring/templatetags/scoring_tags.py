@@ -34,7 +34,7 @@ def score_cell(account_id: int, criterion, value, info, can_score: bool, prefix:
         content = format_html("{}", numbers.number(value) if value else "—")
     else:
         url = f"{prefix}score/{account_id}/{criterion.pk}/" if prefix else reverse("scoring:score", args=[account_id, criterion.pk])
-        label = (_("Estimate %(name)s") if criterion.is_computed else _("Score %(name)s")) % {"name": criterion.name}
+        label = (_("Estimate %(name)s") if criterion.is_computed else _("Score %(name)s")) % {"name": criterion.label}
         content = format_html('<a class="score-link" href="{}" hx-get="{}" hx-target="#{}" hx-swap="outerHTML" '
                               'aria-label="{}">{}{}</a>', url, url, cell_id, label, "≈" if estimate else "",
                               numbers.number(value) if value else "·")
