@@ -41,7 +41,7 @@ def test_language_switcher_sets_language_and_direction(lead, code, direction):
     response = client.post(reverse("set_language"), {"language": code, "next": "/accounts/"})
     assert response.status_code == 302 and response.url == "/accounts/"
     body = client.get(reverse("accounts:list")).content.decode()
-    assert f'<html lang="{code}" dir="{direction}">' in body
+    assert f'<html lang="{code}" dir="{direction}" ' in body
     assert f'<option value="{code}" selected>' in body
 
 

@@ -40,7 +40,7 @@ def test_signed_out_the_switcher_still_works_by_cookie(db):
     response = browser.post(reverse("set_language"), {"language": "fa", "next": "/login/"})
     assert response.status_code == 302
     body = browser.get(reverse("login")).content.decode()
-    assert '<html lang="fa" dir="rtl">' in body
+    assert '<html lang="fa" dir="rtl" ' in body
 
 
 def test_amounts_that_could_be_either_are_read_as_the_user_writes_them():
