@@ -44,6 +44,13 @@ class CriterionQuerySet(models.QuerySet):
         return self.filter(ACTIVE)
 
 
+def _library_text(text: str) -> str:
+    """``text`` in the reader's language when it is the suggested library's English text, else as written."""
+    from keyplan.scoring.services import LIBRARY_TEXTS
+
+    return gettext(text) if text in LIBRARY_TEXTS else text
+
+
 class Criterion(models.Model):
     name = models.CharField(_("name"), max_length=100)
     description = models.TextField(_("description"), blank=True)
@@ -82,16 +89,12 @@ class Criterion(models.Model):
         """The name as the reader reads it: a criterion still named as the suggested library names it in English
         (the demo's, or one an English-speaking lead added) reads in the reader's language; a team's own name is
         theirs."""
-        from keyplan.scoring.services import LIBRARY_TEXTS
-
-        return gettext(self.name) if self.name in LIBRARY_TEXTS else self.name
+        return _library_text(self.name)
 
     @property
     def explanation(self) -> str:
         """The description, by the same rule as ``label``."""
-        from keyplan.scoring.services import LIBRARY_TEXTS
-
-        return gettext(self.description) if self.description in LIBRARY_TEXTS else self.description
+        return _library_text(self.description)
 
     @property
     def is_computed(self) -> bool:
@@ -167,22 +170,6 @@ class SelectionRound(models.Model):
 
     def __str__(self) -> str:
         return self.name
-
-    @property
-    def label(self) -> str:
-        """The name as the reader reads it: a criterion still named as the suggested library names it in English
-        (the demo's, or one an English-speaking lead added) reads in the reader's language; a team's own name is
-        theirs."""
-        from keyplan.scoring.services import LIBRARY_TEXTS
-
-        return gettext(self.name) if self.name in LIBRARY_TEXTS else self.name
-
-    @property
-    def explanation(self) -> str:
-        """The description, by the same rule as ``label``."""
-        from keyplan.scoring.services import LIBRARY_TEXTS
-
-        return gettext(self.description) if self.description in LIBRARY_TEXTS else self.description
 
 
 class RoundCriterion(models.Model):
