@@ -7,7 +7,6 @@ what it needs (Polars, SciPy, Plotly) itself.
 """
 
 import argparse
-import errno
 import getpass
 import json
 import os
@@ -49,41 +48,36 @@ def cmd_migrate(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    from waitress.server import create_server
-
+    from keyplan.core import serving
     from keyplan.wsgi import application
 
     # Take the port first: a port in use is one clear line at once (not a traceback after the migrations).
     try:
-        server = create_server(application, host=args.host, port=args.port, threads=args.threads, ident="keyplan",
-                               **_proxy_options())
-    except OSError as error:
-        if error.errno == errno.EADDRINUSE:
-            print(f"keyplan serve: {args.host}:{args.port} is in use by another program (another keyplan serve?). "
-                  f"Stop it, or serve on another port with --port.", file=sys.stderr)
-        elif error.errno == errno.EACCES:
-            print(f"keyplan serve: this user may not listen on {args.host}:{args.port} (ports below 1024 need "
-                  f"privileges): use a higher --port behind the proxy.", file=sys.stderr)
-        else:
-            print(f"keyplan serve: cannot listen on {args.host}:{args.port}: {error.strerror or error}.", file=sys.stderr)
+        sock = serving.listen(args.host, args.port)
+    except serving.PortUnavailable as error:
+        print(f"keyplan serve: {error}", file=sys.stderr)
         return 2
     if not args.no_migrate:
         _migrate()
     _recover_broken_imports()
-    supervisor = None
-    if not getattr(args, "no_worker", False):
-        from keyplan.core.worker import Supervisor
-
-        supervisor = Supervisor()  # restarts the worker whenever it exits, with a log line
-        supervisor.start()
     # A service manager stops us with SIGTERM: leave through the same path as Ctrl+C, so the worker stops too.
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    processes = args.processes or serving.default_processes()
+    supervisor = None
     try:
+        if not getattr(args, "no_worker", False):
+            from keyplan.core.worker import Supervisor
+
+            supervisor = Supervisor()  # restarts the worker whenever it exits, with a log line
+            supervisor.start()
         print(f"Keyplan is serving on http://{args.host}:{args.port}/  (Ctrl+C to stop)", flush=True)
-        server.run()
+        serving.serve(sock, application, processes=processes, threads=args.threads, options=_proxy_options())
+    except KeyboardInterrupt:
+        pass
     finally:
         if supervisor is not None:
             supervisor.stop()
+        sock.close()
     return 0
 
 
@@ -670,7 +664,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--port", type=arguments.whole_number(1, 65535), default=int(os.environ.get("PORT", "8000")),
                        help="TCP port (default: $PORT, else 8000)")
         p.add_argument("--threads", type=arguments.whole_number(1, 64), default=8,
-                       help="request threads, 1-64 (default 8)")
+                       help="request threads in each process, 1-64 (default 8)")
+        p.add_argument("--processes", type=arguments.whole_number(1, 32), default=None,
+                       help="web server processes, 1-32 (default: one per core, at most 4; a process runs Python "
+                            "on one core at a time)")
 
     p = sub.add_parser("demo", help="migrate, load the demo portfolio into an empty database, print the logins and serve")
     p.add_argument("--accounts", type=arguments.whole_number(10, 200_000), default=2000,

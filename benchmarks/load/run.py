@@ -34,7 +34,9 @@ def main() -> int:
     parser.add_argument("--accounts", type=int, default=300, help="size of the demo portfolio (default 300)")
     parser.add_argument("--database", choices=["postgresql", "sqlite"], default="postgresql")
     parser.add_argument("--postgres-url", default="postgres://postgres@127.0.0.1:5432/keyplan_load")
-    parser.add_argument("--threads", type=int, default=8, help="the server's threads (keyplan serve --threads)")
+    parser.add_argument("--threads", type=int, default=8, help="the server's threads per process (keyplan serve --threads)")
+    parser.add_argument("--processes", type=int, default=None,
+                        help="the server's processes (keyplan serve --processes; default: serve's own, one per core up to 4)")
     parser.add_argument("--p95-ms", type=float, default=None, help="fail when a request's 95th percentile is above this")
     args = parser.parse_args()
 
@@ -51,7 +53,8 @@ def main() -> int:
         accounts = _key_account_ids(env)
         port = _free_port()
         server = subprocess.Popen([BIN / "keyplan", "serve", "--no-worker", "--no-migrate", "--host", "127.0.0.1",
-                                   "--port", str(port), "--threads", str(args.threads)], env=env,
+                                   "--port", str(port), "--threads", str(args.threads),
+                                   *(["--processes", str(args.processes)] if args.processes else [])], env=env,
                                   stdout=subprocess.DEVNULL, stderr=open(work / "server.log", "w"))
         try:
             _wait_for(f"http://127.0.0.1:{port}/healthz")
@@ -73,7 +76,8 @@ def main() -> int:
         stored = _stored_summaries(env)
         server_errors = [line for line in (work / "server.log").read_text().splitlines() if "Traceback" in line]
 
-    print(f"{args.users} users for {args.seconds} s against keyplan serve ({args.threads} threads) on {args.database}, "
+    print(f"{args.users} users for {args.seconds} s against keyplan serve ({args.processes or 'default'} processes × "
+          f"{args.threads} threads) on {args.database}, "
           f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end")
     print(f"{'request':52} {'count':>7} {'fail':>5} {'p50 ms':>7} {'p95 ms':>7} {'req/s':>7}")
     for row in rows:

@@ -3,9 +3,12 @@
 import datetime
 import json
 import logging
+import re
 import socket
 import sys
 from pathlib import Path
+
+import pytest
 
 from django.contrib.sessions.models import Session
 from django.utils import timezone
@@ -48,3 +51,57 @@ def test_the_access_log_has_a_line_per_request_at_info(kam, caplog):
     [record] = [r for r in caplog.records if r.name == "keyplan.access"]
     line = record.getMessage()
     assert line.startswith("GET /accounts/ 200 ") and f"user={kam.pk}" in line and "secret" not in line
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the process tree from /proc")
+def test_serve_answers_from_several_processes_and_starts_a_dead_one_again(tmp_path):
+    """`keyplan serve --processes 2`: two forked web processes share the port; one killed is started again with a
+    log line while the other keeps answering; SIGTERM stops them all."""
+    import os
+    import signal
+    import subprocess
+    import time
+    import urllib.request
+
+    from tests.revenue.test_worker import _alive, _children, _free_port
+
+    env = {**os.environ, "KEYPLAN_DATABASE_URL": f"sqlite:///{tmp_path / 'serve.sqlite3'}"}
+    assert subprocess.run([str(KEYPLAN), "migrate"], env=env, cwd=tmp_path, capture_output=True, timeout=300).returncode == 0
+    port = _free_port()
+    server = subprocess.Popen([str(KEYPLAN), "serve", "--port", str(port), "--no-migrate", "--no-worker", "--processes", "2"],
+                              env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def answers() -> int:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as response:
+            return response.status
+
+    def web_processes(count: int) -> list[int]:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            alive = [pid for pid in _children(server.pid, web=True) if _alive(pid)]
+            if len(alive) == count:
+                return alive
+            time.sleep(0.1)
+        raise AssertionError(f"expected {count} web processes, found {_children(server.pid, web=True)}")
+
+    try:
+        assert "serving on" in server.stdout.readline()
+        first = web_processes(2)
+        assert [answers() for _ in range(6)] == [200] * 6
+        os.kill(first[0], signal.SIGKILL)
+        assert answers() == 200  # the other one answers meanwhile
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and set(web_processes(2)) == set(first):
+            time.sleep(0.1)
+        now = web_processes(2)
+        assert first[1] in now and first[0] not in now
+        assert [answers() for _ in range(6)] == [200] * 6
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+        log = server.stderr.read()
+        server.stdout.close()
+        server.stderr.close()
+    assert server.returncode == 0
+    assert re.search(rf"web process \d \(pid {first[0]}\) exited \(signal 9\); starting it again", log), log
+    assert not any(_alive(pid) for pid in now)

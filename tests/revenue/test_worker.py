@@ -27,15 +27,23 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _children(pid: int) -> list[int]:
-    """The child processes of ``pid``, started by any of its threads."""
+def _children(pid: int, *, web: bool = False) -> list[int]:
+    """The child processes of ``pid``, started by any of its threads: its background workers, or (``web``) the
+    web server processes it forked (they keep its command line)."""
     found = []
     for task in Path(f"/proc/{pid}/task").glob("*"):
         try:
             found += [int(p) for p in (task / "children").read_text().split()]
         except OSError:
             pass
-    return found
+    return [child for child in found if _is_worker(child) != web]
+
+
+def _is_worker(pid: int) -> bool:
+    try:
+        return b"worker" in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")  # `python -m keyplan.cli worker`
+    except OSError:
+        return False
 
 
 def _alive(pid: int) -> bool:

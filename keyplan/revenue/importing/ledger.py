@@ -199,10 +199,16 @@ def _estimate_lines(table: Table) -> int:
 
 
 def _collect_new_accounts(good: pl.DataFrame, context: _Context) -> None:
+    """Note the accounts this chunk names that neither exist nor came up in an earlier chunk (the first chunk
+    that names an account gives its name)."""
     new = (good.filter(~pl.col("_known")).group_by("account_id", maintain_order=True)
            .agg(pl.col("account_name").drop_nulls().first()))
+    if context.new_accounts:
+        # Only the unseen ones go through Python: most chunks of a big file name the same customers.
+        seen = pl.Series(list(context.new_accounts), dtype=pl.String)
+        new = new.filter(~pl.col("account_id").is_in(seen.implode()))
     for external_id, name in new.iter_rows():
-        context.new_accounts.setdefault(external_id, (name or external_id).strip())
+        context.new_accounts[external_id] = (name or external_id).strip()
 
 
 def _write_rejected(path: Path, inspection: Inspection, errors: list[RowError], lines: set[int]) -> Path:
