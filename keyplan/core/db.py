@@ -154,5 +154,21 @@ def bulk_insert(table: str, frame: pl.DataFrame, *, tail: str = "", csv: bytes |
 
 
 
+def reserve_ids(model, count: int) -> list[int]:
+    """Ids for ``count`` new rows of ``model``, taken before they are written: so that rows pointing at them
+    can be prepared (or written) first. PostgreSQL hands them out from the table's sequence; on SQLite the
+    caller must hold the database's write lock until the rows are in (the ids follow the highest ever given:
+    AUTOINCREMENT's sqlite_sequence moves on as they go in)."""
+    if not count:
+        return []
+    table = model._meta.db_table
+    if connection.vendor == "postgresql":
+        return [pk for (pk,) in fetch_rows("SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                                           [table, count])]
+    (top,) = fetch_rows(f"SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = %s), 0), "
+                        f"coalesce((SELECT max(id) FROM {table}), 0))", [table])[0]
+    return list(range(top + 1, top + 1 + count))
+
+
 def copy_csv(frame: pl.DataFrame) -> bytes:
     return frame.write_csv(include_header=False, null_value="").encode()

@@ -601,6 +601,30 @@ class TestOutsideATransaction:
             import_ledger(write(tmp_path, several_groups), by=lead)
         assert state() == before and ImportBatch.objects.get().status == BatchStatus.FAILED
 
+    def test_accounts_created_by_the_import_land_with_its_lines(self, tmp_path, lead, customers, several_groups):
+        """--create-accounts outside a transaction: on PostgreSQL the new accounts take reserved ids and are written
+        while the lines go in; either way each line belongs to its new account, which has its history and key status."""
+        text = several_groups.replace("C-3", "N-9").replace("C-2", "N-8")
+        result = import_ledger(write(tmp_path, text), by=lead, options=LedgerOptions(create_accounts=True))
+        assert (result.accounts_created, result.rows_imported, result.batch.status) == (2, 9, BatchStatus.DONE)
+        for external_id in ("N-8", "N-9"):
+            account = Account.objects.get(external_id=external_id)
+            lines = LedgerLine.objects.filter(account_id=account.pk)
+            assert lines.count() == 3 and sum(r.lines for r in MonthlyRollup.objects.filter(account=account)) == 3
+            assert account.history.filter(history_type="+").count() == 1 and account.tier_changes.count() == 1
+        assert LedgerLine.objects.filter(account_id__in=Account.objects.values("pk")).count() == 9
+
+    def test_accounts_of_an_import_that_fails_are_not_left_behind(self, tmp_path, lead, customers, several_groups, monkeypatch):
+        from keyplan.revenue.importing import ledger
+
+        monkeypatch.setattr(ledger, "_apply_rollups", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("rollups refused")))
+        before = state()
+        with pytest.raises(RuntimeError, match="rollups refused"):
+            import_ledger(write(tmp_path, several_groups.replace("C-3", "N-9")), by=lead,
+                          options=LedgerOptions(create_accounts=True))
+        assert state() == before  # PostgreSQL: written in the transaction that failed; SQLite: written first, taken back
+        assert not Account.history.filter(external_id="N-9").exists() and ImportBatch.objects.get().status == BatchStatus.FAILED
+
     def test_rollups_that_fail_stop_the_lines_and_leave_nothing(self, tmp_path, lead, customers, several_groups, monkeypatch):
         from keyplan.revenue.importing import ledger
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from django.db import connection, transaction
 from django.utils import timezone
 
+from keyplan.accounts.services import delete_accounts_in_bulk
 from keyplan.revenue.importing.inspection import ImportResult, Progress
 from keyplan.revenue.models import (
     BatchStatus,
@@ -62,12 +63,16 @@ def _finish(batch: ImportBatch | None, result: ImportResult, status: str) -> Non
     batch.save()
 
 
-def _discard(batch: ImportBatch | None) -> None:
-    """An import that broke off leaves nothing behind but its batch, marked failed."""
+def _discard(batch: ImportBatch | None, *, accounts: dict[str, int] | None = None) -> None:
+    """An import that broke off leaves nothing behind but its batch, marked failed: not its lines, nor the
+    ``accounts`` it had created for them (written before the lines, with their history rows and key status)."""
     if batch is None:
         return
-    _delete_lines(batch)
-    ImportBatch.objects.filter(pk=batch.pk).update(status=BatchStatus.FAILED, finished_at=timezone.now())
+    with transaction.atomic():
+        _delete_lines(batch)
+        if accounts:
+            delete_accounts_in_bulk(list(accounts.values()))
+        ImportBatch.objects.filter(pk=batch.pk).update(status=BatchStatus.FAILED, finished_at=timezone.now())
 
 
 def _delete_lines(batch: ImportBatch) -> int:
