@@ -190,8 +190,10 @@ TEMPLATES = [
                 "keyplan.web.context_processors.navigation",
                 "keyplan.web.context_processors.charts",
             ],
-            # Numbers in the reader's language on every page: |number, |percent, |money (keyplan/core/numbers.py).
-            "builtins": ["keyplan.core.templatetags.number_tags", "keyplan.core.templatetags.date_tags"],
+            # Numbers in the reader's language on every page: |number, |percent, |money (keyplan/core/numbers.py);
+            # user data isolated in running text: |isolate, |bdi (keyplan/core/bidi.py).
+            "builtins": ["keyplan.core.templatetags.number_tags", "keyplan.core.templatetags.date_tags",
+                         "keyplan.core.templatetags.text_tags"],
         },
     }
 ]

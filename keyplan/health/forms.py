@@ -12,6 +12,7 @@ from keyplan.health.models import (
     Cadence,
     Outcome,
     SurveyKind,
+    template_text,
 )
 
 DATE = forms.DateInput(attrs={"type": "date"})
@@ -78,8 +79,8 @@ class StageForm(TextRules, forms.Form):
 
         self.stage = stage
         if stage is not None and not args and "initial" not in kwargs:
-            kwargs["initial"] = {"name": stage.name, "owner": stage.owner_id, "planned": stage.planned,
-                                 "done_on": stage.done_on, "checklist": "\n".join(i["item"] for i in stage.checklist)}
+            kwargs["initial"] = {"name": stage.label, "owner": stage.owner_id, "planned": stage.planned,
+                                 "done_on": stage.done_on, "checklist": "\n".join(i["item"] for i in stage.items)}
         super().__init__(*args, **kwargs)
         self.fields["owner"].queryset = assignable_users(account)
         if stage is None:
@@ -89,8 +90,12 @@ class StageForm(TextRules, forms.Form):
 
     def changes(self) -> dict:
         data = {name: value for name, value in self.cleaned_data.items() if name != "version"}
+        # The template's texts left as shown (in the reader's language) stay stored in English.
+        stored = {template_text(i["item"]): i["item"] for i in self.stage.checklist} if self.stage is not None else {}
         done = {i["item"]: i["done"] for i in self.stage.checklist} if self.stage is not None else {}
-        lines = [line.strip() for line in data.pop("checklist", "").splitlines() if line.strip()]
+        if self.stage is not None and data.get("name") == self.stage.label:
+            data["name"] = self.stage.name
+        lines = [stored.get(line.strip(), line.strip()) for line in data.pop("checklist", "").splitlines() if line.strip()]
         data["checklist"] = [{"item": line, "done": done.get(line, False)} for line in lines]
         return data
 

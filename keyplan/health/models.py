@@ -11,6 +11,7 @@ from simple_history.models import HistoricalRecords
 
 from keyplan.accounts.models import Account
 from keyplan.health import analysis
+from keyplan.planning.models import GOAL_TEXTS
 from keyplan.relationships.models import Stakeholder
 from keyplan.revenue.models import ImportBatch
 
@@ -379,6 +380,26 @@ class OnboardingStage(models.Model):
     def __str__(self) -> str:
         return f"{self.account} · {self.name}"
 
+    @property
+    def label(self) -> str:
+        """The name as the reader reads it: a stage named as the default template names it (stored in English)
+        reads in the reader's language; a name a person gave, or a template of their own, as written."""
+        return template_text(self.name)
+
+    @property
+    def items(self) -> list[dict]:
+        """The checklist by the same rule as ``label``: [{"item", "done"}]."""
+        return [{"item": template_text(i["item"]), "done": i["done"]} for i in self.checklist]
+
+
+def template_text(text: str) -> str:
+    """``text`` in the reader's language when it is the default onboarding template's English text, else as written."""
+    from django.utils.translation import gettext
+
+    from keyplan.health.onboarding import TEMPLATE_TEXTS
+
+    return gettext(text) if text in TEMPLATE_TEXTS else text
+
 
 class Invoice(models.Model):
     """An invoice of an account and when it was paid, imported: how late the customer pays is a health signal."""
@@ -456,3 +477,21 @@ ONBOARDING_LABELS = {
 }
 assert set(RULE_LABELS) == set(analysis.RULES) and set(COMPONENT_LABELS) == set(analysis.DEFAULT_WEIGHTS)
 assert set(ONBOARDING_LABELS) == set(analysis.ONBOARDING_STATUSES)
+
+
+def save_plan_goal(params: dict) -> dict:
+    """The account plan's goal that carries a risk case's save plan, in the active language: the case's day in the
+    reader's calendar, the endangering rules by name (the reason a person gave when no rule names it)."""
+    import datetime
+
+    from django.utils.translation import gettext
+
+    from keyplan.core.dates import format_date
+
+    day = format_date(datetime.date.fromisoformat(params["day"]), "SHORT_DATE_FORMAT")
+    rules = [str(RULE_LABELS[c]) for c in params.get("rules", []) if c in RULE_LABELS]
+    return {"title": gettext("Keep the account: save plan of the at-risk case of %(day)s") % {"day": day},
+            "description": "; ".join(rules) or params.get("reason", "")}
+
+
+GOAL_TEXTS["save_plan"] = save_plan_goal

@@ -26,7 +26,7 @@ from keyplan.health.models import ONBOARDING_LABELS, OnboardingStage
 from keyplan.health.services import _require_edit, health_settings, onboarding_counts
 
 # The default template's names and checklist items, so that the catalogs carry them: stages made from the
-# default template are named in the language of the user who starts the onboarding.
+# default template are stored in English and read in each reader's language (OnboardingStage.label and .items).
 TEMPLATE_TEXTS = (
     gettext_noop("Kick-off with the customer"), gettext_noop("Contract and order confirmed"),
     gettext_noop("Account team introduced"), gettext_noop("Success criteria agreed"),
@@ -215,9 +215,9 @@ def start_onboarding(account: Account, *, by: User, start: datetime.date | None 
         owner = User.objects.filter(pk=kam, is_active=True).first() if kam else None
     stages = []
     for position, step in enumerate(template):
-        stage = OnboardingStage(account=account, position=position, name=_(step["name"])[:200], owner=owner,
+        stage = OnboardingStage(account=account, position=position, name=step["name"][:200], owner=owner,
                                 planned=start + datetime.timedelta(days=step["days"]),
-                                checklist=[{"item": _(t)[:200], "done": False} for t in step["checklist"]])
+                                checklist=[{"item": t[:200], "done": False} for t in step["checklist"]])
         _save(stage, by)
         stages.append(stage)
     return stages

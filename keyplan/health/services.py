@@ -957,9 +957,8 @@ def _plan_goal(case: RiskCase, plan, *, by: User):
     if case.plan_goal is not None and case.plan_goal.plan_id == plan.pk:
         return case.plan_goal
     owner = case.owner if case.owner is not None and planning.assignable_users(case.account).filter(pk=case.owner.pk).exists() else None
-    goal = planning.add_goal(plan, by=by, data={
-        "title": (_("Keep the account: save plan of the at-risk case of %(day)s") % {"day": case.opened_on.isoformat()})[:200],
-        "description": ("; ".join(rule_labels(case.rules)) or case.reason)[:2000], "horizon": Horizon.SHORT, "owner": owner})
+    goal = planning.add_goal(plan, by=by, data={"horizon": Horizon.SHORT, "owner": owner}, text_code="save_plan",
+                             text_params={"day": case.opened_on.isoformat(), "rules": list(case.rules), "reason": case.reason})
     case.plan_goal = goal
     bump(case)
     case._history_user = by
@@ -1250,8 +1249,24 @@ NOTIFICATION_TEXT = {
 
 
 def notification_text(notification) -> str:
+    """The notice in the reader's language: the day in their calendar and digits, a default onboarding stage's name
+    in their words (the parameters keep ISO days and the stored names)."""
+    from keyplan.core.dates import format_date
+    from keyplan.core.numbers import digits
+    from keyplan.health.models import template_text
+
     code = notification.params.get("code", notification.kind)
-    return _(NOTIFICATION_TEXT[code]) % notification.params
+    params = dict(notification.params)
+    if isinstance(params.get("due"), str):
+        try:
+            params["due"] = format_date(datetime.date.fromisoformat(params["due"]), "SHORT_DATE_FORMAT")
+        except ValueError:
+            pass
+    if isinstance(params.get("stage"), str):
+        params["stage"] = template_text(params["stage"])
+    if isinstance(params.get("days"), int):
+        params["days"] = digits(params["days"])
+    return _(NOTIFICATION_TEXT[code]) % params
 
 
 @dataclass

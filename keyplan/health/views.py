@@ -25,7 +25,7 @@ from keyplan.health.forms import (
     StartOnboardingForm,
     SurveyForm,
 )
-from keyplan.health.models import ONBOARDING_LABELS, OnboardingStage, RiskCase, SaveAction
+from keyplan.health.models import ONBOARDING_LABELS, OnboardingStage, RiskCase, SaveAction, template_text
 from keyplan.health.tables import NOTIFICATIONS, REVIEWS_DUE, RISK_QUEUE
 
 
@@ -156,6 +156,14 @@ def reviews_page(request: HttpRequest) -> HttpResponse:
                                                    "checkins": services.checkins_due(accounts, within_days=7)})
 
 
+def _onboarding_read(account) -> dict:
+    """The account's onboarding, each stage with its name as the reader reads it (the API keeps the stored name)."""
+    state = onboarding.onboarding_of(account)
+    for stage in state["stages"]:
+        stage["label"] = template_text(stage["name"])
+    return state
+
+
 @require_http_methods(["GET", "POST"])
 def settings_page(request: HttpRequest) -> HttpResponse:
     row = services.health_settings()
@@ -196,7 +204,7 @@ def _account_context(request: HttpRequest, account: Account, **forms) -> dict:
         "reviews": account.account_reviews.select_related("held_by")[:20],
         "cadence": services.cadence_for(account.tier),
         "case": case, "today": timezone.localdate(),
-        "onboarding": onboarding.onboarding_of(account), "payments": services.payments_summary(account),
+        "onboarding": _onboarding_read(account), "payments": services.payments_summary(account),
         "survey_form": forms.get("survey_form") or SurveyForm(account=account, initial={"responded_on": timezone.localdate()}),
         "review_form": forms.get("review_form") or ReviewForm(initial={"held_on": timezone.localdate()}),
         "checkins": account.checkins.select_related("held_by")[:20], "checkin_cadence": services.checkin_cadence(account.tier),
@@ -335,8 +343,8 @@ def onboarding_page(request: HttpRequest, pk: int) -> HttpResponse:
             status = 409
             if what == "update":
                 current = conflict.current
-                saved = {"name": current.name, "owner": current.owner, "planned": current.planned, "done_on": current.done_on,
-                         "checklist": "\n".join(i["item"] for i in current.checklist)}
+                saved = {"name": current.label, "owner": current.owner, "planned": current.planned, "done_on": current.done_on,
+                         "checklist": "\n".join(i["item"] for i in current.items)}
                 conflicts[current.pk] = conflict_context(form, current, saved)
             else:
                 messages.error(request, str(conflict))

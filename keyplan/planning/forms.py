@@ -122,9 +122,18 @@ class GoalForm(TextRules, ServiceChecked, forms.ModelForm):
     def __init__(self, *args, plan: AccountPlan, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["owner"].queryset = services.assignable_users(plan.account)
+        if self.instance.pk and self.instance.text_code:  # a goal Keyplan wrote: shown in the reader's language
+            self.initial.update(title=self.instance.label, description=self.instance.explanation)
 
     def changes(self) -> dict:
-        return {name: self.cleaned_data[name] for name in self._meta.fields}
+        changes = {name: self.cleaned_data[name] for name in self._meta.fields}
+        if self.instance.pk and self.instance.text_code:
+            # Keyplan's words left as shown stay Keyplan's (stored in English, read in each reader's language).
+            stored = Goal.objects.get(pk=self.instance.pk)
+            for name, shown in (("title", stored.label), ("description", stored.explanation)):
+                if changes[name] == shown.strip():
+                    changes[name] = getattr(stored, name)
+        return changes
 
 
 class ActionForm(TextRules, ServiceChecked, forms.ModelForm):

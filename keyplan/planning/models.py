@@ -135,6 +135,20 @@ class PlanSection(models.Model):
         return f"{self.plan} · {self.get_key_display()}"
 
 
+# Goals Keyplan writes itself (a risk case's save plan), by code: each renders {"title", "description"} from its
+# parameters in the active language (health registers "save_plan"). A goal a person wrote is kept as written.
+GOAL_TEXTS: dict = {}
+GOAL_TEXT_LIMITS = {"title": 200, "description": 2000}
+
+
+def written_by_keyplan(code: str, params: dict) -> dict[str, str]:
+    """The goal texts of ``code`` in English, as they are stored (for programs and the API)."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        return {k: str(v)[:GOAL_TEXT_LIMITS[k]] for k, v in GOAL_TEXTS[code](params).items()}
+
+
 class Goal(models.Model):
     plan = models.ForeignKey(AccountPlan, on_delete=models.CASCADE, related_name="goals")
     title = models.CharField(_("goal"), max_length=200)
@@ -149,6 +163,10 @@ class Goal(models.Model):
     due = models.DateField(_("due"), null=True, blank=True)
     status = models.CharField(_("status"), max_length=10, choices=GoalStatus.choices, default=GoalStatus.OPEN)
     carried_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # Set when Keyplan wrote the goal (save_plan): its texts are read from text_params in the reader's language
+    # until someone edits them.
+    text_code = models.CharField(max_length=32, blank=True, default="")
+    text_params = models.JSONField(default=dict, blank=True)
     version = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -163,7 +181,25 @@ class Goal(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.title
+        return self.label
+
+    def _text(self, field: str) -> str:
+        stored = getattr(self, field)
+        if self.text_code not in GOAL_TEXTS:
+            return stored
+        if stored != written_by_keyplan(self.text_code, self.text_params)[field]:
+            return stored  # edited since: the person's words
+        return str(GOAL_TEXTS[self.text_code](self.text_params)[field])[:GOAL_TEXT_LIMITS[field]]
+
+    @property
+    def label(self) -> str:
+        """The title as the reader reads it: one Keyplan wrote (and nobody changed) in the reader's language."""
+        return self._text("title")
+
+    @property
+    def explanation(self) -> str:
+        """The description, by the same rule as ``label``."""
+        return self._text("description")
 
 
 class Action(models.Model):

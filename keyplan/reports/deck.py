@@ -472,7 +472,7 @@ class _Deck:
         for index, view in enumerate(plan.goals[:12]):
             goal = view.goal
             progress = numbers.percent(view.progress, 0) if view.progress is not None else "—"
-            rows.append([_clip(goal.title, 70), str(goal.get_horizon_display()), str(goal.get_status_display()),
+            rows.append([_clip(goal.label, 70), str(goal.get_horizon_display()), str(goal.get_status_display()),
                          _day(goal.due), progress, str(goal.owner) if goal.owner else "—"])
             if view.overdue or goal.status == "at_risk":
                 fills[(index, 2)] = OVERDUE[0]
@@ -627,7 +627,7 @@ class _Deck:
                                                         else _("negatively influenced")})
         for view in (data.plan.goals if data.plan else []):
             if view.goal.status == "at_risk" or view.overdue:
-                risks.append(_("Goal at risk or overdue: %(goal)s") % {"goal": _clip(view.goal.title, 80)})
+                risks.append(_("Goal at risk or overdue: %(goal)s") % {"goal": _clip(view.goal.label, 80)})
         self.text(slide, Area(left.left, left.top, left.width, Inches(0.45)), [(_("Risks"), {"bold": True, "size": 18})])
         body = Area(left.left, left.top + Inches(0.5), left.width, left.height - Inches(0.5))
         if risks:

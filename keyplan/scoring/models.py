@@ -117,6 +117,9 @@ class Score(models.Model):
     criterion = models.ForeignKey(Criterion, on_delete=models.CASCADE, related_name="scores")
     value = models.PositiveSmallIntegerField(_("score"))
     note = models.TextField(_("note"), blank=True)
+    # Set when Keyplan wrote the note (a score computed from data): read from note_params in the reader's language.
+    note_code = models.CharField(max_length=32, blank=True, default="")
+    note_params = models.JSONField(default=dict, blank=True)
     scored_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     scored_at = models.DateTimeField(_("scored at"))
     estimate = models.BooleanField(
@@ -136,6 +139,46 @@ class Score(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account} · {self.criterion}: {self.value}"
+
+    @property
+    def note_text(self) -> str:
+        """The note in the reader's language when Keyplan wrote it (from its code), else as the person wrote it."""
+        return score_note(self.note_code, self.note_params) or self.note
+
+
+def score_note(code: str, params: dict) -> str:
+    """The note Keyplan writes on a score computed from data, in the active language; "" for no or an unknown code."""
+    from django.utils.translation import ngettext
+
+    from keyplan.core import numbers
+
+    if code == "revenue_trend":
+        now, then = params.get("now", 0), params.get("then", 0)
+        change = numbers.percent(now / then - 1, 0, signed=True) if then else gettext("new revenue")
+        return gettext("Revenue last 12 months %(now)s against %(then)s before (%(change)s).") % {
+            "now": numbers.number(now), "then": numbers.number(then), "change": change}
+    if code == "margin":
+        return gettext("Margin %(share)s over the last 12 months.") % {"share": numbers.percent(params.get("share"), 1)}
+    if code == "clv":
+        return gettext("Lifetime value %(clv)s over 12 months (decile %(score)s).") % {
+            "clv": numbers.number(params.get("clv")), "score": numbers.number(params.get("decile"))}
+    if code == "coverage":
+        n = params.get("n", 0)
+        return ngettext("%(n)s stakeholder on the map.", "%(n)s stakeholders on the map.", n) % {"n": numbers.number(n)}
+    if code == "referrals":
+        n = params.get("n", 0)
+        return ngettext("%(n)s customer referred.", "%(n)s customers referred.", n) % {"n": numbers.number(n)}
+    if code == "credit_rating":
+        return gettext("Credit rating %(r)s") % {"r": params.get("rating", "")}
+    return ""
+
+
+def score_note_in_english(code: str, params: dict) -> str:
+    """The note as stored in ``Score.note``, for programs (the API, exports): English."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        return score_note(code, params)
 
 
 class ScoringSettings(models.Model):
@@ -270,7 +313,7 @@ def decision_text(code: str, params: dict) -> str:
         return gettext("Selected in round %(round)s: rank %(rank)s, total %(total)s (cut-off %(cutoff)s); carried by %(carried)s.") % {
             "round": params.get("round", ""), "rank": numbers.number(params.get("rank")),
             "total": numbers.number(params.get("total"), 2), "cutoff": numbers.number(params.get("cutoff"), 2),
-            "carried": params.get("carried") or "—"}
+            "carried": ", ".join(_library_text(name) for name in (params.get("carried") or "").split(", ") if name) or "—"}
     return ""
 
 
@@ -311,4 +354,22 @@ class ReviewDecision(models.Model):
         ordering = ["decided_at", "pk"]
 
 
+def review_promoted(params: dict) -> str:
+    import datetime
+
+    from keyplan.core.dates import format_date
+
+    day = format_date(datetime.date.fromisoformat(params["date"]), "SHORT_DATE_FORMAT")
+    return gettext("Promoted in the review of %(date)s.") % {"date": day}
+
+
 TIER_REASONS["selected"] = lambda params: decision_text("selected", params)
+TIER_REASONS["review_promoted"] = review_promoted
+
+
+def tier_reason_in_english(code: str, params: dict) -> str:
+    """The text of a reason Keyplan writes, in English as the tier history stores it (for programs)."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        return TIER_REASONS[code](params)

@@ -16,7 +16,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Count, QuerySet
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
@@ -45,11 +45,13 @@ from keyplan.scoring.models import (
     Score,
     ScoringSettings,
     SelectionRound,
-    decision_text,
+    score_note,
+    score_note_in_english,
+    tier_reason_in_english,
 )
 
-# The library of suggested criteria a KAM lead picks from, in English; a criterion taken from it is
-# named and described in the language of whoever takes it.
+# The library of suggested criteria a KAM lead picks from, in English; a criterion taken from it is stored
+# with the library's English name and description and read in each reader's language (Criterion.label).
 SUGGESTED = [
     {"key": "product_fit", "name": gettext_noop("Product fit"), "group": CriterionGroup.GROWTH, "source": CriterionSource.MANUAL,
      "description": gettext_noop("How well our products and services solve this customer's problems, today and as they grow.")},
@@ -171,7 +173,7 @@ def add_suggested_criterion(*, by: User, key: str, weight: Decimal | float | int
     if key not in SUGGESTED_BY_KEY:
         raise ValidationError({"key": _("Choose one of the suggested criteria: %(keys)s.") % {"keys": ", ".join(SUGGESTED_BY_KEY)}})
     s = SUGGESTED_BY_KEY[key]
-    return create_criterion(by=by, name=_(s["name"]), group=s["group"], weight=weight, description=_(s["description"]),
+    return create_criterion(by=by, name=s["name"], group=s["group"], weight=weight, description=s["description"],
                             source=s["source"])
 
 
@@ -280,9 +282,10 @@ def set_score(account: Account, *, by: User, criterion: Criterion, value: int, n
     note = (note or "").strip()
     if score is None:
         score = Score(account=account, criterion=criterion)
-    elif score.value == number and score.note == note:
+    elif score.value == number and score.note == note and not score.note_code:
         return score
     score.value, score.note, score.scored_by, score.scored_at = number, note, by, timezone.now()
+    score.note_code, score.note_params = "", {}  # a person's note, as written
     score.estimate, score.computed_at = criterion.is_computed, None
     score._history_user = by
     score.save()
@@ -297,15 +300,16 @@ class Refresh:
     skipped: dict | None = None
 
 
-def _computed_values(source: str, accounts_: list[Account], *, today: datetime.date) -> tuple[dict[int, tuple[int, str]], str]:
-    """account id → (score, note) for a computed criterion, and a message when the data is missing.
+def _computed_values(source: str, accounts_: list[Account], *, today: datetime.date) -> tuple[dict[int, tuple[int, str, dict]], str]:
+    """account id → (score, note code, note parameters) for a computed criterion, and a message when the data is
+    missing. The note is rendered from its code in each reader's language (models.score_note).
 
     Scores are the portfolio's, the same for everyone: computed over every account, whoever asks."""
     from keyplan.revenue import portfolio
 
     scope = portfolio.Scope(None)
     ids = {a.external_id: a.pk for a in accounts_}
-    out: dict[int, tuple[int, str]] = {}
+    out: dict[int, tuple[int, str, dict]] = {}
     if source in (CriterionSource.REVENUE_TREND, CriterionSource.MARGIN):
         current = portfolio.revenue_by_account(scope, portfolio.Period.last_months(12, today=today))
         rows = {r["external_id"]: r for r in current.to_dicts()}
@@ -317,9 +321,7 @@ def _computed_values(source: str, accounts_: list[Account], *, today: datetime.d
                 now, then = rows.get(ext, {}).get("revenue", 0.0), before.get(ext, 0.0)
                 score = analysis.revenue_trend_score(now, then)
                 if score is not None:
-                    change = f"{now / then - 1:+.0%}" if then > 0 else _("new revenue")
-                    out[pk] = (score, _("Revenue last 12 months %(now)s against %(then)s before (%(change)s).")
-                               % {"now": f"{now:,.0f}", "then": f"{then:,.0f}", "change": change})
+                    out[pk] = (score, "revenue_trend", {"now": round(now), "then": round(then) if then > 0 else 0})
         else:
             for ext, pk in ids.items():
                 row = rows.get(ext)
@@ -327,8 +329,7 @@ def _computed_values(source: str, accounts_: list[Account], *, today: datetime.d
                     continue
                 score = analysis.margin_score(row["revenue"], row["cost"])
                 if score is not None:
-                    out[pk] = (score, _("Margin %(pct).1f %% over the last 12 months.")
-                               % {"pct": (row["revenue"] - row["cost"]) / row["revenue"] * 100})
+                    out[pk] = (score, "margin", {"share": round((row["revenue"] - row["cost"]) / row["revenue"], 4)})
         return out, ""
     if source == CriterionSource.CLV:
         try:
@@ -337,8 +338,7 @@ def _computed_values(source: str, accounts_: list[Account], *, today: datetime.d
             return out, _("Lifetime value could not be computed: %(error)s") % {"error": error}
         values = {a["external_id"]: a["clv"] for a in payload["accounts"] if a["external_id"] in ids}
         for ext, score in analysis.decile_scores(values).items():
-            out[ids[ext]] = (score, _("Lifetime value %(clv)s over 12 months (decile %(score)s).")
-                             % {"clv": f"{values[ext]:,.0f}", "score": score})
+            out[ids[ext]] = (score, "clv", {"clv": round(values[ext]), "decile": score})
         return out, ""
     if source == CriterionSource.STAKEHOLDER_COVERAGE:
         try:
@@ -351,7 +351,7 @@ def _computed_values(source: str, accounts_: list[Account], *, today: datetime.d
             contacts = [analysis.Contact(p.buying_role, p.power, p.sentiment, p.contact) for p in persons]
             score = analysis.coverage_score(contacts)
             if score is not None:  # no stakeholder on the map yet: no data, an estimate may stand in
-                out[account.pk] = (score, _("%(n)s stakeholders on the map.") % {"n": len(contacts)})
+                out[account.pk] = (score, "coverage", {"n": len(contacts)})
         return out, ""
     if source == CriterionSource.REFERRALS:
         if not Account.objects.active().filter(referred_by__isnull=False).exists():
@@ -360,7 +360,7 @@ def _computed_values(source: str, accounts_: list[Account], *, today: datetime.d
                       .annotate(n=Count("id")).values_list("referred_by", "n"))
         for account in accounts_:
             n = counts.get(account.pk, 0)
-            out[account.pk] = (analysis.referral_score(n), _("%(n)s customers referred.") % {"n": n})
+            out[account.pk] = (analysis.referral_score(n), "referrals", {"n": n})
         return out, ""
     return out, ""  # credit ratings come in through import_credit_ratings()
 
@@ -405,19 +405,23 @@ def recompute_scores(*, by: User | None = None, today: datetime.date | None = No
         existing = {s.account_id: s for s in Score.objects.filter(criterion=criterion, account_id__in=in_scope)} \
             if account_ids is not None else {s.account_id: s for s in Score.objects.filter(criterion=criterion)}
         new, changed = [], []
-        for account_id, (value, note) in values.items():
-            score = existing.pop(account_id, None)
-            if score is None:
-                new.append(Score(account_id=account_id, criterion=criterion, value=value, note=note, scored_by=None,
-                                 scored_at=now, computed_at=now))
-            elif score.estimate or score.value != value or score.note != note:
-                score.value, score.note, score.scored_by, score.scored_at = value, note, None, now
-                score.estimate, score.computed_at = False, now
-                changed.append(score)
+        with translation.override("en"):  # the stored note is English, for programs; pages render the code
+            for account_id, (value, code, params) in values.items():
+                score = existing.pop(account_id, None)
+                if score is None:
+                    new.append(Score(account_id=account_id, criterion=criterion, value=value, note=score_note(code, params),
+                                     note_code=code, note_params=params, scored_by=None, scored_at=now, computed_at=now))
+                elif score.estimate or score.value != value or score.note_code != code or score.note_params != params:
+                    # The English note is written only for what changed (formatting it is the costly part of a large run).
+                    score.value, score.note, score.scored_by, score.scored_at = value, score_note(code, params), None, now
+                    score.note_code, score.note_params = code, params
+                    score.estimate, score.computed_at = False, now
+                    changed.append(score)
         if new:
             bulk_create_with_history(new, Score, batch_size=500, default_user=by)
         if changed:
-            bulk_update_with_history(changed, Score, ["value", "note", "scored_by", "scored_at", "estimate", "computed_at"],
+            bulk_update_with_history(changed, Score, ["value", "note", "note_code", "note_params", "scored_by", "scored_at",
+                                                      "estimate", "computed_at"],
                                      batch_size=500, default_user=by)
         # The data no longer gives a score: a computed one goes, a person's estimate stays.
         stale = [s for s in existing.values() if s.account_id in in_scope and not s.estimate]
@@ -518,7 +522,9 @@ def import_credit_ratings(rows: list[tuple[str, str]], *, by: User) -> int:
         for account_id, score, rating in parsed:
             current = Score.objects.filter(account_id=account_id, criterion=criterion).first() or Score(
                 account_id=account_id, criterion=criterion)
-            current.value, current.note, current.scored_by, current.scored_at = score, _("Credit rating %(r)s") % {"r": rating}, by, now
+            params = {"rating": rating}
+            current.value, current.scored_by, current.scored_at = score, by, now
+            current.note, current.note_code, current.note_params = score_note_in_english("credit_rating", params), "credit_rating", params
             current.estimate, current.computed_at = False, now
             current._history_user = by
             current.save()
@@ -648,11 +654,12 @@ def attach_score_info(rows: list[dict], criteria: list[Criterion]) -> None:
     """``row["info"]``: criterion id → ScoreInfo for the rows on a page (one query for the page)."""
     ids = [r["id"] for r in rows]
     info: dict[int, dict[int, ScoreInfo]] = {}
-    for account_id, criterion_id, estimate, scored_at, computed_at, note, username, first, last in (
+    for account_id, criterion_id, estimate, scored_at, computed_at, note, code, params, username, first, last in (
             Score.objects.filter(account_id__in=ids, criterion__in=criteria).values_list(
-                "account_id", "criterion_id", "estimate", "scored_at", "computed_at", "note",
+                "account_id", "criterion_id", "estimate", "scored_at", "computed_at", "note", "note_code", "note_params",
                 "scored_by__username", "scored_by__first_name", "scored_by__last_name")):
         who = f"{first} {last}".strip() or username
+        note = score_note(code, params) or note  # Keyplan's note in the reader's language, a person's as written
         info.setdefault(account_id, {})[criterion_id] = ScoreInfo(estimate, scored_at, computed_at, note, who)
     for row in rows:
         row["info"] = info.get(row["id"], {})
@@ -808,7 +815,7 @@ def accept_proposal(proposal: Proposal, *, by: User, reason: str = "",
         code, params = "selected", {
             "round": proposal.round.name, "rank": proposal.rank, "total": str(proposal.total) if proposal.total is not None else None,
             "cutoff": explanation.get("cutoff"), "carried": ", ".join(c["name"] for c in explanation.get("carried_by", []))}
-        reason = decision_text(code, params)  # the text for programs; pages render the code in the reader's language
+        reason = tier_reason_in_english(code, params)  # the text for programs; pages render the code in the reader's language
     account = Account.objects.get(pk=proposal.account_id)
     if account.tier != proposal.to_tier:
         accounts.set_tier(account, by=by, tier=proposal.to_tier, reason=reason, effective_date=effective,
@@ -990,9 +997,11 @@ def record_decision(review: Review, *, by: User, account: Account, action: str, 
         raise ValidationError({"action": _("%(name)s is already a key account.") % {"name": account.name}})
     effective = _check_effective(effective_date)
     if action in (DecisionAction.PROMOTE, DecisionAction.DEMOTE):
-        reason = note or _("Promoted in the review of %(date)s.") % {"date": review.as_of.isoformat()}
+        # Without a note, Keyplan writes the reason: stored as a code, read in each reader's language.
+        code, params = ("", {}) if note else ("review_promoted", {"date": review.as_of.isoformat()})
+        reason = note or tier_reason_in_english(code, params)
         accounts.set_tier(account, by=by, tier=Tier.KEY if action == DecisionAction.PROMOTE else Tier.CANDIDATE,
-                          reason=reason, effective_date=effective)
+                          reason=reason, effective_date=effective, reason_code=code, reason_params=params)
     return ReviewDecision.objects.create(review=review, account=account, action=action, note=note, decided_by=by)
 
 
@@ -1016,7 +1025,7 @@ def account_card(account: Account) -> dict[str, Any]:
         "row": row,
         "ranked": index.ranked,
         "history": [{"when": h.history_date, "criterion": names.get(h.criterion_id, "—"), "value": h.value,
-                     "note": h.note, "who": _("computed from data") if h.scored_by_id is None else str(h.history_user or "—"),
+                     "note": score_note(h.note_code, h.note_params) or h.note, "who": _("computed from data") if h.scored_by_id is None else str(h.history_user or "—"),
                      "removed": h.history_type == "-"} for h in history],
     }
 

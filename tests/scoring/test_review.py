@@ -91,10 +91,20 @@ def test_decisions_in_a_review_change_the_tier_with_reason_and_date(lead, histor
     assert set(error.value.message_dict) == {"note", "effective_date"}
     services.record_decision(review, by=lead, account=worst, action="demote", note="Shrinking for a year",
                              effective_date=history["today"])
-    services.record_decision(review, by=lead, account=best, action="promote", note="")
+    from django.utils import translation
+
+    with translation.override("de"):  # a German lead; the reason Keyplan writes is read in each reader's language
+        services.record_decision(review, by=lead, account=best, action="promote", note="")
     worst.refresh_from_db(), best.refresh_from_db()
     assert (worst.tier, best.tier) == (Tier.CANDIDATE, Tier.KEY)
     assert worst.tier_changes.first().reason == "Shrinking for a year"
+    promoted = best.tier_changes.first()
+    assert promoted.reason_code == "review_promoted" and promoted.reason.startswith("Promoted in the review of ")
+    with translation.override("fa"):
+        persian = promoted.reason_text
+    assert persian != promoted.reason and not any(c.isascii() and c.isdigit() for c in persian), persian
+    with translation.override("it"):
+        assert promoted.reason_text.startswith("Promosso nella revisione del ")
     assert review.decisions.count() == 2
 
 
