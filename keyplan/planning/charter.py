@@ -306,14 +306,14 @@ def phases(steps: Sequence[RolloutStep]) -> list[tuple[str, list[RolloutStep]]]:
 
 def render_rollout(*, today: datetime.date | None = None, link=None) -> str:
     """The rollout's phases and steps on the same SVG Gantt chart as the plans' goals and actions."""
-    from babel.dates import format_date
-    from django.utils.translation import get_language, get_language_bidi, to_locale
+    from django.utils.translation import get_language_bidi
+
+    from keyplan.core import dates
 
     from keyplan.planning import gantt_svg
-    from keyplan.planning.services import timeline_labels
+    from keyplan.planning.services import more_rows, timeline_labels
 
     today = today or timezone.localdate()
-    locale = to_locale(get_language() or "en")
     steps = list(RolloutStep.objects.select_related("owner").order_by("start", "due", "pk"))
     groups = []
     for phase, rows in phases(steps):
@@ -328,8 +328,9 @@ def render_rollout(*, today: datetime.date | None = None, link=None) -> str:
     labels = timeline_labels() | {"empty": _("No rollout steps yet."), "goal_due": _("phase ends")}
     return gantt_svg.render_gantt(
         groups, today=today, title=_("Rolling out the KAM program"),
-        subtitle=_("Implementation timeline · %(date)s") % {"date": format_date(today, "long", locale=locale)},
-        labels=labels, month_label=lambda d: format_date(d, "MMM y", locale=locale), rtl=get_language_bidi(),
+        subtitle=_("Implementation timeline · %(date)s") % {"date": dates.format_date(today, "DATE_FORMAT")},
+        labels=labels, month_label=lambda d: dates.month_label(d.strftime("%Y-%m")), rtl=get_language_bidi(),
+        day_label=lambda d: dates.format_date(d, "SHORT_DATE_FORMAT"), more_label=more_rows,
     )
 
 
@@ -389,18 +390,17 @@ def verdict_label(verdict: str) -> str:
 
 def evidence(answer: analysis.Answer) -> str:
     """What the figures behind one readiness answer say, in the reader's language."""
-    from babel.numbers import format_decimal, format_percent
-    from django.utils.translation import get_language, to_locale
+    from django.utils.translation import ngettext
 
-    locale = to_locale(get_language() or "en")
+    from keyplan.core import numbers
+
     f = answer.figures
 
-    def pct(value) -> str:
-        return format_percent(value, locale=locale) if value is not None else "—"
+    def pct(value) -> str:  # in the reader's digits (Persian ones on a Persian page), as every figure
+        return numbers.percent(value, 0) if value is not None else "—"
 
     def num(value, digits: int = 0) -> str:
-        pattern = "#,##0" + ("." + "0" * digits if digits else "")
-        return format_decimal(value, format=pattern, locale=locale) if value is not None else "—"
+        return numbers.number(value, digits) if value is not None else "—"
 
     if answer.code == "concentration":
         if not f["accounts_with_revenue"]:
@@ -409,8 +409,8 @@ def evidence(answer: analysis.Answer) -> str:
             "few": num(f["vital_few"]), "all": num(f["accounts_with_revenue"]), "share": pct(f["vital_few_share"]),
             "threshold": pct(0.8)}
         if f["key_revenue_share"] is not None:
-            text += " " + _("The %(n)s key accounts bring %(share)s.") % {
-                "n": num(f["key_accounts"]), "share": pct(f["key_revenue_share"])}
+            text += " " + ngettext("The %(n)s key account brings %(share)s.", "The %(n)s key accounts bring %(share)s.",
+                                   f["key_accounts"]) % {"n": num(f["key_accounts"]), "share": pct(f["key_revenue_share"])}
         return text
     if answer.code == "buying_center":
         if not f["mapped"]:
@@ -429,14 +429,18 @@ def evidence(answer: analysis.Answer) -> str:
     if answer.code == "growth_room":
         if not f["mapped"]:
             return _("No whitespace map and no opportunity on the key accounts yet.")
-        text = _("Whitespace worth %(whitespace)s and a weighted pipeline of %(pipeline)s on %(mapped)s of %(n)s key "
-                 "accounts.") % {"whitespace": num(f["whitespace_value"]), "pipeline": num(f["weighted_pipeline"]),
+        text = ngettext("Whitespace worth %(whitespace)s and a weighted pipeline of %(pipeline)s on %(mapped)s of %(n)s "
+                        "key account.",
+                        "Whitespace worth %(whitespace)s and a weighted pipeline of %(pipeline)s on %(mapped)s of %(n)s "
+                        "key accounts.", f["key_accounts"]) % {"whitespace": num(f["whitespace_value"]), "pipeline": num(f["weighted_pipeline"]),
                                  "mapped": num(f["mapped"]), "n": num(f["key_accounts"])}
         if f["room_share"] is not None:
             text += " " + _("That is %(share)s of their revenue.") % {"share": pct(f["room_share"])}
         return text
     if not f["key_accounts"]:
         return _("No key accounts yet.")
-    return _("%(kam)s of %(n)s key accounts have a key account manager and %(sponsor)s an executive sponsor; the "
-             "KAMs can carry %(capacity)s.") % {"kam": num(f["with_kam"]), "n": num(f["key_accounts"]),
+    return ngettext("%(kam)s of %(n)s key account has a key account manager and %(sponsor)s an executive sponsor; "
+                    "the KAMs can carry %(capacity)s.",
+                    "%(kam)s of %(n)s key accounts have a key account manager and %(sponsor)s an executive sponsor; "
+                    "the KAMs can carry %(capacity)s.", f["key_accounts"]) % {"kam": num(f["with_kam"]), "n": num(f["key_accounts"]),
                                                 "sponsor": num(f["with_sponsor"]), "capacity": num(f["capacity"])}

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from xml.sax.saxutils import escape, quoteattr
 
+from keyplan.core.bidi import isolate
 from keyplan.relationships.map_svg import FONT, SVG_NS, fit
 
 MARGIN = 16
@@ -187,6 +188,8 @@ def render_gantt(
     labels: Mapping[str, str] | None = None,
     month_label: Callable[[datetime.date], str] = lambda d: d.strftime("%b %Y"),
     rtl: bool = False,
+    day_label: Callable[[datetime.date], str] = datetime.date.isoformat,
+    more_label: Callable[[int], str] | None = None,
 ) -> str:
     """The timeline as an SVG document (a string starting with ``<svg``): a row per goal, its actions under it."""
     labels = {**DEFAULT_LABELS, **(labels or {})}
@@ -254,12 +257,12 @@ def render_gantt(
             parts = [_el("path", d=f"M{_n(MARGIN)},{_n(row_y + h)} H{_n(width - MARGIN)}", stroke=GRID), text]
             if group.due:
                 colour = OVERDUE[1] if group.overdue else "#92400e"
-                parts.append(f'<g class="goal-due"><title>{escape(labels["goal_due"])}: {group.due.isoformat()}</title>'
+                parts.append(f'<g class="goal-due"><title>{escape(labels["goal_due"])}: {escape(isolate(day_label(group.due)))}</title>'
                              + _el("path", d=f"M{_n(scale.x(group.due))},{_n(cy - 8)} V{_n(cy + 8)}", stroke=colour, stroke_width=2)
                              + _diamond(scale.x(group.due), cy - 8, 4, fill=colour) + "</g>")
             drawn.append(f'<g class="goal{" overdue" if group.overdue else ""}">' + "".join(parts) + "</g>")
         else:
-            drawn.append(_bar(bar, scale, label_x, cy, labels, positions))
+            drawn.append(_bar(bar, scale, label_x, cy, labels, positions, day_label))
         row_y += h
 
     arrows = []
@@ -283,14 +286,14 @@ def render_gantt(
             arrows.append(_el("path", d=d, fill="none", stroke=ARROW, stroke_width=1.3, marker_end="url(#kp-gantt-arrow)",
                               class_="dependency", data_from=prerequisite, data_to=bar.id))
     tx = scale.x(today)
-    today_line = (f'<g class="today"><title>{escape(labels["today"])}: {today.isoformat()}</title>'
+    today_line = (f'<g class="today"><title>{escape(labels["today"])}: {escape(isolate(day_label(today)))}</title>'
                   + _el("path", d=f"M{_n(tx)},{_n(axis_y - 12)} V{_n(bottom)}", stroke=TODAY, stroke_width=2, stroke_dasharray="5 4")
                   + _text(tx + (-4 if rtl else 4), bottom - 4, labels["today"], font_size=10, fill=TODAY) + "</g>")
     body += ['<g class="rows">' + "".join(drawn) + "</g>", '<g class="dependencies">' + "".join(arrows) + "</g>", today_line]
     if not groups:
         body.append(_text(label_x, top + 18, labels["empty"], font_size=13, fill=MUTED, class_="empty"))
     if hidden:
-        body.append(_text(label_x, bottom + 18, labels["more"].format(n=hidden), font_size=11, fill=MUTED, class_="more"))
+        body.append(_text(label_x, bottom + 18, more_label(hidden) if more_label else labels["more"].format(n=hidden), font_size=11, fill=MUTED, class_="more"))
     height = bottom + (30 if hidden else 12) + MARGIN
     accessible = " · ".join(p for p in (labels["title"], title) if p)
     return (
@@ -306,11 +309,14 @@ def render_gantt(
 
 
 def _bar(bar: Bar, scale: _Scale, label_x: float, cy: float, labels: Mapping[str, str],
-         positions: dict[int, tuple[float, float, float]]) -> str:
+         positions: dict[int, tuple[float, float, float]],
+         day_label: Callable[[datetime.date], str] = datetime.date.isoformat) -> str:
     fill, stroke = OVERDUE if bar.overdue else STATUS_COLOURS.get(bar.status, STATUS_COLOURS["not_started"])
+    # A tooltip has no markup: the names and each day are isolated, so that a Latin name or a range keeps its order
+    # in a right-to-left sentence (keyplan.core.bidi).
     tooltip = " · ".join(p for p in (
-        bar.label, labels.get(bar.status, bar.status), bar.owner,
-        f"{bar.start.isoformat() if bar.start else '…'} – {bar.due.isoformat() if bar.due else '…'}",
+        isolate(bar.label), labels.get(bar.status, bar.status), isolate(bar.owner),
+        f"{isolate(day_label(bar.start)) if bar.start else '…'} – {isolate(day_label(bar.due)) if bar.due else '…'}",
         labels["overdue"] if bar.overdue else "") if p)
     label = _label(label_x + (-14 if scale.rtl else 14), cy + 4, fit(bar.label, LABEL_W - 26, 11), scale.rtl,
                    font_size=11, fill=INK)

@@ -46,6 +46,7 @@ from keyplan.planning.models import (
     RaciAssignment,
     RaciRole,
     SectionKey,
+    written_by_keyplan,
 )
 from keyplan.relationships import analysis as relationships_analysis
 from keyplan.relationships import services as relationships
@@ -405,10 +406,14 @@ def _clean_goal(goal: Goal, plan: AccountPlan) -> None:
 
 
 @transaction.atomic
-def add_goal(plan: AccountPlan, *, by: User, data: dict) -> Goal:
+def add_goal(plan: AccountPlan, *, by: User, data: dict, text_code: str = "", text_params: dict | None = None) -> Goal:
+    """A goal of the plan. A goal Keyplan writes itself names its ``text_code`` (models.GOAL_TEXTS) and parameters
+    instead of a title and description: they are stored in English and read in each reader's language."""
     _require_edit(by, plan)
     _check_fields(data, GOAL_FIELDS)
-    goal = Goal(plan=plan, **data)
+    if text_code:
+        data = {**data, **written_by_keyplan(text_code, text_params or {})}
+    goal = Goal(plan=plan, text_code=text_code, text_params=text_params or {}, **data)
     _clean_goal(goal, plan)
     _save(goal, by=by)
     return goal
@@ -633,7 +638,7 @@ class PlanView:
 def _items(goals: Iterable[Goal]) -> tuple[list[analysis.Item], list[analysis.Item]]:
     goal_items, action_items = [], []
     for g in goals:
-        goal_items.append(analysis.Item(g.pk, g.title, g.status, g.owner_id, None, g.due, None, g.horizon, g.target_value))
+        goal_items.append(analysis.Item(g.pk, g.label, g.status, g.owner_id, None, g.due, None, g.horizon, g.target_value))
         for a in g.actions.all():
             action_items.append(analysis.Item(a.pk, a.title, a.status, a.owner_id, a.start, a.due, g.pk,
                                               stakeholder_id=a.stakeholder_id, milestone=a.milestone,
@@ -1009,29 +1014,39 @@ def _groups(goals: Iterable[Goal], today: datetime.date, *, heading: str = "", l
             for a in g.actions.all()
         )
         overdue = g.status not in analysis.CLOSED_GOAL and g.due is not None and g.due < today
-        groups.append(gantt_svg.Group(label=g.title, due=g.due, overdue=overdue, bars=bars,
+        groups.append(gantt_svg.Group(label=g.label, due=g.due, overdue=overdue, bars=bars,
                                       heading=heading if index == 0 else "", href=link("goal", g) if link else None))
     return groups
+
+
+def more_rows(n: int) -> str:
+    """Below a timeline cut short: how many rows it leaves out, in the reader's words and digits."""
+    from django.utils.translation import ngettext
+
+    from keyplan.core import numbers
+
+    return ngettext("%(n)s more row not shown.", "%(n)s more rows not shown.", n) % {"n": numbers.number(n)}
 
 
 def render_timeline(plans: Sequence[AccountPlan], *, title: str, today: datetime.date | None = None, link=None,
                     headings: bool = False) -> str:
     """Goals and actions of ``plans`` as a self-contained SVG Gantt chart; with ``headings``, one block per account."""
-    from babel.dates import format_date
-    from django.utils.translation import get_language, get_language_bidi, to_locale
+    from django.utils.translation import get_language_bidi
+
+    from keyplan.core import dates
 
     from keyplan.planning import gantt_svg
 
     today = today or timezone.localdate()
-    locale = to_locale(get_language() or "en")
     groups = []
     for plan in plans:
         heading = f"{plan.account.name} · {plan.period}" if headings else ""
         groups += _groups(_goals(plan), today, heading=heading, link=(lambda kind, row, plan=plan: link(plan, kind, row)) if link else None)
     return gantt_svg.render_gantt(
         groups, today=today, title=title,
-        subtitle=_("Timeline · %(date)s") % {"date": format_date(today, "long", locale=locale)},
-        labels=timeline_labels(), month_label=lambda d: format_date(d, "MMM y", locale=locale), rtl=get_language_bidi(),
+        subtitle=_("Timeline · %(date)s") % {"date": dates.format_date(today, "DATE_FORMAT")},
+        labels=timeline_labels(), month_label=lambda d: dates.month_label(d.strftime("%Y-%m")), rtl=get_language_bidi(),
+        day_label=lambda d: dates.format_date(d, "SHORT_DATE_FORMAT"), more_label=more_rows,
     )
 
 

@@ -325,7 +325,7 @@ def goal_edit(request: HttpRequest, pk: int, plan_pk: int, goal_pk: int | None =
         else:
             messages.success(request, _("Goal saved."))
             return _to_plan(plan, f"goal-{goal.pk}")
-    title = goal.title if goal else _("New goal")
+    title = goal.label if goal else _("New goal")
     remove_url = request.path if goal else ""
     return _edit_page(request, plan, form, title=title, conflict=conflict, remove_url=remove_url,
                       status=400 if form.errors else 200)

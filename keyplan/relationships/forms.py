@@ -121,7 +121,9 @@ class InteractionForm(_ServiceModelForm):
         widgets = {
             "kind": FastSelect,
             "date": forms.DateInput(attrs={"type": "date"}),
-            "time": forms.TimeInput(attrs={"type": "time"}),
+            # Shown in the reader's clock by dates.js; the hint names the form they may type.
+            "time": forms.TimeInput(attrs={"type": "time", "data-hint": _("Enter a time such as %(example)s.")},
+                                    format="%H:%M"),
             "summary": forms.Textarea(attrs={"rows": 3}),
             "next_step": forms.Textarea(attrs={"rows": 2}),
             "next_step_due": forms.DateInput(attrs={"type": "date"}),

@@ -62,3 +62,25 @@ def test_a_german_lead_types_day_month_year_and_a_date_that_does_not_exist(page,
     page.get_by_role("button", name="Anwenden").click()
     page.wait_for_url("**date_from=2025-12-01**")
     expect(page.locator("#id_date_from")).to_have_value("01.12.2025")
+
+
+def test_a_time_of_day_in_the_readers_clock(page, live_server, log_in, screenshot, kam_account):
+    """The meeting's time field shows the reader's clock and digits and reads what they type (dates.js)."""
+    log_in("lead")
+    in_language(page, live_server, "fa")
+    page.goto(f"/accounts/{kam_account.pk}/relationships/interactions/")
+    shown = page.locator("#log-form #id_time")
+    expect(shown).to_have_attribute("type", "text")
+    shown.fill("۱۴:۳۰")
+    hidden = page.locator("#log-form input[name=time]")
+    expect(hidden).to_have_value("14:30")
+    shown.fill("2:05 ب.ظ")
+    expect(hidden).to_have_value("14:05")
+    shown.fill("25:00")
+    expect(hidden).to_have_value("")
+    assert "۱۴:۳۰" in shown.evaluate("el => el.validationMessage")
+    screenshot("fa-time-field")
+    in_language(page, live_server, "en")
+    page.goto(f"/accounts/{kam_account.pk}/relationships/interactions/")
+    page.locator("#log-form #id_time").fill("2:30 pm")
+    expect(page.locator("#log-form input[name=time]")).to_have_value("14:30")

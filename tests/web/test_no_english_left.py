@@ -1,6 +1,7 @@
 """The demo's main pages in each language leave no English behind: no visible text on them is an English message
 that the language's catalog translates (a string that skipped the translation tags, or a label built in English)."""
 
+import re
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -74,7 +75,9 @@ def demo_pages(db):
         reverse("health:account", args=[key.pk]), reverse("planning:portfolio"),
     ]
     if plan:
-        pages.append(reverse("planning:plan", args=[key.pk, plan.pk]))
+        pages += [reverse(f"planning:{name}", args=[key.pk, plan.pk]) for name in ("plan", "timeline", "whitespace", "raci")]
+    pages += [reverse("planning:account", args=[key.pk]), reverse("planning:charter"),
+              reverse("planning:portfolio_timeline")]
     return demo.users["lead"], pages
 
 
@@ -92,3 +95,25 @@ def test_the_main_pages_leave_no_english(demo_pages, code):
         parser.feed(response.content.decode())
         left += sorted({f"{path}: {text}" for text in parser.texts if text in english or text.rstrip(".:") in english})
     assert not left, "\n".join(left)
+
+
+class KeyplanDigits(VisibleText):
+    """Keyplan's own text on a page, without the drawings (the timeline's SVG carries the plan's own titles)."""
+
+    SKIPPED = VisibleText.SKIPPED | {"svg"}
+
+
+def test_the_planning_pages_write_persian_digits_in_persian(demo_pages):
+    """Counts, versions, section numbers, days and dates on the planning pages in Persian digits; user data (a period
+    such as FY2026, a goal's title) keeps its own, isolated."""
+    lead, pages = demo_pages
+    client = client_for(lead)
+    client.cookies["django_language"] = "fa"
+    latin = []
+    for path in [p for p in pages if "/plans" in p]:
+        parser = KeyplanDigits()
+        parser.feed(client.get(path).content.decode())
+        # A <title> or a catalog sentence isolates user data and typed examples (FSI/LRI … PDI): theirs, not ours.
+        texts = [re.sub("[\u2066\u2068][^\u2069]*\u2069", "", text) for text in parser.texts]
+        latin += [f"{path}: {text}" for text in texts if any(c in "0123456789" for c in text)]
+    assert not latin, "\n".join(latin)

@@ -1,6 +1,7 @@
 """Percentages on the plan pages in the reader's language (keyplan/core/numbers.py), and labels of check codes."""
 
 from django import template
+from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from keyplan.core import numbers
@@ -13,6 +14,17 @@ register = template.Library()
 def percent(value, signed: bool = False) -> str:
     """A whole percentage, "+" before a rise when ``signed``; ``number`` is the built-in filter (keyplan/core/numbers.py)."""
     return numbers.percent(value, 0, signed=bool(signed))
+
+
+@register.filter
+def weight(value) -> str:
+    """A criterion's weight (percent points, 35 or 12.5) as a percentage in the reader's writing ("۳۵٪" in Persian)."""
+    from decimal import Decimal
+
+    if value is None:
+        return "—"
+    points = Decimal(str(value))
+    return numbers.percent(points / 100, 0 if points == points.to_integral_value() else 2)
 
 
 LABELS = {"horizon": Horizon, "goal_status": GoalStatus, "action_status": ActionStatus, "metric": Metric,
@@ -48,9 +60,10 @@ def check_text(check) -> str:
 
 @register.filter
 def check_names(check) -> str:
+    """What fails a check: the missing horizons by name; goals, actions and people (user data) each in <bdi>."""
     if check.code == "goals_horizons":
         return ", ".join(str(Horizon(h).label) for h in check.names)
-    return ", ".join(check.names)
+    return format_html_join(", ", "<bdi>{}</bdi>", ((name,) for name in check.names))
 
 
 @register.filter

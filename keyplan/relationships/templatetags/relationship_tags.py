@@ -4,8 +4,9 @@ import datetime
 
 from django import template
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
+from keyplan.core import numbers
 from keyplan.relationships.models import BuyingRole, ContactStrength, DecisionPower, LineStrength, Polarity, Sentiment
 
 register = template.Library()
@@ -49,14 +50,33 @@ def label(value: str, kind: str) -> str:
     return str(CHOICES[kind].get(value, value))
 
 
+# Groups of people inside a sentence ("Watched: decision makers; champions"), each language writing them its own way
+# (German capitalises its nouns): words of their own rather than the role labels lower-cased.
+WATCHED_ROLES = {
+    "decision_maker": pgettext_lazy("watched group", "decision makers"),
+    "economic_buyer": pgettext_lazy("watched group", "economic buyers"),
+    "influencer": pgettext_lazy("watched group", "influencers"),
+    "champion": pgettext_lazy("watched group", "champions"),
+    "user": pgettext_lazy("watched group", "users"),
+    "gatekeeper": pgettext_lazy("watched group", "gatekeepers"),
+    "blocker": pgettext_lazy("watched group", "blockers"),
+}
+WATCHED_POWERS = {
+    "high": pgettext_lazy("decision power, in a sentence", "high"),
+    "medium": pgettext_lazy("decision power, in a sentence", "medium"),
+    "low": pgettext_lazy("decision power, in a sentence", "low"),
+}
+assert set(WATCHED_ROLES) == set(BuyingRole.values) and set(WATCHED_POWERS) == set(DecisionPower.values)
+
+
 @register.filter
 def watched_text(rule) -> str:
     """Whom the stale alerts watch, in words: ``{{ rule|watched_text }}``."""
     parts = []
     if rule.powers:
-        powers = ", ".join(str(CHOICES["power"][p]).lower() for p in rule.powers)
+        powers = ", ".join(str(WATCHED_POWERS[p]) for p in rule.powers)
         parts.append(_("decision power %(powers)s") % {"powers": powers})
-    parts += [str(CHOICES["role"][r]).lower() for r in rule.roles]
+    parts += [str(WATCHED_ROLES[r]) for r in rule.roles]
     if rule.key_contacts:
         parts.append(_("key contact points"))
     return _("Watched: %(groups)s.") % {"groups": "; ".join(parts)}
@@ -76,7 +96,7 @@ def last_contact_text(date: datetime.date | None, today: datetime.date) -> str:
         return _("today")
     if days == 1:
         return _("yesterday")
-    return _("%(days)s days ago") % {"days": days}
+    return _("%(days)s days ago") % {"days": numbers.number(days)}
 
 
 @register.filter

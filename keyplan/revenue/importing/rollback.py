@@ -4,6 +4,7 @@ import polars as pl
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.utils.module_loading import import_string
 from simple_history.utils import bulk_update_with_history
 
@@ -49,16 +50,18 @@ def rollback_batch(batch: ImportBatch, *, by: User, broken_off: bool = False) ->
     is running any more; the caller says so.
     """
     if not can_import(by):
-        raise PermissionDenied("Only KAM leads and admins roll back imports.")
+        raise PermissionDenied(_("Only KAM leads and admins roll back imports."))
     if broken_off:
         return discard_broken_off(batch, by=by)
     with transaction.atomic():
         batch = ImportBatch.objects.select_for_update().get(pk=batch.pk)
         if batch.status in (BatchStatus.VALIDATING, BatchStatus.IMPORTING):
-            raise ValidationError({"batch": f"Batch {batch.pk} is still {batch.get_status_display().lower()}. If its worker was "
-                                            "stopped and will not finish it, discard it as broken off (keyplan rollback N --broken-off)."})
+            raise ValidationError({"batch": _("Batch %(n)s is still being read or imported (%(status)s). If its worker was "
+                                              "stopped and will not finish it, discard it as broken off.")
+                                   % {"n": batch.pk, "status": batch.get_status_display()}})
         if batch.status != BatchStatus.DONE:
-            raise ValidationError({"batch": f"Batch {batch.pk} is {batch.get_status_display().lower()}; only imported batches can be rolled back."})
+            raise ValidationError({"batch": _("Batch %(n)s was not imported (%(status)s); only imported batches can be rolled back.")
+                                   % {"n": batch.pk, "status": batch.get_status_display()}})
         if batch.kind == ImportKind.LEDGER:
             _apply_rollups(_batch_deltas(batch), sign=-1)
             _delete_lines(batch)
@@ -93,11 +96,12 @@ def discard_broken_off(batch: ImportBatch, *, by: User | None = None, worker: st
     done. Its file can be imported again; the lines are new to the ledger again.
     """
     if by is not None and not can_import(by):
-        raise PermissionDenied("Only KAM leads and admins roll back imports.")
+        raise PermissionDenied(_("Only KAM leads and admins roll back imports."))
     with transaction.atomic():
         batch = ImportBatch.objects.select_for_update().get(pk=batch.pk)
         if batch.status not in (BatchStatus.VALIDATING, BatchStatus.IMPORTING):
-            raise ValidationError({"batch": f"Batch {batch.pk} is {batch.get_status_display().lower()}, not an import that broke off."})
+            raise ValidationError({"batch": _("Batch %(n)s is not an import that broke off (%(status)s).")
+                                   % {"n": batch.pk, "status": batch.get_status_display()}})
         lines = _delete_lines(batch)
         archived = _archive_created_accounts(batch, by=by, why=f"import batch {batch.pk} that created it broke off")
         stage = batch.status

@@ -43,6 +43,14 @@ function isolateTexts(figure) {
     if (title && title.text) title.text = isolate(title.text);
   });
   if (layout.title && layout.title.text) layout.title.text = isolate(layout.title.text);
+  // A legend in a row reads from the right, as the page does: its first entry at the right edge.
+  const legend = layout.legend;
+  if (legend && legend.orientation === "h") {
+    const order = legend.traceorder || "normal";
+    legend.traceorder = order === "normal" ? "reversed" : order.includes("reversed") ? order : order + "+reversed";
+    legend.x = 1 - (legend.x || 0);
+    legend.xanchor = legend.xanchor === "left" || !legend.xanchor ? "right" : legend.xanchor === "right" ? "left" : legend.xanchor;
+  }
   (figure.data || []).forEach((trace) => {
     if (trace.hovertemplate) trace.hovertemplate = isolate(trace.hovertemplate);
     if (typeof trace.name === "string") trace.name = isolate(trace.name);

@@ -97,7 +97,61 @@
     button.addEventListener("click", () => { try { input.showPicker(); } catch (error) { text.focus(); } });
   }
 
-  const enhanceAll = (scope) => scope.querySelectorAll("input[type=date]:not([data-local-date])").forEach(enhance);
+  // Times of day the same way: "14:30" in German, "2:30 PM" in English, "۱۴:۳۰" in Persian; typed in either clock
+  // (am/pm, ق.ظ/ب.ظ, 上午/下午 read too), the hidden <input type="time"> carries HH:MM.
+  const clock = new Intl.DateTimeFormat(persian ? "fa-IR-u-nu-arabext" : (root.lang || "en"), { hour: "numeric", minute: "2-digit", timeZone: "UTC" });
+  const showTime = (value) => (/^\d{2}:\d{2}/.test(value) ? clock.format(new Date("1970-01-01T" + value.slice(0, 5) + ":00Z")).replace(/[\u200e\u200f]/g, "") : "");
+  function readTime(text) {
+    const plain = LATIN(text).trim().toLowerCase();
+    if (!plain) return "";
+    const found = plain.match(/^(\d{1,2})(?:\D{1,2}(\d{2}))?/) || plain.match(/(\d{1,2})(?:\D{1,2}(\d{2}))?\s*$/);
+    if (!found) return null;
+    let hour = +found[1];
+    const minute = found[2] === undefined ? 0 : +found[2];
+    const afternoon = /(pm|p\.m\.|ب\.ظ|بعدازظهر|下午|晚上)/.test(plain);
+    const morning = /(am|a\.m\.|ق\.ظ|صبح|上午|早上)/.test(plain);
+    if ((afternoon || morning) && (hour < 1 || hour > 12)) return null;
+    if (afternoon && hour < 12) hour += 12;
+    if (morning && hour === 12) hour = 0;
+    if (hour > 23 || minute > 59) return null;
+    return String(hour).padStart(2, "0") + ":" + String(minute).padStart(2, "0");
+  }
+
+  function enhanceTime(input) {
+    input.dataset.localDate = "on";
+    const text = document.createElement("input");
+    text.type = "text";
+    text.autocomplete = "off";
+    text.className = input.className + " local-time";
+    text.placeholder = showTime("14:30");
+    text.value = showTime(input.value);
+    text.required = input.required;
+    text.disabled = input.disabled;
+    if (input.id) { text.id = input.id; input.id = input.id + "-iso"; }
+    for (const name of ["aria-label", "aria-describedby", "aria-invalid", "title"]) {
+      if (input.hasAttribute(name)) text.setAttribute(name, input.getAttribute(name));
+    }
+    text.dataset.timeFor = input.name;
+    input.required = false;
+    input.tabIndex = -1;
+    input.setAttribute("aria-hidden", "true");
+    const wrapper = document.createElement("span");
+    wrapper.className = "local-date";
+    input.parentNode.insertBefore(wrapper, input);
+    wrapper.append(text, input);
+    const update = () => {
+      const value = readTime(text.value);
+      input.value = value || "";
+      text.setCustomValidity(value === null ? (input.dataset.hint || "%(example)s").replace("%(example)s", showTime("14:30")) : "");
+    };
+    text.addEventListener("input", update);
+    text.addEventListener("change", () => { update(); if (text.validity.valid && input.value) text.value = showTime(input.value); });
+  }
+
+  const enhanceAll = (scope) => {
+    scope.querySelectorAll("input[type=date]:not([data-local-date])").forEach(enhance);
+    scope.querySelectorAll("input[type=time]:not([data-local-date])").forEach(enhanceTime);
+  };
   document.addEventListener("DOMContentLoaded", () => enhanceAll(document));
   document.addEventListener("htmx:afterSettle", (event) => enhanceAll(event.target));
 })();
