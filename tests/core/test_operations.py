@@ -63,7 +63,7 @@ def test_serve_answers_from_several_processes_and_starts_a_dead_one_again(tmp_pa
     import time
     import urllib.request
 
-    from tests.revenue.test_worker import _alive, _children, _free_port
+    from tests.revenue.test_worker import _alive, _children, _free_port, stop_serving
 
     env = {**os.environ, "KEYPLAN_DATABASE_URL": f"sqlite:///{tmp_path / 'serve.sqlite3'}"}
     assert subprocess.run([str(KEYPLAN), "migrate"], env=env, cwd=tmp_path, capture_output=True, timeout=300).returncode == 0
@@ -97,11 +97,7 @@ def test_serve_answers_from_several_processes_and_starts_a_dead_one_again(tmp_pa
         assert first[1] in now and first[0] not in now
         assert [answers() for _ in range(6)] == [200] * 6
     finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=30)
-        log = server.stderr.read()
-        server.stdout.close()
-        server.stderr.close()
+        log = stop_serving(server)
     assert server.returncode == 0
     assert re.search(rf"web process \d \(pid {first[0]}\) exited \(signal 9\); starting it again", log), log
     assert not any(_alive(pid) for pid in now)

@@ -39,6 +39,16 @@ def _children(pid: int, *, web: bool = False) -> list[int]:
     return [child for child in found if _is_worker(child) != web]
 
 
+def stop_serving(server: subprocess.Popen) -> str:
+    """Stop a `keyplan serve` started with stdout and stderr piped, as a service manager does (SIGTERM); its log."""
+    server.send_signal(signal.SIGTERM)
+    server.wait(timeout=30)
+    log = server.stderr.read()
+    server.stdout.close()
+    server.stderr.close()
+    return log
+
+
 def _is_worker(pid: int) -> bool:
     try:
         return b"worker" in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")  # `python -m keyplan.cli worker`
@@ -167,11 +177,7 @@ def test_serve_starts_its_worker_again_when_it_dies(tmp_path):
         [second] = [p for p in _children(server.pid) if _alive(p)]
         assert second != first
     finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=30)
-        log = server.stderr.read()
-        server.stdout.close()
-        server.stderr.close()
+        log = stop_serving(server)
     assert f"The background worker (process {first}) exited with code -9; starting a new one" in log
     assert f"The background worker runs again (process {second})" in log
     assert not _alive(second)
