@@ -183,7 +183,7 @@ class TierIn(InputSchema):
 
 class TierChangeOut(Schema):
     id: int
-    from_tier: str
+    from_tier: choice(Tier, blank=True) = Field(description='The key status before; "" for an account\'s first')
     to_tier: TierChoice
     reason: str
     reason_code: str = Field("", description="Set when Keyplan wrote the reason (e.g. 'selected'): render it from "

@@ -2,6 +2,7 @@
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext_lazy as _
 from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import ValidationError as SchemaValidationError
 from ninja.pagination import paginate
@@ -24,6 +25,7 @@ from keyplan.accounts.schemas import (
     TierIn,
 )
 from keyplan.api.errors import CONFLICT_SHAPES, validation_detail
+from keyplan.api.gates import gate, requires, team_managers
 from keyplan.api.lookups import require_edit
 from keyplan.core.models import User
 from keyplan.core.pagination import LimitOffset
@@ -77,6 +79,7 @@ def list_accounts(request, filters: Query[AccountQuery]):
 
 
 @router.post("/", response={201: AccountOut}, summary="Create an account")
+@gate(requires(services.can_create_accounts, _("Only KAM leads and admins create accounts.")))
 def create_account(request, payload: AccountIn):
     if not services.can_create_accounts(request.user):  # a refusal first, before the body's ids are looked up
         raise PermissionDenied("Only KAM leads and admins create accounts.")
@@ -101,6 +104,7 @@ def patch_account(request, account_id: int, payload: AccountPatch):
 
 
 @router.delete("/{account_id}", response={204: None, 409: VersionConflictOut}, summary="Archive an account (nothing with history is destroyed)")
+@gate(requires(services.can_archive, _("Only KAM leads and admins archive or restore an account.")))
 def archive_account(request, account_id: int, version: int | None = None):
     services.archive_account(_account(request, account_id), by=request.user, version=version_from(request, version))
     return Status(204, None)
@@ -119,6 +123,7 @@ def tier_history(request, account_id: int):
 
 
 @router.post("/{account_id}/tier", response={201: TierChangeOut}, summary="Change key status, with a reason")
+@gate(requires(services.can_set_tier, _("Only KAM leads and admins change key status.")))
 def set_tier(request, account_id: int, payload: TierIn):
     change = services.set_tier(_account(request, account_id), by=request.user, **payload.dict())
     return Status(201, change)
@@ -145,6 +150,7 @@ def _team_user(payload: TeamMemberIn) -> User:
 
 
 @router.post("/{account_id}/team/", response={201: TeamMemberOut}, summary="Add a team member")
+@gate(team_managers)
 def add_team_member(request, account_id: int, payload: TeamMemberIn):
     account = _account(request, account_id)
     if not services.can_manage_team(request.user, account):  # a refusal first, before naming any user
@@ -161,6 +167,7 @@ def _member(request, account_id: int, member_id: int) -> TeamMember:
 
 @router.patch("/{account_id}/team/{member_id}", response={200: TeamMemberOut, 409: VersionConflictOut},
               summary="Change a team member's role or responsibilities")
+@gate(team_managers)
 def patch_team_member(request, account_id: int, member_id: int, payload: TeamMemberPatch):
     member = _member(request, account_id, member_id)
     changes = payload.dict(exclude_unset=True)
@@ -169,6 +176,7 @@ def patch_team_member(request, account_id: int, member_id: int, payload: TeamMem
 
 
 @router.delete("/{account_id}/team/{member_id}", response={204: None, 409: VersionConflictOut}, summary="Remove a team member")
+@gate(team_managers)
 def remove_team_member(request, account_id: int, member_id: int, version: int | None = None):
     services.remove_team_member(_member(request, account_id, member_id), by=request.user, version=version_from(request, version))
     return Status(204, None)
@@ -225,6 +233,7 @@ def list_kams(request):
 
 @kams_router.put("/{user_id}/capacity", response=KamLoadOut,
                  summary="Set how many key accounts a KAM can carry (KAM leads and admins)")
+@gate(requires(services.can_create_accounts, "Only KAM leads and admins set capacity."))
 def set_capacity(request, user_id: int, payload: CapacityIn):
     from keyplan.core.services import set_kam_capacity
 

@@ -1,14 +1,17 @@
 """/api/v1/analysis/NAME: the portfolio analyses, the same payloads as `keyplan analyze NAME --json`."""
 
 import datetime
-from typing import Any, Literal
+from typing import Any
 
 from ninja import Field, Query, Router, Schema
 from ninja.errors import ValidationError as SchemaValidationError
 
+from keyplan.accounts.models import Tier
+from keyplan.core.schemas import choice
 from keyplan.revenue import portfolio
 
 router = Router(tags=["analysis"])
+ANALYSES = ("pareto", "abc", "mrr", "profitability", "concentration", "clv")
 
 
 class AnalysisQuery(Schema):
@@ -24,12 +27,12 @@ class AnalysisQuery(Schema):
     discount_rate: float = Field(0.10, ge=0, le=1, description="CLV: yearly discount rate")
     industry: str = ""
     country: str = ""
-    tier: Literal["", "key", "candidate", "standard"] = ""
+    tier: choice(Tier, blank=True) = Field("", description="key, candidate or standard; empty: every tier")
     kam: int | None = Field(None, description="User id of a key account manager")
 
 
 @router.get("/{name}", url_name="analysis", response=dict[str, Any], summary="A portfolio analysis: pareto, abc, mrr, profitability, concentration or clv")
-def analysis(request, name: Literal["pareto", "abc", "mrr", "profitability", "concentration", "clv"], query: Query[AnalysisQuery]):
+def analysis(request, name: choice(ANALYSES), query: Query[AnalysisQuery]):
     scope = portfolio.Scope(request.user, industry=query.industry, country=query.country.upper(), tier=query.tier, kam=query.kam)
     options = portfolio.Options(
         start=query.from_, end=query.to, threshold=query.threshold, thresholds=(query.a_threshold, query.b_threshold),

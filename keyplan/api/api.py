@@ -11,9 +11,11 @@ from django.http import Http404, JsonResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as SchemaValidationError
+from ninja.operation import Operation
 from ninja.security import HttpBearer, SessionAuth
 
 from keyplan.api.errors import JsonOnlyParser, conflict_body, contract_errors, field_names_for, validation_detail
+from keyplan.api.gates import check_write
 from keyplan.api.openapi import declare_errors
 from keyplan.core.busy import BUSY_RETRY_AFTER_SECONDS, is_database_busy
 from keyplan.core.services import user_for_token
@@ -43,7 +45,35 @@ class SignedInSession(SessionAuth):
         return super()._get_key(request)
 
 
+class GatedOperation(Operation):
+    """An operation whose write permission is decided after authentication and before any parameter, the body
+    above all, is read (keyplan/api/gates.py): a refused writer gets the 403 or 404, never the 422 of a malformed
+    body."""
+
+    def _run_checks(self, request):
+        refusal = super()._run_checks(request)  # authentication (401) and throttling
+        if refusal is not None:
+            return refusal
+        path = request.resolver_match.kwargs if request.resolver_match is not None else {}
+        try:
+            check_write(request, self.view_func, path)
+        except Exception as error:  # PermissionDenied, Http404, a busy database: the API's own handlers answer
+            return self.api.on_exception(request, error)
+        return None
+
+
 class KeyplanAPI(NinjaAPI):
+    def _get_bound_routers(self):
+        # django-ninja makes every operation a plain Operation; here, once, each becomes a GatedOperation.
+        bound = super()._get_bound_routers()
+        for router in bound:
+            for view in router.path_operations.values():
+                for operation in view.operations:
+                    if type(operation) is Operation:
+                        operation.__class__ = GatedOperation
+                    assert type(operation) is GatedOperation, f"{operation.path}: an async operation is not gated"
+        return bound
+
     def validation_error_from_error_contexts(self, error_contexts) -> SchemaValidationError:
         """Every error's ``loc`` is ``[source, field]`` with the field's input name: ``["body", "title"]``,
         never ``["body", "payload", "title"]`` (the handler's parameter name means nothing to a client)."""

@@ -1,19 +1,21 @@
 """/api/v1/exports/…: files built from live data: the portfolio workbook (.xlsx), an account's review deck (.pptx)."""
 
 import datetime
-from typing import Literal
 
 from django.shortcuts import get_object_or_404
 from ninja import Field, Path, Query, Router, Schema, Status
 from ninja.errors import ValidationError as SchemaValidationError
 
-from keyplan.core.schemas import MAX_YEAR, MIN_YEAR, InputSchema
-from keyplan.accounts.models import Account
+from keyplan.accounts.models import Account, Tier
+from keyplan.api.gates import anyone, gate
+from keyplan.core.schemas import MAX_YEAR, MIN_YEAR, InputSchema, choice
 from keyplan.reports import deck, deck_data, workbook
 from keyplan.reports.deck_template import TemplateError
+from keyplan.reports.models import JobStatus
 from keyplan.revenue import portfolio
 
 router = Router(tags=["exports"])
+TierOrAll = choice(Tier, blank=True)
 
 
 class WorkbookQuery(Schema):
@@ -21,7 +23,7 @@ class WorkbookQuery(Schema):
     to: datetime.date | None = Field(None, description="Last day of the period (default: the ledger's last day)")
     industry: str = Field("", max_length=64)
     country: str = Field("", max_length=2, description="ISO country code, e.g. NL")
-    tier: Literal["", "key", "candidate", "standard"] = ""
+    tier: TierOrAll = Field("", description="key, candidate or standard; empty: every tier")
     kam: int | None = Field(None, ge=1, le=2**63 - 1, description="User id of a key account manager")
 
 
@@ -79,13 +81,13 @@ class WorkbookJobIn(InputSchema):
     to: datetime.date | None = Field(None, description="Last day of the period (default: the ledger's last day)")
     industry: str = Field("", max_length=64)
     country: str = Field("", max_length=2, description="ISO country code, e.g. NL")
-    tier: Literal["", "key", "candidate", "standard"] = ""
+    tier: TierOrAll = Field("", description="key, candidate or standard; empty: every tier")
     kam: int | None = Field(None, ge=1, le=2**63 - 1, description="User id of a key account manager")
 
 
 class WorkbookJobOut(Schema):
     id: int
-    status: Literal["queued", "running", "done", "failed"]
+    status: choice(JobStatus)
     progress: int = Field(description="0-100")
     stage: str = Field(description="The step being written: analyses, summary, pareto, abc, profitability, scoring, "
                                    "risk_queue, plan_quality, saving, done")
@@ -123,6 +125,7 @@ def _own_job(request, job_id: int):
              description="The same workbook as GET /exports/workbook, made by the background worker (`keyplan worker`) for "
                          "large portfolios: answers 202 with the job; GET /exports/workbook/jobs/{id} shows its progress "
                          "and, once `done`, the `download` URL. In the language of Accept-Language.")
+@gate(anyone)
 def start_workbook_job(request, payload: WorkbookJobIn):
     from django.core.exceptions import ValidationError
     from django.utils.translation import get_language
@@ -169,6 +172,7 @@ def get_workbook_job_file(request, job_id: int = Path(..., ge=1, le=2**63 - 1)):
 
 @router.post("/workbook/jobs/{job_id}/retry", response={202: WorkbookJobOut},
              summary="Run a failed (or interrupted) workbook job again with the same choices")
+@gate(anyone)
 def retry_workbook_job(request, job_id: int = Path(..., ge=1, le=2**63 - 1)):
     from django.core.exceptions import ValidationError
 

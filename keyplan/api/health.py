@@ -6,11 +6,13 @@ make is a 403; bad input is a 422 naming the field, and nothing is written.
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext_lazy as _
 from ninja import Query, Router, Status
 from ninja.pagination import paginate
 
 from keyplan.accounts.models import Account
 from keyplan.api.errors import CONFLICT_SHAPES
+from keyplan.api.gates import anyone, gate, requires
 from keyplan.api.lookups import active_user, require_edit
 from keyplan.core.pagination import LimitOffset
 from keyplan.core.schemas import VersionConflictOut
@@ -107,6 +109,7 @@ def get_settings(request):
 
 
 @router.patch("/health/settings", summary="Change the health settings (KAM leads and admins)")
+@gate(requires(services.can_configure, _("Only KAM leads and admins change the health settings.")))
 def patch_settings(request, payload: SettingsPatch):
     changes = payload.dict(exclude_unset=True)
     return services.settings_dict(services.update_settings(by=request.user, changes=changes))
@@ -116,6 +119,7 @@ def patch_settings(request, payload: SettingsPatch):
              summary="Queue today's health snapshot for the background worker (KAM leads and admins)",
              description="The same as the button on the health dashboard: at 100,000 accounts the snapshot takes longer than "
                          "a request should, so it is taken by `keyplan worker`; GET /accounts/{id}/health/snapshots shows it.")
+@gate(requires(services.can_configure, "Only KAM leads and admins take the health snapshot."))
 def take_snapshot(request):
     from django.db import transaction
     from django.utils import timezone
@@ -242,6 +246,7 @@ def notifications(request, query: Query[LimitOffset.Input], unread: bool = False
 
 
 @router.post("/notifications/read", summary="Mark all the caller's notifications as read")
+@gate(anyone)
 def read_notifications(request):
     return {"marked": services.mark_read(request.user)}
 

@@ -16,6 +16,7 @@ from ninja import File, Form, Router, Status, UploadedFile
 from ninja.pagination import paginate
 
 from keyplan.accounts.models import Account
+from keyplan.api.gates import gate, requires
 from keyplan.core.pagination import LimitOffset
 from keyplan.core.schemas import VersionConflictOut
 from keyplan.core.versions import version_from
@@ -28,6 +29,7 @@ from keyplan.revenue.schemas import (
     ImportMappingIn,
     ImportMappingOut,
     ImportOptionsIn,
+    MappingKindChoice,
     SameFileOut,
     SubscriptionEndIn,
     SubscriptionIn,
@@ -35,6 +37,7 @@ from keyplan.revenue.schemas import (
 )
 
 router = Router()
+IMPORTERS = requires(services.can_import, "Only KAM leads and admins import files and see import batches.")
 DELIMITER_NAMES = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
 
 
@@ -70,6 +73,7 @@ def _mapping(text: str | None) -> dict[str, str]:
 @router.post("imports/", response={202: ImportBatchDetailOut, 409: SameFileOut}, tags=["imports"],
              summary="Upload a ledger, subscriptions, rates, accounts or contacts file (CSV or XLSX), a calendar (.ics) or "
                      "e-mail (.eml, .mbox) and import it in the background")
+@gate(IMPORTERS)
 def create_import(request, options: Form[ImportOptionsIn], file: File[UploadedFile]):
     _require_import_rights(request)
     mapping = _mapping(options.mapping)
@@ -125,6 +129,7 @@ def import_rejected_rows(request, batch_id: int):
 
 @router.post("imports/{batch_id}/rollback", response=ImportBatchDetailOut, tags=["imports"],
              summary="Undo an imported batch: its lines leave the ledger and the rollups")
+@gate(IMPORTERS)
 def rollback_import(request, batch_id: int):
     batch = _batch(request, batch_id)
     return services.rollback_batch(batch, by=request.user)
@@ -135,19 +140,21 @@ def rollback_import(request, batch_id: int):
 
 @router.get("import-mappings/", response=list[ImportMappingOut], tags=["imports"], summary="Your saved column mappings")
 @paginate(LimitOffset)
-def list_import_mappings(request, kind: str | None = None):
+def list_import_mappings(request, kind: MappingKindChoice | None = None):
     _require_import_rights(request)
     return mappings.mappings_of(request.user, kind)
 
 
 @router.post("import-mappings/", response={201: ImportMappingOut}, tags=["imports"],
              summary="Save a column mapping by name (the same kind and name replaces it), for mapping_name on an upload")
+@gate(requires(services.can_import, "Only KAM leads and admins import files."))
 def save_import_mapping(request, payload: ImportMappingIn):
     _require_import_rights(request)
     return Status(201, mappings.save_mapping(by=request.user, kind=payload.kind, name=payload.name, mapping=payload.mapping))
 
 
 @router.delete("import-mappings/{mapping_id}", response={204: None}, tags=["imports"], summary="Remove one of your mappings")
+@gate(requires(services.can_import, "Only KAM leads and admins import files."))
 def delete_import_mapping(request, mapping_id: int):
     _require_import_rights(request)
     mappings.delete_mapping(by=request.user, mapping=get_object_or_404(ImportMapping, pk=mapping_id, user=request.user))

@@ -17,6 +17,7 @@ from ninja.pagination import paginate
 from keyplan.accounts.models import Account
 from keyplan.accounts.schemas import LogEntryOut
 from keyplan.api.errors import CONFLICT_SHAPES
+from keyplan.api.gates import gate, requires
 from keyplan.api.lookups import active_user, require_edit
 from keyplan.core.schemas import InputSchema, choice
 from keyplan.core.pagination import MAX_OFFSET, LimitOffset
@@ -72,6 +73,8 @@ from keyplan.planning.schemas import (
 )
 
 router = Router(tags=["plans"])
+CHARTER = requires(charter.can_edit, "Only KAM leads and admins change the program charter.")
+ROLLOUT = requires(charter.can_edit, "KAM leads and admins change the rollout.")
 PLANS = "/accounts/{account_id}/plans/"
 PLAN = PLANS + "{plan_id}"
 
@@ -520,6 +523,7 @@ def get_charter(request):
 
 @router.patch("/charter", response={200: CharterOut, 409: ConflictOut}, tags=["charter"],
               summary="Change the charter's texts (KAM leads and admins); a stale version is a 409")
+@gate(CHARTER)
 def patch_charter(request, payload: CharterPatch):
     charter.update_charter(by=request.user, version=payload.version, changes=payload.content)
     return charter.charter_dict(charter.charter_view())
@@ -534,6 +538,7 @@ def charter_versions(request):
 
 @router.post("/charter/restore", response={200: CharterOut, 409: ConflictOut}, tags=["charter"],
              summary="Restore an earlier version of the charter's texts, as a new version")
+@gate(CHARTER)
 def restore_charter(request, payload: RestoreIn):
     charter.restore_charter(by=request.user, history_id=payload.history_id, version=payload.version)
     return charter.charter_dict(charter.charter_view())
@@ -561,6 +566,7 @@ def _step_data(request, data: dict) -> dict:
 
 
 @router.post("/charter/rollout/", response={201: RolloutStepOut}, tags=["charter"], summary="Add a rollout step")
+@gate(ROLLOUT)
 def add_step(request, payload: RolloutStepIn):
     try:
         step = charter.add_step(by=request.user, data=_step_data(request, payload.dict()))
@@ -576,6 +582,7 @@ def get_step(request, step_id: int):
 
 @router.patch("/charter/rollout/{step_id}", response={200: RolloutStepOut, 409: ConflictOut}, tags=["charter"],
               summary="Change a rollout step")
+@gate(ROLLOUT)
 def patch_step(request, step_id: int, payload: RolloutStepPatch):
     step = get_object_or_404(RolloutStep, pk=step_id)
     data = payload.dict(exclude_unset=True)
@@ -588,6 +595,7 @@ def patch_step(request, step_id: int, payload: RolloutStepPatch):
 
 @router.delete("/charter/rollout/{step_id}", response={204: None, 409: ConflictOut}, tags=["charter"],
                summary="Remove a rollout step")
+@gate(ROLLOUT)
 def remove_step(request, step_id: int, payload: Query[DeleteIn]):
     charter.remove_step(get_object_or_404(RolloutStep, pk=step_id), by=request.user, version=payload.version)
     return Status(204, None)

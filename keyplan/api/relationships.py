@@ -9,6 +9,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.text import slugify
+from django.utils.translation import gettext_lazy as _
 from ninja import Query, Router, Status
 from ninja.errors import ValidationError as SchemaValidationError
 from ninja.pagination import paginate
@@ -16,6 +17,7 @@ from ninja.pagination import paginate
 from keyplan.accounts.models import Account
 from keyplan.accounts.schemas import LogEntryOut
 from keyplan.api.errors import CONFLICT_SHAPES, validation_detail
+from keyplan.api.gates import gate, requires
 from keyplan.api.lookups import require_edit
 from keyplan.core.models import User
 from keyplan.core.pagination import LimitOffset
@@ -384,6 +386,7 @@ def get_stale_settings(request):
 
 @router.patch("/relationships/settings", response=StaleSettingsOut,
               summary="Change the stale alert settings (KAM leads and admins)")
+@gate(requires(services.can_configure, _("Only KAM leads and admins change the stale alert settings.")))
 def patch_stale_settings(request, payload: StaleSettingsPatch):
     services.update_stale_settings(by=request.user, **payload.dict(exclude_unset=True))
     return _stale_settings_out()

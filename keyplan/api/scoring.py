@@ -7,10 +7,12 @@ from typing import Any
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext_lazy as _
 from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import paginate
 
 from keyplan.accounts.models import Account
+from keyplan.api.gates import gate, portfolio_readers, requires
 from keyplan.core.pagination import LimitOffset
 from keyplan.core.schemas import InputSchema, VersionConflictOut
 from keyplan.core.versions import version_from
@@ -41,6 +43,7 @@ from keyplan.scoring.schemas import (
 router = Router(tags=["selection"])
 # Mounted at /analysis/ before the portfolio analyses' /analysis/{name}, so that this exact path wins.
 analysis_router = Router(tags=["analysis"])
+CONFIGURE = requires(services.can_configure, _("Only KAM leads and admins configure the selection."))
 
 
 def _lead(request) -> None:
@@ -71,6 +74,7 @@ def list_criteria(request, filters: Query[CriterionQuery]):
 
 
 @router.post("/criteria/", response={201: CriterionOut}, summary="Add a criterion")
+@gate(CONFIGURE)
 def create_criterion(request, payload: CriterionIn):
     return Status(201, services.create_criterion(by=request.user, **payload.dict()))
 
@@ -89,12 +93,14 @@ class RefreshOut(Schema):
 
 
 @router.post("/criteria/suggested", response={201: CriterionOut}, summary="Add one of the suggested criteria (KAM leads and admins)")
+@gate(CONFIGURE)
 def add_suggested_criterion(request, payload: SuggestedCriterionIn):
     return Status(201, services.add_suggested_criterion(by=request.user, key=payload.key, weight=payload.weight))
 
 
 @router.post("/criteria/refresh", response=RefreshOut,
              summary="Recompute the scores of the criteria computed from data (KAM leads and admins)")
+@gate(CONFIGURE)
 def refresh_criteria(request):
     result = services.refresh_computed_scores(by=request.user)
     return {"created": result.created, "updated": result.updated, "removed": result.removed,
@@ -108,6 +114,7 @@ def get_criterion(request, criterion_id: int):
 
 @router.patch("/criteria/{criterion_id}", response={200: CriterionOut, 409: VersionConflictOut},
               summary="Change a criterion's name, weight, group or description")
+@gate(CONFIGURE)
 def patch_criterion(request, criterion_id: int, payload: CriterionPatch):
     criterion = get_object_or_404(Criterion, pk=criterion_id)
     changes = payload.dict(exclude_unset=True)
@@ -117,6 +124,7 @@ def patch_criterion(request, criterion_id: int, payload: CriterionPatch):
 
 @router.delete("/criteria/{criterion_id}", response={200: dict[str, str], 409: VersionConflictOut},
                summary="Delete a criterion; one that past rounds used is archived instead and they keep their numbers")
+@gate(CONFIGURE)
 def delete_criterion(request, criterion_id: int, version: int | None = None):
     outcome = services.remove_criterion(get_object_or_404(Criterion, pk=criterion_id), by=request.user,
                                         version=version_from(request, version))
@@ -124,6 +132,7 @@ def delete_criterion(request, criterion_id: int, version: int | None = None):
 
 
 @router.post("/criteria/{criterion_id}/restore", response=CriterionOut, summary="Bring an archived criterion back")
+@gate(CONFIGURE)
 def restore_criterion(request, criterion_id: int):
     return services.restore_criterion(get_object_or_404(Criterion, pk=criterion_id), by=request.user)
 
@@ -173,6 +182,7 @@ def list_rounds(request):
 
 
 @router.post("/rounds/", response={201: RoundOut}, summary="Take a round: freeze today's scores and propose key accounts within capacity")
+@gate(CONFIGURE)
 def create_round(request, payload: RoundIn):
     return Status(201, services.create_round(by=request.user, **payload.dict()))
 
@@ -206,11 +216,13 @@ def _proposal(request, proposal_id: int) -> Proposal:
 
 @router.post("/proposals/{proposal_id}/accept", response=ProposalOut,
              summary="Accept: the key status changes in the tier history (scaling back needs reason and effective_date)")
+@gate(CONFIGURE)
 def accept_proposal(request, proposal_id: int, payload: DecisionIn):
     return services.accept_proposal(_proposal(request, proposal_id), by=request.user, **payload.dict())
 
 
 @router.post("/proposals/{proposal_id}/reject", response=ProposalOut, summary="Reject a proposal")
+@gate(CONFIGURE)
 def reject_proposal(request, proposal_id: int, payload: DecisionIn):
     return services.reject_proposal(_proposal(request, proposal_id), by=request.user, reason=payload.reason)
 
@@ -226,6 +238,7 @@ def list_reviews(request):
 
 
 @router.post("/reviews/", response={201: KeyStatusReviewOut}, summary="Run a review now and save it")
+@gate(CONFIGURE)
 def run_review(request, payload: KeyStatusReviewIn):
     _lead(request)
     selection_round = None
@@ -244,6 +257,7 @@ def get_review(request, review_id: int):
 
 
 @router.post("/reviews/{review_id}/decisions", response={201: KeyStatusReviewOut}, summary="Record a decision taken in a review")
+@gate(portfolio_readers)
 def add_decision(request, review_id: int, payload: ReviewDecisionIn):
     _reviews_visible(request)
     review = get_object_or_404(Review, pk=review_id)
@@ -268,6 +282,7 @@ def get_settings(request):
 
 
 @router.patch("/selection-settings", response=SettingsOut, summary="Change the review cadence or the cost of a team member")
+@gate(CONFIGURE)
 def patch_settings(request, payload: SelectionSettingsPatch):
     services.update_settings(by=request.user, **payload.dict(exclude_unset=True))
     return _settings_out()

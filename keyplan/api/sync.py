@@ -9,6 +9,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from ninja import Field, Router, Schema, Status
 
+from keyplan.api.gates import gate, requires
 from keyplan.core.schemas import InputSchema
 from keyplan.crm.sync import MAX_RECORDS, sync
 from keyplan.revenue.services import can_import
@@ -55,7 +56,11 @@ def _answer(result) -> tuple[int, dict]:
     return (422 if result.error_count else 200), body
 
 
+SYNCERS = requires(can_import, "Only KAM leads and admins sync records.")
+
+
 def _endpoint(kind: str):
+    @gate(SYNCERS)
     def endpoint(request, payload: SyncIn):
         if not can_import(request.user):
             raise PermissionDenied("Only KAM leads and admins sync records.")

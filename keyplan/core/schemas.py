@@ -222,13 +222,14 @@ class VersionConflictOut(Schema):
 
 
 def choice(choices, *, blank: bool = False) -> Any:
-    """A text field holding one of ``choices`` (a Django ``TextChoices``; ``blank``: or empty text).
+    """A text field holding one of ``choices`` (a Django ``TextChoices``, or a sequence of values; ``blank``: or
+    empty text).
 
     The OpenAPI document lists the values (``enum``); input is matched without regard to case, spaces
     or hyphens (``"Decision Maker"`` is ``decision_maker``) and stored as the value; anything else is a
     422 that lists the valid values.
     """
-    values = [str(value) for value in choices.values] + ([""] if blank else [])
+    values = [str(value) for value in getattr(choices, "values", choices)] + ([""] if blank else [])
 
     def normal(text: str) -> str:
         return re.sub(r"[\s\-]+", "_", text.strip().casefold())

@@ -9,15 +9,21 @@ from ninja import Field, Schema
 from pydantic import field_validator
 
 from keyplan.accounts.schemas import UserRef
-from keyplan.core.schemas import VERSION_IN, VERSION_OUT, InputSchema
-from keyplan.revenue.models import ImportBatch
+from keyplan.core.schemas import VERSION_IN, VERSION_OUT, InputSchema, choice
+from keyplan.revenue.mappings import COMMAND_LINE_KINDS
+from keyplan.revenue.models import BatchStatus, ImportBatch, ImportKind
 from keyplan.revenue.uploads import rejected_rows_file
+
+ImportKindChoice = choice(ImportKind)
+# A saved mapping's kind: a file kind of the upload, or one that only the command line imports.
+MappingKindChoice = choice([*ImportKind.values, *COMMAND_LINE_KINDS])
+BatchStatusChoice = choice(BatchStatus)
 
 
 class ImportOptionsIn(InputSchema):
     """The form fields sent with the file (multipart/form-data)."""
 
-    kind: Literal["ledger", "subscriptions", "rates", "accounts", "stakeholders", "interactions", "calendar", "mail", "surveys", "usage", "tickets", "payments"] = Field(description="What the file holds (calendar: an .ics file; mail: an .eml file or an .mbox archive)")
+    kind: ImportKindChoice = Field(description="What the file holds (calendar: an .ics file; mail: an .eml file or an .mbox archive)")
     mapping: str | None = Field(
         None, description='JSON object of column -> field, "" to ignore a column, e.g. {"Kundennummer": "account_id", '
                           '"Notes": ""}; columns left out keep the detected field')
@@ -40,7 +46,7 @@ class ImportOptionsIn(InputSchema):
 
 
 class ImportMappingIn(InputSchema):
-    kind: str = Field(max_length=16, description="The kind of file it maps: accounts, stakeholders, ledger …")
+    kind: MappingKindChoice = Field(description="The kind of file it maps: accounts, stakeholders, ledger …")
     name: str = Field(min_length=1, max_length=60)
     # Any values here, checked below: so that an error names `mapping` itself (the service names unknown fields).
     mapping: dict[str, Any] = Field(description='Column -> field, "" to ignore the column, e.g. {"Kundennummer": "account_id"}')
@@ -56,7 +62,7 @@ class ImportMappingIn(InputSchema):
 
 class ImportMappingOut(Schema):
     id: int
-    kind: str
+    kind: MappingKindChoice
     name: str
     mapping: dict[str, str]
     updated_at: datetime.datetime
@@ -88,9 +94,9 @@ class ReportOut(Schema):
 
 class ImportBatchOut(Schema):
     id: int
-    kind: str
+    kind: ImportKindChoice
     file_name: str
-    status: str = Field(description="validating, importing, done, rejected, failed, broken_off or rolled_back")
+    status: BatchStatusChoice = Field(description="validating, importing, done, rejected, failed, broken_off or rolled_back")
     progress: int = Field(description="0-100 while it runs")
     rows_total: int
     rows_imported: int

@@ -2,16 +2,27 @@
 
 import datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any
 
 from ninja import Field, Schema
 
 from keyplan.core.schemas import VERSION_IN, VERSION_OUT, InputSchema, choice
-from keyplan.scoring.models import Cadence, CriterionGroup, CriterionSource
+from keyplan.accounts.schemas import TierChoice
+from keyplan.scoring.models import (
+    Cadence,
+    CriterionGroup,
+    CriterionSource,
+    DecisionAction,
+    ProposalAction,
+    ProposalStatus,
+)
 
 GroupChoice = choice(CriterionGroup)
 SourceChoice = choice(CriterionSource)
 CadenceChoice = choice(Cadence)
+ProposalActionChoice = choice(ProposalAction)
+ProposalStatusChoice = choice(ProposalStatus)
+DecisionActionChoice = choice(DecisionAction)
 
 
 class CriterionOut(Schema):
@@ -43,7 +54,7 @@ class CriterionPatch(InputSchema):
 
 
 class CriterionQuery(Schema):
-    group: Literal["growth", "harmony"] | None = None
+    group: GroupChoice | None = None
     archived: bool = False
 
 
@@ -105,20 +116,20 @@ class RoundAccountOut(Schema):
     harmony_total: Decimal | None
     total: Decimal | None
     rank: int | None
-    tier: str
+    tier: TierChoice
 
 
 class ProposalOut(Schema):
     id: int
     round_id: int
     account_id: int
-    action: str
-    from_tier: str
-    to_tier: str
+    action: ProposalActionChoice = Field(description="promote (make key account) or demote (scale back)")
+    from_tier: TierChoice
+    to_tier: TierChoice
     rank: int | None
     total: Decimal | None
     explanation: dict
-    status: str
+    status: ProposalStatusChoice
     decision_reason: str = Field(description="Why it was decided, in the request's language (Accept-Language)")
     decision_code: str = Field(description="selected or superseded when Keyplan gave the reason itself, else empty")
     decision_params: dict = Field(description="The values of a coded reason (round, rank, total, cut-off, carried)")
@@ -131,7 +142,7 @@ class ProposalOut(Schema):
 
 class ProposalQuery(Schema):
     round_id: int | None = None
-    status: Literal["pending", "accepted", "rejected", "superseded"] | None = None
+    status: ProposalStatusChoice | None = None
 
 
 class DecisionIn(InputSchema):
@@ -145,14 +156,22 @@ class KeyStatusReviewIn(InputSchema):
     notes: str = ""
 
 
+class ReviewDecisionOut(Schema):
+    account_id: int
+    action: DecisionActionChoice
+    note: str
+    by: str | None
+    at: str = Field(description="When it was decided (ISO 8601)")
+
+
 class KeyStatusReviewOut(Schema):
     id: int
     round_id: int | None
     as_of: datetime.date
-    cadence: str
+    cadence: CadenceChoice
     findings: dict
     notes: str
-    decisions: list[dict]
+    decisions: list[ReviewDecisionOut]
 
     @staticmethod
     def resolve_decisions(obj) -> list[dict]:
@@ -163,7 +182,7 @@ class KeyStatusReviewOut(Schema):
 
 class ReviewDecisionIn(InputSchema):
     account_id: int
-    action: Literal["promote", "demote", "keep", "watch"]
+    action: DecisionActionChoice
     note: str = ""
     effective_date: datetime.date | None = None
 

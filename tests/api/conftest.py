@@ -33,10 +33,12 @@ def world(admin, lead, kam, make_account, make_user):
         next_step="Send the offer",
     )
     criterion = scoring.create_criterion(by=lead, name="Product fit", group="growth", weight=50)
-    scoring.create_criterion(by=lead, name="Cultural fit", group="harmony", weight=50)
+    harmony = scoring.create_criterion(by=lead, name="Cultural fit", group="harmony", weight=50)
     scoring.set_score(account, by=lead, criterion=criterion, value=8)
-    selection_round = scoring.create_round(by=lead, name="Spring round", refresh=False)
-    proposal = Proposal.objects.filter(round=selection_round).first()
+    scoring.set_score(account, by=lead, criterion=harmony, value=9)
+    # A round with room for one key account proposes Acme: a proposal that exists (an unknown one is a 404 first).
+    selection_round = scoring.create_round(by=lead, name="Spring round", refresh=False, capacity=1)
+    proposal = Proposal.objects.get(round=selection_round, account=account)
     review = scoring.run_review(by=lead)
     subscription = revenue.add_subscription(account, by=lead, plan="Pro", monthly_amount=100, currency="EUR", start=datetime.date(2025, 1, 1))
     plan = planning.create_plan(account, by=lead, period="FY2027")
@@ -55,7 +57,7 @@ def world(admin, lead, kam, make_account, make_user):
         "interaction_id": interaction.pk,
         "criterion_id": criterion.pk,
         "round_id": selection_round.pk,
-        "proposal_id": proposal.pk if proposal else 0,
+        "proposal_id": proposal.pk,
         "review_id": review.pk,
         "subscription_id": subscription.pk,
         "batch_id": 0,

@@ -72,3 +72,46 @@ def test_an_unknown_choice_is_a_422_listing_the_valid_values(api_client, lead, k
     assert error["loc"] == ["body", "sentiment"]
     assert "supporter, neutral, critic" in error["msg"]
     assert Stakeholder.objects.get(pk=person.pk).sentiment == "neutral"
+
+
+def test_outputs_and_query_parameters_of_selection_imports_and_exports_list_their_values(api_client, lead):
+    document = api_client(lead).get("/api/v1/openapi.json").json()
+    expected = {
+        "ProposalOut": {"action", "from_tier", "to_tier", "status"},
+        "TierChangeOut": {"from_tier", "to_tier"},
+        "KeyStatusReviewOut": {"cadence"},
+        "ReviewDecisionOut": {"action"},
+        "ReviewDecisionIn": {"action"},
+        "RoundAccountOut": {"tier"},
+        "ImportOptionsIn": {"kind"},
+        "ImportBatchOut": {"kind", "status"},
+        "ImportMappingIn": {"kind"},
+        "ImportMappingOut": {"kind"},
+        "WorkbookJobIn": {"tier"},
+        "WorkbookJobOut": {"status"},
+    }
+    for schema, fields in expected.items():
+        properties = _properties(document, schema)
+        for field in fields:
+            assert _enum(properties[field]), f"{schema}.{field} lists no values"
+    assert "" in _enum(_properties(document, "TierChangeOut")["from_tier"])  # an account's first key status
+    parameters = {
+        ("/api/v1/proposals/", "status"), ("/api/v1/criteria/", "group"), ("/api/v1/import-mappings/", "kind"),
+        ("/api/v1/exports/workbook", "tier"), ("/api/v1/analysis/{name}", "name"), ("/api/v1/analysis/{name}", "tier"),
+    }
+    for path, name in parameters:
+        [parameter] = [p for p in document["paths"][path]["get"]["parameters"] if p["name"] == name]
+        assert _enum(parameter["schema"]), f"{path} {name} lists no values"
+
+
+def test_choice_query_parameters_are_matched_without_regard_to_case(api_client, lead):
+    client = api_client(lead)
+    assert client.get("/api/v1/proposals/?status=PENDING").status_code == 200
+    assert client.get("/api/v1/criteria/?group=Growth").status_code == 200
+    assert client.get("/api/v1/import-mappings/?kind=Ledger").status_code == 200
+    assert client.get("/api/v1/analysis/Pareto?tier=KEY").status_code == 200
+    refused = client.get("/api/v1/proposals/?status=maybe")
+    assert refused.status_code == 422
+    [error] = refused.json()["detail"]
+    assert error["loc"] == ["query", "status"] and "pending, accepted, rejected, superseded" in error["msg"]
+    assert client.get("/api/v1/analysis/bogus").status_code == 422

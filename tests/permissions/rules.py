@@ -243,7 +243,7 @@ API = {
     "GET /api/v1/exports/workbook/jobs/{job_id}/file": "L 404 404 409 404 404 404",
     "POST /api/v1/exports/workbook/jobs/{job_id}/retry": "L 404 404 422 404 404 404",
     "GET /api/v1/imports/": LEADS,
-    "POST /api/v1/imports/": "L 422 422 - - - -",
+    "POST /api/v1/imports/": LEADS_WRITE,
     "GET /api/v1/imports/{batch_id}": LEADS,
     "GET /api/v1/imports/{batch_id}/rejected-rows": "L 403 403 403 403 404 404",
     "POST /api/v1/imports/{batch_id}/rollback": LEADS_WRITE,
@@ -288,7 +288,7 @@ API = {
     "PUT /api/v1/accounts/{account_id}/whitespace/cell": ACCOUNT_WRITE,
     "GET /api/v1/accounts/{account_id}/raci": ACCOUNT_READ,
     "PUT /api/v1/accounts/{account_id}/raci": ACCOUNT_WRITE,
-    "POST /api/v1/opportunities/import": "L 422 422 - - - -",  # the file first; a viewer's is 403; rows only for one's accounts
+    "POST /api/v1/opportunities/import": "L 403 422 - - - -",  # a viewer is refused first; then the file; rows only for one's accounts
     "GET /api/v1/charter": EVERYONE,
     "PATCH /api/v1/charter": LEADS_WRITE,
     "GET /api/v1/charter/versions": EVERYONE,

@@ -60,7 +60,7 @@ def build_world() -> dict:
     review = scoring.run_review(by=lead)
     subscription = revenue.add_subscription(account, by=lead, plan="Pro", monthly_amount=100, currency="EUR",
                                             start=datetime.date(2025, 1, 1))
-    batch = ImportBatch.objects.create(kind="ledger", file_name="ledger.csv", file_sha256="0" * 64, status="completed",
+    batch = ImportBatch.objects.create(kind="ledger", file_name="ledger.csv", file_sha256="0" * 64, status="done",
                                        created_by=users["admin"])
     plan = planning.create_plan(account, by=lead, period="FY2027")
     goal = planning.add_goal(plan, by=lead, data={"title": "Grow", "owner": users["kam"]})
