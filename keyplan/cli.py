@@ -14,6 +14,7 @@ import signal
 import sys
 from pathlib import Path
 
+from keyplan import __version__
 from keyplan.core import arguments
 
 # The roles of keyplan.core.models.Role, written out so that the parser needs no Django
@@ -47,6 +48,48 @@ def cmd_migrate(args) -> int:
     return 0
 
 
+def cmd_version(args) -> int:
+    """The version, and how many migrations the database still needs: the first look before and after an upgrade."""
+    import platform
+
+    import django
+    from django.db import DatabaseError, connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    info = {"keyplan": __version__, "python": platform.python_version(), "django": django.get_version(),
+            "database": connection.vendor, "migrations_to_apply": None}
+    try:
+        executor = MigrationExecutor(connection)
+        info["migrations_to_apply"] = len(executor.migration_plan(executor.loader.graph.leaf_nodes()))
+    except DatabaseError as error:
+        info["database_error"] = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    if args.json:
+        print(json.dumps(info))
+        return 0
+    print(f"keyplan {info['keyplan']} (Python {info['python']}, Django {info['django']})")
+    pending = info["migrations_to_apply"]
+    if pending is None:
+        print(f"database: {info['database']}, not reachable: {info['database_error']}")
+    elif pending:
+        print(f"database: {info['database']}, {pending} migration(s) to apply: back up, then `keyplan migrate` "
+              f"(docs/deployment.md, Upgrading)")
+    else:
+        print(f"database: {info['database']}, up to date")
+    return 0
+
+
+def cmd_collectstatic(args) -> int:
+    """The CSS, JavaScript and images into KEYPLAN_STATIC_ROOT, for a proxy that serves /static/ itself."""
+    from django.conf import settings
+    from django.core.management import call_command
+
+    if not settings.STATIC_ROOT:
+        return _fail("KEYPLAN_STATIC_ROOT is not set: name the folder the proxy serves /static/ from. Without a proxy "
+                     "serving them, nothing needs collecting: keyplan serve serves the assets itself.")
+    call_command("collectstatic", interactive=False, verbosity=0 if args.quiet else 1)
+    return 0
+
+
 def cmd_serve(args) -> int:
     from keyplan.core import serving
     from keyplan.wsgi import application
@@ -61,6 +104,8 @@ def cmd_serve(args) -> int:
         _migrate()
     _recover_broken_imports()
     # A service manager stops us with SIGTERM: leave through the same path as Ctrl+C, so the worker stops too.
+    # Either signal: stop listening, let the requests in flight finish (--drain), tell the worker to stop after its
+    # running task; a second signal abandons them (keyplan/core/serving.py).
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     processes = args.processes or serving.default_processes()
     supervisor = None
@@ -71,13 +116,15 @@ def cmd_serve(args) -> int:
             supervisor = Supervisor()  # restarts the worker whenever it exits, with a log line
             supervisor.start()
         print(f"Keyplan is serving on http://{args.host}:{args.port}/  (Ctrl+C to stop)", flush=True)
-        serving.serve(sock, application, processes=processes, threads=args.threads, options=_proxy_options())
+        serving.serve(sock, application, processes=processes, threads=args.threads, options=_proxy_options(),
+                      drain=args.drain, on_stop=supervisor.request_stop if supervisor is not None else None)
     except KeyboardInterrupt:
         pass
     finally:
         if supervisor is not None:
             supervisor.stop()
         sock.close()
+    print("Keyplan has stopped.", file=sys.stderr, flush=True)
     return 0
 
 
@@ -656,6 +703,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Keyplan: key account management for B2B companies.",
         epilog="Configuration comes from KEYPLAN_* environment variables; see the README.",
     )
+    parser.add_argument("--version", action="version", version=f"keyplan {__version__}",
+                        help="print Keyplan's version and stop (keyplan version: also the database's state)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def serve_options(p):
@@ -668,6 +717,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--processes", type=arguments.whole_number(1, 32), default=None,
                        help="web server processes, 1-32 (default: one per core, at most 4; a process runs Python "
                             "on one core at a time)")
+        p.add_argument("--drain", type=arguments.number(0, 3600), default=20, metavar="SECONDS",
+                       help="on SIGTERM or Ctrl+C: stop listening, then let requests in flight finish for up to this "
+                            "many seconds, 0-3600 (default 20)")
 
     p = sub.add_parser("demo", help="migrate, load the demo portfolio into an empty database, print the logins and serve")
     p.add_argument("--accounts", type=arguments.whole_number(10, 200_000), default=2000,
@@ -685,6 +737,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-worker", action="store_true",
                    help="do not start a background worker (when workers run on their own: `keyplan worker`)")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("collectstatic", help="copy the CSS, JavaScript and images into KEYPLAN_STATIC_ROOT for the "
+                                             "proxy to serve (after each upgrade)")
+    p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    p.set_defaults(func=cmd_collectstatic)
+
+    p = sub.add_parser("version", help="Keyplan's version, and whether the database needs `keyplan migrate`")
+    p.add_argument("--json", action="store_true", help="print it as JSON")
+    p.set_defaults(func=cmd_version)
 
     p = sub.add_parser("worker", help="run background tasks (imports started on the web or the API)")
     p.add_argument("--batch", action="store_true", help="run the tasks waiting now, then stop")

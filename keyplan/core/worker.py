@@ -177,6 +177,7 @@ class Supervisor:
         self.process: subprocess.Popen | None = None
         self.restarts = 0
         self._stopping = threading.Event()
+        self._signalled = False  # SIGTERM sent: a second one would abandon the running task
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._watch, name="keyplan-supervisor", daemon=True)
 
@@ -209,14 +210,23 @@ class Supervisor:
             # A worker that ran a while before it exited gets the short pause again; one that keeps dying, longer ones.
             pause = 1.0 if time.monotonic() - started > 60 else min(pause * 2, 60.0)
 
-    def stop(self) -> None:
-        """Ask the worker to stop: it finishes a running import first; a second Ctrl+C abandons it (nothing half-done is kept)."""
+    def request_stop(self) -> None:
+        """Tell the worker to stop after its running task (SIGTERM, once), without waiting for it."""
         with self._lock:
             self._stopping.set()
+            worker = self.process
+            if worker is None or worker.poll() is not None or self._signalled:
+                return
+            worker.send_signal(signal.SIGTERM)
+            self._signalled = True
+
+    def stop(self) -> None:
+        """Ask the worker to stop and wait: it finishes a running import first; a second Ctrl+C abandons it (nothing
+        half-done is kept)."""
+        self.request_stop()
         worker = self.process
         if worker is None or worker.poll() is not None:
             return
-        worker.send_signal(signal.SIGTERM)
         try:
             worker.wait(timeout=3)
             return

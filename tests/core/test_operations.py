@@ -1,11 +1,18 @@
-"""Operations: `keyplan serve` on a taken port, `keyplan clearsessions`, and the access log."""
+"""Operations: `keyplan serve` on a taken port and stopped by SIGTERM, `keyplan clearsessions`, the access log,
+`keyplan --version` and `keyplan version`, `keyplan collectstatic`."""
 
 import datetime
 import json
 import logging
+import os
 import re
+import shutil
+import signal
 import socket
+import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -101,3 +108,140 @@ def test_serve_answers_from_several_processes_and_starts_a_dead_one_again(tmp_pa
     assert server.returncode == 0
     assert re.search(rf"web process \d \(pid {first[0]}\) exited \(signal 9\); starting it again", log), log
     assert not any(_alive(pid) for pid in now)
+# ---------------------------------------------------------------- version, collectstatic
+
+
+def test_version_flag_answers_without_the_database(tmp_path):
+    import keyplan
+
+    result = subprocess.run([str(KEYPLAN), "--version"], capture_output=True, text=True, timeout=60, cwd=tmp_path,
+                            env={**os.environ, "KEYPLAN_DATABASE_URL": "postgres://nobody@127.0.0.1:1/nothing"})
+    assert result.returncode == 0 and result.stdout == f"keyplan {keyplan.__version__}\n"
+
+
+def test_version_command_says_whether_the_database_needs_migrate(db, tmp_path, capsys):
+    import keyplan
+
+    assert main(["version", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["keyplan"] == keyplan.__version__ and info["migrations_to_apply"] == 0
+    fresh = run_keyplan("version", tmp_path=tmp_path)  # an empty SQLite file: every migration is still to apply
+    assert fresh.returncode == 0, fresh.stderr
+    assert fresh.stdout.startswith(f"keyplan {keyplan.__version__} (Python ")
+    assert "migration(s) to apply: back up, then `keyplan migrate`" in fresh.stdout
+
+
+def test_collectstatic_needs_a_folder_and_fills_it(db, settings, tmp_path, capsys):
+    settings.STATIC_ROOT = None
+    assert main(["collectstatic"]) == 2
+    assert "KEYPLAN_STATIC_ROOT is not set" in capsys.readouterr().err
+    settings.STATIC_ROOT = str(tmp_path / "static")
+    assert main(["collectstatic", "--quiet"]) == 0
+    assert (tmp_path / "static" / "plotly" / "plotly.min.js").is_file()
+    assert list((tmp_path / "static").rglob("*.css"))
+
+
+# ---------------------------------------------------------------- stopping `keyplan serve` gracefully
+
+
+@pytest.fixture(scope="module")
+def migrated_database(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("serve")
+    result = run_keyplan("migrate", tmp_path=folder)
+    assert result.returncode == 0, result.stderr
+    return folder / "cli.sqlite3"
+
+
+class Served:
+    """`keyplan serve` in its own process, on a free port, its standard error read as it comes."""
+
+    def __init__(self, database: Path, folder: Path, *options: str):
+        probe = socket.socket()
+        probe.bind(("127.0.0.1", 0))
+        self.port = probe.getsockname()[1]
+        probe.close()
+        copy = folder / "serve.sqlite3"
+        shutil.copy(database, copy)
+        env = {**os.environ, "KEYPLAN_DATABASE_URL": f"sqlite:///{copy}"}
+        self.process = subprocess.Popen(
+            [str(KEYPLAN), "serve", "--port", str(self.port), "--no-worker", "--no-migrate", "--threads", "2", *options],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=folder)
+        self.stderr: list[str] = []
+        threading.Thread(target=lambda: self.stderr.extend(iter(self.process.stderr.readline, "")), daemon=True).start()
+        line = self.process.stdout.readline()  # "Keyplan is serving on …" once it listens and the app is loaded
+        assert "Keyplan is serving" in line, (line, self.stderr)
+
+    def connect(self) -> socket.socket:
+        return socket.create_connection(("127.0.0.1", self.port), timeout=10)
+
+    def wait_for(self, text: str, seconds: float = 10, times: int = 1) -> None:
+        deadline = time.monotonic() + seconds
+        while sum(text in line for line in self.stderr) < times:
+            assert time.monotonic() < deadline, (text, self.stderr)
+            time.sleep(0.05)
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+def _answer(connection: socket.socket) -> tuple[str, bytes]:
+    """The status line and body of one HTTP answer (its Content-Length)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = connection.recv(65536)
+        assert chunk, data
+        data += chunk
+    head, body = data.split(b"\r\n\r\n", 1)
+    length = int(next(line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")))
+    while len(body) < length:
+        chunk = connection.recv(65536)
+        assert chunk, body
+        body += chunk
+    return head.split(b"\r\n")[0].decode(), body
+
+
+def test_sigterm_stops_listening_and_lets_the_requests_in_flight_finish(migrated_database, tmp_path):
+    """Two web processes: SIGTERM closes the port (a new connection is refused) and idle connections, answers the
+    request whose body was still arriving, and exits 0."""
+    served = Served(migrated_database, tmp_path, "--drain", "15", "--processes", "2")
+    try:
+        body = b'{"name": "Acme"}'
+        in_flight = served.connect()  # a request whose body is still on its way when the signal comes
+        in_flight.sendall(b"POST /api/v1/accounts/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                          b"Content-Length: %d\r\n\r\n" % len(body) + body[:6])
+        idle = served.connect()  # a keep-alive connection with nothing in flight
+        idle.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        status, _ = _answer(idle)
+        assert status == "HTTP/1.1 200 OK"
+        time.sleep(0.3)
+        served.process.send_signal(signal.SIGTERM)
+        served.wait_for("Stopping: no new connections", times=2)  # both web processes
+        with pytest.raises(ConnectionRefusedError):
+            served.connect()  # nobody listens any more: a proxy tries another process at once
+        assert idle.recv(1) == b""  # the idle connection is closed, not left to hang
+        assert served.process.poll() is None  # still running: a request is in flight
+        in_flight.sendall(body[6:])
+        status, answer = _answer(in_flight)
+        assert status == "HTTP/1.1 401 Unauthorized" and json.loads(answer)["detail"].startswith("Authentication required")
+        assert served.process.wait(timeout=15) == 0
+        served.wait_for("Keyplan has stopped.")
+        assert not any("Traceback" in line for line in served.stderr), served.stderr
+    finally:
+        served.stop()
+
+
+def test_a_request_that_does_not_finish_within_the_drain_is_abandoned(migrated_database, tmp_path):
+    served = Served(migrated_database, tmp_path, "--drain", "1", "--processes", "1")
+    try:
+        stuck = served.connect()
+        stuck.sendall(b"POST /api/v1/accounts/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n{")
+        time.sleep(0.3)
+        started = time.monotonic()
+        served.process.send_signal(signal.SIGTERM)
+        assert served.process.wait(timeout=15) == 0
+        assert time.monotonic() - started < 8
+        served.wait_for("1 request(s) still running after 1 s")
+    finally:
+        served.stop()
