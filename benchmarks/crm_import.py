@@ -101,15 +101,17 @@ def run(accounts_csv: Path, contacts_csv: Path, *, profile: bool = False) -> int
                                   ("accounts again", import_accounts, accounts_csv),
                                   ("contacts again", import_stakeholders, contacts_csv)):
         profiler = cProfile.Profile() if profile else None
-        started = time.perf_counter()
+        load = os.getloadavg()[0]
+        started, cpu = time.perf_counter(), time.process_time()
         if profiler:
             profiler.enable()
         result = function(path, by=admin)
         if profiler:
             profiler.disable()
-        seconds = time.perf_counter() - started
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
         assert result.error_count == 0, result.errors[:5]
-        print(f"{connection.vendor:<10} {label:<15} {result.rows_total:>9,} rows {seconds:8.1f} s "
+        print(f"{connection.vendor:<10} {label:<15} {result.rows_total:>9,} rows {seconds:8.1f} s (CPU {cpu:5.1f} s, "
+              f"load {load:4.1f}) "
               f"{result.rows_total / seconds:>9,.0f} rows/s  created {result.created:,} updated {result.updated:,} "
               f"unchanged {result.unchanged:,} ({result.preset})", flush=True)
         if profiler:

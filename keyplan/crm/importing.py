@@ -20,17 +20,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.validators import EmailValidator, URLValidator
+from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_noop
-from simple_history.utils import bulk_create_with_history, bulk_update_with_history
+from simple_history.utils import bulk_update_with_history
 
-from keyplan.accounts.models import Account, TeamMember, TeamRole, Tier, TierChange, currency_codes, time_zone_names
+from keyplan.accounts.models import (
+    Account,
+    Lifecycle,
+    TeamMember,
+    TeamRole,
+    Tier,
+    TierChange,
+    currency_codes,
+    time_zone_names,
+)
 from keyplan.core.db import bulk_insert, fetch_rows, in_list, staged
 from keyplan.core.models import User
-from keyplan.crm import columns, presets
+from keyplan.crm import checks, columns, presets
 from keyplan.crm.models import AccountSource, StakeholderSource
 from keyplan.relationships.models import Stakeholder
 from keyplan.revenue.importing import inspection
@@ -123,9 +131,9 @@ def _users() -> dict[str, User]:
     return found
 
 
-def _text(row: dict, name: str) -> str:
-    value = row.get(name)
-    return "" if value is None else " ".join(str(value).split())
+def _plain(value) -> str | None:
+    """A choice (a TextChoices member) as the plain text a frame holds."""
+    return None if value is None else str(value)
 
 
 def _system(system: str | None, preset: str | None) -> str:
@@ -146,20 +154,6 @@ def _read(path: Path, kind: str, options: SmallImportOptions, required: tuple, n
 
     frame, mapping, errors = _read_small(path, presets.fields(kind), required, options, (), numbers, choose=choose)
     return frame, mapping, errors, found[0]
-
-
-def _cycle(start: str, parent_of: Callable[[str], str | None]) -> list[str] | None:
-    """The cycle met walking up from ``start``, as the path from ``start`` back to it, or None."""
-    path, seen, node = [start], {start}, parent_of(start)
-    while node is not None:
-        if node == start:
-            return [*path, start]
-        if node in seen:
-            return None  # a cycle above, not through start: reported from its own rows
-        seen.add(node)
-        path.append(node)
-        node = parent_of(node)
-    return None
 
 
 # ---------------------------------------------------------------- accounts
@@ -189,156 +183,127 @@ def import_accounts(path: str | Path, *, by: User, options: SmallImportOptions |
 
 
 def _accounts(frame, mapping, errors, result: CrmImportResult, *, by, path, batch, dry_run, progress) -> CrmImportResult:
+    """Check every row a column at a time (``keyplan.crm.checks``), compare with what is stored by column, write
+    the new accounts set-based and the changed ones with their history."""
     column = {name: mapping.get(name, name) for name in columns.ACCOUNT_FIELDS}
     bad = {e.line for e in errors}
-    stored = {a.external_id: a for a in Account.objects.all()}  # parents may name any account; 100,000 rows are read in 1 s
     users = _users()
-    url = URLValidator()
-    zones, currencies = time_zone_names(), currency_codes()
-    industries = ", ".join(columns.Industry.values)
+    zones, currencies = sorted(time_zone_names()), sorted(currency_codes())
+    if progress:
+        progress(f"{frame.height:,} rows read, checking them")
+    names = list(columns.ACCOUNT_FIELDS)
+    work = frame.select(LINE, *names, "_employees").with_columns(checks.text(n).alias(f"t_{n}") for n in names)
+    work = work.filter(pl.col("t_external_id").is_not_null())  # a row without one is reported as missing
+    work = work.with_columns(pl.col(LINE).first().over("t_external_id").alias("_first"))
+    repeated = work.filter(pl.col(LINE) != pl.col("_first"))
+    errors += [_error(line, column["external_id"], ext, "crm_repeated", earlier=first)
+               for line, ext, first in repeated.select(LINE, "t_external_id", "_first").iter_rows()]
+    work = work.filter(pl.col(LINE) == pl.col("_first"))
 
-    seen: dict[str, int] = {}
-    rows: dict[str, dict] = {}  # external id -> the row's values (only the fields the file gives)
-    lines: dict[str, int] = {}
-    parents: dict[str, str] = {}
-    names = [n for n in columns.ACCOUNT_FIELDS]
-    for i, row in enumerate(frame.select(LINE, *names, "_employees").iter_rows(named=True)):
-        if progress and i and i % 10_000 == 0:
-            progress(f"{i:,} rows checked")
-        line = row[LINE]
-        external_id = _text(row, "external_id")
-        if not external_id:
-            continue  # reported as missing
-        if external_id in seen:
-            errors.append(_error(line, column["external_id"], external_id, "crm_repeated", earlier=seen[external_id]))
-            continue
-        seen[external_id] = line
-        values: dict = {}
+    def given(name: str) -> pl.Series:  # the cell as read where it holds something, else null
+        return work.select(pl.when(pl.col(f"t_{name}").is_not_null()).then(pl.col(name)))[name]
 
-        def refuse(name, code, **params):
-            errors.append(_error(line, column[name], row[name], code, **params))
+    count = pl.col("_employees")
+    website = work.select(pl.when(pl.col("t_website").str.contains("://", literal=True)).then(pl.col("t_website"))
+                          .otherwise(pl.lit("https://") + pl.col("t_website")))["t_website"]
+    work = work.with_columns(
+        pl.col("t_name").str.slice(0, 200).alias("v_name"),
+        checks.lookup(given("industry"), lambda v: _plain(columns.industry(v)), pl.String).alias("v_industry"),
+        (count.is_not_null() & ((count < 0) | (count != count.floor()) | (count >= 2**31) | count.is_nan())).alias("_bad_count"),
+        checks.lookup(given("country"), columns.country, pl.String).alias("v_country"),
+        pl.col("t_city").str.slice(0, 100).alias("v_city"),
+        pl.col("t_time_zone").alias("v_time_zone"),
+        website.alias("v_website"),
+        (checks.valid_urls(website) & (website.str.len_chars() <= 200)).alias("_good_website"),
+        checks.lookup(given("lifecycle"), lambda v: _plain(columns.LIFECYCLES.get(columns.word(v))), pl.String).alias("v_lifecycle"),
+        pl.col("t_reporting_currency").str.to_uppercase().alias("v_reporting_currency"),
+        checks.lookup(given("tier"), lambda v: _plain(columns.TIERS.get(columns.word(v))), pl.String).alias("v_tier"),
+        pl.col("t_tier_reason").fill_null("").alias("v_tier_reason"),
+        *[checks.lookup(work[f"t_{role}"], lambda v: getattr(users.get(v.casefold()), "pk", None), pl.Int64).alias(f"v_{role}")
+          for role in ("kam", "executive_sponsor")],
+    ).with_columns(pl.when(~pl.col("_bad_count")).then(count.cast(pl.Int64, strict=False)).alias("v_employees"))
+    stored = _stored_accounts()
+    work = work.join(stored, left_on="t_external_id", right_on="s_external_id", how="left", maintain_order="left")
 
-        for name, limit in ACCOUNT_TEXT.items():
-            if len(_text(row, name)) > limit:
-                refuse(name, "too_long", limit=limit)
-        if _text(row, "name"):
-            values["name"] = _text(row, "name")[:200]
-        if _text(row, "industry"):
-            values["industry"] = columns.industry(row["industry"])
-            if values["industry"] is None:
-                refuse("industry", "crm_unknown_industry", choices=industries)
-        if row["_employees"] is not None:
-            count = row["_employees"]
-            if count < 0 or count != int(count) or count >= 2**31:
-                refuse("employees", "crm_not_a_count")
-            else:
-                values["employees"] = int(count)
-        if _text(row, "country"):
-            values["country"] = columns.country(row["country"])
-            if values["country"] is None:
-                refuse("country", "crm_unknown_country")
-        if _text(row, "city"):
-            values["city"] = _text(row, "city")[:100]
-        if _text(row, "time_zone"):
-            values["time_zone"] = _text(row, "time_zone")
-            if values["time_zone"] not in zones:
-                refuse("time_zone", "crm_unknown_time_zone")
-        if _text(row, "website"):
-            values["website"] = columns.website(_text(row, "website"))
-            try:
-                url(values["website"])
-                if len(values["website"]) > 200:
-                    raise ValidationError("long")
-            except ValidationError:
-                refuse("website", "crm_not_a_url")
-        if _text(row, "lifecycle"):
-            values["lifecycle"] = columns.LIFECYCLES.get(columns.word(row["lifecycle"]))
-            if values["lifecycle"] is None:
-                refuse("lifecycle", "crm_unknown_lifecycle")
-        if _text(row, "reporting_currency"):
-            values["reporting_currency"] = _text(row, "reporting_currency").upper()
-            if values["reporting_currency"] not in currencies:
-                refuse("reporting_currency", "unknown_currency")
-        if _text(row, "tier"):
-            values["tier"] = columns.TIERS.get(columns.word(row["tier"]))
-            if values["tier"] is None:
-                refuse("tier", "crm_unknown_tier")
-        values["tier_reason"] = _text(row, "tier_reason")
-        for role in ("kam", "executive_sponsor"):
-            if _text(row, role):
-                values[role] = users.get(_text(row, role).casefold())
-                if values[role] is None:
-                    refuse(role, "crm_unknown_user")
-        account = stored.get(external_id)
-        tier = values.get("tier")
-        if account is not None and tier and tier != account.tier and not values["tier_reason"]:
-            refuse("tier", "crm_tier_reason", before=account.tier, after=tier)
-        if _text(row, "parent"):
-            parents[external_id] = _text(row, "parent")
-        rows[external_id], lines[external_id] = values, line
+    def refuse(name: str, where: pl.Expr, code: str, **params):
+        errors.extend(checks.refusals(work, where, column[name], name, code, **params))
+
+    for name, limit in ACCOUNT_TEXT.items():
+        refuse(name, pl.col(f"t_{name}").str.len_chars() > limit, "too_long", limit=limit)
+    refuse("industry", pl.col("t_industry").is_not_null() & pl.col("v_industry").is_null(), "crm_unknown_industry",
+           choices=", ".join(columns.Industry.values))
+    refuse("employees", pl.col("_bad_count"), "crm_not_a_count")
+    refuse("country", pl.col("t_country").is_not_null() & pl.col("v_country").is_null(), "crm_unknown_country")
+    refuse("time_zone", pl.col("t_time_zone").is_not_null() & ~pl.col("t_time_zone").is_in(zones), "crm_unknown_time_zone")
+    refuse("website", pl.col("t_website").is_not_null() & ~pl.col("_good_website"), "crm_not_a_url")
+    refuse("lifecycle", pl.col("t_lifecycle").is_not_null() & pl.col("v_lifecycle").is_null(), "crm_unknown_lifecycle")
+    refuse("reporting_currency", pl.col("t_reporting_currency").is_not_null() & ~pl.col("v_reporting_currency").is_in(currencies),
+           "unknown_currency")
+    refuse("tier", pl.col("t_tier").is_not_null() & pl.col("v_tier").is_null(), "crm_unknown_tier")
+    for role in ("kam", "executive_sponsor"):
+        refuse(role, pl.col(f"t_{role}").is_not_null() & pl.col(f"v_{role}").is_null(), "crm_unknown_user")
+    no_reason = pl.col("s_id").is_not_null() & pl.col("v_tier").is_not_null() & (pl.col("v_tier") != pl.col("s_tier")) \
+        & (pl.col("v_tier_reason") == "")
+    errors += [_error(line, column["tier"], cell, "crm_tier_reason", before=before, after=after)
+               for line, cell, before, after in work.filter(no_reason).select(LINE, "tier", "s_tier", "v_tier").iter_rows()]
 
     # Parents, in any order within the file: each names an account of the file or of Keyplan; the
     # hierarchy as it would stand afterwards has no cycle.
-    def parent_of(external_id: str) -> str | None:
-        if external_id in parents:
-            return parents[external_id]
-        account = stored.get(external_id)
-        return None if account is None or account.parent_id is None else by_pk.get(account.parent_id)
-
-    by_pk = {a.pk: ext for ext, a in stored.items()}
-    # A parent named rather than identified (Dynamics exports lookups as names): the one account of that name.
-    named: dict[str, str | None] = {}
-    for ext, account in stored.items():
-        key = account.name.casefold()
-        named[key] = ext if key not in named or named[key] == ext else None
-    for ext, values in rows.items():
-        key = values.get("name", "").casefold()
-        if key:
-            named[key] = ext if key not in named or named[key] in (ext, stored.get(ext) and ext) else None
-    for external_id, parent in list(parents.items()):
-        if parent not in rows and parent not in stored and named.get(parent.casefold()):
-            parents[external_id] = named[parent.casefold()]
+    in_file = set(work["t_external_id"].to_list())
+    known = set(stored["s_external_id"].to_list())
+    lines = dict(work.select("t_external_id", LINE).iter_rows())
+    parents = dict(work.filter(pl.col("t_parent").is_not_null()).select("t_external_id", "t_parent").iter_rows())
+    if any(parent not in in_file and parent not in known for parent in parents.values()):
+        # A parent named rather than identified (Dynamics exports lookups as names): the one account of that name.
+        named: dict[str, str | None] = {}
+        for ext, name in stored.select("s_external_id", "s_name").iter_rows():
+            key = name.casefold()
+            named[key] = ext if key not in named or named[key] == ext else None
+        for ext, name in work.select("t_external_id", "v_name").iter_rows():
+            key = (name or "").casefold()
+            if key:
+                named[key] = ext if key not in named or named[key] in (ext, ext if ext in known else None) else None
+        for external_id, parent in list(parents.items()):
+            if parent not in in_file and parent not in known and named.get(parent.casefold()):
+                parents[external_id] = named[parent.casefold()]
     for external_id, parent in parents.items():
         line = lines[external_id]
         if parent == external_id:
             errors.append(_error(line, column["parent"], parent, "crm_own_parent"))
-        elif parent not in rows and parent not in stored:
+        elif parent not in in_file and parent not in known:
             errors.append(_error(line, column["parent"], parent, "crm_unknown_parent"))
-    if not any(e.code in ("crm_own_parent", "crm_unknown_parent") for e in errors):
-        for external_id in parents:
-            cycle = _cycle(external_id, parent_of)
-            if cycle:
-                errors.append(_error(lines[external_id], column["parent"], parents[external_id], "crm_parent_cycle",
-                                     path=" → ".join(cycle)))
+    if parents and not any(e.code in ("crm_own_parent", "crm_unknown_parent") for e in errors):
+        stored_parents = dict(stored.filter(pl.col("s_parent").is_not_null()).select("s_external_id", "s_parent").iter_rows())
+        for external_id, cycle in checks.cycles(list(parents), lambda ext: parents.get(ext, stored_parents.get(ext))).items():
+            errors.append(_error(lines[external_id], column["parent"], parents[external_id], "crm_parent_cycle",
+                                 path=" → ".join(cycle)))
 
     result.rows_rejected = len({e.line for e in errors} | bad)
     if errors:
         return _stop_small_import(result, errors, batch, dry_run=dry_run)
 
-    # What would change: new accounts, changed fields, changed key status and team.
-    holders = {(m.account_id, m.role): m for m in TeamMember.objects.filter(role__in=(TeamRole.KAM, TeamRole.EXECUTIVE_SPONSOR))
-               .select_related("user")}
-    new, changed, tiers, team = [], [], [], []
-    for external_id, values in rows.items():
-        account = stored.get(external_id)
-        parent = parents.get(external_id)
-        if account is None:
-            new.append(external_id)
-            continue
-        diff = {f: values[f] for f in ACCOUNT_WRITTEN if f in values and getattr(account, f) != values[f]}
-        if parent is not None and (account.parent_id is None or by_pk[account.parent_id] != parent):
-            diff["parent"] = parent
-        if values.get("tier") and values["tier"] != account.tier:
-            tiers.append((external_id, account.tier, values["tier"], values["tier_reason"]))
-        for role, name in ((TeamRole.KAM, "kam"), (TeamRole.EXECUTIVE_SPONSOR, "executive_sponsor")):
-            holder = holders.get((account.pk, role))
-            if values.get(name) is not None and (holder is None or holder.user_id != values[name].pk):
-                team.append((external_id, role, holder, values[name]))
-        if diff:
-            changed.append((external_id, diff))
-    touched = {ext for ext, _ in changed} | {t[0] for t in tiers} | {t[0] for t in team}
-    result.created, result.updated = len(new), len(touched)
-    result.unchanged = len(rows) - result.created - result.updated
+    # What would change, compared by column: new accounts, changed fields, changed key status and team.
+    holders = pl.DataFrame(fetch_rows(f"SELECT account_id, role, user_id FROM {TeamMember._meta.db_table} WHERE role IN (%s, %s)",
+                                      [str(TeamRole.KAM), str(TeamRole.EXECUTIVE_SPONSOR)]),
+                           schema={"s_id": pl.Int64, "role": pl.String, "user_id": pl.Int64}, orient="row")
+    for role, name in ((TeamRole.KAM, "kam"), (TeamRole.EXECUTIVE_SPONSOR, "executive_sponsor")):
+        work = work.join(holders.filter(pl.col("role") == role).select("s_id", pl.col("user_id").alias(f"h_{name}")),
+                         on="s_id", how="left", maintain_order="left")
+    work = work.with_columns(pl.col("t_external_id").replace_strict(parents, default=None, return_dtype=pl.String).alias("v_parent")
+                             if parents else pl.lit(None, dtype=pl.String).alias("v_parent"))
+    differs = {name: pl.col(f"v_{name}").is_not_null() & pl.col(f"v_{name}").ne_missing(pl.col(f"s_{name}"))
+               for name in (*ACCOUNT_WRITTEN, "parent")}
+    team_differs = {name: pl.col(f"v_{name}").is_not_null() & pl.col(f"v_{name}").ne_missing(pl.col(f"h_{name}"))
+                    for name in ("kam", "executive_sponsor")}
+    old = pl.col("s_id").is_not_null()
+    work = work.with_columns(**{f"d_{n}": old & d for n, d in differs.items()}, **{f"d_{n}": old & d for n, d in team_differs.items()},
+                             d_tier=old & pl.col("v_tier").is_not_null() & (pl.col("v_tier") != pl.col("s_tier")))
+    flags = [f"d_{n}" for n in (*differs, *team_differs, "tier")]
+    work = work.with_columns(pl.any_horizontal(flags).alias("_touched"))
+    new = work.filter(~old)
+    touched = work.filter(pl.col("_touched"))
+    result.created, result.updated = new.height, touched.height
+    result.unchanged = work.height - result.created - result.updated
     if dry_run:
         return result
 
@@ -349,86 +314,85 @@ def _accounts(frame, mapping, errors, result: CrmImportResult, *, by, path, batc
             _serialize_hierarchy()
         batch = _small_batch("accounts", path, by, mapping, batch)
         now = timezone.now()
-        undo = {"created": [], "replaced": [], "tiers": [], "team": []}
-        ids = {ext: a.pk for ext, a in stored.items()}
-        ids.update(_create_accounts(new, rows, parents, ids, by=by, batch=batch, now=now))
-        created_ids = [ids[ext] for ext in new]
-        undo["created"] = created_ids
+        if progress:
+            progress(f"writing {new.height:,} new and {touched.height:,} changed accounts")
+        ids = dict(stored.select("s_external_id", "s_id").iter_rows())
+        made = _create_accounts(new, ids, by=by, batch=batch, now=now)
+        ids.update(made)
+        undo = {"created": list(made.values()), "replaced": [], "tiers": [], "team": []}
         # Changed accounts: field by field, one history row each, their version raised.
-        if changed:
-            locked = {a.external_id: a for a in Account.objects.select_for_update().filter(pk__in=[stored[e].pk for e, _ in changed])}
+        changed = touched.filter(pl.any_horizontal([f"d_{n}" for n in differs]))
+        if changed.height:
+            locked = {a.external_id: a for a in Account.objects.select_for_update().filter(pk__in=changed["s_id"].to_list())}
             objects, fields = [], set()
-            for ext, diff in changed:
-                account = locked[ext]
-                before = {}
-                for name, value in diff.items():
+            for row in changed.iter_rows(named=True):
+                account = locked[row["t_external_id"]]
+                before, after = {}, {}
+                for name in differs:
+                    if not row[f"d_{name}"]:
+                        continue
                     if name == "parent":
-                        before["parent"] = account.parent_id
-                        account.parent_id = ids[value]
-                        diff = {**diff, "parent": ids[value]}
-                        fields.add("parent")
+                        before["parent"], after["parent"] = account.parent_id, ids[row["v_parent"]]
+                        account.parent_id = ids[row["v_parent"]]
                     else:
-                        before[name] = _json(getattr(account, name))
-                        setattr(account, name, value)
-                        fields.add(name)
+                        before[name], after[name] = _json(getattr(account, name)), _json(row[f"v_{name}"])
+                        setattr(account, name, row[f"v_{name}"])
+                    fields.add(name)
                 account.version += 1
                 objects.append(account)
-                undo["replaced"].append([account.pk, before, {k: _json(v) for k, v in diff.items()}])
+                undo["replaced"].append([account.pk, before, after])
             bulk_update_with_history(objects, Account, [*sorted(fields), "version", "updated_at"], batch_size=1000,
                                      default_user=by, default_change_reason=f"Import batch {batch.pk}")
-        for ext, before, after, reason in tiers:
-            from keyplan.accounts.services import set_tier
+        from keyplan.accounts.services import set_tier
 
+        for ext, before, after, reason in touched.filter("d_tier").select("t_external_id", "s_tier", "v_tier", "v_tier_reason").iter_rows():
             set_tier(Account(pk=ids[ext]), by=by, tier=after, reason=reason)
             undo["tiers"].append([ids[ext], before, after])
-        for ext, role, holder, user in team:
-            if holder is not None:
-                holder._history_user = by
-                holder.delete()
-            member = TeamMember(account_id=ids[ext], user=user, role=role)
-            member._history_user = by
-            member.save()
-            undo["team"].append([ids[ext], role, holder.user_id if holder else None, user.pk])
-        new_members = [TeamMember(account_id=ids[ext], user=rows[ext][name], role=role) for ext in new
-                       for role, name in ((TeamRole.KAM, "kam"), (TeamRole.EXECUTIVE_SPONSOR, "executive_sponsor"))
-                       if rows[ext].get(name) is not None]
-        bulk_create_with_history(new_members, TeamMember, batch_size=1000, default_user=by)
+        for role, name in ((TeamRole.KAM, "kam"), (TeamRole.EXECUTIVE_SPONSOR, "executive_sponsor")):
+            for account_id, user_id in touched.filter(f"d_{name}").select("s_id", f"v_{name}").iter_rows():
+                holder = TeamMember.objects.filter(account_id=account_id, role=role).first()
+                if holder is not None:
+                    holder._history_user = by
+                    holder.delete()
+                member = TeamMember(account_id=account_id, user_id=user_id, role=role)
+                member._history_user = by
+                member.save()
+                undo["team"].append([account_id, role, holder.user_id if holder else None, user_id])
         # Where each account came from, and when it was last in step with it.
-        sources = {s.account_id: s for s in AccountSource.objects.filter(account_id__in=[ids[e] for e in rows])}
-        fresh, synced = [], []
-        for ext in rows:
-            source = sources.get(ids[ext])
-            if source is None:
-                fresh.append(AccountSource(account_id=ids[ext], system=result.system, last_synced_at=now, batch=batch))
-            else:
-                source.system, source.last_synced_at = result.system, now
-                if ext in touched:  # the batch that last wrote it (a sync that changed nothing leaves no batch)
-                    source.batch = batch
-                synced.append(source)
-        _insert(AccountSource, [{"account_id": f.account_id, "system": f.system, "last_synced_at": now, "batch_id": batch.pk}
-                                 for f in fresh])
-        _note_sync(AccountSource, synced, system=result.system, now=now, batch=batch, fields=["batch"])
+        every = pl.DataFrame({"account_id": [ids[ext] for ext in work["t_external_id"].to_list()]}, schema={"account_id": pl.Int64})
+        _note_sources(AccountSource, "account_id", every, [ids[ext] for ext in touched["t_external_id"].to_list()],
+                      system=result.system, now=now, batch=batch)
         result.undo = undo
         _finish_crm(batch, result)
     return result
 
 
-def _insert(model, rows: list[dict]) -> None:
-    """Rows of ``model`` (attname -> value; the others take their defaults) in one bulk write, no ORM object each."""
-    if not rows:
+def _stored_accounts() -> pl.DataFrame:
+    """Every account's imported fields and its parent's external id, as a frame (``s_`` before each name)."""
+    table = Account._meta.db_table
+    names = ("id", "external_id", "name", *[n for n in ACCOUNT_WRITTEN if n != "name"], "tier")
+    schema = {f"s_{n}": (pl.Int64 if n in ("id", "employees") else pl.String) for n in names}
+    rows = fetch_rows(f"SELECT {', '.join(f'a.{n}' for n in names)}, p.external_id FROM {table} a "
+                      f"LEFT JOIN {table} p ON p.id = a.parent_id", [])
+    return pl.DataFrame(rows, schema={**schema, "s_parent": pl.String}, orient="row")
+
+
+def _insert(model, frame: pl.DataFrame) -> None:
+    """Rows of ``model`` from a frame of some of its fields (by attname), in one bulk write; every other column
+    takes its default, the same for every row (one literal)."""
+    if not frame.height:
         return
-    given = set().union(*rows)
-    fields = [f for f in model._meta.concrete_fields if not f.primary_key or f.attname in given]
-    template = model()  # the defaults (and the time of auto_now fields) of the columns the rows leave out
-    columns = {}
-    for f in fields:
-        if f.attname in given:
-            values = [_db(f, row.get(f.attname, getattr(template, f.attname))) for row in rows]
-        else:
-            values = [_db(f, f.pre_save(template, add=True))] * len(rows)
-        first = next((v for v in values if v is not None), None)
-        columns[f.column] = pl.Series(f.column, values, dtype=pl.Int64 if isinstance(first, int) else pl.String, strict=False)
-    bulk_insert(model._meta.db_table, pl.DataFrame(list(columns.values())))
+    template = model()  # the defaults (and the time of auto_now fields) of the columns the frame leaves out
+    extra = []
+    renamed = {}
+    for f in model._meta.concrete_fields:
+        if f.attname in frame.columns:
+            if f.column != f.attname:
+                renamed[f.attname] = f.column
+        elif not f.primary_key:
+            value = _db(f, f.pre_save(template, add=True))
+            extra.append(pl.lit(value, dtype=pl.Int64 if isinstance(value, int) else pl.String).alias(f.column))
+    bulk_insert(model._meta.db_table, frame.rename(renamed).with_columns(extra))
 
 
 def _db(field, value):
@@ -441,21 +405,25 @@ def _db(field, value):
     return value.isoformat() if hasattr(value, "isoformat") else str(value)
 
 
-def _create_accounts(new: list[str], rows: dict[str, dict], parents: dict[str, str], ids: dict[str, int], *, by, batch,
-                     now) -> dict[str, int]:
+def _create_accounts(new: pl.DataFrame, ids: dict[str, int], *, by, batch, now) -> dict[str, int]:
     """The new accounts as one bulk write, then their parents as one staged UPDATE, then their history rows
-    ("+", by whom, when, as simple_history writes them) and first key status copied by the database from what
-    was stored (``INSERT … SELECT``), as ``accounts.services.create_accounts_in_bulk`` does: no ORM object per
+    ("+", by whom, when, as simple_history writes them), first key status and team copied or written
+    set-based (``INSERT … SELECT``), as ``accounts.services.create_accounts_in_bulk`` does: no ORM object per
     account (10,000 accounts: the ORM's objects and their history took most of the import's time)."""
-    if not new:
+    if not new.height:
         return {}
     table = Account._meta.db_table
-    _insert(Account, [{"external_id": ext, "tier": rows[ext].get("tier") or Tier.STANDARD,
-                       **{f: rows[ext][f] for f in ACCOUNT_WRITTEN if f in rows[ext]}} for ext in new])
-    created_sql, created_params = in_list("external_id", new, "text")
+    defaults = {"industry": "", "country": "", "city": "", "time_zone": "", "website": "", "lifecycle": Lifecycle.PROSPECT,
+                "reporting_currency": Account._meta.get_field("reporting_currency").default}
+    _insert(Account, new.select(
+        pl.col("t_external_id").alias("external_id"), pl.col("v_tier").fill_null(Tier.STANDARD).alias("tier"),
+        pl.col("v_name").alias("name"), pl.col("v_employees").alias("employees"),
+        *[pl.col(f"v_{n}").fill_null(value).alias(n) for n, value in defaults.items()],
+    ))
+    created_sql, created_params = in_list("external_id", new["t_external_id"].to_list(), "text")
     made = dict(fetch_rows(f"SELECT external_id, id FROM {table} WHERE {created_sql}", created_params))
     every = {**ids, **made}
-    linked = [(made[ext], every[parents[ext]]) for ext in new if parents.get(ext)]
+    linked = [(made[ext], every[parent]) for ext, parent in new.select("t_external_id", "v_parent").iter_rows() if parent]
     if linked:
         frame = pl.DataFrame(linked, schema={"id": pl.Int64, "parent_id": pl.Int64}, orient="row")
         staged(table, frame, f"UPDATE {table} SET parent_id = s.parent_id FROM {{staging}} AS s WHERE {table}.id = s.id")
@@ -467,9 +435,25 @@ def _create_accounts(new: list[str], rows: dict[str, dict], parents: dict[str, s
             f"INSERT INTO {historical._meta.db_table} ({copied}, history_date, history_change_reason, history_type, "
             f"history_user_id) SELECT {copied}, %s, %s, '+', %s FROM {table} WHERE {created_sql}",
             [stamp, f"Created by import batch {batch.pk}", by.pk, *created_params])
-    _insert(TierChange, [{"account_id": made[ext], "from_tier": "", "to_tier": rows[ext].get("tier") or Tier.STANDARD,
-                          "reason": rows[ext]["tier_reason"] or CREATED_REASON, "effective_date": now.date(),
-                          "changed_by_id": by.pk, "changed_at": now} for ext in new])
+    account_id = pl.col("t_external_id").replace_strict(made, return_dtype=pl.Int64).alias("account_id")
+    _insert(TierChange, new.select(
+        account_id, pl.lit("").alias("from_tier"), pl.col("v_tier").fill_null(Tier.STANDARD).alias("to_tier"),
+        pl.when(pl.col("v_tier_reason") != "").then(pl.col("v_tier_reason")).otherwise(pl.lit(CREATED_REASON)).alias("reason"),
+        pl.lit(now.date().isoformat()).alias("effective_date"), pl.lit(by.pk, dtype=pl.Int64).alias("changed_by_id"),
+        pl.lit(_db(TierChange._meta.get_field("changed_at"), now)).alias("changed_at")))
+    members = pl.concat([new.filter(pl.col(f"v_{name}").is_not_null()).select(
+        account_id, pl.col(f"v_{name}").alias("user_id"), pl.lit(str(role)).alias("role"))
+        for role, name in ((TeamRole.KAM, "kam"), (TeamRole.EXECUTIVE_SPONSOR, "executive_sponsor"))])
+    if members.height:
+        _insert(TeamMember, members)
+        member_table, member_history = TeamMember._meta.db_table, TeamMember.history.model
+        copied = ", ".join(f.column for f in member_history._meta.concrete_fields if not f.name.startswith("history_"))
+        accounts_sql, accounts_params = in_list("account_id", members["account_id"].unique().to_list(), "bigint")
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {member_history._meta.db_table} ({copied}, history_date, history_change_reason, history_type, "
+                f"history_user_id) SELECT {copied}, %s, NULL, '+', %s FROM {member_table} WHERE {accounts_sql}",
+                [stamp, by.pk, *accounts_params])
     return made
 
 
@@ -575,221 +559,210 @@ def import_stakeholders(path: str | Path, *, by: User, options: SmallImportOptio
 
 
 def _stakeholders(frame, mapping, errors, result: CrmImportResult, *, by, path, batch, dry_run, progress) -> CrmImportResult:
+    """Check every row a column at a time, find the stored contact each row is (by contact id, else e-mail within
+    the account) with joins, compare by column, and write the new contacts set-based."""
     column = {name: mapping.get(name, name) for name in columns.STAKEHOLDER_FIELDS}
     if "name" not in mapping and "first_name" in mapping:
         column["name"] = mapping["first_name"]
     bad = {e.line for e in errors}
-    external_ids = {str(v).strip() for v in frame["account_id"].drop_nulls().to_list()}
-    accounts = {a.external_id: a for a in Account.objects.filter(external_id__in=external_ids)} if len(external_ids) < 30_000 else \
-        {a.external_id: a for a in Account.objects.all() if a.external_id in external_ids}
-    unknown = external_ids - set(accounts)
-    if unknown:  # an account named rather than identified (Dynamics exports a contact's company as its name)
-        by_name: dict[str, Account | None] = {}
-        for a in Account.objects.filter(archived_at__isnull=True):
-            key = a.name.casefold()
-            by_name[key] = a if key not in by_name else None
-        accounts.update({name: by_name[name.casefold()] for name in unknown if by_name.get(name.casefold())})
-    account_ids = [a.pk for a in accounts.values()]
-    stored: dict[int, Stakeholder] = {}
-    by_email: dict[tuple[int, str], list[int]] = {}
-    for start in range(0, len(account_ids), 5000):
-        for s in Stakeholder.objects.filter(account_id__in=account_ids[start:start + 5000]):
-            stored[s.pk] = s
-            if s.email:
-                by_email.setdefault((s.account_id, s.email.casefold()), []).append(s.pk)
-    sources = {s.source_id: s.stakeholder_id for s in StakeholderSource.objects.filter(system=result.system).exclude(source_id="")}
-    users = _users()
-    team = {}
-    for member in TeamMember.objects.filter(account_id__in=account_ids).values_list("account_id", "user_id"):
-        team.setdefault(member[0], set()).add(member[1])
-    email_ok = EmailValidator()
-
-    planned: list[dict] = []  # per good row: line, account, node, values, manager reference
-    seen: dict[object, int] = {}
-    file_ids: dict[tuple[int, str], object] = {}  # (account pk, contact id or e-mail) -> node
+    if progress:
+        progress(f"{frame.height:,} rows read, checking them")
     names = list(columns.STAKEHOLDER_FIELDS)
-    for i, row in enumerate(frame.select(LINE, *names).iter_rows(named=True)):
-        if progress and i and i % 10_000 == 0:
-            progress(f"{i:,} rows checked")
-        line = row[LINE]
-        problems = len(errors)
+    work = frame.select(LINE, *names).with_columns(checks.text(n).alias(f"t_{n}") for n in names)
 
-        def refuse(name, code, value=None, **params):
-            errors.append(_error(line, column[name], row.get(name) if value is None else value, code, **params))
+    # The accounts, by external id; else by name, where one account has it (Dynamics exports a company as its name).
+    account_table = Account._meta.db_table
+    external_ids = work["t_account_id"].drop_nulls().unique().to_list()
+    sql, params = in_list("external_id", external_ids, "text")
+    accounts = dict(fetch_rows(f"SELECT external_id, id FROM {account_table} WHERE {sql}", params))
+    unknown = set(external_ids) - set(accounts)
+    if unknown:
+        by_name: dict[str, int | None] = {}
+        for pk, name in fetch_rows(f"SELECT id, name FROM {account_table} WHERE archived_at IS NULL ORDER BY name, external_id", []):
+            key = name.casefold()
+            by_name[key] = pk if key not in by_name else None
+        accounts.update({name: by_name[name.casefold()] for name in unknown if by_name.get(name.casefold())})
+    work = work.with_columns(pl.col("t_account_id").replace_strict(accounts, default=None, return_dtype=pl.Int64).alias("acc"))
+    errors.extend(checks.refusals(work, pl.col("t_account_id").is_not_null() & pl.col("acc").is_null(), column["account_id"],
+                                  "account_id", "crm_unknown_account"))
+    work = work.filter(pl.col("acc").is_not_null())  # a row without an account id is reported as missing
+    account_ids = work["acc"].unique().to_list()
+    stored = _stored_stakeholders(account_ids)
+    users = _users()
+    usernames = {user.pk: user.username for user in users.values()}
+    team_sql, team_params = in_list("account_id", account_ids, "bigint")
+    team = pl.DataFrame(fetch_rows(f"SELECT DISTINCT account_id, user_id FROM {TeamMember._meta.db_table} WHERE {team_sql}",
+                                   team_params), schema={"acc": pl.Int64, "v_owner": pl.Int64}, orient="row", )
 
-        external_id = _text(row, "account_id")
-        account = accounts.get(external_id)
-        if external_id and account is None:
-            refuse("account_id", "crm_unknown_account")
-            continue
-        if account is None:
-            continue  # the missing value is reported already
-        for name, limit in STAKEHOLDER_TEXT.items():
-            if len(_text(row, name)) > limit:
-                refuse(name, "too_long", limit=limit)
-        values: dict = {}
-        name = _text(row, "name") or " ".join(p for p in (_text(row, "first_name"), _text(row, "last_name")) if p)
-        if name:
-            values["name"] = name[:200]
-        for field_name in ("title", "department", "phone"):
-            if _text(row, field_name):
-                values[field_name] = _text(row, field_name)[:STAKEHOLDER_TEXT[field_name]]
-        email = _text(row, "email")
-        if email:
-            try:
-                email_ok(email)
-                values["email"] = email
-            except ValidationError:
-                refuse("email", "crm_not_an_email")
-        for field_name, table in CHOICES.items():
-            if _text(row, field_name):
-                values[field_name] = table.get(columns.word(row[field_name]))
-                if values[field_name] is None:
-                    refuse(field_name, "crm_unknown_choice", choices=CHOICE_NAMES[field_name])
-        if _text(row, "key_contact"):
-            flag = columns.word(row["key_contact"])
-            if flag in columns.TRUE or flag in columns.FALSE:
-                values["is_key_contact"] = flag in columns.TRUE
-            else:
-                refuse("key_contact", "crm_unknown_choice", choices="yes, no")
-        if _text(row, "owner"):
-            owner = users.get(_text(row, "owner").casefold())
-            if owner is None:
-                refuse("owner", "crm_unknown_user")
-            elif owner.pk not in team.get(account.pk, set()):
-                refuse("owner", "crm_not_on_team", user=owner.username)
-            else:
-                values["owner_id"] = owner.pk
-        # Which stored contact the row is: by its id in the CRM, else by e-mail address within the account.
-        contact_id = _text(row, "contact_id")
-        target = None
-        if contact_id and contact_id in sources:
-            target = stored.get(sources[contact_id])
-            if target is None or target.account_id != account.pk:
-                other = target.account.external_id if target is not None else \
-                    Stakeholder.objects.filter(pk=sources[contact_id]).values_list("account__external_id", flat=True).first()
-                refuse("contact_id", "crm_contact_elsewhere", account=other or "?")
-                continue
-        elif email:
-            matches = by_email.get((account.pk, email.casefold()), [])
-            if len(matches) > 1:
-                refuse("email", "crm_email_twice")
-                continue
-            target = stored[matches[0]] if matches else None
-        node = target.pk if target is not None else ("new", line)
-        keys = [k for k in ((account.pk, contact_id.casefold()) if contact_id else None,
-                            (account.pk, email.casefold()) if email else None) if k]
-        key = node if target is not None else (keys[0] if keys else node)
-        if key in seen:
-            refuse("contact_id" if contact_id else "email", "crm_repeated", earlier=seen[key])
-            continue
-        seen[key] = line
-        for k in keys:
-            if k in file_ids and file_ids[k] != node:
-                refuse("email", "crm_email_twice")
-            file_ids[k] = node
-        if target is None and "name" not in values:
-            refuse("name", "crm_no_name", value="")
-        if len(errors) > problems or line in bad:
-            continue
-        planned.append({"line": line, "account": account, "node": node, "target": target, "values": values,
-                        "manager": _text(row, "reports_to"), "contact_id": contact_id})
+    def given(name: str) -> pl.Series:  # the cell as read where it holds something, else null
+        return work.select(pl.when(pl.col(f"t_{name}").is_not_null()).then(pl.col(name)))[name]
 
-    # Reporting lines, resolved within the file (by e-mail or contact id), else among the account's contacts.
-    stored_keys: dict[tuple[int, str], int] = {}
-    for s in stored.values():
-        if s.email:
-            stored_keys.setdefault((s.account_id, s.email.casefold()), s.pk)
-    for source_id, pk in sources.items():
-        if pk in stored:
-            stored_keys[(stored[pk].account_id, source_id.casefold())] = pk
-    person_names: dict[tuple[int, str], object] = {}
-    named_in_file = {p["node"] for p in planned}
-    for s in stored.values():
-        if s.pk not in named_in_file and s.archived_at is None:
-            key = (s.account_id, s.name.casefold())
-            person_names[key] = s.pk if key not in person_names else None
-    for p in planned:
-        name = p["values"].get("name") or (p["target"].name if p["target"] is not None else "")
-        key = (p["account"].pk, name.casefold())
-        person_names[key] = p["node"] if key not in person_names else None
-    managers: dict[object, object] = {}
-    for plan in planned:
-        reference = plan["manager"]
-        if not reference:
-            continue
-        key = (plan["account"].pk, reference.casefold())
-        manager = file_ids.get(key, stored_keys.get(key))
-        if manager is None and "@" not in reference:
-            manager = person_names.get(key)  # a manager named (Dynamics exports lookups as names), if only one has it
-        if manager is None:
-            errors.append(_error(plan["line"], column["reports_to"], reference, "crm_unknown_manager"))
-        elif manager == plan["node"]:
-            errors.append(_error(plan["line"], column["reports_to"], reference, "crm_own_manager"))
-        elif not isinstance(manager, tuple) and stored[manager].archived_at is not None and manager not in \
-                {p["node"] for p in planned}:
-            errors.append(_error(plan["line"], column["reports_to"], reference, "crm_archived_manager"))
-        else:
-            managers[plan["node"]] = manager
-            plan["manager_node"] = manager
-    if not any(e.code in ("crm_unknown_manager", "crm_own_manager") for e in errors):
-        names_of = {p["node"]: p["values"].get("name") or p["target"].name for p in planned}
+    def flag(value: str) -> bool | None:
+        key = columns.word(value)
+        return True if key in columns.TRUE else False if key in columns.FALSE else None
 
-        def manager_of(node):
-            if node in managers:
-                return managers[node]
-            return None if isinstance(node, tuple) else stored[node].reports_to_id if node in stored else None
+    full = pl.concat_str([pl.col("t_first_name"), pl.col("t_last_name")], separator=" ", ignore_nulls=True)
+    work = work.with_columns(
+        pl.coalesce(pl.col("t_name"), pl.when(full != "").then(full)).str.slice(0, 200).alias("v_name"),
+        *[pl.col(f"t_{n}").str.slice(0, STAKEHOLDER_TEXT[n]).alias(f"v_{n}") for n in ("title", "department", "phone")],
+        checks.valid_emails(work["t_email"]).alias("_good_email"),
+        *[checks.lookup(given(n), lambda v, table=table: _plain(table.get(columns.word(v))), pl.String).alias(f"v_{n}")
+          for n, table in CHOICES.items()],
+        checks.lookup(given("key_contact"), flag, pl.Boolean).alias("v_is_key_contact"),
+        checks.lookup(work["t_owner"], lambda v: getattr(users.get(v.casefold()), "pk", None), pl.Int64).alias("v_owner"),
+        checks.folded(work["t_contact_id"]).alias("_contact_key"),
+        checks.folded(work["t_email"]).alias("_email_key"),
+    ).with_columns(pl.when(pl.col("_good_email")).then(pl.col("t_email")).alias("v_email"))
+    work = work.join(team.with_columns(pl.lit(True).alias("_on_team")), on=["acc", "v_owner"], how="left",
+                     maintain_order="left")
 
-        for plan in planned:
-            if plan["node"] in managers:
-                cycle = _cycle(plan["node"], manager_of)
-                if cycle:
-                    path = " → ".join(names_of.get(n) or (stored[n].name if n in stored else str(n)) for n in cycle)
-                    errors.append(_error(plan["line"], column["reports_to"], plan["manager"], "crm_manager_cycle", path=path))
+    def refuse(name: str, where, code: str, **params):
+        errors.extend(checks.refusals(work, where, column[name], name, code, **params))
+
+    for name, limit in STAKEHOLDER_TEXT.items():
+        refuse(name, pl.col(f"t_{name}").str.len_chars() > limit, "too_long", limit=limit)
+    refuse("email", pl.col("t_email").is_not_null() & ~pl.col("_good_email"), "crm_not_an_email")
+    for name in CHOICES:
+        refuse(name, pl.col(f"t_{name}").is_not_null() & pl.col(f"v_{name}").is_null(), "crm_unknown_choice",
+               choices=CHOICE_NAMES[name])
+    refuse("key_contact", pl.col("t_key_contact").is_not_null() & pl.col("v_is_key_contact").is_null(), "crm_unknown_choice",
+           choices="yes, no")
+    refuse("owner", pl.col("t_owner").is_not_null() & pl.col("v_owner").is_null(), "crm_unknown_user")
+    strangers = work.filter(pl.col("v_owner").is_not_null() & pl.col("_on_team").is_null())
+    errors += [_error(line, column["owner"], cell, "crm_not_on_team", user=usernames[owner])
+               for line, cell, owner in strangers.select(LINE, "owner", "v_owner").iter_rows()]
+    work = work.with_columns(pl.when(pl.col("_on_team")).then(pl.col("v_owner")).alias("v_owner_id"))
+
+    # Which stored contact each row is: by its id in the CRM, else by e-mail address within the account.
+    sources = pl.DataFrame(fetch_rows(f"SELECT source_id, stakeholder_id FROM {StakeholderSource._meta.db_table} "
+                                      f"WHERE system = %s AND source_id <> ''", [result.system]),
+                           schema={"t_contact_id": pl.String, "_source": pl.Int64}, orient="row").unique("t_contact_id", keep="last")
+    work = work.join(sources, on="t_contact_id", how="left", maintain_order="left").join(
+        stored.select(pl.col("s_id").alias("_source"), pl.col("s_account").alias("_source_account")), on="_source", how="left",
+        maintain_order="left")
+    by_email = stored.filter(pl.col("s_email") != "").with_columns(
+        (pl.col("s_account").cast(pl.String) + "\x00" + checks.folded(stored.filter(pl.col("s_email") != "")["s_email"]))
+        .alias("_key")).group_by("_key", maintain_order=True).agg(pl.len().alias("_matches"), pl.col("s_id").first().alias("_match"))
+    account_key = pl.col("acc").cast(pl.String) + "\x00"
+    work = work.with_columns((account_key + pl.col("_contact_key")).alias("_cid_key"), (account_key + pl.col("_email_key")).alias("_mail_key"))
+    work = work.join(by_email.rename({"_key": "_mail_key"}), on="_mail_key", how="left", maintain_order="left")
+    has_source = pl.col("t_contact_id").is_not_null() & pl.col("_source").is_not_null()
+    elsewhere = has_source & pl.col("_source_account").ne_missing(pl.col("acc"))
+    twice = ~has_source & pl.col("t_email").is_not_null() & (pl.col("_matches") > 1)
+    others = work.filter(elsewhere)
+    if others.height:
+        found = dict(fetch_rows(f"SELECT s.id, a.external_id FROM {Stakeholder._meta.db_table} s JOIN {account_table} a "
+                                f"ON a.id = s.account_id WHERE {in_list('s.id', others['_source'].to_list(), 'bigint')[0]}",
+                                in_list("s.id", others["_source"].to_list(), "bigint")[1]))
+        errors += [_error(line, column["contact_id"], cell, "crm_contact_elsewhere", account=found.get(source) or "?")
+                   for line, cell, source in others.select(LINE, "contact_id", "_source").iter_rows()]
+    refuse("email", twice, "crm_email_twice")
+    work = work.filter(~(elsewhere | twice).fill_null(False)).with_columns(
+        pl.when(has_source).then(pl.col("_source")).when(pl.col("_matches") == 1).then(pl.col("_match")).alias("target"))
+    # A person once in the file: the same stored contact, contact id or address twice is the same record twice.
+    work = work.with_columns(pl.coalesce("target", -pl.col(LINE)).alias("node"), pl.coalesce(
+        "t" + pl.col("target").cast(pl.String), "k" + pl.col("_cid_key"), "k" + pl.col("_mail_key"), "n" + pl.col(LINE).cast(pl.String)
+    ).alias("_key"))
+    work = work.with_columns(pl.col(LINE).first().over("_key").alias("_first"))
+    repeated = pl.col(LINE) != pl.col("_first")
+    for name, has in (("contact_id", pl.col("t_contact_id").is_not_null()), ("email", pl.col("t_contact_id").is_null())):
+        errors += [_error(line, column[name], cell, "crm_repeated", earlier=first)
+                   for line, cell, first in work.filter(repeated & has).select(LINE, name, "_first").iter_rows()]
+    work = work.filter(~repeated)
+    # An id or address that two people of the file share.
+    keys = pl.concat([work.select(LINE, "node", "email", pl.col(k).alias("_k"), pl.lit(i).alias("_i")).filter(pl.col("_k").is_not_null())
+                      for i, k in enumerate(("_cid_key", "_mail_key"))]).unique([LINE, "_k"], keep="first").sort(LINE, "_i")
+    keys = keys.with_columns(pl.int_range(pl.len()).over("_k").alias("_rank"))
+    errors.extend(checks.refusals(keys, pl.col("_rank") > 0, column["email"], "email", "crm_email_twice"))
+    file_ids = keys.group_by("_k").agg(pl.col("node").last().alias("_file_node"))
+    refuse_rows = work.filter(pl.col("target").is_null() & pl.col("v_name").is_null())
+    errors += [_error(line, column["name"], "", "crm_no_name") for line in refuse_rows[LINE].to_list()]
+    wrong = {e.line for e in errors} | bad
+    planned = work.filter(~pl.col(LINE).is_in(list(wrong))).join(
+        stored.rename({"s_id": "target"}), on="target", how="left", maintain_order="left")
+
+    # Reporting lines, resolved within the file (by e-mail or contact id), else among the account's contacts,
+    # else by name where one person of the account has it (Dynamics exports lookups as names).
+    stored_keys = _stored_keys(stored, sources)
+    planned_nodes = planned["node"]
+    people = pl.concat([
+        stored.filter(~pl.col("s_id").is_in(planned_nodes.implode()) & ~pl.col("s_archived")).select(
+            pl.col("s_account").alias("acc"), pl.col("s_name").alias("_name"), pl.col("s_id").alias("node")),
+        planned.select("acc", pl.coalesce("v_name", "s_name").alias("_name"), "node")])
+    people = people.with_columns((pl.col("acc").cast(pl.String) + "\x00" + checks.folded(people["_name"])).alias("_k")).group_by(
+        "_k").agg(pl.len().alias("_n"), pl.col("node").first().alias("_named")).filter(pl.col("_n") == 1).drop("_n")
+    lines_with = planned.filter(pl.col("t_reports_to").is_not_null())
+    lines_with = lines_with.with_columns((pl.col("acc").cast(pl.String) + "\x00" + checks.folded(lines_with["t_reports_to"])).alias("_k"))
+    lines_with = lines_with.join(file_ids, on="_k", how="left", maintain_order="left").join(
+        stored_keys, on="_k", how="left", maintain_order="left").join(people, on="_k", how="left", maintain_order="left")
+    lines_with = lines_with.with_columns(pl.coalesce("_file_node", "_stored_node", pl.when(
+        ~pl.col("t_reports_to").str.contains("@", literal=True)).then(pl.col("_named"))).alias("manager"))
+    archived = set(stored.filter("s_archived")["s_id"].to_list()) - set(planned_nodes.to_list())
+    unknown_manager = pl.col("manager").is_null()
+    own = pl.col("manager") == pl.col("node")
+    gone = pl.col("manager").is_in(list(archived))
+    errors.extend(checks.refusals(lines_with, unknown_manager, column["reports_to"], "t_reports_to", "crm_unknown_manager"))
+    errors.extend(checks.refusals(lines_with, own, column["reports_to"], "t_reports_to", "crm_own_manager"))
+    errors.extend(checks.refusals(lines_with, ~unknown_manager & ~own & gone, column["reports_to"], "t_reports_to",
+                                  "crm_archived_manager"))
+    managers = lines_with.filter(~unknown_manager & ~own & ~gone).select("node", "manager", LINE, "t_reports_to")
+    if not any(e.code in ("crm_unknown_manager", "crm_own_manager") for e in errors) and managers.height:
+        edges = pl.concat([managers.select(pl.col("node"), pl.col("manager").alias("up")),
+                           stored.filter(pl.col("s_reports_to").is_not_null() & ~pl.col("s_id").is_in(managers["node"].implode()))
+                           .select(pl.col("s_id").alias("node"), pl.col("s_reports_to").alias("up"))])
+        found = checks.cycles_of(edges, managers["node"])
+        if found:
+            names_of = dict(planned.select("node", pl.coalesce("v_name", "s_name")).iter_rows())
+            names_of.update((pk, name) for pk, name in stored.select("s_id", "s_name").iter_rows() if pk not in names_of)
+            for node, line, reference in managers.filter(pl.col("node").is_in(list(found))).select("node", LINE, "t_reports_to").iter_rows():
+                path = " → ".join(names_of.get(n) or str(n) for n in found[node])
+                errors.append(_error(line, column["reports_to"], reference, "crm_manager_cycle", path=path))
 
     result.rows_rejected = len({e.line for e in errors} | bad)
     if errors:
         return _stop_small_import(result, errors, batch, dry_run=dry_run)
 
-    new, changed = [], []
-    for plan in planned:
-        target = plan["target"]
-        if target is None:
-            new.append(plan)
-            continue
-        diff = {f: v for f, v in plan["values"].items() if getattr(target, f) != v}
-        manager = plan.get("manager_node")
-        if manager is not None and (isinstance(manager, tuple) or manager != target.reports_to_id):
-            diff["reports_to"] = manager
-        if diff:
-            changed.append((plan, diff))
-    result.created, result.updated = len(new), len(changed)
-    result.unchanged = len(planned) - len(new) - len(changed)
+    # What would change, compared by column.
+    planned = planned.join(managers.select("node", "manager"), on="node", how="left", maintain_order="left")
+    old = pl.col("target").is_not_null()
+    differs = {name: old & pl.col(f"v_{name}").is_not_null() & pl.col(f"v_{name}").ne_missing(pl.col(f"s_{name}"))
+               for name in STAKEHOLDER_WRITTEN}
+    differs["reports_to"] = old & pl.col("manager").is_not_null() & ((pl.col("manager") < 0) | pl.col("manager").ne_missing(pl.col("s_reports_to")))
+    planned = planned.with_columns(**{f"d_{n}": d for n, d in differs.items()})
+    planned = planned.with_columns(pl.any_horizontal([f"d_{n}" for n in differs]).alias("_changed"))
+    new, changed = planned.filter(~old), planned.filter("_changed")
+    result.created, result.updated = new.height, changed.height
+    result.unchanged = planned.height - new.height - changed.height
     if dry_run:
         return result
 
     with transaction.atomic():
-        # The maps' writes one at a time: their accounts locked in one statement, in the order of their ids.
-        locking = sorted({p["account"].pk for p in planned})
-        for start in range(0, len(locking), 5000):
-            list(Account.objects.select_for_update().filter(pk__in=locking[start:start + 5000]).order_by("pk")
-                 .values_list("pk", flat=True))
+        # The maps' writes one at a time: their accounts locked in one statement, in the order of their ids
+        # (SQLite has one writer at a time: the write of the batch below takes its lock).
+        if connection.vendor == "postgresql":
+            locking, params = in_list("id", sorted(planned["acc"].unique().to_list()), "bigint")
+            fetch_rows(f"SELECT id FROM {Account._meta.db_table} WHERE {locking} ORDER BY id FOR UPDATE", params)
         batch = _small_batch("stakeholders", path, by, mapping, batch)
         now = timezone.now()
-        ids: dict[object, int] = {p["node"]: p["node"] for p in planned if p["target"] is not None}
-        ids.update(zip((p["node"] for p in new), _reserve_ids(Stakeholder, len(new))))
-        _create_stakeholders(new, ids, by=by, batch=batch)
-        undo = {"created": [ids[p["node"]] for p in new], "replaced": []}
-        if changed:
-            locked = {s.pk: s for s in Stakeholder.objects.select_for_update().filter(pk__in=[p["target"].pk for p, _ in changed])}
+        if progress:
+            progress(f"writing {new.height:,} new and {changed.height:,} changed contacts")
+        reserved = pl.DataFrame({"node": new["node"], "_id": pl.Series(_reserve_ids(Stakeholder, new.height), dtype=pl.Int64)})
+        resolve = pl.col("manager").replace(reserved["node"], reserved["_id"])
+        new = new.with_columns(reserved["_id"].alias("id"), resolve.alias("reports_to_id"))
+        _create_stakeholders(new, by=by, batch=batch, now=now)
+        undo = {"created": new["id"].to_list(), "replaced": []}
+        if changed.height:
+            changed = changed.with_columns(resolve.alias("manager"))
+            locked = {s.pk: s for s in Stakeholder.objects.select_for_update().filter(pk__in=changed["target"].to_list())}
             objects, fields = [], set()
-            for plan, diff in changed:
-                person = locked[plan["target"].pk]
+            for row in changed.iter_rows(named=True):
+                person = locked[row["target"]]
                 before, after = {}, {}
-                for name, value in diff.items():
-                    attname = "reports_to_id" if name == "reports_to" else name
-                    if name == "reports_to":
-                        value = ids.get(value, value)
+                for name in differs:
+                    if not row[f"d_{name}"]:
+                        continue
+                    attname = {"reports_to": "reports_to_id"}.get(name, name)
+                    value = row["manager"] if name == "reports_to" else row[f"v_{name}"]
                     before[attname], after[attname] = _json(getattr(person, attname)), _json(value)
                     setattr(person, attname, value)
                     fields.add(name if name != "owner_id" else "owner")
@@ -798,38 +771,71 @@ def _stakeholders(frame, mapping, errors, result: CrmImportResult, *, by, path, 
                 undo["replaced"].append([person.pk, before, after])
             bulk_update_with_history(objects, Stakeholder, [*sorted(fields), "version", "updated_at"], batch_size=1000,
                                      default_user=by, default_change_reason=f"Import batch {batch.pk}")
-        known = {s.stakeholder_id: s for s in StakeholderSource.objects.filter(stakeholder_id__in=list(ids.values()))}
-        changed_nodes = {plan["node"] for plan, _ in changed}
-        fresh, synced = [], []
-        for plan in planned:
-            pk = ids[plan["node"]]
-            source = known.get(pk)
-            if source is None:
-                fresh.append(StakeholderSource(stakeholder_id=pk, system=result.system, source_id=plan["contact_id"],
-                                               last_synced_at=now, batch=batch))
-            else:
-                source.system, source.last_synced_at = result.system, now
-                if plan["node"] in changed_nodes:
-                    source.batch = batch
-                if plan["contact_id"] and plan["contact_id"] != source.source_id:
-                    source.source_id, source._id_changed = plan["contact_id"], True
-                synced.append(source)
-        StakeholderSource.objects.bulk_create(fresh, batch_size=1000)
-        _note_sync(StakeholderSource, synced, system=result.system, now=now, batch=batch, fields=["batch", "source_id"])
+        # Where each contact came from (its id there), and when it was last in step with it.
+        every = pl.concat([planned.filter(old).select(pl.col("target").alias("stakeholder_id"), "t_contact_id"),
+                           new.select(pl.col("id").alias("stakeholder_id"), "t_contact_id")])
+        _note_sources(StakeholderSource, "stakeholder_id", every, changed["target"].to_list(), system=result.system, now=now,
+                      batch=batch)
         result.undo = undo
         _finish_crm(batch, result)
     return result
 
 
-def _note_sync(model, sources: list, *, system: str, now, batch, fields: list[str]) -> None:
-    """Every record of the file was in step at ``now``: one UPDATE per 5,000 (a CASE per row, as bulk_update
-    writes it, made a re-import of 50,000 unchanged contacts take a minute); rows whose batch or id changed
-    get theirs."""
-    pks = [s.pk for s in sources]
-    for start in range(0, len(pks), 5000):
-        model.objects.filter(pk__in=pks[start:start + 5000]).update(system=system, last_synced_at=now)
-    changed = [s for s in sources if s.batch_id == batch.pk or getattr(s, "_id_changed", False)]
-    model.objects.bulk_update(changed, fields, batch_size=1000)
+def _stored_stakeholders(account_ids: list[int]) -> pl.DataFrame:
+    """The contacts of these accounts, their imported fields as a frame (``s_`` before each name), by name."""
+    table = Stakeholder._meta.db_table
+    texts = ("name", "title", "department", "email", "phone", "buying_role", "decision_power", "sentiment")
+    sql, params = in_list("account_id", account_ids, "bigint")
+    rows = fetch_rows(f"SELECT id, account_id, {', '.join(texts)}, CASE WHEN is_key_contact THEN 1 ELSE 0 END, owner_id, "
+                      f"reports_to_id, CASE WHEN archived_at IS NULL THEN 0 ELSE 1 END FROM {table} WHERE {sql}", params)
+    schema = {"s_id": pl.Int64, "s_account": pl.Int64, **{f"s_{n}": pl.String for n in texts}, "s_is_key_contact": pl.Int64,
+              "s_owner_id": pl.Int64, "s_reports_to": pl.Int64, "s_archived": pl.Int64}
+    frame = pl.DataFrame(rows, schema=schema, orient="row")
+    return frame.with_columns(pl.col("s_is_key_contact", "s_archived").cast(pl.Boolean)).sort("s_name", "s_id")
+
+
+def _stored_keys(stored: pl.DataFrame, sources: pl.DataFrame) -> pl.DataFrame:
+    """(account, e-mail address or contact id, case aside) -> the stored contact it names: by its id in the CRM
+    first, else the first contact (by name) with that address."""
+    by_email = stored.filter(pl.col("s_email") != "")
+    by_email = by_email.select((pl.col("s_account").cast(pl.String) + "\x00" + checks.folded(by_email["s_email"])).alias("_k"),
+                               pl.col("s_id").alias("_stored_node"))
+    ids = sources.join(stored.select(pl.col("s_id").alias("_source"), "s_account"), on="_source")
+    ids = ids.select((pl.col("s_account").cast(pl.String) + "\x00" + checks.folded(ids["t_contact_id"])).alias("_k"),
+                     pl.col("_source").alias("_stored_node"))
+    return pl.concat([ids.unique("_k", keep="last", maintain_order=True), by_email]).unique("_k", keep="first", maintain_order=True)
+
+
+def _note_sources(model, key: str, records: pl.DataFrame, changed: list[int], *, system: str, now, batch) -> None:
+    """Every record of the file was in step with ``system`` at ``now``: one UPDATE for those with a source, one bulk
+    write for those without; the batch that changed a record is noted on it (a sync that changed nothing leaves
+    none), and a contact's new id in the CRM replaces the old."""
+    table = model._meta.db_table
+    every = records[key].to_list()
+    sql, params = in_list(key, every, "bigint")
+    has_id = "source_id" in {f.attname for f in model._meta.concrete_fields}
+    stored_id = "source_id" if has_id else "''"
+    known = pl.DataFrame(fetch_rows(f"SELECT {key}, {stored_id} FROM {table} WHERE {sql}", params),
+                         schema={key: pl.Int64, "_stored_id": pl.String}, orient="row")
+    stamp = _db(model._meta.get_field("last_synced_at"), now)
+    fresh = records.join(known, on=key, how="anti")
+    _insert(model, fresh.select(key, *([pl.col("t_contact_id").fill_null("").alias("source_id")] if has_id else []),
+                                pl.lit(system).alias("system"), pl.lit(stamp).alias("last_synced_at"),
+                                pl.lit(batch.pk, dtype=pl.Int64).alias("batch_id")))
+    if not known.height:
+        return
+    sql, params = in_list(key, known[key].to_list(), "bigint")
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {table} SET system = %s, last_synced_at = %s WHERE {sql}", [system, stamp, *params])
+        touched = [pk for pk in changed if pk is not None]
+        if touched:
+            sql, params = in_list(key, touched, "bigint")
+            cursor.execute(f"UPDATE {table} SET batch_id = %s WHERE {sql}", [batch.pk, *params])
+        if has_id:
+            moved = records.join(known, on=key).filter(pl.col("t_contact_id").is_not_null()
+                                                      & (pl.col("t_contact_id") != pl.col("_stored_id")))
+            for pk, source_id in moved.select(key, "t_contact_id").iter_rows():
+                cursor.execute(f"UPDATE {table} SET source_id = %s WHERE {key} = %s", [source_id, pk])
 
 
 def _reserve_ids(model, count: int) -> list[int]:
@@ -848,19 +854,22 @@ def _reserve_ids(model, count: int) -> list[int]:
     return list(range(top + 1, top + 1 + count))
 
 
-def _create_stakeholders(new: list[dict], ids: dict, *, by, batch) -> None:
+def _create_stakeholders(new: pl.DataFrame, *, by, batch, now) -> None:
     """The new contacts as one bulk write with the ids reserved for them (their managers' too: the reporting
     lines need no order), and their history rows ("+", by whom, when) copied by the database (``INSERT …
     SELECT``); no ORM object per contact."""
-    if not new:
+    if not new.height:
         return
-    now = timezone.now()
-    _insert(Stakeholder, [{"id": ids[p["node"]], "account_id": p["account"].pk, **p["values"],
-                           "reports_to_id": ids.get(p["manager_node"], p["manager_node"]) if p.get("manager_node") is not None else None,
-                           "created_at": now, "updated_at": now} for p in new])
+    defaults = {n: _plain(Stakeholder._meta.get_field(n).get_default())
+                for n in ("title", "department", "email", "phone", "buying_role", "decision_power", "sentiment")}
+    _insert(Stakeholder, new.select(
+        "id", pl.col("acc").alias("account_id"), pl.col("v_name").alias("name"),
+        *[pl.col(f"v_{n}").fill_null(value).alias(n) for n, value in defaults.items()],
+        pl.col("v_is_key_contact").fill_null(False).alias("is_key_contact"), pl.col("v_owner_id").alias("owner_id"),
+        pl.col("reports_to_id").cast(pl.Int64)))
     table, historical = Stakeholder._meta.db_table, Stakeholder.history.model
     copied = ", ".join(f.column for f in historical._meta.concrete_fields if not f.name.startswith("history_"))
-    created_sql, created_params = in_list("id", [ids[p["node"]] for p in new], "bigint")
+    created_sql, created_params = in_list("id", new["id"].to_list(), "bigint")
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {historical._meta.db_table} ({copied}, history_date, history_change_reason, history_type, "
