@@ -437,7 +437,7 @@ def _saved_mapping(args, user) -> int | None:
     try:
         saved = mappings.saved_mapping(user, args.kind, args.mapping, field="--mapping") if args.mapping else {}
         if saved and not args.save_mapping:
-            headers = _headers(args)  # a saved mapping maps the columns this file has; the others are left out
+            headers = _headers(args, saved)  # a saved mapping maps the columns this file has; the others are left out
             saved = {column: name for column, name in saved.items() if headers is None or column in headers}
         pairs = {**saved, **_parse_map(args.map)}
         if args.save_mapping:
@@ -452,15 +452,15 @@ def _saved_mapping(args, user) -> int | None:
     return None
 
 
-def _headers(args) -> list[str] | None:
+def _headers(args, saved: dict[str, str]) -> list[str] | None:
     """The file's column names, or None when it cannot be read that way (the import then says why)."""
-    from keyplan.revenue.reading import ReadError, open_table
+    from keyplan.revenue.reading import ReadError, known_columns, open_table
     from keyplan.revenue.uploads import kind_spec
 
     spec = kind_spec(args.kind)
     try:
         return open_table(Path(args.file), delimiter=args.delimiter, sheet=args.sheet,
-                          fields=spec.synonyms if spec is not None else {}).headers
+                          fields=known_columns(spec.synonyms if spec is not None else {}, saved)).headers
     except (ReadError, OSError, ValueError):
         return None
 

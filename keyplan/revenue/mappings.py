@@ -22,6 +22,15 @@ def mappings_of(user: User, kind: str | None = None):
     return found.filter(kind=kind) if kind else found
 
 
+def saved_columns(user: User, kind: str) -> dict[str, str]:
+    """Every column the person's saved mappings of ``kind`` name (column -> field): names they taught Keyplan, so
+    they count as known where a file's header row is looked for, before a mapping is chosen."""
+    found: dict[str, str] = {}
+    for saved in mappings_of(user, kind).order_by("name"):
+        found.update(saved.mapping)
+    return found
+
+
 def saved_mapping(user: User, kind: str, name: str, *, field: str = "mapping_name") -> dict[str, str]:
     """The mapping saved under ``name``. Raises ValidationError naming ``field`` and the names there are."""
     found = mappings_of(user, kind).filter(name=(name or "").strip()).first()

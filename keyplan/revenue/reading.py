@@ -96,6 +96,17 @@ def detect_mapping(headers: list[str], fields: dict[str, tuple[str, ...]] = LEDG
     return mapping
 
 
+def known_columns(fields: dict[str, tuple[str, ...]], chosen: dict[str, str] | None) -> dict[str, tuple[str, ...]]:
+    """``fields`` with the columns of a mapping a person chose or saved (column -> field, "" for a column they
+    ignore) as known names: a file whose header only that mapping recognises (two columns named in the
+    person's own words) still has its header row found."""
+    known = dict(fields)
+    for i, (column, name) in enumerate((chosen or {}).items()):
+        key = name if name in known else f"_chosen_{i}"
+        known[key] = (*known.get(key, ()), normalise(column))
+    return known
+
+
 def _header_score(cells: list[str | None], fields: dict[str, tuple[str, ...]]) -> int:
     names = {normalise(c) for c in cells if c}
     return sum(1 for synonyms in fields.values() if names & set(synonyms))

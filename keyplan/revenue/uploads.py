@@ -32,6 +32,7 @@ from keyplan.revenue.reading import (
     detect_date_format,
     detect_decimal,
     detect_mapping,
+    known_columns,
     open_table,
 )
 from keyplan.revenue.importing.batch import _file_sha256
@@ -294,9 +295,10 @@ class Preview:
 
 def preview(upload: Upload, *, delimiter: str | None = None, sheet: str | None = None, preset: str | None = None,
             by: User | None = None, flags: dict | None = None, saved: dict[str, str] | None = None,
-            mapping_name: str | None = None) -> Preview:
+            mapping_name: str | None = None, known: dict[str, str] | None = None) -> Preview:
     """Read the header and first rows (of a calendar or mailbox: what importing it would do, as ``by`` with the
-    ``flags`` chosen); ``saved``, a person's saved mapping (column -> field), maps the columns the file has.
+    ``flags`` chosen); ``saved``, a person's saved mapping (column -> field), maps the columns the file has;
+    ``known``, the columns of all their saved mappings, count as known names where the header row is looked for.
     Raises ReadError when the file as a whole cannot be read."""
     spec = kind_spec(upload.kind)
     if spec.document:
@@ -307,7 +309,8 @@ def preview(upload: Upload, *, delimiter: str | None = None, sheet: str | None =
         inspection = inspect_ledger(upload.path, LedgerOptions(delimiter=delimiter or None, sheet=sheet or None))
         table, mapping, decimal, date_format = inspection.table, inspection.mapping, inspection.decimal, inspection.date_format
     else:
-        table = open_table(upload.path, delimiter=delimiter or None, sheet=sheet or None, fields=spec.synonyms)
+        table = open_table(upload.path, delimiter=delimiter or None, sheet=sheet or None,
+                           fields=known_columns(known_columns(spec.synonyms, known), saved))
         synonyms = spec.synonyms
         if spec.choose is not None:
             preset, synonyms = spec.choose(table.headers, preset if preset in spec.presets else None)

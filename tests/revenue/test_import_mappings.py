@@ -86,3 +86,29 @@ def test_the_command_line_saves_and_uses_a_mapping(lead, tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["created"] == 1 and Account.objects.filter(external_id="E-3").exists()
     assert main(["import", "accounts", str(other), "--as", "lead", "--mapping", "Nope"]) == 2
     assert "You have no accounts mapping named 'Nope'; yours are ERP." in capsys.readouterr().err
+
+
+TWO_COLUMNS = "Nummer;Bezeichnung\nZ-1;Zwei Spalten GmbH\nZ-2;Noch eine AG\n"
+
+
+def test_a_two_column_file_known_only_through_a_saved_mapping_is_read(lead, tmp_path, capsys):
+    mappings.save_mapping(by=lead, kind="accounts", name="Zwei", mapping={"Nummer": "external_id", "Bezeichnung": "name"})
+    path = tmp_path / "zwei.csv"
+    path.write_text(TWO_COLUMNS)
+    assert main(["import", "accounts", str(path), "--as", "lead"]) == 2  # nobody's names: no header row
+    assert "No header row found" in capsys.readouterr().err
+    assert main(["import", "accounts", str(path), "--as", "lead", "--mapping", "Zwei", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["created"] == 2
+    assert Account.objects.get(external_id="Z-1").name == "Zwei Spalten GmbH"
+
+
+def test_the_preview_reads_a_two_column_file_with_the_chosen_saved_mapping(lead, run_worker):
+    mappings.save_mapping(by=lead, kind="accounts", name="Zwei", mapping={"Nummer": "external_id", "Bezeichnung": "name"})
+    client = client_for(lead)
+    url = preview_url(upload(client, TWO_COLUMNS, kind="accounts", name="zwei.csv"))
+    html = client.get(url, {"mapping_name": "Zwei"}).content.decode()
+    assert 'id="mapping-used"' in html and [selected(html, i) for i in range(2)] == ["external_id", "name"]
+    response = start(client, f"{url}?mapping_name=Zwei")
+    assert response.status_code == 302, response.content.decode()[:2000]
+    run_worker()
+    assert Account.objects.filter(external_id__in=["Z-1", "Z-2"]).count() == 2

@@ -22,6 +22,7 @@ from keyplan.revenue.reading import (
     detect_date_format,
     detect_decimal,
     detect_mapping,
+    known_columns,
     open_table,
 )
 
@@ -166,7 +167,8 @@ def _apply_overrides(detected: dict[str, str], headers: list[str], overrides: di
 def inspect_ledger(path: str | Path, options: LedgerOptions | None = None) -> Inspection:
     """Read the header and the first rows, and detect mapping, decimal separator and date format."""
     options = options or LedgerOptions()
-    table = open_table(path, delimiter=options.delimiter, sheet=options.sheet)
+    table = open_table(path, delimiter=options.delimiter, sheet=options.sheet,
+                       fields=known_columns(LEDGER_FIELDS, options.mapping))
     mapping = _apply_overrides(detect_mapping(table.headers), table.headers, options.mapping)
     column = {h: i for i, h in enumerate(table.headers)}
 

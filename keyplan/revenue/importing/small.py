@@ -32,6 +32,7 @@ from keyplan.revenue.reading import (
     detect_decimal,
     detect_mapping,
     iter_chunks,
+    known_columns,
     open_table,
 )
 
@@ -70,7 +71,7 @@ def _read_small(path: Path, fields: dict, required: tuple[str, ...], options: Sm
 
     ``choose(headers)``, where given, returns the synonyms to map this header with (a CRM's own names first);
     ``fields`` still finds the header row."""
-    table = open_table(path, delimiter=options.delimiter, sheet=options.sheet, fields=fields)
+    table = open_table(path, delimiter=options.delimiter, sheet=options.sheet, fields=known_columns(fields, options.mapping))
     mapping = detect_mapping(table.headers, choose(table.headers) if choose else fields)
     for source, target in options.mapping.items():
         if not target and source in table.headers:

@@ -65,7 +65,7 @@ def import_list(request: HttpRequest) -> HttpResponse:
 def _readable(upload: uploads.Upload, user) -> None:
     """Refuse (and remove) a file that cannot be read as a table (a calendar, a mailbox) at all, on the upload form."""
     try:
-        uploads.preview(upload, by=user)
+        uploads.preview(upload, by=user, known=mappings.saved_columns(user, upload.kind))
     except ReadError as error:
         uploads.discard(upload)
         raise ValidationError({"file": _("%(file)s cannot be read: %(error)s") % {"file": upload.name, "error": error}}) from error
@@ -100,7 +100,7 @@ def import_preview(request: HttpRequest, token: str) -> HttpResponse:
             mapping_name = None
     try:
         view = uploads.preview(upload, delimiter=delimiter, sheet=sheet, preset=preset, by=request.user, saved=saved,
-                               mapping_name=mapping_name)
+                               mapping_name=mapping_name, known=mappings.saved_columns(request.user, upload.kind))
     except ReadError as error:
         # The file was readable when uploaded: it is the delimiter or sheet chosen since that does not fit.
         messages.error(request, _("Read that way, %(file)s cannot be read: %(error)s") % {"file": upload.name, "error": error})
