@@ -29,6 +29,7 @@ from keyplan.accounts.models import (
     TierChange,
 )
 from keyplan.core.models import Role, User
+from keyplan.demo.crm import make_crm
 from keyplan.demo.health import make_health
 from keyplan.demo.planning import make_charter, make_plans
 from keyplan.demo.relationships import make_relationships
@@ -326,6 +327,7 @@ STEPS.append(make_selection)
 STEPS.append(make_plans)
 STEPS.append(make_health)
 STEPS.append(make_charter)
+STEPS.append(make_crm)
 
 
 def database_is_empty() -> bool:

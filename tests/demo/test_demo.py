@@ -63,3 +63,17 @@ def test_a_different_seed_gives_a_different_portfolio(transactional_db):
     _empty_database()
     build_demo(accounts=50, seed=2)
     assert set(Account.objects.values_list("name", flat=True)) != names
+
+
+def test_the_demo_has_a_saved_mapping_and_an_imported_calendar(db):
+    from keyplan.crm.models import CalendarEvent
+    from keyplan.revenue.models import ImportBatch, ImportMapping
+
+    build_demo(accounts=60, seed=5)
+    saved = ImportMapping.objects.get(user__username="lead")
+    assert saved.kind == "accounts" and saved.mapping["Kundennr."] == "external_id"
+    batch = ImportBatch.objects.get(kind="calendar")
+    assert batch.status == "done" and batch.created_by.username == "lead"
+    events = CalendarEvent.objects.select_related("interaction")
+    assert events.count() >= 4 and all(e.batch == batch for e in events)
+    assert all(e.interaction.account.tier == Tier.KEY and e.interaction.stakeholders.exists() for e in events)
