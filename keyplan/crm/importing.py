@@ -36,7 +36,7 @@ from keyplan.accounts.models import (
     currency_codes,
     time_zone_names,
 )
-from keyplan.core.db import bulk_insert, fetch_rows, in_list, staged
+from keyplan.core.db import bulk_insert, fetch_rows, in_list, reserve_ids, staged
 from keyplan.core.models import User
 from keyplan.crm import checks, columns, presets
 from keyplan.crm.models import AccountSource, StakeholderSource
@@ -746,7 +746,7 @@ def _stakeholders(frame, mapping, errors, result: CrmImportResult, *, by, path, 
         now = timezone.now()
         if progress:
             progress(f"writing {new.height:,} new and {changed.height:,} changed contacts")
-        reserved = pl.DataFrame({"node": new["node"], "_id": pl.Series(_reserve_ids(Stakeholder, new.height), dtype=pl.Int64)})
+        reserved = pl.DataFrame({"node": new["node"], "_id": pl.Series(reserve_ids(Stakeholder, new.height), dtype=pl.Int64)})
         resolve = pl.col("manager").replace(reserved["node"], reserved["_id"])
         new = new.with_columns(reserved["_id"].alias("id"), resolve.alias("reports_to_id"))
         _create_stakeholders(new, by=by, batch=batch, now=now)
@@ -836,22 +836,6 @@ def _note_sources(model, key: str, records: pl.DataFrame, changed: list[int], *,
                                                       & (pl.col("t_contact_id") != pl.col("_stored_id")))
             for pk, source_id in moved.select(key, "t_contact_id").iter_rows():
                 cursor.execute(f"UPDATE {table} SET source_id = %s WHERE {key} = %s", [source_id, pk])
-
-
-def _reserve_ids(model, count: int) -> list[int]:
-    """Ids for ``count`` new rows of ``model``, taken before they are written: so that rows pointing at one
-    another (a contact and their manager) go in as one bulk write, whatever their order. PostgreSQL hands them
-    out from the table's sequence; on SQLite the import holds the database's write lock (it wrote its batch
-    already), and the ids follow the highest ever given (AUTOINCREMENT's sqlite_sequence moves on as they go in)."""
-    if not count:
-        return []
-    table = model._meta.db_table
-    if connection.vendor == "postgresql":
-        return [pk for (pk,) in fetch_rows("SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-                                           [table, count])]
-    (top,) = fetch_rows(f"SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = %s), 0), "
-                        f"coalesce((SELECT max(id) FROM {table}), 0))", [table])[0]
-    return list(range(top + 1, top + 1 + count))
 
 
 def _create_stakeholders(new: pl.DataFrame, *, by, batch, now) -> None:
