@@ -145,6 +145,10 @@ class GoalOut(Schema):
     due: datetime.date | None
     status: GoalStatusChoice
     version: int
+    text_code: str = Field("", description="Set when Keyplan wrote the goal (e.g. 'save_plan'): while title and "
+                           "description are still Keyplan's English text, render them from text_params in the "
+                           "reader's language; empty for a goal a person wrote.")
+    text_params: dict = Field(default_factory=dict)
 
 
 class GoalDetailOut(GoalOut):

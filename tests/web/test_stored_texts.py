@@ -130,3 +130,10 @@ def test_whom_the_stale_alerts_watch_reads_as_each_language_writes_it():
         german = watched_text(rule)
     assert "Entscheidungsträger" in german and "Champions" in german and "hoch" in german, german
     assert "entscheidungsträger" not in german
+
+
+def test_the_api_names_the_code_of_a_goal_keyplan_wrote(key_account, kam, lead, api_client):
+    goal = _save_plan_goal(key_account, kam, lead)
+    body = api_client(kam).get(f"/api/v1/accounts/{key_account.pk}/plans/{goal.plan_id}/goals/{goal.pk}").json()
+    assert (body["title"], body["text_code"]) == (goal.title, "save_plan")
+    assert body["text_params"]["day"] == goal.text_params["day"]
