@@ -6,11 +6,12 @@ from typing import Any
 from ninja import Field, Schema
 
 from keyplan.core.schemas import VERSION_IN, VERSION_OUT, InputSchema, choice
-from keyplan.health.models import Cadence, Outcome, SurveyKind
+from keyplan.health.models import Band, Cadence, Outcome, SurveyKind
 
 SurveyKindChoice = choice(SurveyKind)
 OutcomeChoice = choice(Outcome)
 CadenceChoice = choice(Cadence)
+BandChoice = choice(Band)
 
 
 class SurveyIn(InputSchema):
@@ -46,7 +47,7 @@ class HealthOut(Schema):
     account: dict[str, Any]
     as_of: datetime.date
     score: int
-    band: str = Field(..., description="green, amber or red")
+    band: BandChoice = Field(..., description="green, amber or red")
     components: list[ComponentOut]
     endangered: list[str] = Field(..., description="Codes of the endangerment rules the account meets")
     endangered_reasons: list[str]
@@ -145,7 +146,7 @@ class ReviewOut(Schema):
 class SnapshotOut(Schema):
     day: datetime.date
     score: int
-    band: str
+    band: BandChoice
     mrr: float
     plan: str
     endangered: list[str]

@@ -89,6 +89,8 @@ def test_outputs_and_query_parameters_of_selection_imports_and_exports_list_thei
         "ImportMappingOut": {"kind"},
         "WorkbookJobIn": {"tier"},
         "WorkbookJobOut": {"status"},
+        "HealthOut": {"band"},
+        "SnapshotOut": {"band"},
     }
     for schema, fields in expected.items():
         properties = _properties(document, schema)
