@@ -15,6 +15,7 @@ from keyplan.accounts.models import (
 )
 from keyplan.core.forms import TextRules
 from keyplan.core.models import User
+from keyplan.core.numbers import digits
 from keyplan.core.versions import carry_version
 from keyplan.core.widgets import FastSelect
 
@@ -25,7 +26,8 @@ def time_zone_choices() -> list[tuple[str, str]]:
 
 def currency_choices() -> list[tuple[str, str]]:
     locale = to_locale(get_language() or "en")
-    return [(code, f"{code} · {get_currency_name(code, locale=locale)}") for code in sorted(currency_codes())]
+    # CLDR writes a few names with Latin digits in every language ("1964-2022"): in the reader's digits.
+    return [(code, f"{code} · {digits(get_currency_name(code, locale=locale))}") for code in sorted(currency_codes())]
 
 
 class AccountForm(TextRules, forms.ModelForm):

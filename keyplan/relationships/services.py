@@ -707,15 +707,18 @@ def render_map(
     between them): a large map printed one department at a time stays legible. Someone
     whose manager is in another department heads their part of the chart.
     """
+    from keyplan.core.dates import format_date
+    from keyplan.core.numbers import number
     from keyplan.relationships import map_svg
 
     today = today or timezone.localdate()
     persons = people(account, today=today)
-    subtitle = _("Stakeholder map · %(date)s") % {"date": today.isoformat()}
+    # The day and counts as the reader writes them (a Persian map: Solar Hijri, Persian digits).
+    subtitle = _("Stakeholder map · %(date)s") % {"date": format_date(today, "SHORT_DATE_FORMAT")}
     if department.strip():
         shown = _in_department(persons, department)
         subtitle += " · " + _("Department: %(department)s (%(shown)s of %(total)s people)") % {
-            "department": department.strip(), "shown": len(shown), "total": len(persons)}
+            "department": department.strip(), "shown": number(len(shown)), "total": number(len(persons))}
         persons = shown
     return map_svg.render_map(
         persons,

@@ -1019,7 +1019,7 @@ def account_card(account: Account) -> dict[str, Any]:
     scores = {s.criterion_id: s for s in Score.objects.filter(account=account).select_related("scored_by")}
     history = (Score.history.filter(account_id=account.pk).select_related("history_user")
                .order_by("-history_date", "-history_id")[:50])
-    names = {c.pk: c.name for c in Criterion.objects.all()}
+    names = {c.pk: c.label for c in Criterion.objects.all()}
     return {
         "criteria": [(c, scores.get(c.pk)) for c in criteria],
         "row": row,

@@ -63,8 +63,10 @@ def _locale_for(language: str) -> dict:
         "name": language,
         "dictionary": dictionary,
         "format": {
-            "months": _names(locale.months["stand-alone"]["wide"]),
-            "shortMonths": _names(locale.months["stand-alone"]["abbreviated"]),
+            # The format forms, which every locale spells out: Babel (2.18) resolves the stand-alone forms through an
+            # alias in data that locales share, so after a Chinese page a Persian one got "1月" (seen in a browser test).
+            "months": _names(locale.months["format"]["wide"]),
+            "shortMonths": _names(locale.months["format"]["abbreviated"]),
             "days": _names(locale.days["format"]["wide"], 6),
             "shortDays": _names(locale.days["format"]["abbreviated"], 6),
         },

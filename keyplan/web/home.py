@@ -24,6 +24,7 @@ from django.utils.translation import ngettext
 from keyplan.accounts.models import Account, TeamMember, TeamRole, Tier
 from keyplan.accounts.services import kam_workload
 from keyplan.core.models import User
+from keyplan.core.numbers import number
 
 NEXT_STEP_DAYS = 7  # "this week": next steps due within a week (and any overdue)
 
@@ -73,7 +74,7 @@ def checklist() -> list[Step]:
     ranked = ranking_index().ranked if groups >= {"growth", "harmony"} else 0
 
     def of(n: int) -> str:
-        return _("%(n)s of %(total)s key accounts") % {"n": n, "total": key_count}
+        return _("%(n)s of %(total)s key accounts") % {"n": number(n), "total": number(key_count)}  # the reader's digits
 
     return [
         Step("import", _("Import your revenue"), ImportBatch.objects.filter(status=BatchStatus.DONE).exists(),

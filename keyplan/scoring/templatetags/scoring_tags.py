@@ -87,3 +87,20 @@ def tier_label(value: str) -> str:
     from keyplan.accounts.models import Tier
 
     return Tier(value).label if value in Tier.values else value
+
+
+@register.filter
+def criterion_label(name: str) -> str:
+    """A criterion's name kept in a record (a round's explanation, say) as the reader reads it: the suggested
+    library's English in the reader's language, a team's own name as given (``Criterion.label``'s rule)."""
+    from keyplan.scoring.models import _library_text
+
+    return _library_text(name) if isinstance(name, str) else name
+
+
+@register.filter
+def group_label(code: str) -> str:
+    """A criterion group's name in the reader's language ("growth" -> "Growth potential")."""
+    from keyplan.scoring.models import CriterionGroup
+
+    return CriterionGroup(code).label if code in CriterionGroup.values else code
