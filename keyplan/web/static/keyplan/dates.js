@@ -59,19 +59,8 @@
     input.dataset.localDate = "on";
     const wrapper = document.createElement("span");
     wrapper.className = "local-date";
-    const text = document.createElement("input");
-    text.type = "text";
+    const text = textTwin(input, input.className, display(iso(new Date())), display(input.value));
     text.inputMode = "numeric";
-    text.autocomplete = "off";
-    text.className = input.className;
-    text.placeholder = display(iso(new Date()));
-    text.value = display(input.value);
-    text.required = input.required;
-    text.disabled = input.disabled;
-    if (input.id) { text.id = input.id; input.id = input.id + "-iso"; }
-    for (const name of ["aria-label", "aria-describedby", "aria-invalid", "title"]) {
-      if (input.hasAttribute(name)) text.setAttribute(name, input.getAttribute(name));
-    }
     text.dataset.dateFor = input.name;
     const button = document.createElement("button");
     button.type = "button";
@@ -117,20 +106,27 @@
     return String(hour).padStart(2, "0") + ":" + String(minute).padStart(2, "0");
   }
 
-  function enhanceTime(input) {
-    input.dataset.localDate = "on";
+  // The text field a reader types into in place of a native date or time input: it takes over the input's id,
+  // label and state; the native input keeps the ISO value the form sends.
+  function textTwin(input, className, placeholder, value) {
     const text = document.createElement("input");
     text.type = "text";
     text.autocomplete = "off";
-    text.className = input.className + " local-time";
-    text.placeholder = showTime("14:30");
-    text.value = showTime(input.value);
+    text.className = className;
+    text.placeholder = placeholder;
+    text.value = value;
     text.required = input.required;
     text.disabled = input.disabled;
     if (input.id) { text.id = input.id; input.id = input.id + "-iso"; }
     for (const name of ["aria-label", "aria-describedby", "aria-invalid", "title"]) {
       if (input.hasAttribute(name)) text.setAttribute(name, input.getAttribute(name));
     }
+    return text;
+  }
+
+  function enhanceTime(input) {
+    input.dataset.localDate = "on";
+    const text = textTwin(input, input.className + " local-time", showTime("14:30"), showTime(input.value));
     text.dataset.timeFor = input.name;
     input.required = false;
     input.tabIndex = -1;
