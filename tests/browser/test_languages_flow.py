@@ -1,15 +1,19 @@
 """The five pages a KAM team opens first, in each of the six languages, as Chromium draws them: the page's language
 and direction, no English message the catalog translates left in the visible text, revenue of 1,234,567.89 in the
-language's own digits and grouping, a Latin account name in its own order, and a screenshot of each."""
+language's own digits and grouping, a date as the language writes it, a Latin account name in its own order, and a
+screenshot of each."""
 
+import datetime
 import re
 
 import pytest
 from django.conf import settings
 from django.urls import reverse
+from django.utils import translation
 from playwright.sync_api import expect
 
 from keyplan.accounts.models import Account
+from keyplan.core.dates import format_date
 from keyplan.relationships import services as relationships
 from keyplan.scoring import services as scoring
 from tests.browser.test_persian_flow import NAME, reads_in_order, zenittron  # noqa: F401 - the fixture
@@ -67,6 +71,10 @@ def test_first_pages_in_each_language(page, live_server, log_in, screenshot, por
             assert cells[3] == REVENUE[code], cells
             if rtl:
                 reads_in_order(page.locator("table.pareto tbody tr").first.locator("bdi", has_text="Zenittron"))
+        if name == "account":  # today's key status change, dated as the reader writes dates (Solar Hijri in Persian)
+            with translation.override(code):
+                today = format_date(datetime.date.today(), "SHORT_DATE_FORMAT")
+            assert any(today in text for text in texts), (today, texts)
         if name == "map":
             expect(page.locator("main svg").first).to_be_visible()
         if code == "fa":
