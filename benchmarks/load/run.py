@@ -14,6 +14,7 @@ any lost or duplicated write, or (with --p95-ms) a 95th percentile above the tar
 
 import argparse
 import csv
+import math
 import os
 import socket
 import subprocess
@@ -37,6 +38,8 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=8, help="the server's threads per process (keyplan serve --threads)")
     parser.add_argument("--processes", type=int, default=None,
                         help="the server's processes (keyplan serve --processes; default: serve's own, one per core up to 4)")
+    parser.add_argument("--arrivals", type=float, default=2.0,
+                        help="users signing in per second until all are there (default 2; --seconds counts after that)")
     parser.add_argument("--p95-ms", type=float, default=None, help="fail when a request's 95th percentile is above this")
     args = parser.parse_args()
 
@@ -61,8 +64,8 @@ def main() -> int:
             writes = work / "writes.txt"
             writes.touch()
             locust = subprocess.run(
-                [BIN / "locust", "-f", HERE / "locustfile.py", "--headless", "-u", str(args.users), "-r", str(min(args.users, 10)),
-                 "-t", f"{args.seconds}s", "--host", f"http://127.0.0.1:{port}", "--csv", work / "load", "--only-summary",
+                [BIN / "locust", "-f", HERE / "locustfile.py", "--headless", "-u", str(args.users), "-r", str(args.arrivals),
+                 "-t", f"{args.seconds + math.ceil(args.users / args.arrivals)}s", "--host", f"http://127.0.0.1:{port}", "--csv", work / "load", "--only-summary",
                  "--stop-timeout", "10", "--loglevel", "WARNING"],
                 env={**env, "KEYPLAN_LOAD_TOKEN": token, "KEYPLAN_LOAD_ACCOUNTS": ",".join(map(str, accounts)),
                      "KEYPLAN_LOAD_WRITES": str(writes)},
