@@ -42,6 +42,8 @@ def main() -> int:
                         help="users signing in per second until all are there (default 2; --seconds counts after that)")
     parser.add_argument("--p95-ms", type=float, default=None, help="fail when a request's 95th percentile is above this")
     args = parser.parse_args()
+    if not 0 < args.arrivals <= 1000:
+        parser.error(f"--arrivals must be above 0 and at most 1000 users a second, got {args.arrivals:g}")
 
     with tempfile.TemporaryDirectory(prefix="keyplan-load-") as directory:
         work = Path(directory)
