@@ -168,7 +168,7 @@ def score_history(request, account_id: int, criterion_id: int):
     records = Score.history.filter(account_id=account.pk, criterion_id=criterion_id).select_related("history_user") \
         .order_by("-history_date", "-history_id")
     changes = {"+": "created", "~": "changed", "-": "removed"}
-    return [{"value": r.value, "note": r.note, "by": r.history_user.username if r.history_user else None,
+    return [{"value": r.value, "note": r.note, "note_code": r.note_code, "note_params": r.note_params, "by": r.history_user.username if r.history_user else None,
              "at": r.history_date, "change": changes[r.history_type]} for r in records]
 
 

@@ -63,7 +63,11 @@ class ScoreOut(Schema):
     account_id: int
     criterion_id: int
     value: int
-    note: str
+    note: str = Field(description="in English; when Keyplan wrote it (a score computed from data), note_code and "
+                                  "note_params let a program write it in its reader's language")
+    note_code: str = Field(description="what Keyplan's note says, as a code (revenue_trend, margin, clv, …); empty for "
+                                       "a person's note")
+    note_params: dict = Field(description="the figures of the coded note, e.g. {\"now\": 120000, \"then\": 100000}")
     scored_by: str | None = None
     scored_at: datetime.datetime
     estimate: bool = Field(description="a person's estimate on a computed criterion, until the data gives a score")
@@ -89,6 +93,8 @@ class ScoreQuery(Schema):
 class ScoreHistoryOut(Schema):
     value: int
     note: str
+    note_code: str
+    note_params: dict
     by: str | None
     at: datetime.datetime
     change: str

@@ -137,3 +137,18 @@ def test_the_api_names_the_code_of_a_goal_keyplan_wrote(key_account, kam, lead, 
     body = api_client(kam).get(f"/api/v1/accounts/{key_account.pk}/plans/{goal.plan_id}/goals/{goal.pk}").json()
     assert (body["title"], body["text_code"]) == (goal.title, "save_plan")
     assert body["text_params"]["day"] == goal.text_params["day"]
+
+
+def test_the_api_names_the_code_and_figures_of_a_note_keyplan_wrote_on_a_score(lead, account, api_client):
+    solvency = scoring.add_suggested_criterion(by=lead, key="solvency")
+    scoring.import_credit_ratings([(account.external_id, "bbb")], by=lead)
+    client = api_client(lead)
+    [score] = client.get(f"/api/v1/scores/?account_id={account.pk}&criterion_id={solvency.pk}").json()["items"]
+    assert (score["note"], score["note_code"], score["note_params"]) == ("Credit rating BBB", "credit_rating", {"rating": "BBB"})
+    [latest, *_] = client.get(f"/api/v1/scores/history?account_id={account.pk}&criterion_id={solvency.pk}").json()["items"]
+    assert (latest["note_code"], latest["note_params"]) == ("credit_rating", {"rating": "BBB"})
+    # A person's note has no code.
+    scoring.set_score(account, by=lead, criterion=scoring.create_criterion(by=lead, name="Own", group="growth"), value=5,
+                      note="Mine")
+    own = [s for s in client.get(f"/api/v1/scores/?account_id={account.pk}").json()["items"] if s["note"] == "Mine"]
+    assert [(s["note_code"], s["note_params"]) for s in own] == [("", {})]
