@@ -287,14 +287,15 @@ def render_gantt(
                               class_="dependency", data_from=prerequisite, data_to=bar.id))
     tx = scale.x(today)
     today_line = (f'<g class="today"><title>{escape(labels["today"])}: {escape(isolate(day_label(today)))}</title>'
-                  + _el("path", d=f"M{_n(tx)},{_n(axis_y - 12)} V{_n(bottom)}", stroke=TODAY, stroke_width=2, stroke_dasharray="5 4")
-                  + _text(tx + (-4 if rtl else 4), bottom - 4, labels["today"], font_size=10, fill=TODAY) + "</g>")
+                  # From under the month names to under the last row, where its word stands clear of every bar.
+                  + _el("path", d=f"M{_n(tx)},{_n(top)} V{_n(bottom + 4)}", stroke=TODAY, stroke_width=2, stroke_dasharray="5 4")
+                  + _text(tx, bottom + 16, labels["today"], font_size=10, fill=TODAY, text_anchor="middle") + "</g>")
     body += ['<g class="rows">' + "".join(drawn) + "</g>", '<g class="dependencies">' + "".join(arrows) + "</g>", today_line]
     if not groups:
         body.append(_text(label_x, top + 18, labels["empty"], font_size=13, fill=MUTED, class_="empty"))
     if hidden:
-        body.append(_text(label_x, bottom + 18, more_label(hidden) if more_label else labels["more"].format(n=hidden), font_size=11, fill=MUTED, class_="more"))
-    height = bottom + (30 if hidden else 12) + MARGIN
+        body.append(_text(label_x, bottom + 36, more_label(hidden) if more_label else labels["more"].format(n=hidden), font_size=11, fill=MUTED, class_="more"))
+    height = bottom + (48 if hidden else 24) + MARGIN
     accessible = " · ".join(p for p in (labels["title"], title) if p)
     return (
         f'<svg xmlns="{SVG_NS}" version="1.1" class="plan-gantt" role="img" aria-labelledby="kp-gantt-title" '

@@ -44,6 +44,11 @@ def test_bars_by_date_dependencies_today_and_escaping():
     today = next(g for g in root.iter("{http://www.w3.org/2000/svg}g") if g.get("class") == "today")
     today_x = float(today.find("s:path", NS).get("d").split(",")[0][1:])
     assert float(first.get("x")) < today_x < float(found["3"].find("s:polygon", NS).get("points").split(",")[0])
+    # Its word stands under the last row (where the month lines end), clear of any bar, inside the drawing.
+    word = today.find("s:text", NS)
+    months = next(g for g in root.iter("{http://www.w3.org/2000/svg}g") if g.get("class") == "months")
+    rows_end = max(float(p.get("d").split("V")[1]) for p in months.findall("s:path", NS))
+    assert rows_end < float(word.get("y")) < float(root.get("height"))
 
 
 def test_right_to_left_mirrors_time():
