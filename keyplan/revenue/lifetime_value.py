@@ -15,10 +15,10 @@ import json
 from typing import Any
 
 import polars as pl
-from django.core.cache import cache
 from django.db import connection
 from django.utils import timezone
 
+from keyplan.core.caching import computed_once
 from keyplan.core.db import fetch_frame
 from keyplan.core.memory import gc_paused
 from keyplan.revenue.analysis.recurring import recurring_revenue
@@ -94,11 +94,7 @@ def clv_report(scope: Scope, options: Options, *, rows: int | None = None) -> di
     key = json.dumps([data_version(), who, as_of.isoformat(), options.horizon_months, options.discount_rate,
                       reporting_currency()], default=str)
     key = f"lifetime-value:{CACHE_FORMAT}:" + hashlib.sha256(key.encode()).hexdigest()
-    cached = cache.get(key)
-    if cached is None:
-        cached = _fit(scope, as_of, options)
-        cache.set(key, cached)
-    payload, table = cached
+    payload, table = computed_once(key, lambda: _fit(scope, as_of, options))
     with gc_paused():
         accounts = pl.read_ipc(io.BytesIO(table), n_rows=rows).to_dicts()
     return {**payload, "as_of_default": options.as_of is None, "accounts": accounts}

@@ -8,6 +8,7 @@ function of ``analysis.py`` and returns the JSON payload that the page, the API
 account; the page's ABC table counts the classes stored by ``refresh_abc_classes``.
 """
 
+import dataclasses
 import datetime
 import hashlib
 import json
@@ -16,12 +17,12 @@ from decimal import Decimal
 from typing import Any
 
 import polars as pl
-from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import Max, Min, QuerySet, Sum
 from django.utils import timezone
 
 from keyplan.accounts.models import Account, TeamMember, TeamRole
+from keyplan.core.caching import computed_once
 from keyplan.core.db import bulk_insert, fetch_frame, fetch_rows
 from keyplan.core.memory import gc_paused
 from keyplan.core.models import User
@@ -504,23 +505,26 @@ def overview(scope: Scope, options: Options, *, bars: int = OVERVIEW_BARS, point
     Kept in the cache under a fingerprint of the data it reads (`data_version()`): about half
     a second to compute at 100,000 accounts, a few milliseconds to fetch again.
     """
-    # Who asks matters only when the scope is narrowed to their accounts (or by filters). The period is
-    # keyed as asked for: without one it is the last 12 months that have data, which the data's
-    # fingerprint pins down (and today, where the period runs up to today).
-    who = [scope.user.pk if scope.user else None, scope.as_dict()] if scope.filtered else "everything"
-    key = json.dumps([data_version(), who, options.start, options.end, timezone.localdate(), options.threshold,
+    # The period is keyed as asked for: without one it is the last 12 months that have data, which the
+    # data's fingerprint pins down (and today, where the period runs up to today).
+    key = json.dumps([data_version(), _who(scope), options.start, options.end, timezone.localdate(), options.threshold,
                       bars, points, reporting_currency()], default=str)
-    key = "portfolio-overview:" + hashlib.sha256(key.encode()).hexdigest()
-    result = cache.get(key)
-    if result is None:
+
+    def compute() -> dict[str, Any]:
         period = options.period()
         if options.start:
             years = options.year_list()
         else:  # the last three calendar years up to the period's end
             years = list(range(period.end.year - 2, period.end.year + 1))
-        result = _overview(scope, period, years, options.threshold, bars=bars, points=points)
-        cache.set(key, result)
-    return result
+        return _overview(scope, period, years, options.threshold, bars=bars, points=points)
+
+    return computed_once("portfolio-overview:" + hashlib.sha256(key.encode()).hexdigest(), compute)
+
+
+def _who(scope: Scope) -> Any:
+    """Who asks, as far as it matters to a cached result: only when the scope is narrowed to their accounts (or by
+    filters)."""
+    return [scope.user.pk if scope.user else None, scope.as_dict()] if scope.filtered else "everything"
 
 
 def warm_overview() -> None:
@@ -533,7 +537,8 @@ def warm_overview() -> None:
 
 
 def data_version() -> str:
-    """A fingerprint of everything `overview()` reads; any change to it gives another fingerprint.
+    """A fingerprint of everything `overview()` and the kept analyses (`CACHED_REPORTS`) read; any change
+    to it gives another fingerprint.
 
     The rollups and stored ABC classes change only with an import or a rollback (the batches'
     ids and times); accounts, teams and subscriptions keep a history row per change (the
@@ -635,11 +640,25 @@ REPORTS = {
 }
 
 
+# Read from the rollups, the accounts, their teams and subscriptions and the exchange rates only: all of it in
+# `data_version()`'s fingerprint, so that their results can be kept (lifetime value keeps its own, in a form of its own).
+CACHED_REPORTS = ("pareto", "abc", "mrr", "profitability", "concentration")
+
+
 def run(name: str, scope: Scope, options: Options) -> dict[str, Any]:
-    """The named analysis as a JSON-ready payload. Raises ValueError for options that make no sense."""
+    """The named analysis as a JSON-ready payload. Raises ValueError for options that make no sense.
+
+    Kept in the cache under the data's fingerprint, who asks and the options: an analysis page costs the
+    rendering of its table, and only the first request after a change computes (the others wait for it)."""
     if name not in REPORTS:
         raise ValueError(f"unknown analysis {name!r}; choose one of {', '.join(REPORTS)}")
-    payload = REPORTS[name](scope, options)
+    if name in CACHED_REPORTS:
+        key = json.dumps([name, data_version(), _who(scope), dataclasses.asdict(options), timezone.localdate(),
+                          reporting_currency()], default=str)
+        payload = computed_once(f"analysis:{name}:" + hashlib.sha256(key.encode()).hexdigest(),
+                                lambda: REPORTS[name](scope, options))
+    else:
+        payload = REPORTS[name](scope, options)
     if scope.as_dict():
         payload["filters"] = scope.as_dict()
     return payload

@@ -206,3 +206,41 @@ def test_the_tail_bar_is_named_in_the_language_and_told_apart_by_position():
     bars = next(trace for trace in figure["data"] if trace["type"] == "bar")
     assert bars["x"] == ["Big", "Other Corp", "Sonstige (2 Accounts)"]
     assert bars["marker"]["color"] == [charts.ACCENT, charts.ACCENT, "#9ca3af"]  # an account called "Other …" is a bar
+
+
+def test_the_kept_analyses_follow_every_change_they_show(lead, kam, ledger, tmp_path):
+    """The analysis pages keep their results in the cache; every write that changes what they show is seen at once."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from keyplan.accounts.services import archive_account, update_account
+    from keyplan.revenue.models import MonthlyRollup, YearlyRollup
+    from keyplan.revenue.services import rollback_batch
+
+    def shown(name: str, user=lead) -> dict:
+        return client_for(user).get(reverse("revenue:analysis", args=[name])).context["result"]
+
+    def ranked(user=lead) -> list[str]:
+        return [a["external_id"] for a in shown("pareto", user)["accounts"]]
+
+    first = shown("pareto")
+    with CaptureQueriesContext(connection) as again:
+        assert shown("pareto") == first
+    rollups = (YearlyRollup._meta.db_table, MonthlyRollup._meta.db_table)
+    assert not [q["sql"] for q in again.captured_queries if any(table in q["sql"] for table in rollups)]  # the cache's
+
+    update_account(ledger[0], by=lead, changes={"name": "Acme Renamed"})
+    assert "Acme Renamed" in client_for(lead).get(reverse("revenue:analysis", args=["pareto"])).content.decode()
+
+    add_team_member(ledger[1], by=lead, user=kam, role="kam")
+    assert ranked(kam) == ["F-B"] and ranked() == ["F-A", "F-B", "F-C", "F-D", "F-E"]  # each their own
+
+    (tmp_path / "more.csv").write_text(f"line_id,account_id,date,amount\nX1,F-E,{TODAY.replace(day=1)},2000\n")
+    batch = import_ledger(tmp_path / "more.csv", by=lead).batch
+    assert ranked()[0] == "F-E" and shown("pareto")["total"] == 3000.0
+    assert {a["external_id"]: a["classes"][str(TODAY.year)] for a in shown("abc")["accounts"]}["F-E"] == "A"
+    rollback_batch(batch, by=lead)
+    assert ranked()[0] == "F-A" and shown("pareto")["total"] == 1000.0
+
+    archive_account(ledger[0], by=lead)
+    assert "F-A" not in ranked() and "F-A" not in [a["external_id"] for a in shown("abc")["accounts"]]
