@@ -80,3 +80,20 @@ def test_persian_home_and_pareto(page, live_server, log_in, screenshot, zenittro
     chart.hover()
     assert chart.locator(".modebar-btn[data-title]").first.get_attribute("data-title") == "بارگیری نمودار به صورت png"
     screenshot("fa-pareto")
+
+
+def test_number_fields_take_persian_digits_as_typed(page, live_server, log_in, zenittron):
+    log_in("lead")
+    page.context.add_cookies([{"name": "django_language", "value": "fa", "url": live_server.url}])
+    page.goto("/relationships/")  # the portfolio's contacts, with "not contacted for N days"
+    days = page.locator("form.stale-days input[name=days]")
+    days.fill("")
+    days.press_sequentially("۴۵")  # Persian digits, as a Persian keyboard types them
+    assert days.input_value() == "45"
+    days.press("Enter")
+    page.wait_for_url(re.compile(r"days=45"))
+    # Arabic-Indic digits and the Persian decimal separator too (a plain field to show it: the page's is whole days).
+    page.evaluate("document.querySelector('main').insertAdjacentHTML('beforeend', "
+                  "'<input id=\"decimal\" type=\"number\" step=\"any\">')")
+    page.locator("#decimal").press_sequentially("١٢٫٥")
+    assert page.locator("#decimal").input_value() == "12.5"
