@@ -645,18 +645,27 @@ REPORTS = {
 CACHED_REPORTS = ("pareto", "abc", "mrr", "profitability", "concentration")
 
 
-def run(name: str, scope: Scope, options: Options) -> dict[str, Any]:
+def report_key(name: str, scope: Scope, options: Options) -> str | None:
+    """The cache key of a kept analysis (`CACHED_REPORTS`; None for the others): the data's fingerprint, who asks
+    and the options. Whatever is made from the result alone can be kept under it too (the pages' tables)."""
+    if name not in CACHED_REPORTS:
+        return None
+    key = json.dumps([name, data_version(), _who(scope), dataclasses.asdict(options), timezone.localdate(),
+                      reporting_currency()], default=str)
+    return f"analysis:{name}:" + hashlib.sha256(key.encode()).hexdigest()
+
+
+def run(name: str, scope: Scope, options: Options, *, key: str | None = None) -> dict[str, Any]:
     """The named analysis as a JSON-ready payload. Raises ValueError for options that make no sense.
 
-    Kept in the cache under the data's fingerprint, who asks and the options: an analysis page costs the
-    rendering of its table, and only the first request after a change computes (the others wait for it)."""
+    Kept in the cache under `report_key()` (``key``, when the caller has it already): an analysis page
+    costs the rendering of its table, and only the first request after a change computes (the others
+    wait for it)."""
     if name not in REPORTS:
         raise ValueError(f"unknown analysis {name!r}; choose one of {', '.join(REPORTS)}")
-    if name in CACHED_REPORTS:
-        key = json.dumps([name, data_version(), _who(scope), dataclasses.asdict(options), timezone.localdate(),
-                          reporting_currency()], default=str)
-        payload = computed_once(f"analysis:{name}:" + hashlib.sha256(key.encode()).hexdigest(),
-                                lambda: REPORTS[name](scope, options))
+    key = key or report_key(name, scope, options)
+    if key:
+        payload = computed_once(key, lambda: REPORTS[name](scope, options))
     else:
         payload = REPORTS[name](scope, options)
     if scope.as_dict():

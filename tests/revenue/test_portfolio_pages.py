@@ -229,6 +229,14 @@ def test_the_kept_analyses_follow_every_change_they_show(lead, kam, ledger, tmp_
     rollups = (YearlyRollup._meta.db_table, MonthlyRollup._meta.db_table)
     assert not [q["sql"] for q in again.captured_queries if any(table in q["sql"] for table in rollups)]  # the cache's
 
+    english = client_for(lead).get(reverse("revenue:analysis", args=["pareto"])).content.decode()
+    lead.language = "de"
+    lead.save()
+    german = client_for(lead).get(reverse("revenue:analysis", args=["pareto"])).content.decode()
+    assert '<td class="num share">50.0%</td>' in english and '<td class="num share">50,0\xa0%</td>' in german
+    lead.language = "en"
+    lead.save()
+
     update_account(ledger[0], by=lead, changes={"name": "Acme Renamed"})
     assert "Acme Renamed" in client_for(lead).get(reverse("revenue:analysis", args=["pareto"])).content.decode()
 

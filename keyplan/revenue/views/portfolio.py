@@ -13,6 +13,7 @@ from keyplan.revenue.models import Subscription
 
 ANALYSIS_PAGES = ("pareto", "abc", "mrr", "profitability", "concentration")  # lifetime value: views/lifetime_value.py
 TABLE_ROWS = 200
+assert set(ANALYSIS_PAGES) <= set(portfolio.CACHED_REPORTS)  # each page's table is kept under its result's key
 
 
 def _links(rows: list[dict]) -> dict[str, tuple[int, str]]:
@@ -59,8 +60,12 @@ def analysis_page(request: HttpRequest, name: str) -> HttpResponse:
     context = {"form": form, "name": name, "query": request.GET.urlencode(), "api_query": api_query, "rows": TABLE_ROWS}
     if form.is_bound and not form.is_valid():  # the errors, not the numbers of other filters than those asked for
         return render(request, "revenue/analysis.html", context)
+    scope, options = form.scope(request.user), form.options()
+    # The table is kept rendered under the result's key and the reader's language (analysis.html): 200 rows
+    # of links and numbers were most of the page's CPU.
+    context["table_key"] = key = portfolio.report_key(name, scope, options)
     try:
-        result = portfolio.run(name, form.scope(request.user), form.options())
+        result = portfolio.run(name, scope, options, key=key)
     except ValueError as exc:
         context["error"] = str(exc)
         return render(request, "revenue/analysis.html", context)
