@@ -16,6 +16,7 @@ import argparse
 import csv
 import math
 import os
+import resource
 import socket
 import subprocess
 import sys
@@ -65,6 +66,7 @@ def main() -> int:
             _wait_for(f"http://127.0.0.1:{port}/healthz")
             writes = work / "writes.txt"
             writes.touch()
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)  # the server, still running, is not counted in it
             locust = subprocess.run(
                 [BIN / "locust", "-f", HERE / "locustfile.py", "--headless", "-u", str(args.users), "-r", str(args.arrivals),
                  "-t", f"{args.seconds + math.ceil(args.users / args.arrivals)}s", "--host", f"http://127.0.0.1:{port}", "--csv", work / "load", "--only-summary",
@@ -73,6 +75,8 @@ def main() -> int:
                      "KEYPLAN_LOAD_WRITES": str(writes)},
                 capture_output=True, text=True,
             )
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            locust_cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
         finally:
             server.terminate()
             server.wait(timeout=30)
@@ -92,6 +96,8 @@ def main() -> int:
     lost = set(confirmed) - set(stored)
     unconfirmed = set(stored) - set(confirmed)
     duplicated = len(stored) - len(set(stored))
+    # Locust shares the cores with the server: what it used of them is time the server did not have.
+    print(f"Locust's own CPU: {locust_cpu:.1f} s, {1000 * locust_cpu / max(int(total['Request Count']), 1):.1f} ms a request")
     print(f"writes: {len(confirmed)} confirmed, {len(stored)} in the database; lost {len(lost)}, duplicated {duplicated}, "
           f"stored without confirmation {len(unconfirmed)}")
     problems = []
