@@ -29,6 +29,13 @@ class PortfolioFilter(forms.Form):
             self.add_error("date_to", _("The period must end after it starts."))
         return data
 
+    def show_period(self, result: dict) -> None:
+        """Show the period the page computed (the default one when none was asked for) in grey in the empty date
+        fields, rather than an example date that reads as if it were the period."""
+        for name, key in (("date_from", "from"), ("date_to", "to")):
+            if name in self.fields and result.get(key):
+                self.fields[name].widget.attrs["placeholder"] = result[key]
+
     def scope(self, user) -> portfolio.Scope:
         data = self.cleaned_data if self.is_valid() else {}
         return portfolio.Scope(user, industry=data.get("industry") or "", country=data.get("country") or "",

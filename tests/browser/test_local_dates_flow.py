@@ -49,6 +49,9 @@ def test_a_german_lead_types_day_month_year_and_a_date_that_does_not_exist(page,
     in_language(page, live_server, "de")
     page.goto("/portfolio/")
     start = page.locator("#id_date_from")
+    # Empty, the fields show in grey the period the page computed: the 12 months up to the ledger's last day.
+    assert (start.get_attribute("placeholder"), page.locator("#id_date_to").get_attribute("placeholder")) == (
+        "01.02.2025", "20.01.2026")
     start.fill("15.01.2026")
     expect(page.locator("input[name=date_from]")).to_have_value("2026-01-15")
     start.fill("31.02.2026")

@@ -48,3 +48,30 @@ def test_pareto_page_with_numeric_ids(page, log_in, screenshot, numeric_ledger):
     boxes = [bars.nth(i).bounding_box() for i in range(5)]
     assert [b["x"] for b in boxes] == sorted(b["x"] for b in boxes)  # left to right as ranked, not by id
     assert min(b["width"] for b in boxes) > 5
+
+
+@pytest.fixture
+def concentrated_ledger(tmp_path, lead):
+    """100 customers, revenue falling as 1/n^1.3: about 17 accounts bring 80 %, the top fifth about 83 % (the two
+    notes of the curve fall close together, as in most real portfolios)."""
+    rows = ["line_id,account_id,date,amount"] + [f"L{n},C-{n:03d},2024-03-{1 + n % 28:02d},{1_000_000 / n ** 1.3:.2f}"
+                                                 for n in range(1, 101)]
+    (tmp_path / "concentrated.csv").write_text("\n".join(rows) + "\n")
+    assert import_ledger(tmp_path / "concentrated.csv", by=lead, options=LedgerOptions(create_accounts=True)).error_count == 0
+
+
+@pytest.mark.parametrize("path", ["/portfolio/analysis/pareto/?date_from=2024-01-01&date_to=2024-12-31",
+                                  "/portfolio/?date_from=2024-01-01&date_to=2024-12-31"])
+def test_the_curves_notes_do_not_cover_each_other(page, log_in, screenshot, concentrated_ledger, path):
+    log_in("lead")
+    page.goto(path)
+    chart = page.locator("[data-chart]").first
+    crossing = chart.locator(".annotation-text", has_text="the vital few")  # the words, without their arrows
+    fifth = chart.locator(".annotation-text", has_text="top 20% of accounts")
+    expect(crossing).to_be_visible()
+    expect(fifth).to_be_visible()
+    a, b = crossing.bounding_box(), fifth.bounding_box()
+    apart = a["y"] + a["height"] <= b["y"] or b["y"] + b["height"] <= a["y"] \
+        or a["x"] + a["width"] <= b["x"] or b["x"] + b["width"] <= a["x"]
+    screenshot("pareto-notes-" + ("page" if "analysis" in path else "overview"))
+    assert apart, (a, b)

@@ -34,6 +34,7 @@ def overview(request: HttpRequest) -> HttpResponse:
     except ValueError as exc:
         context["error"] = str(exc)
         return render(request, "revenue/portfolio.html", context)
+    form.show_period(result)
     pareto, profit, abc = result["pareto"], result["profitability"], result["abc"]
     latest = list(abc["years"])[-1] if abc["years"] else None
     context.update({
@@ -69,6 +70,7 @@ def analysis_page(request: HttpRequest, name: str) -> HttpResponse:
     except ValueError as exc:
         context["error"] = str(exc)
         return render(request, "revenue/analysis.html", context)
+    form.show_period(result)
     accounts = result.get("accounts", [])[:TABLE_ROWS]
     links = _links(accounts + result.get("subscriptions", {}).get("accounts", [])[:TABLE_ROWS])
     for row in accounts + result.get("subscriptions", {}).get("accounts", [])[:TABLE_ROWS]:

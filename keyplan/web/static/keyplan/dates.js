@@ -59,7 +59,10 @@
     input.dataset.localDate = "on";
     const wrapper = document.createElement("span");
     wrapper.className = "local-date";
-    const text = textTwin(input, input.className, display(iso(new Date())), display(input.value));
+    // The placeholder: the day the server put there (the period a page shows when none was asked for), else
+    // today as an example of how to write a date.
+    const shownDay = /^\d{4}-\d{2}-\d{2}$/.test(input.placeholder) ? input.placeholder : iso(new Date());
+    const text = textTwin(input, input.className, display(shownDay), display(input.value));
     text.inputMode = "numeric";
     text.dataset.dateFor = input.name;
     const button = document.createElement("button");
