@@ -494,7 +494,17 @@ def clv_report(scope: Scope, options: Options) -> dict[str, Any]:
 OVERVIEW_BARS = 40  # Pareto bars on the portfolio page; the other accounts make one bar
 
 
-def overview(scope: Scope, options: Options, *, bars: int = OVERVIEW_BARS, points: int = MAX_POINTS) -> dict[str, Any]:
+def overview_key(scope: Scope, options: Options, *, bars: int = OVERVIEW_BARS, points: int = MAX_POINTS) -> str:
+    """The cache key of `overview()`: the data's fingerprint, who asks and the options. The period is keyed as
+    asked for: without one it is the last 12 months that have data, which the data's fingerprint pins down (and
+    today, where the period runs up to today). Whatever is made from the overview alone can be kept under it too."""
+    key = json.dumps([data_version(), _who(scope), options.start, options.end, timezone.localdate(), options.threshold,
+                      bars, points, reporting_currency()], default=str)
+    return "portfolio-overview:" + hashlib.sha256(key.encode()).hexdigest()
+
+
+def overview(scope: Scope, options: Options, *, bars: int = OVERVIEW_BARS, points: int = MAX_POINTS,
+             key: str | None = None) -> dict[str, Any]:
     """What the portfolio page shows, without a row per account but for the few it draws.
 
     Pareto and profitability of the period as `pareto_summary()` (the first ``bars`` accounts)
@@ -502,14 +512,9 @@ def overview(scope: Scope, options: Options, *, bars: int = OVERVIEW_BARS, point
     the stored ABC classes of the years (`stored_abc()`) and the ARR of the period's last month.
     Names are looked up for the accounts shown only.
 
-    Kept in the cache under a fingerprint of the data it reads (`data_version()`): about half
+    Kept in the cache under `overview_key()` (``key``, when the caller has it already): about half
     a second to compute at 100,000 accounts, a few milliseconds to fetch again.
     """
-    # The period is keyed as asked for: without one it is the last 12 months that have data, which the
-    # data's fingerprint pins down (and today, where the period runs up to today).
-    key = json.dumps([data_version(), _who(scope), options.start, options.end, timezone.localdate(), options.threshold,
-                      bars, points, reporting_currency()], default=str)
-
     def compute() -> dict[str, Any]:
         period = options.period()
         if options.start:
@@ -518,7 +523,7 @@ def overview(scope: Scope, options: Options, *, bars: int = OVERVIEW_BARS, point
             years = list(range(period.end.year - 2, period.end.year + 1))
         return _overview(scope, period, years, options.threshold, bars=bars, points=points)
 
-    return computed_once("portfolio-overview:" + hashlib.sha256(key.encode()).hexdigest(), compute)
+    return computed_once(key or overview_key(scope, options, bars=bars, points=points), compute)
 
 
 def _who(scope: Scope) -> Any:

@@ -162,6 +162,9 @@ def test_an_import_leaves_the_overview_computed_for_the_next_visitor(lead, tmp_p
 
 
 def test_profit_quadrants_are_translated_where_people_read_them(lead, ledger, api_client):
+    english = client_for(lead).get(reverse("revenue:portfolio")).content.decode()  # kept per language, not for all
+    figure = json.loads(english.split('id="profit-figure" type="application/json">')[1].split("</script>")[0])
+    assert "<b>Protect</b>" in {a["text"] for a in figure["layout"]["annotations"]}
     client = client_for(lead)
     client.cookies["django_language"] = "de"
     page = client.get(reverse("revenue:portfolio")).content.decode()
