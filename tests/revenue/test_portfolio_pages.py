@@ -255,3 +255,26 @@ def test_the_kept_analyses_follow_every_change_they_show(lead, kam, ledger, tmp_
 
     archive_account(ledger[0], by=lead)
     assert "F-A" not in ranked() and "F-A" not in [a["external_id"] for a in shown("abc")["accounts"]]
+
+
+def test_a_ledger_without_costs_shows_no_margins(lead, tmp_path, make_account):
+    """Revenue only (as CDNOW's): every margin would read 100 %, so the pages say why there are none."""
+    make_account("Firm A", external_id="F-A")
+    (tmp_path / "revenue.csv").write_text(f"line_id,account_id,date,amount\nL1,F-A,{TODAY.replace(day=1)},500\n")
+    assert import_ledger(tmp_path / "revenue.csv", by=lead).error_count == 0
+    client = client_for(lead)
+    overview = client.get(reverse("revenue:portfolio"))
+    body = overview.content.decode()
+    assert "no-costs" in body and 'id="profit-figure"' not in body and 'id="pareto-figure"' in body
+    assert overview.context["no_costs"] and "Margin · 100%" not in body and "Margin: no costs in this period" in body
+    page = client.get(reverse("revenue:analysis", args=["profitability"]))
+    body = page.content.decode()
+    assert page.context["no_costs"] and "no-costs" in body and 'id="analysis-figure"' not in body
+    assert "Quadrant" not in body and "Firm A" in body
+
+
+def test_a_ledger_with_costs_shows_its_margins(lead, ledger):
+    client = client_for(lead)
+    assert not client.get(reverse("revenue:portfolio")).context["no_costs"]
+    body = client.get(reverse("revenue:analysis", args=["profitability"])).content.decode()
+    assert "no-costs" not in body and 'id="analysis-figure"' in body and "Quadrant" in body

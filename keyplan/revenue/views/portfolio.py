@@ -51,11 +51,14 @@ def overview(request: HttpRequest) -> HttpResponse:
             "accounts": len(pareto["accounts"]) + pareto["rest"]["accounts"],
         },
         "pareto_chart": charts.pareto_figure({**pareto, "currency": result["currency"]}, max_bars=portfolio.OVERVIEW_BARS),
+        # No line of the period has a cost: every margin would read 100 %, so none is shown.
+        "no_costs": not profit["totals"]["cost"],
+    })
+    if not context["no_costs"]:
         # A hover text per account (1,500 at most), each with two numbers in the reader's format: made once per
         # overview and language, and kept (a third of the page's CPU at 300 accounts).
-        "profit_chart": computed_once(f"{key}:profit-chart:{translation.get_language()}",
-                                      lambda: charts.profit_matrix_figure({**profit, "currency": result["currency"]})),
-    })
+        context["profit_chart"] = computed_once(f"{key}:profit-chart:{translation.get_language()}",
+                                                lambda: charts.profit_matrix_figure({**profit, "currency": result["currency"]}))
     return render(request, "revenue/portfolio.html", context)
 
 
@@ -91,6 +94,8 @@ def analysis_page(request: HttpRequest, name: str) -> HttpResponse:
         context["subscriptions_imported"] = Subscription.objects.exists()
         if not result["months"] or not any(m["mrr"] or m["churn"] for m in result["months"]):
             figure = None  # nothing to draw: the page says why
+    if name == "profitability" and not result["totals"]["cost"]:
+        context["no_costs"], figure = True, None  # every margin would read 100 %
     if figure:
         context["chart"] = figure(result)
     return render(request, "revenue/analysis.html", context)
