@@ -163,8 +163,15 @@ def reserve_ids(model, count: int) -> list[int]:
         return []
     table = model._meta.db_table
     if connection.vendor == "postgresql":
-        return [pk for (pk,) in fetch_rows("SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-                                           [table, count])]
+        # The ids come back as runs (first, last): a whole run unless another session took ids in between, so
+        # 500,000 ids are one row instead of 500,000 (that transfer took longer than the sequence itself).
+        # Within the statement the sequence's values rise with the row number, which marks where a run ends.
+        runs = fetch_rows("SELECT min(v), max(v), count(*) FROM (SELECT nextval(pg_get_serial_sequence(%s, 'id')) AS v, n "
+                          "FROM generate_series(1, %s) AS n) AS taken GROUP BY v - n ORDER BY 1", [table, count])
+        ids = [pk for first, last, _ in runs for pk in range(first, last + 1)]
+        if len(ids) != count or any(last - first + 1 != n for first, last, n in runs):
+            raise RuntimeError(f"the ids reserved for {table} are not runs: {runs[:5]}")
+        return ids
     (top,) = fetch_rows(f"SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = %s), 0), "
                         f"coalesce((SELECT max(id) FROM {table}), 0))", [table])[0]
     return list(range(top + 1, top + 1 + count))
