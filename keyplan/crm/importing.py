@@ -359,8 +359,8 @@ def _accounts(frame, mapping, errors, result: CrmImportResult, *, by, path, batc
                 member.save()
                 undo["team"].append([account_id, role, holder.user_id if holder else None, user_id])
         # Where each account came from, and when it was last in step with it.
-        every = pl.DataFrame({"account_id": [ids[ext] for ext in work["t_external_id"].to_list()]}, schema={"account_id": pl.Int64})
-        _note_sources(AccountSource, "account_id", every, [ids[ext] for ext in touched["t_external_id"].to_list()],
+        _note_sources(AccountSource, "account_id", work.filter(old).select(pl.col("s_id").alias("account_id")),
+                      touched["s_id"].to_list(), created=pl.DataFrame({"account_id": list(made.values())}, schema={"account_id": pl.Int64}),
                       system=result.system, now=now, batch=batch)
         result.undo = undo
         _finish_crm(batch, result)
@@ -377,11 +377,11 @@ def _stored_accounts() -> pl.DataFrame:
     return pl.DataFrame(rows, schema={**schema, "s_parent": pl.String}, orient="row")
 
 
-def _insert(model, frame: pl.DataFrame) -> None:
+def _insert(model, frame: pl.DataFrame) -> pl.DataFrame:
     """Rows of ``model`` from a frame of some of its fields (by attname), in one bulk write; every other column
-    takes its default, the same for every row (one literal)."""
+    takes its default, the same for every row (one literal). Returns the rows as written (by column)."""
     if not frame.height:
-        return
+        return frame
     template = model()  # the defaults (and the time of auto_now fields) of the columns the frame leaves out
     extra = []
     renamed = {}
@@ -392,7 +392,9 @@ def _insert(model, frame: pl.DataFrame) -> None:
         elif not f.primary_key:
             value = _db(f, f.pre_save(template, add=True))
             extra.append(pl.lit(value, dtype=pl.Int64 if isinstance(value, int) else pl.String).alias(f.column))
-    bulk_insert(model._meta.db_table, frame.rename(renamed).with_columns(extra))
+    rows = frame.rename(renamed).with_columns(extra)
+    bulk_insert(model._meta.db_table, rows)
+    return rows
 
 
 def _db(field, value):
@@ -772,10 +774,10 @@ def _stakeholders(frame, mapping, errors, result: CrmImportResult, *, by, path, 
             bulk_update_with_history(objects, Stakeholder, [*sorted(fields), "version", "updated_at"], batch_size=1000,
                                      default_user=by, default_change_reason=f"Import batch {batch.pk}")
         # Where each contact came from (its id there), and when it was last in step with it.
-        every = pl.concat([planned.filter(old).select(pl.col("target").alias("stakeholder_id"), "t_contact_id"),
-                           new.select(pl.col("id").alias("stakeholder_id"), "t_contact_id")])
-        _note_sources(StakeholderSource, "stakeholder_id", every, changed["target"].to_list(), system=result.system, now=now,
-                      batch=batch)
+        _note_sources(StakeholderSource, "stakeholder_id", planned.filter(old).select(pl.col("target").alias("stakeholder_id"),
+                                                                                       "t_contact_id"),
+                      changed["target"].to_list(), created=new.select(pl.col("id").alias("stakeholder_id"), "t_contact_id"),
+                      system=result.system, now=now, batch=batch)
         result.undo = undo
         _finish_crm(batch, result)
     return result
@@ -806,19 +808,22 @@ def _stored_keys(stored: pl.DataFrame, sources: pl.DataFrame) -> pl.DataFrame:
     return pl.concat([ids.unique("_k", keep="last", maintain_order=True), by_email]).unique("_k", keep="first", maintain_order=True)
 
 
-def _note_sources(model, key: str, records: pl.DataFrame, changed: list[int], *, system: str, now, batch) -> None:
+def _note_sources(model, key: str, records: pl.DataFrame, changed: list[int], *, created: pl.DataFrame, system: str,
+                  now, batch) -> None:
     """Every record of the file was in step with ``system`` at ``now``: one UPDATE for those with a source, one bulk
-    write for those without; the batch that changed a record is noted on it (a sync that changed nothing leaves
-    none), and a contact's new id in the CRM replaces the old."""
+    write for those without (the records this batch ``created`` among them, not looked for); the batch that
+    changed a record is noted on it (a sync that changed nothing leaves none), and a contact's new id in the CRM
+    replaces the old."""
     table = model._meta.db_table
-    every = records[key].to_list()
-    sql, params = in_list(key, every, "bigint")
     has_id = "source_id" in {f.attname for f in model._meta.concrete_fields}
     stored_id = "source_id" if has_id else "''"
-    known = pl.DataFrame(fetch_rows(f"SELECT {key}, {stored_id} FROM {table} WHERE {sql}", params),
-                         schema={key: pl.Int64, "_stored_id": pl.String}, orient="row")
+    known = pl.DataFrame(schema={key: pl.Int64, "_stored_id": pl.String})
+    if records.height:
+        sql, params = in_list(key, records[key].to_list(), "bigint")
+        known = pl.DataFrame(fetch_rows(f"SELECT {key}, {stored_id} FROM {table} WHERE {sql}", params), schema=known.schema,
+                             orient="row")
     stamp = _db(model._meta.get_field("last_synced_at"), now)
-    fresh = records.join(known, on=key, how="anti")
+    fresh = pl.concat([records.join(known, on=key, how="anti"), created])
     _insert(model, fresh.select(key, *([pl.col("t_contact_id").fill_null("").alias("source_id")] if has_id else []),
                                 pl.lit(system).alias("system"), pl.lit(stamp).alias("last_synced_at"),
                                 pl.lit(batch.pk, dtype=pl.Int64).alias("batch_id")))
@@ -840,25 +845,23 @@ def _note_sources(model, key: str, records: pl.DataFrame, changed: list[int], *,
 
 def _create_stakeholders(new: pl.DataFrame, *, by, batch, now) -> None:
     """The new contacts as one bulk write with the ids reserved for them (their managers' too: the reporting
-    lines need no order), and their history rows ("+", by whom, when) copied by the database (``INSERT …
-    SELECT``); no ORM object per contact."""
+    lines need no order), and their history rows ("+", by whom, when) written from the same frame, with the
+    values simple_history would copy: no ORM object per contact, and no new row read back by id."""
     if not new.height:
         return
     defaults = {n: _plain(Stakeholder._meta.get_field(n).get_default())
                 for n in ("title", "department", "email", "phone", "buying_role", "decision_power", "sentiment")}
-    _insert(Stakeholder, new.select(
+    rows = _insert(Stakeholder, new.select(
         "id", pl.col("acc").alias("account_id"), pl.col("v_name").alias("name"),
         *[pl.col(f"v_{n}").fill_null(value).alias(n) for n, value in defaults.items()],
         pl.col("v_is_key_contact").fill_null(False).alias("is_key_contact"), pl.col("v_owner_id").alias("owner_id"),
         pl.col("reports_to_id").cast(pl.Int64)))
-    table, historical = Stakeholder._meta.db_table, Stakeholder.history.model
-    copied = ", ".join(f.column for f in historical._meta.concrete_fields if not f.name.startswith("history_"))
-    created_sql, created_params = in_list("id", new["id"].to_list(), "bigint")
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {historical._meta.db_table} ({copied}, history_date, history_change_reason, history_type, "
-            f"history_user_id) SELECT {copied}, %s, %s, '+', %s FROM {table} WHERE {created_sql}",
-            [connection.ops.adapt_datetimefield_value(now), f"Created by import batch {batch.pk}", by.pk, *created_params])
+    historical = Stakeholder.history.model
+    copied = [f.column for f in historical._meta.concrete_fields if not f.name.startswith("history_")]
+    bulk_insert(historical._meta.db_table, rows.select(
+        *copied, pl.lit(_db(historical._meta.get_field("history_date"), now)).alias("history_date"),
+        pl.lit(f"Created by import batch {batch.pk}").alias("history_change_reason"), pl.lit("+").alias("history_type"),
+        pl.lit(by.pk, dtype=pl.Int64).alias("history_user_id")))
 
 
 def undo_stakeholders_batch(batch: ImportBatch) -> None:

@@ -2,6 +2,12 @@
 
 Kept beside the record rather than in it: a nightly sync touches ``last_synced_at`` of every record it
 sends, which is not a change of the account and must not fill its history.
+
+Written in bulk (a row per record of an import: 500,000 for a large contacts export), they carry no foreign
+keys in the database, as the ledger does not (``keyplan.revenue.models.NO_DB_FK``): PostgreSQL checks each
+with a trigger per row, which took a third of such an import's time on the server. The import writes them only
+for the records it has just written or read; Django still applies ``on_delete``. Nothing looks them up by
+batch, so that column has no index.
 """
 
 from django.db import models
@@ -10,24 +16,27 @@ from django.utils.translation import gettext_lazy as _
 
 from keyplan.accounts.models import Account
 from keyplan.relationships.models import Stakeholder
+from keyplan.revenue.models import NO_DB_FK
 
 
 class AccountSource(models.Model):
-    account = models.OneToOneField(Account, on_delete=models.CASCADE, related_name="source")
+    account = models.OneToOneField(Account, on_delete=models.CASCADE, related_name="source", **NO_DB_FK)
     system = models.CharField(_("source system"), max_length=40)
     last_synced_at = models.DateTimeField(_("last synced"))
-    batch = models.ForeignKey("revenue.ImportBatch", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    batch = models.ForeignKey("revenue.ImportBatch", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                              db_index=False, **NO_DB_FK)
 
     def __str__(self) -> str:
         return f"{self.account.external_id} from {self.system}"
 
 
 class StakeholderSource(models.Model):
-    stakeholder = models.OneToOneField(Stakeholder, on_delete=models.CASCADE, related_name="source")
+    stakeholder = models.OneToOneField(Stakeholder, on_delete=models.CASCADE, related_name="source", **NO_DB_FK)
     system = models.CharField(_("source system"), max_length=40)
     source_id = models.CharField(_("id in the source system"), max_length=64, blank=True)
     last_synced_at = models.DateTimeField(_("last synced"))
-    batch = models.ForeignKey("revenue.ImportBatch", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    batch = models.ForeignKey("revenue.ImportBatch", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                              db_index=False, **NO_DB_FK)
 
     class Meta:
         constraints = [

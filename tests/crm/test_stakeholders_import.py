@@ -47,6 +47,24 @@ def test_contacts_become_stakeholders_with_reporting_lines_resolved_in_the_file(
     assert {(p.name, p.reports_to) for p in relationships.people(kam_account)} >= {("Bo Middle", ada.pk)}
 
 
+def test_each_created_contact_has_its_history_row_and_its_source(kam_account, owner, lead, tmp_path):
+    path = write(tmp_path, ROWS)
+    result = import_stakeholders(path, by=lead, system="HubSpot")
+    copied = [f.attname for f in Stakeholder.history.model._meta.concrete_fields if not f.name.startswith("history_")]
+    for person in Stakeholder.objects.all():
+        record = person.history.get()  # as simple_history would have written it: every field as stored
+        assert {n: getattr(record, n) for n in copied} == {n: getattr(person, n) for n in copied}
+        assert (record.history_type, record.history_user, record.history_change_reason) == (
+            "+", lead, f"Created by import batch {result.batch.pk}")
+        assert (person.source.system, person.source.batch) == ("HubSpot", result.batch)
+    # Importing again notes the sync time on every source; the batch that created them stays on them.
+    before = dict(StakeholderSource.objects.values_list("stakeholder_id", "last_synced_at"))
+    assert import_stakeholders(path, by=lead, system="HubSpot").unchanged == 3
+    for source in StakeholderSource.objects.all():
+        assert source.last_synced_at > before[source.stakeholder_id] and source.batch == result.batch
+    assert Stakeholder.history.count() == 3
+
+
 def test_reimport_changes_nothing_and_updates_match_by_contact_id_or_email(kam_account, owner, lead, tmp_path):
     path = write(tmp_path, ROWS)
     import_stakeholders(path, by=lead)
