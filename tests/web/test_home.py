@@ -2,6 +2,7 @@
 at a glance for a lead; and the login page's hint at the demo logins."""
 
 import datetime
+import re
 
 from django.test import Client
 from django.utils import timezone
@@ -119,3 +120,10 @@ def test_the_login_page_hints_at_the_demo_logins_only_when_the_demo_is_loaded(ma
     make_user("lead", email="lead@demo.keyplan.invalid")
     html = Client().get("/login/").content.decode()
     assert "Demo logins" in html and "keyplan-demo" in html and "<code>lead</code>" in html
+
+
+def test_the_key_status_tiles_count_in_the_plural(lead, make_account):
+    make_account("Firm A")
+    body = client_for(lead).get("/").content.decode()
+    labels = re.findall(r'class="tile tier-\w+"[^>]*><span class="tile-value">[^<]*</span><span class="tile-label">([^<]+)<', body)
+    assert labels == ["Key accounts", "Candidates", "Standard accounts"], labels
