@@ -8,7 +8,7 @@ from django_countries import countries
 
 from keyplan.accounts.models import Account, Industry, Lifecycle, TeamMember, TeamRole, Tier
 from keyplan.core.models import User
-from keyplan.core.widgets import FastSelect
+from keyplan.core.widgets import CountrySelect, FastSelect
 
 SORTS = {
     "name": ("name", "external_id"),
@@ -39,7 +39,7 @@ class AccountFilter(forms.Form):
     external_id = forms.CharField(label=_("External id"), required=False, max_length=64)
     tier = forms.ChoiceField(label=_("Key status"), required=False, widget=FastSelect, choices=[("", _("Any key status"))] + Tier.choices)
     industry = forms.ChoiceField(label=_("Industry"), required=False, widget=FastSelect, choices=[("", _("Any industry"))] + Industry.choices)
-    country = forms.ChoiceField(label=_("Country"), required=False, widget=FastSelect, choices=lambda: [("", _("Any country"))] + list(countries))
+    country = forms.ChoiceField(label=_("Country"), required=False, widget=CountrySelect, choices=lambda: [("", _("Any country"))] + list(countries))
     lifecycle = forms.ChoiceField(
         label=_("Lifecycle"), required=False, widget=FastSelect, choices=[("", _("Any lifecycle"))] + Lifecycle.choices
     )

@@ -4,7 +4,7 @@ from django_countries import countries
 
 from keyplan.accounts.filters import kam_choices
 from keyplan.accounts.models import Industry, Tier
-from keyplan.core.widgets import FastSelect
+from keyplan.core.widgets import CountrySelect, FastSelect
 from keyplan.revenue import portfolio
 from keyplan.revenue.lifetime_value import check_as_of
 
@@ -16,7 +16,7 @@ class PortfolioFilter(forms.Form):
     date_to = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
     industry = forms.ChoiceField(label=_("Industry"), required=False, widget=FastSelect,
                                  choices=[("", _("Any industry"))] + Industry.choices)
-    country = forms.ChoiceField(label=_("Country"), required=False, widget=FastSelect,
+    country = forms.ChoiceField(label=_("Country"), required=False, widget=CountrySelect,
                                 choices=lambda: [("", _("Any country"))] + list(countries))
     tier = forms.ChoiceField(label=_("Key status"), required=False, widget=FastSelect,
                              choices=[("", _("Any key status"))] + Tier.choices)
