@@ -73,6 +73,10 @@ def test_persian_home_and_pareto(page, live_server, log_in, screenshot, zenittro
     expect(chart.locator(".ytick text").first).not_to_have_text(LATIN_DIGIT)
     ticks = chart.locator(".xtick text, .ytick text").all_text_contents()
     assert ticks and not any(LATIN_DIGIT.search(t) for t in ticks), ticks
+    # The bars' names stand whole inside the chart (measured right to left, they were cut off below it).
+    frame = chart.bounding_box()
+    names = [box for box in (label.bounding_box() for label in chart.locator(".xtick text").all()) if box]
+    assert names and all(box["y"] + box["height"] <= frame["y"] + frame["height"] for box in names), (frame, names[:3])
     notes = chart.locator(".annotation-text").all_text_contents()
     assert any("۸۰٪" in n for n in notes) and not any(LATIN_DIGIT.search(n) for n in notes), notes
     assert all(n.startswith("\u2067") for n in notes), notes  # each its own right-to-left run inside the SVG
