@@ -23,7 +23,7 @@ T = TypeVar("T")
 LOCK_SECONDS = 120  # the longest a lock holds: longer than any computation kept this way
 FIRST_PAUSE, LONGEST_PAUSE = 0.01, 0.1  # seconds between two looks at the entry while another computes it
 BUSY_SECONDS = 1.0  # a refused lock that took this long waited for a busy database (SQLite during an import)
-REFUSALS = 5  # refused this often while nobody holds the lock: the cache cannot be written, go on without it
+REFUSALS = 5  # refused this often (each time nobody held it after all): the cache cannot be written, go on without
 
 
 def computed_once(key: str, compute: Callable[[], T], *, lock_seconds: int = LOCK_SECONDS) -> T:
@@ -34,7 +34,7 @@ def computed_once(key: str, compute: Callable[[], T], *, lock_seconds: int = LOC
         return value
     lock = f"{key}:computing"
     deadline = time.monotonic() + lock_seconds
-    pause, refusals = FIRST_PAUSE, 0
+    refusals = 0
     while True:
         asked = time.monotonic()
         if _try(cache.add, lock, 1, timeout=lock_seconds):
@@ -46,21 +46,31 @@ def computed_once(key: str, compute: Callable[[], T], *, lock_seconds: int = LOC
                 return value
             finally:
                 _try(cache.delete, lock)
-        refused_slowly = time.monotonic() - asked > BUSY_SECONDS
-        held = _try(cache.get, lock) is not None  # read before the value: its holder stores the value, then lets go
-        value = _try(cache.get, key)
-        if value is not None:
-            return value
-        if not held:
-            refusals += 1
-        if refused_slowly or refusals >= REFUSALS or time.monotonic() > deadline:
-            # The lock cannot be taken (the database is busy with a long write) or its holder takes far too
-            # long: compute it here, as every request did before there was a lock.
-            value = compute()
-            _try(cache.set, key, value)
-            return value
-        time.sleep(pause)
-        pause = min(pause * 2, LONGEST_PAUSE)
+        refusals += 1
+        if time.monotonic() - asked > BUSY_SECONDS or refusals > REFUSALS:
+            return _without_lock(key, compute)
+        # Another caller holds the lock: wait until it has stored the value, or let go without (its computation
+        # failed: then try to take the lock again). Only reads meanwhile, no attempt to take the lock.
+        pause = FIRST_PAUSE
+        while True:
+            time.sleep(pause)
+            pause = min(pause * 2, LONGEST_PAUSE)
+            held = _try(cache.get, lock) is not None  # read before the value: its holder stores the value, then lets go
+            value = _try(cache.get, key)
+            if value is not None:
+                return value
+            if time.monotonic() > deadline:  # the holder takes far too long
+                return _without_lock(key, compute)
+            if not held:
+                break
+
+
+def _without_lock(key: str, compute: Callable[[], T]) -> T:
+    """The lock cannot be taken (the database is busy with a long write, the cache cannot be written) or its holder
+    takes far too long: compute here, as every request did before there was a lock."""
+    value = compute()
+    _try(cache.set, key, value)
+    return value
 
 
 def _try(call, *args, **kwargs):
