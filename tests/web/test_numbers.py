@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from keyplan.revenue.services import LedgerOptions, import_ledger
 from tests.conftest import client_for
+from tests.scoring.conftest import criteria, worked_example  # noqa: F401  (fixtures)
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "keyplan"
 NAME = "Zenittron Health N.V."
@@ -83,3 +84,22 @@ def test_pages_show_numbers_only_through_the_number_filters():
                 if 'type="number"' not in line:  # an input's value is for the browser, not the reader
                     offending.append(f"{path.relative_to(TEMPLATES)}:{i}")
     assert not offending, offending
+
+
+def test_the_account_page_writes_its_rank_and_relationship_start_as_a_persian_reader_does(lead, worked_example):
+    from django.utils import translation
+
+    from keyplan.accounts.models import Account
+    from keyplan.core.dates import format_date
+
+    alpha = worked_example["Alpha"]
+    Account.objects.filter(pk=alpha.pk).update(relationship_start=datetime.date(2025, 3, 2))
+    client = client_for(lead)
+    client.cookies["django_language"] = "fa"
+    body = client.get(reverse("accounts:detail", args=[alpha.pk])).content.decode()
+    card = client.get(reverse("scoring:account_card", args=[alpha.pk])).content.decode()  # the page loads it
+    rank = re.search(r'<p class="rank-line">(.*?)</p>', card, re.S).group(1)
+    assert "۲" in rank and not re.search(r"[0-9]", re.sub(r"<[^>]+>", "", rank)), rank  # rank 2 of 3, totals
+    with translation.override("fa"):
+        since = format_date(datetime.date(2025, 3, 2))
+    assert since.startswith("۱۲") and since in body and "2025-03-02</span>" not in body

@@ -1,8 +1,10 @@
+import datetime
 from decimal import Decimal
 
 from django import template
 
 from keyplan.core import numbers
+from keyplan.core.dates import format_date
 
 register = template.Library()
 
@@ -25,4 +27,6 @@ def field_display(instance, name: str) -> str:
         value = getattr(instance, name)
         if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
             return numbers.number(value, -2)  # "1,250" employees, "۱٬۲۵۰" on a Persian page
+        if isinstance(value, datetime.date):
+            return format_date(value)  # "March 2, 2025", "2. März 2025", "۱۲ اسفند ۱۴۰۳"
     return "—" if value in (None, "") else str(value)
