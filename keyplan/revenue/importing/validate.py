@@ -13,7 +13,7 @@ from django.db import connection
 from keyplan.accounts.models import Account, currency_codes
 from keyplan.core.db import fetch_rows, in_list
 from keyplan.revenue.importing.inspection import Inspection, RowError, reporting_currency
-from keyplan.revenue.ledger_keys import FIRST_DAY, LAST_DAY, day_keys, hash_part
+from keyplan.revenue.ledger_keys import DAY_OFFSET, FIRST_DAY, LAST_DAY, SHIFT, day_keys, hash_part
 from keyplan.revenue.models import (
     ExchangeRate,
     LedgerLine,
@@ -216,6 +216,15 @@ def _keys(frame: pl.DataFrame, seen: "Occurrences") -> pl.Series:
     return day_keys(frame["_date"], hashes)
 
 
+def _distinct(values: np.ndarray) -> np.ndarray:
+    """The distinct values, sorted: np.unique hashes (NumPy 2.3 on), about 40 times slower than a sort here."""
+    ordered = np.sort(values)
+    return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))] if len(ordered) else ordered
+
+
+DAY_BITS = 64 - SHIFT  # a key's day part, stored as a day number from 0 in _by_hash
+
+
 class LedgerKeys:
     """The dedupe keys already in the ledger, read once per import as one sorted array, and each chunk's rows
     found among them by binary search.
@@ -255,21 +264,28 @@ class LedgerKeys:
         return cls(keys.sort().to_numpy())
 
     @cached_property
-    def _by_hash(self) -> tuple[np.ndarray, np.ndarray]:
-        """The hash parts of the keys, sorted, and the keys in that order."""
-        hashes = hash_part(self.keys)
-        order = np.argsort(hashes, kind="stable")
-        return hashes[order], self.keys[order]
+    def _by_hash(self) -> np.ndarray:
+        """The stored keys in the order of their hash part, each packed as its hash part above its day part
+        (unsigned 64 bits): one sort of one array (0.6 s at 10M keys; an argsort and a gather took 1.4 s)."""
+        days = (self.keys >> SHIFT) + DAY_OFFSET  # 0 … 2^17 - 1
+        return np.sort((hash_part(self.keys).astype(np.uint64) << np.uint64(DAY_BITS)) | days.astype(np.uint64))
 
     def _same_hash(self, keys: np.ndarray) -> np.ndarray:
         """The stored keys whose hash part is that of one of ``keys`` (any day)."""
-        hashes, stored = self._by_hash
-        wanted = np.sort(hash_part(keys))
-        left, right = np.searchsorted(hashes, wanted, "left"), np.searchsorted(hashes, wanted, "right")
+        packed = self._by_hash
+        wanted = np.sort(hash_part(keys)).astype(np.uint64) << np.uint64(DAY_BITS)
+        # One search finds where each hash part would start; only the hash parts found need the end of their run.
+        left = np.searchsorted(packed, wanted)
+        found = left < len(packed)
+        found[found] = (packed[left[found]] >> np.uint64(DAY_BITS)) == (wanted[found] >> np.uint64(DAY_BITS))
+        left = left[found]
+        right = np.searchsorted(packed, wanted[found] | np.uint64((1 << DAY_BITS) - 1), "right")
         counts = right - left
         # Every position from left to right of each hit, without a loop: offsets repeated, plus a running count.
         positions = np.repeat(left - (np.cumsum(counts) - counts), counts) + np.arange(counts.sum())
-        return stored[positions]
+        hits = packed[positions]
+        days = (hits & np.uint64((1 << DAY_BITS) - 1)).astype(np.int64) - DAY_OFFSET
+        return (days << SHIFT) | (hits >> np.uint64(DAY_BITS)).astype(np.int64)
 
     def split(self, frame: pl.DataFrame) -> tuple[pl.DataFrame, list[RowError], pl.DataFrame]:
         """Split off the rows already in the ledger: (new rows, errors, duplicates).
@@ -278,16 +294,20 @@ class LedgerKeys:
         A row without one is in the ledger when its key is (its content, date included, is hashed).
         A key found with another line id is a hash collision, not a duplicate: that row is an error.
         """
-        keys = np.sort(frame["dedupe_key"].to_numpy())  # sorted, the searches walk the array once (5× faster)
-        position = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
-        hits = keys[self.keys[position] == keys] if len(self.keys) else keys[:0]
+        if not len(self.keys):
+            return frame, [], frame.clear()
         with_id = frame["line_id"].is_not_null()
-        if len(self.keys) and with_id.any():
-            hits = np.concatenate([hits, self._same_hash(frame["dedupe_key"].filter(with_id).to_numpy())])
+        # Rows with a line id are looked up by their hash part alone (a stored key with the same hash part
+        # and day is among those found); the others by their whole key.
+        hits = self._same_hash(frame["dedupe_key"].filter(with_id).to_numpy()) if with_id.any() else self.keys[:0]
+        if not with_id.all():
+            keys = np.sort(frame["dedupe_key"].filter(~with_id).to_numpy())  # sorted, the searches walk the array once (5× faster)
+            position = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
+            hits = np.concatenate([hits, keys[self.keys[position] == keys]])
         if not len(hits):
             return frame, [], frame.clear()
         table = LedgerLine._meta.db_table
-        condition, params = in_list("dedupe_key", np.unique(hits).tolist(), "bigint")  # in key order: the index is walked once
+        condition, params = in_list("dedupe_key", _distinct(hits).tolist(), "bigint")  # in key order: the index is walked once
         found = fetch_rows(f"SELECT dedupe_key, line_id FROM {table} WHERE {condition}", params)
         stored = pl.DataFrame(found, schema={"dedupe_key": pl.Int64, "_stored_line_id": pl.String}, orient="row")
         same_id = stored["_stored_line_id"].drop_nulls()
