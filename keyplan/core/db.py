@@ -70,22 +70,37 @@ def _sqlite_insert(head: str, frame: pl.DataFrame, tail: str) -> None:
     """
     connection.ensure_connection()
     frame = frame.with_columns(pl.col(pl.Date).cast(pl.String))
-    literals = [_sql_literal(column) for column in frame.get_columns()]
-    row = f"({', '.join('?' if literal is None else literal for literal in literals)})"
-    bound_names = [column.name for column, literal in zip(frame.get_columns(), literals) if literal is None]
-    size = len(bound_names)
+    columns = frame.get_columns()
+    literals = [_sql_literal(column) for column in columns]
+    # A column equal throughout to an earlier one (amounts already in the reporting currency) names that one's
+    # parameter again (?NNN) instead of having each value turned into a Python object and bound twice.
+    bound: list[int] = []  # the columns whose values are bound, in order
+    place: dict[int, int] = {}  # a column without a literal -> its parameter's place among a row's bound values
+    for i, (column, literal) in enumerate(zip(columns, literals)):
+        if literal is None:
+            twin = next((j for j in bound if columns[j].dtype == column.dtype and columns[j].equals(column)), None)
+            place[i] = len(bound) if twin is None else place[twin]
+            bound += [i] if twin is None else []
+    size = len(bound)
+
+    def statement(rows: int) -> str:
+        values = ", ".join(
+            f"({', '.join(f'?{row * size + place[i] + 1}' if literal is None else literal for i, literal in enumerate(literals))})"
+            for row in range(rows))
+        return f"{head} VALUES {values} {tail}"
+
     per_statement = min(SQLITE_ROWS_PER_STATEMENT, _sqlite_max_variables() // max(size, 1))
     for part in frame.iter_slices(50_000):  # bounds the Python objects alive at once
         rows = part.height
-        values = list(chain.from_iterable(zip(*(part[name].to_list() for name in bound_names))))
+        values = list(chain.from_iterable(zip(*(part.to_series(i).to_list() for i in bound))))
         full = rows - rows % per_statement
         if full:
             step = per_statement * size
             connection.connection.executemany(
-                f"{head} VALUES {', '.join([row] * per_statement)} {tail}",
+                statement(per_statement),
                 (values[i:i + step] for i in range(0, full * size, step)) if size else ([] for _ in range(full // per_statement)))
         if full < rows:
-            connection.connection.execute(f"{head} VALUES {', '.join([row] * (rows - full))} {tail}", values[full * size:])
+            connection.connection.execute(statement(rows - full), values[full * size:])
 
 
 def _sql_literal(column: pl.Series) -> str | None:
