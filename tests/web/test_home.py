@@ -4,6 +4,7 @@ at a glance for a lead; and the login page's hint at the demo logins."""
 import datetime
 import re
 
+import pytest
 from django.test import Client
 from django.utils import timezone
 
@@ -127,3 +128,13 @@ def test_the_key_status_tiles_count_in_the_plural(lead, make_account):
     body = client_for(lead).get("/").content.decode()
     labels = re.findall(r'class="tile tier-\w+"[^>]*><span class="tile-value">[^<]*</span><span class="tile-label">([^<]+)<', body)
     assert labels == ["Key accounts", "Candidates", "Standard accounts"], labels
+
+
+@pytest.mark.parametrize(("language", "comma"), [("en", ", "), ("zh-hans", "、"), ("fa", "،\u200f ")])
+def test_lists_of_names_read_as_each_language_writes_a_list(lead, language, comma):
+    for name in ("Alpha Corp", "Beta Corp"):
+        accounts.create_account(by=lead, data={"name": name, "external_id": name[:4]}, tier="key")  # no sponsor
+    client = client_for(lead)
+    client.cookies["django_language"] = language
+    body = client.get("/").content.decode()
+    assert re.search(r"<bdi>(Alpha|Beta) Corp</bdi></a>" + re.escape(comma) + r"<a ", body), body

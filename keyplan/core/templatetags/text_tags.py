@@ -3,8 +3,13 @@
 value handed to ``{% blocktranslate %}`` (its sentence cannot hold the <bdi> element itself). Built in
 (settings.TEMPLATES), so no ``{% load %}``."""
 
+from functools import lru_cache
+
+from babel import Locale
 from django import template
-from django.utils.html import format_html
+from django.utils import translation
+from django.utils.html import conditional_escape, format_html
+from django.utils.safestring import mark_safe
 
 from keyplan.core.bidi import isolate as isolated
 
@@ -30,3 +35,23 @@ def arrow() -> str:
     from django.utils.translation import get_language_bidi
 
     return "←" if get_language_bidi() else "→"
+
+
+@lru_cache(maxsize=32)
+def _list_comma(language: str) -> str:
+    middle = Locale.parse(translation.to_locale(language)).list_patterns["standard"]["middle"]  # "{0}, {1}"
+    return middle.replace("{0}", "").replace("{1}", "")
+
+
+@register.simple_tag
+def list_comma() -> str:
+    """What stands between two items of a list in the reader's language (CLDR): ", "; "、" in Chinese; "، " in
+    Persian. ``{% if not forloop.last %}{% list_comma %}{% endif %}``."""
+    return _list_comma(translation.get_language() or "en")
+
+
+@register.filter(needs_autoescape=True)
+def join_list(values, autoescape=True) -> str:
+    """``values`` joined as the reader's language writes a list (``join:", "`` in every language otherwise)."""
+    escape = conditional_escape if autoescape else str
+    return mark_safe(list_comma().join(escape(value) for value in values))
