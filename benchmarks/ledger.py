@@ -233,13 +233,16 @@ def _import_in_child(url: str, csv_path: Path, args, *, create_accounts: bool, p
     command = [sys.executable, __file__, "--child-import", str(csv_path)] + (["--create-accounts"] if create_accounts else []) \
         + (["--profile"] if profile else [])
     started = time.perf_counter()
-    completed = subprocess.run(command, env=dict(os.environ, KEYPLAN_DATABASE_URL=url), capture_output=True, text=True)
+    completed = subprocess.run(command, env=dict(os.environ, KEYPLAN_DATABASE_URL=url, KEYPLAN_LOG_LEVEL="INFO"),
+                               capture_output=True, text=True)
     process_seconds = time.perf_counter() - started
     if completed.returncode != 0:
         print(completed.stdout, completed.stderr, sep="\n")
         return None
     if profile:
         print(completed.stderr)
+    else:  # the import's stages, as it logs them
+        print("\n".join("  " + line.split(": ", 1)[1] for line in completed.stderr.splitlines() if " keyplan.import: " in line))
     return json.loads(completed.stdout.strip().splitlines()[-1]) | {"process_seconds": process_seconds}
 
 

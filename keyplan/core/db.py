@@ -39,7 +39,7 @@ def fetch_frame(sql: str, params: list, schema: dict[str, Any]) -> pl.DataFrame:
     queries go through COPY as CSV, which Polars reads as floats (150,000 rollup rows: 120 ms
     instead of 200). Others are faster through fetchall, as psycopg reads COPY row by row.
     """
-    if connection.vendor != "postgresql" or pl.Float64 not in schema.values():
+    if connection.vendor != "postgresql" or not any(kind == pl.Float64 or isinstance(kind, pl.Decimal) for kind in schema.values()):
         rows = fetch_rows(sql, params)
         if pl.Date not in schema.values():
             return pl.DataFrame(rows, schema=schema, orient="row")
@@ -194,3 +194,68 @@ def reserve_ids(model, count: int) -> list[int]:
 
 def copy_csv(frame: pl.DataFrame) -> bytes:
     return frame.write_csv(include_header=False, null_value="").encode()
+
+
+# ---------------------------------------------------------------- tables built anew
+
+
+class TableRebuild:
+    """A PostgreSQL table built anew beside itself, then swapped in, in one transaction: for a change that touches
+    most of a table's rows (millions of in-place updates cost several times a sorted load and an index build).
+    For tables that nothing refers to and that refer to nothing in the database; their rows' ids are new.
+
+    Creating it locks the table against other writers (readers go on), so that rows read from it next stay its
+    rows; ``load`` fills the twin and builds its indexes; ``swap_in`` drops the old table and gives the twin
+    its name, indexes and constraints (from then on readers wait for the commit). A process killed in between
+    leaves the old table as it was: the transaction never commits.
+    """
+
+    def __init__(self, table: str):
+        self.table, self.twin = table, f"{table}__rebuilt"
+        with connection.cursor() as cursor:
+            cursor.execute(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")
+            cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")  # index builds sort in memory, not on disk
+            cursor.execute(f"DROP TABLE IF EXISTS {self.twin}")
+            cursor.execute(f"CREATE TABLE {self.twin} (LIKE {table} INCLUDING DEFAULTS INCLUDING CONSTRAINTS "
+                           f"INCLUDING IDENTITY INCLUDING STORAGE)")
+            cursor.execute("SELECT reloptions FROM pg_class WHERE oid = %s::regclass", [table])
+            (options,) = cursor.fetchone()
+            if options:  # fillfactor and the like: LIKE leaves them
+                cursor.execute(f"ALTER TABLE {self.twin} SET ({', '.join(options)})")
+            cursor.execute(
+                "SELECT i.relname, pg_get_indexdef(i.oid), c.conname, c.contype FROM pg_index x "
+                "JOIN pg_class i ON i.oid = x.indexrelid "
+                "LEFT JOIN pg_constraint c ON c.conindid = x.indexrelid AND c.conrelid = x.indrelid "
+                "WHERE x.indrelid = %s::regclass ORDER BY i.relname", [table])
+            self.indexes = cursor.fetchall()
+            cursor.execute("SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attidentity <> ''", [table])
+            self.identities = [name for (name,) in cursor.fetchall()]
+
+    def load(self, frame: pl.DataFrame) -> None:
+        """The twin's rows (named columns; the others take their defaults), then its indexes, built from them."""
+        bulk_insert(self.twin, frame)
+        with connection.cursor() as cursor:
+            for name, definition, _, _ in self.indexes:
+                cursor.execute(_renamed_index(definition, f"{name}__rebuilt", self.twin))
+            cursor.execute(f"ANALYZE {self.twin}")  # a new table has no statistics for the planner
+
+    def swap_in(self) -> None:
+        kinds = {"p": "PRIMARY KEY", "u": "UNIQUE"}
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE {self.table}")
+            cursor.execute(f"ALTER TABLE {self.twin} RENAME TO {self.table}")
+            for name, _, constraint, kind in self.indexes:
+                if kind in kinds:  # the constraint takes the index and its name
+                    cursor.execute(f"ALTER TABLE {self.table} ADD CONSTRAINT {constraint} {kinds[kind]} USING INDEX {name}__rebuilt")
+                else:
+                    cursor.execute(f"ALTER INDEX {name}__rebuilt RENAME TO {name}")
+            for column in self.identities:
+                cursor.execute("SELECT pg_get_serial_sequence(%s, %s)", [self.table, column])
+                cursor.execute(f"ALTER SEQUENCE {cursor.fetchone()[0]} RENAME TO {self.table}_{column}_seq")
+
+
+def _renamed_index(definition: str, name: str, table: str) -> str:
+    """A PostgreSQL index definition (``pg_get_indexdef``) for another name on another table."""
+    head, _, using = definition.partition(" USING ")
+    kind = "CREATE UNIQUE INDEX" if head.startswith("CREATE UNIQUE INDEX") else "CREATE INDEX"
+    return f"{kind} {name} ON {table} USING {using}"

@@ -636,3 +636,80 @@ class TestOutsideATransaction:
         with pytest.raises(RuntimeError, match="rollups refused"):
             import_ledger(write(tmp_path, several_groups), by=lead)
         assert state() == before and ImportBatch.objects.get().status == BatchStatus.FAILED
+
+
+class TestRollupTablesBuiltAnew:
+    """An import or a rollback that changes most of a rollup table's rows builds the table anew on PostgreSQL (a
+    sorted load and index builds instead of millions of updates in place) and swaps it in: the same sums, the
+    same indexes and constraints under the same names, and a table that later small imports update in place.
+    On SQLite, which always updates in place, the same imports give the same sums."""
+
+    TABLES = ("revenue_monthlyrollup", "revenue_yearlyrollup", "revenue_productrollup")
+
+    @staticmethod
+    def schema() -> set:
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                cursor.execute("SELECT indexdef FROM pg_indexes WHERE tablename = ANY(%s)", [list(TestRollupTablesBuiltAnew.TABLES)])
+                indexes = {row[0] for row in cursor.fetchall()}
+                cursor.execute("SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint "
+                               "WHERE conrelid::regclass::text = ANY(%s)", [list(TestRollupTablesBuiltAnew.TABLES)])
+                return indexes | set(cursor.fetchall())
+            cursor.execute("SELECT type, name, sql FROM sqlite_master WHERE tbl_name IN (%s, %s, %s)", TestRollupTablesBuiltAnew.TABLES)
+            return set(cursor.fetchall())
+
+    @staticmethod
+    def table_ids() -> list:
+        if connection.vendor != "postgresql":
+            return []
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT %s::regclass::oid, %s::regclass::oid, %s::regclass::oid", TestRollupTablesBuiltAnew.TABLES)
+            return list(cursor.fetchone())
+
+    @staticmethod
+    def sums_of_the_ledger():
+        """The monthly and product rollups as a direct sum over the ledger's lines."""
+        monthly, products = {}, {}
+        for line in LedgerLine.objects.all():
+            for sums, key in ((monthly, (line.account_id, line.date.replace(day=1))),
+                              (products, (line.account_id, line.date.year, line.division, line.product))):
+                if sums is products and not (line.division and line.product):
+                    continue
+                revenue, cost, lines = sums.get(key, (0, 0, 0))
+                sums[key] = (revenue + line.amount_reporting, cost + (line.cost_reporting or 0), lines + 1)
+        return monthly, products
+
+    @staticmethod
+    def rollups():
+        monthly = {(r.account_id, r.month): (r.revenue, r.cost, r.lines) for r in MonthlyRollup.objects.all()}
+        products = {(r.account_id, r.year, r.division, r.product): (r.revenue, r.cost, r.lines) for r in ProductRollup.objects.all()}
+        return monthly, products
+
+    def test_an_import_and_its_rollback_over_most_rows_give_the_ledgers_sums(self, tmp_path, lead, customers, monkeypatch):
+        from keyplan.revenue.importing import write as write_stage
+
+        header = "line_id,account_id,date,amount,cost,product,division\n"
+        first = "".join(f"A{i},C-{i % 3 + 1},2025-{i % 12 + 1:02d}-0{i % 7 + 1},{10 + i}.25,{i % 5},P-{i % 4},D-{i % 2}\n" for i in range(60))
+        import_ledger(write(tmp_path, header + first, "a.csv"), by=lead)
+        after_first, schema, tables = (state(), self.rollups()), self.schema(), self.table_ids()
+
+        monkeypatch.setattr(write_stage, "REBUILD_MIN_ROWS", 1)  # build anew from the first row: the path millions take
+        # The same accounts and months again, one month new, one account's cost only, a line without a product.
+        second = "".join(f"B{i},C-{i % 3 + 1},2025-{i % 13 + 1:02d}-1{i % 9},{5 + i}.10,{i % 3},P-{i % 5},D-{i % 2}\n"
+                         for i in range(60) if i % 13 != 12) + "B99,C-1,2026-01-03,7.00,,,\n"
+        batch = import_ledger(write(tmp_path, header + second, "b.csv"), by=lead).batch
+        assert self.rollups() == self.sums_of_the_ledger()
+        assert YearlyRollup.objects.get(account__external_id="C-1", year=2026).revenue == decimal.Decimal("7.00")
+        assert self.schema() == schema
+        rebuilt = self.table_ids()
+        assert all(new != old for new, old in zip(rebuilt, tables))  # PostgreSQL: three new tables
+
+        rollback_batch(batch, by=lead)
+        assert (state(), self.rollups()) == after_first
+        assert self.schema() == schema
+        in_place = self.table_ids()
+
+        monkeypatch.setattr(write_stage, "REBUILD_MIN_ROWS", 10**9)  # a small import updates the rebuilt tables in place
+        import_ledger(write(tmp_path, header + "C1,C-2,2025-03-04,1.50,0.5,P-9,D-9\nC2,C-3,2027-01-01,2,,P-1,D-1\n", "c.csv"), by=lead)
+        assert self.rollups() == self.sums_of_the_ledger()
+        assert self.table_ids() == in_place and self.schema() == schema

@@ -3,8 +3,10 @@ writes the lines and the rollups.
 """
 
 import csv
+import logging
 import tempfile
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -61,6 +63,18 @@ from keyplan.revenue.reading import (
     iter_chunks,
 )
 
+logger = logging.getLogger("keyplan.import")
+
+
+class _Stages:
+    """Logs (INFO) when each stage of a ledger import ends, in seconds since it began: where a slow import's time went."""
+
+    def __init__(self, batch: ImportBatch | None):
+        self.name, self.started = f"batch {batch.pk}" if batch else "dry run", time.perf_counter()
+
+    def done(self, stage: str) -> None:
+        logger.info("ledger import %s: %s at %.1f s", self.name, stage, time.perf_counter() - self.started)
+
 
 def import_ledger(
     path: str | Path,
@@ -93,6 +107,7 @@ def import_ledger(
         batch.save(update_fields=["options", "status"])
     columns = list(inspection.mapping.values())
     result = ImportResult(batch=batch, dry_run=options.dry_run)
+    stages = _Stages(batch)
     context = _Context.load(create_accounts=options.create_accounts)
     occurrences = Occurrences()
     estimated_lines = _estimate_lines(inspection.table)
@@ -127,6 +142,7 @@ def import_ledger(
                 spilled.append(_spill(converted, Path(folder) / f"{len(spilled):06d}.arrow"))
             _set_progress(batch, 0.45 * min(1.0, int(chunk[LINE][-1]) / estimated_lines), progress, "validating")
         _keep_errors(errors, rejected, _line_id_repeats(line_ids, inspection))
+        stages.done("validated")
         del line_ids, in_ledger, occurrences  # pass 2 needs none of them (at 10M lines in the ledger: about 400 MB)
         result.errors = sorted(errors, key=lambda e: e.line)[:MAX_REPORTED_ERRORS]
         result.error_count = len(errors)
@@ -172,15 +188,22 @@ def import_ledger(
                     writer = pool.submit(_in_own_connection, lines.write) if alongside else None
                     if writer is None:
                         lines.write()
+                        stages.done("lines written")
                     with transaction.atomic():
                         if new_accounts:
                             _create_accounts(context, by=by, ids=new_accounts)
-                        _apply_rollups(deltas.result(), sign=1)
+                        deltas.result()
+                        stages.done("rollup deltas added up")
+                        rollups = _apply_rollups(deltas.result(), sign=1)
                         restore_rolled_back_accounts(deltas.result(), by=by, batch=batch)
-                        _refresh_derived()
+                        stages.done("rollups written")
                         if writer is not None:
                             writer.result()
+                            stages.done("lines written")
+                        rollups.swap_in()  # once every line is in: pages wait for the rebuilt tables until the commit
+                        _refresh_derived()
                         _finish(batch, result, BatchStatus.DONE)
+                    stages.done("committed")
                 except BaseException:
                     stop.set()  # the writer stops after its current group; the pool waits for it
                     raise

@@ -63,8 +63,9 @@ def rollback_batch(batch: ImportBatch, *, by: User, broken_off: bool = False) ->
             raise ValidationError({"batch": _("Batch %(n)s was not imported (%(status)s); only imported batches can be rolled back.")
                                    % {"n": batch.pk, "status": batch.get_status_display()}})
         if batch.kind == ImportKind.LEDGER:
-            _apply_rollups(_batch_deltas(batch), sign=-1)
+            rollups = _apply_rollups(_batch_deltas(batch), sign=-1)
             _delete_lines(batch)
+            rollups.swap_in()
             _refresh_derived()
             archived = _archive_created_accounts(batch, by=by, why=f"import batch {batch.pk} that created it was rolled back")
             batch.report = {**(batch.report or {}), "archived_accounts": archived}
