@@ -269,9 +269,9 @@ def _apply_rollups(deltas: RollupDeltas | None, *, sign: int) -> Rollups:
     return Rollups([table for table in rebuilt if table is not None])
 
 
-# A rollup table is built anew when the change brings at least a quarter as many rows as it holds, and at least
-# REBUILD_MIN_ROWS: an in-place update costs PostgreSQL 6.5-9 µs of server CPU a row, a sorted load with
-# its index builds about a µs a row of the whole table. Below that, and for small changes, updates in place.
+# A rollup table is built anew (PostgreSQL) when the change brings at least a quarter as many rows as it holds, and
+# at least REBUILD_MIN_ROWS. Measured on 575,000 monthly rollups that all existed: updated in place, 13.8 µs of
+# server CPU a row (7.9 s); built anew, 3.3 µs a row of the whole table (1.9 s). Smaller changes update in place.
 REBUILD_MIN_ROWS = 50_000
 REBUILD_SHARE = 0.25
 
