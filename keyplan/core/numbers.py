@@ -23,11 +23,12 @@ DIGITS = {
 # A page formats hundreds of numbers (the Pareto table: 600): the locale, its symbols and the parsed patterns are
 # made once per language and kept, not parsed again for every number (that was half of such a page's CPU).
 def _locale() -> Locale:
-    return _locale_named(translation.get_language() or "en")
+    return locale_of(translation.get_language() or "en")
 
 
 @lru_cache(maxsize=32)
-def _locale_named(language: str) -> Locale:
+def locale_of(language: str) -> Locale:
+    """Babel's Locale for a Django language code ("zh-hans", "fa"), parsed once per language."""
     return Locale.parse(translation.to_locale(language))
 
 

@@ -4,9 +4,10 @@
 
 from functools import lru_cache
 
-from babel import Locale
 from django.utils import translation
 from django.utils.translation import pgettext
+
+from keyplan.core.numbers import locale_of
 
 # Plotly's own English words (its dictionary keys), as its toolbar and notifier show them.
 TOOLBAR = [
@@ -55,7 +56,7 @@ def _names(names: dict, first: int = 0) -> list[str]:
 
 @lru_cache(maxsize=16)
 def _locale_for(language: str) -> dict:
-    locale = Locale.parse(translation.to_locale(language))
+    locale = locale_of(language)
     with translation.override(language):
         dictionary = _toolbar_words()
     # Babel numbers weekdays from Monday (0); Plotly's lists start on Sunday.

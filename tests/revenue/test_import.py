@@ -639,9 +639,10 @@ class TestOutsideATransaction:
 
 
 class TestRollupTablesBuiltAnew:
-    """An import or a rollback that changes most of a rollup table's rows builds the table anew on PostgreSQL (a
-    sorted load and index builds instead of millions of updates in place) and swaps it in: the same sums, the
-    same indexes and constraints under the same names, and a table that later small imports update in place.
+    """An import or a rollback that changes most of a monthly or product rollup table's rows builds the table anew on
+    PostgreSQL (a sorted load and index builds instead of millions of updates in place) and swaps it in: the same
+    sums, the same indexes and constraints under the same names, and a table that later small imports update in
+    place.
     On SQLite, which always updates in place, the same imports give the same sums."""
 
     TABLES = ("revenue_monthlyrollup", "revenue_yearlyrollup", "revenue_productrollup")
@@ -702,7 +703,8 @@ class TestRollupTablesBuiltAnew:
         assert YearlyRollup.objects.get(account__external_id="C-1", year=2026).revenue == decimal.Decimal("7.00")
         assert self.schema() == schema
         rebuilt = self.table_ids()
-        assert all(new != old for new, old in zip(rebuilt, tables))  # PostgreSQL: three new tables
+        if connection.vendor == "postgresql":  # new monthly and product tables; the yearly one updated in place
+            assert [new != old for new, old in zip(rebuilt, tables)] == [True, False, True]
 
         rollback_batch(batch, by=lead)
         assert (state(), self.rollups()) == after_first

@@ -5,13 +5,13 @@ value handed to ``{% blocktranslate %}`` (its sentence cannot hold the <bdi> ele
 
 from functools import lru_cache
 
-from babel import Locale
 from django import template
 from django.utils import translation
 from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import mark_safe
 
 from keyplan.core.bidi import isolate as isolated
+from keyplan.core.numbers import locale_of
 
 register = template.Library()
 
@@ -39,7 +39,7 @@ def arrow() -> str:
 
 @lru_cache(maxsize=32)
 def _list_comma(language: str) -> str:
-    middle = Locale.parse(translation.to_locale(language)).list_patterns["standard"]["middle"]  # "{0}, {1}"
+    middle = locale_of(language).list_patterns["standard"]["middle"]  # "{0}, {1}"
     return middle.replace("{0}", "").replace("{1}", "")
 
 

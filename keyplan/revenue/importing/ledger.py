@@ -196,12 +196,12 @@ def import_ledger(
                         stages.done("rollup deltas added up")
                         rollups = _apply_rollups(deltas.result(), sign=1)
                         restore_rolled_back_accounts(deltas.result(), by=by, batch=batch)
+                        _refresh_derived()
                         stages.done("rollups written")
                         if writer is not None:
                             writer.result()
                             stages.done("lines written")
-                        rollups.swap_in()  # once every line is in: pages wait for the rebuilt tables until the commit
-                        _refresh_derived()
+                        rollups.swap_in()  # once every line is in: from here pages wait for the new tables until the commit
                         _finish(batch, result, BatchStatus.DONE)
                     stages.done("committed")
                 except BaseException:

@@ -65,8 +65,8 @@ def rollback_batch(batch: ImportBatch, *, by: User, broken_off: bool = False) ->
         if batch.kind == ImportKind.LEDGER:
             rollups = _apply_rollups(_batch_deltas(batch), sign=-1)
             _delete_lines(batch)
-            rollups.swap_in()
             _refresh_derived()
+            rollups.swap_in()
             archived = _archive_created_accounts(batch, by=by, why=f"import batch {batch.pk} that created it was rolled back")
             batch.report = {**(batch.report or {}), "archived_accounts": archived}
         elif batch.kind == ImportKind.SUBSCRIPTIONS:

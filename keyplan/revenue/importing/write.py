@@ -263,8 +263,11 @@ def _apply_rollups(deltas: RollupDeltas | None, *, sign: int) -> Rollups:
         return Rollups([])
     sums = (pl.col("revenue").sum(), pl.col("cost").sum(), pl.col("lines").sum())
     yearly = deltas.monthly.group_by("account_id", pl.col("month").dt.year().cast(pl.Int64).alias("year")).agg(*sums)
-    changes = [(MonthlyRollup, ["month"], deltas.monthly), (YearlyRollup, ["year"], yearly),
-               (ProductRollup, ["year", "division", "product"], deltas.products)]
+    # The yearly rollups are always updated in place: the ABC classes are computed from them in the same
+    # transaction while the lines still go in, which a table waiting to be swapped in would not allow (at
+    # 100,000 accounts they are a twentieth of the rollup rows).
+    _apply_sums(YearlyRollup._meta.db_table, ["year"], yearly, sign=sign, may_rebuild=False)
+    changes = [(MonthlyRollup, ["month"], deltas.monthly), (ProductRollup, ["year", "division", "product"], deltas.products)]
     rebuilt = [_apply_sums(model._meta.db_table, keys, frame, sign=sign) for model, keys, frame in changes]
     return Rollups([table for table in rebuilt if table is not None])
 
@@ -276,7 +279,7 @@ REBUILD_MIN_ROWS = 50_000
 REBUILD_SHARE = 0.25
 
 
-def _apply_sums(table: str, keys: list[str], sums: pl.DataFrame, *, sign: int) -> TableRebuild | None:
+def _apply_sums(table: str, keys: list[str], sums: pl.DataFrame, *, sign: int, may_rebuild: bool = True) -> TableRebuild | None:
     """Upsert (sign=1) or subtract (sign=-1) per-account sums into a rollup table keyed by (account_id, *``keys``),
     or build the table anew with them (returned, to be swapped in)."""
     if not sums.height:
@@ -286,7 +289,7 @@ def _apply_sums(table: str, keys: list[str], sums: pl.DataFrame, *, sign: int) -
     sums = sums.sort(key).select(
         *key, (pl.col("revenue") * sign).round(2), (pl.col("cost") * sign).round(2), pl.col("lines").cast(pl.Int64) * sign,
     )
-    if connection.vendor == "postgresql" and sums.height >= max(REBUILD_MIN_ROWS, REBUILD_SHARE * _row_count(table)):
+    if may_rebuild and connection.vendor == "postgresql" and sums.height >= max(REBUILD_MIN_ROWS, REBUILD_SHARE * _row_count(table)):
         return _rebuilt(table, key, sums)
     if sign > 0:
         upsert = (f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET revenue = {table}.revenue + excluded.revenue, "
