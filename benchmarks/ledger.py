@@ -54,6 +54,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -184,8 +185,10 @@ def run(args, url: str, csv_paths: list[Path], years: list[int]) -> int:
           f"{imported['rss_before_mb']:,.0f} MB)")
     print(f"  the whole child process (Python and Django starting, the import, exit): {imported['process_seconds']:.1f} s, "
           f"{args.lines / imported['process_seconds']:,.0f} lines/s")
-    print(f"  CPU time of the import process: {imported['cpu_seconds']:.1f} s (the database server's, for PostgreSQL, "
-          f"not included); load average {imported['load'][0]:.1f} before, {imported['load'][1]:.1f} after")
+    server = (f"; PostgreSQL's processes meanwhile: {imported['server_seconds']:.1f} s" if imported["server_seconds"]
+              else " (the database server's, for PostgreSQL, not included)")
+    print(f"  CPU time of the import process: {imported['cpu_seconds']:.1f} s{server}; load average "
+          f"{imported['load'][0]:.1f} before, {imported['load'][1]:.1f} after")
     duck_import = time_duckdb_import(csv_paths)
     print(f"  the reference: DuckDB loads the same file{'s' if len(csv_paths) > 1 else ''} into a table on disk keyed by line id "
           f"in {duck_import:.1f} s, {args.lines / duck_import:,.0f} lines/s of the measured file's size; Keyplan/DuckDB "
@@ -232,10 +235,12 @@ def _import_in_child(url: str, csv_path: Path, args, *, create_accounts: bool, p
     """The import in a child process, so that its peak memory is its own; its JSON result, or None if it failed."""
     command = [sys.executable, __file__, "--child-import", str(csv_path)] + (["--create-accounts"] if create_accounts else []) \
         + (["--profile"] if profile else [])
+    postgres = _PostgresCpu() if url.startswith("postgres") else None
     started = time.perf_counter()
     completed = subprocess.run(command, env=dict(os.environ, KEYPLAN_DATABASE_URL=url, KEYPLAN_LOG_LEVEL="INFO"),
                                capture_output=True, text=True)
     process_seconds = time.perf_counter() - started
+    server_seconds = postgres.stop() if postgres else 0.0
     if completed.returncode != 0:
         print(completed.stdout, completed.stderr, sep="\n")
         return None
@@ -243,7 +248,44 @@ def _import_in_child(url: str, csv_path: Path, args, *, create_accounts: bool, p
         print(completed.stderr)
     else:  # the import's stages, as it logs them
         print("\n".join("  " + line.split(": ", 1)[1] for line in completed.stderr.splitlines() if " keyplan.import: " in line))
-    return json.loads(completed.stdout.strip().splitlines()[-1]) | {"process_seconds": process_seconds}
+    return json.loads(completed.stdout.strip().splitlines()[-1]) | {"process_seconds": process_seconds,
+                                                                     "server_seconds": server_seconds}
+
+
+class _PostgresCpu:
+    """The CPU seconds PostgreSQL's processes on this machine spend until ``stop`` (the import's backends, the WAL
+    writer, the checkpointer…), read from /proc every 0.2 s: a backend's time is gone from /proc once its
+    connection closes, so each process counts from its first reading to its last. 0 where /proc shows none."""
+
+    def __init__(self):
+        self.first: dict[str, float] = {}
+        self.last: dict[str, float] = {}
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.read()
+        self.thread.start()
+
+    def read(self) -> None:
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                head, tail = stat.read_text().rsplit(")", 1)
+                if head.endswith("(postgres"):
+                    values = tail.split()
+                    seconds = (int(values[11]) + int(values[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+                    self.first.setdefault(stat.parent.name, 0.0 if self.thread.is_alive() else seconds)
+                    self.last[stat.parent.name] = seconds
+            except (OSError, ValueError, IndexError):
+                continue  # a process that ended meanwhile
+
+    def _run(self) -> None:
+        while not self.done.wait(0.2):
+            self.read()
+
+    def stop(self) -> float:
+        self.done.set()
+        self.thread.join()
+        self.read()
+        return sum(self.last[pid] - self.first[pid] for pid in self.last)
 
 
 # ---------------------------------------------------------------- the ledger file
