@@ -192,10 +192,10 @@ def import_ledger(
                     with transaction.atomic():
                         if new_accounts:
                             _create_accounts(context, by=by, ids=new_accounts)
-                        deltas.result()
+                        added = deltas.result()
                         stages.done("rollup deltas added up")
-                        rollups = _apply_rollups(deltas.result(), sign=1)
-                        restore_rolled_back_accounts(deltas.result(), by=by, batch=batch)
+                        rollups = _apply_rollups(added, sign=1)
+                        restore_rolled_back_accounts(added, by=by, batch=batch)
                         _refresh_derived()
                         stages.done("rollups written")
                         if writer is not None:

@@ -289,7 +289,8 @@ def _apply_sums(table: str, keys: list[str], sums: pl.DataFrame, *, sign: int, m
     sums = sums.sort(key).select(
         *key, (pl.col("revenue") * sign).round(2), (pl.col("cost") * sign).round(2), pl.col("lines").cast(pl.Int64) * sign,
     )
-    if may_rebuild and connection.vendor == "postgresql" and sums.height >= max(REBUILD_MIN_ROWS, REBUILD_SHARE * _row_count(table)):
+    if (may_rebuild and connection.vendor == "postgresql" and sums.height >= REBUILD_MIN_ROWS
+            and sums.height >= REBUILD_SHARE * _row_count(table)):  # counted only for a change that big
         return _rebuilt(table, key, sums)
     if sign > 0:
         upsert = (f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET revenue = {table}.revenue + excluded.revenue, "
