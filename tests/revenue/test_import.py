@@ -2,6 +2,7 @@
 
 import datetime
 import decimal
+import logging
 from pathlib import Path
 
 import polars as pl
@@ -686,7 +687,7 @@ class TestRollupTablesBuiltAnew:
         products = {(r.account_id, r.year, r.division, r.product): (r.revenue, r.cost, r.lines) for r in ProductRollup.objects.all()}
         return monthly, products
 
-    def test_an_import_and_its_rollback_over_most_rows_give_the_ledgers_sums(self, tmp_path, lead, customers, monkeypatch):
+    def test_an_import_and_its_rollback_over_most_rows_give_the_ledgers_sums(self, tmp_path, lead, customers, monkeypatch, caplog):
         from keyplan.revenue.importing import write as write_stage
 
         header = "line_id,account_id,date,amount,cost,product,division\n"
@@ -698,8 +699,14 @@ class TestRollupTablesBuiltAnew:
         # The same accounts and months again, one month new, one account's cost only, a line without a product.
         second = "".join(f"B{i},C-{i % 3 + 1},2025-{i % 13 + 1:02d}-1{i % 9},{5 + i}.10,{i % 3},P-{i % 5},D-{i % 2}\n"
                          for i in range(60) if i % 13 != 12) + "B99,C-1,2026-01-03,7.00,,,\n"
-        batch = import_ledger(write(tmp_path, header + second, "b.csv"), by=lead).batch
+        with caplog.at_level(logging.INFO, logger="keyplan.import"):
+            batch = import_ledger(write(tmp_path, header + second, "b.csv"), by=lead).batch
         assert self.rollups() == self.sums_of_the_ledger()
+        # The import's log says, table by table, how many rollup rows went which way.
+        ways = {record.args[0]: record.args[2] for record in caplog.records if record.msg.startswith("rollups ")}
+        anew = "built anew" if connection.vendor == "postgresql" else "in place"
+        assert ways == {YearlyRollup._meta.db_table: "in place", MonthlyRollup._meta.db_table: anew,
+                        ProductRollup._meta.db_table: anew}
         assert YearlyRollup.objects.get(account__external_id="C-1", year=2026).revenue == decimal.Decimal("7.00")
         assert self.schema() == schema
         rebuilt = self.table_ids()
