@@ -35,11 +35,7 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="st
 
 
 @pytest.fixture
-def database(tmp_path, django_db_setup, django_db_blocker):
-    from django.db import connection
-
-    with django_db_blocker.unblock():
-        connection.ensure_connection()
+def database(tmp_path):
     db = Database(tmp_path)
     try:
         db.run("migrate")

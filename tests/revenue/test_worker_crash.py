@@ -45,7 +45,11 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="st
 
 
 class Database:
-    """The test's own database, reached by the commands through KEYPLAN_DATABASE_URL and by the test through SQL."""
+    """The test's own database, reached by the commands through KEYPLAN_DATABASE_URL and by the test through SQL.
+
+    On PostgreSQL a database of its own on the suite's server, made through a connection of its own: the test needs
+    neither the suite's test database nor Django's connection (which pytest-django creates only for a session
+    with tests that ask for it, and which would stay open after a fixture opened it)."""
 
     def __init__(self, tmp: Path):
         self.tmp = tmp
@@ -110,9 +114,7 @@ class Database:
 
 
 @pytest.fixture(scope="module")
-def database(tmp_path_factory, django_db_setup, django_db_blocker):
-    with django_db_blocker.unblock():
-        connection.ensure_connection()  # connection.settings_dict names the test database of this run (django_db_setup)
+def database(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("crash")
     db = Database(tmp)
     try:
