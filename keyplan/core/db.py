@@ -208,7 +208,8 @@ def copy_csv(frame: pl.DataFrame) -> bytes:
 class TableRebuild:
     """A PostgreSQL table built anew beside itself, then swapped in, in one transaction: for a change that touches
     most of a table's rows (millions of in-place updates cost several times a sorted load and an index build).
-    For tables that nothing refers to and that refer to nothing in the database; their rows' ids are new.
+    For tables that nothing refers to and that refer to nothing in the database; their rows' ids are new; the
+    privileges granted on the table to other roles carry over (column privileges do not: none are granted here).
 
     Creating it locks the table against other writers (readers go on), so that rows read from it next stay its
     rows; ``load`` fills the twin and builds its indexes; ``swap_in`` drops the old table and gives the twin
@@ -236,6 +237,14 @@ class TableRebuild:
             self.indexes = cursor.fetchall()
             cursor.execute("SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attidentity <> ''", [table])
             self.identities = [name for (name,) in cursor.fetchall()]
+            # What other roles were granted on the table (a reporting tool's read-only user, say): the twin gets the
+            # same, so that the swap takes nobody's access away. The owner's own rights come with ownership.
+            cursor.execute(
+                "SELECT a.privilege_type, CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(r.rolname) END, a.is_grantable "
+                "FROM pg_class c CROSS JOIN LATERAL aclexplode(c.relacl) AS a LEFT JOIN pg_roles r ON r.oid = a.grantee "
+                "WHERE c.oid = %s::regclass AND a.grantee <> c.relowner ORDER BY 2, 1", [table])
+            for privilege, grantee, grantable in cursor.fetchall():
+                cursor.execute(f"GRANT {privilege} ON {self.twin} TO {grantee}{' WITH GRANT OPTION' if grantable else ''}")
 
     def load(self, frame: pl.DataFrame) -> None:
         """The twin's rows (named columns; the others take their defaults), then its indexes, built from them."""

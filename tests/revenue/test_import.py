@@ -3,6 +3,7 @@
 import datetime
 import decimal
 import logging
+import uuid
 from pathlib import Path
 
 import polars as pl
@@ -722,3 +723,27 @@ class TestRollupTablesBuiltAnew:
         import_ledger(write(tmp_path, header + "C1,C-2,2025-03-04,1.50,0.5,P-9,D-9\nC2,C-3,2027-01-01,2,,P-1,D-1\n", "c.csv"), by=lead)
         assert self.rollups() == self.sums_of_the_ledger()
         assert self.table_ids() == in_place and self.schema() == schema
+
+    @pytest.mark.skipif(connection.vendor != "postgresql", reason="only PostgreSQL builds rollup tables anew")
+    def test_a_table_built_anew_keeps_what_other_roles_were_granted(self, tmp_path, lead, customers, monkeypatch):
+        from keyplan.revenue.importing import write as write_stage
+
+        header = "line_id,account_id,date,amount,product,division\n"
+        import_ledger(write(tmp_path, header + "A1,C-1,2025-01-05,10,P-1,D-1\n", "a.csv"), by=lead)
+        monthly, products = MonthlyRollup._meta.db_table, ProductRollup._meta.db_table
+        reporting, auditor = (f"keyplan_test_{name}_{uuid.uuid4().hex[:8]}" for name in ("reporting", "auditor"))
+        with connection.cursor() as cursor:  # roles are made in the test's transaction: its rollback drops them
+            cursor.execute(f"CREATE ROLE {reporting} NOLOGIN")
+            cursor.execute(f"CREATE ROLE {auditor} NOLOGIN")
+            cursor.execute(f"GRANT SELECT ON {monthly}, {products} TO {reporting}")
+            cursor.execute(f"GRANT SELECT, UPDATE ON {monthly} TO {auditor} WITH GRANT OPTION")
+        tables = self.table_ids()
+
+        monkeypatch.setattr(write_stage, "REBUILD_MIN_ROWS", 1)
+        import_ledger(write(tmp_path, header + "B1,C-2,2025-02-05,20,P-1,D-1\nB2,C-3,2025-03-05,30,P-2,D-1\n", "b.csv"), by=lead)
+        assert [new != old for new, old in zip(self.table_ids(), tables)] == [True, False, True]  # built anew
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT grantee, table_name, privilege_type, is_grantable FROM information_schema.table_privileges "
+                           "WHERE grantee IN (%s, %s) ORDER BY 1, 2, 3", [reporting, auditor])
+            assert cursor.fetchall() == [(auditor, monthly, "SELECT", "YES"), (auditor, monthly, "UPDATE", "YES"),
+                                         (reporting, monthly, "SELECT", "NO"), (reporting, products, "SELECT", "NO")]
