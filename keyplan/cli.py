@@ -34,6 +34,23 @@ def _fail(message: str, code: int = 2) -> int:
     return code
 
 
+def _database_problem(error: Exception) -> str | None:
+    """What an operator can do about a database error, in one line: no server, no tables yet, a busy database.
+    None for other errors (a fault in Keyplan)."""
+    from django.db import OperationalError, connection
+
+    first = next((line.strip() for line in str(error).splitlines() if line.strip()), type(error).__name__)
+    if "no such table" in first or ("relation" in first and "does not exist" in first):
+        return f"the database has no Keyplan tables yet ({first}): run `keyplan migrate` first"
+    if "database is locked" in first:
+        return "the database is busy (another process is writing to it): try again in a moment"
+    if isinstance(error, OperationalError):
+        check = ("that the file's folder exists and can be written" if connection.vendor == "sqlite"
+                 else "that the database server is running and the database exists")
+        return f"cannot use the database: {first}. Check KEYPLAN_DATABASE_URL and {check}"
+    return None
+
+
 def _migrate(verbosity: int = 0) -> None:
     from django.core.management import call_command
 
@@ -930,8 +947,15 @@ def main(argv: list[str] | None = None) -> int:
         _setup_django()
     except ImproperlyConfigured as error:  # an unsafe production set-up: one line, no traceback
         return _fail(str(error))
+    from django.db import DatabaseError
+
     try:
         return args.func(args)
+    except DatabaseError as error:
+        problem = _database_problem(error)
+        if problem is None:
+            raise  # a fault of ours: its traceback is what a bug report needs
+        return _fail(problem, code=1)
     except SystemExit as stop:  # a helper deep in a command refused (e.g. --as names nobody): the same code, returned
         return stop.code if isinstance(stop.code, int) else 1
     except KeyboardInterrupt:

@@ -161,3 +161,16 @@ def test_help_loads_no_django_and_pareto_no_numpy_scipy_or_plotly(tmp_path):
     assert loaded("analyze", "abc", "--years", "1998") == "[]"  # a usage error answers before anything loads
     assert run_keyplan("migrate", tmp_path=tmp_path).returncode == 0
     assert loaded("analyze", "pareto", "--json") == "['django.apps', 'polars']"  # nor NumPy (0.3 s)
+
+
+@pytest.mark.parametrize("url, says", [
+    ("postgres://postgres@127.0.0.1:1/keyplan", "the database server is running"),  # nothing listens on port 1
+    ("sqlite:///{tmp}/no/such/folder/keyplan.sqlite3", "the file's folder exists"),
+    ("sqlite:///{tmp}/empty.sqlite3", "run `keyplan migrate` first"),  # a new file, never migrated
+])
+def test_a_database_that_cannot_be_used_is_one_line_that_says_what_to_check(tmp_path, url, says):
+    for arguments in (["analyze", "pareto"], ["token", "create", "lena"]):
+        answer = run_keyplan(*arguments, tmp_path=tmp_path, env={"KEYPLAN_DATABASE_URL": url.format(tmp=tmp_path)})
+        assert answer.returncode == 1, answer.stderr
+        assert answer.stderr.startswith("keyplan: error: ") and says in answer.stderr
+        assert len(answer.stderr.strip().splitlines()) == 1 and "Traceback" not in answer.stderr
