@@ -39,16 +39,23 @@ def _database_problem(error: Exception) -> str | None:
     None for other errors (a fault in Keyplan)."""
     from django.db import OperationalError, connection
 
-    first = next((line.strip() for line in str(error).splitlines() if line.strip()), type(error).__name__)
+    from keyplan.core.busy import is_database_busy
+
+    first = _first_line(error)
     if "no such table" in first or ("relation" in first and "does not exist" in first):
         return f"the database has no Keyplan tables yet ({first}): run `keyplan migrate` first"
-    if "database is locked" in first:
+    if is_database_busy(error):
         return "the database is busy (another process is writing to it): try again in a moment"
     if isinstance(error, OperationalError):
         check = ("that the file's folder exists and can be written" if connection.vendor == "sqlite"
                  else "that the database server is running and the database exists")
         return f"cannot use the database: {first}. Check KEYPLAN_DATABASE_URL and {check}"
     return None
+
+
+def _first_line(error: Exception) -> str:
+    """A database error's first line (drivers add hints on the next ones), or its kind when it says nothing."""
+    return next((line.strip() for line in str(error).splitlines() if line.strip()), type(error).__name__)
 
 
 def _migrate(verbosity: int = 0) -> None:
@@ -79,7 +86,7 @@ def cmd_version(args) -> int:
         executor = MigrationExecutor(connection)
         info["migrations_to_apply"] = len(executor.migration_plan(executor.loader.graph.leaf_nodes()))
     except DatabaseError as error:
-        info["database_error"] = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        info["database_error"] = _first_line(error)
     if args.json:
         print(json.dumps(info))
         return 0
