@@ -136,7 +136,11 @@ class YearlyRollup(RollupSums):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["account", "year"], name="rollup_year_unique")]
-        indexes = [models.Index(fields=["year", "account"], include=["revenue", "cost"], name="rollup_year_account")]
+        # Not covering (unlike the monthly index): every import updates this table in place, and an update
+        # that changes an indexed column cannot be HOT. Without INCLUDE, and with room left in each page
+        # (fill factor 60 on PostgreSQL, migration 0020), 285,000 upserts took 2.0-2.4 s against 4.0-4.4 s;
+        # a year's sums read as fast either way.
+        indexes = [models.Index(fields=["year", "account"], name="rollup_year_account")]
 
 
 class ProductRollup(RollupSums):
