@@ -725,22 +725,28 @@ class TestRollupTablesBuiltAnew:
         assert self.table_ids() == in_place and self.schema() == schema
 
     @pytest.mark.skipif(connection.vendor != "postgresql", reason="HOT updates and fill factors are PostgreSQL's")
-    def test_the_yearly_rollups_are_updated_without_touching_their_indexes(self, tmp_path, lead, customers):
-        header = "line_id,account_id,date,amount,cost\n"
-        import_ledger(write(tmp_path, header + "A1,C-1,2025-01-05,10,1\nA2,C-2,2025-02-05,20,2\n", "a.csv"), by=lead)
-        table = YearlyRollup._meta.db_table
+    def test_rollups_are_updated_in_place_without_touching_their_indexes(self, tmp_path, lead, customers):
+        header = "line_id,account_id,date,amount,cost,product,division\n"
+        import_ledger(write(tmp_path, header + "A1,C-1,2025-01-05,10,1,P-1,D-1\nA2,C-2,2025-02-05,20,2,P-2,D-1\n", "a.csv"), by=lead)
+        tables = [model._meta.db_table for model in (MonthlyRollup, YearlyRollup, ProductRollup)]
+
+        def updates():  # this transaction's counts: (updated, of which HOT) per table
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT relname, n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables WHERE relname = ANY(%s)",
+                               [tables])
+                return {name: (updated, hot) for name, updated, hot in cursor.fetchall()}
+
+        before = updates()
+        # The same account-months, -years and -products again: each of the two rows of each table updated in place.
+        import_ledger(write(tmp_path, header + "B1,C-1,2025-01-07,5,1,P-1,D-1\nB2,C-2,2025-02-07,7,0,P-2,D-1\n", "b.csv"), by=lead)
+        after = updates()
+        # Every update HOT: no index holds the sums, and the pages have room for the new row versions.
+        assert {name: (after[name][0] - before[name][0], after[name][1] - before[name][1]) for name in tables} == {
+            name: (2, 2) for name in tables}
         with connection.cursor() as cursor:
-            cursor.execute("SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables WHERE relname = %s", [table])
-            before = cursor.fetchone()
-            import_ledger(write(tmp_path, header + "B1,C-1,2025-03-05,5,1\nB2,C-2,2025-04-05,7,0\n", "b.csv"), by=lead)
-            cursor.execute("SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables WHERE relname = %s", [table])
-            after = cursor.fetchone()
-            cursor.execute("SELECT reloptions FROM pg_class WHERE relname = %s", [table])
-            options = cursor.fetchone()[0]
-        # Both account-years updated in place, each as a HOT update: no index holds the sums (this transaction's counts).
-        assert (after[0] - before[0], after[1] - before[1]) == (2, 2)
-        assert "fillfactor=60" in options
-        assert {(r.account.external_id, r.revenue) for r in YearlyRollup.objects.select_related("account")} == {
+            cursor.execute("SELECT relname, reloptions FROM pg_class WHERE relname = ANY(%s)", [tables])
+            assert dict(cursor.fetchall()) == {name: ["fillfactor=60"] for name in tables}
+        assert {(r.account.external_id, r.revenue) for r in MonthlyRollup.objects.select_related("account")} == {
             ("C-1", decimal.Decimal("15.00")), ("C-2", decimal.Decimal("27.00"))}
 
     @pytest.mark.skipif(connection.vendor != "postgresql", reason="only PostgreSQL builds rollup tables anew")
