@@ -112,6 +112,7 @@ def import_ledger(
     occurrences = Occurrences()
     estimated_lines = _estimate_lines(inspection.table)
     in_ledger = LedgerKeys.read()  # empty for a first import
+    stages.done(f"{len(in_ledger):,} ledger keys read")
 
     # Pass 1: validate everything and set aside the lines already in the ledger; write nothing to the
     # database. Each chunk's new rows wait in a temporary file, so that pass 2 neither reads nor parses
