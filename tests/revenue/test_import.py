@@ -586,6 +586,41 @@ class TestOutsideATransaction:
         assert rollup("C-1", "2026-01-01") == (decimal.Decimal("80.00"), decimal.Decimal("6.00"), 2)  # lines 0 and 6
         assert [v for m, v in seen if m == "importing"] == sorted(v for m, v in seen if m == "importing") and seen[-1] == ("done", 1.0)
 
+    def test_chunks_validated_before_the_ledgers_keys_arrive_wait_for_them(self, tmp_path, lead, customers, several_groups,
+                                                                           monkeypatch):
+        """The ledger's keys are read on a thread of their own while the first chunks are validated; those chunks
+        then have their lines already in the ledger set aside like any other."""
+        import threading
+
+        from keyplan.revenue.importing.validate import LedgerKeys
+
+        import_ledger(write(tmp_path, several_groups, "first.csv"), by=lead)  # L0 … L8
+        before = state()
+        chunks_validated, read_on, waited_out = threading.Event(), [], []
+        read = LedgerKeys.read.__func__
+
+        def read_once_three_chunks_are_validated(cls, **kwargs):
+            read_on.append(threading.current_thread().name)
+            waited_out.append(not chunks_validated.wait(timeout=30))
+            return read(cls, **kwargs)
+
+        monkeypatch.setattr(LedgerKeys, "read", classmethod(read_once_three_chunks_are_validated))
+        validated = []
+
+        def progress(value, message):
+            if message == "validating":
+                validated.append(value)
+            if len(validated) == 3:
+                chunks_validated.set()
+
+        # Chunks of two rows: L0-L1 … L6-L7 all in the ledger already, then L8-N0 and N1-N2.
+        text = several_groups + "".join(f"N{i},C-1,2026-02-1{i},{i + 1},0\n" for i in range(3))
+        result = import_ledger(write(tmp_path, text, "second.csv"), by=lead, progress=progress)
+        assert read_on and read_on[0] != threading.main_thread().name and waited_out == [False]
+        assert (result.rows_total, result.rows_duplicate, result.rows_imported) == (12, 9, 3)
+        assert LedgerLine.objects.count() == before[0] + 3 == 12
+        assert rollup("C-1", "2026-02-01") == (decimal.Decimal("46.00"), decimal.Decimal("3.00"), 4)  # L3, N0-N2
+
     def test_lines_that_fail_half_way_leave_nothing(self, tmp_path, lead, customers, several_groups, monkeypatch):
         from keyplan.revenue.importing import write as line_writing
 

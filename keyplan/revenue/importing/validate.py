@@ -248,7 +248,8 @@ class LedgerKeys:
         return len(self.keys)
 
     @classmethod
-    def read(cls) -> "LedgerKeys":
+    def read(cls, *, by_hash: bool = False) -> "LedgerKeys":
+        """The ledger's keys; ``by_hash`` sorts them by hash part too, for a file with line ids (see ``_by_hash``)."""
         table = LedgerLine._meta.db_table
         ((low, high),) = fetch_rows(f"SELECT MIN(dedupe_key), MAX(dedupe_key) FROM {table}", [])
         if low is None:
@@ -260,8 +261,10 @@ class LedgerKeys:
             ((text,),) = fetch_rows(f"SELECT {concat} FROM {table} WHERE dedupe_key BETWEEN %s AND %s", [start, start + step - 1])
             if text:
                 texts.append(text)
-        keys = pl.Series(texts, dtype=pl.String).str.split(",").explode().cast(pl.Int64)
-        return cls(keys.sort().to_numpy())
+        keys = cls(pl.Series(texts, dtype=pl.String).str.split(",").explode().cast(pl.Int64).sort().to_numpy())
+        if by_hash:
+            keys._by_hash  # now, on the reading thread
+        return keys
 
     @cached_property
     def _by_hash(self) -> np.ndarray:

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 import numpy as np
 import polars as pl
@@ -38,6 +38,8 @@ logger = logging.getLogger("keyplan.import")
 # What pass 1 keeps of each chunk for pass 2: the typed columns that the ledger, the dedupe keys and the rollups need.
 SPILLED_COLUMNS = [LINE, "account_id", "_date", "_amount", "_currency", "_amount_reporting", "_cost", "_cost_reporting",
                    "product", "division", "invoice_id", "line_id", "dedupe_key"]
+
+T = TypeVar("T")
 
 
 def _as_kept(column: str) -> pl.Expr:
@@ -234,10 +236,10 @@ def _rollup_deltas(spilled: list[Spilled], skip: pl.Series, lookup: pl.DataFrame
     return rollup_deltas(lines.join(lookup.lazy(), on="account_id").drop("account_id").rename({"_account": "account_id"}))
 
 
-def _in_own_connection(function: Callable[[], None]) -> None:
+def _in_own_connection(function: Callable[[], T]) -> T:
     """Run ``function`` in this thread on the thread's own database connection, closed afterwards."""
     try:
-        function()
+        return function()
     finally:
         connection.close()
 
