@@ -692,7 +692,11 @@ class TestRollupTablesBuiltAnew:
                 indexes = {row[0] for row in cursor.fetchall()}
                 cursor.execute("SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint "
                                "WHERE conrelid::regclass::text = ANY(%s)", [list(TestRollupTablesBuiltAnew.TABLES)])
-                return indexes | set(cursor.fetchall())
+                constraints = set(cursor.fetchall())
+                # The fill factor that leaves room for HOT updates (migration 0020).
+                cursor.execute("SELECT relname, array_to_string(reloptions, ',') FROM pg_class WHERE relname = ANY(%s)",
+                               [list(TestRollupTablesBuiltAnew.TABLES)])
+                return indexes | constraints | set(cursor.fetchall())
             cursor.execute("SELECT type, name, sql FROM sqlite_master WHERE tbl_name IN (%s, %s, %s)", TestRollupTablesBuiltAnew.TABLES)
             return set(cursor.fetchall())
 
