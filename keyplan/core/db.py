@@ -262,9 +262,17 @@ class TableRebuild:
                 cursor.execute(f"GRANT {privilege} ON {self.twin} TO {grantee}{' WITH GRANT OPTION' if grantable else ''}")
 
     def load(self, frame: pl.DataFrame) -> None:
-        """The twin's rows (named columns; the others take their defaults), then its indexes, built from them."""
+        """The twin's rows (named columns; the others take their defaults), then its indexes, built from them.
+
+        Identity columns are numbered here, 1 to n, and their sequences set to n: COPY drawing each row's id from
+        the sequence took 5.0-5.8 s for 2.9M monthly rollups, numbered 3.5-4.4 s."""
+        numbered = [column for column in self.identities if column not in frame.columns]
+        frame = frame.with_columns([pl.int_range(1, frame.height + 1, dtype=pl.Int64).alias(column) for column in numbered])
         bulk_insert(self.twin, frame)
         with connection.cursor() as cursor:
+            for column in numbered:
+                cursor.execute("SELECT setval(pg_get_serial_sequence(%s, %s), %s, %s)",
+                               [self.twin, column, max(frame.height, 1), frame.height > 0])
             for name, definition, _, _ in self.indexes:
                 cursor.execute(_renamed_index(definition, f"{name}__rebuilt", self.twin))
             cursor.execute(f"ANALYZE {self.twin}")  # a new table has no statistics for the planner
