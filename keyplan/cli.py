@@ -16,6 +16,7 @@ from pathlib import Path
 
 from keyplan import __version__
 from keyplan.core import arguments
+from keyplan.core.wording import counted
 
 # The roles of keyplan.core.models.Role, written out so that the parser needs no Django
 # (tests/core/test_cli.py holds them equal).
@@ -95,7 +96,7 @@ def cmd_version(args) -> int:
     if pending is None:
         print(f"database: {info['database']}, not reachable: {info['database_error']}")
     elif pending:
-        print(f"database: {info['database']}, {pending} migration(s) to apply: back up, then `keyplan migrate` "
+        print(f"database: {info['database']}, {counted(pending, 'migration')} to apply: back up, then `keyplan migrate` "
               f"(docs/deployment.md, Upgrading)")
     else:
         print(f"database: {info['database']}, up to date")
@@ -168,7 +169,7 @@ def cmd_unlock(args) -> int:
     if not (args.username or args.address or args.all):
         return _fail("give a user name, --address IP or --all")
     count = reset() if args.all else (reset(username=args.username) if args.username else 0) + (reset(ip=args.address) if args.address else 0)
-    print(f"Cleared {count} record(s) of failed sign-ins.")
+    print(f"Cleared {counted(count, 'record')} of failed sign-ins.")
     return 0
 
 
@@ -431,19 +432,19 @@ def _print_import(result, *, as_json: bool) -> int:
     else:
         batch = result.batch
         if result.error_count:
-            print(f"{result.error_count} problem(s) in {result.rows_rejected} of {result.rows_total} rows:", file=sys.stderr)
+            print(f"{counted(result.error_count, 'problem')} in {result.rows_rejected} of {counted(result.rows_total, 'row')}:", file=sys.stderr)
             for error in result.errors[:50]:
                 print(f"  {error}", file=sys.stderr)
             if result.error_count > 50:
                 print(f"  … and {result.error_count - 50} more (use --json for the first 1,000)", file=sys.stderr)
         if batch is not None and batch.status == "done":
-            print(f"Imported batch {batch.pk}: {result.rows_imported} rows written, {result.rows_duplicate} already imported, "
-                  f"{result.rows_rejected} rejected, {result.accounts_created} accounts created.")
+            print(f"Imported batch {batch.pk}: {counted(result.rows_imported, 'row')} written, {result.rows_duplicate} already imported, "
+                  f"{result.rows_rejected} rejected, {counted(result.accounts_created, 'account')} created.")
             if result.rejected_file:
                 print(f"Rejected rows are in {result.rejected_file}")
         elif result.dry_run:
-            print(f"Dry run: {result.rows_total} rows read, {result.rows_rejected} would be rejected, "
-                  f"{result.accounts_created} accounts would be created; nothing was written.")
+            print(f"Dry run: {counted(result.rows_total, 'row')} read, {result.rows_rejected} would be rejected, "
+                  f"{counted(result.accounts_created, 'account')} would be created; nothing was written.")
         else:
             print("Nothing was written: fix the rows above and import the file again "
                   "(or use --skip-invalid to import the good rows).", file=sys.stderr)
@@ -466,7 +467,7 @@ def _saved_mapping(args, user) -> int | None:
         pairs = {**saved, **_parse_map(args.map)}
         if args.save_mapping:
             mappings.save_mapping(by=user, kind=args.kind, name=args.save_mapping, mapping=pairs)
-            print(f"Saved your {args.kind} mapping {args.save_mapping!r} ({len(pairs)} columns).", file=sys.stderr)
+            print(f"Saved your {args.kind} mapping {args.save_mapping!r} ({counted(len(pairs), 'column')}).", file=sys.stderr)
     except ValidationError as error:
         return _fail(" ".join(m for ms in error.message_dict.values() for m in ms))
     except PermissionDenied as error:
@@ -570,7 +571,7 @@ def _import_credit_ratings(args, user) -> int:
         rows = [(ext or "", rating or "") for chunk in iter_chunks(table, [mapping["account_id"], mapping["credit_rating"]])
                 for ext, rating in chunk.select(mapping["account_id"], mapping["credit_rating"]).iter_rows()]
         if args.dry_run:
-            print(f"Dry run: {len(rows)} ratings read; nothing was written.")
+            print(f"Dry run: {counted(len(rows), 'rating')} read; nothing was written.")
             return 0
         count = import_credit_ratings(rows, by=user)
     except ReadError as error:
@@ -584,7 +585,7 @@ def _import_credit_ratings(args, user) -> int:
     if args.json:
         print(json.dumps({"ratings_imported": count}))
     else:
-        print(f"Imported {count} credit ratings into the solvency criteria.")
+        print(f"Imported {counted(count, 'credit rating')} into the solvency criteria.")
     return 0
 
 

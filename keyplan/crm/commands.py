@@ -3,6 +3,8 @@
 import json
 import sys
 
+from keyplan.core.wording import counted
+
 
 def import_crm(args, user, mapping: dict[str, str]) -> int:
     """Exit 0 written (or a clean dry run), 1 rows refused, 2 the file or the person cannot import."""
@@ -29,19 +31,19 @@ def import_crm(args, user, mapping: dict[str, str]) -> int:
     if result.error_count > 50:
         print(f"  … and {result.error_count - 50} more (use --json for the first 1,000)", file=sys.stderr)
     if result.error_count:
-        print(f"Nothing was written: {result.error_count} problem(s) in {result.rows_rejected} of {result.rows_total} rows; "
+        print(f"Nothing was written: {counted(result.error_count, 'problem')} in {result.rows_rejected} of {counted(result.rows_total, 'row')}; "
               "fix them and import the file again.", file=sys.stderr)
         return 1
-    what = "would be" if result.dry_run else "were"
-    noun = args.kind
+    what = "would be " if result.dry_run else ""  # "1 row would be created" / "1 row created"
+    singular = {"accounts": "account", "stakeholders": "stakeholder"}.get(args.kind, args.kind)
     batch = f"Batch {result.batch.pk}: " if result.batch else ""
     if result.preset:
         print(f"Read as a {result.preset} export.")
     if args.kind == "interactions":
-        print(f"{batch}{result.rows_total} rows read: {result.created} interactions {what} logged, {result.unchanged} "
+        print(f"{batch}{counted(result.rows_total, 'row')} read: {counted(result.created, 'interaction')} {what}logged, {result.unchanged} "
               "already in the log." + (" Dry run: nothing was written." if result.dry_run else ""))
         return 0
-    print(f"{batch}{result.rows_total} rows read from {result.system}: {result.created} {noun} {what} created, "
+    print(f"{batch}{counted(result.rows_total, 'row')} read from {result.system}: {counted(result.created, singular)} {what}created, "
           f"{result.updated} updated, {result.unchanged} unchanged." + (" Dry run: nothing was written." if result.dry_run else ""))
     return 0
 
@@ -51,7 +53,7 @@ def import_calendar(args, user) -> int:
     from keyplan.crm.calendar import import_calendar as run
 
     return _run_document(args, lambda: run(args.file, by=user, dry_run=args.dry_run), lambda r, what: (
-        f"{r.events} events read: {r.created} meetings {what} logged, {r.updated} updated, {r.unchanged} unchanged; "
+        f"{counted(r.events, 'event')} read: {counted(r.created, 'meeting')} {what}logged, {r.updated} updated, {r.unchanged} unchanged; "
         f"skipped {r.skipped_no_customer} with none of the customer's people and {r.skipped_cancelled} cancelled."))
 
 
@@ -60,8 +62,8 @@ def import_mail(args, user) -> int:
     from keyplan.crm.mail import import_mail as run
 
     return _run_document(args, lambda: run(args.file, by=user, dry_run=args.dry_run, with_body=args.with_body), lambda r, what: (
-        f"{r.messages} messages in {r.threads} threads: {r.created} e-mails {what} logged, {r.unchanged} already logged, "
-        f"{r.replies} replies counted with their thread; skipped {r.skipped_no_customer} threads with none of the "
+        f"{counted(r.messages, 'message')} in {counted(r.threads, 'thread')}: {counted(r.created, 'e-mail')} {what}logged, {r.unchanged} already logged, "
+        f"{counted(r.replies, 'reply', 'replies')} counted with their thread; skipped {counted(r.skipped_no_customer, 'thread')} with none of the "
         "customer's people."))
 
 
@@ -83,9 +85,9 @@ def _run_document(args, run, describe) -> int:
         print(f"  {result.unit} {error.line} ({error.value or ''}): {error.reason}", file=sys.stderr)
     if not result.ok:
         total = result.as_dict()[f"{result.unit}s"]
-        print(f"Nothing was written: {result.error_count} {result.unit}(s) of {total} cannot be read.", file=sys.stderr)
+        print(f"Nothing was written: {counted(result.error_count, result.unit)} of {total} cannot be read.", file=sys.stderr)
         return 1
-    what = "would be" if result.dry_run else "were"
+    what = "would be " if result.dry_run else ""  # "1 meeting would be logged" / "1 meeting logged"
     batch = f"Batch {result.batch.pk}: " if result.batch else ""
     print(batch + describe(result, what) + (" Dry run: nothing was written." if result.dry_run else ""))
     return 0

@@ -10,6 +10,8 @@ import datetime
 import json
 import sys
 
+from keyplan.core.wording import counted
+
 
 def _reader(username: str | None):
     from keyplan.core.models import Role, User
@@ -29,7 +31,7 @@ def cmd_snapshot(args) -> int:
     if args.json:
         print(json.dumps(run.as_dict()))
     else:
-        print(f"Health snapshot of {run.day}: {run.accounts} accounts scored, {run.endangered} endangered, "
+        print(f"Health snapshot of {run.day}: {counted(run.accounts, 'account')} scored, {run.endangered} endangered, "
               f"{run.cases_opened} entered the at-risk queue" + (" (the day's earlier snapshot was replaced)." if run.replaced else "."))
     return 0
 
@@ -109,7 +111,8 @@ def cmd_notify(args) -> int:
     if args.json:
         print(json.dumps(run.as_dict()))
     else:
-        print(f"{run.created} new notification(s) for {run.users} key account manager(s); {run.emailed} digest(s) e-mailed.")
+        print(f"{counted(run.created, 'new notification')} for {counted(run.users, 'key account manager')}; "
+              f"{counted(run.emailed, 'digest')} e-mailed.")
     return 0
 
 

@@ -10,6 +10,8 @@ import argparse
 import json
 import sys
 
+from keyplan.core.wording import counted
+
 
 def cmd_plans(args) -> int:
     from keyplan.core.models import Role, User
@@ -109,10 +111,10 @@ def import_opportunities(args, user, mapping: dict[str, str]) -> int:
     if result.error_count > 50:
         print(f"  … and {result.error_count - 50} more (use --json for the first 1,000)", file=sys.stderr)
     if not result.ok:
-        print(f"Nothing was written: {result.error_count} problems in {result.rows_total} rows; fix them and import "
+        print(f"Nothing was written: {counted(result.error_count, 'problem')} in {counted(result.rows_total, 'row')}; fix them and import "
               "the file again.", file=sys.stderr)
         return 1
-    what = "would be" if result.dry_run else "were"
-    print(f"{result.rows_total} rows read: {result.created} opportunities {what} created, {result.updated} updated, "
+    what = "would be " if result.dry_run else ""  # "1 row would be created" / "1 row created"
+    print(f"{counted(result.rows_total, 'row')} read: {counted(result.created, 'opportunity', 'opportunities')} {what}created, {result.updated} updated, "
           f"{result.unchanged} unchanged." + (" Dry run: nothing was written." if result.dry_run else ""))
     return 0

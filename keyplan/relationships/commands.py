@@ -10,6 +10,8 @@ import argparse
 import json
 import sys
 
+from keyplan.core.wording import counted
+
 
 def _fail(message: str) -> int:
     print(f"keyplan: error: {message}", file=sys.stderr)
@@ -88,7 +90,7 @@ def cmd_stale(args) -> int:
     if not rows:
         print(f"No stale relationship: everyone watched was contacted in the last {args.days} days.")
         return 0
-    print(f"{len(rows)} watched stakeholders (key contacts, decision makers, high or medium decision power) "
+    print(f"{counted(len(rows), 'watched stakeholder')} (key contacts, decision makers, high or medium decision power) "
           f"not contacted for {args.days} days or more:")
     for r in rows:
         since = "never contacted" if r["days_since"] is None else f"{r['days_since']} days ago"

@@ -113,3 +113,16 @@ def test_a_file_with_bad_rows_ends_with_1_and_its_report(db, lead, make_account,
     good = tmp_path / "good.csv"
     good.write_text("line_id,account_id,date,amount\nL1,A-1,2026-01-15,100\n")
     assert main(["import", "ledger", str(good), "--as", "lead"]) == 0
+
+
+def test_counts_are_written_in_the_right_number(db, lead, tmp_path, capsys):
+    one = tmp_path / "one.csv"
+    one.write_text("line_id,account_id,date,amount\nL1,N-1,2026-01-15,100\n")
+    assert main(["import", "ledger", str(one), "--as", "lead", "--create-accounts"]) == 0
+    assert "1 row written, 0 already imported, 0 rejected, 1 account created." in capsys.readouterr().out
+    two = tmp_path / "two.csv"
+    two.write_text("line_id,account_id,date,amount\nL2,N-2,2026-01-15,100\nL3,N-3,2026-01-16,abc\nL4,N-3,2026-01-16,5\n")
+    assert main(["import", "ledger", str(two), "--as", "lead", "--create-accounts"]) == 1
+    assert "1 problem in 1 of 3 rows:" in capsys.readouterr().err
+    assert main(["import", "ledger", str(two), "--as", "lead", "--create-accounts", "--skip-invalid"]) == 0
+    assert "2 rows written, 0 already imported, 1 rejected, 2 accounts created." in capsys.readouterr().out

@@ -128,7 +128,7 @@ def test_version_command_says_whether_the_database_needs_migrate(db, tmp_path, c
     fresh = run_keyplan("version", tmp_path=tmp_path)  # an empty SQLite file: every migration is still to apply
     assert fresh.returncode == 0, fresh.stderr
     assert fresh.stdout.startswith(f"keyplan {keyplan.__version__} (Python ")
-    assert "migration(s) to apply: back up, then `keyplan migrate`" in fresh.stdout
+    assert "migrations to apply: back up, then `keyplan migrate`" in fresh.stdout  # every migration: more than one
 
 
 def test_collectstatic_needs_a_folder_and_fills_it(db, settings, tmp_path, capsys):

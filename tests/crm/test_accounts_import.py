@@ -137,7 +137,7 @@ def test_the_command_line_imports_reports_and_rolls_back(lead, people, tmp_path,
     out = json.loads(capsys.readouterr().out)
     assert (out["created"], out["updated"], out["unchanged"], out["source_system"]) == (3, 0, 0, "HubSpot")
     assert main(["import", "accounts", str(path), "--as", "lead"]) == 0
-    assert "0 accounts were created, 0 updated, 3 unchanged" in capsys.readouterr().out
+    assert "0 accounts created, 0 updated, 3 unchanged" in capsys.readouterr().out
     bad = write(tmp_path, "B-1;B;NOPE;;;;;;;;;;;;\n", "bad.csv")
     assert main(["import", "accounts", str(bad), "--as", "lead"]) == 1
     err = capsys.readouterr().err

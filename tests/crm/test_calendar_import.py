@@ -76,7 +76,7 @@ def test_the_command_line_names_the_event_it_refuses(people, lead, tmp_path, cap
     assert main(["import", "calendar", str(broken), "--as", "lead"]) == 1
     err = capsys.readouterr().err
     assert "(Contract renewal kick-off): the event has no start (DTSTART)" in err
-    assert "Nothing was written: 1 event(s) of 4 cannot be read." in err and not Interaction.objects.exists()
+    assert "Nothing was written: 1 event of 4 cannot be read." in err and not Interaction.objects.exists()
     assert main(["import", "calendar", str(broken), "--as", "lead", "--json"]) == 1
     out = json.loads(capsys.readouterr().out)
     assert out["status"] == "rejected" and out["errors"][0]["column"] == "DTSTART" and out["errors"][0]["code"] == "crm_event_no_start"

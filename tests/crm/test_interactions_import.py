@@ -71,4 +71,4 @@ def test_the_command_line_imports_activities(kam_account, people, lead, tmp_path
     assert main(["import", "interactions", str(path), "--as", "lead", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["created"] == 1
     assert main(["import", "interactions", str(path), "--as", "lead"]) == 0
-    assert "0 interactions were logged, 1 already in the log" in capsys.readouterr().out
+    assert "0 interactions logged, 1 already in the log" in capsys.readouterr().out

@@ -98,7 +98,7 @@ def test_xlsx_and_the_cli(key_account, lead, tmp_path, capsys):
     path = tmp_path / "crm.xlsx"
     book.save(path)
     assert main(["import", "opportunities", str(path), "--dry-run", "--as", "lead"]) == 0
-    assert "1 opportunities would be created" in capsys.readouterr().out and not Opportunity.objects.exists()
+    assert "1 row read: 1 opportunity would be created" in capsys.readouterr().out and not Opportunity.objects.exists()
     assert main(["import", "opportunities", str(path), "--json", "--as", "lead"]) == 0
     assert json.loads(capsys.readouterr().out)["created"] == 1
     bad = tmp_path / "bad.csv"
