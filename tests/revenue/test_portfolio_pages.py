@@ -45,6 +45,18 @@ def test_portfolio_page_shows_tiles_charts_and_abc(lead, ledger):
     assert bars["y"][:2] == [500.0, 200.0] and figure["layout"]["xaxis"]["type"] == "category"
 
 
+def test_the_revenue_tile_nets_credit_notes_of_every_account(lead, ledger, make_account, tmp_path):
+    """Revenue is the period's net revenue: an account whose credit notes outweigh its invoices lowers it, though
+    the Pareto ranks only accounts with positive revenue."""
+    make_account("Refunded", external_id="F-R")
+    day = TODAY.replace(day=1).isoformat()
+    (tmp_path / "credit.csv").write_text(f"line_id,account_id,date,amount\nR1,F-R,{day},30\nR2,F-R,{day},-45.50\n")
+    assert import_ledger(tmp_path / "credit.csv", by=lead).error_count == 0
+    response = client_for(lead).get(reverse("revenue:portfolio"))
+    assert response.context["tiles"]["revenue"] == 1000 - 15.5
+    assert response.context["pareto"]["total"] == 1000  # the Pareto's base: accounts with positive revenue
+
+
 def test_filters_narrow_the_accounts(lead, ledger):
     body = client_for(lead).get(reverse("revenue:portfolio"), {"industry": "chemicals"}).content.decode()
     assert "700" in body and "1,000" not in body

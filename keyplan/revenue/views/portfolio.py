@@ -44,7 +44,9 @@ def overview(request: HttpRequest) -> HttpResponse:
     context.update({
         "result": result, "pareto": pareto, "abc": abc,
         "tiles": {
-            "revenue": pareto["total"], "arr": result["arr"],
+            # The period's net revenue: credit notes count, also those of accounts the Pareto leaves out (its total
+            # adds up positive revenue only).
+            "revenue": profit["totals"]["revenue"], "arr": result["arr"],
             "margin": profit["totals"]["margin"], "margin_pct": profit["totals"]["margin_pct"],
             "top10": sum(a["share"] for a in pareto["accounts"][:10]),
             "a_accounts": abc["years"][latest]["A"] if latest else 0, "a_year": latest,
