@@ -1,4 +1,10 @@
-"""Browser tests: Playwright from PyPI driving Debian's Chromium against the live test server."""
+"""Browser tests: Playwright from PyPI driving Debian's Chromium against the live test server.
+
+On SQLite the live server shares the test's in-memory connection: a test that reads or writes the database
+while a page still loads (the account page's cards, the stakeholder map) races the server thread, and one of
+them meets "cannot start a transaction within a transaction". Wait for `page.wait_for_load_state("networkidle")`
+before touching the database after a navigation.
+"""
 
 import os
 from pathlib import Path

@@ -48,6 +48,7 @@ def add_stakeholder(page, account: Account, **fields) -> None:
             field.fill(value)
     page.locator("button:has-text('Add to the map')").click()
     expect(page.locator(".messages, .message").first).to_contain_text(f"{fields['name']} added to the map")
+    page.wait_for_load_state("networkidle")  # the map's own requests, before the test reads the database
 
 def add_line(page, account: Account, source: Stakeholder, target: Stakeholder) -> None:
     page.goto(f"/accounts/{account.pk}/relationships/lines/new/")
@@ -57,6 +58,7 @@ def add_line(page, account: Account, source: Stakeholder, target: Stakeholder) -
     page.locator("select[name=strength]").select_option("strong")
     page.locator("button:has-text('Draw the line')").click()
     expect(page.locator(".messages, .message").first).to_contain_text("Influence line drawn")
+    page.wait_for_load_state("networkidle")
 
 def test_a_kam_leads_first_hour(page, log_in, lead, make_user, screenshot):
     page.set_default_timeout(30_000)  # a long flow: each save refreshes the matrix, slow on a busy machine
@@ -83,6 +85,9 @@ def test_a_kam_leads_first_hour(page, log_in, lead, make_user, screenshot):
         page.fill("#id_external_id", f"CL-{number}")
         page.locator("button:has-text('Create account')").click()
         expect(page.locator("h1")).to_contain_text(name)
+        # The account page loads its cards with requests of its own; on SQLite they share this thread's
+        # in-memory connection, so the test touches the database only once the page is idle.
+        page.wait_for_load_state("networkidle")
         clients[name] = Account.objects.get(name=name)
     # The KAM who will carry the key account, on Client A's team already (the program's capacity: 1).
     accounts.add_team_member(clients["Client A"], by=lead, user=kam, role=TeamRole.KAM)
