@@ -117,7 +117,6 @@ def cmd_collectstatic(args) -> int:
 
 def cmd_serve(args) -> int:
     from keyplan.core import serving
-    from keyplan.wsgi import application
 
     # Take the port first: a port in use is one clear line at once (not a traceback after the migrations).
     try:
@@ -141,7 +140,7 @@ def cmd_serve(args) -> int:
             supervisor = Supervisor()  # restarts the worker whenever it exits, with a log line
             supervisor.start()
         print(f"Keyplan is serving on http://{args.host}:{args.port}/  (Ctrl+C to stop)", flush=True)
-        serving.serve(sock, application, processes=processes, threads=args.threads, options=_proxy_options(),
+        serving.serve(sock, processes=processes, threads=args.threads, options=_proxy_options(),
                       drain=args.drain, on_stop=supervisor.request_stop if supervisor is not None else None)
     except KeyboardInterrupt:
         pass

@@ -2,7 +2,7 @@
 
 A Python process runs Python on one core at a time. Under the load test (50 users on two cores) one
 process of eight threads answered 23 requests/s with a 95th percentile of 2.2 s while the second core
-idled; so the socket is opened once, and each process forked from here runs its own waitress server on
+idled; so the socket is opened once, and each process started from here runs its own waitress server on
 it (the kernel hands every new connection to one of them). This process only watches them: one that
 exits is started again, with a log line.
 
@@ -14,11 +14,14 @@ waitress's own ``run()`` stops its loop at the first signal, so the answers of r
 never sent and their connections were dropped (92-114 failed requests per restart under load).
 """
 
+import argparse
 import errno
+import json
 import logging
 import os
 import signal
 import socket
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -60,13 +63,18 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve(sock: socket.socket, application, *, processes: int, threads: int, options: dict, drain: float = 20.0,
+def serve(sock: socket.socket, *, processes: int, threads: int, options: dict, drain: float = 20.0,
           on_stop: Callable[[], None] | None = None) -> None:
     """Answer requests on ``sock`` until SIGTERM or Ctrl+C: in this process when ``processes`` is 1, else in that
-    many child processes (POSIX: forked, sharing the socket); then stop gracefully (see above). ``on_stop`` runs
-    once when the stop begins (e.g. to tell the background worker to stop, so that it finishes its task while the
-    requests finish)."""
-    if processes <= 1 or not hasattr(os, "fork"):
+    many web processes sharing the socket; then stop gracefully (see above). ``on_stop`` runs once when the stop
+    begins (e.g. to tell the background worker to stop, so that it finishes its task while the requests finish).
+
+    Each web process is a new interpreter that is handed the socket, never a fork of this one: this process has
+    migrated, recovered broken imports or built the demo, with Polars, whose thread pool a fork inherits without
+    its threads; the first analysis a forked process computed then hung for ever."""
+    if processes <= 1 or os.name != "posix":
+        from keyplan.wsgi import application
+
         def stopping() -> None:
             sock.close()  # nobody listens any more, whoever else holds the socket
             if on_stop is not None:
@@ -74,27 +82,16 @@ def serve(sock: socket.socket, application, *, processes: int, threads: int, opt
 
         _run_waitress(sock, application, threads, options, drain=drain, on_stop=stopping)
         return
-    from django.db import connections
-
-    connections.close_all()  # a connection must not be shared by the forked processes
-    children: dict[int, int] = {}  # pid -> its number
+    children: dict[int, subprocess.Popen] = {}  # its number -> the process
 
     def start(number: int) -> None:
-        pid = os.fork()
-        if pid == 0:  # the child
-            code = 0
-            try:
-                # Ctrl+C reaches the whole process group: the parent decides, and tells each child with one SIGTERM.
-                signal.signal(signal.SIGINT, signal.SIG_IGN)
-                _run_waitress(sock, application, threads, options, drain=drain, signals=(signal.SIGTERM,))
-            except KeyboardInterrupt:
-                pass
-            except BaseException:  # noqa: BLE001 - the child must leave through _exit, never back into the parent's code
-                logger.exception("web process %s stopped on an error", number)
-                code = 1
-            finally:
-                os._exit(code)
-        children[pid] = number
+        # Its own process group: Ctrl+C at the terminal reaches this process only, which tells each child with one
+        # SIGTERM; the child stops by itself should this process die without telling it.
+        children[number] = subprocess.Popen(
+            [sys.executable, "-m", "keyplan.core.serving", "--socket", str(sock.fileno()), "--number", str(number),
+             "--threads", str(threads), "--drain", str(drain), "--options", json.dumps(options),
+             "--parent", str(os.getpid())],
+            pass_fds=(sock.fileno(),), process_group=0)
 
     try:
         for number in range(1, processes + 1):
@@ -102,12 +99,10 @@ def serve(sock: socket.socket, application, *, processes: int, threads: int, opt
         logger.info("serving from %d processes", processes)
         while True:
             time.sleep(0.5)
-            for pid, number in list(children.items()):
-                done, status = os.waitpid(pid, os.WNOHANG)
-                if done:
-                    del children[pid]
-                    logger.warning("web process %s (pid %s) exited (%s); starting it again", number, pid,
-                                   _exit_reason(status))
+            for number, child in list(children.items()):
+                if child.poll() is not None:
+                    logger.warning("web process %s (pid %s) exited (%s); starting it again", number, child.pid,
+                                   _exit_reason(child.returncode))
                     time.sleep(RESTART_PAUSE)
                     start(number)
     except KeyboardInterrupt:
@@ -116,53 +111,74 @@ def serve(sock: socket.socket, application, *, processes: int, threads: int, opt
         sock.close()  # this process's copy: once the children close theirs, nobody listens
         if on_stop is not None:
             on_stop()
-        _stop_all(children, timeout=drain + 5)
+        _stop_all(list(children.values()), timeout=drain + 5)
+
+
+def _web_process(argv: list[str] | None = None) -> int:
+    """One web process of several (``python -m keyplan.core.serving``, started by ``serve``): waitress on the socket
+    it was handed, until SIGTERM or until the process that started it is gone."""
+    parser = argparse.ArgumentParser(prog="python -m keyplan.core.serving")
+    parser.add_argument("--socket", type=int, required=True, help="the listening socket's file descriptor")
+    parser.add_argument("--number", type=int, required=True)
+    parser.add_argument("--threads", type=int, required=True)
+    parser.add_argument("--drain", type=float, required=True)
+    parser.add_argument("--options", type=json.loads, required=True, help="waitress's options, as JSON")
+    parser.add_argument("--parent", type=int, required=True, help="the pid of `keyplan serve`")
+    args = parser.parse_args(argv)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides, and tells this process with SIGTERM
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "keyplan.settings")
+    from keyplan.wsgi import application
+
+    sock = socket.socket(fileno=args.socket)
+    try:
+        _run_waitress(sock, application, args.threads, args.options, drain=args.drain, signals=(signal.SIGTERM,),
+                      keep_running=lambda: os.getppid() == args.parent)
+    except KeyboardInterrupt:  # a second SIGTERM: what still runs is abandoned
+        pass
+    except Exception:
+        logger.exception("web process %s stopped on an error", args.number)
+        return 1
+    return 0
 
 
 def _run_waitress(sock: socket.socket, application, threads: int, options: dict, *, drain: float,
-                  on_stop: Callable[[], None] | None = None, signals=(signal.SIGTERM, signal.SIGINT)) -> None:
+                  on_stop: Callable[[], None] | None = None, signals=(signal.SIGTERM, signal.SIGINT),
+                  keep_running: Callable[[], bool] = lambda: True) -> None:
     from waitress.server import create_server
 
     server = create_server(application, sockets=[sock], threads=threads, ident="keyplan", **options)
-    run_gracefully(server, drain=drain, on_stop=on_stop, signals=signals)
+    run_gracefully(server, drain=drain, on_stop=on_stop, signals=signals, keep_running=keep_running)
 
 
-def _stop_all(children: dict[int, int], timeout: float) -> None:
+def _stop_all(children: list[subprocess.Popen], timeout: float) -> None:
     """SIGTERM to every web process (each stops listening and finishes its requests), then wait for them; a second
     signal to this process sends a second SIGTERM (they abandon what still runs); after ``timeout``, SIGKILL."""
-    for pid in children:
-        _signal(pid, signal.SIGTERM)
+    for child in children:
+        _signal(child, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     abandoned = False
-    for pid in children:
-        while time.monotonic() < deadline:
+    for child in children:
+        while child.poll() is None and time.monotonic() < deadline:
             try:
-                done, _ = os.waitpid(pid, os.WNOHANG)
-                if done:
-                    break
                 time.sleep(0.05)
             except KeyboardInterrupt:
                 if not abandoned:
                     abandoned = True
                     for other in children:
                         _signal(other, signal.SIGTERM)
-        else:
-            logger.warning("web process %s did not stop within %.0f s; killed", pid, timeout)
-            _signal(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
+        if child.poll() is None:
+            logger.warning("web process (pid %s) did not stop within %.0f s; killed", child.pid, timeout)
+            child.kill()
+            child.wait()
 
 
-def _signal(pid: int, signum: int) -> None:
-    try:
-        os.kill(pid, signum)
-    except ProcessLookupError:
-        pass
+def _signal(child: subprocess.Popen, signum: int) -> None:
+    if child.poll() is None:
+        child.send_signal(signum)
 
 
-def _exit_reason(status: int) -> str:
-    if os.WIFSIGNALED(status):
-        return f"signal {os.WTERMSIG(status)}"
-    return f"exit code {os.waitstatus_to_exitcode(status)}"
+def _exit_reason(returncode: int) -> str:
+    return f"signal {-returncode}" if returncode < 0 else f"exit code {returncode}"
 
 
 # ---------------------------------------------------------------- one waitress server, stopped gracefully
@@ -172,10 +188,11 @@ def _abandon(signum, frame):
     raise KeyboardInterrupt
 
 
-def run_gracefully(server, *, drain: float, on_stop: Callable[[], None] | None = None, signals=STOP_SIGNALS) -> None:
-    """Run ``server`` (made by ``waitress.server.create_server``) until one of ``signals``, then stop it gracefully.
-    ``on_stop`` runs once the server no longer listens (e.g. to tell the background worker to stop, so that it
-    finishes its task while the requests finish)."""
+def run_gracefully(server, *, drain: float, on_stop: Callable[[], None] | None = None, signals=STOP_SIGNALS,
+                   keep_running: Callable[[], bool] = lambda: True) -> None:
+    """Run ``server`` (made by ``waitress.server.create_server``) until one of ``signals`` or until ``keep_running()``
+    is false (asked about once a second), then stop it gracefully. ``on_stop`` runs once the server no longer
+    listens (e.g. to tell the background worker to stop, so that it finishes its task while the requests finish)."""
     stopping: list[int] = []
 
     def begin_stop(signum, frame):
@@ -185,7 +202,7 @@ def run_gracefully(server, *, drain: float, on_stop: Callable[[], None] | None =
 
     previous = {sig: signal.signal(sig, begin_stop) for sig in signals}
     try:
-        while not stopping:
+        while not stopping and keep_running():
             wasyncore.loop(timeout=server.adj.asyncore_loop_timeout, map=_map(server),
                            use_poll=server.adj.asyncore_use_poll, count=1)
     except BaseException:
@@ -239,3 +256,7 @@ def finish_requests(server, drain: float) -> int:
     server.task_dispatcher.shutdown(cancel_pending=True, timeout=1)
     wasyncore.close_all(_map(server))
     return len(busy)
+
+
+if __name__ == "__main__":
+    sys.exit(_web_process())

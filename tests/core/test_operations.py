@@ -245,3 +245,78 @@ def test_a_request_that_does_not_finish_within_the_drain_is_abandoned(migrated_d
         served.wait_for("1 request(s) still running after 1 s")
     finally:
         served.stop()
+
+
+def _sign_in(base: str, username: str):
+    """An opener that carries the session of ``username`` (the demo's password), signed in through the login form."""
+    import http.cookiejar
+    import urllib.parse
+    import urllib.request
+
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    form = opener.open(f"{base}/login/", timeout=30).read().decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form).group(1)
+    data = urllib.parse.urlencode({"csrfmiddlewaretoken": token, "username": username, "password": "keyplan-demo"})
+    request = urllib.request.Request(f"{base}/login/", data=data.encode(), headers={"Referer": f"{base}/login/"})
+    assert opener.open(request, timeout=30).geturl() == f"{base}/", "the demo login was refused"
+    return opener
+
+
+def test_the_demo_serves_its_analyses_from_several_processes(tmp_path):
+    """`keyplan demo` builds the portfolio with Polars in its own process, then serves. Web processes forked from it
+    inherited Polars' thread pool without its threads, and the first analysis they computed hung for ever (and held
+    that page's cache lock, so the other processes waited too). Each web process must compute on its own."""
+    from tests.revenue.test_worker import _free_port, stop_serving
+
+    env = {**os.environ, "KEYPLAN_DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}"}
+    port = _free_port()
+    server = subprocess.Popen([str(KEYPLAN), "demo", "--accounts", "30", "--port", str(port),
+                               "--processes", "2"], env=env, cwd=tmp_path, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and "serving on" not in (line := server.stdout.readline()):
+            assert line, f"the demo stopped before serving (exit code {server.poll()})"
+        kam = _sign_in(base, "kam1")  # sees only the accounts of their teams: nothing is cached for them yet
+        # Uncached analyses, each computed by whichever process takes the connection: both must answer.
+        for industry in ("", "retail", "manufacturing", "logistics", "software", "healthcare"):
+            started = time.monotonic()
+            with kam.open(f"{base}/portfolio/?industry={industry}", timeout=60) as response:
+                assert response.status == 200 and b"Pareto" in response.read()
+            assert time.monotonic() - started < 30, f"the overview for {industry!r} took {time.monotonic() - started:.0f} s"
+    finally:
+        log = stop_serving(server)
+    assert server.returncode == 0, log
+    assert "Traceback" not in log, log
+
+
+def test_web_processes_stop_when_serve_is_killed(tmp_path):
+    """kill -9 of `keyplan serve` gives it no chance to stop its web processes: they notice by themselves and stop,
+    so that the port is free for the next start instead of answering from an unsupervised, outdated server."""
+    import urllib.error
+    import urllib.request
+
+    from tests.revenue.test_worker import _alive, _children, _free_port
+
+    env = {**os.environ, "KEYPLAN_DATABASE_URL": f"sqlite:///{tmp_path / 'serve.sqlite3'}"}
+    port = _free_port()
+    server = subprocess.Popen([str(KEYPLAN), "serve", "--port", str(port), "--no-worker", "--processes", "2"],
+                              env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert "serving on" in server.stdout.readline()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=30) as response:
+            assert response.status == 200
+        web = _children(server.pid, web=True)
+        assert len(web) == 2
+    finally:
+        server.kill()
+        server.wait(timeout=30)
+        server.stdout.close()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and any(_alive(pid) for pid in web):
+        time.sleep(0.1)
+    assert not any(_alive(pid) for pid in web), "the web processes outlived `keyplan serve`"
+    with pytest.raises(urllib.error.URLError):
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5)
