@@ -7,6 +7,7 @@ what it needs (Polars, SciPy, Plotly) itself.
 """
 
 import argparse
+import atexit
 import getpass
 import json
 import os
@@ -25,9 +26,27 @@ ROLES = ("admin", "kam_lead", "team_member", "viewer")
 
 def _setup_django() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "keyplan.settings")
-    import django
+    import gc
 
-    django.setup()
+    import django
+    from django.apps import apps
+
+    if apps.ready:  # set up already: main() called in a process that runs Django (the tests)
+        return
+    # Setting up loads some 1,000 modules whose objects live as long as the process; the cycle collector scanned
+    # them over and over while they loaded (about 0.1 s of a 0.9 s `keyplan analyze`). Collect nothing while they
+    # load, then set them aside for good (gc.freeze), so that later collections skip them.
+    gc.disable()
+    try:
+        django.setup()
+    finally:
+        gc.freeze()
+        gc.enable()
+    # Frozen objects are not collected at exit either, and the database connections hang off them: close them
+    # ourselves (SQLite folds its write-ahead log back into the database file when the last connection closes).
+    from django.db import connections
+
+    atexit.register(connections.close_all)
 
 
 def _fail(message: str, code: int = 2) -> int:

@@ -121,7 +121,8 @@ INSTALLED_APPS = [
     "simple_history",
     "django_countries",
     "csp",
-    "ninja",
+    # django-ninja is not an installed app: installing it made every command import it and pydantic (0.14 s of
+    # `keyplan analyze`); the API docs take its template and static files from the folders named below.
     "django_tasks",
     "django_tasks_db",
     "axes",
@@ -176,10 +177,13 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
+# django-ninja's own files (Swagger UI), found without importing it.
+NINJA_FILES = Path(find_spec("ninja").origin).resolve().parent
+
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        "DIRS": [NINJA_FILES / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -225,7 +229,8 @@ STATIC_URL = "static/"
 # A deployment that prefers collected, compressed files sets KEYPLAN_STATIC_ROOT.
 STATIC_ROOT = os.environ.get("KEYPLAN_STATIC_ROOT") or None
 # Plotly's own bundle, from the installed package: charts work with no internet.
-STATICFILES_DIRS = [("plotly", Path(find_spec("plotly").origin).resolve().parent / "package_data")]
+STATICFILES_DIRS = [("plotly", Path(find_spec("plotly").origin).resolve().parent / "package_data"),
+                    ("ninja", NINJA_FILES / "static" / "ninja")]
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 

@@ -1,5 +1,6 @@
 """The REST API: one NinjaAPI, one router per domain app, one OpenAPI document at /api/v1/openapi.json."""
 
+import json
 import logging
 from functools import wraps
 
@@ -8,7 +9,8 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import OperationalError
 from django.http import Http404, JsonResponse
-from ninja import NinjaAPI
+from django.shortcuts import render
+from ninja import NinjaAPI, Swagger
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as SchemaValidationError
 from ninja.operation import Operation
@@ -101,6 +103,18 @@ def docs_access(view):
     return wrapper
 
 
+class OfflineSwagger(Swagger):
+    """Swagger UI from django-ninja's own template and scripts (our static files), never its CDN page: ninja picks
+    the offline page only when it is an installed app, and it is not one (keyplan/settings.py says why)."""
+
+    def render_page(self, request, api, **kwargs):
+        self.settings["url"] = self.get_openapi_url(api, kwargs)
+        # "Try it out" with the session cookie needs the CSRF token on writes.
+        needs_csrf = any(getattr(auth, "csrf", False) for auth in api.auth)
+        return render(request, self.template, {"swagger_settings": json.dumps(self.settings), "api": api,
+                                               "add_csrf": needs_csrf})
+
+
 api = KeyplanAPI(
     title="Keyplan API",
     version="1",
@@ -109,6 +123,7 @@ api = KeyplanAPI(
     auth=[BearerToken(), SignedInSession()],
     urls_namespace="api",
     docs_url="/docs",
+    docs=OfflineSwagger(),
     openapi_url="/openapi.json",
     parser=JsonOnlyParser(),
     docs_decorator=docs_access,
