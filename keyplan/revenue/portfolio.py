@@ -690,8 +690,8 @@ def summary(name: str, payload: dict[str, Any]) -> str:
         lines.append(f"Pareto {payload['from']} – {payload['to']}: {payload['vital_few']:,} accounts "
                      f"({(payload['vital_few_share'] or 0):.1%} of the {payload['with_revenue']:,} accounts with revenue) "
                      f"bring {payload['threshold']:.0%} of {money(payload['total'])}; the top 20% of accounts bring "
-                     f"{(payload['top_fifth']['share'] or 0):.1%}. {payload['without_revenue']:,} accounts without revenue "
-                     f"in the period are not counted.")
+                     f"{(payload['top_fifth']['share'] or 0):.1%}. {payload['without_revenue']:,} accounts without net "
+                     f"revenue in the period (zero or less) are not counted.")
         lines += [f"  {a['external_id']:<12} {a['name'][:40]:<40} {money(a['revenue']):>18} {a['cumulative_share']:7.1%}"
                   for a in payload["accounts"][:15]]
     elif name == "abc":

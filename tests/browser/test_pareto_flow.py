@@ -27,7 +27,7 @@ def test_pareto_page_with_numeric_ids(page, log_in, screenshot, numeric_ledger):
     log_in("lead")
     page.goto("/portfolio/analysis/pareto/?date_from=1997-01-01&date_to=1998-12-31")
     expect(page.locator(".pareto-reading")).to_contain_text("of accounts with revenue) bring 80% of revenue")
-    expect(page.locator(".pareto-reading")).to_contain_text("1 account had no revenue in the period and is not counted.")
+    expect(page.locator(".pareto-reading")).to_contain_text("1 account had no net revenue in the period (zero or less) and is not counted.")
     shares = page.locator("table.pareto td.share").all_inner_texts()
     cumulative = page.locator("table.pareto td.cumulative").all_inner_texts()
     assert all(re.fullmatch(r"\d+\.\d%", text) for text in shares + cumulative), shares[:5]

@@ -37,7 +37,7 @@ def test_pareto_page_opens_on_the_last_twelve_months_with_data_in_percentages(le
     # April 1997 on: 250 (1,000), 3 (600), 1000 (400); 4's credit note and 99 have none.
     assert shares[:3] == ["50.0%", "30.0%", "20.0%"] and cumulative[:3] == ["50.0%", "80.0%", "100.0%"]
     assert "2 accounts (66.7% of accounts with revenue) bring 80% of revenue; the top 20% of accounts bring 50.0%." in body
-    assert "3 accounts had no revenue in the period and are not counted." in body
+    assert "3 accounts had no net revenue in the period (zero or less) and are not counted." in body
     chart = figure(body)
     bars = next(trace for trace in chart["data"] if trace["type"] == "bar")
     assert chart["layout"]["xaxis"]["type"] == "category" and bars["x"][:3] == ["250", "3", "1000"]
@@ -150,7 +150,7 @@ def test_the_cli_reads_the_pareto_in_words(lead, old_ledger, capsys):
     assert main(["analyze", "pareto", "--as", "lead"]) == 0
     out = capsys.readouterr().out
     assert "2 accounts (66.7% of the 3 accounts with revenue) bring 80%" in out
-    assert "3 accounts without revenue in the period are not counted." in out
+    assert "3 accounts without net revenue in the period (zero or less) are not counted." in out
 
 
 def test_mrr_opens_on_the_last_twelve_months_with_subscriptions(lead, tmp_path, make_account, api_client):
