@@ -461,7 +461,9 @@ def _print_import(result, *, as_json: bool) -> int:
             if result.rejected_file:
                 print(f"Rejected rows are in {result.rejected_file}")
         elif result.dry_run:
-            print(f"Dry run: {counted(result.rows_total, 'row')} read, {result.rows_rejected} would be rejected, "
+            new = result.rows_total - result.rows_duplicate - result.rows_rejected
+            print(f"Dry run: {counted(result.rows_total, 'row')} read: {new} new, {result.rows_duplicate} already "
+                  f"imported, {result.rows_rejected} would be rejected; "
                   f"{counted(result.accounts_created, 'account')} would be created; nothing was written.")
         else:
             print("Nothing was written: fix the rows above and import the file again "

@@ -126,3 +126,15 @@ def test_counts_are_written_in_the_right_number(db, lead, tmp_path, capsys):
     assert "1 problem in 1 of 3 rows:" in capsys.readouterr().err
     assert main(["import", "ledger", str(two), "--as", "lead", "--create-accounts", "--skip-invalid"]) == 0
     assert "2 rows written, 0 already imported, 1 rejected, 2 accounts created." in capsys.readouterr().out
+
+
+def test_a_dry_run_says_how_many_lines_are_in_the_ledger_already(db, lead, tmp_path, capsys):
+    ledger = tmp_path / "ledger.csv"
+    ledger.write_text("line_id,account_id,date,amount\nL1,N-1,2026-01-15,100\nL2,N-1,2026-02-15,50\n")
+    assert main(["import", "ledger", str(ledger), "--as", "lead", "--create-accounts"]) == 0
+    capsys.readouterr()
+    # The same file again, with one new line and one bad one.
+    ledger.write_text(ledger.read_text() + "L3,N-2,2026-03-15,70\nL4,N-2,2026-03-16,abc\n")
+    assert main(["import", "ledger", str(ledger), "--as", "lead", "--create-accounts", "--dry-run"]) == 1
+    assert capsys.readouterr().out == ("Dry run: 4 rows read: 1 new, 2 already imported, 1 would be rejected; "
+                                       "0 accounts would be created; nothing was written.\n")
