@@ -382,11 +382,10 @@ def _money(column: str):
 
 
 def _setup_django() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "keyplan.settings")
     sys.path.insert(0, str(ROOT))
-    import django
+    from keyplan.cli import setup_django
 
-    django.setup()
+    setup_django()  # as `keyplan import ledger` does
 
 
 def _postgres(url: str):

@@ -24,7 +24,8 @@ from keyplan.core.wording import counted
 ROLES = ("admin", "kam_lead", "team_member", "viewer")
 
 
-def _setup_django() -> None:
+def setup_django() -> None:
+    """Set Django up as every command does (the benchmarks' child processes too, to be timed as a command is)."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "keyplan.settings")
     import gc
 
@@ -972,7 +973,7 @@ def main(argv: list[str] | None = None) -> int:
     from django.core.exceptions import ImproperlyConfigured
 
     try:
-        _setup_django()
+        setup_django()
     except ImproperlyConfigured as error:  # an unsafe production set-up: one line, no traceback
         return _fail(str(error))
     from django.db import DatabaseError
