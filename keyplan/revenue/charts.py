@@ -134,7 +134,9 @@ def pareto_figure(result: dict[str, Any], *, max_bars: int = 40) -> dict[str, An
             xaxis={"type": "category", "tickangle": -40, "automargin": True, "anchor": "y"},
             yaxis={"domain": [0, 0.44], "title": {"text": _("Revenue (%(currency)s)") % {"currency": currency}},
                    "gridcolor": LINE, "rangemode": "tozero", **({"range": [0, top]} if top else {})},
+            # A count of accounts: a few of them would otherwise get ticks at 0.5, 1.5 …
             xaxis2={"anchor": "y2", "range": [0, max(with_revenue, 1)], "gridcolor": LINE, "zeroline": False,
+                    **({"dtick": 1} if with_revenue <= 10 else {}),
                     "title": {"text": _("Accounts with revenue, largest first"), "standoff": 4}},
             yaxis2={"domain": [0.58, 1], "range": [0, 102], "dtick": 20, "ticksuffix": "%", "gridcolor": LINE,
                     "title": {"text": _("Cumulative share of revenue")}},

@@ -221,6 +221,7 @@ def test_the_tail_bar_is_named_in_the_language_and_told_apart_by_position():
     bars = next(trace for trace in figure["data"] if trace["type"] == "bar")
     assert bars["x"] == ["Big", "Other Corp", "Sonstige (2 Accounts)"]
     assert bars["marker"]["color"] == [charts.ACCENT, charts.ACCENT, "#9ca3af"]  # an account called "Other …" is a bar
+    assert figure["layout"]["xaxis2"]["dtick"] == 1  # four accounts: whole numbers on the curve's axis, never 0.5
 
 
 def test_the_kept_analyses_follow_every_change_they_show(lead, kam, ledger, tmp_path):

@@ -135,18 +135,19 @@ def _pareto_rows(ranked: pl.DataFrame) -> list[dict[str, Any]]:
 def pareto_chart_series(result: dict[str, Any], *, max_bars: int = 50) -> dict[str, list]:
     """Bars and cumulative line for a Pareto chart that stays readable at any portfolio size.
 
-    Takes the output of `pareto()` or `pareto_summary()`. The first `max_bars`
-    accounts get a bar each (labelled by name, with the external id added where
-    names repeat); the accounts beyond them are added up into one "Other (N
-    accounts)" bar whose cumulative share is that of the last account.
+    Takes the output of `pareto()` or `pareto_summary()`. Like the reading in words, the chart is about the
+    accounts with revenue (positive revenue in the period): the first `max_bars` of them get a bar each
+    (labelled by name, with the external id added where names repeat); the others with revenue are added up
+    into one "Other (N accounts)" bar whose cumulative share is 1. Accounts without revenue get no bar and are
+    not counted in it (the reading says how many they are).
 
     Output: `{"labels": [...], "revenue": [...], "cumulative_share": [...], "others": N}`,
     where `others` is the number of accounts in that last bar (0: there is none).
     """
     if max_bars < 1:
         raise ValueError(f"max_bars must be at least 1, got {max_bars}")
-    shown, tail = result["accounts"][:max_bars], result["accounts"][max_bars:]
-    rest = result.get("rest") or {"accounts": 0, "revenue": 0.0, "cumulative_share": None}
+    with_revenue = result["with_revenue"]
+    shown = result["accounts"][:min(max_bars, with_revenue)]
     names = [account["name"] or account["external_id"] for account in shown]
     counts = Counter(names)
     labels = [
@@ -155,10 +156,10 @@ def pareto_chart_series(result: dict[str, Any], *, max_bars: int = 50) -> dict[s
     ]
     revenue = [account["revenue"] for account in shown]
     cumulative = [account["cumulative_share"] for account in shown]
-    others = len(tail) + rest["accounts"]
+    others = with_revenue - len(shown)
     if others:
         labels.append(f"Other ({others} account{'' if others == 1 else 's'})")
-        tail_revenue = math.fsum([*(account["revenue"] for account in tail), rest["revenue"]])
-        revenue.append(round(tail_revenue, MONEY_DECIMALS) + 0.0)
-        cumulative.append(rest["cumulative_share"] if rest["accounts"] else tail[-1]["cumulative_share"])
+        # The positive total less the bars: what the others with revenue bring, without a row for each of them.
+        revenue.append(round(result["total"] - math.fsum(revenue), MONEY_DECIMALS) + 0.0)
+        cumulative.append(1.0)
     return {"labels": labels, "revenue": revenue, "cumulative_share": cumulative, "others": others}
