@@ -450,7 +450,14 @@ def abc_report(scope: Scope, options: Options) -> dict[str, Any]:
     years = options.year_list()
     result = analysis.abc_classes(revenue_by_account_year(scope, years, options.exact_period()), years=years,
                                   thresholds=options.thresholds)
-    return {"currency": reporting_currency(), **result}
+    return {**_years_covered(years, options), "currency": reporting_currency(), **result}
+
+
+def _years_covered(years: list[int], options: Options) -> dict[str, str]:
+    """The days an analysis by calendar year covers: the period asked for, else its whole years (shown on the page
+    beside the others' periods)."""
+    period = options.exact_period() or Period(datetime.date(years[0], 1, 1), datetime.date(years[-1], 12, 31))
+    return {"from": period.start.isoformat(), "to": period.end.isoformat()}
 
 
 @gc_paused()
@@ -481,7 +488,7 @@ def profitability_report(scope: Scope, options: Options) -> dict[str, Any]:
 def concentration_report(scope: Scope, options: Options) -> dict[str, Any]:
     years = options.year_list()
     result = analysis.concentration(revenue_by_account_year(scope, years, options.exact_period()), top=options.top)
-    return {"currency": reporting_currency(), **result}
+    return {**_years_covered(years, options), "currency": reporting_currency(), **result}
 
 
 def clv_report(scope: Scope, options: Options) -> dict[str, Any]:

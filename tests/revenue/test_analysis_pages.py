@@ -70,6 +70,19 @@ def test_abc_page_a_year_without_revenue_and_the_chart(lead, old_ledger):
     assert {trace["name"] for trace in chart["data"] if trace["type"] == "bar"} == {"A", "B", "C"}
 
 
+def test_abc_and_concentration_say_which_days_their_years_cover(lead, old_ledger):
+    """Without a period asked for: the calendar years up to the ledger's last (1997 and 1998 here), in the heading
+    and in grey in the date fields, as every other analysis shows its period (they showed today's date)."""
+    for name in ("abc", "concentration"):
+        response = client_for(lead).get(reverse("revenue:analysis", args=[name]))
+        result = response.context["result"]
+        assert (result["from"], result["to"]) == ("1997-01-01", "1998-12-31"), name
+        body = response.content.decode()
+        assert "Jan. 1, 1997 – Dec. 31, 1998" in body and 'placeholder="1997-01-01"' in body, name
+    asked = client_for(lead).get(reverse("revenue:analysis", args=["abc"]), {"date_from": "1997-03-01"}).context["result"]
+    assert asked["from"] == "1997-03-01"
+
+
 def test_abc_chart_shows_the_movements_of_the_last_two_years(lead, tmp_path, make_account):
     rows = ["line_id,account_id,date,amount"]
     for year, amounts in ((2023, [900, 50, 50]), (2024, [50, 900, 50])):
