@@ -446,7 +446,9 @@ def _parse_map(pairs: list[str]) -> dict[str, str]:
     return mapping
 
 
-def _print_import(result, *, as_json: bool) -> int:
+def _print_import(result, *, as_json: bool, skip_invalid: bool = False) -> int:
+    """Print what an import did (or a dry run would do); its exit code: 0 when it wrote (or would write) the file,
+    1 when rejected rows stop it (a dry run with ``skip_invalid`` answers as the import with it would: 0)."""
     if as_json:
         print(json.dumps(result.as_dict(), default=str, indent=2))
     else:
@@ -470,7 +472,8 @@ def _print_import(result, *, as_json: bool) -> int:
         else:
             print("Nothing was written: fix the rows above and import the file again "
                   "(or use --skip-invalid to import the good rows).", file=sys.stderr)
-    ok = result.error_count == 0 or (result.batch is not None and result.batch.status == "done")
+    ok = result.error_count == 0 or (result.batch is not None and result.batch.status == "done") \
+        or (result.dry_run and skip_invalid)
     return 0 if ok else 1
 
 
@@ -558,6 +561,7 @@ def cmd_import(args) -> int:
             )
             result = services.import_ledger(args.file, by=user, options=options,
                                             progress=ProgressBar(not args.json and sys.stderr.isatty()))
+            return _print_import(result, as_json=args.json, skip_invalid=args.skip_invalid)
         else:
             options = services.SmallImportOptions(mapping=_parse_map(args.map), date_format=args.date_format,
                                                   decimal=args.decimal, delimiter=args.delimiter, sheet=args.sheet,

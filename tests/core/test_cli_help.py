@@ -138,3 +138,8 @@ def test_a_dry_run_says_how_many_lines_are_in_the_ledger_already(db, lead, tmp_p
     assert main(["import", "ledger", str(ledger), "--as", "lead", "--create-accounts", "--dry-run"]) == 1
     assert capsys.readouterr().out == ("Dry run: 4 rows read: 1 new, 2 already imported, 1 would be rejected; "
                                        "0 accounts would be created; nothing was written.\n")
+    # With --skip-invalid the import would write the new line: the dry run answers 0, as that import would.
+    assert main(["import", "ledger", str(ledger), "--as", "lead", "--create-accounts", "--skip-invalid", "--dry-run"]) == 0
+    assert capsys.readouterr().out == ("Dry run: 4 rows read: 1 new, 2 already imported, 1 would be rejected; "
+                                       "1 account would be created; nothing was written.\n")
+    assert main(["import", "ledger", str(ledger), "--as", "lead", "--create-accounts", "--skip-invalid"]) == 0
