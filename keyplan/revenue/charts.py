@@ -133,7 +133,8 @@ def pareto_figure(result: dict[str, Any], *, max_bars: int = 40) -> dict[str, An
             margin={"l": 70, "r": 30, "t": 20, "b": 40},
             xaxis={"type": "category", "tickangle": -40, "automargin": True, "anchor": "y"},
             yaxis={"domain": [0, 0.44], "title": {"text": _("Revenue (%(currency)s)") % {"currency": currency}},
-                   "gridcolor": LINE, "rangemode": "tozero", **({"range": [0, top]} if top else {})},
+                   "gridcolor": LINE, "rangemode": "tozero", "tickformat": ",.0f", "automargin": True,
+                   **({"range": [0, top]} if top else {})},
             # A count of accounts: a few of them would otherwise get ticks at 0.5, 1.5 …
             xaxis2={"anchor": "y2", "range": [0, max(with_revenue, 1)], "gridcolor": LINE, "zeroline": False,
                     **({"dtick": 1} if with_revenue <= 10 else {}),

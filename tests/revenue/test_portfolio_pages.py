@@ -222,6 +222,7 @@ def test_the_tail_bar_is_named_in_the_language_and_told_apart_by_position():
     assert bars["x"] == ["Big", "Other Corp", "Sonstige (2 Accounts)"]
     assert bars["marker"]["color"] == [charts.ACCENT, charts.ACCENT, "#9ca3af"]  # an account called "Other …" is a bar
     assert figure["layout"]["xaxis2"]["dtick"] == 1  # four accounts: whole numbers on the curve's axis, never 0.5
+    assert figure["layout"]["yaxis"]["tickformat"] == ",.0f"  # amounts in the reader's format, not Plotly's "400k"
 
 
 def test_the_kept_analyses_follow_every_change_they_show(lead, kam, ledger, tmp_path):

@@ -1,6 +1,7 @@
 """Numbers and user data on a Persian page: Persian digits and separators, Latin names kept in their own order."""
 
 import datetime
+import json
 import re
 from pathlib import Path
 
@@ -72,6 +73,9 @@ def test_account_page_in_persian(lead, zenittron):
     assert 'dir="auto">۱٬۲۳۴٬۵۶۷</span>' in employees
     revenue = persian(client, reverse("revenue:account_revenue", args=[zenittron.pk]))
     assert "<dd>۱٬۲۳۴٬۵۶۸</dd>" in revenue
+    # The monthly chart writes whole amounts with the Persian separators (not Plotly's English "40k").
+    chart = json.loads(revenue.split('id="account-revenue-figure" type="application/json">')[1].split("</script>")[0])
+    assert chart["layout"]["separators"] == "٫٬" and chart["layout"]["yaxis"]["tickformat"] == ",.0f"
 
 
 def test_pages_show_numbers_only_through_the_number_filters():

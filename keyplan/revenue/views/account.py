@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from keyplan.accounts.models import Account
+from keyplan.core import numbers
 from keyplan.revenue.models import AbcClass, AbcCoverage, MonthlyRollup
 from keyplan.revenue.portfolio import Period, _add_months
 from keyplan.revenue.services import reporting_currency
@@ -34,8 +35,10 @@ def account_revenue(request: HttpRequest, pk: int) -> HttpResponse:
     chart = {
         "data": [{"type": "bar", "x": [m.strftime("%Y-%m") for m in months], "y": [float(by_month.get(m, 0)) for m in months],
                   "marker": {"color": "#1d4ed8"}, "hovertemplate": "%{x}: %{y:,.0f}<extra></extra>"}],
+        # Whole amounts in the reader's format on the axis too (Plotly's own "40k" is English in every language).
         "layout": {"height": 160, "margin": {"l": 40, "r": 10, "t": 10, "b": 30}, "showlegend": False,
-                   "xaxis": {"tickformat": "%b %y"}, "yaxis": {"gridcolor": "#e5e7eb"},
+                   "separators": numbers.plotly_separators(), "xaxis": {"tickformat": "%b %y"},
+                   "yaxis": {"gridcolor": "#e5e7eb", "tickformat": ",.0f", "automargin": True},
                    "paper_bgcolor": "white", "plot_bgcolor": "white"},
     }
     context = {
